@@ -1,0 +1,61 @@
+# MAM on nginx.  `make` builds, `make run` starts the whole stack,
+# `make test` runs the suite (see README.md).
+
+-include build/config.mk
+
+BUILDDIR ?= build
+PORT ?= 8080
+DATA_DIR ?= .run
+PROVE_JOBS ?= 2
+NGINX_MODULES_DIR ?= /usr/lib/nginx/modules
+
+MODULE = $(BUILDDIR)/modules/ngx_mam_module.so
+MODULE_SRCS = $(wildcard ngx_mam_module/*.c ngx_mam_module/*.h \
+                         ngx_mam_module/config libmam/*.c libmam/*.h)
+
+LIBMAM_SRCS = $(wildcard libmam/*.c)
+UNIT_TESTS = $(patsubst t/unit/%.c,$(BUILDDIR)/t/unit/%,$(wildcard t/unit/*.c))
+UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Ilibmam -It/unit
+
+.PHONY: all deps module unit run test install clean distclean
+
+all: module unit
+
+deps:
+	@scripts/install-deps
+
+$(BUILDDIR)/config.mk: configure ngx_mam_module/config
+	./configure --builddir=$(abspath $(BUILDDIR))
+
+module: $(MODULE)
+
+$(MODULE): $(BUILDDIR)/config.mk $(MODULE_SRCS)
+	$(MAKE) -C $(BUILDDIR)/nginx -f objs/Makefile modules
+	mkdir -p $(dir $@)
+	cp $(BUILDDIR)/nginx/objs/ngx_mam_module.so $@.tmp && mv -f $@.tmp $@
+
+unit: $(UNIT_TESTS)
+
+$(BUILDDIR)/t/unit/%: t/unit/%.c t/unit/tap.h $(LIBMAM_SRCS) libmam/*.h
+	mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(LIBMAM_SRCS)
+
+run: deps
+	$(MAKE) all
+	DATA_DIR="$(DATA_DIR)" PORT="$(PORT)" scripts/mam-run
+
+test: deps
+	$(MAKE) all
+	prove -I t/lib -j $(PROVE_JOBS) t/
+
+install: all
+	install -d $(DESTDIR)$(NGINX_MODULES_DIR) $(DESTDIR)/etc/nginx/mam
+	install -m 0644 $(MODULE) $(DESTDIR)$(NGINX_MODULES_DIR)/
+	install -m 0644 conf/*.conf $(DESTDIR)/etc/nginx/mam/
+
+clean:
+	rm -rf $(BUILDDIR)/modules $(BUILDDIR)/t
+	-[ -d $(BUILDDIR)/nginx/objs ] && $(MAKE) -C $(BUILDDIR)/nginx -f objs/Makefile clean >/dev/null
+
+distclean:
+	rm -rf $(BUILDDIR)

@@ -1,0 +1,273 @@
+/*
+ * JSON in and out (jansson): the request body as a JSON object, responses
+ * dumped straight into a pool buffer, and the error shape of api.md.
+ */
+
+#include "ngx_mam_module.h"
+
+
+typedef struct {
+    ngx_uint_t    status;
+    const char   *code;
+    const char   *message;
+} ngx_mam_error_t;
+
+
+static const ngx_mam_error_t  ngx_mam_errors[] = {
+    { 400, "invalid_request", "invalid request" },
+    { 401, "unauthorized", "authentication required" },
+    { 403, "forbidden", "forbidden" },
+    { 404, "not_found", "not found" },
+    { 405, "method_not_allowed", "method not allowed" },
+    { 409, "conflict", "conflict" },
+    { 410, "gone", "gone" },
+    { 413, "payload_too_large", "request body too large" },
+    { 415, "unsupported_media_type", "Content-Type must be application/json" },
+    { 429, "rate_limited", "too many requests" },
+    { 503, "unavailable", "service temporarily unavailable" },
+    { 500, "internal", "internal error" },
+    { 0, NULL, NULL }
+};
+
+
+static const ngx_mam_error_t *
+ngx_mam_error_find(ngx_uint_t status)
+{
+    const ngx_mam_error_t  *e;
+
+    for (e = ngx_mam_errors; e->status; e++) {
+        if (e->status == status) {
+            return e;
+        }
+    }
+
+    /* unknown 4xx are the client's fault, anything else is ours */
+    return (status >= 400 && status < 500) ? &ngx_mam_errors[0] : e - 1;
+}
+
+
+static void
+ngx_mam_json_cleanup(void *data)
+{
+    json_decref(data);
+}
+
+
+ngx_int_t
+ngx_mam_json_cleanup_add(ngx_pool_t *pool, json_t *value)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        json_decref(value);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_mam_json_cleanup;
+    cln->data = value;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status, json_t *value)
+{
+    size_t            size;
+    ngx_int_t         rc;
+    ngx_buf_t        *b;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *cc;
+
+    size = json_dumpb(value, NULL, 0, JSON_COMPACT);
+    if (size == 0) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_create_temp_buf(r->pool, size + 1);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (json_dumpb(value, (char *) b->pos, size, JSON_COMPACT) != size) {
+        return NGX_ERROR;
+    }
+
+    b->last = b->pos + size;
+    *b->last++ = '\n';
+    b->last_buf = (r == r->main);
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    cc = ngx_list_push(&r->headers_out.headers);
+    if (cc == NULL) {
+        return NGX_ERROR;
+    }
+
+    cc->hash = 1;
+    ngx_str_set(&cc->key, "Cache-Control");
+    ngx_str_set(&cc->value, "no-store");
+
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_mam_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    json_t                 *body;
+    ngx_int_t               rc;
+    const ngx_mam_error_t  *e;
+
+    e = ngx_mam_error_find(status);
+    if (e->status >= 500 && status != 503) {
+        status = 500;
+    }
+
+    if (status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        r->keepalive = 0;
+    }
+
+    body = json_pack("{s:s, s:s}", "error", e->code,
+                     "message", message ? message : e->message);
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_mam_send_json(r, status, body);
+    json_decref(body);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_mam_json_content_type(ngx_http_request_t *r)
+{
+    u_char            *p, *last;
+    ngx_table_elt_t   *h;
+
+    static const char  type[] = "application/json";
+
+    h = r->headers_in.content_type;
+    if (h == NULL || h->value.len < sizeof(type) - 1) {
+        return NGX_DECLINED;
+    }
+
+    p = h->value.data;
+    last = p + h->value.len;
+
+    if (ngx_strncasecmp(p, (u_char *) type, sizeof(type) - 1) != 0) {
+        return NGX_DECLINED;
+    }
+
+    p += sizeof(type) - 1;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    return (p == last || *p == ';') ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * The read body as one JSON object in *body (NULL when there is no body).
+ * Returns NGX_OK, or the HTTP status to answer with *message.
+ */
+ngx_int_t
+ngx_mam_json_body(ngx_http_request_t *r, json_t **body, const char **message)
+{
+    off_t                 size;
+    u_char               *buf, *p;
+    json_t               *value;
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl;
+    json_error_t          err;
+    ngx_mam_main_conf_t  *mcf;
+
+    *body = NULL;
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    size = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        /* in a file only when larger than the in-memory buffer, which the
+         * module keeps at least as large as the JSON limit */
+        if (b->in_file || b->file) {
+            *message = NULL;
+            return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
+
+        size += b->last - b->pos;
+    }
+
+    if (size == 0) {
+        return NGX_OK;
+    }
+
+    if ((size_t) size > mcf->json_body_limit) {
+        *message = NULL;
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    if (ngx_mam_json_content_type(r) != NGX_OK) {
+        *message = NULL;
+        return NGX_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    }
+
+    buf = ngx_pnalloc(r->pool, (size_t) size);
+    if (buf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = buf;
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    value = json_loadb((char *) buf, (size_t) size, JSON_REJECT_DUPLICATES,
+                       &err);
+    if (value == NULL) {
+        *message = "body: malformed JSON";
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (ngx_mam_json_cleanup_add(r->pool, value) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!json_is_object(value)) {
+        *message = "body: must be a JSON object";
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    *body = value;
+
+    return NGX_OK;
+}

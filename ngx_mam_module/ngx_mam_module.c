@@ -1,0 +1,561 @@
+/*
+ * ngx_mam_module: directives, configuration and the per-worker clients.
+ * The API itself is in ngx_mam_router.c and the route handlers' files.
+ */
+
+#include "ngx_mam_pg.h"
+#include "ngx_mam_redis.h"
+
+#include <arpa/inet.h>
+
+#include "mam_key.h"
+
+
+typedef struct {
+    ngx_conf_post_handler_pt  post_handler;
+    ngx_int_t                 low;
+    ngx_int_t                 high;
+    const char               *unit;
+} ngx_mam_conf_bounds_t;
+
+
+static char *ngx_mam_conf_bounds(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_mam_conf_msec_bounds(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_mam_conf_set_pg(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_mam_conf_redis_addr(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_mam_conf_set_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_mam_conf_set_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+static void *ngx_mam_create_main_conf(ngx_conf_t *cf);
+static char *ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_mam_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_mam_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_mam_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_mam_init_process(ngx_cycle_t *cycle);
+static void ngx_mam_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_mam_conf_bounds_t  ngx_mam_pool_size_bounds = {
+    ngx_mam_conf_bounds, 1, 1024, ""
+};
+
+static ngx_mam_conf_bounds_t  ngx_mam_queue_size_bounds = {
+    ngx_mam_conf_bounds, 0, 65536, ""
+};
+
+static ngx_mam_conf_bounds_t  ngx_mam_queue_timeout_bounds = {
+    ngx_mam_conf_msec_bounds, 1, 600000, "ms"
+};
+
+static ngx_mam_conf_bounds_t  ngx_mam_json_limit_bounds = {
+    ngx_mam_conf_bounds, 1024, 16 * 1024 * 1024, " bytes"
+};
+
+static ngx_conf_post_t  ngx_mam_redis_addr_post = {
+    ngx_mam_conf_redis_addr
+};
+
+
+static ngx_command_t  ngx_mam_commands[] = {
+
+    { ngx_string("mam_pg"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_mam_conf_set_pg,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, pg_conninfo),
+      NULL },
+
+    { ngx_string("mam_pg_pool_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, pg_pool_size),
+      &ngx_mam_pool_size_bounds },
+
+    { ngx_string("mam_pg_queue_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, pg_queue_size),
+      &ngx_mam_queue_size_bounds },
+
+    { ngx_string("mam_pg_queue_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, pg_queue_timeout),
+      &ngx_mam_queue_timeout_bounds },
+
+    { ngx_string("mam_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, redis_addr),
+      &ngx_mam_redis_addr_post },
+
+    { ngx_string("mam_jwt_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_mam_conf_set_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, jwt_key),
+      NULL },
+
+    { ngx_string("mam_sign_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_mam_conf_set_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, sign_key),
+      NULL },
+
+    { ngx_string("mam_callback_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_mam_conf_set_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, callback_key),
+      NULL },
+
+    { ngx_string("mam_json_body_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, json_body_limit),
+      &ngx_mam_json_limit_bounds },
+
+    { ngx_string("mam_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, thread_pool_name),
+      NULL },
+
+    { ngx_string("mam_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_mam_conf_set_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_mam_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_mam_postconfiguration,             /* postconfiguration */
+
+    ngx_mam_create_main_conf,              /* create main configuration */
+    ngx_mam_init_main_conf,                /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_mam_create_loc_conf,               /* create location configuration */
+    ngx_mam_merge_loc_conf                 /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_mam_module = {
+    NGX_MODULE_V1,
+    &ngx_mam_module_ctx,                   /* module context */
+    ngx_mam_commands,                      /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_mam_init_process,                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_mam_exit_process,                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+char *
+ngx_mam_cstr(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *ngx_cpymem(p, s->data, s->len) = '\0';
+
+    return (char *) p;
+}
+
+
+/*
+ * nginx's own bounds check logs without the directive's name; these return
+ * the message so that nginx prefixes it with the directive.
+ */
+static char *
+ngx_mam_conf_bounds_message(ngx_conf_t *cf, ngx_mam_conf_bounds_t *b)
+{
+    u_char  *msg;
+
+    msg = ngx_pnalloc(cf->pool, 96);
+    if (msg == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *ngx_snprintf(msg, 95, "must be between %i%s and %i%s",
+                  b->low, b->unit, b->high, b->unit) = '\0';
+
+    return (char *) msg;
+}
+
+
+static char *
+ngx_mam_conf_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_mam_conf_bounds_t  *b = post;
+    ngx_int_t              *np = data;
+
+    if (*np < b->low || *np > b->high) {
+        return ngx_mam_conf_bounds_message(cf, b);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_mam_conf_msec_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_mam_conf_bounds_t  *b = post;
+    ngx_msec_t             *mp = data;
+
+    if (*mp < (ngx_msec_t) b->low || *mp > (ngx_msec_t) b->high) {
+        return ngx_mam_conf_bounds_message(cf, b);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_mam_conf_redis_addr(ngx_conf_t *cf, void *post, void *data)
+{
+    (void) cf;
+    (void) post;
+
+    return ngx_mam_redis_parse_addr(data);
+}
+
+
+/* true when connecting to this host needs no name lookup */
+static ngx_uint_t
+ngx_mam_conf_pg_host_ok(const char *host)
+{
+    u_char  buf[16];
+
+    return host[0] == '/' || host[0] == '@'
+           || inet_pton(AF_INET, host, buf) == 1
+           || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+
+/*
+ * libpq connects without blocking only when it does no name lookup, so
+ * host must be a socket directory or an IP address unless hostaddr is set.
+ */
+static char *
+ngx_mam_conf_set_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char               *rv, *conninfo, *errmsg, *host, *hostaddr, *h, *next;
+    ngx_str_t          *value;
+    PQconninfoOption   *opts, *o;
+    ngx_mam_main_conf_t *mcf = conf;
+
+    if (mcf->pg_conninfo.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    conninfo = ngx_mam_cstr(cf->pool, &value[1]);
+    if (conninfo == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    opts = PQconninfoParse(conninfo, &errmsg);
+    if (opts == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" has an invalid connection string: %s",
+                           &cmd->name, errmsg ? errmsg : "out of memory");
+        PQfreemem(errmsg);
+        return NGX_CONF_ERROR;
+    }
+
+    host = NULL;
+    hostaddr = NULL;
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val && ngx_strcmp(o->keyword, "host") == 0) {
+            host = o->val;
+
+        } else if (o->val && ngx_strcmp(o->keyword, "hostaddr") == 0) {
+            hostaddr = o->val;
+        }
+    }
+
+    rv = NGX_CONF_OK;
+
+    for (h = host; h && !hostaddr && rv == NGX_CONF_OK; h = next) {
+        next = strchr(h, ',');
+        if (next) {
+            *next++ = '\0';
+        }
+
+        if (!ngx_mam_conf_pg_host_ok(h)) {
+            rv = "host must be a socket directory or an IP address (or give "
+                 "hostaddr=): a name lookup would block the worker";
+        }
+    }
+
+    PQconninfoFree(opts);
+
+    if (rv == NGX_CONF_OK) {
+        mcf->pg_conninfo = value[1];
+    }
+
+    return rv;
+}
+
+
+static char *
+ngx_mam_conf_set_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char       *path, err[256];
+    size_t      len;
+    u_char     *key;
+    ngx_str_t  *value, *field, name;
+
+    field = (ngx_str_t *) ((char *) conf + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    path = ngx_mam_cstr(cf->pool, &name);
+    key = ngx_pnalloc(cf->pool, MAM_KEY_MAX_LEN);
+    if (path == NULL || key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (mam_key_load(path, key, MAM_KEY_MAX_LEN, &len, err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", &cmd->name,
+                           err);
+        return NGX_CONF_ERROR;
+    }
+
+    field->data = key;
+    field->len = len;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_mam_conf_set_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_mam_loc_conf_t        *mlcf = conf;
+    ngx_mam_main_conf_t       *mcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    (void) cmd;
+
+    if (mlcf->api) {
+        return "is duplicate";
+    }
+
+    mlcf->api = 1;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
+    mcf->api_used = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_mam_router_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_mam_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_mam_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    mcf->pg_pool_size = NGX_CONF_UNSET_UINT;
+    mcf->pg_queue_size = NGX_CONF_UNSET_UINT;
+    mcf->pg_queue_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->json_body_limit = NGX_CONF_UNSET_SIZE;
+
+    return mcf;
+}
+
+
+static char *
+ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_mam_main_conf_t  *mcf = conf;
+
+    ngx_conf_init_uint_value(mcf->pg_pool_size, 4);
+    ngx_conf_init_uint_value(mcf->pg_queue_size, 1024);
+    ngx_conf_init_msec_value(mcf->pg_queue_timeout, 10000);
+    ngx_conf_init_size_value(mcf->json_body_limit, 64 * 1024);
+
+    if (mcf->thread_pool_name.data == NULL) {
+        ngx_str_set(&mcf->thread_pool_name, "default");
+    }
+
+    /* declares the pool; nginx rejects a name no thread_pool defines */
+    if (mcf->api_used
+        && ngx_thread_pool_add(cf, &mcf->thread_pool_name) == NULL)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_mam_create_loc_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_mam_loc_conf_t));
+}
+
+
+/* the handler is per location: nothing is inherited */
+static char *
+ngx_mam_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_mam_loc_conf_t        *conf = child;
+    ngx_mam_main_conf_t       *mcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    (void) parent;
+
+    if (!conf->api) {
+        return NGX_CONF_OK;
+    }
+
+    /* JSON bodies up to the limit stay in memory, never in a temp file */
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->client_body_buffer_size < mcf->json_body_limit) {
+        clcf->client_body_buffer_size = mcf->json_body_limit;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_mam_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
+
+    if (!mcf->api_used) {
+        return NGX_OK;
+    }
+
+    if (mcf->pg_conninfo.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_pg\" is required where \"mam_api\" is used");
+        return NGX_ERROR;
+    }
+
+    if (mcf->redis_addr.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_redis\" is required where \"mam_api\" is "
+                           "used");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_mam_main_conf_t *
+ngx_mam_cycle_main_conf(ngx_cycle_t *cycle)
+{
+    if (cycle->conf_ctx[ngx_http_module.index] == NULL) {
+        return NULL;
+    }
+
+    return ngx_http_cycle_get_module_main_conf(cycle, ngx_mam_module);
+}
+
+
+static ngx_int_t
+ngx_mam_init_process(ngx_cycle_t *cycle)
+{
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_mam_cycle_main_conf(cycle);
+    if (mcf == NULL || !mcf->api_used) {
+        return NGX_OK;
+    }
+
+    mcf->thread_pool = ngx_thread_pool_get(cycle, &mcf->thread_pool_name);
+
+    mcf->pg = ngx_mam_pg_pool_create(cycle, mcf);
+    if (mcf->pg == NULL) {
+        return NGX_ERROR;
+    }
+
+    mcf->redis = ngx_mam_redis_create(cycle, &mcf->redis_addr, NULL);
+    if (mcf->redis == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_mam_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_mam_cycle_main_conf(cycle);
+    if (mcf == NULL) {
+        return;
+    }
+
+    if (mcf->pg) {
+        ngx_mam_pg_pool_destroy(mcf->pg);
+        mcf->pg = NULL;
+    }
+
+    if (mcf->redis) {
+        ngx_mam_redis_destroy(mcf->redis);
+        mcf->redis = NULL;
+    }
+}

@@ -1,0 +1,130 @@
+/*
+ * ngx_mam_module: shared declarations of the module's files.
+ */
+
+#ifndef _NGX_MAM_MODULE_H_INCLUDED_
+#define _NGX_MAM_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <ngx_thread_pool.h>
+
+#include <jansson.h>
+
+
+#define NGX_MAM_VERSION          "0.1.0"
+#define NGX_MAM_MAX_PARAMS       4
+
+
+typedef struct ngx_mam_pg_pool_s     ngx_mam_pg_pool_t;
+typedef struct ngx_mam_redis_s       ngx_mam_redis_t;
+typedef struct ngx_mam_ctx_s         ngx_mam_ctx_t;
+
+
+typedef struct {
+    ngx_str_t                 pg_conninfo;
+    ngx_uint_t                pg_pool_size;
+    ngx_uint_t                pg_queue_size;
+    ngx_msec_t                pg_queue_timeout;
+
+    ngx_str_t                 redis_addr;
+
+    ngx_str_t                 jwt_key;
+    ngx_str_t                 sign_key;
+    ngx_str_t                 callback_key;
+
+    size_t                    json_body_limit;
+
+    ngx_str_t                 thread_pool_name;
+    ngx_thread_pool_t        *thread_pool;
+
+    ngx_flag_t                api_used;
+
+    /* per worker process, created in init_process */
+    ngx_mam_pg_pool_t        *pg;
+    ngx_mam_redis_t          *redis;
+} ngx_mam_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                api;
+} ngx_mam_loc_conf_t;
+
+
+/* a route handler: returns NGX_DONE when it will finalize the request
+ * itself later, or the result of ngx_mam_send_*() / an HTTP status */
+typedef ngx_int_t (*ngx_mam_route_handler_pt)(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+
+
+typedef struct {
+    ngx_uint_t                methods;
+    const char               *pattern;
+    ngx_mam_route_handler_pt  handler;
+} ngx_mam_route_t;
+
+
+typedef struct {
+    ngx_str_t                 name;
+    ngx_str_t                 value;
+} ngx_mam_param_t;
+
+
+struct ngx_mam_ctx_s {
+    const ngx_mam_route_t    *route;
+    ngx_mam_param_t           params[NGX_MAM_MAX_PARAMS];
+    ngx_uint_t                nparams;
+    json_t                   *body;      /* parsed JSON object or NULL */
+    void                     *data;      /* the route handler's own state */
+};
+
+
+extern ngx_module_t  ngx_mam_module;
+
+
+/* ngx_mam_router.c */
+ngx_int_t ngx_mam_router_handler(ngx_http_request_t *r);
+ngx_str_t *ngx_mam_param(ngx_mam_ctx_t *ctx, const char *name);
+
+/* ngx_mam_json.c */
+ngx_int_t ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *value);
+ngx_int_t ngx_mam_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message);
+ngx_int_t ngx_mam_json_body(ngx_http_request_t *r, json_t **body,
+    const char **message);
+ngx_int_t ngx_mam_json_cleanup_add(ngx_pool_t *pool, json_t *value);
+
+/* ngx_mam_thread.c */
+typedef void (*ngx_mam_thread_work_pt)(void *data);
+typedef void (*ngx_mam_thread_done_pt)(ngx_http_request_t *r, void *data);
+
+ngx_int_t ngx_mam_thread_run(ngx_http_request_t *r,
+    ngx_mam_thread_work_pt work, ngx_mam_thread_done_pt done, void *data);
+
+/* route handlers */
+ngx_int_t ngx_mam_health_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+
+
+/* ngx_mam_module.c */
+char *ngx_mam_cstr(ngx_pool_t *pool, ngx_str_t *s);
+
+
+static ngx_inline ngx_uint_t
+ngx_mam_is_token_char(u_char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+           || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+}
+
+
+static ngx_inline ngx_mam_main_conf_t *
+ngx_mam_main_conf(void)
+{
+    return ngx_http_cycle_get_module_main_conf(ngx_cycle, ngx_mam_module);
+}
+
+
+#endif /* _NGX_MAM_MODULE_H_INCLUDED_ */

@@ -1,0 +1,737 @@
+/*
+ * Per-worker PostgreSQL pool: libpq's asynchronous API on sockets registered
+ * as nginx connections (level-triggered, because PQconsumeInput does not
+ * promise to drain the socket), a bounded FIFO of waiting queries with a
+ * timeout, and reconnection with exponential backoff.
+ *
+ * A connection is DOWN (waiting to retry), CONNECTING, IDLE or BUSY with
+ * at most one query in flight.  Results are always drained to the final
+ * NULL from PQgetResult before a connection is reused.
+ */
+
+#include "ngx_mam_pg.h"
+
+
+#define NGX_MAM_PG_BACKOFF_MIN   100
+#define NGX_MAM_PG_BACKOFF_MAX   2000
+
+
+typedef enum {
+    NGX_MAM_PG_DOWN = 0,
+    NGX_MAM_PG_CONNECTING,
+    NGX_MAM_PG_IDLE,
+    NGX_MAM_PG_BUSY
+} ngx_mam_pg_state_e;
+
+
+typedef struct ngx_mam_pg_query_s  ngx_mam_pg_query_t;
+
+
+typedef struct {
+    ngx_mam_pg_pool_t        *pool;
+    PGconn                   *pg;
+    ngx_connection_t         *c;
+    ngx_mam_pg_state_e        state;
+    ngx_mam_pg_query_t       *query;    /* NULL while BUSY: result discarded */
+    PGresult                 *result;
+    ngx_event_t               retry;
+    ngx_msec_t                backoff;
+} ngx_mam_pg_conn_t;
+
+
+struct ngx_mam_pg_pool_s {
+    ngx_mam_pg_conn_t        *conns;
+    ngx_uint_t                nconns;
+    ngx_queue_t               waiting;
+    ngx_uint_t                nwaiting;
+    ngx_uint_t                max_waiting;
+    ngx_msec_t                wait_timeout;
+    char                     *conninfo;
+    ngx_log_t                *log;
+};
+
+
+struct ngx_mam_pg_query_s {
+    ngx_queue_t               queue;
+    ngx_mam_pg_pool_t        *pool;
+    ngx_http_request_t       *r;
+    ngx_http_cleanup_t       *cln;
+    ngx_mam_pg_conn_t        *conn;
+    const char               *sql;
+    const char *const        *values;
+    int                       nparams;
+    ngx_mam_pg_handler_pt     handler;
+    void                     *data;
+    ngx_event_t               ev;       /* wait timeout, deferred failure */
+    unsigned                  queued:1;
+};
+
+
+static void ngx_mam_pg_connect(ngx_mam_pg_conn_t *conn);
+static void ngx_mam_pg_connect_poll(ngx_mam_pg_conn_t *conn);
+static void ngx_mam_pg_fail(ngx_mam_pg_conn_t *conn, const char *what);
+static void ngx_mam_pg_dispatch(ngx_mam_pg_pool_t *pool);
+static void ngx_mam_pg_send(ngx_mam_pg_conn_t *conn, ngx_mam_pg_query_t *q);
+static void ngx_mam_pg_flush(ngx_mam_pg_conn_t *conn);
+static void ngx_mam_pg_receive(ngx_mam_pg_conn_t *conn);
+static void ngx_mam_pg_complete(ngx_mam_pg_query_t *q, PGresult *res);
+static void ngx_mam_pg_fail_waiting(ngx_mam_pg_pool_t *pool);
+static void ngx_mam_pg_defer_failure(ngx_mam_pg_query_t *q);
+
+
+ngx_int_t
+ngx_mam_pg_ok(PGresult *res)
+{
+    ExecStatusType  st;
+
+    if (res == NULL) {
+        return 0;
+    }
+
+    st = PQresultStatus(res);
+
+    return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+}
+
+
+static ngx_int_t
+ngx_mam_pg_write_event(ngx_mam_pg_conn_t *conn, ngx_uint_t on)
+{
+    ngx_event_t  *wev;
+
+    wev = conn->c->write;
+
+    if (on && !wev->active) {
+        return ngx_add_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    }
+
+    if (!on && wev->active) {
+        return ngx_del_event(wev, NGX_WRITE_EVENT, 0);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_mam_pg_read_handler(ngx_event_t *rev)
+{
+    ngx_connection_t   *c;
+    ngx_mam_pg_conn_t  *conn;
+
+    c = rev->data;
+    conn = c->data;
+
+    if (conn->state == NGX_MAM_PG_CONNECTING) {
+        ngx_mam_pg_connect_poll(conn);
+        return;
+    }
+
+    ngx_mam_pg_receive(conn);
+}
+
+
+static void
+ngx_mam_pg_write_handler(ngx_event_t *wev)
+{
+    ngx_connection_t   *c;
+    ngx_mam_pg_conn_t  *conn;
+
+    c = wev->data;
+    conn = c->data;
+
+    if (conn->state == NGX_MAM_PG_CONNECTING) {
+        ngx_mam_pg_connect_poll(conn);
+        return;
+    }
+
+    ngx_mam_pg_flush(conn);
+}
+
+
+/* libpq owns the socket: give back the nginx connection, never close fd */
+static void
+ngx_mam_pg_detach_socket(ngx_mam_pg_conn_t *conn)
+{
+    ngx_uint_t         flags;
+    ngx_connection_t  *c;
+
+    c = conn->c;
+    if (c == NULL) {
+        return;
+    }
+
+    /* a socket libpq already closed left epoll by itself */
+    flags = (conn->pg && PQsocket(conn->pg) == c->fd) ? 0 : NGX_CLOSE_EVENT;
+
+    if (c->read->active) {
+        ngx_del_event(c->read, NGX_READ_EVENT, flags);
+    }
+    if (c->write->active) {
+        ngx_del_event(c->write, NGX_WRITE_EVENT, flags);
+    }
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
+    conn->c = NULL;
+}
+
+
+static ngx_int_t
+ngx_mam_pg_attach_socket(ngx_mam_pg_conn_t *conn)
+{
+    int                 fd;
+    ngx_log_t          *log;
+    ngx_connection_t   *c;
+
+    fd = PQsocket(conn->pg);
+    if (fd == -1) {
+        return NGX_ERROR;
+    }
+
+    if (conn->c && conn->c->fd == fd) {
+        return NGX_OK;
+    }
+
+    ngx_mam_pg_detach_socket(conn);
+
+    log = conn->pool->log;
+
+    c = ngx_get_connection(fd, log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = conn;
+    c->log = log;
+    c->read->log = log;
+    c->write->log = log;
+    c->read->handler = ngx_mam_pg_read_handler;
+    c->write->handler = ngx_mam_pg_write_handler;
+    conn->c = c;
+
+    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+        ngx_mam_pg_detach_socket(conn);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_mam_pg_retry_handler(ngx_event_t *ev)
+{
+    ngx_mam_pg_connect(ev->data);
+}
+
+
+static void
+ngx_mam_pg_connect(ngx_mam_pg_conn_t *conn)
+{
+    conn->pg = PQconnectStart(conn->pool->conninfo);
+
+    if (conn->pg == NULL) {
+        ngx_mam_pg_fail(conn, "out of memory");
+        return;
+    }
+
+    if (PQstatus(conn->pg) == CONNECTION_BAD
+        || PQsetnonblocking(conn->pg, 1) != 0)
+    {
+        ngx_mam_pg_fail(conn, "connect");
+        return;
+    }
+
+    conn->state = NGX_MAM_PG_CONNECTING;
+
+    /* libpq: behave as if PQconnectPoll had asked to write first */
+    if (ngx_mam_pg_attach_socket(conn) != NGX_OK
+        || ngx_mam_pg_write_event(conn, 1) != NGX_OK)
+    {
+        ngx_mam_pg_fail(conn, "connect (event)");
+    }
+}
+
+
+static void
+ngx_mam_pg_connect_poll(ngx_mam_pg_conn_t *conn)
+{
+    PostgresPollingStatusType  ps;
+
+    ps = PQconnectPoll(conn->pg);
+
+    if (ps == PGRES_POLLING_FAILED) {
+        ngx_mam_pg_fail(conn, "connect");
+        return;
+    }
+
+    /* the socket may change while libpq walks a host list */
+    if (ngx_mam_pg_attach_socket(conn) != NGX_OK
+        || ngx_mam_pg_write_event(conn, ps == PGRES_POLLING_WRITING)
+           != NGX_OK)
+    {
+        ngx_mam_pg_fail(conn, "connect (event)");
+        return;
+    }
+
+    if (ps != PGRES_POLLING_OK) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, conn->pool->log, 0,
+                  "mam: postgres connection established");
+
+    conn->state = NGX_MAM_PG_IDLE;
+    conn->backoff = 0;
+
+    ngx_mam_pg_dispatch(conn->pool);
+}
+
+
+static ngx_uint_t
+ngx_mam_pg_alive(ngx_mam_pg_pool_t *pool)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < pool->nconns; i++) {
+        if (pool->conns[i].state != NGX_MAM_PG_DOWN) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the connection is lost or never came up: fail its query, retry later */
+static void
+ngx_mam_pg_fail(ngx_mam_pg_conn_t *conn, const char *what)
+{
+    ngx_mam_pg_query_t  *q;
+    ngx_mam_pg_pool_t   *pool;
+
+    pool = conn->pool;
+
+    ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                  "mam: postgres %s failed: %s", what,
+                  conn->pg ? PQerrorMessage(conn->pg) : "no connection");
+
+    q = conn->query;
+    conn->query = NULL;
+
+    if (conn->result) {
+        PQclear(conn->result);
+        conn->result = NULL;
+    }
+
+    ngx_mam_pg_detach_socket(conn);
+
+    if (conn->pg) {
+        PQfinish(conn->pg);
+        conn->pg = NULL;
+    }
+
+    conn->state = NGX_MAM_PG_DOWN;
+
+    conn->backoff = conn->backoff ? ngx_min(conn->backoff * 2,
+                                            NGX_MAM_PG_BACKOFF_MAX)
+                                  : NGX_MAM_PG_BACKOFF_MIN;
+    ngx_add_timer(&conn->retry, conn->backoff);
+
+    if (q) {
+        ngx_mam_pg_defer_failure(q);
+    }
+
+    if (!ngx_mam_pg_alive(pool)) {
+        ngx_mam_pg_fail_waiting(pool);
+    }
+}
+
+
+static void
+ngx_mam_pg_send(ngx_mam_pg_conn_t *conn, ngx_mam_pg_query_t *q)
+{
+    conn->state = NGX_MAM_PG_BUSY;
+    conn->query = q;
+    q->conn = conn;
+
+    if (!PQsendQueryParams(conn->pg, q->sql, q->nparams, NULL, q->values,
+                           NULL, NULL, 0))
+    {
+        ngx_mam_pg_fail(conn, "send");
+        return;
+    }
+
+    ngx_mam_pg_flush(conn);
+}
+
+
+static void
+ngx_mam_pg_flush(ngx_mam_pg_conn_t *conn)
+{
+    int  rc;
+
+    if (conn->state != NGX_MAM_PG_BUSY) {
+        (void) ngx_mam_pg_write_event(conn, 0);
+        return;
+    }
+
+    rc = PQflush(conn->pg);
+
+    if (rc == -1 || ngx_mam_pg_write_event(conn, rc == 1) != NGX_OK) {
+        ngx_mam_pg_fail(conn, "send");
+    }
+}
+
+
+static void
+ngx_mam_pg_receive(ngx_mam_pg_conn_t *conn)
+{
+    PGresult            *res;
+    PGnotify            *notify;
+    ngx_mam_pg_query_t  *q;
+
+    if (!PQconsumeInput(conn->pg) || PQstatus(conn->pg) != CONNECTION_OK) {
+        ngx_mam_pg_fail(conn, "read");
+        return;
+    }
+
+    while ((notify = PQnotifies(conn->pg)) != NULL) {
+        PQfreemem(notify);
+    }
+
+    if (conn->state != NGX_MAM_PG_BUSY) {
+        return;
+    }
+
+    while (!PQisBusy(conn->pg)) {
+        res = PQgetResult(conn->pg);
+
+        if (res != NULL) {
+            /* keep the first error, else the last result */
+            if (conn->result == NULL
+                || ngx_mam_pg_ok(conn->result))
+            {
+                if (conn->result) {
+                    PQclear(conn->result);
+                }
+                conn->result = res;
+
+            } else {
+                PQclear(res);
+            }
+
+            continue;
+        }
+
+        q = conn->query;
+        res = conn->result;
+        conn->query = NULL;
+        conn->result = NULL;
+        conn->state = NGX_MAM_PG_IDLE;
+
+        if (q) {
+            ngx_mam_pg_complete(q, res);
+        }
+
+        if (res) {
+            PQclear(res);
+        }
+
+        ngx_mam_pg_dispatch(conn->pool);
+        return;
+    }
+}
+
+
+/* hand the result to the request's handler, if the request still waits */
+static void
+ngx_mam_pg_complete(ngx_mam_pg_query_t *q, PGresult *res)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    q->conn = NULL;
+
+    r = q->r;
+    if (r == NULL) {
+        return;
+    }
+
+    q->r = NULL;
+    q->cln->handler = NULL;
+
+    c = r->connection;
+
+    q->handler(r, res, q->data);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_mam_pg_dispatch(ngx_mam_pg_pool_t *pool)
+{
+    ngx_uint_t           i;
+    ngx_queue_t         *head;
+    ngx_mam_pg_query_t  *q;
+
+    for (i = 0; i < pool->nconns && !ngx_queue_empty(&pool->waiting); i++) {
+        if (pool->conns[i].state != NGX_MAM_PG_IDLE) {
+            continue;
+        }
+
+        head = ngx_queue_head(&pool->waiting);
+        q = ngx_queue_data(head, ngx_mam_pg_query_t, queue);
+
+        ngx_queue_remove(head);
+        pool->nwaiting--;
+        q->queued = 0;
+
+        if (q->ev.timer_set) {
+            ngx_del_timer(&q->ev);
+        }
+
+        ngx_mam_pg_send(&pool->conns[i], q);
+    }
+}
+
+
+static void
+ngx_mam_pg_fail_waiting(ngx_mam_pg_pool_t *pool)
+{
+    ngx_queue_t         *head;
+    ngx_mam_pg_query_t  *q;
+
+    while (!ngx_queue_empty(&pool->waiting)) {
+        head = ngx_queue_head(&pool->waiting);
+        q = ngx_queue_data(head, ngx_mam_pg_query_t, queue);
+
+        ngx_queue_remove(head);
+        pool->nwaiting--;
+        q->queued = 0;
+
+        if (q->ev.timer_set) {
+            ngx_del_timer(&q->ev);
+        }
+
+        ngx_mam_pg_defer_failure(q);
+    }
+}
+
+
+/*
+ * Failures reach handlers through a posted event, so a handler is never
+ * re-entered from inside ngx_mam_pg_query() or another request's handler.
+ */
+static void
+ngx_mam_pg_defer_failure(ngx_mam_pg_query_t *q)
+{
+    q->conn = NULL;
+
+    if (q->r != NULL && !q->ev.posted) {
+        ngx_post_event(&q->ev, &ngx_posted_events);
+    }
+}
+
+
+/* a queued query timed out, or a query that could not run */
+static void
+ngx_mam_pg_query_event_handler(ngx_event_t *ev)
+{
+    ngx_mam_pg_query_t  *q;
+
+    q = ev->data;
+
+    if (q->queued) {
+        ngx_queue_remove(&q->queue);
+        q->pool->nwaiting--;
+        q->queued = 0;
+
+        ngx_log_error(NGX_LOG_WARN, q->pool->log, 0,
+                      "mam: postgres pool wait timed out");
+    }
+
+    ngx_mam_pg_complete(q, NULL);
+}
+
+
+/* the request is going away: forget it everywhere */
+static void
+ngx_mam_pg_query_cleanup(void *data)
+{
+    ngx_mam_pg_query_t  *q = data;
+
+    q->r = NULL;
+
+    if (q->queued) {
+        ngx_queue_remove(&q->queue);
+        q->pool->nwaiting--;
+        q->queued = 0;
+    }
+
+    if (q->ev.timer_set) {
+        ngx_del_timer(&q->ev);
+    }
+
+    if (q->ev.posted) {
+        ngx_delete_posted_event(&q->ev);
+    }
+
+    if (q->conn) {
+        /* still in flight: drain and discard its result */
+        q->conn->query = NULL;
+        q->conn = NULL;
+    }
+}
+
+
+ngx_int_t
+ngx_mam_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
+    const char *const *values, ngx_mam_pg_handler_pt handler, void *data)
+{
+    ngx_uint_t           i;
+    ngx_mam_pg_pool_t   *pool;
+    ngx_mam_pg_query_t  *q;
+    ngx_mam_main_conf_t *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+    pool = mcf->pg;
+
+    q = ngx_pcalloc(r->pool, sizeof(ngx_mam_pg_query_t));
+    if (q == NULL) {
+        return NGX_ERROR;
+    }
+
+    q->cln = ngx_http_cleanup_add(r, 0);
+    if (q->cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    q->cln->handler = ngx_mam_pg_query_cleanup;
+    q->cln->data = q;
+
+    q->pool = pool;
+    q->r = r;
+    q->sql = sql;
+    q->nparams = nparams;
+    q->values = values;
+    q->handler = handler;
+    q->data = data;
+
+    q->ev.handler = ngx_mam_pg_query_event_handler;
+    q->ev.data = q;
+    q->ev.log = r->connection->log;
+
+    if (pool == NULL) {
+        ngx_mam_pg_defer_failure(q);
+        return NGX_OK;
+    }
+
+    q->ev.log = pool->log;
+
+    for (i = 0; i < pool->nconns; i++) {
+        if (pool->conns[i].state == NGX_MAM_PG_IDLE) {
+            ngx_mam_pg_send(&pool->conns[i], q);
+            return NGX_OK;
+        }
+    }
+
+    if (!ngx_mam_pg_alive(pool) || pool->nwaiting >= pool->max_waiting) {
+        if (pool->nwaiting >= pool->max_waiting) {
+            ngx_log_error(NGX_LOG_WARN, pool->log, 0,
+                          "mam: postgres pool queue is full (%ui)",
+                          pool->max_waiting);
+        }
+
+        ngx_mam_pg_defer_failure(q);
+        return NGX_OK;
+    }
+
+    ngx_queue_insert_tail(&pool->waiting, &q->queue);
+    pool->nwaiting++;
+    q->queued = 1;
+    ngx_add_timer(&q->ev, pool->wait_timeout);
+
+    return NGX_OK;
+}
+
+
+ngx_mam_pg_pool_t *
+ngx_mam_pg_pool_create(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf)
+{
+    ngx_uint_t          i;
+    ngx_mam_pg_conn_t  *conn;
+    ngx_mam_pg_pool_t  *pool;
+
+    pool = ngx_pcalloc(cycle->pool, sizeof(ngx_mam_pg_pool_t));
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    pool->conns = ngx_pcalloc(cycle->pool,
+                              mcf->pg_pool_size * sizeof(ngx_mam_pg_conn_t));
+    pool->conninfo = ngx_pnalloc(cycle->pool, mcf->pg_conninfo.len + 1);
+    if (pool->conns == NULL || pool->conninfo == NULL) {
+        return NULL;
+    }
+
+    (void) ngx_cpystrn((u_char *) pool->conninfo, mcf->pg_conninfo.data,
+                       mcf->pg_conninfo.len + 1);
+
+    pool->nconns = mcf->pg_pool_size;
+    pool->max_waiting = mcf->pg_queue_size;
+    pool->wait_timeout = mcf->pg_queue_timeout;
+    pool->log = cycle->log;
+    ngx_queue_init(&pool->waiting);
+
+    for (i = 0; i < pool->nconns; i++) {
+        conn = &pool->conns[i];
+        conn->pool = pool;
+        conn->retry.handler = ngx_mam_pg_retry_handler;
+        conn->retry.data = conn;
+        conn->retry.log = cycle->log;
+        conn->retry.cancelable = 1;
+
+        ngx_mam_pg_connect(conn);
+    }
+
+    return pool;
+}
+
+
+void
+ngx_mam_pg_pool_destroy(ngx_mam_pg_pool_t *pool)
+{
+    ngx_uint_t          i;
+    ngx_mam_pg_conn_t  *conn;
+
+    for (i = 0; i < pool->nconns; i++) {
+        conn = &pool->conns[i];
+
+        if (conn->retry.timer_set) {
+            ngx_del_timer(&conn->retry);
+        }
+
+        if (conn->result) {
+            PQclear(conn->result);
+            conn->result = NULL;
+        }
+
+        ngx_mam_pg_detach_socket(conn);
+
+        if (conn->pg) {
+            PQfinish(conn->pg);
+            conn->pg = NULL;
+        }
+
+        conn->state = NGX_MAM_PG_DOWN;
+    }
+}

@@ -1,0 +1,44 @@
+/*
+ * A per-worker PostgreSQL connection pool on libpq's asynchronous API,
+ * driven by nginx events.  Handlers never touch libpq connections: they
+ * queue a parameterized query and get a result (or NULL) in a callback.
+ */
+
+#ifndef _NGX_MAM_PG_H_INCLUDED_
+#define _NGX_MAM_PG_H_INCLUDED_
+
+
+#include "ngx_mam_module.h"
+
+#include <libpq-fe.h>
+
+
+/*
+ * Called once per query, always from the event loop, never from inside
+ * ngx_mam_pg_query().  res is NULL when PostgreSQL could not be reached
+ * (no live connection, queue full, queue timeout, connection lost): the
+ * caller answers 503.  res is freed after the handler returns.  The handler
+ * is not called if the request went away first.
+ */
+typedef void (*ngx_mam_pg_handler_pt)(ngx_http_request_t *r, PGresult *res,
+    void *data);
+
+
+ngx_mam_pg_pool_t *ngx_mam_pg_pool_create(ngx_cycle_t *cycle,
+    ngx_mam_main_conf_t *mcf);
+void ngx_mam_pg_pool_destroy(ngx_mam_pg_pool_t *pool);
+
+/*
+ * values[] (text format, NULL for SQL NULL) must live in r->pool; sql is
+ * usually a literal.  Returns NGX_OK, or NGX_ERROR on allocation failure
+ * (the handler is then never called).
+ */
+ngx_int_t ngx_mam_pg_query(ngx_http_request_t *r, const char *sql,
+    int nparams, const char *const *values, ngx_mam_pg_handler_pt handler,
+    void *data);
+
+/* true when res is a successful command or tuples result */
+ngx_int_t ngx_mam_pg_ok(PGresult *res);
+
+
+#endif /* _NGX_MAM_PG_H_INCLUDED_ */

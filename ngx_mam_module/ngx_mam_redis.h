@@ -1,0 +1,40 @@
+/*
+ * hiredis' asynchronous API on an nginx event adapter, one context per
+ * client object, reconnecting with backoff.  Handlers get a reply (or NULL
+ * when Redis is unreachable) in a callback from the event loop.
+ */
+
+#ifndef _NGX_MAM_REDIS_H_INCLUDED_
+#define _NGX_MAM_REDIS_H_INCLUDED_
+
+
+#include "ngx_mam_module.h"
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+
+/* reply is NULL when Redis is down or the connection was lost; it is
+ * freed by hiredis after the handler returns */
+typedef void (*ngx_mam_redis_handler_pt)(ngx_http_request_t *r,
+    redisReply *reply, void *data);
+
+/* called each time the client (re)connects: a place to SUBSCRIBE again */
+typedef void (*ngx_mam_redis_connected_pt)(ngx_mam_redis_t *rd);
+
+
+ngx_mam_redis_t *ngx_mam_redis_create(ngx_cycle_t *cycle, ngx_str_t *addr,
+    ngx_mam_redis_connected_pt connected);
+void ngx_mam_redis_destroy(ngx_mam_redis_t *rd);
+redisAsyncContext *ngx_mam_redis_context(ngx_mam_redis_t *rd);
+
+/* argv/argvlen must stay valid for the call only (hiredis copies them) */
+ngx_int_t ngx_mam_redis_command(ngx_http_request_t *r, ngx_mam_redis_t *rd,
+    ngx_mam_redis_handler_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen);
+
+/* checks "unix:/path" or "IP:port" at configuration time */
+char *ngx_mam_redis_parse_addr(ngx_str_t *addr);
+
+
+#endif /* _NGX_MAM_REDIS_H_INCLUDED_ */

@@ -1,0 +1,246 @@
+/*
+ * The content handler of `mam_api` locations: method + path patterns with
+ * `:name` captures, JSON 404/405 (with Allow), the JSON body limit (413),
+ * then the route's handler with the parsed body.
+ */
+
+#include "ngx_mam_module.h"
+
+
+static const ngx_mam_route_t  ngx_mam_routes[] = {
+    { NGX_HTTP_GET, "/api/health", ngx_mam_health_handler },
+    { 0, NULL, NULL }
+};
+
+
+static const struct {
+    ngx_uint_t   method;
+    const char  *name;
+} ngx_mam_method_names[] = {
+    { NGX_HTTP_GET, "GET" },
+    { NGX_HTTP_HEAD, "HEAD" },
+    { NGX_HTTP_POST, "POST" },
+    { NGX_HTTP_PUT, "PUT" },
+    { NGX_HTTP_PATCH, "PATCH" },
+    { NGX_HTTP_DELETE, "DELETE" },
+    { 0, NULL }
+};
+
+
+/* "/api/assets/:id" against the URI; fills ctx->params on a match */
+static ngx_int_t
+ngx_mam_route_match(const char *pattern, ngx_str_t *uri, ngx_mam_ctx_t *ctx)
+{
+    size_t       plen, slen;
+    u_char      *p, *end, *seg;
+    ngx_uint_t   n;
+    const char  *s, *pseg;
+
+    p = uri->data;
+    end = p + uri->len;
+    s = pattern;
+    n = 0;
+
+    while (*s == '/') {
+        if (p == end || *p != '/') {
+            return NGX_DECLINED;
+        }
+
+        pseg = ++s;
+        while (*s && *s != '/') {
+            s++;
+        }
+        plen = s - pseg;
+
+        seg = ++p;
+        while (p < end && *p != '/') {
+            p++;
+        }
+        slen = p - seg;
+
+        if (pseg[0] == ':') {
+            if (slen == 0 || n == NGX_MAM_MAX_PARAMS) {
+                return NGX_DECLINED;
+            }
+
+            ctx->params[n].name.data = (u_char *) pseg + 1;
+            ctx->params[n].name.len = plen - 1;
+            ctx->params[n].value.data = seg;
+            ctx->params[n].value.len = slen;
+            n++;
+            continue;
+        }
+
+        if (slen != plen || ngx_strncmp(seg, pseg, plen) != 0) {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (p != end) {
+        return NGX_DECLINED;
+    }
+
+    ctx->nparams = n;
+
+    return NGX_OK;
+}
+
+
+ngx_str_t *
+ngx_mam_param(ngx_mam_ctx_t *ctx, const char *name)
+{
+    size_t      len;
+    ngx_uint_t  i;
+
+    len = ngx_strlen(name);
+
+    for (i = 0; i < ctx->nparams; i++) {
+        if (ctx->params[i].name.len == len
+            && ngx_strncmp(ctx->params[i].name.data, name, len) == 0)
+        {
+            return &ctx->params[i].value;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_mam_router_method_not_allowed(ngx_http_request_t *r, ngx_uint_t allowed)
+{
+    u_char           *p;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    p = ngx_pnalloc(r->pool, sizeof("GET, HEAD, POST, PUT, PATCH, DELETE"));
+    if (h == NULL || p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = p;
+
+    for (i = 0; ngx_mam_method_names[i].name; i++) {
+        if (!(allowed & ngx_mam_method_names[i].method)) {
+            continue;
+        }
+
+        if (p != h->value.data) {
+            *p++ = ',';
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, ngx_mam_method_names[i].name,
+                       ngx_strlen(ngx_mam_method_names[i].name));
+    }
+
+    h->value.len = p - h->value.data;
+
+    return ngx_mam_send_error(r, NGX_HTTP_NOT_ALLOWED, NULL);
+}
+
+
+static void
+ngx_mam_router_body_read(ngx_http_request_t *r)
+{
+    ngx_int_t       rc;
+    const char     *message;
+    ngx_mam_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_mam_module);
+
+    rc = ngx_mam_json_body(r, &ctx->body, &message);
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, ngx_mam_send_error(r, rc, message));
+        return;
+    }
+
+    rc = ctx->route->handler(r, ctx);
+
+    if (rc == NGX_DONE) {
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_mam_router_reject(ngx_http_request_t *r, ngx_uint_t status)
+{
+    r->expect_tested = 1;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    return ngx_mam_send_error(r, status, NULL);
+}
+
+
+ngx_int_t
+ngx_mam_router_handler(ngx_http_request_t *r)
+{
+    ngx_int_t               rc;
+    ngx_uint_t              allowed, method;
+    ngx_mam_ctx_t          *ctx;
+    ngx_mam_main_conf_t    *mcf;
+    const ngx_mam_route_t  *route, *found;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_mam_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    /* no API body may exceed the limit, whatever the route */
+    if (r->headers_in.content_length_n > (off_t) mcf->json_body_limit) {
+        return ngx_mam_router_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE);
+    }
+
+    method = (r->method == NGX_HTTP_HEAD) ? NGX_HTTP_GET : r->method;
+    allowed = 0;
+    found = NULL;
+
+    for (route = ngx_mam_routes; route->pattern; route++) {
+        if (ngx_mam_route_match(route->pattern, &r->uri, ctx) != NGX_OK) {
+            continue;
+        }
+
+        allowed |= route->methods;
+
+        if (route->methods & method) {
+            found = route;
+            break;
+        }
+    }
+
+    if (found == NULL) {
+        if (allowed == 0) {
+            return ngx_mam_router_reject(r, NGX_HTTP_NOT_FOUND);
+        }
+
+        if (allowed & NGX_HTTP_GET) {
+            allowed |= NGX_HTTP_HEAD;
+        }
+
+        (void) ngx_http_discard_request_body(r);
+        return ngx_mam_router_method_not_allowed(r, allowed);
+    }
+
+    ctx->route = found;
+    ngx_http_set_ctx(r, ctx, ngx_mam_module);
+
+    rc = ngx_http_read_client_request_body(r, ngx_mam_router_body_read);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return ngx_mam_send_error(r, rc, NULL);
+    }
+
+    return NGX_DONE;
+}

@@ -1,0 +1,98 @@
+/*
+ * Blocking work (Argon2, rename, fsync, copies) for a request, run on the
+ * configured nginx thread pool.  As in nginx's copy filter, the request is
+ * marked blocked while the task runs, so its pool (and the task) outlive a
+ * client that disconnects meanwhile.
+ */
+
+#include "ngx_mam_module.h"
+
+
+typedef struct {
+    ngx_http_request_t      *r;
+    ngx_mam_thread_work_pt   work;
+    ngx_mam_thread_done_pt   done;
+    void                    *data;
+} ngx_mam_thread_ctx_t;
+
+
+/* on a pool thread: only system calls and thread-safe libraries here */
+static void
+ngx_mam_thread_work(void *data, ngx_log_t *log)
+{
+    ngx_mam_thread_ctx_t  *tc = data;
+
+    (void) log;
+
+    tc->work(tc->data);
+}
+
+
+static void
+ngx_mam_thread_event_handler(ngx_event_t *ev)
+{
+    ngx_connection_t      *c;
+    ngx_http_request_t    *r;
+    ngx_mam_thread_ctx_t  *tc;
+
+    tc = ev->data;
+    r = tc->r;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    if (c->error) {
+        ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+
+    } else {
+        tc->done(r, tc->data);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+ngx_int_t
+ngx_mam_thread_run(ngx_http_request_t *r, ngx_mam_thread_work_pt work,
+    ngx_mam_thread_done_pt done, void *data)
+{
+    ngx_thread_task_t     *task;
+    ngx_mam_main_conf_t   *mcf;
+    ngx_mam_thread_ctx_t  *tc;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    if (mcf->thread_pool == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mam: thread pool \"%V\" not found",
+                      &mcf->thread_pool_name);
+        return NGX_ERROR;
+    }
+
+    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_mam_thread_ctx_t));
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    tc = task->ctx;
+    tc->r = r;
+    tc->work = work;
+    tc->done = done;
+    tc->data = data;
+
+    task->handler = ngx_mam_thread_work;
+    task->event.handler = ngx_mam_thread_event_handler;
+    task->event.data = tc;
+
+    if (ngx_thread_task_post(mcf->thread_pool, task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    r->main->blocked++;
+    r->aio = 1;
+
+    return NGX_OK;
+}
