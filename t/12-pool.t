@@ -1,0 +1,96 @@
+#!/usr/bin/perl
+# The per-worker PostgreSQL pool under load: 500 concurrent requests on two
+# connections per worker all get their own answer; the wait queue is bounded
+# in size and in time (503 unavailable), and nothing is lost or mixed up.
+#
+# PostgreSQL is frozen with SIGSTOP to hold queries in flight: a real server
+# that stops answering, which is what fills the queue in production.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(sleep time);
+use POSIX ();
+use Mam::Stack;
+use Mam::Parallel qw(parallel_requests);
+
+sub probes {
+    my ($tag, $n) = @_;
+    return [ map { { path => "/api/health?probe=$tag$_" } } 1 .. $n ];
+}
+
+sub echoed {
+    my ($res, $tag, $i) = @_;
+    return $res->{status} == 200 && $res->{body} =~ /"probe":"\Q$tag$i\E"/;
+}
+
+# postmaster and all its children, so queries hang instead of failing
+sub freeze_pg {
+    my ($s, $sig) = @_;
+    my $pm = $s->postgres_pid;
+    my @pids = ($pm, split ' ', `pgrep -P $pm`);
+    kill $sig, @pids;
+}
+
+{
+    my $s = Mam::Stack->new(pg_pool_size => 2, workers => 2);
+    $s->start;
+
+    my @res = parallel_requests($s->port, probes('a', 500), timeout => 60);
+    my $good = grep { echoed($res[$_], 'a', $_ + 1) } 0 .. $#res;
+    is($good, 500, '500 concurrent requests, pool of 2: every answer is '
+                   . '200 with its own probe');
+
+    # hold every connection busy so all 500 wait in the queues, then let go
+    freeze_pg($s, 'STOP');
+    my $pid = fork // die;
+    if ($pid == 0) { sleep 1.0; freeze_pg($s, 'CONT'); POSIX::_exit(0) }
+    @res = parallel_requests($s->port, probes('b', 500), timeout => 60);
+    waitpid $pid, 0;
+    freeze_pg($s, 'CONT');
+    $good = grep { echoed($res[$_], 'b', $_ + 1) } 0 .. $#res;
+    is($good, 500, 'with PostgreSQL frozen for a second, all 500 queue and '
+                   . 'are answered correctly afterwards');
+    my $slow = grep { ($_->{elapsed} // 0) >= 0.9 } @res;
+    ok($slow >= 490, "... and they did wait for it ($slow waited)");
+
+    $s->check_error_log;
+}
+
+{
+    my $s = Mam::Stack->new(pg_pool_size => 1, workers => 1,
+                            pg_queue_size => 5, pg_queue_timeout => '500ms');
+    $s->start;
+
+    freeze_pg($s, 'STOP');
+    my $t0 = time;
+    my $pid = fork // die;
+    if ($pid == 0) { sleep 2.5; freeze_pg($s, 'CONT'); POSIX::_exit(0) }
+    my @res = parallel_requests($s->port, probes('c', 20), timeout => 30);
+    waitpid $pid, 0;
+    freeze_pg($s, 'CONT');
+
+    my @ok = grep { echoed($res[$_], 'c', $_ + 1) } 0 .. $#res;
+    my @unavail = grep { $res[$_]{status} == 503 } 0 .. $#res;
+    is(scalar @ok + scalar @unavail, 20, 'every request got 200 or 503');
+    is(scalar @ok, 1, 'one query was in flight on the single connection');
+    ok(!grep({ $res[$_]{status} == 200 && $res[$_]{elapsed} < 2.4 } @ok),
+       '... and it finished only after PostgreSQL resumed');
+    is(scalar @unavail, 19, 'the 19 others were refused');
+    like($res[$unavail[0]]{body}, qr/"error":"unavailable"/,
+         '... with error unavailable');
+    my @fast = grep { $res[$_]{elapsed} < 0.4 } @unavail;
+    my @timed = grep { $res[$_]{elapsed} >= 0.45 && $res[$_]{elapsed} < 2.0 }
+                @unavail;
+    is(scalar @fast, 14, '14 over the queue size of 5 were refused at once');
+    is(scalar @timed, 5, 'the 5 queued ones timed out after 500ms');
+
+    # and the pool is healthy afterwards
+    my $r = $s->http(GET => '/api/health?probe=after');
+    is($r->{json}{probe}, 'after', 'the pool works again after the freeze');
+
+    $s->check_error_log;
+}
+
+done_testing();

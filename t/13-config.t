@@ -1,0 +1,89 @@
+#!/usr/bin/perl
+# nginx -t validates every mam_* directive and names the one at fault.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Mam::Stack;
+
+my $s = Mam::Stack->new;
+$s->prepare;    # data dir, secrets and config; no servers needed for -t
+my $good = $s->render_nginx_conf;
+
+my ($rc, $out) = $s->nginx_test($good);
+is($rc, 0, 'the generated configuration passes nginx -t') or diag($out);
+
+# replace one directive's value (or add text) in the valid configuration
+sub with {
+    my ($directive, $value) = @_;
+    my $conf = $good;
+    $conf =~ s/^(\s*)\Q$directive\E\s[^;]*;/$1$directive $value;/m
+        or die "no $directive in the generated configuration";
+    return $conf;
+}
+
+sub without {
+    my ($directive) = @_;
+    my $conf = $good;
+    $conf =~ s/^\s*\Q$directive\E\s[^;]*;\n//m or die "no $directive";
+    return $conf;
+}
+
+my $dir = $s->data_dir;
+open my $fh, '>', "$dir/short.key" or die;
+print $fh "tooshort\n";
+close $fh;
+
+my @bad = (
+    [ mam_pg_pool_size => '0', qr/"mam_pg_pool_size".*between 1 and 1024/ ],
+    [ mam_pg_pool_size => '5000', qr/"mam_pg_pool_size".*between/ ],
+    [ mam_pg_pool_size => 'many', qr/"mam_pg_pool_size".*invalid/ ],
+    [ mam_pg_queue_size => '-1', qr/"mam_pg_queue_size"/ ],
+    [ mam_pg_queue_timeout => '0', qr/"mam_pg_queue_timeout".*between/ ],
+    [ mam_pg_queue_timeout => 'soon', qr/"mam_pg_queue_timeout".*invalid/ ],
+    [ mam_pg => '"host=db.example.com dbname=mam"',
+      qr/"mam_pg".*name lookup would block/ ],
+    [ mam_pg => '"host=localhost dbname=mam"', qr/"mam_pg".*socket directory/ ],
+    [ mam_pg => '"dbname=mam bogus_option=1"', qr/"mam_pg".*invalid connection string/ ],
+    [ mam_pg => '"postgresql://%zz"', qr/"mam_pg"/ ],
+    [ mam_redis => 'localhost:6379', qr/"mam_redis".*no host names/ ],
+    [ mam_redis => '127.0.0.1:99999', qr/"mam_redis"/ ],
+    [ mam_redis => 'unix:relative.sock', qr/"mam_redis"/ ],
+    [ mam_redis => '127.0.0.1', qr/"mam_redis"/ ],
+    [ mam_jwt_key_file => "$dir/missing.key", qr/"mam_jwt_key_file".*cannot open/ ],
+    [ mam_sign_key_file => "$dir/short.key", qr/"mam_sign_key_file".*shorter than 32/ ],
+    [ mam_callback_key_file => $dir, qr/"mam_callback_key_file".*regular file/ ],
+    [ mam_json_body_limit => '10', qr/"mam_json_body_limit".*between 1024/ ],
+    [ mam_json_body_limit => '100m', qr/"mam_json_body_limit".*between/ ],
+    [ mam_json_body_limit => 'big', qr/"mam_json_body_limit".*invalid/ ],
+    [ mam_thread_pool => 'nosuchpool', qr/unknown thread pool "nosuchpool"/ ],
+);
+
+for my $case (@bad) {
+    my ($directive, $value, $expect) = @$case;
+    my ($rc, $out) = $s->nginx_test(with($directive, $value));
+    isnt($rc, 0, "nginx -t fails for $directive $value");
+    like($out, $expect, "... and names $directive") or diag($out);
+}
+
+for my $directive (qw(mam_pg mam_redis)) {
+    my ($rc, $out) = $s->nginx_test(without($directive));
+    isnt($rc, 0, "nginx -t fails without $directive");
+    like($out, qr/"\Q$directive\E" is required where "mam_api" is used/,
+         "... and says $directive is required");
+}
+
+my $dup = $good;
+$dup =~ s/^(\s*mam_pg\s[^;]*;)/$1\n$1/m;
+($rc, $out) = $s->nginx_test($dup);
+like($out, qr/"mam_pg" directive is duplicate/, 'a duplicate mam_pg is refused');
+
+(my $nested = $good) =~ s/(location \/api\/ \{)/$1 mam_pg_pool_size 2;/;
+($rc, $out) = $s->nginx_test($nested);
+like($out, qr/"mam_pg_pool_size" directive is not allowed here/,
+     'http-level directives are refused inside a location');
+
+unlike($out, qr/[0-9a-f]{64}/, 'no key material in nginx -t output');
+
+done_testing();

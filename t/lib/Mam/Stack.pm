@@ -1,0 +1,524 @@
+package Mam::Stack;
+# One MAM stack: PostgreSQL, Redis and nginx with ngx_mam_module, all kept in
+# one data directory.  Used by every test file (a fresh temporary stack each)
+# and by `make run` (scripts/mam-run: a persistent stack in DATA_DIR).
+#
+#   my $s = Mam::Stack->new(%options);   # see %DEFAULTS
+#   $s->start;                           # everything, waits for /api/health
+#   my $r = $s->http(GET => '/api/health');   # {status, headers, content, json}
+#   $s->stop_postgres; $s->start_postgres; $s->stop_redis; ...
+#
+# Teardown happens at scope end, at program end and on SIGINT/SIGTERM, even
+# when a test dies.  MAM_KEEP=1 keeps a temporary data directory.
+use strict;
+use warnings;
+use Cwd qw(abs_path);
+use Fcntl qw(:mode);
+use File::Basename qw(dirname);
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+
+our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
+our $PGBIN = '/usr/lib/postgresql/15/bin';
+our $NGINX = '/usr/sbin/nginx';
+
+my %DEFAULTS = (
+    data_dir         => undef,     # default: a new directory under /tmp
+    persistent       => 0,         # keep and reuse data_dir, durable settings
+    port             => undef,     # default: a free port
+    module           => 1,         # load ngx_mam_module and its directives
+    workers          => 2,
+    pg_pool_size     => 4,
+    pg_queue_size    => 1024,
+    pg_queue_timeout => '10s',
+    json_body_limit  => '64k',
+    registration     => 'open',
+    rate_limits      => 'on',
+    http_extra       => '',        # text added to the http {} block
+    server_extra     => '',        # text added to the server {} block
+);
+
+my %LIVE;    # stacks of this process, torn down at exit
+
+sub new {
+    my ($class, %opt) = @_;
+    my $self = bless { %DEFAULTS, %opt, owner => $$, children => {} }, $class;
+    for (keys %opt) { die "Mam::Stack: unknown option $_" unless exists $DEFAULTS{$_} }
+
+    if (defined $self->{data_dir}) {
+        make_path($self->{data_dir});
+        $self->{data_dir} = abs_path($self->{data_dir});
+    } else {
+        $self->{data_dir} = tempdir('mam-XXXXXX', DIR => '/tmp');
+        $self->{temporary} = 1;
+    }
+    # PostgreSQL runs as `postgres` when we are root: it must reach its dirs
+    chmod 0755, $self->{data_dir};
+    $self->{port} //= free_port();
+    $self->{as_root} = $> == 0;
+    $LIVE{"$self"} = $self;
+    return $self;
+}
+
+sub data_dir { $_[0]{data_dir} }
+sub port     { $_[0]{port} }
+sub base_url { "http://127.0.0.1:$_[0]{port}" }
+sub url      { $_[0]->base_url . $_[1] }
+sub prefix   { "$_[0]{data_dir}/nginx" }
+sub pg_dir   { "$_[0]{data_dir}/pg" }
+sub pg_socket_dir { "$_[0]{data_dir}/pgsock" }
+sub redis_socket  { "$_[0]{data_dir}/run/redis.sock" }
+sub pg_conninfo   { 'host=' . $_[0]->pg_socket_dir . ' dbname=mam user=mam' }
+sub error_log     { $_[0]->prefix . '/logs/error.log' }
+
+sub free_port {
+    my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                     Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+        or die "free_port: $!";
+    my $port = $sock->sockport;
+    close $sock;
+    return $port;
+}
+
+# --- whole stack ----------------------------------------------------------
+
+# directories, secrets and nginx.conf: everything short of starting servers
+sub prepare {
+    my ($self) = @_;
+    return if $self->{prepared}++;
+    my $d = $self->{data_dir};
+    make_path("$d/run", "$d/storage", "$d/redis", $self->prefix . '/logs',
+              $self->prefix . '/conf', $self->prefix . '/temp');
+    my $sockpath = $self->pg_socket_dir . '/.s.PGSQL.5432';
+    die "Mam::Stack: data dir path too long for a Unix socket ($sockpath)\n"
+        if length $sockpath > 100;
+    $self->make_secrets;
+    $self->write_file($self->prefix . '/conf/nginx.conf', $self->render_nginx_conf);
+}
+
+sub start {
+    my ($self) = @_;
+    $self->prepare;
+    $self->start_postgres;
+    $self->migrate;
+    $self->start_redis;
+    $self->start_nginx;
+    $self->wait_healthy;
+    return $self;
+}
+
+sub teardown {
+    my ($self) = @_;
+    return if $self->{torn_down}++ || $self->{owner} != $$;
+    delete $LIVE{"$self"};
+    eval { $self->stop_nginx };
+    eval { $self->stop_redis };
+    eval { $self->stop_postgres };
+    if ($self->{temporary} && !$ENV{MAM_KEEP}) {
+        remove_tree($self->{data_dir});
+    } elsif ($self->{temporary}) {
+        print STDERR "# MAM_KEEP: kept $self->{data_dir}\n";
+    }
+}
+
+sub DESTROY { $_[0]->teardown }
+
+END {
+    my $status = $?;
+    $_->teardown for values %LIVE;
+    $? = $status;
+}
+
+for my $sig (qw(INT TERM HUP)) {
+    $SIG{$sig} = sub { $_->teardown for values %LIVE; exit 1 };
+}
+
+sub wait_healthy {
+    my ($self, $timeout) = @_;
+    my $deadline = time + ($timeout // 30);
+    my $r;
+    while (time < $deadline) {
+        $r = $self->http(GET => '/api/health');
+        return $r if $r->{status} == 200;
+        sleep 0.05;
+    }
+    die "Mam::Stack: /api/health did not answer 200 (last: $r->{status} "
+        . ($r->{content} // '') . ")\n" . $self->tail_error_log;
+}
+
+# --- secrets --------------------------------------------------------------
+
+sub make_secrets {
+    my ($self) = @_;
+    my $dir = "$self->{data_dir}/secrets";
+    make_path($dir);
+    chmod 0700, $dir;
+    for my $name (qw(jwt sign callback)) {
+        my $file = "$dir/$name.key";
+        next if -e $file;
+        open my $rnd, '<:raw', '/dev/urandom' or die "urandom: $!";
+        read($rnd, my $bytes, 32) == 32 or die "urandom: short read";
+        close $rnd;
+        my $old = umask 0077;
+        open my $fh, '>', $file or die "$file: $!";
+        print $fh unpack('H*', $bytes), "\n";
+        close $fh;
+        umask $old;
+        chmod 0600, $file;
+    }
+}
+
+# --- PostgreSQL -----------------------------------------------------------
+
+# a PostgreSQL program, as `postgres` when we are root
+sub pg_cmd {
+    my ($self, @cmd) = @_;
+    return $self->{as_root} ? ('runuser', '-u', 'postgres', '--', @cmd) : @cmd;
+}
+
+sub run_quiet {
+    my ($self, @cmd) = @_;
+    my $out = qx{@{[ join ' ', map { shell_quote($_) } @cmd ]} 2>&1};
+    return ($? >> 8, $out);
+}
+
+sub shell_quote {
+    my ($s) = @_;
+    return $s if $s =~ /^[A-Za-z0-9_\/.,:=+\@-]+$/;
+    $s =~ s/'/'\\''/g;
+    return "'$s'";
+}
+
+sub init_postgres {
+    my ($self) = @_;
+    my $pg = $self->pg_dir;
+    return if -f "$pg/PG_VERSION";
+    make_path($pg, $self->pg_socket_dir);
+    chmod 0700, $pg;
+    if ($self->{as_root}) {
+        my (undef, undef, $uid, $gid) = getpwnam('postgres') or die "no postgres user";
+        chown $uid, $gid, $pg, $self->pg_socket_dir;
+    }
+    my ($rc, $out) = $self->run_quiet($self->pg_cmd("$PGBIN/initdb", '-D', $pg,
+        '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8'));
+    die "initdb failed:\n$out" if $rc;
+
+    my $conf = join "\n",
+        "listen_addresses = ''",
+        "unix_socket_directories = '" . $self->pg_socket_dir . "'",
+        'max_connections = 200',
+        'shared_buffers = 32MB',
+        "log_min_messages = warning",
+        ($self->{persistent} ? () :
+            ('fsync = off', 'synchronous_commit = off', 'full_page_writes = off')),
+        '';
+    open my $fh, '>>', "$pg/postgresql.conf" or die;
+    print $fh "\n# Mam::Stack\n$conf";
+    close $fh;
+}
+
+sub start_postgres {
+    my ($self) = @_;
+    $self->init_postgres;
+    my $pg = $self->pg_dir;
+    my ($rc, $out) = $self->run_quiet($self->pg_cmd("$PGBIN/pg_ctl", '-D', $pg,
+        '-l', "$pg/postgresql.log", '-w', '-t', '60', 'start'));
+    die "PostgreSQL did not start:\n$out" . $self->slurp("$pg/postgresql.log")
+        if $rc;
+    $self->{pg_running} = 1;
+    $self->ensure_database;
+}
+
+sub stop_postgres {
+    my ($self) = @_;
+    return unless $self->{pg_running};
+    my ($rc, $out) = $self->run_quiet($self->pg_cmd("$PGBIN/pg_ctl", '-D',
+        $self->pg_dir, '-m', 'fast', '-w', '-t', '60', 'stop'));
+    die "PostgreSQL did not stop:\n$out" if $rc;
+    $self->{pg_running} = 0;
+}
+
+sub postgres_pid {
+    my ($self) = @_;
+    my ($pid) = split /\n/, $self->slurp($self->pg_dir . '/postmaster.pid');
+    return $pid;
+}
+
+sub ensure_database {
+    my ($self) = @_;
+    my $has = $self->psql_as('postgres', 'postgres',
+        "SELECT 1 FROM pg_roles WHERE rolname = 'mam'");
+    $self->psql_as('postgres', 'postgres', 'CREATE ROLE mam LOGIN') unless $has =~ /1/;
+    $has = $self->psql_as('postgres', 'postgres',
+        "SELECT 1 FROM pg_database WHERE datname = 'mam'");
+    $self->psql_as('postgres', 'postgres', 'CREATE DATABASE mam OWNER mam')
+        unless $has =~ /1/;
+}
+
+sub psql_as {
+    my ($self, $user, $db, $sql) = @_;
+    my ($rc, $out) = $self->run_quiet('psql', '-X', '-q', '-tA', '-v',
+        'ON_ERROR_STOP=1', '-h', $self->pg_socket_dir, '-U', $user, '-d', $db,
+        '-c', $sql);
+    die "psql failed: $out" if $rc;
+    return $out;
+}
+
+# SQL as the application's role; returns psql's unaligned output
+sub psql { my ($self, $sql) = @_; return $self->psql_as('mam', 'mam', $sql) }
+
+sub migrate {
+    my ($self) = @_;
+    my ($rc, $out) = $self->run_quiet("$ROOT/schema/migrate", $self->pg_conninfo);
+    die "migrations failed:\n$out" if $rc;
+    return $out;
+}
+
+# --- Redis ----------------------------------------------------------------
+
+sub start_redis {
+    my ($self) = @_;
+    my $d = $self->{data_dir};
+    my $conf = join "\n",
+        'port 0',
+        'unixsocket ' . $self->redis_socket,
+        'unixsocketperm 777',
+        "dir $d/redis",
+        'logfile ' . $self->prefix . '/logs/redis.log',
+        'daemonize no',
+        'save ""',
+        ($self->{persistent} ? ('appendonly yes') : ('appendonly no')),
+        '';
+    $self->write_file("$d/run/redis.conf", $conf);
+    unlink $self->redis_socket;
+    my $pid = $self->spawn('redis-server', "$d/run/redis.conf");
+    $self->{redis_pid} = $pid;
+    $self->wait_until(sub { $self->redis_cli('PING') =~ /PONG/ }, 20,
+                      'Redis did not start');
+}
+
+sub stop_redis {
+    my ($self) = @_;
+    my $pid = delete $self->{redis_pid} or return;
+    $self->kill_wait($pid, 'TERM', 20);
+}
+
+sub redis_cli {
+    my ($self, @args) = @_;
+    my ($rc, $out) = $self->run_quiet('redis-cli', '-s', $self->redis_socket, @args);
+    return $out;
+}
+
+# --- nginx ----------------------------------------------------------------
+
+sub render_nginx_conf {
+    my ($self, %over) = @_;
+    my %o = (%$self, %over);
+    my $p = $self->prefix;
+    my $d = $self->{data_dir};
+    my $module = "$ROOT/build/modules/ngx_mam_module.so";
+    my $user = $self->{as_root} ? "user root;\n" : '';
+
+    my ($load, $mam, $api) = ('', '', '');
+    if ($o{module}) {
+        $load = "load_module $module;\nthread_pool mam threads=4;\n";
+        $mam = <<EOT;
+    mam_pg "@{[ $self->pg_conninfo ]}";
+    mam_pg_pool_size $o{pg_pool_size};
+    mam_pg_queue_size $o{pg_queue_size};
+    mam_pg_queue_timeout $o{pg_queue_timeout};
+    mam_redis unix:@{[ $self->redis_socket ]};
+    mam_jwt_key_file $d/secrets/jwt.key;
+    mam_sign_key_file $d/secrets/sign.key;
+    mam_callback_key_file $d/secrets/callback.key;
+    mam_json_body_limit $o{json_body_limit};
+    mam_thread_pool mam;
+EOT
+        $api = "        location /api/ { mam_api; }\n"
+             . "        location /auth/ { mam_api; }\n";
+    }
+
+    my $html = -d "$ROOT/html"
+        ? "        location / { root $ROOT/html; try_files \$uri /index.html; }\n"
+        : "        location / { return 404; }\n";
+
+    return <<EOT;
+# generated by t/lib/Mam/Stack.pm
+${load}${user}worker_processes $o{workers};
+daemon off;
+master_process on;
+error_log $p/logs/error.log info;
+pid $p/logs/nginx.pid;
+
+events {
+    worker_connections 4096;
+}
+
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log $p/logs/access.log;
+    client_body_temp_path $p/temp/body;
+    proxy_temp_path $p/temp/proxy;
+    fastcgi_temp_path $p/temp/fastcgi;
+    uwsgi_temp_path $p/temp/uwsgi;
+    scgi_temp_path $p/temp/scgi;
+    sendfile on;
+
+$mam$o{http_extra}
+    server {
+        listen 127.0.0.1:$o{port};
+$api$o{server_extra}
+$html    }
+}
+EOT
+}
+
+sub start_nginx {
+    my ($self, %over) = @_;
+    $self->prepare;
+    $self->write_file($self->prefix . '/conf/nginx.conf', $self->render_nginx_conf(%over))
+        if %over;
+    my $pidfile = $self->prefix . '/logs/nginx.pid';
+    unlink $pidfile;
+    my $pid = $self->spawn($NGINX, '-p', $self->prefix, '-c',
+                           $self->prefix . '/conf/nginx.conf');
+    $self->{nginx_pid} = $pid;
+    $self->wait_until(sub {
+        die "nginx exited:\n" . $self->tail_error_log unless kill 0, $pid;
+        -s $pidfile && IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                             PeerPort => $self->{port});
+    }, 20, 'nginx did not start');
+}
+
+sub stop_nginx {
+    my ($self) = @_;
+    my $pid = delete $self->{nginx_pid} or return;
+    $self->kill_wait($pid, 'QUIT', 20);
+}
+
+sub restart_nginx {
+    my ($self, %over) = @_;
+    $self->stop_nginx;
+    $self->start_nginx(%over);
+}
+
+sub nginx_pid { $_[0]{nginx_pid} }
+
+sub nginx_workers {
+    my ($self) = @_;
+    my $m = $self->{nginx_pid} or return ();
+    return sort { $a <=> $b } split ' ', `pgrep -P $m`;
+}
+
+sub reload_nginx {
+    my ($self) = @_;
+    my %old = map { $_ => 1 } $self->nginx_workers;
+    kill 'HUP', $self->{nginx_pid};
+    $self->wait_until(sub {
+        my @w = $self->nginx_workers;
+        @w >= $self->{workers} && !grep { $old{$_} } @w;
+    }, 20, 'nginx did not reload');
+}
+
+# ($exit_code, $output) of `nginx -t` on a configuration text
+sub nginx_test {
+    my ($self, $conf) = @_;
+    $self->prepare;
+    my $file = $self->prefix . '/conf/test-' . ++$self->{tests} . '.conf';
+    $self->write_file($file, $conf);
+    return $self->run_quiet($NGINX, '-t', '-p', $self->prefix, '-c', $file);
+}
+
+sub error_log_text { $_[0]->slurp($_[0]->error_log) }
+
+sub tail_error_log {
+    my ($self) = @_;
+    my @lines = split /\n/, $self->error_log_text;
+    splice @lines, 0, @lines - 30 if @lines > 30;
+    return join("\n", @lines) . "\n";
+}
+
+# a test: no crashed worker, no alert, no sanitizer report in error.log
+sub check_error_log {
+    my ($self) = @_;
+    my @bad = grep { /exited on signal|\[alert\]|\[crit\]|AddressSanitizer|runtime error:|LeakSanitizer/ }
+              split /\n/, $self->error_log_text;
+    Test::More::ok(!@bad, 'error.log: no crash, alert or sanitizer report')
+        or Test::More::diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
+}
+
+# --- HTTP -----------------------------------------------------------------
+
+my $JSON = JSON::PP->new->utf8->allow_nonref;
+
+# $s->http(METHOD => '/path', { headers => {...}, content => '...' })
+sub http {
+    my ($self, $method, $path, $opt) = @_;
+    my $ua = HTTP::Tiny->new(timeout => 30, keep_alive => 0, max_redirect => 0);
+    my $r = $ua->request($method, $self->url($path), $opt // {});
+    if (($r->{headers}{'content-type'} // '') =~ m{^application/json}
+        && length $r->{content}) {
+        $r->{json} = eval { $JSON->decode($r->{content}) };
+    }
+    return $r;
+}
+
+# --- processes and files --------------------------------------------------
+
+sub spawn {
+    my ($self, @cmd) = @_;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $self->prefix . '/logs/stdout.log';
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or POSIX::_exit(127);
+    }
+    $self->{children}{$pid} = 1;
+    return $pid;
+}
+
+sub kill_wait {
+    my ($self, $pid, $sig, $timeout) = @_;
+    kill $sig, $pid;
+    my $deadline = time + $timeout;
+    while (time < $deadline) {
+        if (waitpid($pid, WNOHANG) != 0) { delete $self->{children}{$pid}; return }
+        sleep 0.02;
+    }
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+    delete $self->{children}{$pid};
+}
+
+sub wait_until {
+    my ($self, $cond, $timeout, $what) = @_;
+    my $deadline = time + $timeout;
+    while (time < $deadline) {
+        return 1 if $cond->();
+        sleep 0.02;
+    }
+    die "Mam::Stack: $what within ${timeout}s\n" . $self->tail_error_log;
+}
+
+sub write_file {
+    my ($self, $file, $text) = @_;
+    open my $fh, '>', $file or die "$file: $!";
+    print $fh $text;
+    close $fh or die "$file: $!";
+}
+
+sub slurp {
+    my ($self, $file) = @_;
+    open my $fh, '<', $file or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
+1;
