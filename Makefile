@@ -42,7 +42,7 @@ $(BUILDDIR)/t/unit/%: t/unit/%.c t/unit/tap.h $(LIBMAM_SRCS) libmam/*.h
 
 run: deps
 	$(MAKE) all
-	DATA_DIR="$(DATA_DIR)" PORT="$(PORT)" scripts/mam-run
+	DATA_DIR="$(DATA_DIR)" PORT="$(PORT)" exec scripts/mam-run
 
 test: deps
 	$(MAKE) all
