@@ -1,9 +1,9 @@
 # MAM on nginx.  `make` builds, `make run` starts the whole stack,
 # `make test` runs the suite (see README.md).
 
--include build/config.mk
-
 BUILDDIR ?= build
+-include $(BUILDDIR)/config.mk
+
 PORT ?= 8080
 DATA_DIR ?= .run
 PROVE_JOBS ?= 2
