@@ -16,6 +16,7 @@ MODULE_SRCS = $(wildcard ngx_mam_module/*.c ngx_mam_module/*.h \
 LIBMAM_SRCS = $(wildcard libmam/*.c)
 UNIT_TESTS = $(patsubst t/unit/%.c,$(BUILDDIR)/t/unit/%,$(wildcard t/unit/*.c))
 UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Ilibmam -It/unit
+UNIT_LIBS = -ljwt -largon2 -ljansson -lcrypto
 
 .PHONY: all deps module unit run test install clean distclean
 
@@ -38,7 +39,7 @@ unit: $(UNIT_TESTS)
 
 $(BUILDDIR)/t/unit/%: t/unit/%.c t/unit/tap.h $(LIBMAM_SRCS) libmam/*.h
 	mkdir -p $(dir $@)
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(LIBMAM_SRCS)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(LIBMAM_SRCS) $(UNIT_LIBS)
 
 run: deps
 	$(MAKE) all

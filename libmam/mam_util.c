@@ -1,0 +1,123 @@
+#include "mam_util.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+static const char  mam_hex[] = "0123456789abcdef";
+
+static void
+mam_hex_encode(const unsigned char *in, size_t len, char *out)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        out[2 * i] = mam_hex[in[i] >> 4];
+        out[2 * i + 1] = mam_hex[in[i] & 0x0f];
+    }
+    out[2 * len] = '\0';
+}
+
+int
+mam_uuid_valid(const char *s, size_t len)
+{
+    size_t  i;
+
+    if (len != MAM_UUID_LEN) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') {
+                return 0;
+            }
+            continue;
+        }
+
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+int
+mam_random_hex(char *out, size_t len)
+{
+    unsigned char  buf[64];
+
+    if (len > sizeof(buf) || RAND_bytes(buf, (int) len) != 1) {
+        return -1;
+    }
+
+    mam_hex_encode(buf, len, out);
+    return 0;
+}
+
+int
+mam_uuid_v4(char out[MAM_UUID_LEN + 1])
+{
+    char           hex[33];
+    unsigned char  b[16];
+
+    if (RAND_bytes(b, sizeof(b)) != 1) {
+        return -1;
+    }
+
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    mam_hex_encode(b, sizeof(b), hex);
+
+    memcpy(out, hex, 8);
+    out[8] = '-';
+    memcpy(out + 9, hex + 8, 4);
+    out[13] = '-';
+    memcpy(out + 14, hex + 12, 4);
+    out[18] = '-';
+    memcpy(out + 19, hex + 16, 4);
+    out[23] = '-';
+    memcpy(out + 24, hex + 20, 12);
+    out[36] = '\0';
+
+    return 0;
+}
+
+void
+mam_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char  md[SHA256_DIGEST_LENGTH];
+
+    SHA256(data, len, md);
+    mam_hex_encode(md, sizeof(md), out);
+}
+
+int
+mam_random_token(char out[44])
+{
+    int            i, n;
+    unsigned char  buf[32], b64[48];
+
+    if (RAND_bytes(buf, sizeof(buf)) != 1) {
+        return -1;
+    }
+
+    n = EVP_EncodeBlock(b64, buf, sizeof(buf));    /* 44 with one '=' */
+
+    for (i = 0; i < n && b64[i] != '='; i++) {
+        out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char) b64[i];
+    }
+    out[i] = '\0';
+
+    return 0;
+}
+
+int
+mam_equal(const void *a, const void *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
+}

@@ -1,0 +1,27 @@
+/* Small helpers shared by the module and transcoderd. */
+#ifndef MAM_UTIL_H
+#define MAM_UTIL_H
+
+#include <stddef.h>
+
+#define MAM_UUID_LEN  36
+
+/* a lower-case, hyphenated UUID (8-4-4-4-12 hex) */
+int mam_uuid_valid(const char *s, size_t len);
+
+/* len random bytes as 2*len lower-case hex characters and a NUL; 0 or -1 */
+int mam_random_hex(char *out, size_t len);
+
+/* a random version-4 UUID, lower-case, NUL-terminated (37 bytes); 0 or -1 */
+int mam_uuid_v4(char out[MAM_UUID_LEN + 1]);
+
+/* SHA-256 of data as 64 hex characters and a NUL */
+void mam_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* base64url without padding of 32 random bytes (43 characters + NUL) */
+int mam_random_token(char out[44]);
+
+/* constant-time comparison of two equal-length buffers: 1 when equal */
+int mam_equal(const void *a, const void *b, size_t len);
+
+#endif
