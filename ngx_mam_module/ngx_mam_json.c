@@ -271,3 +271,134 @@ ngx_mam_json_body(ngx_http_request_t *r, json_t **body, const char **message)
 
     return NGX_OK;
 }
+
+
+ngx_int_t
+ngx_mam_send_no_content(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    rc = ngx_http_send_header(r);
+
+    return (rc == NGX_ERROR || rc > NGX_OK) ? rc : ngx_http_send_special(r,
+                                                          NGX_HTTP_LAST);
+}
+
+
+/* for asynchronous completions: answer with an error and finish */
+void
+ngx_mam_fail(ngx_http_request_t *r, ngx_uint_t status, const char *message)
+{
+    ngx_http_finalize_request(r, ngx_mam_send_error(r, status, message));
+}
+
+
+const char *
+ngx_mam_message(ngx_pool_t *pool, const char *fmt, ...)
+{
+    u_char   *p, *last;
+    va_list   args;
+
+    p = ngx_pnalloc(pool, 256);
+    if (p == NULL) {
+        return "invalid request";
+    }
+
+    va_start(args, fmt);
+    last = ngx_vslprintf(p, p + 255, fmt, args);
+    va_end(args);
+
+    *last = '\0';
+
+    return (const char *) p;
+}
+
+
+size_t
+ngx_mam_utf8_chars(u_char *s, size_t len)
+{
+    size_t  i, n;
+
+    /* jansson has validated the UTF-8: count the non-continuation bytes */
+    for (i = 0, n = 0; i < len; i++) {
+        n += (s[i] & 0xc0) != 0x80;
+    }
+
+    return n;
+}
+
+
+/*
+ * The string member `name` of the JSON body, min..max characters, with no
+ * control characters.  NGX_OK, NGX_DECLINED when absent and not required,
+ * or NGX_ERROR with *message for a 400.
+ */
+ngx_int_t
+ngx_mam_body_string(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const char *name, size_t min, size_t max, ngx_uint_t required,
+    ngx_str_t *out, const char **message)
+{
+    u_char  *p;
+    size_t   n;
+    json_t  *v;
+
+    v = ctx->body ? json_object_get(ctx->body, name) : NULL;
+
+    if (v == NULL || json_is_null(v)) {
+        if (!required) {
+            return NGX_DECLINED;
+        }
+        *message = ngx_mam_message(r->pool, "%s: required", name);
+        return NGX_ERROR;
+    }
+
+    if (!json_is_string(v)) {
+        *message = ngx_mam_message(r->pool, "%s: must be a string", name);
+        return NGX_ERROR;
+    }
+
+    out->data = (u_char *) json_string_value(v);
+    out->len = json_string_length(v);
+
+    for (p = out->data; p < out->data + out->len; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            *message = ngx_mam_message(r->pool,
+                                       "%s: must not contain control "
+                                       "characters", name);
+            return NGX_ERROR;
+        }
+    }
+
+    n = ngx_mam_utf8_chars(out->data, out->len);
+
+    if (n < min || n > max) {
+        *message = ngx_mam_message(r->pool, "%s: must be %uz..%uz characters",
+                                   name, min, max);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_mam_add_header(ngx_http_request_t *r, const char *name, ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}

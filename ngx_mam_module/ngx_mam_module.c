@@ -56,8 +56,27 @@ static ngx_mam_conf_bounds_t  ngx_mam_json_limit_bounds = {
     ngx_mam_conf_bounds, 1024, 16 * 1024 * 1024, " bytes"
 };
 
+static ngx_mam_conf_bounds_t  ngx_mam_rate_limit_bounds = {
+    ngx_mam_conf_bounds, 1, 1000000, ""
+};
+
+static ngx_mam_conf_bounds_t  ngx_mam_access_ttl_bounds = {
+    ngx_mam_conf_bounds, 60, 86400, "s"
+};
+
+static ngx_mam_conf_bounds_t  ngx_mam_refresh_ttl_bounds = {
+    ngx_mam_conf_bounds, 3600, 365 * 86400, "s"
+};
+
 static ngx_conf_post_t  ngx_mam_redis_addr_post = {
     ngx_mam_conf_redis_addr
+};
+
+static ngx_conf_enum_t  ngx_mam_registration_modes[] = {
+    { ngx_string("open"), NGX_MAM_REGISTRATION_OPEN },
+    { ngx_string("approval"), NGX_MAM_REGISTRATION_APPROVAL },
+    { ngx_string("closed"), NGX_MAM_REGISTRATION_CLOSED },
+    { ngx_null_string, 0 }
 };
 
 
@@ -132,6 +151,55 @@ static ngx_command_t  ngx_mam_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, thread_pool_name),
       NULL },
+
+    { ngx_string("mam_registration"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, registration),
+      &ngx_mam_registration_modes },
+
+    { ngx_string("mam_access_token_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, access_token_ttl),
+      &ngx_mam_access_ttl_bounds },
+
+    { ngx_string("mam_refresh_token_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, refresh_token_ttl),
+      &ngx_mam_refresh_ttl_bounds },
+
+    { ngx_string("mam_rate_limits"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, rate_limits),
+      NULL },
+
+    { ngx_string("mam_rate_limit_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, rate_limit_auth),
+      &ngx_mam_rate_limit_bounds },
+
+    { ngx_string("mam_rate_limit_api"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, rate_limit_api),
+      &ngx_mam_rate_limit_bounds },
+
+    { ngx_string("mam_rate_limit_user"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, rate_limit_user),
+      &ngx_mam_rate_limit_bounds },
 
     { ngx_string("mam_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -411,6 +479,13 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->pg_queue_size = NGX_CONF_UNSET_UINT;
     mcf->pg_queue_timeout = NGX_CONF_UNSET_MSEC;
     mcf->json_body_limit = NGX_CONF_UNSET_SIZE;
+    mcf->registration = NGX_CONF_UNSET_UINT;
+    mcf->access_token_ttl = NGX_CONF_UNSET;
+    mcf->refresh_token_ttl = NGX_CONF_UNSET;
+    mcf->rate_limits = NGX_CONF_UNSET;
+    mcf->rate_limit_auth = NGX_CONF_UNSET_UINT;
+    mcf->rate_limit_api = NGX_CONF_UNSET_UINT;
+    mcf->rate_limit_user = NGX_CONF_UNSET_UINT;
 
     return mcf;
 }
@@ -425,6 +500,13 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->pg_queue_size, 1024);
     ngx_conf_init_msec_value(mcf->pg_queue_timeout, 10000);
     ngx_conf_init_size_value(mcf->json_body_limit, 64 * 1024);
+    ngx_conf_init_uint_value(mcf->registration, NGX_MAM_REGISTRATION_OPEN);
+    ngx_conf_init_value(mcf->access_token_ttl, 900);
+    ngx_conf_init_value(mcf->refresh_token_ttl, 30 * 86400);
+    ngx_conf_init_value(mcf->rate_limits, 1);
+    ngx_conf_init_uint_value(mcf->rate_limit_auth, 300);
+    ngx_conf_init_uint_value(mcf->rate_limit_api, 3000);
+    ngx_conf_init_uint_value(mcf->rate_limit_user, 1200);
 
     if (mcf->thread_pool_name.data == NULL) {
         ngx_str_set(&mcf->thread_pool_name, "default");
@@ -488,6 +570,13 @@ ngx_mam_postconfiguration(ngx_conf_t *cf)
     if (mcf->pg_conninfo.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"mam_pg\" is required where \"mam_api\" is used");
+        return NGX_ERROR;
+    }
+
+    if (mcf->jwt_key.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_jwt_key_file\" is required where "
+                           "\"mam_api\" is used");
         return NGX_ERROR;
     }
 

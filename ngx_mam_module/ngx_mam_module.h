@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 
+#include "mam_jwt.h"
+
 
 #define NGX_MAM_VERSION          "0.1.0"
 #define NGX_MAM_MAX_PARAMS       4
@@ -42,6 +44,15 @@ typedef struct {
 
     ngx_flag_t                api_used;
 
+    ngx_uint_t                registration;
+    time_t                    access_token_ttl;
+    time_t                    refresh_token_ttl;
+
+    ngx_flag_t                rate_limits;
+    ngx_uint_t                rate_limit_auth;   /* per IP, per minute */
+    ngx_uint_t                rate_limit_api;    /* per IP, per minute */
+    ngx_uint_t                rate_limit_user;   /* per user, per minute */
+
     /* per worker process, created in init_process */
     ngx_mam_pg_pool_t        *pg;
     ngx_mam_redis_t          *redis;
@@ -59,10 +70,27 @@ typedef ngx_int_t (*ngx_mam_route_handler_pt)(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 
 
+/* who may call a route; owner checks are the handlers' (they need the
+ * resource), through ngx_mam_may_modify() */
+typedef enum {
+    NGX_MAM_PUBLIC = 0,      /* no token; rate-limited per IP */
+    NGX_MAM_UNLIMITED,       /* no token, no rate limit (health) */
+    NGX_MAM_USER,            /* any valid token of an active user */
+    NGX_MAM_EDITOR,
+    NGX_MAM_ADMIN
+} ngx_mam_access_e;
+
+
+#define NGX_MAM_REGISTRATION_OPEN      0
+#define NGX_MAM_REGISTRATION_APPROVAL  1
+#define NGX_MAM_REGISTRATION_CLOSED    2
+
+
 typedef struct {
     ngx_uint_t                methods;
     const char               *pattern;
     ngx_mam_route_handler_pt  handler;
+    ngx_mam_access_e          access;
 } ngx_mam_route_t;
 
 
@@ -78,6 +106,8 @@ struct ngx_mam_ctx_s {
     ngx_uint_t                nparams;
     json_t                   *body;      /* parsed JSON object or NULL */
     void                     *data;      /* the route handler's own state */
+    ngx_uint_t                authenticated;
+    mam_jwt_claims_t          user;      /* when authenticated */
 };
 
 
@@ -93,9 +123,28 @@ ngx_int_t ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *value);
 ngx_int_t ngx_mam_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message);
+ngx_int_t ngx_mam_send_no_content(ngx_http_request_t *r);
+void ngx_mam_fail(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message);
 ngx_int_t ngx_mam_json_body(ngx_http_request_t *r, json_t **body,
     const char **message);
 ngx_int_t ngx_mam_json_cleanup_add(ngx_pool_t *pool, json_t *value);
+ngx_int_t ngx_mam_body_string(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const char *name, size_t min, size_t max, ngx_uint_t required,
+    ngx_str_t *out, const char **message);
+ngx_int_t ngx_mam_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+const char *ngx_mam_message(ngx_pool_t *pool, const char *fmt, ...);
+size_t ngx_mam_utf8_chars(u_char *s, size_t len);
+
+/* ngx_mam_auth.c */
+void ngx_mam_auth_gate(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+ngx_uint_t ngx_mam_has_role(ngx_mam_ctx_t *ctx, ngx_uint_t role);
+ngx_uint_t ngx_mam_may_modify(ngx_mam_ctx_t *ctx, ngx_str_t *owner_id);
+void ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id,
+    long av, const char *status);
+ngx_str_t *ngx_mam_client_ip(ngx_http_request_t *r);
+void ngx_mam_router_run_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 
 /* ngx_mam_thread.c */
 typedef void (*ngx_mam_thread_work_pt)(void *data);
@@ -106,6 +155,15 @@ ngx_int_t ngx_mam_thread_run(ngx_http_request_t *r,
 
 /* route handlers */
 ngx_int_t ngx_mam_health_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_register_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_login_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_refresh_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_logout_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_me_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_users_list_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_users_update_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
 
 
 /* ngx_mam_module.c */

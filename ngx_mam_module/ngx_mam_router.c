@@ -8,8 +8,21 @@
 
 
 static const ngx_mam_route_t  ngx_mam_routes[] = {
-    { NGX_HTTP_GET, "/api/health", ngx_mam_health_handler },
-    { 0, NULL, NULL }
+    { NGX_HTTP_GET, "/api/health", ngx_mam_health_handler, NGX_MAM_UNLIMITED },
+
+    { NGX_HTTP_POST, "/auth/register", ngx_mam_register_handler,
+      NGX_MAM_PUBLIC },
+    { NGX_HTTP_POST, "/auth/login", ngx_mam_login_handler, NGX_MAM_PUBLIC },
+    { NGX_HTTP_POST, "/auth/refresh", ngx_mam_refresh_handler,
+      NGX_MAM_PUBLIC },
+    { NGX_HTTP_POST, "/auth/logout", ngx_mam_logout_handler, NGX_MAM_USER },
+    { NGX_HTTP_GET, "/auth/me", ngx_mam_me_handler, NGX_MAM_USER },
+
+    { NGX_HTTP_GET, "/api/users", ngx_mam_users_list_handler, NGX_MAM_ADMIN },
+    { NGX_HTTP_PATCH, "/api/users/:id", ngx_mam_users_update_handler,
+      NGX_MAM_ADMIN },
+
+    { 0, NULL, NULL, NGX_MAM_PUBLIC }
 };
 
 
@@ -158,6 +171,16 @@ ngx_mam_router_body_read(ngx_http_request_t *r)
         ngx_http_finalize_request(r, ngx_mam_send_error(r, rc, message));
         return;
     }
+
+    ngx_mam_auth_gate(r, ctx);
+}
+
+
+/* the gate let the request through: the route's own handler */
+void
+ngx_mam_router_run_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    ngx_int_t  rc;
 
     rc = ctx->route->handler(r, ctx);
 

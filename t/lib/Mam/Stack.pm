@@ -338,6 +338,8 @@ sub render_nginx_conf {
     mam_callback_key_file $d/secrets/callback.key;
     mam_json_body_limit $o{json_body_limit};
     mam_thread_pool mam;
+    mam_registration $o{registration};
+    mam_rate_limits $o{rate_limits};
 EOT
         $api = "        location /api/ { mam_api; }\n"
              . "        location /auth/ { mam_api; }\n";

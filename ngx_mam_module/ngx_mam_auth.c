@@ -1,0 +1,488 @@
+/*
+ * The gate every API request passes before its handler: the access token
+ * (HS256, verified in the worker, no I/O), the per-IP and per-user request
+ * limits and the user's current authz_version, then the route's role.
+ *
+ * One Redis round trip (a script) counts the request in its rate windows
+ * and reads the cached "authz_version:status" of the token's user.  Only a
+ * cache miss costs a PostgreSQL query; the answer is then cached for a
+ * minute.  An admin's change writes the new value at once (monotonic: a
+ * higher authz_version always wins), so every worker and every host sees it
+ * on the next request.  Redis down: limits fail open (logged) and the
+ * check falls back to PostgreSQL.
+ */
+
+#include "ngx_mam_pg.h"
+#include "ngx_mam_redis.h"
+
+
+#define NGX_MAM_RATE_WINDOW      60
+#define NGX_MAM_AUTHZ_CACHE_TTL  "60"
+
+
+typedef struct {
+    ngx_uint_t    nlimits;
+    ngx_uint_t    limits[2];
+} ngx_mam_gate_t;
+
+
+static const char  ngx_mam_gate_script[] =
+    "local n = tonumber(ARGV[1]) "
+    "local out = {} "
+    "for i = 1, n do "
+    "  local c = redis.call('INCR', KEYS[i]) "
+    "  if c == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2]) end "
+    "  out[i] = c "
+    "end "
+    "if #KEYS > n then out[n + 1] = redis.call('GET', KEYS[n + 1]) or '' end "
+    "return out";
+
+static const char  ngx_mam_authz_set_script[] =
+    "local cur = redis.call('GET', KEYS[1]) "
+    "if cur then "
+    "  local av = tonumber(string.match(cur, '^(%d+):')) "
+    "  if av and av > tonumber(ARGV[1]) then return 0 end "
+    "end "
+    "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
+    "return 1";
+
+
+static void ngx_mam_gate_check_user(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    long av, ngx_str_t *status);
+
+
+ngx_str_t *
+ngx_mam_client_ip(ngx_http_request_t *r)
+{
+    return &r->connection->addr_text;
+}
+
+
+ngx_uint_t
+ngx_mam_has_role(ngx_mam_ctx_t *ctx, ngx_uint_t role)
+{
+    ngx_uint_t  roles;
+
+    if (!ctx->authenticated) {
+        return 0;
+    }
+
+    roles = ctx->user.roles;
+
+    /* admin includes editor, editor includes viewer */
+    if (roles & MAM_ROLE_ADMIN) {
+        roles |= MAM_ROLE_EDITOR;
+    }
+    if (roles & MAM_ROLE_EDITOR) {
+        roles |= MAM_ROLE_VIEWER;
+    }
+
+    return (roles & role) == role;
+}
+
+
+ngx_uint_t
+ngx_mam_may_modify(ngx_mam_ctx_t *ctx, ngx_str_t *owner_id)
+{
+    if (ngx_mam_has_role(ctx, MAM_ROLE_ADMIN)) {
+        return 1;
+    }
+
+    return ngx_mam_has_role(ctx, MAM_ROLE_EDITOR)
+           && owner_id->len == MAM_UUID_LEN
+           && ngx_strncmp(owner_id->data, ctx->user.sub, MAM_UUID_LEN) == 0;
+}
+
+
+static void
+ngx_mam_gate_ignore_reply(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    (void) r;
+    (void) reply;
+    (void) data;
+}
+
+
+void
+ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id, long av,
+    const char *status)
+{
+    u_char               *key, *value, *avs;
+    const char           *argv[7];
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    key = ngx_pnalloc(r->pool, sizeof("mam:authz:") + MAM_UUID_LEN);
+    value = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 16);
+    avs = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 1);
+    if (key == NULL || value == NULL || avs == NULL) {
+        return;
+    }
+
+    *ngx_sprintf(key, "mam:authz:%s", user_id) = '\0';
+    *ngx_sprintf(value, "%l:%s", av, status) = '\0';
+    *ngx_sprintf(avs, "%l", av) = '\0';
+
+    argv[0] = "EVAL";
+    argv[1] = ngx_mam_authz_set_script;
+    argv[2] = "1";
+    argv[3] = (char *) key;
+    argv[4] = (char *) avs;
+    argv[5] = (char *) value;
+    argv[6] = NGX_MAM_AUTHZ_CACHE_TTL;
+
+    (void) ngx_mam_redis_command(r, mcf->redis, ngx_mam_gate_ignore_reply,
+                                 NULL, 7, argv, NULL);
+}
+
+
+/* "Authorization: Bearer <jwt>" verified into ctx->user */
+static ngx_int_t
+ngx_mam_gate_token(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    u_char               *p, *last;
+    ngx_str_t             token;
+    ngx_table_elt_t      *h;
+    ngx_mam_main_conf_t  *mcf;
+
+    h = r->headers_in.authorization;
+    if (h == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = h->value.data;
+    last = p + h->value.len;
+
+    if (h->value.len < sizeof("Bearer ") - 1
+        || ngx_strncasecmp(p, (u_char *) "Bearer ", sizeof("Bearer ") - 1)
+           != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    for (p += sizeof("Bearer ") - 1; p < last && *p == ' '; p++) {
+        /* void */
+    }
+
+    token.data = p;
+    token.len = last - p;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    if (mam_jwt_verify(mcf->jwt_key.data, mcf->jwt_key.len,
+                       (const char *) token.data, token.len,
+                       (long) ngx_time(), &ctx->user)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->authenticated = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_mam_gate_required_role(ngx_mam_access_e access)
+{
+    switch (access) {
+    case NGX_MAM_ADMIN:
+        return MAM_ROLE_ADMIN;
+    case NGX_MAM_EDITOR:
+        return MAM_ROLE_EDITOR;
+    default:
+        return 0;
+    }
+}
+
+
+/* the token's user is current: run the role check, then the handler */
+static void
+ngx_mam_gate_pass(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    ngx_uint_t  role;
+
+    role = ngx_mam_gate_required_role(ctx->route->access);
+
+    if (role && !ngx_mam_has_role(ctx, role)) {
+        ngx_mam_fail(r, NGX_HTTP_FORBIDDEN, role == MAM_ROLE_ADMIN
+                                            ? "admin role required"
+                                            : "editor role required");
+        return;
+    }
+
+    ngx_mam_router_run_handler(r, ctx);
+}
+
+
+static void
+ngx_mam_gate_pg_done(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    long            av;
+    ngx_str_t       status;
+    ngx_mam_ctx_t  *ctx = data;
+
+    if (!ngx_mam_pg_ok(res)) {
+        ngx_mam_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    if (PQntuples(res) != 1) {
+        ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED, "unknown user");
+        return;
+    }
+
+    av = ngx_atoi((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
+    status.data = (u_char *) PQgetvalue(res, 0, 1);
+    status.len = PQgetlength(res, 0, 1);
+
+    ngx_mam_authz_cache_set(r, ctx->user.sub, av, (char *) status.data);
+
+    ngx_mam_gate_check_user(r, ctx, av, &status);
+}
+
+
+static void
+ngx_mam_gate_check_user(ngx_http_request_t *r, ngx_mam_ctx_t *ctx, long av,
+    ngx_str_t *status)
+{
+    if (av > ctx->user.av) {
+        ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED,
+                     "token outdated: roles or status changed");
+        return;
+    }
+
+    if (status->len != 6 || ngx_strncmp(status->data, "active", 6) != 0) {
+        ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED, "account is not active");
+        return;
+    }
+
+    ngx_mam_gate_pass(r, ctx);
+}
+
+
+static void
+ngx_mam_gate_authz_from_pg(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    const char  **values;
+
+    values = ngx_palloc(r->pool, sizeof(char *));
+    if (values == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    values[0] = ctx->user.sub;
+
+    if (ngx_mam_pg_query(r, "SELECT authz_version, status FROM users "
+                            "WHERE id = $1", 1, values,
+                         ngx_mam_gate_pg_done, ctx)
+        != NGX_OK)
+    {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+}
+
+
+static ngx_int_t
+ngx_mam_gate_retry_after(ngx_http_request_t *r)
+{
+    u_char     *p;
+    ngx_str_t   value;
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    value.data = p;
+    value.len = ngx_sprintf(p, "%T", NGX_MAM_RATE_WINDOW
+                                     - ngx_time() % NGX_MAM_RATE_WINDOW)
+                - p;
+
+    return ngx_mam_add_header(r, "Retry-After", &value);
+}
+
+
+static void
+ngx_mam_gate_redis_done(ngx_http_request_t *r, redisReply *reply, void *data)
+{
+    size_t           i;
+    ngx_str_t        status;
+    redisReply      *el;
+    ngx_mam_ctx_t   *ctx = data;
+    ngx_mam_gate_t  *g = ctx->data;
+    u_char          *colon;
+    long             av;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements < g->nlimits)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "mam: redis unavailable, request limits not applied");
+
+        if (ctx->authenticated) {
+            ngx_mam_gate_authz_from_pg(r, ctx);
+        } else {
+            ngx_mam_gate_pass(r, ctx);
+        }
+        return;
+    }
+
+    for (i = 0; i < g->nlimits; i++) {
+        el = reply->element[i];
+        if (el->type == REDIS_REPLY_INTEGER
+            && (ngx_uint_t) el->integer > g->limits[i])
+        {
+            (void) ngx_mam_gate_retry_after(r);
+            ngx_mam_fail(r, NGX_HTTP_TOO_MANY_REQUESTS, NULL);
+            return;
+        }
+    }
+
+    if (!ctx->authenticated) {
+        ngx_mam_gate_pass(r, ctx);
+        return;
+    }
+
+    el = reply->elements > g->nlimits ? reply->element[g->nlimits] : NULL;
+    colon = (el && el->type == REDIS_REPLY_STRING)
+            ? (u_char *) ngx_strlchr((u_char *) el->str,
+                                     (u_char *) el->str + el->len, ':')
+            : NULL;
+
+    if (colon == NULL) {
+        ngx_mam_gate_authz_from_pg(r, ctx);
+        return;
+    }
+
+    av = ngx_atoi((u_char *) el->str, colon - (u_char *) el->str);
+    status.data = colon + 1;
+    status.len = (u_char *) el->str + el->len - status.data;
+
+    if (av == NGX_ERROR) {
+        ngx_mam_gate_authz_from_pg(r, ctx);
+        return;
+    }
+
+    ngx_mam_gate_check_user(r, ctx, av, &status);
+}
+
+
+static u_char *
+ngx_mam_gate_key(ngx_http_request_t *r, const char *scope, ngx_str_t *who)
+{
+    u_char  *key;
+
+    key = ngx_pnalloc(r->pool, 64 + who->len);
+    if (key == NULL) {
+        return NULL;
+    }
+
+    *ngx_sprintf(key, "mam:rl:%s:%V:%T", scope, who,
+                 ngx_time() / NGX_MAM_RATE_WINDOW) = '\0';
+
+    return key;
+}
+
+
+void
+ngx_mam_auth_gate(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    int                   argc, nkeys, i;
+    u_char               *key;
+    ngx_str_t             user;
+    ngx_int_t             rc;
+    ngx_uint_t            auth_scope;
+    const char           *keys[3], *argv[8];
+    ngx_mam_gate_t       *g;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    if (ctx->route->access == NGX_MAM_UNLIMITED) {
+        ngx_mam_router_run_handler(r, ctx);
+        return;
+    }
+
+    rc = ngx_mam_gate_token(r, ctx);
+
+    if (ctx->route->access < NGX_MAM_USER) {
+        /* a public route ignores a token it does not need */
+        ctx->authenticated = 0;
+
+    } else if (rc != NGX_OK) {
+        ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED,
+                     rc == NGX_DECLINED ? "access token required"
+                                        : "invalid or expired access token");
+        return;
+    }
+
+    g = ngx_pcalloc(r->pool, sizeof(ngx_mam_gate_t));
+    if (g == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    ctx->data = g;
+
+    nkeys = 0;
+
+    if (mcf->rate_limits) {
+        auth_scope = r->uri.len >= 6
+                     && ngx_strncmp(r->uri.data, "/auth/", 6) == 0;
+
+        key = ngx_mam_gate_key(r, auth_scope ? "auth" : "api",
+                               ngx_mam_client_ip(r));
+        keys[nkeys++] = (char *) key;
+        g->limits[g->nlimits++] = auth_scope ? mcf->rate_limit_auth
+                                             : mcf->rate_limit_api;
+
+        if (ctx->authenticated) {
+            user.data = (u_char *) ctx->user.sub;
+            user.len = MAM_UUID_LEN;
+            key = ngx_mam_gate_key(r, "user", &user);
+            keys[nkeys++] = (char *) key;
+            g->limits[g->nlimits++] = mcf->rate_limit_user;
+        }
+    }
+
+    if (ctx->authenticated) {
+        key = ngx_pnalloc(r->pool, sizeof("mam:authz:") + MAM_UUID_LEN);
+        if (key != NULL) {
+            *ngx_sprintf(key, "mam:authz:%s", ctx->user.sub) = '\0';
+        }
+        keys[nkeys++] = (char *) key;
+    }
+
+    if (nkeys == 0) {
+        ngx_mam_gate_pass(r, ctx);
+        return;
+    }
+
+    /* EVAL script numkeys key... ARGV[1]=number of counters ARGV[2]=ttl */
+    argc = 0;
+    argv[argc++] = "EVAL";
+    argv[argc++] = ngx_mam_gate_script;
+    argv[argc++] = ngx_mam_message(r->pool, "%d", nkeys);
+
+    for (i = 0; i < nkeys; i++) {
+        if (keys[i] == NULL) {
+            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+            return;
+        }
+        argv[argc++] = keys[i];
+    }
+
+    argv[argc++] = ngx_mam_message(r->pool, "%ui", g->nlimits);
+    argv[argc++] = ngx_mam_message(r->pool, "%d", NGX_MAM_RATE_WINDOW + 1);
+
+    if (ngx_mam_redis_command(r, mcf->redis, ngx_mam_gate_redis_done, ctx,
+                              argc, argv, NULL)
+        != NGX_OK)
+    {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+}
