@@ -39,6 +39,9 @@ my %DEFAULTS = (
     json_body_limit  => '64k',
     registration     => 'open',
     rate_limits      => 'on',
+    rate_limit_auth  => undef,     # undef: the module's default
+    rate_limit_api   => undef,
+    rate_limit_user  => undef,
     http_extra       => '',        # text added to the http {} block
     server_extra     => '',        # text added to the server {} block
 );
@@ -341,6 +344,9 @@ sub render_nginx_conf {
     mam_registration $o{registration};
     mam_rate_limits $o{rate_limits};
 EOT
+        for my $k (qw(rate_limit_auth rate_limit_api rate_limit_user)) {
+            $mam .= "    mam_$k $o{$k};\n" if defined $o{$k};
+        }
         $api = "        location /api/ { mam_api; }\n"
              . "        location /auth/ { mam_api; }\n";
     }
@@ -469,6 +475,41 @@ sub http {
         $r->{json} = eval { $JSON->decode($r->{content}) };
     }
     return $r;
+}
+
+# $s->api(METHOD => '/path', $body_or_undef, token => $jwt, headers => {...})
+# a JSON request; the body is encoded unless it is already a string
+sub api {
+    my ($self, $method, $path, $body, %opt) = @_;
+    my %h = %{ $opt{headers} // {} };
+    $h{Authorization} = "Bearer $opt{token}" if defined $opt{token};
+    my %req = (headers => \%h);
+    if (defined $body) {
+        $h{'Content-Type'} //= 'application/json';
+        $req{content} = ref $body ? $JSON->encode($body) : $body;
+    }
+    return $self->http($method, $path, \%req);
+}
+
+# register (and log in) a user; returns the login answer's JSON
+sub register {
+    my ($self, $email, %opt) = @_;
+    my $password = $opt{password} // 'correct horse battery';
+    my $r = $self->api(POST => '/auth/register',
+                       { email => $email, password => $password,
+                         display_name => $opt{display_name} // $email });
+    die "register $email: $r->{status} $r->{content}\n" unless $r->{status} == 201;
+    return $r->{json} if $opt{no_login};
+    return $self->login($email, $password);
+}
+
+sub login {
+    my ($self, $email, $password) = @_;
+    my $r = $self->api(POST => '/auth/login',
+                       { email => $email,
+                         password => $password // 'correct horse battery' });
+    die "login $email: $r->{status} $r->{content}\n" unless $r->{status} == 200;
+    return $r->{json};
 }
 
 # --- processes and files --------------------------------------------------
