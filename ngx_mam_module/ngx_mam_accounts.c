@@ -13,6 +13,7 @@
 
 
 #define NGX_MAM_LOGIN_FAILURES      5
+#define NGX_MAM_LOGIN_FAILURES_S    "5"
 #define NGX_MAM_LOGIN_WINDOW        "900"
 #define NGX_MAM_PASSWORD_MAX_BYTES  1024
 #define NGX_MAM_REFRESH_LEN         43
@@ -40,14 +41,19 @@ typedef struct {
 } ngx_mam_login_t;
 
 
+/*
+ * Every attempt is counted before its password is checked, so concurrent
+ * attempts cannot slip past the limit; a correct password clears the count.
+ * Returns {attempts before this one, seconds left in the window}.
+ */
 static const char  ngx_mam_login_check_script[] =
     "local n = tonumber(redis.call('GET', KEYS[1]) or '0') "
+    "if n < tonumber(ARGV[2]) then "
+    "  if redis.call('INCR', KEYS[1]) == 1 then "
+    "    redis.call('EXPIRE', KEYS[1], ARGV[1]) "
+    "  end "
+    "end "
     "return {n, redis.call('TTL', KEYS[1])}";
-
-static const char  ngx_mam_login_fail_script[] =
-    "local n = redis.call('INCR', KEYS[1]) "
-    "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
-    "return n";
 
 
 /* --- shared pieces ------------------------------------------------------ */
@@ -451,6 +457,23 @@ ngx_mam_login_ignore(ngx_http_request_t *r, redisReply *reply, void *data)
 }
 
 
+/* the right password: earlier failures of this email and address are void */
+static void
+ngx_mam_login_forgive(ngx_http_request_t *r, ngx_mam_login_t *lg)
+{
+    const char           *argv[2];
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    argv[0] = "DEL";
+    argv[1] = lg->fail_key;
+
+    (void) ngx_mam_redis_command(r, mcf->redis, ngx_mam_login_ignore, NULL,
+                                 2, argv, NULL);
+}
+
+
 static void
 ngx_mam_login_session(ngx_http_request_t *r, PGresult *res, void *data)
 {
@@ -499,20 +522,7 @@ ngx_mam_login_refused(ngx_http_request_t *r, PGresult *res, void *data)
 static void
 ngx_mam_login_refuse(ngx_http_request_t *r, ngx_mam_login_t *lg)
 {
-    const char           **values, *argv[5];
-    ngx_mam_main_conf_t   *mcf;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
-
-    if (!lg->verified) {
-        argv[0] = "EVAL";
-        argv[1] = ngx_mam_login_fail_script;
-        argv[2] = "1";
-        argv[3] = lg->fail_key;
-        argv[4] = NGX_MAM_LOGIN_WINDOW;
-        (void) ngx_mam_redis_command(r, mcf->redis, ngx_mam_login_ignore,
-                                     NULL, 5, argv, NULL);
-    }
+    const char  **values;
 
     values = ngx_palloc(r->pool, 4 * sizeof(char *));
     if (values == NULL) {
@@ -555,6 +565,10 @@ ngx_mam_login_verified(ngx_http_request_t *r, void *data)
 {
     const char       **values;
     ngx_mam_login_t   *lg = data;
+
+    if (lg->verified) {
+        ngx_mam_login_forgive(r, lg);
+    }
 
     if (!lg->verified || ngx_strcmp(lg->status, "active") != 0) {
         ngx_mam_login_refuse(r, lg);
@@ -688,7 +702,7 @@ ngx_mam_login_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     u_char               *who, *key;
     size_t                len;
     char                  digest[65];
-    const char           *message, *argv[4];
+    const char           *message, *argv[6];
     ngx_mam_login_t      *lg;
     ngx_mam_main_conf_t  *mcf;
 
@@ -729,8 +743,10 @@ ngx_mam_login_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     argv[1] = ngx_mam_login_check_script;
     argv[2] = "1";
     argv[3] = lg->fail_key;
+    argv[4] = NGX_MAM_LOGIN_WINDOW;
+    argv[5] = NGX_MAM_LOGIN_FAILURES_S;
 
-    if (ngx_mam_redis_command(r, mcf->redis, ngx_mam_login_checked, lg, 4,
+    if (ngx_mam_redis_command(r, mcf->redis, ngx_mam_login_checked, lg, 6,
                               argv, NULL)
         != NGX_OK)
     {

@@ -25,13 +25,7 @@ sub echoed {
     return $res->{status} == 200 && $res->{body} =~ /"probe":"\Q$tag$i\E"/;
 }
 
-# postmaster and all its children, so queries hang instead of failing
-sub freeze_pg {
-    my ($s, $sig) = @_;
-    my $pm = $s->postgres_pid;
-    my @pids = ($pm, split ' ', `pgrep -P $pm`);
-    kill $sig, @pids;
-}
+sub freeze_pg { $_[0]->freeze_postgres($_[1]) }
 
 {
     my $s = Mam::Stack->new(pg_pool_size => 2, workers => 2);

@@ -252,6 +252,14 @@ sub postgres_pid {
     return $pid;
 }
 
+# SIGSTOP/SIGCONT the postmaster and all its children: queries hang instead
+# of failing, the way a stuck server behaves
+sub freeze_postgres {
+    my ($self, $sig) = @_;
+    my $pm = $self->postgres_pid;
+    kill $sig, $pm, split ' ', `pgrep -P $pm`;
+}
+
 sub ensure_database {
     my ($self) = @_;
     my $has = $self->psql_as('postgres', 'postgres',
@@ -410,10 +418,12 @@ sub stop_nginx {
     $self->kill_wait($pid, 'QUIT', 20);
 }
 
+# restart with the stack's own options plus %over (none: the stack's own)
 sub restart_nginx {
     my ($self, %over) = @_;
     $self->stop_nginx;
-    $self->start_nginx(%over);
+    $self->write_file($self->prefix . '/conf/nginx.conf', $self->render_nginx_conf(%over));
+    $self->start_nginx;
 }
 
 sub nginx_pid { $_[0]{nginx_pid} }
