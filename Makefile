@@ -18,7 +18,7 @@ UNIT_TESTS = $(patsubst t/unit/%.c,$(BUILDDIR)/t/unit/%,$(wildcard t/unit/*.c))
 UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Ilibmam -It/unit
 UNIT_LIBS = -ljwt -largon2 -ljansson -lcrypto
 
-.PHONY: all deps module unit run test install clean distclean
+.PHONY: all deps module unit run test bench install clean distclean
 
 all: module unit
 
@@ -48,6 +48,10 @@ run: deps
 test: deps
 	$(MAKE) all
 	prove -I t/lib -j $(PROVE_JOBS) t/
+
+bench: deps
+	$(MAKE) all
+	bench/run
 
 install: all
 	install -d $(DESTDIR)$(NGINX_MODULES_DIR) $(DESTDIR)/etc/nginx/mam

@@ -9,7 +9,10 @@ use Mam::Stack;
 
 my $s = Mam::Stack->new;
 $s->prepare;    # data dir, secrets and config; no servers needed for -t
-my $good = $s->render_nginx_conf;
+my $good = $s->render_nginx_conf(rate_limit_auth => 300, rate_limit_api => 3000,
+                                 rate_limit_user => 1200);
+$good =~ s/^(\s*mam_rate_limits .*\n)/$1    mam_access_token_ttl 15m;\n    mam_refresh_token_ttl 30d;\n/m
+    or die 'no mam_rate_limits';
 
 my ($rc, $out) = $s->nginx_test($good);
 is($rc, 0, 'the generated configuration passes nginx -t') or diag($out);
@@ -58,6 +61,15 @@ my @bad = (
     [ mam_json_body_limit => '100m', qr/"mam_json_body_limit".*between/ ],
     [ mam_json_body_limit => 'big', qr/"mam_json_body_limit".*invalid/ ],
     [ mam_thread_pool => 'nosuchpool', qr/unknown thread pool "nosuchpool"/ ],
+    [ mam_registration => 'invite', qr/invalid value "invite"/ ],
+    [ mam_rate_limits => 'maybe', qr/"mam_rate_limits"/ ],
+    [ mam_rate_limit_auth => '0', qr/"mam_rate_limit_auth".*between/ ],
+    [ mam_rate_limit_api => 'lots', qr/"mam_rate_limit_api".*invalid/ ],
+    [ mam_rate_limit_user => '2000000', qr/"mam_rate_limit_user".*between/ ],
+    [ mam_access_token_ttl => '10s', qr/"mam_access_token_ttl".*between/ ],
+    [ mam_access_token_ttl => '2d', qr/"mam_access_token_ttl".*between/ ],
+    [ mam_refresh_token_ttl => '10m', qr/"mam_refresh_token_ttl".*between/ ],
+    [ mam_refresh_token_ttl => 'forever', qr/"mam_refresh_token_ttl".*invalid/ ],
 );
 
 for my $case (@bad) {
