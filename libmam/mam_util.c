@@ -4,6 +4,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -96,24 +97,66 @@ mam_sha256_hex(const void *data, size_t len, char out[65])
     mam_hex_encode(md, sizeof(md), out);
 }
 
-int
-mam_random_token(char out[44])
+/* 32 bytes as base64url without padding: 43 characters and a NUL */
+static void
+mam_b64url_32(const unsigned char buf[32], char out[44])
 {
     int            i, n;
-    unsigned char  buf[32], b64[48];
+    unsigned char  b64[48];
 
-    if (RAND_bytes(buf, sizeof(buf)) != 1) {
-        return -1;
-    }
-
-    n = EVP_EncodeBlock(b64, buf, sizeof(buf));    /* 44 with one '=' */
+    n = EVP_EncodeBlock(b64, buf, 32);    /* 44 with one '=' */
 
     for (i = 0; i < n && b64[i] != '='; i++) {
         out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char) b64[i];
     }
     out[i] = '\0';
+}
+
+int
+mam_random_token(char out[44])
+{
+    unsigned char  buf[32];
+
+    if (RAND_bytes(buf, sizeof(buf)) != 1) {
+        return -1;
+    }
+
+    mam_b64url_32(buf, out);
 
     return 0;
+}
+
+int
+mam_hmac_sign(const void *key, size_t keylen, const void *msg, size_t len,
+    char out[44])
+{
+    unsigned int   mdlen;
+    unsigned char  md[32];
+
+    if (HMAC(EVP_sha256(), key, (int) keylen, msg, len, md, &mdlen) == NULL
+        || mdlen != sizeof(md))
+    {
+        return -1;
+    }
+
+    mam_b64url_32(md, out);
+
+    return 0;
+}
+
+int
+mam_hmac_verify(const void *key, size_t keylen, const void *msg, size_t len,
+    const char *sig, size_t siglen)
+{
+    char  expect[44];
+
+    if (mam_hmac_sign(key, keylen, msg, len, expect) != 0) {
+        return 0;
+    }
+
+    /* the length is public (always 43); the content is compared in
+     * constant time */
+    return siglen == MAM_SIG_LEN && mam_equal(expect, sig, MAM_SIG_LEN);
 }
 
 int

@@ -21,6 +21,16 @@ void mam_sha256_hex(const void *data, size_t len, char out[65]);
 /* base64url without padding of 32 random bytes (43 characters + NUL) */
 int mam_random_token(char out[44]);
 
+/* HMAC-SHA256 of msg as base64url without padding (MAM_SIG_LEN
+ * characters and a NUL); 0 or -1 */
+#define MAM_SIG_LEN  43
+int mam_hmac_sign(const void *key, size_t keylen, const void *msg, size_t len,
+    char out[44]);
+
+/* 1 when sig is msg's HMAC-SHA256 under key (constant-time compare) */
+int mam_hmac_verify(const void *key, size_t keylen, const void *msg,
+    size_t len, const char *sig, size_t siglen);
+
 /* constant-time comparison of two equal-length buffers: 1 when equal */
 int mam_equal(const void *a, const void *b, size_t len);
 

@@ -58,36 +58,6 @@ static const char  ngx_mam_login_check_script[] =
 
 /* --- shared pieces ------------------------------------------------------ */
 
-/* the jsonb of a one-row, one-column result, owned by the request pool */
-static json_t *
-ngx_mam_accounts_result(ngx_http_request_t *r, PGresult *res)
-{
-    json_t  *v;
-
-    if (!ngx_mam_pg_ok(res) || PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
-        return NULL;
-    }
-
-    v = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, NULL);
-    if (v == NULL || ngx_mam_json_cleanup_add(r->pool, v) != NGX_OK) {
-        return NULL;
-    }
-
-    return v;
-}
-
-
-static ngx_uint_t
-ngx_mam_accounts_outcome(json_t *v, const char *outcome)
-{
-    const char  *s;
-
-    s = json_string_value(json_object_get(v, "outcome"));
-
-    return s != NULL && ngx_strcmp(s, outcome) == 0;
-}
-
-
 /* trimmed, lower-cased and checked; NUL-terminated in the request pool */
 static char *
 ngx_mam_accounts_email(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
@@ -276,17 +246,6 @@ ngx_mam_accounts_user_agent(ngx_http_request_t *r)
 
 
 static const char *
-ngx_mam_accounts_ip(ngx_http_request_t *r)
-{
-    char  *ip;
-
-    ip = ngx_mam_cstr(r->pool, ngx_mam_client_ip(r));
-
-    return ip ? ip : "";
-}
-
-
-static const char *
 ngx_mam_accounts_ttl(ngx_http_request_t *r)
 {
     ngx_mam_main_conf_t  *mcf;
@@ -306,14 +265,14 @@ ngx_mam_register_created(ngx_http_request_t *r, PGresult *res, void *data)
 
     (void) data;
 
-    v = ngx_mam_accounts_result(r, res);
+    v = ngx_mam_pg_json(r->pool, res);
     if (v == NULL) {
         ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
                             : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 
-    if (ngx_mam_accounts_outcome(v, "taken")) {
+    if (ngx_mam_outcome(v, "taken")) {
         ngx_mam_fail(r, NGX_HTTP_CONFLICT, "email: already registered");
         return;
     }
@@ -365,7 +324,7 @@ ngx_mam_register_hashed(ngx_http_request_t *r, void *data)
     values[1] = rg->name;
     values[2] = rg->encoded;
     values[3] = modes[mcf->registration];
-    values[4] = ngx_mam_accounts_ip(r);
+    values[4] = ngx_mam_ip(r);
 
     if (ngx_mam_pg_query(r, "SELECT mam_register($1, $2, $3, $4, $5)", 5,
                          values, ngx_mam_register_created, rg)
@@ -480,14 +439,14 @@ ngx_mam_login_session(ngx_http_request_t *r, PGresult *res, void *data)
     json_t           *v;
     ngx_mam_login_t  *lg = data;
 
-    v = ngx_mam_accounts_result(r, res);
+    v = ngx_mam_pg_json(r->pool, res);
     if (v == NULL) {
         ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
                             : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 
-    if (!ngx_mam_accounts_outcome(v, "ok")) {
+    if (!ngx_mam_outcome(v, "ok")) {
         ngx_mam_fail(r, NGX_HTTP_FORBIDDEN, "account is not active");
         return;
     }
@@ -531,7 +490,7 @@ ngx_mam_login_refuse(ngx_http_request_t *r, ngx_mam_login_t *lg)
     }
 
     values[0] = lg->hash ? lg->user_id : NULL;
-    values[1] = ngx_mam_accounts_ip(r);
+    values[1] = ngx_mam_ip(r);
     values[2] = lg->email;
     values[3] = lg->verified ? lg->status : "bad_credentials";
 
@@ -586,7 +545,7 @@ ngx_mam_login_verified(ngx_http_request_t *r, void *data)
     values[0] = lg->user_id;
     values[1] = lg->refresh_hash;
     values[2] = ngx_mam_accounts_ttl(r);
-    values[3] = ngx_mam_accounts_ip(r);
+    values[3] = ngx_mam_ip(r);
     values[4] = ngx_mam_accounts_user_agent(r);
 
     if (ngx_mam_pg_query(r, "SELECT mam_session_create($1, $2, $3, $4, $5)",
@@ -772,14 +731,14 @@ ngx_mam_refresh_done(ngx_http_request_t *r, PGresult *res, void *data)
     json_t  *v;
     char    *refresh = data;
 
-    v = ngx_mam_accounts_result(r, res);
+    v = ngx_mam_pg_json(r->pool, res);
     if (v == NULL) {
         ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
                             : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 
-    if (ngx_mam_accounts_outcome(v, "ok")) {
+    if (ngx_mam_outcome(v, "ok")) {
         ngx_mam_accounts_send_tokens(r, v, refresh);
         return;
     }
@@ -787,7 +746,7 @@ ngx_mam_refresh_done(ngx_http_request_t *r, PGresult *res, void *data)
     (void) ngx_mam_refresh_clear_cookie(r);
 
     ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED,
-                 ngx_mam_accounts_outcome(v, "reuse")
+                 ngx_mam_outcome(v, "reuse")
                  ? "refresh token reuse detected: the session was revoked"
                  : "invalid or expired refresh token");
 }
@@ -862,7 +821,7 @@ ngx_mam_refresh_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     values[0] = old_hash;
     values[1] = new_hash;
     values[2] = ngx_mam_accounts_ttl(r);
-    values[3] = ngx_mam_accounts_ip(r);
+    values[3] = ngx_mam_ip(r);
     values[4] = ngx_mam_accounts_user_agent(r);
 
     if (ngx_mam_pg_query(r, "SELECT mam_refresh($1, $2, $3, $4, $5)", 5,
@@ -919,7 +878,7 @@ ngx_mam_logout_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     values[0] = ctx->user.sub;
     values[1] = ctx->user.sid;
     values[2] = json_is_true(all) ? "true" : "false";
-    values[3] = ngx_mam_accounts_ip(r);
+    values[3] = ngx_mam_ip(r);
 
     if (ngx_mam_pg_query(r, "SELECT mam_logout($1, $2, $3, $4)", 4, values,
                          ngx_mam_logout_done, NULL)
@@ -947,7 +906,7 @@ ngx_mam_me_done(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    user = ngx_mam_accounts_result(r, res);
+    user = ngx_mam_pg_json(r->pool, res);
     if (user == NULL) {
         ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED, "unknown user");
         return;

@@ -58,6 +58,18 @@ ngx_mam_client_ip(ngx_http_request_t *r)
 }
 
 
+/* the client address as a NUL-terminated string for SQL ("" if no memory) */
+const char *
+ngx_mam_ip(ngx_http_request_t *r)
+{
+    char  *ip;
+
+    ip = ngx_mam_cstr(r->pool, ngx_mam_client_ip(r));
+
+    return ip ? ip : "";
+}
+
+
 ngx_uint_t
 ngx_mam_has_role(ngx_mam_ctx_t *ctx, ngx_uint_t role)
 {

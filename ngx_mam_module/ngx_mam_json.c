@@ -21,6 +21,7 @@ static const ngx_mam_error_t  ngx_mam_errors[] = {
     { 405, "method_not_allowed", "method not allowed" },
     { 409, "conflict", "conflict" },
     { 410, "gone", "gone" },
+    { 411, "length_required", "Content-Length is required" },
     { 413, "payload_too_large", "request body too large" },
     { 415, "unsupported_media_type", "Content-Type must be application/json" },
     { 429, "rate_limited", "too many requests" },
@@ -401,4 +402,16 @@ ngx_mam_add_header(ngx_http_request_t *r, const char *name, ngx_str_t *value)
     h->value = *value;
 
     return NGX_OK;
+}
+
+
+/* v's "outcome" (what the SQL functions return) is outcome */
+ngx_uint_t
+ngx_mam_outcome(json_t *v, const char *outcome)
+{
+    const char  *s;
+
+    s = json_string_value(json_object_get(v, "outcome"));
+
+    return s != NULL && ngx_strcmp(s, outcome) == 0;
 }

@@ -29,6 +29,14 @@ static char *ngx_mam_conf_set_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_set_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_mam_conf_set_upload(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_mam_conf_storage_root(ngx_conf_t *cf, void *post,
+    void *data);
+
+static ngx_conf_post_t  ngx_mam_storage_root_post = {
+    ngx_mam_conf_storage_root
+};
 
 static void *ngx_mam_create_main_conf(ngx_conf_t *cf);
 static char *ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -66,6 +74,18 @@ static ngx_mam_conf_bounds_t  ngx_mam_access_ttl_bounds = {
 
 static ngx_mam_conf_bounds_t  ngx_mam_refresh_ttl_bounds = {
     ngx_mam_conf_bounds, 3600, 365 * 86400, "s"
+};
+
+static ngx_mam_conf_bounds_t  ngx_mam_upload_url_ttl_bounds = {
+    ngx_mam_conf_bounds, 60, 7 * 86400, "s"
+};
+
+static ngx_mam_conf_bounds_t  ngx_mam_staging_ttl_bounds = {
+    ngx_mam_conf_bounds, 1, 365 * 86400, "s"
+};
+
+static ngx_mam_conf_bounds_t  ngx_mam_housekeeping_bounds = {
+    ngx_mam_conf_msec_bounds, 100, 86400000, "ms"
 };
 
 static ngx_conf_post_t  ngx_mam_redis_addr_post = {
@@ -200,6 +220,48 @@ static ngx_command_t  ngx_mam_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, rate_limit_user),
       &ngx_mam_rate_limit_bounds },
+
+    { ngx_string("mam_storage_root"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, storage_root),
+      &ngx_mam_storage_root_post },
+
+    { ngx_string("mam_upload_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, upload_max_size),
+      NULL },
+
+    { ngx_string("mam_upload_url_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, upload_url_ttl),
+      &ngx_mam_upload_url_ttl_bounds },
+
+    { ngx_string("mam_staging_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, staging_ttl),
+      &ngx_mam_staging_ttl_bounds },
+
+    { ngx_string("mam_housekeeping_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, housekeeping_interval),
+      &ngx_mam_housekeeping_bounds },
+
+    { ngx_string("mam_upload"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_mam_conf_set_upload,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("mam_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -465,6 +527,69 @@ ngx_mam_conf_set_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* an absolute path without a trailing slash (keys are appended to it) */
+static char *
+ngx_mam_conf_storage_root(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *root = data;
+
+    (void) post;
+
+    if (ngx_conf_full_name(cf->cycle, root, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    while (root->len > 1 && root->data[root->len - 1] == '/') {
+        root->len--;
+    }
+
+    if (root->len > 512) {
+        return "is too long (at most 512 bytes)";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * location /upload/ { mam_upload; }: the target of presigned PUTs.  Its
+ * name is the prefix of every upload URL the API signs.
+ */
+static char *
+ngx_mam_conf_set_upload(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_mam_loc_conf_t        *mlcf = conf;
+    ngx_mam_main_conf_t       *mcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    (void) cmd;
+
+    if (mlcf->upload) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->named || clcf->exact_match || clcf->regex != NULL
+        || clcf->name.len < 2 || clcf->name.data[0] != '/'
+        || clcf->name.data[clcf->name.len - 1] != '/')
+    {
+        return "must be in a prefix location ending in \"/\"";
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
+    if (mcf->upload_prefix.data) {
+        return "is duplicate: one upload location per http block";
+    }
+
+    mlcf->upload = 1;
+    mcf->upload_prefix = clcf->name;
+    clcf->handler = ngx_mam_upload_handler;
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_mam_create_main_conf(ngx_conf_t *cf)
 {
@@ -486,6 +611,10 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->rate_limit_auth = NGX_CONF_UNSET_UINT;
     mcf->rate_limit_api = NGX_CONF_UNSET_UINT;
     mcf->rate_limit_user = NGX_CONF_UNSET_UINT;
+    mcf->upload_max_size = NGX_CONF_UNSET;
+    mcf->upload_url_ttl = NGX_CONF_UNSET;
+    mcf->staging_ttl = NGX_CONF_UNSET;
+    mcf->housekeeping_interval = NGX_CONF_UNSET_MSEC;
 
     return mcf;
 }
@@ -507,6 +636,16 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->rate_limit_auth, 300);
     ngx_conf_init_uint_value(mcf->rate_limit_api, 3000);
     ngx_conf_init_uint_value(mcf->rate_limit_user, 1200);
+    ngx_conf_init_value(mcf->upload_max_size, (off_t) 20 << 30);
+    ngx_conf_init_value(mcf->upload_url_ttl, 3600);
+    ngx_conf_init_value(mcf->staging_ttl, 7 * 86400);
+    ngx_conf_init_msec_value(mcf->housekeeping_interval, 3600000);
+
+    if (mcf->upload_max_size < 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_upload_max_size\" must be at least 1 byte");
+        return NGX_CONF_ERROR;
+    }
 
     if (mcf->thread_pool_name.data == NULL) {
         ngx_str_set(&mcf->thread_pool_name, "default");
@@ -587,6 +726,27 @@ ngx_mam_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (mcf->storage_root.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_storage_root\" is required where "
+                           "\"mam_api\" is used");
+        return NGX_ERROR;
+    }
+
+    if (mcf->sign_key.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_sign_key_file\" is required where "
+                           "\"mam_api\" is used");
+        return NGX_ERROR;
+    }
+
+    if (mcf->upload_prefix.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "a location with \"mam_upload\" is required where "
+                           "\"mam_api\" is used");
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -624,7 +784,7 @@ ngx_mam_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_mam_housekeeping_init(cycle, mcf);
 }
 
 

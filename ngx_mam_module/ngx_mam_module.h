@@ -19,6 +19,10 @@
 #define NGX_MAM_VERSION          "0.1.0"
 #define NGX_MAM_MAX_PARAMS       4
 
+#ifndef NGX_HTTP_GONE
+#define NGX_HTTP_GONE            410
+#endif
+
 
 typedef struct ngx_mam_pg_pool_s     ngx_mam_pg_pool_t;
 typedef struct ngx_mam_redis_s       ngx_mam_redis_t;
@@ -53,6 +57,13 @@ typedef struct {
     ngx_uint_t                rate_limit_api;    /* per IP, per minute */
     ngx_uint_t                rate_limit_user;   /* per user, per minute */
 
+    ngx_str_t                 storage_root;      /* local storage */
+    off_t                     upload_max_size;
+    time_t                    upload_url_ttl;
+    time_t                    staging_ttl;
+    ngx_msec_t                housekeeping_interval;
+    ngx_str_t                 upload_prefix;     /* the mam_upload location */
+
     /* per worker process, created in init_process */
     ngx_mam_pg_pool_t        *pg;
     ngx_mam_redis_t          *redis;
@@ -61,6 +72,7 @@ typedef struct {
 
 typedef struct {
     ngx_flag_t                api;
+    ngx_flag_t                upload;
 } ngx_mam_loc_conf_t;
 
 
@@ -136,6 +148,7 @@ ngx_int_t ngx_mam_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 const char *ngx_mam_message(ngx_pool_t *pool, const char *fmt, ...);
 size_t ngx_mam_utf8_chars(u_char *s, size_t len);
+ngx_uint_t ngx_mam_outcome(json_t *v, const char *outcome);
 
 /* ngx_mam_auth.c */
 void ngx_mam_auth_gate(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
@@ -144,6 +157,7 @@ ngx_uint_t ngx_mam_may_modify(ngx_mam_ctx_t *ctx, ngx_str_t *owner_id);
 void ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id,
     long av, const char *status);
 ngx_str_t *ngx_mam_client_ip(ngx_http_request_t *r);
+const char *ngx_mam_ip(ngx_http_request_t *r);
 void ngx_mam_router_run_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 
 /* ngx_mam_thread.c */
@@ -152,6 +166,11 @@ typedef void (*ngx_mam_thread_done_pt)(ngx_http_request_t *r, void *data);
 
 ngx_int_t ngx_mam_thread_run(ngx_http_request_t *r,
     ngx_mam_thread_work_pt work, ngx_mam_thread_done_pt done, void *data);
+
+typedef void (*ngx_mam_task_done_pt)(void *data);
+
+ngx_int_t ngx_mam_thread_task(ngx_pool_t *mem, ngx_mam_thread_work_pt work,
+    ngx_mam_task_done_pt done, void *data);
 
 /* route handlers */
 ngx_int_t ngx_mam_health_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
@@ -164,7 +183,26 @@ ngx_int_t ngx_mam_users_list_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_users_update_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_presign_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_assets_create_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_assets_list_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_assets_get_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_assets_update_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_assets_delete_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_promote_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 
+
+/* ngx_mam_upload.c: the PUT location */
+ngx_int_t ngx_mam_upload_handler(ngx_http_request_t *r);
+
+/* ngx_mam_housekeeping.c */
+ngx_int_t ngx_mam_housekeeping_init(ngx_cycle_t *cycle,
+    ngx_mam_main_conf_t *mcf);
 
 /* ngx_mam_module.c */
 char *ngx_mam_cstr(ngx_pool_t *pool, ngx_str_t *s);

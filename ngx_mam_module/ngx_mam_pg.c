@@ -61,6 +61,7 @@ struct ngx_mam_pg_query_s {
     const char *const        *values;
     int                       nparams;
     ngx_mam_pg_handler_pt     handler;
+    ngx_mam_pg_task_pt        task;     /* a query of no request */
     void                     *data;
     ngx_event_t               ev;       /* wait timeout, deferred failure */
     unsigned                  queued:1;
@@ -77,6 +78,27 @@ static void ngx_mam_pg_receive(ngx_mam_pg_conn_t *conn);
 static void ngx_mam_pg_complete(ngx_mam_pg_query_t *q, PGresult *res);
 static void ngx_mam_pg_fail_waiting(ngx_mam_pg_pool_t *pool);
 static void ngx_mam_pg_defer_failure(ngx_mam_pg_query_t *q);
+static void ngx_mam_pg_submit(ngx_mam_pg_pool_t *pool, ngx_mam_pg_query_t *q);
+
+
+json_t *
+ngx_mam_pg_json(ngx_pool_t *pool, PGresult *res)
+{
+    json_t  *v;
+
+    if (!ngx_mam_pg_ok(res) || PQntuples(res) != 1 || PQnfields(res) != 1
+        || PQgetisnull(res, 0, 0))
+    {
+        return NULL;
+    }
+
+    v = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, NULL);
+    if (v == NULL || ngx_mam_json_cleanup_add(pool, v) != NGX_OK) {
+        return NULL;
+    }
+
+    return v;
+}
 
 
 ngx_int_t
@@ -460,6 +482,11 @@ ngx_mam_pg_complete(ngx_mam_pg_query_t *q, PGresult *res)
 
     q->conn = NULL;
 
+    if (q->task) {
+        q->task(res, q->data);
+        return;
+    }
+
     r = q->r;
     if (r == NULL) {
         return;
@@ -536,7 +563,7 @@ ngx_mam_pg_defer_failure(ngx_mam_pg_query_t *q)
 {
     q->conn = NULL;
 
-    if (q->r != NULL && !q->ev.posted) {
+    if ((q->r != NULL || q->task != NULL) && !q->ev.posted) {
         ngx_post_event(&q->ev, &ngx_posted_events);
     }
 }
@@ -597,7 +624,6 @@ ngx_int_t
 ngx_mam_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
     const char *const *values, ngx_mam_pg_handler_pt handler, void *data)
 {
-    ngx_uint_t           i;
     ngx_mam_pg_pool_t   *pool;
     ngx_mam_pg_query_t  *q;
     ngx_mam_main_conf_t *mcf;
@@ -630,9 +656,51 @@ ngx_mam_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
     q->ev.data = q;
     q->ev.log = r->connection->log;
 
+    ngx_mam_pg_submit(pool, q);
+
+    return NGX_OK;
+}
+
+
+/* a query of the module itself (housekeeping): res as for a request */
+ngx_int_t
+ngx_mam_pg_task_query(ngx_mam_pg_pool_t *pool, ngx_pool_t *mem,
+    const char *sql, int nparams, const char *const *values,
+    ngx_mam_pg_task_pt handler, void *data)
+{
+    ngx_mam_pg_query_t  *q;
+
+    q = ngx_pcalloc(mem, sizeof(ngx_mam_pg_query_t));
+    if (q == NULL) {
+        return NGX_ERROR;
+    }
+
+    q->pool = pool;
+    q->sql = sql;
+    q->nparams = nparams;
+    q->values = values;
+    q->task = handler;
+    q->data = data;
+
+    q->ev.handler = ngx_mam_pg_query_event_handler;
+    q->ev.data = q;
+    q->ev.log = ngx_cycle->log;
+
+    ngx_mam_pg_submit(pool, q);
+
+    return NGX_OK;
+}
+
+
+/* to an idle connection, else into the wait queue, else failed */
+static void
+ngx_mam_pg_submit(ngx_mam_pg_pool_t *pool, ngx_mam_pg_query_t *q)
+{
+    ngx_uint_t  i;
+
     if (pool == NULL) {
         ngx_mam_pg_defer_failure(q);
-        return NGX_OK;
+        return;
     }
 
     q->ev.log = pool->log;
@@ -640,7 +708,7 @@ ngx_mam_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
     for (i = 0; i < pool->nconns; i++) {
         if (pool->conns[i].state == NGX_MAM_PG_IDLE) {
             ngx_mam_pg_send(&pool->conns[i], q);
-            return NGX_OK;
+            return;
         }
     }
 
@@ -652,15 +720,13 @@ ngx_mam_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
         }
 
         ngx_mam_pg_defer_failure(q);
-        return NGX_OK;
+        return;
     }
 
     ngx_queue_insert_tail(&pool->waiting, &q->queue);
     pool->nwaiting++;
     q->queued = 1;
     ngx_add_timer(&q->ev, pool->wait_timeout);
-
-    return NGX_OK;
 }
 
 

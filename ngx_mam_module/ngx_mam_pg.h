@@ -24,6 +24,11 @@ typedef void (*ngx_mam_pg_handler_pt)(ngx_http_request_t *r, PGresult *res,
     void *data);
 
 
+/* the same for the module's own queries (no request); the query lives in
+ * mem, which must outlive the handler call */
+typedef void (*ngx_mam_pg_task_pt)(PGresult *res, void *data);
+
+
 ngx_mam_pg_pool_t *ngx_mam_pg_pool_create(ngx_cycle_t *cycle,
     ngx_mam_main_conf_t *mcf);
 void ngx_mam_pg_pool_destroy(ngx_mam_pg_pool_t *pool);
@@ -36,6 +41,14 @@ void ngx_mam_pg_pool_destroy(ngx_mam_pg_pool_t *pool);
 ngx_int_t ngx_mam_pg_query(ngx_http_request_t *r, const char *sql,
     int nparams, const char *const *values, ngx_mam_pg_handler_pt handler,
     void *data);
+
+ngx_int_t ngx_mam_pg_task_query(ngx_mam_pg_pool_t *pool, ngx_pool_t *mem,
+    const char *sql, int nparams, const char *const *values,
+    ngx_mam_pg_task_pt handler, void *data);
+
+/* the jsonb of a one-row, one-column result, released with pool; NULL
+ * when res is not exactly that */
+json_t *ngx_mam_pg_json(ngx_pool_t *pool, PGresult *res);
 
 /* true when res is a successful command or tuples result */
 ngx_int_t ngx_mam_pg_ok(PGresult *res);

@@ -19,6 +19,21 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
     { NGX_HTTP_GET, "/auth/me", ngx_mam_me_handler, NGX_MAM_USER },
 
     { NGX_HTTP_GET, "/api/users", ngx_mam_users_list_handler, NGX_MAM_ADMIN },
+    { NGX_HTTP_POST, "/api/presign", ngx_mam_presign_handler,
+      NGX_MAM_EDITOR },
+    { NGX_HTTP_POST, "/api/assets", ngx_mam_assets_create_handler,
+      NGX_MAM_EDITOR },
+    { NGX_HTTP_GET, "/api/assets", ngx_mam_assets_list_handler,
+      NGX_MAM_USER },
+    { NGX_HTTP_GET, "/api/assets/:id", ngx_mam_assets_get_handler,
+      NGX_MAM_USER },
+    { NGX_HTTP_PATCH, "/api/assets/:id", ngx_mam_assets_update_handler,
+      NGX_MAM_EDITOR },
+    { NGX_HTTP_DELETE, "/api/assets/:id", ngx_mam_assets_delete_handler,
+      NGX_MAM_EDITOR },
+    { NGX_HTTP_POST, "/api/promote", ngx_mam_promote_handler,
+      NGX_MAM_EDITOR },
+
     { NGX_HTTP_PATCH, "/api/users/:id", ngx_mam_users_update_handler,
       NGX_MAM_ADMIN },
 

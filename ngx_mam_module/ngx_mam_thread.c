@@ -96,3 +96,64 @@ ngx_mam_thread_run(ngx_http_request_t *r, ngx_mam_thread_work_pt work,
 
     return NGX_OK;
 }
+
+
+/* --- blocking work of the module itself (housekeeping) ------------------ */
+
+typedef struct {
+    ngx_mam_thread_work_pt   work;
+    ngx_mam_task_done_pt     done;
+    void                    *data;
+} ngx_mam_thread_task_ctx_t;
+
+
+static void
+ngx_mam_thread_task_work(void *data, ngx_log_t *log)
+{
+    ngx_mam_thread_task_ctx_t  *tc = data;
+
+    (void) log;
+
+    tc->work(tc->data);
+}
+
+
+static void
+ngx_mam_thread_task_event_handler(ngx_event_t *ev)
+{
+    ngx_mam_thread_task_ctx_t  *tc = ev->data;
+
+    tc->done(tc->data);
+}
+
+
+ngx_int_t
+ngx_mam_thread_task(ngx_pool_t *mem, ngx_mam_thread_work_pt work,
+    ngx_mam_task_done_pt done, void *data)
+{
+    ngx_thread_task_t          *task;
+    ngx_mam_main_conf_t        *mcf;
+    ngx_mam_thread_task_ctx_t  *tc;
+
+    mcf = ngx_mam_main_conf();
+
+    if (mcf->thread_pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    task = ngx_thread_task_alloc(mem, sizeof(ngx_mam_thread_task_ctx_t));
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    tc = task->ctx;
+    tc->work = work;
+    tc->done = done;
+    tc->data = data;
+
+    task->handler = ngx_mam_thread_task_work;
+    task->event.handler = ngx_mam_thread_task_event_handler;
+    task->event.data = tc;
+
+    return ngx_thread_task_post(mcf->thread_pool, task);
+}

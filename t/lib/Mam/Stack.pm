@@ -42,6 +42,10 @@ my %DEFAULTS = (
     rate_limit_auth  => undef,     # undef: the module's default
     rate_limit_api   => undef,
     rate_limit_user  => undef,
+    upload_max_size  => undef,     # undef: the module's defaults
+    upload_url_ttl   => undef,
+    staging_ttl      => undef,
+    housekeeping_interval => undef,
     http_extra       => '',        # text added to the http {} block
     server_extra     => '',        # text added to the server {} block
 );
@@ -352,11 +356,14 @@ sub render_nginx_conf {
     mam_registration $o{registration};
     mam_rate_limits $o{rate_limits};
 EOT
-        for my $k (qw(rate_limit_auth rate_limit_api rate_limit_user)) {
+        $mam .= "    mam_storage_root $d/storage;\n";
+        for my $k (qw(rate_limit_auth rate_limit_api rate_limit_user upload_max_size
+                      upload_url_ttl staging_ttl housekeeping_interval)) {
             $mam .= "    mam_$k $o{$k};\n" if defined $o{$k};
         }
         $api = "        location /api/ { mam_api; }\n"
-             . "        location /auth/ { mam_api; }\n";
+             . "        location /auth/ { mam_api; }\n"
+             . "        location /upload/ { mam_upload; client_max_body_size 0; }\n";
     }
 
     my $html = -d "$ROOT/html"

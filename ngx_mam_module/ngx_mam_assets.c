@@ -1,0 +1,914 @@
+/*
+ * Assets and versions: create from the caller's own complete upload, list
+ * (full-text search, keyset pagination with signed cursors, three sorts),
+ * get with versions, update, soft delete, and promote (staging -> the
+ * write-once master of the next version).
+ *
+ * Promote is two transactions around a file operation: an intent row with
+ * the next version number, the master created exclusively on the thread
+ * pool, then the version row (or the intent dropped).  A process that dies
+ * in between leaves an intent that housekeeping settles from the file
+ * system, so a version row never exists without its file and no master
+ * stays an orphan.
+ */
+
+#include "ngx_mam_pg.h"
+#include "ngx_mam_storage.h"
+
+
+#define NGX_MAM_LIST_DEFAULT   24
+#define NGX_MAM_LIST_MAX       100
+#define NGX_MAM_QUERY_MAX      200
+#define NGX_MAM_CURSOR_MAX     1024
+#define NGX_MAM_CURSOR_PREFIX  "mam-cursor\n"
+
+
+/* --- shared pieces ------------------------------------------------------ */
+
+/* the :id of the route as a NUL-terminated UUID, or NULL */
+static char *
+ngx_mam_assets_param_id(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    ngx_str_t  *id;
+
+    id = ngx_mam_param(ctx, "id");
+    if (id == NULL || !mam_uuid_valid((char *) id->data, id->len)) {
+        return NULL;
+    }
+
+    return ngx_mam_cstr(r->pool, id);
+}
+
+
+/* the SQL functions' refusals as HTTP answers */
+static void
+ngx_mam_assets_refuse(ngx_http_request_t *r, json_t *v)
+{
+    ngx_uint_t    status;
+    const char   *message;
+
+    if (ngx_mam_outcome(v, "not_found")) {
+        status = NGX_HTTP_NOT_FOUND;
+        message = "no such asset";
+
+    } else if (ngx_mam_outcome(v, "forbidden")) {
+        status = NGX_HTTP_FORBIDDEN;
+        message = "only the owner or an admin may change this asset";
+
+    } else if (ngx_mam_outcome(v, "not_yours")) {
+        status = NGX_HTTP_FORBIDDEN;
+        message = "staging_key: not your upload";
+
+    } else if (ngx_mam_outcome(v, "invalid")) {
+        status = NGX_HTTP_BAD_REQUEST;
+        message = "staging_key: no such upload";
+
+    } else if (ngx_mam_outcome(v, "incomplete")) {
+        status = NGX_HTTP_BAD_REQUEST;
+        message = "staging_key: the upload is not complete";
+
+    } else if (ngx_mam_outcome(v, "taken")) {
+        status = NGX_HTTP_CONFLICT;
+        message = "staging_key: the upload belongs to another asset";
+
+    } else if (ngx_mam_outcome(v, "nothing")) {
+        status = NGX_HTTP_CONFLICT;
+        message = "nothing in staging to promote";
+
+    } else if (ngx_mam_outcome(v, "busy")) {
+        status = NGX_HTTP_CONFLICT;
+        message = "a promote of this asset is in progress";
+
+    } else {
+        status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        message = NULL;
+    }
+
+    ngx_mam_fail(r, status, message);
+}
+
+
+/* res as {"outcome":"ok", name: ...}: answers status with {name: ...} */
+static void
+ngx_mam_assets_answer(ngx_http_request_t *r, PGresult *res, ngx_uint_t status,
+    const char *name)
+{
+    json_t  *v, *body;
+
+    v = ngx_mam_pg_json(r->pool, res);
+    if (v == NULL) {
+        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    if (!ngx_mam_outcome(v, "ok")) {
+        ngx_mam_assets_refuse(r, v);
+        return;
+    }
+
+    if (name == NULL) {
+        ngx_http_finalize_request(r, ngx_mam_send_no_content(r));
+        return;
+    }
+
+    body = json_pack("{s:O}", name, json_object_get(v, name));
+    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_send_json(r, status, body));
+}
+
+
+static const char *
+ngx_mam_assets_admin(ngx_mam_ctx_t *ctx)
+{
+    return ngx_mam_has_role(ctx, MAM_ROLE_ADMIN) ? "true" : "false";
+}
+
+
+/* title, description, staging_key of a create or update body */
+static const char *
+ngx_mam_assets_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    ngx_uint_t create, const char **values)
+{
+    ngx_int_t    rc;
+    ngx_str_t    title, desc, key;
+    const char  *message;
+    u_char      *p;
+
+    rc = ngx_mam_body_string(r, ctx, "title", 1, 200, create, &title,
+                             &message);
+    if (rc == NGX_ERROR) {
+        return message;
+    }
+    if (rc == NGX_OK) {
+        for (p = title.data; p < title.data + title.len && *p == ' '; p++) {
+            /* void */
+        }
+        if (p == title.data + title.len) {
+            return "title: must not be blank";
+        }
+        values[0] = ngx_mam_cstr(r->pool, &title);
+    }
+
+    rc = ngx_mam_body_string(r, ctx, "description", 0, 5000, 0, &desc,
+                             &message);
+    if (rc == NGX_ERROR) {
+        return message;
+    }
+    if (rc == NGX_OK) {
+        values[1] = ngx_mam_cstr(r->pool, &desc);
+    }
+
+    rc = ngx_mam_body_string(r, ctx, "staging_key", 1, MAM_KEY_MAX_LEN,
+                             create, &key, &message);
+    if (rc == NGX_ERROR) {
+        return message;
+    }
+    if (rc == NGX_OK) {
+        if (key.len < sizeof("uploads/") - 1
+            || ngx_strncmp(key.data, "uploads/", 8) != 0
+            || !mam_key_valid((char *) key.data, key.len))
+        {
+            return "staging_key: not a staging key";
+        }
+        values[2] = ngx_mam_cstr(r->pool, &key);
+    }
+
+    return NULL;
+}
+
+
+/* --- POST /api/assets ---------------------------------------------------- */
+
+static void
+ngx_mam_assets_created(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    (void) data;
+
+    ngx_mam_assets_answer(r, res, NGX_HTTP_CREATED, "asset");
+}
+
+
+ngx_int_t
+ngx_mam_assets_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    const char   *fields[3], **values, *message;
+
+    ngx_memzero(fields, sizeof(fields));
+
+    message = ngx_mam_assets_fields(r, ctx, 1, fields);
+    if (message != NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
+    }
+
+    values = ngx_palloc(r->pool, 5 * sizeof(char *));
+    if (values == NULL || fields[0] == NULL || fields[2] == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    values[0] = ctx->user.sub;
+    values[1] = fields[0];
+    values[2] = fields[1];
+    values[3] = fields[2];
+    values[4] = ngx_mam_ip(r);
+
+    if (ngx_mam_pg_query(r, "SELECT mam_asset_create($1, $2, $3, $4, $5)",
+                         5, values, ngx_mam_assets_created, NULL)
+        != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* --- GET /api/assets ----------------------------------------------------- */
+
+typedef struct {
+    ngx_str_t                 sort;
+    ngx_uint_t                limit;
+    char                     *q;
+    char                     *after_value;
+    char                     *after_id;
+} ngx_mam_list_t;
+
+
+/* a query argument, '+' as space, percent-decoded, valid UTF-8 without NUL
+ * or control characters; NULL when absent */
+static ngx_int_t
+ngx_mam_assets_arg(ngx_http_request_t *r, const char *name, size_t max,
+    ngx_str_t *out)
+{
+    u_char     *p, *dst, *src;
+    ngx_str_t   raw;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (raw.len > 3 * max) {
+        return NGX_ERROR;
+    }
+
+    dst = ngx_pnalloc(r->pool, raw.len + 1);
+    if (dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (p = raw.data; p < raw.data + raw.len; p++) {
+        if (*p == '+') {
+            *p = ' ';
+        }
+    }
+
+    out->data = dst;
+    src = raw.data;
+    ngx_unescape_uri(&dst, &src, raw.len, 0);
+    out->len = dst - out->data;
+    *dst = '\0';
+
+    if (out->len > max) {
+        return NGX_ERROR;
+    }
+
+    for (p = out->data; p < out->data + out->len; /* void */) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return NGX_ERROR;
+        }
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        if (ngx_utf8_decode(&p, out->data + out->len - p) > 0x10ffff) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* cursor = base64url(sort "\n" id "\n" key) "." HMAC of the same */
+static ngx_int_t
+ngx_mam_assets_cursor_parse(ngx_http_request_t *r, ngx_str_t *cursor,
+    ngx_mam_list_t *ls)
+{
+    u_char               *dot, *msg, *nl1, *nl2, *end;
+    ngx_str_t             enc, payload;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    dot = ngx_strlchr(cursor->data, cursor->data + cursor->len, '.');
+    if (dot == NULL) {
+        return NGX_ERROR;
+    }
+
+    enc.data = cursor->data;
+    enc.len = dot - cursor->data;
+
+    payload.data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(enc.len)
+                                        + sizeof(NGX_MAM_CURSOR_PREFIX));
+    if (payload.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    msg = payload.data;
+    payload.data = ngx_cpymem(msg, NGX_MAM_CURSOR_PREFIX,
+                              sizeof(NGX_MAM_CURSOR_PREFIX) - 1);
+
+    if (ngx_decode_base64url(&payload, &enc) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!mam_hmac_verify(mcf->sign_key.data, mcf->sign_key.len, msg,
+                         payload.data + payload.len - msg, (char *) dot + 1,
+                         cursor->data + cursor->len - dot - 1))
+    {
+        return NGX_ERROR;
+    }
+
+    end = payload.data + payload.len;
+    nl1 = ngx_strlchr(payload.data, end, '\n');
+    nl2 = nl1 ? ngx_strlchr(nl1 + 1, end, '\n') : NULL;
+
+    if (nl2 == NULL || (size_t) (nl1 - payload.data) != ls->sort.len
+        || ngx_strncmp(payload.data, ls->sort.data, ls->sort.len) != 0
+        || !mam_uuid_valid((char *) nl1 + 1, nl2 - nl1 - 1))
+    {
+        return NGX_ERROR;
+    }
+
+    ls->after_id = ngx_pnalloc(r->pool, MAM_UUID_LEN + 1);
+    ls->after_value = ngx_pnalloc(r->pool, end - nl2);
+    if (ls->after_id == NULL || ls->after_value == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ngx_cpymem(ls->after_id, nl1 + 1, MAM_UUID_LEN) = '\0';
+    *ngx_cpymem(ls->after_value, nl2 + 1, end - nl2 - 1) = '\0';
+
+    return NGX_OK;
+}
+
+
+static json_t *
+ngx_mam_assets_cursor_make(ngx_http_request_t *r, ngx_mam_list_t *ls,
+    json_t *row)
+{
+    u_char               *msg, *p, *out;
+    json_t               *key, *asset;
+    ngx_str_t             payload, enc;
+    const char           *id;
+    char                  sig[MAM_SIG_LEN + 1];
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    key = json_object_get(row, "key");
+    asset = json_object_get(row, "asset");
+    id = json_string_value(json_object_get(asset, "id"));
+    if (!json_is_string(key) || id == NULL) {
+        return NULL;
+    }
+
+    msg = ngx_pnalloc(r->pool, sizeof(NGX_MAM_CURSOR_PREFIX) + ls->sort.len
+                               + MAM_UUID_LEN + json_string_length(key) + 2);
+    if (msg == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(msg, NGX_MAM_CURSOR_PREFIX,
+                   sizeof(NGX_MAM_CURSOR_PREFIX) - 1);
+    payload.data = p;
+    p = ngx_sprintf(p, "%V\n%s\n", &ls->sort, id);
+    p = ngx_cpymem(p, json_string_value(key), json_string_length(key));
+    payload.len = p - payload.data;
+
+    if (mam_hmac_sign(mcf->sign_key.data, mcf->sign_key.len, msg, p - msg,
+                      sig) != 0)
+    {
+        return NULL;
+    }
+
+    out = ngx_pnalloc(r->pool, ngx_base64_encoded_length(payload.len)
+                               + 1 + MAM_SIG_LEN + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+
+    enc.data = out;
+    ngx_encode_base64url(&enc, &payload);
+    p = out + enc.len;
+    *p++ = '.';
+    p = ngx_cpymem(p, sig, MAM_SIG_LEN);
+
+    return json_stringn((char *) out, p - out);
+}
+
+
+static void
+ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    size_t           i, n;
+    json_t          *v, *rows, *items, *next, *body;
+    ngx_mam_list_t  *ls = data;
+
+    v = ngx_mam_pg_json(r->pool, res);
+    rows = v ? json_object_get(v, "rows") : NULL;
+    if (!json_is_array(rows)) {
+        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    items = json_array();
+    if (items == NULL || ngx_mam_json_cleanup_add(r->pool, items) != NGX_OK) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    n = json_array_size(rows);
+    for (i = 0; i < n && i < ls->limit; i++) {
+        json_array_append(items,
+                          json_object_get(json_array_get(rows, i), "asset"));
+    }
+
+    next = json_null();
+    if (n > ls->limit) {
+        next = ngx_mam_assets_cursor_make(r, ls,
+                                          json_array_get(rows, ls->limit - 1));
+        if (next == NULL) {
+            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+            return;
+        }
+    }
+
+    body = json_pack("{s:O, s:o}", "items", items, "next_cursor", next);
+    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK, body));
+}
+
+
+static const char *
+ngx_mam_assets_list_args(ngx_http_request_t *r, ngx_mam_list_t *ls)
+{
+    ngx_int_t   rc, n;
+    ngx_str_t   v;
+
+    ngx_str_set(&ls->sort, "-created_at");
+    rc = ngx_mam_assets_arg(r, "sort", 16, &v);
+    if (rc == NGX_ERROR) {
+        return "sort: must be created_at, -created_at or title";
+    }
+    if (rc == NGX_OK) {
+        if (!((v.len == 10 && ngx_strncmp(v.data, "created_at", 10) == 0)
+              || (v.len == 11 && ngx_strncmp(v.data, "-created_at", 11) == 0)
+              || (v.len == 5 && ngx_strncmp(v.data, "title", 5) == 0)))
+        {
+            return "sort: must be created_at, -created_at or title";
+        }
+        ls->sort = v;
+    }
+
+    ls->limit = NGX_MAM_LIST_DEFAULT;
+    rc = ngx_mam_assets_arg(r, "limit", 3, &v);
+    if (rc == NGX_ERROR) {
+        return "limit: must be 1..100";
+    }
+    if (rc == NGX_OK) {
+        n = ngx_atoi(v.data, v.len);
+        if (n < 1 || n > NGX_MAM_LIST_MAX) {
+            return "limit: must be 1..100";
+        }
+        ls->limit = n;
+    }
+
+    rc = ngx_mam_assets_arg(r, "q", NGX_MAM_QUERY_MAX, &v);
+    if (rc == NGX_ERROR) {
+        return "q: must be at most 200 bytes of text";
+    }
+    if (rc == NGX_OK) {
+        ls->q = (char *) v.data;
+    }
+
+    rc = ngx_mam_assets_arg(r, "cursor", NGX_MAM_CURSOR_MAX, &v);
+    if (rc == NGX_ERROR
+        || (rc == NGX_OK && ngx_mam_assets_cursor_parse(r, &v, ls) != NGX_OK))
+    {
+        return "cursor: not a cursor this server issued for this sort";
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_mam_assets_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    const char      **values, *message;
+    ngx_mam_list_t   *ls;
+
+    (void) ctx;
+
+    ls = ngx_pcalloc(r->pool, sizeof(ngx_mam_list_t));
+    values = ngx_pcalloc(r->pool, 5 * sizeof(char *));
+    if (ls == NULL || values == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    message = ngx_mam_assets_list_args(r, ls);
+    if (message != NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
+    }
+
+    values[0] = ls->q;
+    values[1] = ngx_mam_cstr(r->pool, &ls->sort);
+    values[2] = ngx_mam_message(r->pool, "%ui", ls->limit);
+    values[3] = ls->after_value;
+    values[4] = ls->after_id;
+
+    if (values[1] == NULL
+        || ngx_mam_pg_query(r, "SELECT mam_asset_list($1, $2, $3, $4, $5)",
+                            5, values, ngx_mam_assets_listed, ls)
+           != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* --- GET /api/assets/:id ------------------------------------------------- */
+
+static void
+ngx_mam_assets_got(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    json_t  *v, *body;
+
+    (void) data;
+
+    v = ngx_mam_pg_json(r->pool, res);
+    if (v == NULL) {
+        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    if (!ngx_mam_outcome(v, "ok")) {
+        ngx_mam_assets_refuse(r, v);
+        return;
+    }
+
+    body = json_pack("{s:O, s:O}", "asset", json_object_get(v, "asset"),
+                     "versions", json_object_get(v, "versions"));
+    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK, body));
+}
+
+
+ngx_int_t
+ngx_mam_assets_get_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    const char  **values;
+
+    values = ngx_palloc(r->pool, sizeof(char *));
+    if (values == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    values[0] = ngx_mam_assets_param_id(r, ctx);
+    if (values[0] == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "id: must be a UUID");
+    }
+
+    if (ngx_mam_pg_query(r, "SELECT mam_asset_get($1)", 1, values,
+                         ngx_mam_assets_got, NULL)
+        != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* --- PATCH /api/assets/:id ----------------------------------------------- */
+
+static void
+ngx_mam_assets_updated(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    (void) data;
+
+    ngx_mam_assets_answer(r, res, NGX_HTTP_OK, "asset");
+}
+
+
+ngx_int_t
+ngx_mam_assets_update_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    const char  *fields[3], **values, *message, *id;
+
+    id = ngx_mam_assets_param_id(r, ctx);
+    if (id == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "id: must be a UUID");
+    }
+
+    ngx_memzero(fields, sizeof(fields));
+
+    message = ngx_mam_assets_fields(r, ctx, 0, fields);
+    if (message != NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
+    }
+
+    if (fields[0] == NULL && fields[1] == NULL && fields[2] == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "title, description or staging_key: "
+                                  "required");
+    }
+
+    values = ngx_palloc(r->pool, 7 * sizeof(char *));
+    if (values == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    values[0] = id;
+    values[1] = ctx->user.sub;
+    values[2] = ngx_mam_assets_admin(ctx);
+    values[3] = fields[0];
+    values[4] = fields[1];
+    values[5] = fields[2];
+    values[6] = ngx_mam_ip(r);
+
+    if (ngx_mam_pg_query(r, "SELECT mam_asset_update($1, $2, $3, $4, $5, $6, "
+                            "$7)", 7, values, ngx_mam_assets_updated, NULL)
+        != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* --- DELETE /api/assets/:id ---------------------------------------------- */
+
+typedef struct {
+    ngx_mam_storage_op_t      op;
+} ngx_mam_delete_t;
+
+
+static void
+ngx_mam_assets_previews_removed(ngx_http_request_t *r, void *data)
+{
+    ngx_mam_delete_t  *del = data;
+
+    if (del->op.rc != MAM_STORAGE_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, del->op.err,
+                      "mam: previews \"%s\" of a deleted asset could not be "
+                      "removed", del->op.key);
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_send_no_content(r));
+}
+
+
+static void
+ngx_mam_assets_deleted(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    json_t            *v;
+    ngx_mam_delete_t  *del = data;
+
+    v = ngx_mam_pg_json(r->pool, res);
+    if (v == NULL) {
+        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    if (!ngx_mam_outcome(v, "ok")) {
+        ngx_mam_assets_refuse(r, v);
+        return;
+    }
+
+    /* soft delete: the masters stay, the previews go */
+    del->op.op = NGX_MAM_STORAGE_REMOVE_TREE;
+
+    if (ngx_mam_storage_run(r, &del->op, ngx_mam_assets_previews_removed)
+        != NGX_OK)
+    {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+}
+
+
+ngx_int_t
+ngx_mam_assets_delete_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    const char        **values, *id;
+    ngx_mam_delete_t   *del;
+
+    id = ngx_mam_assets_param_id(r, ctx);
+    if (id == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "id: must be a UUID");
+    }
+
+    del = ngx_pcalloc(r->pool, sizeof(ngx_mam_delete_t));
+    values = ngx_palloc(r->pool, 4 * sizeof(char *));
+    if (del == NULL || values == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    del->op.key = ngx_mam_message(r->pool, "previews/%s", id);
+
+    values[0] = id;
+    values[1] = ctx->user.sub;
+    values[2] = ngx_mam_assets_admin(ctx);
+    values[3] = ngx_mam_ip(r);
+
+    if (ngx_mam_pg_query(r, "SELECT mam_asset_delete($1, $2, $3, $4)", 4,
+                         values, ngx_mam_assets_deleted, del)
+        != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* --- POST /api/promote --------------------------------------------------- */
+
+typedef struct {
+    char                     *promotion;
+    ngx_mam_storage_op_t      op;
+} ngx_mam_promote_t;
+
+
+static void
+ngx_mam_promote_finished(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    (void) data;
+
+    ngx_mam_assets_answer(r, res, NGX_HTTP_CREATED, "version");
+}
+
+
+static void
+ngx_mam_promote_aborted(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    ngx_mam_promote_t  *pr = data;
+
+    (void) res;
+
+    switch (pr->op.rc) {
+
+    case MAM_STORAGE_MISSING:
+        ngx_mam_fail(r, NGX_HTTP_CONFLICT, "nothing in staging to promote");
+        return;
+
+    case MAM_STORAGE_EXISTS:
+        ngx_mam_fail(r, NGX_HTTP_CONFLICT,
+                     "the master of this version already exists");
+        return;
+
+    default:
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+}
+
+
+/* back from the thread pool: record the version, or drop the intent */
+static void
+ngx_mam_promote_moved(ngx_http_request_t *r, void *data)
+{
+    const char         **values;
+    ngx_mam_promote_t   *pr = data;
+
+    values = ngx_palloc(r->pool, 2 * sizeof(char *));
+    if (values == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    values[0] = pr->promotion;
+    values[1] = ngx_mam_ip(r);
+
+    if (pr->op.rc != MAM_STORAGE_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, pr->op.err,
+                      "mam: promote \"%s\" -> \"%s\" failed (%d)",
+                      pr->op.from_key, pr->op.key, pr->op.rc);
+
+        if (ngx_mam_pg_query(r, "SELECT mam_promote_abort($1)", 1, values,
+                             ngx_mam_promote_aborted, pr)
+            != NGX_OK)
+        {
+            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        }
+        return;
+    }
+
+    if (ngx_mam_pg_query(r, "SELECT mam_promote_finish($1, $2)", 2, values,
+                         ngx_mam_promote_finished, pr)
+        != NGX_OK)
+    {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+}
+
+
+static void
+ngx_mam_promote_begun(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    json_t             *v, *promotion, *from, *to;
+    ngx_mam_promote_t  *pr = data;
+
+    v = ngx_mam_pg_json(r->pool, res);
+    if (v == NULL) {
+        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    if (!ngx_mam_outcome(v, "ok")) {
+        ngx_mam_assets_refuse(r, v);
+        return;
+    }
+
+    promotion = json_object_get(v, "promotion");
+    from = json_object_get(v, "staging_key");
+    to = json_object_get(v, "master_key");
+    if (!json_is_string(promotion) || !json_is_string(from)
+        || !json_is_string(to))
+    {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    pr->promotion = (char *) json_string_value(promotion);
+    pr->op.op = NGX_MAM_STORAGE_PROMOTE;
+    pr->op.from_key = json_string_value(from);
+    pr->op.key = json_string_value(to);
+
+    if (ngx_mam_storage_run(r, &pr->op, ngx_mam_promote_moved) != NGX_OK) {
+        pr->op.rc = MAM_STORAGE_ERROR;
+        ngx_mam_promote_moved(r, pr);
+    }
+}
+
+
+ngx_int_t
+ngx_mam_promote_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    ngx_str_t            id;
+    const char         **values, *message;
+    ngx_mam_promote_t   *pr;
+
+    if (ngx_mam_body_string(r, ctx, "asset_id", 1, MAM_UUID_LEN, 1, &id,
+                            &message) != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
+    }
+
+    if (!mam_uuid_valid((char *) id.data, id.len)) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "asset_id: must be a UUID");
+    }
+
+    pr = ngx_pcalloc(r->pool, sizeof(ngx_mam_promote_t));
+    values = ngx_palloc(r->pool, 3 * sizeof(char *));
+    if (pr == NULL || values == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    values[0] = ngx_mam_cstr(r->pool, &id);
+    values[1] = ctx->user.sub;
+    values[2] = ngx_mam_assets_admin(ctx);
+
+    if (values[0] == NULL
+        || ngx_mam_pg_query(r, "SELECT mam_promote_begin($1, $2, $3)", 3,
+                            values, ngx_mam_promote_begun, pr)
+           != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}

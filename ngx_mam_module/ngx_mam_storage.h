@@ -1,0 +1,53 @@
+/*
+ * Storage behind one small interface: an operation on keys, run where it
+ * cannot block a worker.  The local backend (files under mam_storage_root,
+ * on the thread pool) is the first implementation; S3 comes later behind
+ * the same calls.
+ */
+
+#ifndef _NGX_MAM_STORAGE_H_INCLUDED_
+#define _NGX_MAM_STORAGE_H_INCLUDED_
+
+
+#include "ngx_mam_module.h"
+
+#include "mam_storage.h"
+
+
+typedef enum {
+    NGX_MAM_STORAGE_PUT_FILE = 0,   /* file -> key, exclusively, 0644 */
+    NGX_MAM_STORAGE_PROMOTE,        /* from_key -> key, write-once 0444,
+                                       then from_key removed */
+    NGX_MAM_STORAGE_REMOVE,         /* key */
+    NGX_MAM_STORAGE_REMOVE_TREE,    /* key prefix (a folder) */
+    NGX_MAM_STORAGE_SIZE            /* key -> size (-1: absent) */
+} ngx_mam_storage_op_e;
+
+
+typedef struct {
+    ngx_mam_storage_op_e      op;
+    const char               *file;      /* PUT_FILE: a local file */
+    const char               *from_key;  /* PROMOTE */
+    const char               *key;
+
+    /* results */
+    int                       rc;        /* MAM_STORAGE_* */
+    ngx_err_t                 err;       /* errno when MAM_STORAGE_ERROR */
+    off_t                     size;
+
+    /* the backend's own */
+    char                     *path;
+    char                     *from_path;
+} ngx_mam_storage_op_t;
+
+
+/* for a request: done(r, op) runs in the event loop afterwards */
+ngx_int_t ngx_mam_storage_run(ngx_http_request_t *r,
+    ngx_mam_storage_op_t *op, ngx_mam_thread_done_pt done);
+
+/* for the module's own work: done(op) afterwards; op lives in mem */
+ngx_int_t ngx_mam_storage_run_task(ngx_pool_t *mem, ngx_log_t *log,
+    ngx_mam_storage_op_t *op, ngx_mam_task_done_pt done);
+
+
+#endif /* _NGX_MAM_STORAGE_H_INCLUDED_ */

@@ -1,0 +1,515 @@
+/*
+ * Uploads: POST /api/presign records an upload and signs a PUT URL for the
+ * mam_upload location; the PUT streams the body into nginx's client body
+ * temp file (never the whole body in memory) and, only once it is
+ * complete, places it at the staging key on the thread pool.
+ *
+ * URL: {prefix}{upload_id}?expires={unix}&sig={base64url HMAC-SHA256 of
+ * "mam-upload\n{upload_id}\n{expires}" with the signing key}.  The size,
+ * owner and key are in PostgreSQL, bound to the id.
+ */
+
+#include "ngx_mam_pg.h"
+#include "ngx_mam_storage.h"
+
+
+#define NGX_MAM_UPLOAD_SIG_PREFIX  "mam-upload\n"
+
+
+typedef struct {
+    char                     id[MAM_UUID_LEN + 1];
+    char                    *staging_key;
+    off_t                    size;
+    ngx_mam_storage_op_t     op;
+} ngx_mam_upload_t;
+
+
+/* "mam-upload\n{id}\n{expires}" in buf; its length */
+static size_t
+ngx_mam_upload_message(u_char *buf, const char *id, time_t expires)
+{
+    return ngx_sprintf(buf, NGX_MAM_UPLOAD_SIG_PREFIX "%s\n%T", id, expires)
+           - buf;
+}
+
+
+/* --- POST /api/presign --------------------------------------------------- */
+
+typedef struct {
+    char                     *content_type;
+} ngx_mam_presign_t;
+
+
+/* video/... or audio/... with a plausible subtype, lower-cased */
+static char *
+ngx_mam_presign_content_type(ngx_pool_t *pool, ngx_str_t *ct)
+{
+    u_char  *p, *slash, *out;
+
+    if (ct->len < 7 || ct->len > 100) {
+        return NULL;
+    }
+
+    out = ngx_pnalloc(pool, ct->len + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+
+    ngx_strlow(out, ct->data, ct->len);
+    out[ct->len] = '\0';
+
+    if (ngx_strncmp(out, "video/", 6) != 0
+        && ngx_strncmp(out, "audio/", 6) != 0)
+    {
+        return NULL;
+    }
+
+    slash = out + 5;
+    if (slash[1] == '\0') {
+        return NULL;
+    }
+
+    for (p = slash + 1; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+              || *p == '.' || *p == '+' || *p == '-' || *p == '_'))
+        {
+            return NULL;
+        }
+    }
+
+    return (char *) out;
+}
+
+
+static void
+ngx_mam_presign_done(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    u_char               *msg, *url;
+    size_t                len;
+    json_t               *v, *body;
+    time_t                expires;
+    const char           *id;
+    char                  sig[MAM_SIG_LEN + 1];
+    ngx_mam_presign_t    *ps = data;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    v = ngx_mam_pg_json(r->pool, res);
+    if (v == NULL || !ngx_mam_outcome(v, "ok")) {
+        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    id = json_string_value(json_object_get(v, "id"));
+    expires = (time_t) json_integer_value(json_object_get(v, "expires"));
+
+    msg = ngx_pnalloc(r->pool, sizeof(NGX_MAM_UPLOAD_SIG_PREFIX)
+                               + MAM_UUID_LEN + NGX_TIME_T_LEN + 2);
+    url = ngx_pnalloc(r->pool, mcf->upload_prefix.len + MAM_UUID_LEN
+                               + sizeof("?expires=&sig=") + NGX_TIME_T_LEN
+                               + MAM_SIG_LEN);
+    if (id == NULL || msg == NULL || url == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    len = ngx_mam_upload_message(msg, id, expires);
+
+    if (mam_hmac_sign(mcf->sign_key.data, mcf->sign_key.len, msg, len, sig)
+        != 0)
+    {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    *ngx_sprintf(url, "%V%s?expires=%T&sig=%s", &mcf->upload_prefix, id,
+                 expires, sig) = '\0';
+
+    body = json_pack("{s:s, s:s, s:{s:s}, s:O, s:O}",
+                     "upload_url", (char *) url,
+                     "method", "PUT",
+                     "headers", "Content-Type", ps->content_type,
+                     "staging_key", json_object_get(v, "staging_key"),
+                     "expires_at", json_object_get(v, "expires_at"));
+    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK, body));
+}
+
+
+ngx_int_t
+ngx_mam_presign_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    char                  safe[MAM_SAFE_NAME_MAX + 1];
+    json_t               *size;
+    ngx_str_t             filename, ct;
+    json_int_t            n;
+    const char          **values, *message;
+    ngx_mam_presign_t    *ps;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    if (ngx_mam_body_string(r, ctx, "filename", 1, 255, 1, &filename,
+                            &message) != NGX_OK
+        || ngx_mam_body_string(r, ctx, "content_type", 1, 255, 1, &ct,
+                               &message) != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
+    }
+
+    size = json_object_get(ctx->body, "size");
+    if (!json_is_integer(size) || json_integer_value(size) < 1) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "size: must be a positive integer");
+    }
+
+    n = json_integer_value(size);
+    if (n > (json_int_t) mcf->upload_max_size) {
+        return ngx_mam_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                   ngx_mam_message(r->pool, "size: must be at most %O bytes",
+                                   mcf->upload_max_size));
+    }
+
+    ps = ngx_pcalloc(r->pool, sizeof(ngx_mam_presign_t));
+    values = ngx_pcalloc(r->pool, 7 * sizeof(char *));
+    if (ps == NULL || values == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    ps->content_type = ngx_mam_presign_content_type(r->pool, &ct);
+    if (ps->content_type == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                  "content_type: must be video/* or audio/*");
+    }
+
+    mam_safe_filename((char *) filename.data, filename.len, safe);
+
+    values[0] = ctx->user.sub;
+    values[1] = ngx_mam_cstr(r->pool, &filename);
+    values[2] = ngx_mam_message(r->pool, "%s", safe);
+    values[3] = ps->content_type;
+    values[4] = ngx_mam_message(r->pool, "%L", (int64_t) n);
+    values[5] = ngx_mam_message(r->pool, "%T", mcf->upload_url_ttl);
+    values[6] = ngx_mam_ip(r);
+
+    if (values[1] == NULL || values[2] == NULL || values[4] == NULL
+        || values[5] == NULL
+        || ngx_mam_pg_query(r, "SELECT mam_presign($1, $2, $3, $4, $5, $6, "
+                               "$7)", 7, values, ngx_mam_presign_done, ps)
+           != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* --- PUT {upload_url} ---------------------------------------------------- */
+
+/* an error before the body was read: the body is discarded */
+static ngx_int_t
+ngx_mam_upload_reject(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    return ngx_mam_send_error(r, status, message);
+}
+
+
+static void
+ngx_mam_upload_completed(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    json_t            *v, *body;
+    ngx_mam_upload_t  *up = data;
+
+    v = ngx_mam_pg_json(r->pool, res);
+    if (v == NULL) {
+        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    /* the file was already at the key: a complete upload (api.md: 409) */
+    if (up->op.rc == MAM_STORAGE_EXISTS || !ngx_mam_outcome(v, "ok")) {
+        ngx_mam_fail(r, NGX_HTTP_CONFLICT,
+                     "the key already holds a complete upload");
+        return;
+    }
+
+    body = json_pack("{s:s, s:I}", "staging_key", up->staging_key,
+                     "size", (json_int_t) up->size);
+    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_CREATED, body));
+}
+
+
+/* back from the thread pool: the body is at the staging key (or was) */
+static void
+ngx_mam_upload_placed(ngx_http_request_t *r, void *data)
+{
+    const char       **values;
+    ngx_mam_upload_t  *up = data;
+
+    if (up->op.rc != MAM_STORAGE_OK && up->op.rc != MAM_STORAGE_EXISTS) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, up->op.err,
+                      "mam: upload %s could not be placed at \"%s\"",
+                      up->id, up->staging_key);
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    values = ngx_palloc(r->pool, sizeof(char *));
+    if (values == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    values[0] = up->id;
+
+    /* only complete bodies reach the key, so an existing file is one */
+    if (ngx_mam_pg_query(r, "SELECT mam_upload_complete($1)", 1, values,
+                         ngx_mam_upload_completed, up)
+        != NGX_OK)
+    {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+}
+
+
+/* the whole body is in the temp file */
+static void
+ngx_mam_upload_body(ngx_http_request_t *r)
+{
+    ngx_temp_file_t   *tf;
+    ngx_mam_upload_t  *up;
+
+    up = ngx_http_get_module_ctx(r, ngx_mam_module);
+
+    tf = r->request_body ? r->request_body->temp_file : NULL;
+
+    if (tf == NULL || tf->file.offset != up->size) {
+        ngx_mam_fail(r, NGX_HTTP_BAD_REQUEST,
+                     "the body does not have the presigned size");
+        return;
+    }
+
+    up->op.op = NGX_MAM_STORAGE_PUT_FILE;
+    up->op.file = (const char *) tf->file.name.data;
+    up->op.key = up->staging_key;
+
+    if (ngx_mam_storage_run(r, &up->op, ngx_mam_upload_placed) != NGX_OK) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+}
+
+
+static ngx_int_t
+ngx_mam_upload_check(ngx_http_request_t *r, ngx_mam_upload_t *up, json_t *v)
+{
+    json_t  *size, *key;
+
+    if (ngx_mam_outcome(v, "missing")) {
+        return ngx_mam_upload_reject(r, NGX_HTTP_NOT_FOUND, "unknown upload");
+    }
+
+    if (ngx_mam_outcome(v, "complete") || ngx_mam_outcome(v, "consumed")) {
+        return ngx_mam_upload_reject(r, NGX_HTTP_CONFLICT,
+                                     "the key already holds a complete "
+                                     "upload");
+    }
+
+    if (ngx_mam_outcome(v, "expired")
+        || json_is_true(json_object_get(v, "expired")))
+    {
+        return ngx_mam_upload_reject(r, NGX_HTTP_GONE,
+                                     "the upload URL has expired");
+    }
+
+    size = json_object_get(v, "size");
+    key = json_object_get(v, "staging_key");
+    if (!ngx_mam_outcome(v, "pending") || !json_is_integer(size)
+        || !json_is_string(key))
+    {
+        return ngx_mam_upload_reject(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    up->size = (off_t) json_integer_value(size);
+    up->staging_key = (char *) json_string_value(key);
+
+    if (r->headers_in.content_length_n > up->size) {
+        return ngx_mam_upload_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                   ngx_mam_message(r->pool, "the presigned size is %O bytes",
+                                   up->size));
+    }
+
+    if (r->headers_in.content_length_n < up->size) {
+        return ngx_mam_upload_reject(r, NGX_HTTP_BAD_REQUEST,
+                   ngx_mam_message(r->pool, "the body must be the presigned "
+                                   "%O bytes", up->size));
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_mam_upload_state(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    json_t            *v;
+    ngx_int_t          rc;
+    ngx_mam_upload_t  *up = data;
+
+    v = ngx_mam_pg_json(r->pool, res);
+    if (v == NULL) {
+        ngx_http_finalize_request(r, ngx_mam_upload_reject(r,
+                                  res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                                      : NGX_HTTP_SERVICE_UNAVAILABLE, NULL));
+        return;
+    }
+
+    rc = ngx_mam_upload_check(r, up, v);
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    /* streamed to a temp file, kept for the move, removed with the pool */
+    r->request_body_in_file_only = 1;
+    r->request_body_in_persistent_file = 1;
+    r->request_body_in_clean_file = 1;
+    r->request_body_file_log_level = 0;
+
+    rc = ngx_http_read_client_request_body(r, ngx_mam_upload_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    /* the reference taken by the content handler */
+    ngx_http_finalize_request(r, NGX_DONE);
+}
+
+
+/* the id from the path and a valid, unexpired signature, or an answer */
+static ngx_int_t
+ngx_mam_upload_verify(ngx_http_request_t *r, ngx_mam_upload_t *up)
+{
+    u_char               *msg, *p;
+    size_t                len;
+    time_t                expires;
+    ngx_str_t             id, exp, sig;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    id.data = r->uri.data + mcf->upload_prefix.len;
+    id.len = r->uri.len - mcf->upload_prefix.len;
+
+    if (r->uri.len < mcf->upload_prefix.len
+        || !mam_uuid_valid((char *) id.data, id.len))
+    {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    ngx_memcpy(up->id, id.data, MAM_UUID_LEN);
+    up->id[MAM_UUID_LEN] = '\0';
+
+    if (ngx_http_arg(r, (u_char *) "expires", 7, &exp) != NGX_OK
+        || ngx_http_arg(r, (u_char *) "sig", 3, &sig) != NGX_OK
+        || exp.len == 0 || exp.len > 12)
+    {
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    for (p = exp.data; p < exp.data + exp.len; p++) {
+        if (*p < '0' || *p > '9') {
+            return NGX_HTTP_FORBIDDEN;
+        }
+    }
+
+    expires = ngx_atotm(exp.data, exp.len);
+
+    msg = ngx_pnalloc(r->pool, sizeof(NGX_MAM_UPLOAD_SIG_PREFIX)
+                               + MAM_UUID_LEN + NGX_TIME_T_LEN + 2);
+    if (expires == NGX_ERROR || msg == NULL) {
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    len = ngx_mam_upload_message(msg, up->id, expires);
+
+    if (!mam_hmac_verify(mcf->sign_key.data, mcf->sign_key.len, msg, len,
+                         (char *) sig.data, sig.len))
+    {
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    if (expires < ngx_time()) {
+        return NGX_HTTP_GONE;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_mam_upload_handler(ngx_http_request_t *r)
+{
+    ngx_int_t          rc;
+    ngx_str_t          allow = ngx_string("PUT");
+    const char       **values;
+    ngx_mam_upload_t  *up;
+
+    if (r->method != NGX_HTTP_PUT) {
+        (void) ngx_mam_add_header(r, "Allow", &allow);
+        return ngx_mam_upload_reject(r, NGX_HTTP_NOT_ALLOWED, NULL);
+    }
+
+    up = ngx_pcalloc(r->pool, sizeof(ngx_mam_upload_t));
+    values = ngx_palloc(r->pool, sizeof(char *));
+    if (up == NULL || values == NULL) {
+        return ngx_mam_upload_reject(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    rc = ngx_mam_upload_verify(r, up);
+    if (rc != NGX_OK) {
+        return ngx_mam_upload_reject(r, rc,
+                   rc == NGX_HTTP_FORBIDDEN ? "invalid upload signature"
+                   : rc == NGX_HTTP_GONE ? "the upload URL has expired"
+                   : NULL);
+    }
+
+    if (r->headers_in.content_length_n < 0) {
+        return ngx_mam_upload_reject(r, NGX_HTTP_LENGTH_REQUIRED, NULL);
+    }
+
+    ngx_http_set_ctx(r, up, ngx_mam_module);
+
+    values[0] = up->id;
+
+    if (ngx_mam_pg_query(r, "SELECT mam_upload_state($1)", 1, values,
+                         ngx_mam_upload_state, up)
+        != NGX_OK)
+    {
+        return ngx_mam_upload_reject(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
