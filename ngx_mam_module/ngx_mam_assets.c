@@ -677,7 +677,8 @@ typedef struct {
 static void
 ngx_mam_assets_previews_removed(ngx_http_request_t *r, void *data)
 {
-    ngx_mam_delete_t  *del = data;
+    ngx_mam_storage_op_t  *op = data;
+    ngx_mam_delete_t      *del = op->data;
 
     if (del->op.rc != MAM_STORAGE_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, del->op.err,
@@ -709,6 +710,7 @@ ngx_mam_assets_deleted(ngx_http_request_t *r, PGresult *res, void *data)
 
     /* soft delete: the masters stay, the previews go */
     del->op.op = NGX_MAM_STORAGE_REMOVE_TREE;
+    del->op.data = del;
 
     if (ngx_mam_storage_run(r, &del->op, ngx_mam_assets_previews_removed)
         != NGX_OK)
@@ -799,8 +801,9 @@ ngx_mam_promote_aborted(ngx_http_request_t *r, PGresult *res, void *data)
 static void
 ngx_mam_promote_moved(ngx_http_request_t *r, void *data)
 {
-    const char         **values;
-    ngx_mam_promote_t   *pr = data;
+    const char            **values;
+    ngx_mam_storage_op_t   *op = data;
+    ngx_mam_promote_t      *pr = op->data;
 
     values = ngx_palloc(r->pool, 2 * sizeof(char *));
     if (values == NULL) {
@@ -866,10 +869,11 @@ ngx_mam_promote_begun(ngx_http_request_t *r, PGresult *res, void *data)
     pr->op.op = NGX_MAM_STORAGE_PROMOTE;
     pr->op.from_key = json_string_value(from);
     pr->op.key = json_string_value(to);
+    pr->op.data = pr;
 
     if (ngx_mam_storage_run(r, &pr->op, ngx_mam_promote_moved) != NGX_OK) {
         pr->op.rc = MAM_STORAGE_ERROR;
-        ngx_mam_promote_moved(r, pr);
+        ngx_mam_promote_moved(r, &pr->op);
     }
 }
 

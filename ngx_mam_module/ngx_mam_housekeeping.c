@@ -88,6 +88,7 @@ ngx_mam_hk_storage(ngx_mam_hk_run_t *run, ngx_mam_storage_op_e op,
     ngx_memzero(&run->op, sizeof(ngx_mam_storage_op_t));
     run->op.op = op;
     run->op.key = key;
+    run->op.data = run;
 
     if (ngx_mam_storage_run_task(run->pool, ngx_cycle->log, &run->op, done)
         != NGX_OK)
@@ -110,7 +111,7 @@ ngx_mam_hk_field(ngx_mam_hk_run_t *run, const char *name)
 static void
 ngx_mam_hk_upload_removed(void *data)
 {
-    ngx_mam_hk_run_t  *run = data;
+    ngx_mam_hk_run_t  *run = ((ngx_mam_storage_op_t *) data)->data;
 
     if (run->op.rc != MAM_STORAGE_OK) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, run->op.err,
@@ -131,7 +132,7 @@ ngx_mam_hk_upload_removed(void *data)
 static void
 ngx_mam_hk_staging_removed(void *data)
 {
-    ngx_mam_hk_run_t  *run = data;
+    ngx_mam_hk_run_t  *run = ((ngx_mam_storage_op_t *) data)->data;
 
     run->values[0] = ngx_mam_hk_field(run, "id");
     run->values[1] = NULL;
@@ -144,7 +145,7 @@ static void
 ngx_mam_hk_master_sized(void *data)
 {
     json_int_t         expect;
-    ngx_mam_hk_run_t  *run = data;
+    ngx_mam_hk_run_t  *run = ((ngx_mam_storage_op_t *) data)->data;
 
     expect = json_integer_value(json_object_get(run->item, "size"));
 

@@ -29,6 +29,7 @@ typedef struct {
     const char               *file;      /* PUT_FILE: a local file */
     const char               *from_key;  /* PROMOTE */
     const char               *key;
+    void                     *data;      /* the caller's, for done() */
 
     /* results */
     int                       rc;        /* MAM_STORAGE_* */
@@ -41,7 +42,8 @@ typedef struct {
 } ngx_mam_storage_op_t;
 
 
-/* for a request: done(r, op) runs in the event loop afterwards */
+/* for a request: done(r, op) runs in the event loop afterwards (op->data
+ * carries the caller's state) */
 ngx_int_t ngx_mam_storage_run(ngx_http_request_t *r,
     ngx_mam_storage_op_t *op, ngx_mam_thread_done_pt done);
 

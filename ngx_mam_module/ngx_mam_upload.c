@@ -261,8 +261,9 @@ ngx_mam_upload_completed(ngx_http_request_t *r, PGresult *res, void *data)
 static void
 ngx_mam_upload_placed(ngx_http_request_t *r, void *data)
 {
-    const char       **values;
-    ngx_mam_upload_t  *up = data;
+    const char            **values;
+    ngx_mam_storage_op_t   *op = data;
+    ngx_mam_upload_t       *up = op->data;
 
     if (up->op.rc != MAM_STORAGE_OK && up->op.rc != MAM_STORAGE_EXISTS) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, up->op.err,
@@ -310,6 +311,7 @@ ngx_mam_upload_body(ngx_http_request_t *r)
     up->op.op = NGX_MAM_STORAGE_PUT_FILE;
     up->op.file = (const char *) tf->file.name.data;
     up->op.key = up->staging_key;
+    up->op.data = up;
 
     if (ngx_mam_storage_run(r, &up->op, ngx_mam_upload_placed) != NGX_OK) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
@@ -317,26 +319,31 @@ ngx_mam_upload_body(ngx_http_request_t *r)
 }
 
 
+/* NGX_OK when this upload may take a body of this length; else the status
+ * to refuse it with, and *message */
 static ngx_int_t
-ngx_mam_upload_check(ngx_http_request_t *r, ngx_mam_upload_t *up, json_t *v)
+ngx_mam_upload_check(ngx_http_request_t *r, ngx_mam_upload_t *up, json_t *v,
+    const char **message)
 {
     json_t  *size, *key;
 
+    *message = NULL;
+
     if (ngx_mam_outcome(v, "missing")) {
-        return ngx_mam_upload_reject(r, NGX_HTTP_NOT_FOUND, "unknown upload");
+        *message = "unknown upload";
+        return NGX_HTTP_NOT_FOUND;
     }
 
     if (ngx_mam_outcome(v, "complete") || ngx_mam_outcome(v, "consumed")) {
-        return ngx_mam_upload_reject(r, NGX_HTTP_CONFLICT,
-                                     "the key already holds a complete "
-                                     "upload");
+        *message = "the key already holds a complete upload";
+        return NGX_HTTP_CONFLICT;
     }
 
     if (ngx_mam_outcome(v, "expired")
         || json_is_true(json_object_get(v, "expired")))
     {
-        return ngx_mam_upload_reject(r, NGX_HTTP_GONE,
-                                     "the upload URL has expired");
+        *message = "the upload URL has expired";
+        return NGX_HTTP_GONE;
     }
 
     size = json_object_get(v, "size");
@@ -344,22 +351,22 @@ ngx_mam_upload_check(ngx_http_request_t *r, ngx_mam_upload_t *up, json_t *v)
     if (!ngx_mam_outcome(v, "pending") || !json_is_integer(size)
         || !json_is_string(key))
     {
-        return ngx_mam_upload_reject(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     up->size = (off_t) json_integer_value(size);
     up->staging_key = (char *) json_string_value(key);
 
     if (r->headers_in.content_length_n > up->size) {
-        return ngx_mam_upload_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                   ngx_mam_message(r->pool, "the presigned size is %O bytes",
-                                   up->size));
+        *message = ngx_mam_message(r->pool, "the presigned size is %O bytes",
+                                   up->size);
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
 
     if (r->headers_in.content_length_n < up->size) {
-        return ngx_mam_upload_reject(r, NGX_HTTP_BAD_REQUEST,
-                   ngx_mam_message(r->pool, "the body must be the presigned "
-                                   "%O bytes", up->size));
+        *message = ngx_mam_message(r->pool, "the body must be the presigned "
+                                   "%O bytes", up->size);
+        return NGX_HTTP_BAD_REQUEST;
     }
 
     return NGX_OK;
@@ -371,6 +378,7 @@ ngx_mam_upload_state(ngx_http_request_t *r, PGresult *res, void *data)
 {
     json_t            *v;
     ngx_int_t          rc;
+    const char        *message;
     ngx_mam_upload_t  *up = data;
 
     v = ngx_mam_pg_json(r->pool, res);
@@ -381,10 +389,10 @@ ngx_mam_upload_state(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    rc = ngx_mam_upload_check(r, up, v);
+    rc = ngx_mam_upload_check(r, up, v, &message);
 
     if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, rc);
+        ngx_http_finalize_request(r, ngx_mam_upload_reject(r, rc, message));
         return;
     }
 
