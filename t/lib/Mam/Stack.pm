@@ -529,6 +529,31 @@ sub login {
     return $r->{json};
 }
 
+# presign + PUT as the holder of $token; returns the staging key
+sub upload {
+    my ($self, $token, $content, %opt) = @_;
+    my $r = $self->api(POST => '/api/presign',
+                       { filename => $opt{filename} // 'clip.mp4',
+                         content_type => $opt{content_type} // 'video/mp4',
+                         size => length $content }, token => $token);
+    die "presign: $r->{status} $r->{content}\n" unless $r->{status} == 200;
+    my $put = $self->http(PUT => $r->{json}{upload_url}, { content => $content });
+    die "PUT: $put->{status} $put->{content}\n" unless $put->{status} == 201;
+    return $r->{json}{staging_key};
+}
+
+# an asset of $token's user with one staged upload; returns the asset
+sub create_asset {
+    my ($self, $token, %opt) = @_;
+    my $key = $self->upload($token, $opt{content} // 'media bytes', %opt);
+    my $r = $self->api(POST => '/api/assets',
+                       { title => $opt{title} // 'An asset',
+                         (defined $opt{description} ? (description => $opt{description}) : ()),
+                         staging_key => $key }, token => $token);
+    die "create asset: $r->{status} $r->{content}\n" unless $r->{status} == 201;
+    return $r->{json}{asset};
+}
+
 # --- processes and files --------------------------------------------------
 
 sub spawn {
