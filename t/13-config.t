@@ -11,7 +11,7 @@ my $s = Mam::Stack->new;
 $s->prepare;    # data dir, secrets and config; no servers needed for -t
 my $good = $s->render_nginx_conf(rate_limit_auth => 300, rate_limit_api => 3000,
                                  rate_limit_user => 1200);
-$good =~ s/^(\s*mam_rate_limits .*\n)/$1    mam_access_token_ttl 15m;\n    mam_refresh_token_ttl 30d;\n/m
+$good =~ s/^(\s*mam_rate_limits .*\n)/$1    mam_access_token_ttl 15m;\n    mam_refresh_token_ttl 30d;\n    mam_upload_max_size 20g;\n    mam_upload_url_ttl 1h;\n    mam_staging_ttl 7d;\n    mam_housekeeping_interval 1h;\n/m
     or die 'no mam_rate_limits';
 
 my ($rc, $out) = $s->nginx_test($good);
@@ -70,6 +70,11 @@ my @bad = (
     [ mam_access_token_ttl => '2d', qr/"mam_access_token_ttl".*between/ ],
     [ mam_refresh_token_ttl => '10m', qr/"mam_refresh_token_ttl".*between/ ],
     [ mam_refresh_token_ttl => 'forever', qr/"mam_refresh_token_ttl".*invalid/ ],
+    [ mam_upload_max_size => 'huge', qr/"mam_upload_max_size".*invalid/ ],
+    [ mam_upload_max_size => '0', qr/"mam_upload_max_size" must be at least/ ],
+    [ mam_upload_url_ttl => '10s', qr/"mam_upload_url_ttl".*between/ ],
+    [ mam_staging_ttl => 'later', qr/"mam_staging_ttl".*invalid/ ],
+    [ mam_housekeeping_interval => '10ms', qr/"mam_housekeeping_interval".*between/ ],
 );
 
 for my $case (@bad) {
@@ -79,7 +84,7 @@ for my $case (@bad) {
     like($out, $expect, "... and names $directive") or diag($out);
 }
 
-for my $directive (qw(mam_pg mam_redis)) {
+for my $directive (qw(mam_pg mam_redis mam_storage_root mam_sign_key_file)) {
     my ($rc, $out) = $s->nginx_test(without($directive));
     isnt($rc, 0, "nginx -t fails without $directive");
     like($out, qr/"\Q$directive\E" is required where "mam_api" is used/,
@@ -95,6 +100,13 @@ like($out, qr/"mam_pg" directive is duplicate/, 'a duplicate mam_pg is refused')
 ($rc, $out) = $s->nginx_test($nested);
 like($out, qr/"mam_pg_pool_size" directive is not allowed here/,
      'http-level directives are refused inside a location');
+
+(my $noupload = $good) =~ s/^.*mam_upload;.*\n//m or die 'no upload location';
+($rc, $out) = $s->nginx_test($noupload);
+like($out, qr/a location with "mam_upload" is required/, 'the upload location is required with mam_api');
+(my $exact = $good) =~ s/location \/upload\/ \{/location = \/upload\/ {/ or die;
+($rc, $out) = $s->nginx_test($exact);
+like($out, qr/"mam_upload" directive must be in a prefix location ending in/, 'mam_upload needs a prefix location');
 
 unlike($out, qr/[0-9a-f]{64}/, 'no key material in nginx -t output');
 
