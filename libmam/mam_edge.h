@@ -1,0 +1,51 @@
+/*
+ * Signed playback URLs (edge.md):
+ *   {prefix}{exp}/{sig}/{asset_id}/{version_id}/{rest}
+ * sig = base64url(HMAC-SHA256(key, "{exp}/{asset_id}/{version_id}"
+ * ["/{client_ip}"])).  Parsing works on the raw request path, before nginx
+ * decodes or merges anything, and never touches the file system.
+ */
+#ifndef MAM_EDGE_H
+#define MAM_EDGE_H
+
+#include <stddef.h>
+
+#include "mam_util.h"
+
+#define MAM_EDGE_REST_MAX   512
+
+#define MAM_EDGE_OK         0
+#define MAM_EDGE_BAD        1      /* 400: malformed path or ids */
+#define MAM_EDGE_FORBIDDEN  2      /* 403: malformed signature */
+
+typedef struct {
+    long    exp;
+    char    exp_text[24];
+    char    sig[MAM_SIG_LEN + 1];
+    char    asset_id[MAM_UUID_LEN + 1];
+    char    version_id[MAM_UUID_LEN + 1];
+    char    rest[MAM_EDGE_REST_MAX + 1];    /* decoded, validated */
+    size_t  rest_len;
+} mam_edge_url_t;
+
+/* path: the raw path after the location prefix (no query string) */
+int mam_edge_parse(const char *path, size_t len, mam_edge_url_t *url);
+
+/* the signed message into buf (at least 128 bytes); its length */
+size_t mam_edge_message(char *buf, size_t size, const char *exp,
+    const char *asset_id, const char *version_id, const char *client_ip);
+
+/* 1 when url's signature is right for key (constant-time compare) */
+int mam_edge_verify(const unsigned char *key, size_t keylen,
+    const mam_edge_url_t *url, const char *client_ip);
+
+/* the whole signed path "{exp}/{sig}/{asset}/{version}/{rest}" into buf;
+ * -1 when it does not fit */
+int mam_edge_sign(const unsigned char *key, size_t keylen, long exp,
+    const char *asset_id, const char *version_id, const char *rest,
+    const char *client_ip, char *buf, size_t size);
+
+/* Content-Type by the extension of rest, or NULL */
+const char *mam_edge_content_type(const char *rest, size_t len);
+
+#endif
