@@ -31,6 +31,8 @@ static char *ngx_mam_conf_set_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_set_upload(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_mam_conf_set_edge(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_mam_conf_storage_root(ngx_conf_t *cf, void *post,
     void *data);
 
@@ -151,6 +153,13 @@ static ngx_command_t  ngx_mam_commands[] = {
       offsetof(ngx_mam_main_conf_t, sign_key),
       NULL },
 
+    { ngx_string("mam_sign_key_previous_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_mam_conf_set_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, sign_key_previous),
+      NULL },
+
     { ngx_string("mam_callback_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_mam_conf_set_key_file,
@@ -261,6 +270,41 @@ static ngx_command_t  ngx_mam_commands[] = {
       ngx_mam_conf_set_upload,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("mam_edge"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_mam_conf_set_edge,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mam_edge_previews"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_mam_loc_conf_t, edge_previews),
+      NULL },
+
+    { ngx_string("mam_edge_cors_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_mam_loc_conf_t, edge_cors_origin),
+      NULL },
+
+    { ngx_string("mam_edge_bind_ip"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, edge_bind_ip),
+      NULL },
+
+    { ngx_string("mam_edge_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, edge_url),
       NULL },
 
     { ngx_string("mam_api"),
@@ -590,6 +634,39 @@ ngx_mam_conf_set_upload(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* location /s/ { mam_edge; }: signed playback URLs */
+static char *
+ngx_mam_conf_set_edge(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_mam_loc_conf_t        *mlcf = conf;
+    ngx_mam_main_conf_t       *mcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    (void) cmd;
+
+    if (mlcf->edge) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->named || clcf->exact_match || clcf->regex != NULL
+        || clcf->name.len < 2 || clcf->name.data[0] != '/'
+        || clcf->name.data[clcf->name.len - 1] != '/')
+    {
+        return "must be in a prefix location ending in \"/\"";
+    }
+
+    mlcf->edge = 1;
+    clcf->handler = ngx_mam_edge_handler;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
+    mcf->edge_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_mam_create_main_conf(ngx_conf_t *cf)
 {
@@ -615,6 +692,7 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->upload_url_ttl = NGX_CONF_UNSET;
     mcf->staging_ttl = NGX_CONF_UNSET;
     mcf->housekeeping_interval = NGX_CONF_UNSET_MSEC;
+    mcf->edge_bind_ip = NGX_CONF_UNSET;
 
     return mcf;
 }
@@ -640,6 +718,20 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mcf->upload_url_ttl, 3600);
     ngx_conf_init_value(mcf->staging_ttl, 7 * 86400);
     ngx_conf_init_msec_value(mcf->housekeeping_interval, 3600000);
+    ngx_conf_init_value(mcf->edge_bind_ip, 0);
+
+    if (mcf->edge_url.data == NULL) {
+        ngx_str_set(&mcf->edge_url, "/s/");
+    }
+
+    if (mcf->edge_url.len > 512
+        || mcf->edge_url.data[mcf->edge_url.len - 1] != '/')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_edge_url\" must end in \"/\" (at most 512 "
+                           "bytes)");
+        return NGX_CONF_ERROR;
+    }
 
     if (mcf->upload_max_size < 1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -669,15 +761,28 @@ ngx_mam_create_loc_conf(ngx_conf_t *cf)
 }
 
 
-/* the handler is per location: nothing is inherited */
+/* the handlers are per location and not inherited; the edge settings are */
 static char *
 ngx_mam_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
+    ngx_mam_loc_conf_t        *prev = parent;
     ngx_mam_loc_conf_t        *conf = child;
     ngx_mam_main_conf_t       *mcf;
     ngx_http_core_loc_conf_t  *clcf;
 
-    (void) parent;
+    ngx_conf_merge_str_value(conf->edge_previews, prev->edge_previews,
+                             "/_mam_previews/");
+    ngx_conf_merge_str_value(conf->edge_cors_origin, prev->edge_cors_origin,
+                             "*");
+
+    if (conf->edge_previews.data[0] != '/'
+        || conf->edge_previews.data[conf->edge_previews.len - 1] != '/')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_edge_previews\" must be a location prefix "
+                           "such as /_mam_previews/");
+        return NGX_CONF_ERROR;
+    }
 
     if (!conf->api) {
         return NGX_CONF_OK;
@@ -701,6 +806,13 @@ ngx_mam_postconfiguration(ngx_conf_t *cf)
     ngx_mam_main_conf_t  *mcf;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
+
+    if (mcf->edge_used && mcf->sign_key.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_sign_key_file\" is required where "
+                           "\"mam_edge\" is used");
+        return NGX_ERROR;
+    }
 
     if (!mcf->api_used) {
         return NGX_OK;

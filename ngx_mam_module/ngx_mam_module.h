@@ -39,6 +39,7 @@ typedef struct {
 
     ngx_str_t                 jwt_key;
     ngx_str_t                 sign_key;
+    ngx_str_t                 sign_key_previous;  /* rotation */
     ngx_str_t                 callback_key;
 
     size_t                    json_body_limit;
@@ -64,6 +65,10 @@ typedef struct {
     ngx_msec_t                housekeeping_interval;
     ngx_str_t                 upload_prefix;     /* the mam_upload location */
 
+    ngx_flag_t                edge_used;
+    ngx_flag_t                edge_bind_ip;
+    ngx_str_t                 edge_url;          /* signed URLs start so */
+
     /* per worker process, created in init_process */
     ngx_mam_pg_pool_t        *pg;
     ngx_mam_redis_t          *redis;
@@ -73,6 +78,9 @@ typedef struct {
 typedef struct {
     ngx_flag_t                api;
     ngx_flag_t                upload;
+    ngx_flag_t                edge;
+    ngx_str_t                 edge_previews;     /* internal location */
+    ngx_str_t                 edge_cors_origin;
 } ngx_mam_loc_conf_t;
 
 
@@ -195,10 +203,15 @@ ngx_int_t ngx_mam_assets_update_handler(ngx_http_request_t *r,
 ngx_int_t ngx_mam_assets_delete_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_promote_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_sign_preview_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
 
 
 /* ngx_mam_upload.c: the PUT location */
 ngx_int_t ngx_mam_upload_handler(ngx_http_request_t *r);
+
+/* ngx_mam_edge.c: the signed playback location */
+ngx_int_t ngx_mam_edge_handler(ngx_http_request_t *r);
 
 /* ngx_mam_housekeeping.c */
 ngx_int_t ngx_mam_housekeeping_init(ngx_cycle_t *cycle,

@@ -33,6 +33,8 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
       NGX_MAM_EDITOR },
     { NGX_HTTP_POST, "/api/promote", ngx_mam_promote_handler,
       NGX_MAM_EDITOR },
+    { NGX_HTTP_POST, "/api/sign-preview", ngx_mam_sign_preview_handler,
+      NGX_MAM_USER },
 
     { NGX_HTTP_PATCH, "/api/users/:id", ngx_mam_users_update_handler,
       NGX_MAM_ADMIN },

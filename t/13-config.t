@@ -87,7 +87,7 @@ for my $case (@bad) {
 for my $directive (qw(mam_pg mam_redis mam_storage_root mam_sign_key_file)) {
     my ($rc, $out) = $s->nginx_test(without($directive));
     isnt($rc, 0, "nginx -t fails without $directive");
-    like($out, qr/"\Q$directive\E" is required where "mam_api" is used/,
+    like($out, qr/"\Q$directive\E" is required where "mam_(api|edge)" is used/,
          "... and says $directive is required");
 }
 

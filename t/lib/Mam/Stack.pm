@@ -363,7 +363,21 @@ EOT
         }
         $api = "        location /api/ { mam_api; }\n"
              . "        location /auth/ { mam_api; }\n"
-             . "        location /upload/ { mam_upload; client_max_body_size 0; }\n";
+             . "        location /upload/ { mam_upload; client_max_body_size 0; }\n"
+             . "        location /s/ { mam_edge; }\n"
+             . "        location /_mam_previews/ {\n"
+             . "            internal;\n"
+             . "            alias $d/storage/previews/;\n"
+             . "            disable_symlinks on;\n"
+             . "            log_not_found off;\n"
+             . "            error_page 404 = \@mam_not_found;\n"
+             . "        }\n"
+             . "        location \@mam_not_found {\n"
+             . "            default_type application/json;\n"
+             . "            return 404 '{\"error\":\"not_found\",\"message\":\"no such file\"}';\n"
+             . "        }\n"
+             . "        # the same files from a plain static location: the baseline\n"
+             . "        location /plain/ { alias $d/storage/previews/; }\n";
     }
 
     my $html = -d "$ROOT/html"

@@ -1,0 +1,394 @@
+/*
+ * The edge (edge.md): `location /s/ { mam_edge; }` validates a signed
+ * playback URL on the raw request path, before any file system access,
+ * then hands the request to an internal location that serves the previews
+ * directory, so ranges, HEAD, conditional requests and sendfile stay
+ * nginx's own.  What the served location needs (Content-Type,
+ * Cache-Control, CORS) is set in headers_out, which an internal redirect
+ * keeps.
+ *
+ * POST /api/sign-preview issues such URLs for ready previews.
+ */
+
+#include "ngx_mam_pg.h"
+
+#include "mam_edge.h"
+
+
+#define NGX_MAM_EDGE_MAX_AGE  86400
+
+
+static ngx_int_t
+ngx_mam_edge_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    r->expect_tested = 1;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    return ngx_mam_send_error(r, status, message);
+}
+
+
+static ngx_int_t
+ngx_mam_edge_cors(ngx_http_request_t *r, ngx_mam_loc_conf_t *lcf)
+{
+    return ngx_mam_add_header(r, "Access-Control-Allow-Origin",
+                              &lcf->edge_cors_origin);
+}
+
+
+static ngx_int_t
+ngx_mam_edge_preflight(ngx_http_request_t *r, ngx_mam_loc_conf_t *lcf)
+{
+    ngx_str_t  methods = ngx_string("GET, HEAD, OPTIONS");
+    ngx_str_t  headers = ngx_string("Range, If-Range, If-None-Match, "
+                                    "If-Modified-Since");
+    ngx_str_t  expose = ngx_string("Content-Length, Content-Range, ETag");
+    ngx_str_t  max_age = ngx_string("86400");
+
+    if (ngx_mam_edge_cors(r, lcf) != NGX_OK
+        || ngx_mam_add_header(r, "Access-Control-Allow-Methods", &methods)
+           != NGX_OK
+        || ngx_mam_add_header(r, "Access-Control-Allow-Headers", &headers)
+           != NGX_OK
+        || ngx_mam_add_header(r, "Access-Control-Expose-Headers", &expose)
+           != NGX_OK
+        || ngx_mam_add_header(r, "Access-Control-Max-Age", &max_age)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    return ngx_mam_send_no_content(r);
+}
+
+
+/* the path as the client sent it, after the location's prefix */
+static ngx_int_t
+ngx_mam_edge_raw_path(ngx_http_request_t *r, ngx_str_t *prefix,
+    ngx_str_t *path)
+{
+    u_char  *end;
+
+    if (!r->valid_unparsed_uri) {
+        return NGX_ERROR;
+    }
+
+    end = r->args_start ? r->args_start - 1
+                        : r->unparsed_uri.data + r->unparsed_uri.len;
+
+    path->data = r->unparsed_uri.data;
+    path->len = end - path->data;
+
+    if (path->len < prefix->len
+        || ngx_strncmp(path->data, prefix->data, prefix->len) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    path->data += prefix->len;
+    path->len -= prefix->len;
+
+    return NGX_OK;
+}
+
+
+/* current key, then the previous one (rotation) */
+static ngx_uint_t
+ngx_mam_edge_signed(ngx_http_request_t *r, ngx_mam_main_conf_t *mcf,
+    mam_edge_url_t *url)
+{
+    char  *ip;
+
+    ip = NULL;
+    if (mcf->edge_bind_ip) {
+        ip = ngx_mam_cstr(r->pool, ngx_mam_client_ip(r));
+        if (ip == NULL) {
+            return 0;
+        }
+    }
+
+    if (mam_edge_verify(mcf->sign_key.data, mcf->sign_key.len, url, ip)) {
+        return 1;
+    }
+
+    return mcf->sign_key_previous.len
+           && mam_edge_verify(mcf->sign_key_previous.data,
+                              mcf->sign_key_previous.len, url, ip);
+}
+
+
+static ngx_int_t
+ngx_mam_edge_headers(ngx_http_request_t *r, ngx_mam_loc_conf_t *lcf,
+    mam_edge_url_t *url)
+{
+    time_t       left;
+    ngx_str_t    cc;
+    const char  *type;
+
+    type = mam_edge_content_type(url->rest, url->rest_len);
+    if (type) {
+        r->headers_out.content_type.data = (u_char *) type;
+        r->headers_out.content_type.len = ngx_strlen(type);
+        r->headers_out.content_type_len = r->headers_out.content_type.len;
+        r->headers_out.content_type_lowcase = NULL;
+    }
+
+    left = url->exp - ngx_time();
+    if (left > NGX_MAM_EDGE_MAX_AGE) {
+        left = NGX_MAM_EDGE_MAX_AGE;
+    }
+
+    cc.data = ngx_pnalloc(r->pool, sizeof("private, max-age=")
+                                   + NGX_TIME_T_LEN);
+    if (cc.data == NULL) {
+        return NGX_ERROR;
+    }
+    cc.len = ngx_sprintf(cc.data, "private, max-age=%T", left) - cc.data;
+
+    if (ngx_mam_add_header(r, "Cache-Control", &cc) != NGX_OK
+        || ngx_mam_edge_cors(r, lcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_mam_edge_handler(ngx_http_request_t *r)
+{
+    u_char                    *p, *dot;
+    ngx_int_t                  rc;
+    ngx_str_t                  path, uri;
+    ngx_str_t                  allow = ngx_string("GET, HEAD, OPTIONS");
+    mam_edge_url_t            *url;
+    ngx_mam_loc_conf_t        *lcf;
+    ngx_mam_main_conf_t       *mcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+    lcf = ngx_http_get_module_loc_conf(r, ngx_mam_module);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (r->method == NGX_HTTP_OPTIONS) {
+        return ngx_mam_edge_preflight(r, lcf);
+    }
+
+    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
+        (void) ngx_mam_add_header(r, "Allow", &allow);
+        return ngx_mam_edge_error(r, NGX_HTTP_NOT_ALLOWED, NULL);
+    }
+
+    url = ngx_palloc(r->pool, sizeof(mam_edge_url_t));
+    if (url == NULL) {
+        return ngx_mam_edge_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    if (ngx_mam_edge_raw_path(r, &clcf->name, &path) != NGX_OK) {
+        return ngx_mam_edge_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "malformed playback URL");
+    }
+
+    rc = mam_edge_parse((char *) path.data, path.len, url);
+
+    if (rc == MAM_EDGE_BAD) {
+        return ngx_mam_edge_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "malformed playback URL");
+    }
+
+    if (rc != MAM_EDGE_OK || !ngx_mam_edge_signed(r, mcf, url)) {
+        return ngx_mam_edge_error(r, NGX_HTTP_FORBIDDEN,
+                                  "invalid signature");
+    }
+
+    if (url->exp < ngx_time()) {
+        return ngx_mam_edge_error(r, NGX_HTTP_GONE,
+                                  "the playback URL has expired");
+    }
+
+    /* a name without an extension is no file we publish (and may be a
+     * folder, which the static module would answer with a redirect) */
+    p = (u_char *) url->rest;
+    dot = (u_char *) strrchr((char *) p, '.');
+    if (dot == NULL || ngx_strchr(dot, '/') != NULL) {
+        return ngx_mam_edge_error(r, NGX_HTTP_NOT_FOUND, "no such file");
+    }
+
+    if (ngx_mam_edge_headers(r, lcf, url) != NGX_OK) {
+        return ngx_mam_edge_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    uri.len = lcf->edge_previews.len + 2 * (MAM_UUID_LEN + 1) + url->rest_len;
+    uri.data = ngx_pnalloc(r->pool, uri.len);
+    if (uri.data == NULL) {
+        return ngx_mam_edge_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    ngx_sprintf(uri.data, "%V%s/%s/%s", &lcf->edge_previews, url->asset_id,
+                url->version_id, url->rest);
+
+    r->expect_tested = 1;
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    return ngx_http_internal_redirect(r, &uri, NULL);
+}
+
+
+/* --- POST /api/sign-preview ---------------------------------------------- */
+
+typedef struct {
+    time_t                    ttl;
+} ngx_mam_sign_t;
+
+
+static void
+ngx_mam_sign_found(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    char                  *ip, *url;
+    size_t                 size;
+    json_t                *v, *body;
+    time_t                 exp;
+    u_char                 when[sizeof("1970-01-01T00:00:00Z")];
+    const char            *asset, *version;
+    ngx_tm_t               tm;
+    ngx_mam_sign_t        *sg = data;
+    ngx_mam_main_conf_t   *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    v = ngx_mam_pg_json(r->pool, res);
+    if (v == NULL) {
+        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    if (ngx_mam_outcome(v, "not_found")) {
+        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset or version");
+        return;
+    }
+
+    if (ngx_mam_outcome(v, "not_ready")) {
+        ngx_mam_fail(r, NGX_HTTP_CONFLICT, "the preview is not ready");
+        return;
+    }
+
+    asset = json_string_value(json_object_get(v, "asset_id"));
+    version = json_string_value(json_object_get(v, "version_id"));
+    if (!ngx_mam_outcome(v, "ok") || asset == NULL || version == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ip = NULL;
+    if (mcf->edge_bind_ip) {
+        ip = ngx_mam_cstr(r->pool, ngx_mam_client_ip(r));
+    }
+
+    exp = ngx_time() + sg->ttl;
+    size = mcf->edge_url.len + 256;
+    url = ngx_pnalloc(r->pool, size);
+    if (url == NULL || (mcf->edge_bind_ip && ip == NULL)) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_memcpy(url, mcf->edge_url.data, mcf->edge_url.len);
+
+    if (mam_edge_sign(mcf->sign_key.data, mcf->sign_key.len, exp, asset,
+                      version, "index.m3u8", ip, url + mcf->edge_url.len,
+                      size - mcf->edge_url.len)
+        != 0)
+    {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_gmtime(exp, &tm);
+    *ngx_sprintf(when, "%4d-%02d-%02dT%02d:%02d:%02dZ", tm.ngx_tm_year,
+                 tm.ngx_tm_mon, tm.ngx_tm_mday, tm.ngx_tm_hour,
+                 tm.ngx_tm_min, tm.ngx_tm_sec) = '\0';
+
+    body = json_pack("{s:s, s:s}", "url", url, "expires_at", (char *) when);
+    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK, body));
+}
+
+
+ngx_int_t
+ngx_mam_sign_preview_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    json_t           *ttl;
+    ngx_int_t         rc;
+    ngx_str_t         asset, version;
+    json_int_t        n;
+    const char      **values, *message;
+    ngx_mam_sign_t   *sg;
+
+    if (ngx_mam_body_string(r, ctx, "asset_id", 1, MAM_UUID_LEN, 1, &asset,
+                            &message) != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
+    }
+
+    if (!mam_uuid_valid((char *) asset.data, asset.len)) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "asset_id: must be a UUID");
+    }
+
+    rc = ngx_mam_body_string(r, ctx, "version_id", 1, MAM_UUID_LEN, 0,
+                             &version, &message);
+    if (rc == NGX_ERROR
+        || (rc == NGX_OK
+            && !mam_uuid_valid((char *) version.data, version.len)))
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "version_id: must be a UUID");
+    }
+
+    sg = ngx_pcalloc(r->pool, sizeof(ngx_mam_sign_t));
+    values = ngx_pcalloc(r->pool, 2 * sizeof(char *));
+    if (sg == NULL || values == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    /* api.md: clamped to 60..3600, 900 by default */
+    sg->ttl = 900;
+    ttl = json_object_get(ctx->body, "ttl_sec");
+    if (ttl != NULL && !json_is_null(ttl)) {
+        if (!json_is_integer(ttl)) {
+            return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                      "ttl_sec: must be an integer");
+        }
+        n = json_integer_value(ttl);
+        sg->ttl = n < 60 ? 60 : n > 3600 ? 3600 : (time_t) n;
+    }
+
+    values[0] = ngx_mam_cstr(r->pool, &asset);
+    values[1] = rc == NGX_OK ? ngx_mam_cstr(r->pool, &version) : NULL;
+
+    if (values[0] == NULL
+        || ngx_mam_pg_query(r, "SELECT mam_preview_playable($1, $2)", 2,
+                            values, ngx_mam_sign_found, sg)
+           != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}
