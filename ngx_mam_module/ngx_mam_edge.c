@@ -245,6 +245,18 @@ ngx_mam_edge_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * `location @mam_not_found { mam_edge_not_found; }`, the previews
+ * location's error_page for 404: JSON, and not the Content-Type the edge
+ * chose for the file that was not there.
+ */
+ngx_int_t
+ngx_mam_edge_not_found_handler(ngx_http_request_t *r)
+{
+    return ngx_mam_edge_error(r, NGX_HTTP_NOT_FOUND, "no such file");
+}
+
+
 /* --- POST /api/sign-preview ---------------------------------------------- */
 
 typedef struct {

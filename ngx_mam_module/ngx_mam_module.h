@@ -212,6 +212,7 @@ ngx_int_t ngx_mam_upload_handler(ngx_http_request_t *r);
 
 /* ngx_mam_edge.c: the signed playback location */
 ngx_int_t ngx_mam_edge_handler(ngx_http_request_t *r);
+ngx_int_t ngx_mam_edge_not_found_handler(ngx_http_request_t *r);
 
 /* ngx_mam_housekeeping.c */
 ngx_int_t ngx_mam_housekeeping_init(ngx_cycle_t *cycle,

@@ -372,10 +372,7 @@ EOT
              . "            log_not_found off;\n"
              . "            error_page 404 = \@mam_not_found;\n"
              . "        }\n"
-             . "        location \@mam_not_found {\n"
-             . "            default_type application/json;\n"
-             . "            return 404 '{\"error\":\"not_found\",\"message\":\"no such file\"}';\n"
-             . "        }\n"
+             . "        location \@mam_not_found { mam_edge_not_found; }\n"
              . "        # the same files from a plain static location: the baseline\n"
              . "        location /plain/ { alias $d/storage/previews/; }\n";
     }
