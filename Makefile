@@ -18,7 +18,7 @@ UNIT_TESTS = $(patsubst t/unit/%.c,$(BUILDDIR)/t/unit/%,$(wildcard t/unit/*.c))
 UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Ilibmam -It/unit
 UNIT_LIBS = -ljwt -largon2 -ljansson -lcrypto
 
-.PHONY: all deps module unit run test bench install clean distclean
+.PHONY: all deps module unit run test bench fuzz install clean distclean
 
 all: module unit
 
@@ -52,6 +52,28 @@ test: deps
 bench: deps
 	$(MAKE) all
 	bench/run
+
+# libFuzzer targets (t/fuzz/*.c) with ASan and UBSan; each runs FUZZ_SECONDS
+# from its corpus in t/fuzz/corpus/NAME (kept in the repo; new inputs go to
+# the build folder)
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS = $(patsubst t/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(wildcard t/fuzz/*.c))
+
+$(BUILDDIR)/fuzz/%: t/fuzz/%.c $(LIBMAM_SRCS) libmam/*.h
+	mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -Ilibmam -o $@ $< $(LIBMAM_SRCS) $(UNIT_LIBS)
+
+fuzz:
+	@scripts/install-deps deps/debian-packages-fuzz.txt
+	$(MAKE) $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+	    name=$$(basename $$t); \
+	    mkdir -p $(BUILDDIR)/fuzz/new/$$name; \
+	    echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+	    $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        $(BUILDDIR)/fuzz/new/$$name t/fuzz/corpus/$$name || exit 1; \
+	done
 
 install: all
 	install -d $(DESTDIR)$(NGINX_MODULES_DIR) $(DESTDIR)/etc/nginx/mam
