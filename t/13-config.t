@@ -110,4 +110,23 @@ like($out, qr/"mam_upload" directive must be in a prefix location ending in/, 'm
 
 unlike($out, qr/[0-9a-f]{64}/, 'no key material in nginx -t output');
 
+# the examples in conf/ pass nginx -t (with this stack's paths)
+my $root = $Mam::Stack::ROOT;
+my $etc = "$dir/etc";
+mkdir $etc;
+for my $f (qw(nginx.conf mam.conf edge.conf)) {
+    my $text = $s->slurp("$root/conf/$f");
+    $text =~ s{/usr/lib/nginx/modules/ngx_mam_module\.so}{$root/build/modules/ngx_mam_module.so}g;
+    $text =~ s{/etc/nginx/mam/secrets/}{$dir/secrets/}g;
+    $text =~ s{/etc/nginx/mam/}{$etc/}g;
+    $text =~ s{/var/lib/mam/storage}{$dir/storage}g;
+    $s->write_file("$etc/$f", $text);
+}
+($rc, $out) = $s->run_quiet('nginx', '-t', '-p', $s->prefix, '-c', "$etc/nginx.conf");
+is($rc, 0, 'conf/nginx.conf with conf/mam.conf passes nginx -t') or diag($out);
+$s->write_file("$etc/edge-main.conf", "load_module $root/build/modules/ngx_mam_module.so;\n"
+               . "events {}\nhttp {\n    include $etc/edge.conf;\n}\n");
+($rc, $out) = $s->run_quiet('nginx', '-t', '-p', $s->prefix, '-c', "$etc/edge-main.conf");
+is($rc, 0, 'conf/edge.conf (the edge on its own) passes nginx -t') or diag($out);
+
 done_testing();
