@@ -205,6 +205,12 @@ ngx_int_t ngx_mam_assets_delete_handler(ngx_http_request_t *r,
 ngx_int_t ngx_mam_promote_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_sign_preview_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_comments_list_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_comments_create_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_comments_delete_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
 
 
 /* ngx_mam_upload.c: the PUT location */

@@ -36,6 +36,14 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
     { NGX_HTTP_POST, "/api/sign-preview", ngx_mam_sign_preview_handler,
       NGX_MAM_USER },
 
+    /* comments */
+    { NGX_HTTP_GET, "/api/assets/:id/comments",
+      ngx_mam_comments_list_handler, NGX_MAM_USER },
+    { NGX_HTTP_POST, "/api/assets/:id/comments",
+      ngx_mam_comments_create_handler, NGX_MAM_USER },
+    { NGX_HTTP_DELETE, "/api/comments/:id", ngx_mam_comments_delete_handler,
+      NGX_MAM_USER },
+
     { NGX_HTTP_PATCH, "/api/users/:id", ngx_mam_users_update_handler,
       NGX_MAM_ADMIN },
 
