@@ -164,3 +164,29 @@ mam_equal(const void *a, const void *b, size_t len)
 {
     return CRYPTO_memcmp(a, b, len) == 0;
 }
+
+int
+mam_hmac_hex_verify(const void *key, size_t keylen, const void *msg,
+    size_t len, const char *hex, size_t hexlen)
+{
+    size_t         i;
+    char           expect[65], got[64];
+    unsigned int   mdlen;
+    unsigned char  md[32];
+
+    if (hexlen != 64
+        || HMAC(EVP_sha256(), key, (int) keylen, msg, len, md, &mdlen) == NULL
+        || mdlen != sizeof(md))
+    {
+        return 0;
+    }
+
+    mam_hex_encode(md, sizeof(md), expect);
+
+    for (i = 0; i < 64; i++) {
+        got[i] = (hex[i] >= 'A' && hex[i] <= 'F') ? (char) (hex[i] + 32)
+                                                  : hex[i];
+    }
+
+    return mam_equal(expect, got, 64);
+}

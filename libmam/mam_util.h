@@ -31,6 +31,11 @@ int mam_hmac_sign(const void *key, size_t keylen, const void *msg, size_t len,
 int mam_hmac_verify(const void *key, size_t keylen, const void *msg,
     size_t len, const char *sig, size_t siglen);
 
+/* 1 when hex (64 lower- or upper-case hex digits) is msg's HMAC-SHA256
+ * under key, compared in constant time */
+int mam_hmac_hex_verify(const void *key, size_t keylen, const void *msg,
+    size_t len, const char *hex, size_t hexlen);
+
 /* constant-time comparison of two equal-length buffers: 1 when equal */
 int mam_equal(const void *a, const void *b, size_t len);
 

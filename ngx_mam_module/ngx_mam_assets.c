@@ -13,6 +13,7 @@
  */
 
 #include "ngx_mam_pg.h"
+#include "ngx_mam_preview.h"
 #include "ngx_mam_storage.h"
 
 
@@ -765,11 +766,43 @@ typedef struct {
 
 
 static void
+ngx_mam_promote_answer(ngx_http_request_t *r, void *data)
+{
+    json_t  *v = data, *body;
+
+    body = json_pack("{s:O}", "version", json_object_get(v, "version"));
+    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_CREATED, body));
+}
+
+
+/* the version and its first job are recorded: enqueue, then answer */
+static void
 ngx_mam_promote_finished(ngx_http_request_t *r, PGresult *res, void *data)
 {
+    json_t  *v;
+
     (void) data;
 
-    ngx_mam_assets_answer(r, res, NGX_HTTP_CREATED, "version");
+    v = ngx_mam_pg_json(r->pool, res);
+    if (v == NULL) {
+        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    if (!ngx_mam_outcome(v, "ok")) {
+        ngx_mam_assets_refuse(r, v);
+        return;
+    }
+
+    ngx_mam_preview_dispatch(r, json_object_get(v, "entry"),
+                             json_object_get(v, "event"),
+                             ngx_mam_promote_answer, v);
 }
 
 

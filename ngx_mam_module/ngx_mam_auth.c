@@ -160,26 +160,36 @@ ngx_mam_gate_token(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     ngx_mam_main_conf_t  *mcf;
 
     h = r->headers_in.authorization;
+
     if (h == NULL) {
-        return NGX_DECLINED;
+        /* EventSource cannot send headers: api.md allows the token in the
+         * query string of this one route */
+        if (ctx->route->handler != ngx_mam_events_handler
+            || ngx_http_arg(r, (u_char *) "access_token", 12, &token)
+               != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+
+    } else {
+        p = h->value.data;
+        last = p + h->value.len;
+
+        if (h->value.len < sizeof("Bearer ") - 1
+            || ngx_strncasecmp(p, (u_char *) "Bearer ",
+                               sizeof("Bearer ") - 1)
+               != 0)
+        {
+            return NGX_ERROR;
+        }
+
+        for (p += sizeof("Bearer ") - 1; p < last && *p == ' '; p++) {
+            /* void */
+        }
+
+        token.data = p;
+        token.len = last - p;
     }
-
-    p = h->value.data;
-    last = p + h->value.len;
-
-    if (h->value.len < sizeof("Bearer ") - 1
-        || ngx_strncasecmp(p, (u_char *) "Bearer ", sizeof("Bearer ") - 1)
-           != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    for (p += sizeof("Bearer ") - 1; p < last && *p == ' '; p++) {
-        /* void */
-    }
-
-    token.data = p;
-    token.len = last - p;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 

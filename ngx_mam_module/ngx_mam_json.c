@@ -196,7 +196,8 @@ ngx_mam_json_content_type(ngx_http_request_t *r)
  * Returns NGX_OK, or the HTTP status to answer with *message.
  */
 ngx_int_t
-ngx_mam_json_body(ngx_http_request_t *r, json_t **body, const char **message)
+ngx_mam_json_body(ngx_http_request_t *r, json_t **body, ngx_str_t *raw,
+    const char **message)
 {
     off_t                 size;
     u_char               *buf, *p;
@@ -251,6 +252,9 @@ ngx_mam_json_body(ngx_http_request_t *r, json_t **body, const char **message)
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
     }
+
+    raw->data = buf;
+    raw->len = (size_t) size;
 
     value = json_loadb((char *) buf, (size_t) size, JSON_REJECT_DUPLICATES,
                        &err);

@@ -88,6 +88,18 @@ static ngx_mam_conf_bounds_t  ngx_mam_staging_ttl_bounds = {
     ngx_mam_conf_bounds, 1, 365 * 86400, "s"
 };
 
+static ngx_mam_conf_bounds_t  ngx_mam_events_ping_bounds = {
+    ngx_mam_conf_msec_bounds, 100, 3600000, "ms"
+};
+
+static ngx_mam_conf_bounds_t  ngx_mam_reconcile_bounds = {
+    ngx_mam_conf_msec_bounds, 100, 86400000, "ms"
+};
+
+static ngx_mam_conf_bounds_t  ngx_mam_stall_bounds = {
+    ngx_mam_conf_bounds, 1, 86400, "s"
+};
+
 static ngx_mam_conf_bounds_t  ngx_mam_housekeeping_bounds = {
     ngx_mam_conf_msec_bounds, 100, 86400000, "ms"
 };
@@ -266,6 +278,27 @@ static ngx_command_t  ngx_mam_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, housekeeping_interval),
       &ngx_mam_housekeeping_bounds },
+
+    { ngx_string("mam_events_ping"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, events_ping),
+      &ngx_mam_events_ping_bounds },
+
+    { ngx_string("mam_preview_reconcile_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, reconcile_interval),
+      &ngx_mam_reconcile_bounds },
+
+    { ngx_string("mam_preview_stall_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, preview_stall),
+      &ngx_mam_stall_bounds },
 
     { ngx_string("mam_upload"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -718,6 +751,9 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->staging_ttl = NGX_CONF_UNSET;
     mcf->housekeeping_interval = NGX_CONF_UNSET_MSEC;
     mcf->edge_bind_ip = NGX_CONF_UNSET;
+    mcf->events_ping = NGX_CONF_UNSET_MSEC;
+    mcf->reconcile_interval = NGX_CONF_UNSET_MSEC;
+    mcf->preview_stall = NGX_CONF_UNSET;
 
     return mcf;
 }
@@ -744,6 +780,9 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mcf->staging_ttl, 7 * 86400);
     ngx_conf_init_msec_value(mcf->housekeeping_interval, 3600000);
     ngx_conf_init_value(mcf->edge_bind_ip, 0);
+    ngx_conf_init_msec_value(mcf->events_ping, 15000);
+    ngx_conf_init_msec_value(mcf->reconcile_interval, 30000);
+    ngx_conf_init_value(mcf->preview_stall, 300);
 
     if (mcf->edge_url.data == NULL) {
         ngx_str_set(&mcf->edge_url, "/s/");
@@ -921,6 +960,12 @@ ngx_mam_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_mam_events_init(cycle, mcf) != NGX_OK
+        || ngx_mam_reconcile_init(cycle, mcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_mam_housekeeping_init(cycle, mcf);
 }
 
@@ -944,4 +989,6 @@ ngx_mam_exit_process(ngx_cycle_t *cycle)
         ngx_mam_redis_destroy(mcf->redis);
         mcf->redis = NULL;
     }
+
+    ngx_mam_events_exit();
 }

@@ -69,6 +69,10 @@ typedef struct {
     ngx_flag_t                edge_bind_ip;
     ngx_str_t                 edge_url;          /* signed URLs start so */
 
+    ngx_msec_t                events_ping;
+    ngx_msec_t                reconcile_interval;
+    time_t                    preview_stall;
+
     /* per worker process, created in init_process */
     ngx_mam_pg_pool_t        *pg;
     ngx_mam_redis_t          *redis;
@@ -125,6 +129,7 @@ struct ngx_mam_ctx_s {
     ngx_mam_param_t           params[NGX_MAM_MAX_PARAMS];
     ngx_uint_t                nparams;
     json_t                   *body;      /* parsed JSON object or NULL */
+    ngx_str_t                 raw_body;  /* its bytes (callback HMAC) */
     void                     *data;      /* the route handler's own state */
     ngx_uint_t                authenticated;
     mam_jwt_claims_t          user;      /* when authenticated */
@@ -147,7 +152,7 @@ ngx_int_t ngx_mam_send_no_content(ngx_http_request_t *r);
 void ngx_mam_fail(ngx_http_request_t *r, ngx_uint_t status,
     const char *message);
 ngx_int_t ngx_mam_json_body(ngx_http_request_t *r, json_t **body,
-    const char **message);
+    ngx_str_t *raw, const char **message);
 ngx_int_t ngx_mam_json_cleanup_add(ngx_pool_t *pool, json_t *value);
 ngx_int_t ngx_mam_body_string(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const char *name, size_t min, size_t max, ngx_uint_t required,
@@ -211,6 +216,13 @@ ngx_int_t ngx_mam_comments_create_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_comments_delete_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_preview_request_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_preview_status_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_preview_callback_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_events_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 
 
 /* ngx_mam_upload.c: the PUT location */
@@ -219,6 +231,12 @@ ngx_int_t ngx_mam_upload_handler(ngx_http_request_t *r);
 /* ngx_mam_edge.c: the signed playback location */
 ngx_int_t ngx_mam_edge_handler(ngx_http_request_t *r);
 ngx_int_t ngx_mam_edge_not_found_handler(ngx_http_request_t *r);
+
+/* ngx_mam_events.c, ngx_mam_reconcile.c: per-worker parts of previews */
+ngx_int_t ngx_mam_events_init(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf);
+void ngx_mam_events_exit(void);
+ngx_int_t ngx_mam_reconcile_init(ngx_cycle_t *cycle,
+    ngx_mam_main_conf_t *mcf);
 
 /* ngx_mam_housekeeping.c */
 ngx_int_t ngx_mam_housekeeping_init(ngx_cycle_t *cycle,

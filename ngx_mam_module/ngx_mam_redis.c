@@ -32,6 +32,7 @@ typedef struct {
     ngx_http_request_t          *r;
     ngx_http_cleanup_t          *cln;
     ngx_mam_redis_handler_pt     handler;
+    ngx_mam_redis_task_pt        task;       /* a command of no request */
     void                        *data;
     ngx_event_t                  ev;         /* failure without hiredis */
     unsigned                     in_hiredis:1;
@@ -379,6 +380,14 @@ ngx_mam_redis_finish(ngx_mam_redis_cmd_t *cmd, redisReply *reply)
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
+    if (cmd->task) {
+        if (!(cmd->rd && cmd->rd->exiting)) {
+            cmd->task(reply, cmd->data);
+        }
+        ngx_free(cmd);
+        return;
+    }
+
     r = cmd->r;
 
     if (r != NULL && !(cmd->rd && cmd->rd->exiting)) {
@@ -457,6 +466,41 @@ ngx_mam_redis_command(ngx_http_request_t *r, ngx_mam_redis_t *rd,
 
     cln->handler = ngx_mam_redis_cmd_cleanup;
     cln->data = cmd;
+
+    if (rd != NULL && rd->connected
+        && redisAsyncCommandArgv(rd->ac, ngx_mam_redis_reply, cmd, argc,
+                                 argv, argvlen)
+           == REDIS_OK)
+    {
+        cmd->in_hiredis = 1;
+        return NGX_OK;
+    }
+
+    ngx_post_event(&cmd->ev, &ngx_posted_events);
+
+    return NGX_OK;
+}
+
+
+/* the same for the module's own work: handler(reply or NULL, data), always
+ * from the event loop, never from inside this call */
+ngx_int_t
+ngx_mam_redis_task_command(ngx_mam_redis_t *rd, ngx_mam_redis_task_pt handler,
+    void *data, int argc, const char **argv, const size_t *argvlen)
+{
+    ngx_mam_redis_cmd_t  *cmd;
+
+    cmd = ngx_calloc(sizeof(ngx_mam_redis_cmd_t), ngx_cycle->log);
+    if (cmd == NULL) {
+        return NGX_ERROR;
+    }
+
+    cmd->rd = rd;
+    cmd->task = handler;
+    cmd->data = data;
+    cmd->ev.handler = ngx_mam_redis_failure_handler;
+    cmd->ev.data = cmd;
+    cmd->ev.log = ngx_cycle->log;
 
     if (rd != NULL && rd->connected
         && redisAsyncCommandArgv(rd->ac, ngx_mam_redis_reply, cmd, argc,

@@ -19,6 +19,8 @@
 typedef void (*ngx_mam_redis_handler_pt)(ngx_http_request_t *r,
     redisReply *reply, void *data);
 
+typedef void (*ngx_mam_redis_task_pt)(redisReply *reply, void *data);
+
 /* called each time the client (re)connects: a place to SUBSCRIBE again */
 typedef void (*ngx_mam_redis_connected_pt)(ngx_mam_redis_t *rd);
 
@@ -32,6 +34,10 @@ redisAsyncContext *ngx_mam_redis_context(ngx_mam_redis_t *rd);
 ngx_int_t ngx_mam_redis_command(ngx_http_request_t *r, ngx_mam_redis_t *rd,
     ngx_mam_redis_handler_pt handler, void *data, int argc,
     const char **argv, const size_t *argvlen);
+
+ngx_int_t ngx_mam_redis_task_command(ngx_mam_redis_t *rd,
+    ngx_mam_redis_task_pt handler, void *data, int argc, const char **argv,
+    const size_t *argvlen);
 
 /* checks "unix:/path" or "IP:port" at configuration time */
 char *ngx_mam_redis_parse_addr(ngx_str_t *addr);

@@ -36,6 +36,15 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
     { NGX_HTTP_POST, "/api/sign-preview", ngx_mam_sign_preview_handler,
       NGX_MAM_USER },
 
+    { NGX_HTTP_POST, "/api/preview", ngx_mam_preview_request_handler,
+      NGX_MAM_EDITOR },
+    { NGX_HTTP_GET, "/api/preview/status", ngx_mam_preview_status_handler,
+      NGX_MAM_USER },
+    { NGX_HTTP_GET, "/api/preview/events", ngx_mam_events_handler,
+      NGX_MAM_USER },
+    { NGX_HTTP_POST, "/api/preview/callback",
+      ngx_mam_preview_callback_handler, NGX_MAM_PUBLIC },
+
     /* comments */
     { NGX_HTTP_GET, "/api/assets/:id/comments",
       ngx_mam_comments_list_handler, NGX_MAM_USER },
@@ -190,7 +199,7 @@ ngx_mam_router_body_read(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_mam_module);
 
-    rc = ngx_mam_json_body(r, &ctx->body, &message);
+    rc = ngx_mam_json_body(r, &ctx->body, &ctx->raw_body, &message);
 
     if (rc != NGX_OK) {
         ngx_http_finalize_request(r, ngx_mam_send_error(r, rc, message));

@@ -50,7 +50,7 @@ is($v->{number}, 1, 'the first version is number 1');
 is($v->{master_key}, "masters/$id/v1/original.mov", 'master_key is masters/{asset_id}/v{n}/original.{ext}');
 is($v->{size}, 11, 'size is the upload size');
 is_deeply($v->{metadata}, {}, 'metadata is {} before the transcoder ran');
-is($v->{preview}{status}, 'none', 'preview status is none');
+is($v->{preview}{status}, 'queued', 'its preview job is queued');
 my $master = "$root/$v->{master_key}";
 is($s->slurp($master), 'version one', 'the master holds the uploaded bytes');
 is((stat $master)[2] & 0777, 0444, 'the master is mode 0444');

@@ -46,6 +46,9 @@ my %DEFAULTS = (
     upload_url_ttl   => undef,
     staging_ttl      => undef,
     housekeeping_interval => undef,
+    events_ping      => undef,
+    preview_reconcile_interval => undef,
+    preview_stall_timeout => undef,
     http_extra       => '',        # text added to the http {} block
     server_extra     => '',        # text added to the server {} block
 );
@@ -358,7 +361,8 @@ sub render_nginx_conf {
 EOT
         $mam .= "    mam_storage_root $d/storage;\n";
         for my $k (qw(rate_limit_auth rate_limit_api rate_limit_user upload_max_size
-                      upload_url_ttl staging_ttl housekeeping_interval)) {
+                      upload_url_ttl staging_ttl housekeeping_interval events_ping
+                      preview_reconcile_interval preview_stall_timeout)) {
             $mam .= "    mam_$k $o{$k};\n" if defined $o{$k};
         }
         $api = "        location /api/ { mam_api; }\n"

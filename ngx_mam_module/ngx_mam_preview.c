@@ -1,0 +1,594 @@
+/*
+ * Preview orchestration (api.md, pipeline.md): jobs are rows in PostgreSQL
+ * first, then entries of the Redis stream previews:build; every change of
+ * a version's preview status is published on mam:previews for the SSE
+ * subscribers of every worker.  A job whose XADD failed (Redis down) is
+ * still queued in PostgreSQL, and reconciliation enqueues it later.
+ *
+ * POST /api/preview, GET /api/preview/status, POST /api/preview/callback.
+ */
+
+#include "ngx_mam_pg.h"
+#include "ngx_mam_redis.h"
+#include "ngx_mam_preview.h"
+
+
+#define NGX_MAM_CALLBACK_WINDOW  300
+
+
+typedef struct {
+    json_t                       *entry;
+    ngx_mam_preview_done_pt       done;
+    void                         *data;
+    const char                   *values[2];
+} ngx_mam_dispatch_t;
+
+
+static void
+ngx_mam_preview_ignore(ngx_http_request_t *r, redisReply *reply, void *data)
+{
+    (void) r;
+    (void) reply;
+    (void) data;
+}
+
+
+/* XADD argv of an entry: 3 + 2 * 6 strings in pool; NULL if malformed */
+ngx_int_t
+ngx_mam_preview_entry_argv(ngx_pool_t *pool, json_t *entry,
+    const char **argv)
+{
+    size_t       i;
+    json_t      *v;
+    const char  *name;
+
+    static const char  *fields[] = {
+        "job_id", "version_id", "asset_id", "master_key", "attempt",
+        "enqueued_at"
+    };
+
+    argv[0] = "XADD";
+    argv[1] = NGX_MAM_PREVIEW_STREAM;
+    argv[2] = "*";
+
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        name = fields[i];
+        v = json_object_get(entry, name);
+
+        argv[3 + 2 * i] = name;
+
+        if (json_is_string(v)) {
+            argv[4 + 2 * i] = json_string_value(v);
+
+        } else if (json_is_integer(v)) {
+            argv[4 + 2 * i] = ngx_mam_message(pool, "%L",
+                                              (int64_t) json_integer_value(v));
+        } else {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* PUBLISH the event {asset_id, status} for the SSE subscribers */
+void
+ngx_mam_preview_publish(ngx_http_request_t *r, json_t *event)
+{
+    char                 *text;
+    const char           *argv[3];
+    ngx_mam_main_conf_t  *mcf;
+
+    if (!json_is_object(event)) {
+        return;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    text = json_dumps(event, JSON_COMPACT);
+    if (text == NULL) {
+        return;
+    }
+
+    argv[0] = "PUBLISH";
+    argv[1] = NGX_MAM_PREVIEW_CHANNEL;
+    argv[2] = text;
+
+    (void) ngx_mam_redis_command(r, mcf->redis, ngx_mam_preview_ignore, NULL,
+                                 3, argv, NULL);
+
+    free(text);
+}
+
+
+static void
+ngx_mam_dispatch_recorded(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    ngx_mam_dispatch_t  *d = data;
+
+    (void) res;
+
+    d->done(r, d->data);
+}
+
+
+static void
+ngx_mam_dispatch_added(ngx_http_request_t *r, redisReply *reply, void *data)
+{
+    ngx_mam_dispatch_t  *d = data;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "mam: job %s not added to " NGX_MAM_PREVIEW_STREAM
+                      " (%s); reconciliation will",
+                      json_string_value(json_object_get(d->entry, "job_id")),
+                      reply && reply->type == REDIS_REPLY_ERROR
+                      ? reply->str : "redis unavailable");
+        d->done(r, d->data);
+        return;
+    }
+
+    d->values[0] = json_string_value(json_object_get(d->entry, "job_id"));
+    d->values[1] = ngx_mam_message(r->pool, "%s", reply->str);
+
+    if (ngx_mam_pg_query(r, "SELECT mam_job_enqueued($1, $2)", 2, d->values,
+                         ngx_mam_dispatch_recorded, d)
+        != NGX_OK)
+    {
+        d->done(r, d->data);
+    }
+}
+
+
+void
+ngx_mam_preview_dispatch(ngx_http_request_t *r, json_t *entry,
+    json_t *event, ngx_mam_preview_done_pt done, void *data)
+{
+    const char           *argv[15];
+    ngx_mam_dispatch_t   *d;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    ngx_mam_preview_publish(r, event);
+
+    d = ngx_pcalloc(r->pool, sizeof(ngx_mam_dispatch_t));
+    if (d == NULL || !json_is_object(entry)
+        || ngx_mam_preview_entry_argv(r->pool, entry, argv) != NGX_OK)
+    {
+        done(r, data);
+        return;
+    }
+
+    d->entry = entry;
+    d->done = done;
+    d->data = data;
+
+    if (ngx_mam_redis_command(r, mcf->redis, ngx_mam_dispatch_added, d, 15,
+                              argv, NULL)
+        != NGX_OK)
+    {
+        done(r, data);
+    }
+}
+
+
+/* --- POST /api/preview --------------------------------------------------- */
+
+static void
+ngx_mam_preview_answer(ngx_http_request_t *r, void *data)
+{
+    json_t  *v = data;
+
+    ngx_http_finalize_request(r, ngx_mam_send_json(r,
+                    ngx_mam_outcome(v, "ready") ? NGX_HTTP_OK
+                                                 : NGX_HTTP_ACCEPTED,
+                    json_object_get(v, "status")));
+}
+
+
+static void
+ngx_mam_preview_requested(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    json_t  *v;
+
+    (void) data;
+
+    v = ngx_mam_pg_json(r->pool, res);
+    if (v == NULL) {
+        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    if (ngx_mam_outcome(v, "not_found")) {
+        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset or version");
+        return;
+    }
+
+    if (ngx_mam_outcome(v, "forbidden")) {
+        ngx_mam_fail(r, NGX_HTTP_FORBIDDEN,
+                     "only the owner or an admin may request a preview");
+        return;
+    }
+
+    if (ngx_mam_outcome(v, "queued")) {
+        ngx_mam_preview_dispatch(r, json_object_get(v, "entry"),
+                                 json_object_get(v, "event"),
+                                 ngx_mam_preview_answer, v);
+        return;
+    }
+
+    ngx_mam_preview_answer(r, v);
+}
+
+
+/* version_id and/or asset_id of a body or the query string: exactly one */
+static const char *
+ngx_mam_preview_target(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const char **version, const char **asset)
+{
+    ngx_int_t   rc;
+    ngx_str_t   v;
+    const char *message, *names[2] = { "version_id", "asset_id" };
+    const char **out[2];
+    ngx_uint_t  i;
+
+    out[0] = version;
+    out[1] = asset;
+    *version = NULL;
+    *asset = NULL;
+
+    for (i = 0; i < 2; i++) {
+        if (ctx->body) {
+            rc = ngx_mam_body_string(r, ctx, names[i], 1, MAM_UUID_LEN, 0,
+                                     &v, &message);
+        } else {
+            rc = ngx_http_arg(r, (u_char *) names[i], ngx_strlen(names[i]),
+                              &v) == NGX_OK ? NGX_OK : NGX_DECLINED;
+        }
+
+        if (rc == NGX_DECLINED) {
+            continue;
+        }
+
+        if (rc != NGX_OK || !mam_uuid_valid((char *) v.data, v.len)) {
+            return ngx_mam_message(r->pool, "%s: must be a UUID", names[i]);
+        }
+
+        *out[i] = ngx_mam_cstr(r->pool, &v);
+    }
+
+    if (*version == NULL && *asset == NULL) {
+        return "version_id or asset_id: required";
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_mam_preview_request_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    json_t       *force;
+    const char  **values, *message;
+
+    values = ngx_pcalloc(r->pool, 6 * sizeof(char *));
+    if (values == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    message = ngx_mam_preview_target(r, ctx, &values[0], &values[1]);
+    if (message != NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
+    }
+
+    force = ctx->body ? json_object_get(ctx->body, "force") : NULL;
+    if (force != NULL && !json_is_boolean(force) && !json_is_null(force)) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "force: must be true or false");
+    }
+
+    values[2] = ctx->user.sub;
+    values[3] = ngx_mam_has_role(ctx, MAM_ROLE_ADMIN) ? "true" : "false";
+    values[4] = json_is_true(force) ? "true" : "false";
+    values[5] = ngx_mam_ip(r);
+
+    if (ngx_mam_pg_query(r, "SELECT mam_preview_request($1, $2, $3, $4, $5, "
+                            "$6)", 6, values, ngx_mam_preview_requested, NULL)
+        != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* --- GET /api/preview/status --------------------------------------------- */
+
+static void
+ngx_mam_preview_status_found(ngx_http_request_t *r, PGresult *res,
+    void *data)
+{
+    json_t  *v;
+
+    (void) data;
+
+    v = ngx_mam_pg_json(r->pool, res);
+    if (v == NULL) {
+        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    if (!ngx_mam_outcome(v, "ok")) {
+        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset or version");
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK,
+                                             json_object_get(v, "status")));
+}
+
+
+ngx_int_t
+ngx_mam_preview_status_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    const char  **values, *message;
+
+    values = ngx_pcalloc(r->pool, 2 * sizeof(char *));
+    if (values == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    ctx->body = NULL;
+
+    message = ngx_mam_preview_target(r, ctx, &values[0], &values[1]);
+    if (message != NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
+    }
+
+    if (ngx_mam_pg_query(r, "SELECT mam_preview_status($1, $2)", 2, values,
+                         ngx_mam_preview_status_found, NULL)
+        != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* --- POST /api/preview/callback ------------------------------------------ */
+
+static ngx_table_elt_t *
+ngx_mam_preview_header(ngx_http_request_t *r, const char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+/* X-Mam-Timestamp within 300 s and X-Mam-Signature over "ts.body" */
+static ngx_int_t
+ngx_mam_preview_callback_verify(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    u_char               *msg, *p;
+    time_t                ts;
+    ngx_table_elt_t      *th, *sh;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    th = ngx_mam_preview_header(r, "X-Mam-Timestamp");
+    sh = ngx_mam_preview_header(r, "X-Mam-Signature");
+
+    if (th == NULL || sh == NULL || th->value.len == 0
+        || th->value.len > 12 || mcf->callback_key.len == 0
+        || sh->value.len != sizeof("sha256=") - 1 + 64
+        || ngx_strncmp(sh->value.data, "sha256=", 7) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    for (p = th->value.data; p < th->value.data + th->value.len; p++) {
+        if (*p < '0' || *p > '9') {
+            return NGX_ERROR;
+        }
+    }
+
+    ts = ngx_atotm(th->value.data, th->value.len);
+    if (ts == NGX_ERROR || ts < ngx_time() - NGX_MAM_CALLBACK_WINDOW
+        || ts > ngx_time() + NGX_MAM_CALLBACK_WINDOW)
+    {
+        return NGX_ERROR;
+    }
+
+    msg = ngx_pnalloc(r->pool, th->value.len + 1 + ctx->raw_body.len);
+    if (msg == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(msg, th->value.data, th->value.len);
+    *p++ = '.';
+    p = ngx_cpymem(p, ctx->raw_body.data, ctx->raw_body.len);
+
+    return mam_hmac_hex_verify(mcf->callback_key.data, mcf->callback_key.len,
+                               msg, p - msg, (char *) sh->value.data + 7,
+                               64)
+           ? NGX_OK : NGX_ERROR;
+}
+
+
+static void
+ngx_mam_preview_callback_done(ngx_http_request_t *r, PGresult *res,
+    void *data)
+{
+    json_t  *v;
+
+    (void) data;
+
+    v = ngx_mam_pg_json(r->pool, res);
+    if (v == NULL) {
+        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    if (ngx_mam_outcome(v, "unknown")) {
+        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such job for this version");
+        return;
+    }
+
+    /* every accepted callback is published, applied or not */
+    ngx_mam_preview_publish(r, json_object_get(v, "event"));
+
+    ngx_http_finalize_request(r, ngx_mam_send_no_content(r));
+}
+
+
+/* the optional JSON fields of a callback, as text for SQL */
+static const char *
+ngx_mam_preview_callback_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const char **values)
+{
+    json_t      *v;
+    double       progress;
+    char        *text;
+    ngx_int_t    rc;
+    ngx_str_t    s;
+    const char  *message;
+
+    v = json_object_get(ctx->body, "progress");
+    if (v != NULL && !json_is_null(v)) {
+        progress = json_is_number(v) ? json_number_value(v) : -1;
+        if (progress < 0 || progress > 1) {
+            return "progress: must be a number from 0 to 1";
+        }
+        values[3] = ngx_mam_message(r->pool, "%.4f", progress);
+    }
+
+    v = json_object_get(ctx->body, "metadata");
+    if (v != NULL && !json_is_null(v)) {
+        if (!json_is_object(v)) {
+            return "metadata: must be an object";
+        }
+        text = json_dumps(v, JSON_COMPACT);
+        s.data = (u_char *) text;
+        s.len = text ? ngx_strlen(text) : 0;
+        values[4] = text ? ngx_mam_cstr(r->pool, &s) : NULL;
+        free(text);
+    }
+
+    v = json_object_get(ctx->body, "renditions");
+    if (v != NULL && !json_is_null(v)) {
+        if (!json_is_array(v)) {
+            return "renditions: must be an array";
+        }
+        text = json_dumps(v, JSON_COMPACT);
+        s.data = (u_char *) text;
+        s.len = text ? ngx_strlen(text) : 0;
+        values[5] = text ? ngx_mam_cstr(r->pool, &s) : NULL;
+        free(text);
+    }
+
+    rc = ngx_mam_body_string(r, ctx, "error", 1, 2000, 0, &s, &message);
+    if (rc == NGX_ERROR) {
+        return message;
+    }
+    if (rc == NGX_OK) {
+        values[6] = ngx_mam_cstr(r->pool, &s);
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_mam_preview_callback_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    ngx_str_t     job, version, status;
+    const char  **values, *message;
+
+    if (ngx_mam_preview_callback_verify(r, ctx) != NGX_OK) {
+        return ngx_mam_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                  "invalid or expired callback signature");
+    }
+
+    if (ngx_mam_body_string(r, ctx, "job_id", 1, MAM_UUID_LEN, 1, &job,
+                            &message) != NGX_OK
+        || ngx_mam_body_string(r, ctx, "version_id", 1, MAM_UUID_LEN, 1,
+                               &version, &message) != NGX_OK
+        || ngx_mam_body_string(r, ctx, "status", 1, 16, 1, &status,
+                               &message) != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
+    }
+
+    if (!mam_uuid_valid((char *) job.data, job.len)
+        || !mam_uuid_valid((char *) version.data, version.len))
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "job_id, version_id: must be UUIDs");
+    }
+
+    if (!((status.len == 10 && ngx_strncmp(status.data, "processing", 10) == 0)
+          || (status.len == 5 && ngx_strncmp(status.data, "ready", 5) == 0)
+          || (status.len == 6 && ngx_strncmp(status.data, "failed", 6) == 0)
+          || (status.len == 6 && ngx_strncmp(status.data, "queued", 6) == 0)))
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "status: must be queued, processing, "
+                                  "ready or failed");
+    }
+
+    values = ngx_pcalloc(r->pool, 8 * sizeof(char *));
+    if (values == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    values[0] = ngx_mam_cstr(r->pool, &job);
+    values[1] = ngx_mam_cstr(r->pool, &version);
+    values[2] = ngx_mam_cstr(r->pool, &status);
+    values[7] = ngx_mam_ip(r);
+
+    message = ngx_mam_preview_callback_fields(r, ctx, values);
+    if (message != NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
+    }
+
+    if (ngx_mam_pg_query(r, "SELECT mam_preview_callback($1, $2, $3, $4, "
+                            "$5::jsonb, $6::jsonb, $7, $8)", 8, values,
+                         ngx_mam_preview_callback_done, NULL)
+        != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}

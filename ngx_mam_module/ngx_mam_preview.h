@@ -1,0 +1,36 @@
+/*
+ * Preview jobs: the stream that carries them and the channel that
+ * announces their changes (pipeline.md).
+ */
+
+#ifndef _NGX_MAM_PREVIEW_H_INCLUDED_
+#define _NGX_MAM_PREVIEW_H_INCLUDED_
+
+
+#include "ngx_mam_module.h"
+
+
+#define NGX_MAM_PREVIEW_STREAM   "previews:build"
+#define NGX_MAM_PREVIEW_GROUP    "transcoderd"
+#define NGX_MAM_PREVIEW_CHANNEL  "mam:previews"
+
+
+typedef void (*ngx_mam_preview_done_pt)(ngx_http_request_t *r, void *data);
+
+
+/*
+ * Publishes event, then XADDs entry (a job's stream fields) and records the
+ * entry's id; done(r, data) afterwards whatever happened, because the job
+ * is safe in PostgreSQL and reconciliation enqueues what did not make it.
+ */
+void ngx_mam_preview_dispatch(ngx_http_request_t *r, json_t *entry,
+    json_t *event, ngx_mam_preview_done_pt done, void *data);
+
+void ngx_mam_preview_publish(ngx_http_request_t *r, json_t *event);
+
+/* the 15 arguments of XADD for an entry; strings live in pool */
+ngx_int_t ngx_mam_preview_entry_argv(ngx_pool_t *pool, json_t *entry,
+    const char **argv);
+
+
+#endif /* _NGX_MAM_PREVIEW_H_INCLUDED_ */
