@@ -192,7 +192,7 @@ ngx_mam_events_frame(ngx_pool_t *pool, json_t *status, size_t *len)
     size_t   n;
     u_char  *frame;
 
-    text = json_dumps(status, JSON_COMPACT);
+    text = json_dumps(status, NGX_MAM_JSON_FLAGS);
     if (text == NULL) {
         return NULL;
     }
@@ -399,6 +399,10 @@ ngx_mam_events_start(ngx_http_request_t *r, PGresult *res, void *data)
     sub->r = r;
     ngx_queue_insert_tail(&ngx_mam_events_subs, &sub->queue);
     ngx_mam_events_nsubs++;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "mam: events client of %s joined, %ui in this worker",
+                  sub->asset_id, ngx_mam_events_nsubs);
 
     cln->handler = ngx_mam_events_cleanup;
     cln->data = sub;

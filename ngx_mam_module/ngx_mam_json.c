@@ -81,7 +81,7 @@ ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status, json_t *value)
     ngx_chain_t       out;
     ngx_table_elt_t  *cc;
 
-    size = json_dumpb(value, NULL, 0, JSON_COMPACT);
+    size = json_dumpb(value, NULL, 0, NGX_MAM_JSON_FLAGS);
     if (size == 0) {
         return NGX_ERROR;
     }
@@ -91,7 +91,7 @@ ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status, json_t *value)
         return NGX_ERROR;
     }
 
-    if (json_dumpb(value, (char *) b->pos, size, JSON_COMPACT) != size) {
+    if (json_dumpb(value, (char *) b->pos, size, NGX_MAM_JSON_FLAGS) != size) {
         return NGX_ERROR;
     }
 

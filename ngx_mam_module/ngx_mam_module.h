@@ -19,6 +19,9 @@
 #define NGX_MAM_VERSION          "0.1.0"
 #define NGX_MAM_MAX_PARAMS       4
 
+/* compact, and doubles printed as people wrote them (0.3, not 0.2999...) */
+#define NGX_MAM_JSON_FLAGS       (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
 #ifndef NGX_HTTP_GONE
 #define NGX_HTTP_GONE            410
 #endif

@@ -86,7 +86,7 @@ ngx_mam_preview_publish(ngx_http_request_t *r, json_t *event)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
-    text = json_dumps(event, JSON_COMPACT);
+    text = json_dumps(event, NGX_MAM_JSON_FLAGS);
     if (text == NULL) {
         return;
     }
@@ -498,7 +498,7 @@ ngx_mam_preview_callback_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
         if (!json_is_object(v)) {
             return "metadata: must be an object";
         }
-        text = json_dumps(v, JSON_COMPACT);
+        text = json_dumps(v, NGX_MAM_JSON_FLAGS);
         s.data = (u_char *) text;
         s.len = text ? ngx_strlen(text) : 0;
         values[4] = text ? ngx_mam_cstr(r->pool, &s) : NULL;
@@ -510,7 +510,7 @@ ngx_mam_preview_callback_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
         if (!json_is_array(v)) {
             return "renditions: must be an array";
         }
-        text = json_dumps(v, JSON_COMPACT);
+        text = json_dumps(v, NGX_MAM_JSON_FLAGS);
         s.data = (u_char *) text;
         s.len = text ? ngx_strlen(text) : 0;
         values[5] = text ? ngx_mam_cstr(r->pool, &s) : NULL;

@@ -1,0 +1,152 @@
+#!/usr/bin/perl
+# GET /api/preview/events: SSE with the initial status, every change and
+# pings, token in the header or the query string, one Redis subscription
+# per worker whatever the number of clients, changes made through any
+# worker reaching subscribers on every worker, and clients cleaned up at
+# once when they leave.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Digest::SHA qw(hmac_sha256_hex);
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP;
+use Time::HiRes qw(time sleep);
+use Mam::Stack;
+
+my $WORKERS = 3;
+my $s = Mam::Stack->new(workers => $WORKERS, events_ping => '1s');
+$s->start;
+my $ckey = $s->slurp($s->data_dir . '/secrets/callback.key') =~ s/\s+$//r;
+my $ed = $s->register('ed@example.com');
+my $E = $ed->{access_token};
+
+my $asset = $s->create_asset($E);
+my $aid = $asset->{id};
+my $v = $s->api(POST => '/api/promote', { asset_id => $aid }, token => $E)->{json}{version};
+my ($vid, $job) = ($v->{id}, $v->{preview}{job_id});
+
+sub callback {
+    my ($body) = @_;
+    my $raw = encode_json($body);
+    my $ts = time;
+    $ts = int $ts;
+    return $s->http(POST => '/api/preview/callback', { content => $raw, headers => {
+        'Content-Type' => 'application/json', 'X-Mam-Timestamp' => $ts,
+        'X-Mam-Signature' => 'sha256=' . hmac_sha256_hex("$ts.$raw", $ckey) } });
+}
+
+# an SSE client on a raw socket
+sub open_sse {
+    my ($path, %h) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
+    my $req = "GET $path HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n";
+    $req .= "$_: $h{$_}\r\n" for keys %h;
+    print $sock "$req\r\n";
+    $sock->blocking(0);
+    return { sock => $sock, buf => '' };
+}
+
+# read until $re matches what arrived (or timeout); returns the match
+sub wait_for {
+    my ($c, $re, $timeout) = @_;
+    my $sel = IO::Select->new($c->{sock});
+    my $deadline = time + ($timeout // 5);
+    while (time < $deadline) {
+        return $1 // 1 if $c->{buf} =~ $re;
+        next unless $sel->can_read(0.05);
+        my $n = sysread $c->{sock}, my $chunk, 65536;
+        last unless $n;
+        $c->{buf} .= $chunk;
+    }
+    return $c->{buf} =~ $re ? ($1 // 1) : undef;
+}
+
+sub events {
+    my ($c) = @_;
+    return map { decode_json($_) } $c->{buf} =~ /^event: status\ndata: (.*)\n\n/mg;
+}
+
+# --- refusals ----------------------------------------------------------------
+is($s->api(GET => "/api/preview/events?asset_id=$aid")->{status}, 401, 'no token: 401');
+is($s->api(GET => "/api/preview/events?asset_id=$aid&access_token=x.y.z")->{status}, 401,
+   'a bad query token: 401');
+is($s->api(GET => '/api/preview/events', undef, token => $E)->{status}, 400, 'no asset_id: 400');
+is($s->api(GET => '/api/preview/events?asset_id=nope', undef, token => $E)->{status}, 400,
+   'a malformed asset_id: 400');
+is($s->api(GET => '/api/preview/events?asset_id=5b0e8c8e-0d4c-4c9a-9b8a-1f0e2d3c4b5a', undef,
+           token => $E)->{status}, 404, 'an unknown asset: 404');
+
+# --- many clients, several workers ---------------------------------------
+my @clients;
+for my $i (1 .. 8) {
+    push @clients, $i % 2
+        ? open_sse("/api/preview/events?asset_id=$aid&c=$i", Authorization => "Bearer $E")
+        : open_sse("/api/preview/events?asset_id=$aid&c=$i&access_token=$E");
+}
+my $other_asset = $s->create_asset($E, title => 'other');
+my $bystander = open_sse("/api/preview/events?asset_id=$other_asset->{id}", Authorization => "Bearer $E");
+
+my $ok = grep { wait_for($_, qr/^HTTP\/1\.1 200/) } @clients;
+is($ok, 8, '8 clients (header or ?access_token=) get 200');
+like($clients[0]{buf}, qr{\r\nContent-Type: text/event-stream\r\n}i, '... as text/event-stream');
+like($clients[0]{buf}, qr{\r\nCache-Control: no-cache\r\n}i, '... not cached');
+my $initial = grep { wait_for($_, qr/event: status\ndata: .*"status":"queued"/) } @clients;
+is($initial, 8, 'each gets the initial status (queued) at once');
+
+# served by more than one worker
+my %pids = map { $_ => 1 } $s->error_log_text =~ /\[info\] (\d+)#\d+: \*\d+ mam: events client of \Q$aid\E joined/g;
+cmp_ok(scalar keys %pids, '>', 1, 'the clients are spread over ' . scalar(keys %pids) . ' workers');
+
+# one subscription per worker, not per client
+my @subs = grep { /cmd=subscribe/ } split /\n/, $s->redis_cli('CLIENT', 'LIST');
+is(scalar @subs, $WORKERS, "Redis has $WORKERS subscriber connections (one per worker) for 9 clients");
+
+# changes through any worker reach every client
+for my $p (0.2, 0.6) {
+    is(callback({ job_id => $job, version_id => $vid, status => 'processing', progress => $p })->{status},
+       204, "callback: processing $p");
+}
+my $got = grep { wait_for($_, qr/"progress":0\.6/) } @clients;
+is($got, 8, 'every client on every worker gets each progress event');
+my @ev = events($clients[3]);
+is_deeply([ map { $_->{status} } @ev ], [qw(queued processing processing)], '... in order: queued, processing, processing');
+is_deeply([ map { $_->{progress} } @ev ], [0, 0.2, 0.6], '... with the progress');
+is($ev[1]{version_id}, $vid, '... for the version');
+
+ok(wait_for($clients[0], qr/^: ping\n\n/m, 3), 'a ": ping" comment comes (every 1 s here)');
+ok(!wait_for($bystander, qr/"status":"processing"/, 0.5), "a client of another asset gets none of this asset's events");
+
+callback({ job_id => $job, version_id => $vid, status => 'ready', metadata => { duration_sec => 1 },
+           renditions => [] });
+$got = grep { wait_for($_, qr/"status":"ready"/) } @clients;
+is($got, 8, 'and every client sees ready');
+
+# --- leaving clients are cleaned up at once -------------------------------
+my $before = () = $s->error_log_text =~ /events client of \Q$aid\E left/g;
+close $_->{sock} for @clients[0 .. 2];
+$s->wait_until(sub { (() = $s->error_log_text =~ /events client of \Q$aid\E left/g) >= $before + 3 },
+               5, 'clients cleaned up');
+pass('3 clients that close are taken off their workers at once');
+is(callback({ job_id => $job, version_id => $vid, status => 'ready' })->{status}, 204,
+   'events after they left are fine');
+ok(wait_for($clients[7], qr/ping/, 3), 'the others still stream');
+
+# --- a reload closes the streams (EventSource reconnects) -----------------
+$s->reload_nginx;
+my $closed = 0;
+for my $c (@clients[3 .. 7]) {
+    my $sel = IO::Select->new($c->{sock});
+    my $deadline = time + 5;
+    while (time < $deadline) {
+        next unless $sel->can_read(0.1);
+        my $n = sysread $c->{sock}, my $chunk, 65536;
+        if (!$n) { $closed++; last }
+    }
+}
+is($closed, 5, 'a reload ends the streams of the old workers, so they do not linger');
+
+$s->check_error_log;
+done_testing();
