@@ -1,0 +1,101 @@
+#!/usr/bin/perl
+# Reconciliation: jobs PostgreSQL says are queued or processing but that
+# no live stream entry carries are enqueued again: after the stream is
+# deleted, after a worker stops mid-job, and after Redis was down at
+# promote time (nothing lost).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Digest::SHA qw(hmac_sha256_hex);
+use JSON::PP;
+use Mam::Stack;
+
+my $s = Mam::Stack->new(workers => 2, preview_reconcile_interval => '300ms',
+                        preview_stall_timeout => 2);
+$s->start;
+my $ckey = $s->slurp($s->data_dir . '/secrets/callback.key') =~ s/\s+$//r;
+my $E = $s->register('ed@example.com')->{access_token};
+
+sub redis { my $o = $s->redis_cli(@_); chomp $o; return $o }
+sub job_ids_in_stream { my $x = $s->redis_cli('XRANGE', 'previews:build', '-', '+'); return $x =~ /([0-9a-f]{8}-[0-9a-f-]{27})\n/g }
+sub stream_id { my $x = $s->psql("SELECT coalesce(stream_id, '') FROM preview_jobs WHERE id = '$_[0]'"); chomp $x; $x }
+sub attempts { my $x = $s->psql("SELECT attempts FROM preview_jobs WHERE id = '$_[0]'"); chomp $x; $x }
+sub promote {
+    my $a = $s->create_asset($E);
+    my $r = $s->api(POST => '/api/promote', { asset_id => $a->{id} }, token => $E);
+    die "promote: $r->{status}" unless $r->{status} == 201;
+    return $r->{json}{version};
+}
+sub callback {
+    my ($body) = @_;
+    my $raw = encode_json($body);
+    my $ts = time;
+    return $s->http(POST => '/api/preview/callback', { content => $raw, headers => {
+        'Content-Type' => 'application/json', 'X-Mam-Timestamp' => $ts,
+        'X-Mam-Signature' => 'sha256=' . hmac_sha256_hex("$ts.$raw", $ckey) } });
+}
+
+# a job on the stream, unread: reconciliation leaves it alone
+my $v1 = promote();
+my $job1 = $v1->{preview}{job_id};
+my $sid1 = stream_id($job1);
+ok($sid1, 'the job is on the stream');
+$s->wait_until(sub { redis('XINFO', 'GROUPS', 'previews:build') =~ /transcoderd/ }, 5, 'group');
+pass('reconciliation creates the consumer group');
+sleep 1.5;
+is(stream_id($job1), $sid1, 'an unread entry is live: left alone');
+is(attempts($job1), 1, '... attempt 1');
+
+# --- the stream is deleted --------------------------------------------------
+redis('DEL', 'previews:build');
+$s->wait_until(sub { grep { $_ eq $job1 } job_ids_in_stream() }, 10, 'job back on the stream');
+pass('after the stream is deleted, the queued job is enqueued again');
+isnt(stream_id($job1), $sid1, '... as a new entry');
+is(attempts($job1), 2, '... attempt 2');
+like(redis('XRANGE', 'previews:build', '-', '+'), qr/attempt\n2\n/, '... the entry says attempt 2');
+like($s->psql(q{SELECT count(*) FROM audit_log WHERE action = 'preview_requeue'}), qr/^[1-9]/,
+     '... and the re-enqueue is audited');
+sleep 1;
+is(scalar(grep { $_ eq $job1 } job_ids_in_stream()), 1, '... once');
+
+# --- a worker stops mid-job ---------------------------------------------------
+my $read = $s->redis_cli('XREADGROUP', 'GROUP', 'transcoderd', 'w1', 'COUNT', '10', 'STREAMS',
+                         'previews:build', '>');
+like($read, qr/\Q$job1\E/, 'a worker takes the job');
+is(callback({ job_id => $job1, version_id => $v1->{id}, status => 'processing', progress => 0.1 })->{status},
+   204, '... reports processing');
+my $sid_taken = stream_id($job1);
+sleep 1;
+is(stream_id($job1), $sid_taken, 'while it makes progress, its pending entry is live');
+is(callback({ job_id => $job1, version_id => $v1->{id}, status => 'processing', progress => 0.2 })->{status},
+   204, '... progress');
+# then it goes silent (stopped mid-job) for longer than the stall timeout (2 s)
+$s->wait_until(sub { stream_id($job1) ne $sid_taken }, 10, 'stalled job re-enqueued');
+pass('a job without progress for mam_preview_stall_timeout is enqueued again');
+is(attempts($job1), 3, '... attempt 3');
+$s->wait_until(sub { redis('XPENDING', 'previews:build', 'transcoderd') =~ /^0\n/ }, 5, 'acked');
+pass("... and the silent worker's pending entry is acknowledged");
+my $read2 = $s->redis_cli('XREADGROUP', 'GROUP', 'transcoderd', 'w2', 'COUNT', '10', 'STREAMS',
+                          'previews:build', '>');
+like($read2, qr/\Q$job1\E/, '... so another worker gets it');
+callback({ job_id => $job1, version_id => $v1->{id}, status => 'ready', metadata => {}, renditions => [] });
+is($s->psql("SELECT status FROM preview_jobs WHERE id = '$job1'"), "ready\n", 'and finishes it');
+my $sid_done = stream_id($job1);
+sleep 3;
+is(stream_id($job1), $sid_done, 'a ready job is never re-enqueued');
+
+# --- Redis down at promote time --------------------------------------------
+$s->stop_redis;
+my $v2 = promote();
+is($v2->{preview}{status}, 'queued', 'with Redis down, promote still succeeds and the job is queued');
+is(stream_id($v2->{preview}{job_id}), '', '... in PostgreSQL only');
+like($s->error_log_text, qr/not added to previews:build .*reconciliation will/, '... which is logged');
+$s->start_redis;
+$s->wait_until(sub { grep { $_ eq $v2->{preview}{job_id} } job_ids_in_stream() }, 15, 'job reaches the stream');
+pass('when Redis is back the job reaches the stream: nothing lost');
+ok(stream_id($v2->{preview}{job_id}), '... and PostgreSQL knows its entry');
+
+$s->check_error_log;
+done_testing();
