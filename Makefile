@@ -2,6 +2,7 @@
 # `make test` runs the suite (see README.md).
 
 BUILDDIR ?= build
+, := ,
 -include $(BUILDDIR)/config.mk
 
 PORT ?= 8080
@@ -18,9 +19,9 @@ UNIT_TESTS = $(patsubst t/unit/%.c,$(BUILDDIR)/t/unit/%,$(wildcard t/unit/*.c))
 UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Ilibmam -It/unit
 UNIT_LIBS = -ljwt -largon2 -ljansson -lcrypto
 
-.PHONY: all deps module unit run test bench fuzz install clean distclean
+.PHONY: all deps module unit transcoderd run test bench fuzz install clean distclean
 
-all: module unit
+all: module unit transcoderd
 
 deps:
 	@scripts/install-deps
@@ -36,6 +37,16 @@ $(MODULE): $(BUILDDIR)/config.mk $(MODULE_SRCS)
 	cp $(BUILDDIR)/nginx/objs/ngx_mam_module.so $@.tmp && mv -f $@.tmp $@
 
 unit: $(UNIT_TESTS)
+
+TD_SRCS = $(wildcard transcoderd/*.c)
+TD_BIN = $(BUILDDIR)/transcoderd
+TD_CFLAGS_ALL = -g -O2 -Wall -Wextra -Werror -Wno-format-truncation -pthread -Ilibmam -Itranscoderd \
+                $(TD_CFLAGS) $(if $(SANITIZE),-O1 -fno-omit-frame-pointer -fsanitize=address$(,)undefined)
+
+transcoderd: $(TD_BIN)
+
+$(TD_BIN): $(BUILDDIR)/config.mk $(TD_SRCS) transcoderd/*.h $(LIBMAM_SRCS) libmam/*.h
+	$(CC) $(TD_CFLAGS_ALL) -o $@ $(TD_SRCS) $(LIBMAM_SRCS) $(TD_LIBS) -ljwt -largon2 -lm -pthread
 
 $(BUILDDIR)/t/unit/%: t/unit/%.c t/unit/tap.h $(LIBMAM_SRCS) libmam/*.h
 	mkdir -p $(dir $@)

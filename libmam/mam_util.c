@@ -166,22 +166,33 @@ mam_equal(const void *a, const void *b, size_t len)
 }
 
 int
-mam_hmac_hex_verify(const void *key, size_t keylen, const void *msg,
-    size_t len, const char *hex, size_t hexlen)
+mam_hmac_hex(const void *key, size_t keylen, const void *msg, size_t len,
+    char out[65])
 {
-    size_t         i;
-    char           expect[65], got[64];
     unsigned int   mdlen;
     unsigned char  md[32];
 
-    if (hexlen != 64
-        || HMAC(EVP_sha256(), key, (int) keylen, msg, len, md, &mdlen) == NULL
+    if (HMAC(EVP_sha256(), key, (int) keylen, msg, len, md, &mdlen) == NULL
         || mdlen != sizeof(md))
     {
-        return 0;
+        return -1;
     }
 
-    mam_hex_encode(md, sizeof(md), expect);
+    mam_hex_encode(md, sizeof(md), out);
+
+    return 0;
+}
+
+int
+mam_hmac_hex_verify(const void *key, size_t keylen, const void *msg,
+    size_t len, const char *hex, size_t hexlen)
+{
+    size_t  i;
+    char    expect[65], got[64];
+
+    if (hexlen != 64 || mam_hmac_hex(key, keylen, msg, len, expect) != 0) {
+        return 0;
+    }
 
     for (i = 0; i < 64; i++) {
         got[i] = (hex[i] >= 'A' && hex[i] <= 'F') ? (char) (hex[i] + 32)

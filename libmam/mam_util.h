@@ -31,6 +31,10 @@ int mam_hmac_sign(const void *key, size_t keylen, const void *msg, size_t len,
 int mam_hmac_verify(const void *key, size_t keylen, const void *msg,
     size_t len, const char *sig, size_t siglen);
 
+/* HMAC-SHA256 of msg as 64 lower-case hex digits and a NUL; 0 or -1 */
+int mam_hmac_hex(const void *key, size_t keylen, const void *msg, size_t len,
+    char out[65]);
+
 /* 1 when hex (64 lower- or upper-case hex digits) is msg's HMAC-SHA256
  * under key, compared in constant time */
 int mam_hmac_hex_verify(const void *key, size_t keylen, const void *msg,

@@ -1,0 +1,197 @@
+/*
+ * transcoderd.conf: "key = value" lines, '#' comments.  Unknown keys and
+ * bad values are errors, so a typo never silently falls back to a default.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "td.h"
+#include "mam_key.h"
+
+static int
+td_copy(char *dst, size_t size, const char *v)
+{
+    if (strlen(v) >= size) {
+        return -1;
+    }
+    strcpy(dst, v);
+    return 0;
+}
+
+static int
+td_int(const char *v, int lo, int hi, int *out)
+{
+    char  *end;
+    long   n;
+
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno || *v == '\0' || *end != '\0' || n < lo || n > hi) {
+        return -1;
+    }
+    *out = (int) n;
+    return 0;
+}
+
+static int
+td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
+    size_t len)
+{
+    char  kerr[256];
+
+    if (strcmp(k, "redis") == 0) {
+        return td_copy(cf->redis, sizeof(cf->redis), v);
+    }
+    if (strcmp(k, "callback_url") == 0) {
+        return td_copy(cf->callback_url, sizeof(cf->callback_url), v);
+    }
+    if (strcmp(k, "callback_key_file") == 0) {
+        if (mam_key_load(v, (unsigned char *) cf->callback_key,
+                         sizeof(cf->callback_key), &cf->callback_key_len,
+                         kerr, sizeof(kerr)) != 0)
+        {
+            snprintf(err, len, "callback_key_file: %s", kerr);
+            return -2;
+        }
+        return 0;
+    }
+    if (strcmp(k, "storage_root") == 0) {
+        return td_copy(cf->storage_root, sizeof(cf->storage_root), v);
+    }
+    if (strcmp(k, "log_file") == 0) {
+        return td_copy(cf->log_file, sizeof(cf->log_file), v);
+    }
+    if (strcmp(k, "consumer") == 0) {
+        return td_copy(cf->consumer, sizeof(cf->consumer), v);
+    }
+    if (strcmp(k, "preset") == 0) {
+        return td_copy(cf->preset, sizeof(cf->preset), v);
+    }
+    if (strcmp(k, "jobs") == 0) {
+        return td_int(v, 1, 64, &cf->jobs);
+    }
+    if (strcmp(k, "attempts") == 0) {
+        return td_int(v, 1, 20, &cf->attempts);
+    }
+    if (strcmp(k, "backoff_ms") == 0) {
+        return td_int(v, 1, 600000, &cf->backoff_ms);
+    }
+    if (strcmp(k, "claim_idle_ms") == 0) {
+        return td_int(v, 100, 86400000, &cf->claim_idle_ms);
+    }
+    if (strcmp(k, "threads") == 0) {
+        return td_int(v, 0, 256, &cf->threads);
+    }
+    if (strcmp(k, "encoder") == 0) {
+        if (strcmp(v, "auto") == 0) {
+            cf->encoder = TD_ENC_AUTO;
+        } else if (strcmp(v, "nvenc") == 0) {
+            cf->encoder = TD_ENC_NVENC;
+        } else if (strcmp(v, "cuda-decode") == 0) {
+            cf->encoder = TD_ENC_CUDA_DECODE;
+        } else if (strcmp(v, "libx264") == 0) {
+            cf->encoder = TD_ENC_X264;
+        } else {
+            return -1;
+        }
+        return 0;
+    }
+
+    snprintf(err, len, "unknown setting \"%s\"", k);
+    return -2;
+}
+
+static char *
+td_trim(char *s)
+{
+    char  *e;
+
+    while (isspace((unsigned char) *s)) {
+        s++;
+    }
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char) e[-1])) {
+        *--e = '\0';
+    }
+    return s;
+}
+
+int
+td_config_load(const char *path, td_config_t *cf, char *err, size_t len)
+{
+    FILE  *f;
+    char   line[2048], *p, *k, *v, host[200];
+    int    n, rc;
+
+    memset(cf, 0, sizeof(*cf));
+    td_copy(cf->config_path, sizeof(cf->config_path), path);
+    strcpy(cf->preset, "veryfast");
+    cf->jobs = 1;
+    cf->attempts = 3;
+    cf->backoff_ms = 2000;
+    cf->claim_idle_ms = 60000;
+    cf->encoder = TD_ENC_AUTO;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, len, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    for (n = 1; fgets(line, sizeof(line), f); n++) {
+        p = strchr(line, '#');
+        if (p) {
+            *p = '\0';
+        }
+        p = td_trim(line);
+        if (*p == '\0') {
+            continue;
+        }
+        v = strchr(p, '=');
+        if (v == NULL) {
+            snprintf(err, len, "%s:%d: expected key = value", path, n);
+            fclose(f);
+            return -1;
+        }
+        *v++ = '\0';
+        k = td_trim(p);
+        v = td_trim(v);
+
+        rc = td_config_set(cf, k, v, err, len);
+        if (rc == -1) {
+            snprintf(err, len, "%s:%d: bad value for %s", path, n, k);
+        }
+        if (rc != 0) {
+            if (rc == -2) {
+                char tmp[512];
+
+                snprintf(tmp, sizeof(tmp), "%s:%d: %s", path, n, err);
+                snprintf(err, len, "%s", tmp);
+            }
+            fclose(f);
+            return -1;
+        }
+    }
+    fclose(f);
+
+    if (cf->redis[0] == '\0' || cf->callback_url[0] == '\0'
+        || cf->callback_key_len == 0 || cf->storage_root[0] == '\0')
+    {
+        snprintf(err, len, "%s: redis, callback_url, callback_key_file and "
+                 "storage_root are required", path);
+        return -1;
+    }
+
+    if (cf->consumer[0] == '\0') {
+        gethostname(host, sizeof(host));
+        host[sizeof(host) - 1] = '\0';
+        snprintf(cf->consumer, sizeof(cf->consumer), "%s-%ld", host,
+                 (long) getpid());
+    }
+
+    return 0;
+}

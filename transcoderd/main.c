@@ -1,0 +1,462 @@
+/*
+ * transcoderd: job slots (threads) that each read previews:build through
+ * the consumer group, render a job into a temporary folder, publish it
+ * with one rename, report through the signed callback and acknowledge only
+ * then.  Transient failures are retried with exponential backoff and
+ * jitter; the last one goes to previews:dead.  SIGTERM abandons the
+ * current jobs unacknowledged (another instance or the restart reclaims
+ * them) and exits; SIGHUP re-reads the configuration and reopens the log.
+ *
+ *   transcoderd -c /etc/mam/transcoderd.conf [-t]
+ *   transcoderd -r MASTER OUTDIR [-e libx264|cuda-decode|nvenc|auto]
+ *       renders one file and prints its metadata (benchmarks, debugging)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "td.h"
+#include "transcode.h"
+#include "mam_storage.h"
+#include "mam_util.h"
+
+volatile sig_atomic_t  td_stop;
+volatile sig_atomic_t  td_reload;
+
+static td_config_t      td_cf;
+static pthread_mutex_t  td_cf_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct {
+    td_queue_t  *queue;
+    td_job_t    *job;
+    td_config_t  cf;
+} td_slot_t;
+
+
+static void
+td_signal(int sig)
+{
+    if (sig == SIGHUP) {
+        td_reload = 1;
+    } else {
+        td_stop = 1;
+    }
+}
+
+static int
+td_rm_entry(const char *path, const struct stat *st, int type,
+    struct FTW *ftw)
+{
+    (void) st;
+    (void) ftw;
+    return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void
+td_rm_tree(const char *path)
+{
+    nftw(path, td_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int
+td_mkdirs(const char *path)
+{
+    char  buf[2048], *p;
+
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    return (mkdir(buf, 0755) != 0 && errno != EEXIST) ? -1 : 0;
+}
+
+static void
+td_send(td_slot_t *s, const char *status, double progress, json_t *meta,
+    json_t *rends, const char *error, int *accepted)
+{
+    int      rc;
+    char    *body;
+    json_t  *o;
+
+    o = json_pack("{s:s, s:s, s:s}", "job_id", s->job->job_id,
+                  "version_id", s->job->version_id, "status", status);
+    if (progress >= 0) {
+        json_object_set_new(o, "progress", json_real(progress));
+    }
+    if (meta) {
+        json_object_set(o, "metadata", meta);
+    }
+    if (rends) {
+        json_object_set(o, "renditions", rends);
+    }
+    if (error) {
+        json_object_set_new(o, "error", json_string(error));
+    }
+
+    body = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(o);
+    rc = body ? td_callback(&s->cf, body) : -1;
+    free(body);
+
+    if (accepted) {
+        *accepted = rc;
+    }
+}
+
+static int
+td_progress(void *data, double fraction)
+{
+    td_slot_t  *s = data;
+
+    td_send(s, "processing", fraction, NULL, NULL, NULL, NULL);
+    td_queue_touch(s->queue, s->job);
+
+    return td_stop != 0;
+}
+
+/* the rendered folder replaces whatever was published before, at once */
+static int
+td_publish(const char *tmp, const char *final)
+{
+    char  old[2200];
+
+    if (rename(tmp, final) == 0) {
+        return 0;
+    }
+    if (errno != ENOTEMPTY && errno != EEXIST) {
+        return -1;
+    }
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_EXCHANGE) != 0) {
+        return -1;
+    }
+    /* tmp now holds the previous ladder */
+    snprintf(old, sizeof(old), "%s", tmp);
+    td_rm_tree(old);
+    return 0;
+}
+
+static int
+td_backoff(const td_config_t *cf, int attempt)
+{
+    long  ms;
+
+    ms = (long) cf->backoff_ms << (attempt - 1);
+    if (ms > 300000) {
+        ms = 300000;
+    }
+    /* +-25 % jitter, so retries of many jobs do not march in step */
+    ms += (rand() % (ms / 2 + 1)) - ms / 4;
+    return (int) ms;
+}
+
+static void
+td_sleep_ms(int ms)
+{
+    while (ms > 0 && !td_stop) {
+        usleep(ms > 200 ? 200000 : (useconds_t) ms * 1000);
+        ms -= 200;
+    }
+}
+
+/* 1 done (ack), 0 abandoned (no ack) */
+static int
+td_work(td_slot_t *s)
+{
+    int             attempt, accepted, cores;
+    char            input[2200], dir[2200], tmp[2300];
+    td_job_t       *job = s->job;
+    td_transcode_t  t;
+
+    if (!mam_key_valid(job->master_key, strlen(job->master_key))
+        || strncmp(job->master_key, "masters/", 8) != 0
+        || !mam_uuid_valid(job->asset_id, strlen(job->asset_id))
+        || !mam_uuid_valid(job->version_id, strlen(job->version_id)))
+    {
+        td_log(job->job_id, "malformed entry %s: dropped", job->id);
+        td_send(s, "failed", -1, NULL, NULL, "malformed job entry", NULL);
+        return 1;
+    }
+
+    snprintf(input, sizeof(input), "%s/%s", s->cf.storage_root,
+             job->master_key);
+    snprintf(dir, sizeof(dir), "%s/previews/%s/%s", s->cf.storage_root,
+             job->asset_id, job->version_id);
+    snprintf(tmp, sizeof(tmp), "%s/previews/%s/.%s.tmp", s->cf.storage_root,
+             job->asset_id, job->version_id);
+
+    cores = s->cf.threads ? s->cf.threads
+                          : (int) sysconf(_SC_NPROCESSORS_ONLN);
+    cores = cores / s->cf.jobs > 0 ? cores / s->cf.jobs : 1;
+
+    td_log(job->job_id, "start: entry %s, attempt %d, %s", job->id,
+           job->attempt, job->master_key);
+    td_send(s, "processing", 0, NULL, NULL, NULL, NULL);
+
+    for (attempt = 1; ; attempt++) {
+        memset(&t, 0, sizeof(t));
+        t.input = input;
+        t.outdir = tmp;
+        t.job = job->job_id;
+        t.mode = s->cf.encoder;
+        t.preset = s->cf.preset;
+        t.threads = cores;
+        t.progress = td_progress;
+        t.progress_data = s;
+
+        td_rm_tree(tmp);
+        if (td_mkdirs(tmp) != 0) {
+            snprintf(t.error, sizeof(t.error), "cannot create %s: %s", tmp,
+                     strerror(errno));
+        } else if (td_transcode(&t) == 0) {
+            if (td_publish(tmp, dir) == 0) {
+                break;
+            }
+            snprintf(t.error, sizeof(t.error), "cannot publish %s: %s", dir,
+                     strerror(errno));
+        }
+
+        td_rm_tree(tmp);
+        json_decref(t.metadata);
+        json_decref(t.renditions);
+
+        if (td_stop) {
+            td_log(job->job_id, "abandoned at shutdown (not acknowledged)");
+            return 0;
+        }
+
+        td_log(job->job_id, "attempt %d failed%s: %s", attempt,
+               t.permanent ? " for good" : "", t.error);
+
+        if (t.permanent || attempt >= s->cf.attempts) {
+            if (!t.permanent) {
+                td_queue_dead(s->queue, job, t.error);
+            }
+            td_send(s, "failed", -1, NULL, NULL, t.error, &accepted);
+            return accepted >= 0;
+        }
+
+        td_sleep_ms(td_backoff(&s->cf, attempt));
+        if (td_stop) {
+            return 0;
+        }
+    }
+
+    /* ready: acknowledged only once the callback was accepted */
+    td_send(s, "ready", -1, t.metadata, t.renditions, NULL, &accepted);
+    for (attempt = 1; accepted < 0 && attempt < s->cf.attempts && !td_stop;
+         attempt++)
+    {
+        td_sleep_ms(td_backoff(&s->cf, attempt));
+        td_send(s, "ready", -1, t.metadata, t.renditions, NULL, &accepted);
+    }
+    json_decref(t.metadata);
+    json_decref(t.renditions);
+
+    td_log(job->job_id, "ready%s", accepted < 0 ? " (callback not accepted, "
+           "left pending)" : "");
+
+    return accepted >= 0;
+}
+
+/* -r: one file, no queue, no callback */
+static int
+td_render_one(const char *input, const char *outdir, td_encoder_mode_t mode)
+{
+    int             rc, nvenc, cuda;
+    char           *out;
+    td_transcode_t  t;
+
+    td_log_open(NULL);
+    td_transcode_probe_gpu(&nvenc, &cuda);
+
+    memset(&t, 0, sizeof(t));
+    t.input = input;
+    t.outdir = outdir;
+    t.job = "render";
+    t.mode = mode;
+    t.preset = getenv("TD_PRESET") ? getenv("TD_PRESET") : "veryfast";
+    t.threads = (int) sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (td_mkdirs(outdir) != 0) {
+        fprintf(stderr, "transcoderd: %s: %s\n", outdir, strerror(errno));
+        return 1;
+    }
+
+    rc = td_transcode(&t);
+    if (rc != 0) {
+        fprintf(stderr, "transcoderd: %s%s\n", t.error,
+                t.permanent ? " (permanent)" : "");
+        return 1;
+    }
+
+    json_object_set(t.metadata, "renditions", t.renditions);
+    out = json_dumps(t.metadata, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+    printf("%s\n", out);
+    free(out);
+    json_decref(t.metadata);
+    json_decref(t.renditions);
+    return 0;
+}
+
+static void *
+td_slot(void *arg)
+{
+    int          rc;
+    td_job_t     job;
+    td_slot_t    s;
+
+    (void) arg;
+    memset(&s, 0, sizeof(s));
+
+    while (!td_stop) {
+        pthread_mutex_lock(&td_cf_lock);
+        s.cf = td_cf;
+        pthread_mutex_unlock(&td_cf_lock);
+
+        if (s.queue == NULL) {
+            s.queue = td_queue_connect(&s.cf);
+            if (s.queue == NULL) {
+                td_sleep_ms(1000);
+                continue;
+            }
+        }
+
+        rc = td_queue_next(s.queue, 1000, &job);
+        if (rc < 0) {
+            td_log(NULL, "redis connection lost; reconnecting");
+            td_queue_free(s.queue);
+            s.queue = NULL;
+            td_sleep_ms(500);
+            continue;
+        }
+        if (rc == 0) {
+            continue;
+        }
+
+        s.job = &job;
+        if (td_work(&s)) {
+            td_queue_ack(s.queue, &job);
+        }
+        s.job = NULL;
+    }
+
+    td_queue_free(s.queue);
+    return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+    int               i, opt, test = 0, nvenc, cuda;
+    char              err[1024], path[1024] = "/etc/mam/transcoderd.conf";
+    const char       *render = NULL;
+    td_encoder_mode_t mode = TD_ENC_X264;
+    pthread_t        *threads;
+    struct sigaction  sa;
+    td_config_t       cf;
+
+    while ((opt = getopt(argc, argv, "c:tr:e:")) != -1) {
+        if (opt == 'c') {
+            snprintf(path, sizeof(path), "%s", optarg);
+        } else if (opt == 't') {
+            test = 1;
+        } else if (opt == 'r') {
+            render = optarg;
+        } else if (opt == 'e') {
+            mode = strcmp(optarg, "auto") == 0 ? TD_ENC_AUTO
+                   : strcmp(optarg, "nvenc") == 0 ? TD_ENC_NVENC
+                   : strcmp(optarg, "cuda-decode") == 0 ? TD_ENC_CUDA_DECODE
+                   : TD_ENC_X264;
+        } else {
+            fprintf(stderr, "usage: transcoderd [-c config] [-t] | "
+                    "-r MASTER OUTDIR [-e encoder]\n");
+            return 2;
+        }
+    }
+
+    if (render) {
+        if (optind >= argc) {
+            fprintf(stderr, "usage: transcoderd -r MASTER OUTDIR\n");
+            return 2;
+        }
+        return td_render_one(render, argv[optind], mode);
+    }
+
+    if (td_config_load(path, &td_cf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "transcoderd: %s\n", err);
+        return 1;
+    }
+    if (test) {
+        printf("transcoderd: %s is fine\n", path);
+        return 0;
+    }
+
+    td_log_open(td_cf.log_file);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    srand((unsigned) time(NULL) ^ (unsigned) getpid());
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = td_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    td_transcode_probe_gpu(&nvenc, &cuda);
+    td_log(NULL, "started as consumer %s, %d job slot(s); h264_nvenc %s, "
+           "CUDA %s; encoder setting %d", td_cf.consumer, td_cf.jobs,
+           nvenc ? "opens" : "does not open", cuda ? "present" : "absent",
+           (int) td_cf.encoder);
+
+    threads = calloc((size_t) td_cf.jobs, sizeof(pthread_t));
+    for (i = 0; i < td_cf.jobs; i++) {
+        pthread_create(&threads[i], NULL, td_slot, NULL);
+    }
+
+    while (!td_stop) {
+        usleep(100000);
+        if (td_reload) {
+            td_reload = 0;
+            if (td_config_load(path, &cf, err, sizeof(err)) != 0) {
+                td_log(NULL, "reload refused: %s", err);
+                continue;
+            }
+            /* the consumer name and slot count stay for this process */
+            snprintf(cf.consumer, sizeof(cf.consumer), "%s", td_cf.consumer);
+            cf.jobs = td_cf.jobs;
+            pthread_mutex_lock(&td_cf_lock);
+            td_cf = cf;
+            pthread_mutex_unlock(&td_cf_lock);
+            td_log_open(td_cf.log_file);
+            td_log(NULL, "configuration re-read, log reopened");
+        }
+    }
+
+    td_log(NULL, "stopping");
+    for (i = 0; i < td_cf.jobs; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    free(threads);
+    td_log(NULL, "stopped");
+    curl_global_cleanup();
+
+    return 0;
+}

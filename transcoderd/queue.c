@@ -1,0 +1,238 @@
+/*
+ * The job stream, with hiredis' synchronous API (one connection per job
+ * slot, used only by its own thread): consumer group reading, reclaiming
+ * dead consumers' entries with XAUTOCLAIM, keeping the own pending entry
+ * fresh, acknowledging, dead-lettering.
+ */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "td.h"
+
+struct td_queue_s {
+    redisContext       *rc;
+    const td_config_t  *cf;
+};
+
+static redisContext *
+td_queue_dial(const char *addr)
+{
+    char            host[256];
+    const char     *colon;
+    struct timeval  tv = { 5, 0 };
+
+    if (strncmp(addr, "unix:", 5) == 0) {
+        return redisConnectUnixWithTimeout(addr + 5, tv);
+    }
+
+    colon = strrchr(addr, ':');
+    if (colon == NULL || (size_t) (colon - addr) >= sizeof(host)) {
+        return NULL;
+    }
+    memcpy(host, addr, (size_t) (colon - addr));
+    host[colon - addr] = '\0';
+
+    return redisConnectWithTimeout(host, atoi(colon + 1), tv);
+}
+
+td_queue_t *
+td_queue_connect(const td_config_t *cf)
+{
+    td_queue_t  *q;
+    redisReply  *r;
+
+    q = calloc(1, sizeof(td_queue_t));
+    if (q == NULL) {
+        return NULL;
+    }
+    q->cf = cf;
+    q->rc = td_queue_dial(cf->redis);
+    if (q->rc == NULL || q->rc->err) {
+        td_log(NULL, "redis %s: %s", cf->redis,
+               q->rc ? q->rc->errstr : "cannot connect");
+        td_queue_free(q);
+        return NULL;
+    }
+
+    /* from the stream's start: nothing added before the group is lost */
+    r = redisCommand(q->rc, "XGROUP CREATE %s %s 0 MKSTREAM", TD_STREAM,
+                     TD_GROUP);
+    freeReplyObject(r);
+
+    return q;
+}
+
+void
+td_queue_free(td_queue_t *q)
+{
+    if (q) {
+        if (q->rc) {
+            redisFree(q->rc);
+        }
+        free(q);
+    }
+}
+
+/* the fields of one [id, [k, v, ...]] entry */
+static int
+td_queue_entry(redisReply *e, td_job_t *job)
+{
+    size_t       i;
+    redisReply  *kv;
+    const char  *k, *v;
+
+    memset(job, 0, sizeof(*job));
+
+    if (e == NULL || e->type != REDIS_REPLY_ARRAY || e->elements != 2
+        || e->element[0]->type != REDIS_REPLY_STRING)
+    {
+        return -1;
+    }
+    snprintf(job->id, sizeof(job->id), "%s", e->element[0]->str);
+
+    kv = e->element[1];
+    for (i = 0; kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements;
+         i += 2)
+    {
+        k = kv->element[i]->str;
+        v = kv->element[i + 1]->str;
+        if (k == NULL || v == NULL) {
+            continue;
+        }
+        if (strcmp(k, "job_id") == 0) {
+            snprintf(job->job_id, sizeof(job->job_id), "%s", v);
+        } else if (strcmp(k, "version_id") == 0) {
+            snprintf(job->version_id, sizeof(job->version_id), "%s", v);
+        } else if (strcmp(k, "asset_id") == 0) {
+            snprintf(job->asset_id, sizeof(job->asset_id), "%s", v);
+        } else if (strcmp(k, "master_key") == 0) {
+            snprintf(job->master_key, sizeof(job->master_key), "%s", v);
+        } else if (strcmp(k, "attempt") == 0) {
+            job->attempt = atoi(v);
+        }
+    }
+
+    return 0;
+}
+
+/* an entry a dead consumer left pending longer than claim_idle_ms */
+static int
+td_queue_claim(td_queue_t *q, td_job_t *job)
+{
+    int          found = 0;
+    redisReply  *r;
+
+    r = redisCommand(q->rc, "XAUTOCLAIM %s %s %s %d 0-0 COUNT 1", TD_STREAM,
+                     TD_GROUP, q->cf->consumer, q->cf->claim_idle_ms);
+    if (r == NULL) {
+        return -1;
+    }
+
+    /* [next-id, [entries...], [deleted ids]] */
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2
+        && r->element[1]->type == REDIS_REPLY_ARRAY
+        && r->element[1]->elements > 0
+        && td_queue_entry(r->element[1]->element[0], job) == 0)
+    {
+        found = 1;
+    }
+
+    freeReplyObject(r);
+    return found;
+}
+
+int
+td_queue_next(td_queue_t *q, int block_ms, td_job_t *job)
+{
+    int          rc;
+    redisReply  *r, *streams;
+
+    rc = td_queue_claim(q, job);
+    if (rc != 0) {
+        if (rc == 1) {
+            td_log(job->job_id, "claimed entry %s of a dead consumer",
+                   job->id);
+        }
+        return rc;
+    }
+
+    r = redisCommand(q->rc, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %d "
+                     "STREAMS %s >", TD_GROUP, q->cf->consumer, block_ms,
+                     TD_STREAM);
+    if (r == NULL) {
+        return -1;
+    }
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        /* NOGROUP: the stream was deleted; make it again */
+        freeReplyObject(r);
+        r = redisCommand(q->rc, "XGROUP CREATE %s %s 0 MKSTREAM", TD_STREAM,
+                         TD_GROUP);
+        freeReplyObject(r);
+        return 0;
+    }
+
+    rc = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+        streams = r->element[0];
+        if (streams->type == REDIS_REPLY_ARRAY && streams->elements == 2
+            && streams->element[1]->type == REDIS_REPLY_ARRAY
+            && streams->element[1]->elements == 1
+            && td_queue_entry(streams->element[1]->element[0], job) == 0)
+        {
+            rc = 1;
+        }
+    }
+
+    freeReplyObject(r);
+    return rc;
+}
+
+/* XCLAIM to ourselves with min-idle 0 resets the entry's idle time, so
+ * another instance's XAUTOCLAIM never takes a job that is being worked */
+int
+td_queue_touch(td_queue_t *q, const td_job_t *job)
+{
+    redisReply  *r;
+
+    r = redisCommand(q->rc, "XCLAIM %s %s %s 0 %s JUSTID", TD_STREAM,
+                     TD_GROUP, q->cf->consumer, job->id);
+    if (r == NULL) {
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+int
+td_queue_ack(td_queue_t *q, const td_job_t *job)
+{
+    redisReply  *r;
+
+    r = redisCommand(q->rc, "XACK %s %s %s", TD_STREAM, TD_GROUP, job->id);
+    if (r == NULL) {
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+int
+td_queue_dead(td_queue_t *q, const td_job_t *job, const char *error)
+{
+    char         attempt[16];
+    redisReply  *r;
+
+    snprintf(attempt, sizeof(attempt), "%d", job->attempt);
+    r = redisCommand(q->rc, "XADD %s * job_id %s version_id %s asset_id %s "
+                     "master_key %s attempt %s error %s", TD_DEAD_STREAM,
+                     job->job_id, job->version_id, job->asset_id,
+                     job->master_key, attempt, error);
+    if (r == NULL) {
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}

@@ -1,0 +1,74 @@
+/*
+ * transcoderd: pulls preview jobs from the Redis stream previews:build and
+ * renders the HLS ladder of pipeline.md with libav*.  Shared declarations.
+ */
+#ifndef TD_H
+#define TD_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#define TD_STREAM       "previews:build"
+#define TD_DEAD_STREAM  "previews:dead"
+#define TD_GROUP        "transcoderd"
+
+typedef enum {
+    TD_ENC_AUTO = 0,      /* try h264_nvenc, else libx264 */
+    TD_ENC_NVENC,         /* NVDEC + scale_cuda + NVENC, libx264 on failure */
+    TD_ENC_CUDA_DECODE,   /* NVDEC + scale_cuda + libx264 (no NVENC) */
+    TD_ENC_X264           /* CPU only */
+} td_encoder_mode_t;
+
+typedef struct {
+    char               config_path[1024];
+    char               redis[512];          /* unix:/path or host:port */
+    char               callback_url[1024];
+    char               callback_key[512];
+    size_t             callback_key_len;
+    char               storage_root[1024];
+    char               log_file[1024];
+    char               consumer[256];
+    char               preset[32];
+    td_encoder_mode_t  encoder;
+    int                jobs;
+    int                attempts;
+    int                backoff_ms;          /* first retry delay */
+    int                claim_idle_ms;       /* XAUTOCLAIM min idle */
+    int                threads;             /* 0: the cores */
+} td_config_t;
+
+typedef struct {
+    char  id[64];                           /* stream entry id */
+    char  job_id[64];
+    char  version_id[64];
+    char  asset_id[64];
+    char  master_key[1100];
+    int   attempt;
+} td_job_t;
+
+extern volatile sig_atomic_t  td_stop;
+extern volatile sig_atomic_t  td_reload;
+
+/* config.c */
+int td_config_load(const char *path, td_config_t *cf, char *err, size_t len);
+
+/* log.c */
+void td_log_open(const char *file);
+void td_log(const char *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* callback.c: 0 accepted (2xx), 1 refused for good (4xx), -1 transient */
+int td_callback(const td_config_t *cf, const char *json);
+
+/* queue.c: a hiredis connection per job slot */
+typedef struct td_queue_s  td_queue_t;
+
+td_queue_t *td_queue_connect(const td_config_t *cf);
+void td_queue_free(td_queue_t *q);
+/* 1 a job, 0 none within block_ms, -1 error */
+int td_queue_next(td_queue_t *q, int block_ms, td_job_t *job);
+int td_queue_touch(td_queue_t *q, const td_job_t *job);
+int td_queue_ack(td_queue_t *q, const td_job_t *job);
+int td_queue_dead(td_queue_t *q, const td_job_t *job, const char *error);
+
+#endif

@@ -1,0 +1,1428 @@
+/*
+ * The HLS ladder with libav* (pipeline.md, Encoding), in one process:
+ *
+ *   demux -> decode once -> one filter graph: [deinterlace] [rotate] fps
+ *   (constant rate) -> scale to the largest rendition -> split -> the next
+ *   one scaled from it (cascade) -> ... -> one buffersink per rendition
+ *   -> one encoder thread each (bounded queue) -> its own HLS muxer.
+ *   Audio is decoded, resampled and encoded once into audio/.
+ *
+ * Keyframes are forced every 2 s of output time on the same frames in
+ * every rendition (they all come from one constant-rate stream), so the
+ * 6 s segments line up.  The master playlist is written here with the
+ * measured peak and average bandwidth of every rendition (FFmpeg 5.1's
+ * muxer would declare the nominal rates).
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
+#include <libavutil/hwcontext.h>
+#include <libavutil/avstring.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+#include <libavutil/time.h>
+#include <libswscale/swscale.h>
+
+#include "transcode.h"
+
+#define TD_MAX_RENDITIONS  4
+#define TD_QUEUE_FRAMES    8
+#define TD_KEYINT_SEC      2
+#define TD_SEGMENT_SEC     "6"
+#define TD_AUDIO_RATE      48000
+#define TD_AUDIO_BITRATE   128000
+
+typedef struct {
+    const char  *name;
+    int          height;
+    int          kbps;
+} td_row_t;
+
+static const td_row_t  td_ladder[] = {
+    { "1080p", 1080, 6000 },
+    { "720p", 720, 3000 },
+    { "480p", 480, 1200 },
+    { "360p", 360, 600 },
+};
+
+/* a bounded frame queue between the filter graph and one encoder */
+typedef struct {
+    AVFrame          *frames[TD_QUEUE_FRAMES];
+    int               head, count, done;
+    pthread_mutex_t   lock;
+    pthread_cond_t    cond;
+} td_fifo_t;
+
+typedef struct {
+    char               name[16];
+    int                width, height, kbps;
+    AVFilterContext   *sink;
+    AVCodecContext    *enc;
+    AVFormatContext   *mux;
+    td_fifo_t          fifo;
+    pthread_t          thread;
+    int                started;
+    int64_t            next_key;     /* next forced keyframe, in frames */
+    int                key_every;
+    char               codecs[32];   /* avc1.PPCCLL from the SPS */
+    char               error[256];
+    int                failed;
+} td_rendition_t;
+
+typedef struct {
+    td_transcode_t    *t;
+    AVFormatContext   *in;
+    int                vidx, aidx;
+    AVCodecContext    *vdec, *adec;
+    AVBufferRef       *hw_device;
+    AVFilterGraph     *vgraph, *agraph;
+    AVFilterContext   *vsrc, *asrc, *asink;
+    AVRational         rate;         /* output frame rate */
+    int                disp_w, disp_h, rotation;
+    td_rendition_t     r[TD_MAX_RENDITIONS];
+    int                nr;
+    AVCodecContext    *aenc;
+    AVFormatContext   *amux;
+    int64_t            apts;
+    int                poster_done;
+    double             duration;
+    int64_t            vframes;
+    const char        *encoder_name;
+} td_ctx_t;
+
+
+static void
+td_fail(td_transcode_t *t, int permanent, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+td_fail(td_transcode_t *t, int permanent, const char *fmt, ...)
+{
+    va_list  ap;
+
+    if (t->error[0]) {
+        return;       /* the first cause is the one to report */
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->error, sizeof(t->error), fmt, ap);
+    va_end(ap);
+    t->permanent = permanent;
+}
+
+static const char *
+td_err(int err, char *buf, size_t len)
+{
+    av_strerror(err, buf, len);
+    return buf;
+}
+
+/* --- probing ---------------------------------------------------------------- */
+
+static int
+td_rotation(AVStream *st)
+{
+    uint8_t  *m;
+    double    deg;
+    int       r;
+
+    m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+    if (m == NULL) {
+        return 0;
+    }
+
+    /* av_display_rotation_get is counter-clockwise; people say clockwise */
+    deg = -av_display_rotation_get((int32_t *) m);
+    if (isnan(deg)) {
+        return 0;
+    }
+    r = (int) lround(deg / 90.0) * 90;
+    r %= 360;
+    return r < 0 ? r + 360 : r;
+}
+
+static int
+td_open_decoder(td_ctx_t *c, AVStream *st, AVCodecContext **out, int hw)
+{
+    int             err;
+    char            e[128];
+    const AVCodec  *codec;
+    AVCodecContext *dec;
+
+    codec = avcodec_find_decoder(st->codecpar->codec_id);
+    if (codec == NULL) {
+        td_fail(c->t, 1, "unsupported %s codec \"%s\"",
+                av_get_media_type_string(st->codecpar->codec_type),
+                avcodec_get_name(st->codecpar->codec_id));
+        return -1;
+    }
+
+    dec = avcodec_alloc_context3(codec);
+    if (dec == NULL || avcodec_parameters_to_context(dec, st->codecpar) < 0) {
+        avcodec_free_context(&dec);
+        td_fail(c->t, 0, "out of memory");
+        return -1;
+    }
+    dec->pkt_timebase = st->time_base;
+    dec->thread_count = 0;
+
+    if (hw && c->hw_device) {
+        dec->hw_device_ctx = av_buffer_ref(c->hw_device);
+    }
+
+    err = avcodec_open2(dec, codec, NULL);
+    if (err < 0) {
+        avcodec_free_context(&dec);
+        td_fail(c->t, 1, "cannot decode %s: %s", codec->name,
+                td_err(err, e, sizeof(e)));
+        return -1;
+    }
+
+    *out = dec;
+    return 0;
+}
+
+static int
+td_probe(td_ctx_t *c)
+{
+    int           err;
+    unsigned      i;
+    char          e[128];
+    AVStream     *st;
+    td_transcode_t *t = c->t;
+
+    err = avformat_open_input(&c->in, t->input, NULL, NULL);
+    if (err < 0) {
+        td_fail(t, err != AVERROR(EIO) && err != AVERROR(EAGAIN),
+                "not a media file this server can read (%s)",
+                td_err(err, e, sizeof(e)));
+        return -1;
+    }
+
+    err = avformat_find_stream_info(c->in, NULL);
+    if (err < 0) {
+        td_fail(t, 1, "not a media file this server can read (%s)",
+                td_err(err, e, sizeof(e)));
+        return -1;
+    }
+
+    c->vidx = -1;
+    c->aidx = av_find_best_stream(c->in, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    if (c->aidx < 0) {
+        c->aidx = -1;
+    }
+
+    /* a cover picture is not video */
+    for (i = 0; i < c->in->nb_streams; i++) {
+        st = c->in->streams[i];
+        if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO
+            && !(st->disposition & AV_DISPOSITION_ATTACHED_PIC)
+            && st->codecpar->width > 0 && st->codecpar->height > 0
+            && (c->vidx < 0 || (int64_t) st->codecpar->width
+                                 * st->codecpar->height
+                               > (int64_t) c->in->streams[c->vidx]
+                                     ->codecpar->width
+                                 * c->in->streams[c->vidx]->codecpar->height))
+        {
+            c->vidx = (int) i;
+        }
+    }
+
+    if (c->vidx < 0 && c->aidx < 0) {
+        for (i = 0; i < c->in->nb_streams; i++) {
+            if (c->in->streams[i]->disposition & AV_DISPOSITION_ATTACHED_PIC) {
+                td_fail(t, 1, "the file holds only a cover picture: no video "
+                        "or audio to play");
+                return -1;
+            }
+        }
+        td_fail(t, 1, "no decodable video or audio stream in the file");
+        return -1;
+    }
+
+    c->duration = c->in->duration > 0
+                  ? (double) c->in->duration / AV_TIME_BASE : 0;
+
+    return 0;
+}
+
+static void
+td_metadata(td_ctx_t *c)
+{
+    json_t     *m;
+    AVStream   *vs, *as;
+    AVRational  fr;
+
+    m = json_object();
+    json_object_set_new(m, "duration_sec",
+                        json_real(floor(c->duration * 1000 + 0.5) / 1000));
+    json_object_set_new(m, "container",
+                        json_string(c->in->iformat->name));
+    json_object_set_new(m, "bit_rate", json_integer(c->in->bit_rate));
+
+    if (c->vidx >= 0) {
+        vs = c->in->streams[c->vidx];
+        fr = av_guess_frame_rate(c->in, vs, NULL);
+        json_object_set_new(m, "width", json_integer(c->disp_w));
+        json_object_set_new(m, "height", json_integer(c->disp_h));
+        json_object_set_new(m, "video_codec",
+                            json_string(avcodec_get_name(
+                                vs->codecpar->codec_id)));
+        json_object_set_new(m, "frame_rate",
+                            json_real(fr.num && fr.den
+                                      ? floor(av_q2d(fr) * 1000 + 0.5) / 1000
+                                      : 0));
+        json_object_set_new(m, "rotation", json_integer(c->rotation));
+    } else {
+        json_object_set_new(m, "width", json_null());
+        json_object_set_new(m, "height", json_null());
+        json_object_set_new(m, "video_codec", json_null());
+        json_object_set_new(m, "frame_rate", json_null());
+        json_object_set_new(m, "rotation", json_integer(0));
+    }
+
+    if (c->aidx >= 0) {
+        as = c->in->streams[c->aidx];
+        json_object_set_new(m, "audio_codec",
+                            json_string(avcodec_get_name(
+                                as->codecpar->codec_id)));
+    } else {
+        json_object_set_new(m, "audio_codec", json_null());
+    }
+
+    json_object_set_new(m, "encoder", json_string(c->encoder_name));
+
+    c->t->metadata = m;
+}
+
+/* display size (SAR and rotation applied), then the ladder's rows */
+static void
+td_plan(td_ctx_t *c)
+{
+    int          w, h, i, rh;
+    double       dar;
+    AVStream    *vs;
+    AVRational   sar, fr;
+    td_rendition_t *r;
+
+    vs = c->in->streams[c->vidx];
+    w = vs->codecpar->width;
+    h = vs->codecpar->height;
+    sar = av_guess_sample_aspect_ratio(c->in, vs, NULL);
+    if (sar.num > 0 && sar.den > 0) {
+        w = (int) lround((double) w * sar.num / sar.den);
+    }
+
+    c->rotation = td_rotation(vs);
+    if (c->rotation == 90 || c->rotation == 270) {
+        int tmp = w;
+        w = h;
+        h = tmp;
+    }
+    c->disp_w = w;
+    c->disp_h = h;
+    dar = (double) w / h;
+
+    fr = av_guess_frame_rate(c->in, vs, NULL);
+    if (fr.num <= 0 || fr.den <= 0 || av_q2d(fr) > 60 || av_q2d(fr) < 1) {
+        fr = av_q2d(fr) > 60 ? (AVRational) { 60, 1 }
+                             : (AVRational) { 30, 1 };
+    }
+    c->rate = fr;
+
+    c->nr = 0;
+    for (i = 0; i < (int) (sizeof(td_ladder) / sizeof(td_ladder[0])); i++) {
+        if (td_ladder[i].height > h) {
+            continue;              /* never upscale */
+        }
+        r = &c->r[c->nr++];
+        rh = td_ladder[i].height;
+        snprintf(r->name, sizeof(r->name), "%s", td_ladder[i].name);
+        r->height = rh;
+        r->width = (int) lround(rh * dar / 2.0) * 2;
+        r->kbps = td_ladder[i].kbps;
+    }
+
+    if (c->nr == 0) {
+        /* smaller than 360p: one rendition at its own (even) size */
+        r = &c->r[c->nr++];
+        r->height = h & ~1;
+        r->width = w & ~1;
+        if (r->height < 2) {
+            r->height = 2;
+        }
+        if (r->width < 2) {
+            r->width = 2;
+        }
+        snprintf(r->name, sizeof(r->name), "%dp", r->height);
+        r->kbps = (int) (600.0 * r->width * r->height / (640.0 * 360.0));
+        if (r->kbps < 150) {
+            r->kbps = 150;
+        }
+    }
+}
+
+/* --- filter graphs ------------------------------------------------------ */
+
+static int
+td_video_graph(td_ctx_t *c)
+{
+    int              i, err;
+    char             args[512], desc[2048], *p, label[16], e[128];
+    AVFilterInOut   *outputs, *inputs, *io;
+    const AVFilter  *buffer, *sink;
+    AVCodecContext  *dec = c->vdec;
+    AVStream        *vs = c->in->streams[c->vidx];
+
+    c->vgraph = avfilter_graph_alloc();
+    buffer = avfilter_get_by_name("buffer");
+    sink = avfilter_get_by_name("buffersink");
+    if (c->vgraph == NULL || buffer == NULL || sink == NULL) {
+        td_fail(c->t, 0, "out of memory");
+        return -1;
+    }
+    c->vgraph->nb_threads = 1;
+
+    snprintf(args, sizeof(args),
+             "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:"
+             "pixel_aspect=%d/%d", dec->width, dec->height, dec->pix_fmt,
+             vs->time_base.num, vs->time_base.den,
+             dec->sample_aspect_ratio.num ? dec->sample_aspect_ratio.num : 1,
+             dec->sample_aspect_ratio.den ? dec->sample_aspect_ratio.den : 1);
+
+    err = avfilter_graph_create_filter(&c->vsrc, buffer, "in", args, NULL,
+                                       c->vgraph);
+    if (err < 0) {
+        td_fail(c->t, 0, "video source: %s", td_err(err, e, sizeof(e)));
+        return -1;
+    }
+
+    /* the chain, then the cascade of scales */
+    p = desc;
+    p += sprintf(p, "[in]");
+    /* deinterlaces the frames flagged interlaced, passes the others: a
+     * stream may be flagged per frame without saying so up front */
+    p += sprintf(p, "yadif=mode=send_frame:deint=interlaced,");
+    switch (c->rotation) {
+    case 90:
+        p += sprintf(p, "transpose=clock,");
+        break;
+    case 180:
+        p += sprintf(p, "hflip,vflip,");
+        break;
+    case 270:
+        p += sprintf(p, "transpose=cclock,");
+        break;
+    }
+    p += sprintf(p, "fps=%d/%d,", c->rate.num, c->rate.den);
+
+    for (i = 0; i < c->nr; i++) {
+        p += sprintf(p, "scale=%d:%d:flags=%s,setsar=1,format=yuv420p",
+                     c->r[i].width, c->r[i].height,
+                     i ? "fast_bilinear" : "bicubic");
+        if (i + 1 < c->nr) {
+            p += sprintf(p, ",split=2[r%d][n%d];[n%d]", i, i, i);
+        } else {
+            p += sprintf(p, "[r%d]", i);
+        }
+    }
+
+    for (i = 0; i < c->nr; i++) {
+        snprintf(label, sizeof(label), "r%d", i);
+        err = avfilter_graph_create_filter(&c->r[i].sink, sink, label, NULL,
+                                           NULL, c->vgraph);
+        if (err < 0) {
+            td_fail(c->t, 0, "video sink: %s", td_err(err, e, sizeof(e)));
+            return -1;
+        }
+    }
+
+    inputs = NULL;
+    outputs = avfilter_inout_alloc();
+    outputs->name = av_strdup("in");
+    outputs->filter_ctx = c->vsrc;
+    outputs->pad_idx = 0;
+    outputs->next = NULL;
+
+    for (i = c->nr - 1; i >= 0; i--) {
+        io = avfilter_inout_alloc();
+        io->name = av_asprintf("r%d", i);
+        io->filter_ctx = c->r[i].sink;
+        io->pad_idx = 0;
+        io->next = inputs;
+        inputs = io;
+    }
+
+    err = avfilter_graph_parse_ptr(c->vgraph, desc, &inputs, &outputs, NULL);
+    avfilter_inout_free(&inputs);
+    avfilter_inout_free(&outputs);
+    if (err < 0 || (err = avfilter_graph_config(c->vgraph, NULL)) < 0) {
+        td_fail(c->t, 0, "video filters \"%s\": %s", desc,
+                td_err(err, e, sizeof(e)));
+        return -1;
+    }
+
+    return 0;
+}
+
+static int
+td_audio_graph(td_ctx_t *c)
+{
+    int              err;
+    char             args[512], layout[128], e[128];
+    AVFilterInOut   *outputs, *inputs;
+    AVCodecContext  *dec = c->adec;
+    AVStream        *as = c->in->streams[c->aidx];
+
+    c->agraph = avfilter_graph_alloc();
+    if (c->agraph == NULL) {
+        td_fail(c->t, 0, "out of memory");
+        return -1;
+    }
+
+    if (dec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+        av_channel_layout_default(&dec->ch_layout,
+                                  dec->ch_layout.nb_channels);
+    }
+    av_channel_layout_describe(&dec->ch_layout, layout, sizeof(layout));
+
+    snprintf(args, sizeof(args),
+             "time_base=%d/%d:sample_rate=%d:sample_fmt=%s:"
+             "channel_layout=%s", as->time_base.num, as->time_base.den,
+             dec->sample_rate, av_get_sample_fmt_name(dec->sample_fmt),
+             layout);
+
+    err = avfilter_graph_create_filter(&c->asrc,
+                                       avfilter_get_by_name("abuffer"),
+                                       "ain", args, NULL, c->agraph);
+    if (err >= 0) {
+        err = avfilter_graph_create_filter(&c->asink,
+                                           avfilter_get_by_name("abuffersink"),
+                                           "aout", NULL, NULL, c->agraph);
+    }
+    if (err < 0) {
+        td_fail(c->t, 0, "audio filters: %s", td_err(err, e, sizeof(e)));
+        return -1;
+    }
+
+    outputs = avfilter_inout_alloc();
+    inputs = avfilter_inout_alloc();
+    outputs->name = av_strdup("in");
+    outputs->filter_ctx = c->asrc;
+    inputs->name = av_strdup("out");
+    inputs->filter_ctx = c->asink;
+
+    err = avfilter_graph_parse_ptr(c->agraph,
+              "[in]aresample=48000,aformat=sample_fmts=fltp:"
+              "channel_layouts=stereo[out]", &inputs, &outputs, NULL);
+    avfilter_inout_free(&inputs);
+    avfilter_inout_free(&outputs);
+    if (err < 0 || (err = avfilter_graph_config(c->agraph, NULL)) < 0) {
+        td_fail(c->t, 0, "audio filters: %s", td_err(err, e, sizeof(e)));
+        return -1;
+    }
+
+    return 0;
+}
+
+/* --- outputs ---------------------------------------------------------------- */
+
+static int
+td_open_mux(td_ctx_t *c, const char *sub, AVCodecContext *enc,
+    AVFormatContext **out)
+{
+    int               err;
+    char              dir[1200], playlist[1300], segs[1300], e[128];
+    AVStream         *st;
+    AVDictionary     *opts = NULL;
+    AVFormatContext  *mux = NULL;
+
+    snprintf(dir, sizeof(dir), "%s/%s", c->t->outdir, sub);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        td_fail(c->t, 0, "mkdir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(playlist, sizeof(playlist), "%s/index.m3u8", dir);
+    snprintf(segs, sizeof(segs), "%s/segment_%%03d.ts", dir);
+
+    err = avformat_alloc_output_context2(&mux, NULL, "hls", playlist);
+    if (err < 0 || mux == NULL) {
+        td_fail(c->t, 0, "hls muxer: %s", td_err(err, e, sizeof(e)));
+        return -1;
+    }
+
+    st = avformat_new_stream(mux, NULL);
+    if (st == NULL
+        || avcodec_parameters_from_context(st->codecpar, enc) < 0)
+    {
+        avformat_free_context(mux);
+        td_fail(c->t, 0, "out of memory");
+        return -1;
+    }
+    st->time_base = enc->time_base;
+
+    av_dict_set(&opts, "hls_time", TD_SEGMENT_SEC, 0);
+    av_dict_set(&opts, "hls_playlist_type", "vod", 0);
+    av_dict_set(&opts, "hls_segment_filename", segs, 0);
+    av_dict_set(&opts, "hls_flags", "independent_segments", 0);
+
+    err = avformat_write_header(mux, &opts);
+    av_dict_free(&opts);
+    if (err < 0) {
+        avformat_free_context(mux);
+        td_fail(c->t, 0, "hls header: %s", td_err(err, e, sizeof(e)));
+        return -1;
+    }
+
+    *out = mux;
+    return 0;
+}
+
+static int
+td_threads_for(td_ctx_t *c, int i)
+{
+    int      k, n;
+    int64_t  all = 0;
+
+    for (k = 0; k < c->nr; k++) {
+        all += (int64_t) c->r[k].width * c->r[k].height;
+    }
+
+    /* each rendition gets its share of the cores by pixels */
+    n = (int) lround((double) c->t->threads * c->r[i].width * c->r[i].height
+                     / (double) all);
+    return n < 1 ? 1 : n;
+}
+
+static int
+td_open_video_encoder(td_ctx_t *c, int i, const char *name)
+{
+    int              err;
+    char             e[128];
+    const AVCodec   *codec;
+    AVCodecContext  *enc;
+    td_rendition_t  *r = &c->r[i];
+
+    codec = avcodec_find_encoder_by_name(name);
+    if (codec == NULL) {
+        td_fail(c->t, 0, "encoder %s missing", name);
+        return -1;
+    }
+
+    enc = avcodec_alloc_context3(codec);
+    if (enc == NULL) {
+        td_fail(c->t, 0, "out of memory");
+        return -1;
+    }
+
+    enc->width = r->width;
+    enc->height = r->height;
+    enc->sample_aspect_ratio = (AVRational) { 1, 1 };
+    enc->pix_fmt = AV_PIX_FMT_YUV420P;
+    enc->time_base = av_inv_q(c->rate);
+    enc->framerate = c->rate;
+    enc->bit_rate = (int64_t) r->kbps * 1000;
+    enc->rc_max_rate = enc->bit_rate * 3 / 2;
+    enc->rc_buffer_size = (int) (enc->bit_rate * 2);
+    r->key_every = (int) lround(TD_KEYINT_SEC * av_q2d(c->rate));
+    if (r->key_every < 1) {
+        r->key_every = 1;
+    }
+    enc->gop_size = r->key_every;
+    enc->keyint_min = r->key_every;
+    enc->profile = FF_PROFILE_H264_HIGH;
+
+    if (strcmp(name, "libx264") == 0) {
+        enc->thread_count = td_threads_for(c, i);
+        av_opt_set(enc->priv_data, "preset", c->t->preset, 0);
+        av_opt_set(enc->priv_data, "profile", "high", 0);
+        av_opt_set(enc->priv_data, "level", "4.2", 0);
+        av_opt_set(enc->priv_data, "x264-params",
+                   "scenecut=0:open-gop=0:stitchable=1", 0);
+        av_opt_set_int(enc->priv_data, "forced-idr", 1, 0);
+    } else {
+        av_opt_set(enc->priv_data, "preset", "p4", 0);
+        av_opt_set(enc->priv_data, "profile", "high", 0);
+        av_opt_set(enc->priv_data, "level", "4.2", 0);
+        av_opt_set(enc->priv_data, "rc", "vbr", 0);
+        av_opt_set_int(enc->priv_data, "forced-idr", 1, 0);
+        av_opt_set_int(enc->priv_data, "no-scenecut", 1, 0);
+    }
+    err = avcodec_open2(enc, codec, NULL);
+    if (err < 0) {
+        avcodec_free_context(&enc);
+        td_fail(c->t, 0, "%s %dx%d: %s", name, r->width, r->height,
+                td_err(err, e, sizeof(e)));
+        return -1;
+    }
+
+    r->enc = enc;
+    return td_open_mux(c, r->name, enc, &r->mux);
+}
+
+static int
+td_open_audio(td_ctx_t *c)
+{
+    int              err;
+    char             e[128];
+    const AVCodec   *codec;
+    AVCodecContext  *enc;
+
+    codec = avcodec_find_encoder_by_name("aac");
+    enc = codec ? avcodec_alloc_context3(codec) : NULL;
+    if (enc == NULL) {
+        td_fail(c->t, 0, "aac encoder missing");
+        return -1;
+    }
+
+    enc->sample_rate = TD_AUDIO_RATE;
+    enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    av_channel_layout_default(&enc->ch_layout, 2);
+    enc->bit_rate = TD_AUDIO_BITRATE;
+    enc->time_base = (AVRational) { 1, TD_AUDIO_RATE };
+    enc->profile = FF_PROFILE_AAC_LOW;
+
+    err = avcodec_open2(enc, codec, NULL);
+    if (err < 0) {
+        avcodec_free_context(&enc);
+        td_fail(c->t, 0, "aac: %s", td_err(err, e, sizeof(e)));
+        return -1;
+    }
+
+    av_buffersink_set_frame_size(c->asink, enc->frame_size);
+    c->aenc = enc;
+
+    return td_open_mux(c, "audio", enc, &c->amux);
+}
+
+/* "avc1.PPCCLL" from the SPS of an Annex B packet */
+static void
+td_codecs_from_packet(td_rendition_t *r, const AVPacket *pkt)
+{
+    int             i;
+    const uint8_t  *d = pkt->data;
+
+    if (r->codecs[0]) {
+        return;
+    }
+    for (i = 0; i + 7 < pkt->size; i++) {
+        if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1
+            && (d[i + 3] & 0x1f) == 7)
+        {
+            snprintf(r->codecs, sizeof(r->codecs), "avc1.%02x%02x%02x",
+                     d[i + 4], d[i + 5], d[i + 6]);
+            return;
+        }
+    }
+}
+
+/* --- the encoder threads -------------------------------------------------- */
+
+static void
+td_fifo_init(td_fifo_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->cond, NULL);
+}
+
+/* frame NULL: the end */
+static void
+td_fifo_put(td_fifo_t *f, AVFrame *frame)
+{
+    pthread_mutex_lock(&f->lock);
+    while (frame && f->count == TD_QUEUE_FRAMES) {
+        pthread_cond_wait(&f->cond, &f->lock);
+    }
+    if (frame) {
+        f->frames[(f->head + f->count) % TD_QUEUE_FRAMES] = frame;
+        f->count++;
+    } else {
+        f->done = 1;
+    }
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+}
+
+static AVFrame *
+td_fifo_get(td_fifo_t *f)
+{
+    AVFrame  *frame = NULL;
+
+    pthread_mutex_lock(&f->lock);
+    while (f->count == 0 && !f->done) {
+        pthread_cond_wait(&f->cond, &f->lock);
+    }
+    if (f->count) {
+        frame = f->frames[f->head];
+        f->head = (f->head + 1) % TD_QUEUE_FRAMES;
+        f->count--;
+    }
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+    return frame;
+}
+
+static int
+td_drain(td_rendition_t *r, AVPacket *pkt)
+{
+    int       err;
+    AVStream *st = r->mux->streams[0];
+
+    for ( ;; ) {
+        err = avcodec_receive_packet(r->enc, pkt);
+        if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) {
+            return 0;
+        }
+        if (err < 0) {
+            return err;
+        }
+        td_codecs_from_packet(r, pkt);
+        av_packet_rescale_ts(pkt, r->enc->time_base, st->time_base);
+        pkt->stream_index = 0;
+        err = av_interleaved_write_frame(r->mux, pkt);
+        if (err < 0) {
+            return err;
+        }
+    }
+}
+
+static void *
+td_encoder_thread(void *arg)
+{
+    int              err = 0;
+    char             e[128];
+    AVFrame         *frame;
+    AVPacket        *pkt;
+    td_rendition_t  *r = arg;
+
+    pkt = av_packet_alloc();
+
+    while ((frame = td_fifo_get(&r->fifo)) != NULL) {
+        if (err >= 0) {
+            /* closed GOPs on the same frames in every rendition */
+            frame->pict_type = frame->pts >= r->next_key ? AV_PICTURE_TYPE_I
+                                                         : AV_PICTURE_TYPE_NONE;
+            if (frame->pts >= r->next_key) {
+                r->next_key += r->key_every;
+            }
+            err = avcodec_send_frame(r->enc, frame);
+            if (err >= 0) {
+                err = td_drain(r, pkt);
+            }
+        }
+        av_frame_free(&frame);
+    }
+
+    if (err >= 0) {
+        err = avcodec_send_frame(r->enc, NULL);
+        if (err >= 0) {
+            err = td_drain(r, pkt);
+        }
+    }
+    if (err >= 0) {
+        err = av_write_trailer(r->mux);
+    }
+    if (err < 0) {
+        snprintf(r->error, sizeof(r->error), "%s encoder: %s", r->name,
+                 td_err(err, e, sizeof(e)));
+        r->failed = 1;
+    }
+
+    av_packet_free(&pkt);
+    return NULL;
+}
+
+/* --- poster ------------------------------------------------------------------ */
+
+static void
+td_poster(td_ctx_t *c, const AVFrame *src)
+{
+    int               err;
+    char              path[1200];
+    FILE             *f;
+    AVFrame          *dst;
+    AVPacket         *pkt;
+    AVCodecContext   *enc;
+    struct SwsContext *sws;
+    const AVCodec    *codec;
+
+    codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
+    enc = codec ? avcodec_alloc_context3(codec) : NULL;
+    dst = av_frame_alloc();
+    pkt = av_packet_alloc();
+    if (enc == NULL || dst == NULL || pkt == NULL) {
+        goto done;
+    }
+
+    enc->width = src->width;
+    enc->height = src->height;
+    enc->pix_fmt = AV_PIX_FMT_YUVJ420P;
+    enc->time_base = (AVRational) { 1, 25 };
+    enc->flags |= AV_CODEC_FLAG_QSCALE;
+    enc->global_quality = FF_QP2LAMBDA * 3;
+    if (avcodec_open2(enc, codec, NULL) < 0) {
+        goto done;
+    }
+
+    dst->format = AV_PIX_FMT_YUVJ420P;
+    dst->width = src->width;
+    dst->height = src->height;
+    if (av_frame_get_buffer(dst, 0) < 0) {
+        goto done;
+    }
+
+    sws = sws_getContext(src->width, src->height, src->format, dst->width,
+                         dst->height, AV_PIX_FMT_YUVJ420P, SWS_BICUBIC, NULL,
+                         NULL, NULL);
+    if (sws == NULL) {
+        goto done;
+    }
+    sws_scale(sws, (const uint8_t *const *) src->data, src->linesize, 0,
+              src->height, dst->data, dst->linesize);
+    sws_freeContext(sws);
+    dst->pts = 0;
+
+    err = avcodec_send_frame(enc, dst);
+    if (err >= 0) {
+        avcodec_send_frame(enc, NULL);
+        err = avcodec_receive_packet(enc, pkt);
+    }
+    if (err >= 0) {
+        snprintf(path, sizeof(path), "%s/poster.jpg", c->t->outdir);
+        f = fopen(path, "wb");
+        if (f) {
+            fwrite(pkt->data, 1, (size_t) pkt->size, f);
+            fclose(f);
+            c->poster_done = 1;
+        }
+    }
+
+done:
+    av_packet_free(&pkt);
+    av_frame_free(&dst);
+    avcodec_free_context(&enc);
+}
+
+/* --- the decode loop --------------------------------------------------------- */
+
+static int
+td_pull_video(td_ctx_t *c)
+{
+    int       i, err;
+    AVFrame  *frame;
+    double    at;
+
+    for (i = 0; i < c->nr; i++) {
+        for ( ;; ) {
+            frame = av_frame_alloc();
+            if (frame == NULL) {
+                return AVERROR(ENOMEM);
+            }
+            err = av_buffersink_get_frame(c->r[i].sink, frame);
+            if (err < 0) {
+                av_frame_free(&frame);
+                if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) {
+                    break;
+                }
+                return err;
+            }
+
+            if (i == 0) {
+                c->vframes++;
+                at = frame->pts * av_q2d(av_inv_q(c->rate));
+                if (!c->poster_done
+                    && (at >= 1.0 || at >= c->duration / 2))
+                {
+                    td_poster(c, frame);
+                }
+            }
+
+            /* the graph's time base is 1/rate after fps: pts counts frames */
+            frame->pts = av_rescale_q(frame->pts,
+                                      av_buffersink_get_time_base(
+                                          c->r[i].sink),
+                                      c->r[i].enc->time_base);
+            td_fifo_put(&c->r[i].fifo, frame);
+        }
+    }
+
+    return 0;
+}
+
+static int
+td_audio_encode(td_ctx_t *c, AVFrame *frame)
+{
+    int        err;
+    AVPacket  *pkt;
+    AVStream  *st = c->amux->streams[0];
+
+    if (frame) {
+        frame->pts = c->apts;
+        c->apts += frame->nb_samples;
+    }
+
+    err = avcodec_send_frame(c->aenc, frame);
+    pkt = av_packet_alloc();
+    while (err >= 0) {
+        err = avcodec_receive_packet(c->aenc, pkt);
+        if (err < 0) {
+            break;
+        }
+        av_packet_rescale_ts(pkt, c->aenc->time_base, st->time_base);
+        pkt->stream_index = 0;
+        err = av_interleaved_write_frame(c->amux, pkt);
+    }
+    av_packet_free(&pkt);
+
+    return (err == AVERROR(EAGAIN) || err == AVERROR_EOF) ? 0 : err;
+}
+
+static int
+td_pull_audio(td_ctx_t *c)
+{
+    int       err;
+    AVFrame  *frame;
+
+    frame = av_frame_alloc();
+    for ( ;; ) {
+        err = av_buffersink_get_frame(c->asink, frame);
+        if (err < 0) {
+            break;
+        }
+        err = td_audio_encode(c, frame);
+        av_frame_unref(frame);
+        if (err < 0) {
+            break;
+        }
+    }
+    av_frame_free(&frame);
+
+    return (err == AVERROR(EAGAIN) || err == AVERROR_EOF) ? 0 : err;
+}
+
+/* a decoded frame: into its graph, then out to the encoders */
+static int
+td_feed(td_ctx_t *c, AVCodecContext *dec, AVFrame *frame)
+{
+    int      err;
+    AVFrame *sw;
+
+    if (dec == c->vdec) {
+        if (frame && frame->format == AV_PIX_FMT_CUDA) {
+            sw = av_frame_alloc();
+            if (sw == NULL
+                || av_hwframe_transfer_data(sw, frame, 0) < 0
+                || av_frame_copy_props(sw, frame) < 0)
+            {
+                av_frame_free(&sw);
+                return AVERROR(EIO);
+            }
+            err = av_buffersrc_add_frame_flags(c->vsrc, sw, 0);
+            av_frame_free(&sw);
+        } else {
+            if (frame) {
+                frame->pts = frame->best_effort_timestamp;
+            }
+            err = av_buffersrc_add_frame_flags(c->vsrc, frame,
+                                               AV_BUFFERSRC_FLAG_KEEP_REF);
+        }
+        return err < 0 ? err : td_pull_video(c);
+    }
+
+    if (frame) {
+        frame->pts = frame->best_effort_timestamp;
+    }
+    err = av_buffersrc_add_frame_flags(c->asrc, frame,
+                                       AV_BUFFERSRC_FLAG_KEEP_REF);
+    return err < 0 ? err : td_pull_audio(c);
+}
+
+static int
+td_decode(td_ctx_t *c, AVCodecContext *dec, const AVPacket *pkt,
+    AVFrame *frame)
+{
+    int  err;
+
+    err = avcodec_send_packet(dec, pkt);
+    if (err < 0 && err != AVERROR_EOF) {
+        return 0;              /* a damaged packet: skip it */
+    }
+
+    for ( ;; ) {
+        err = avcodec_receive_frame(dec, frame);
+        if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) {
+            return 0;
+        }
+        if (err < 0) {
+            return 0;
+        }
+        err = td_feed(c, dec, frame);
+        av_frame_unref(frame);
+        if (err < 0) {
+            return err;
+        }
+    }
+}
+
+static int
+td_run(td_ctx_t *c)
+{
+    int        err = 0, i;
+    char       e[128];
+    double     last = 0, at, now;
+    AVFrame   *frame;
+    AVPacket  *pkt;
+    AVStream  *st;
+
+    frame = av_frame_alloc();
+    pkt = av_packet_alloc();
+
+    while (err >= 0 && (err = av_read_frame(c->in, pkt)) >= 0) {
+        st = c->in->streams[pkt->stream_index];
+
+        if (pkt->stream_index == c->vidx) {
+            err = td_decode(c, c->vdec, pkt, frame);
+        } else if (pkt->stream_index == c->aidx) {
+            err = td_decode(c, c->adec, pkt, frame);
+        }
+
+        if (pkt->pts != AV_NOPTS_VALUE && c->duration > 0
+            && c->t->progress)
+        {
+            at = (pkt->pts - (st->start_time != AV_NOPTS_VALUE
+                              ? st->start_time : 0)) * av_q2d(st->time_base);
+            now = (double) av_gettime_relative() / 1e6;
+            if (now - last >= 1.0) {
+                last = now;
+                if (c->t->progress(c->t->progress_data,
+                                   at / c->duration > 0.99 ? 0.99
+                                   : at / c->duration < 0 ? 0
+                                   : at / c->duration))
+                {
+                    td_fail(c->t, 0, "stopped");
+                    err = AVERROR_EXIT;
+                }
+            }
+        }
+        av_packet_unref(pkt);
+    }
+
+    if (err == AVERROR_EOF) {
+        err = 0;
+    }
+    if (err < 0 && !c->t->error[0]) {
+        td_fail(c->t, 0, "reading the master: %s", td_err(err, e, sizeof(e)));
+    }
+
+    /* flush decoders and graphs */
+    if (err >= 0 && c->vdec) {
+        err = td_decode(c, c->vdec, NULL, frame);
+        if (err >= 0) {
+            err = td_feed(c, c->vdec, NULL);
+        }
+    }
+    if (err >= 0 && c->adec) {
+        err = td_decode(c, c->adec, NULL, frame);
+        if (err >= 0) {
+            err = td_feed(c, c->adec, NULL);
+        }
+        if (err >= 0) {
+            err = td_audio_encode(c, NULL);
+        }
+        if (err >= 0) {
+            err = av_write_trailer(c->amux);
+        }
+    }
+
+    for (i = 0; i < c->nr; i++) {
+        td_fifo_put(&c->r[i].fifo, NULL);
+    }
+
+    if (err < 0 && !c->t->error[0]) {
+        td_fail(c->t, 0, "transcoding: %s", td_err(err, e, sizeof(e)));
+    }
+
+    av_packet_free(&pkt);
+    av_frame_free(&frame);
+
+    return err < 0 ? -1 : 0;
+}
+
+/* --- measured bandwidth and the master playlist ------------------------- */
+
+/* peak and average bits per second of a rendition's segments */
+static int
+td_measure(const char *dir, int64_t *peak, int64_t *avg)
+{
+    FILE     *f;
+    char      path[1400], line[1024];
+    double    dur = 0, total_dur = 0, bps;
+    int64_t   total_bytes = 0;
+    struct stat sb;
+
+    *peak = 0;
+    *avg = 0;
+
+    snprintf(path, sizeof(path), "%s/index.m3u8", dir);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strncmp(line, "#EXTINF:", 8) == 0) {
+            dur = atof(line + 8);
+        } else if (line[0] && line[0] != '#') {
+            snprintf(path, sizeof(path), "%s/%s", dir, line);
+            if (stat(path, &sb) == 0 && dur > 0) {
+                bps = sb.st_size * 8.0 / dur;
+                if ((int64_t) bps > *peak) {
+                    *peak = (int64_t) bps;
+                }
+                total_bytes += sb.st_size;
+                total_dur += dur;
+            }
+        }
+    }
+    fclose(f);
+
+    if (total_dur > 0) {
+        *avg = (int64_t) (total_bytes * 8.0 / total_dur);
+    }
+    return total_dur > 0 ? 0 : -1;
+}
+
+static int
+td_master(td_ctx_t *c)
+{
+    int       i;
+    char      path[1200], dir[1200];
+    FILE     *f;
+    int64_t   apeak = 0, aavg = 0, vpeak, vavg;
+    json_t   *rends;
+
+    snprintf(path, sizeof(path), "%s/index.m3u8", c->t->outdir);
+    f = fopen(path, "w");
+    if (f == NULL) {
+        td_fail(c->t, 0, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    fprintf(f, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+
+    if (c->aidx >= 0) {
+        snprintf(dir, sizeof(dir), "%s/audio", c->t->outdir);
+        td_measure(dir, &apeak, &aavg);
+    }
+
+    rends = json_array();
+
+    if (c->vidx < 0) {
+        fprintf(f, "#EXT-X-STREAM-INF:BANDWIDTH=%lld,AVERAGE-BANDWIDTH=%lld,"
+                "CODECS=\"mp4a.40.2\"\naudio/index.m3u8\n",
+                (long long) apeak, (long long) aavg);
+    } else if (c->aidx >= 0) {
+        fprintf(f, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"audio\","
+                "DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\","
+                "URI=\"audio/index.m3u8\"\n");
+    }
+
+    for (i = 0; c->vidx >= 0 && i < c->nr; i++) {
+        snprintf(dir, sizeof(dir), "%s/%s", c->t->outdir, c->r[i].name);
+        td_measure(dir, &vpeak, &vavg);
+        fprintf(f, "#EXT-X-STREAM-INF:BANDWIDTH=%lld,AVERAGE-BANDWIDTH=%lld,"
+                "RESOLUTION=%dx%d,FRAME-RATE=%.3f,CODECS=\"%s%s\"%s\n"
+                "%s/index.m3u8\n",
+                (long long) (vpeak + apeak), (long long) (vavg + aavg),
+                c->r[i].width, c->r[i].height, av_q2d(c->rate),
+                c->r[i].codecs[0] ? c->r[i].codecs : "avc1.64002a",
+                c->aidx >= 0 ? ",mp4a.40.2" : "",
+                c->aidx >= 0 ? ",AUDIO=\"aud\"" : "", c->r[i].name);
+        json_array_append_new(rends,
+            json_pack("{s:s, s:i, s:i, s:I}", "name", c->r[i].name,
+                      "width", c->r[i].width, "height", c->r[i].height,
+                      "bandwidth", (json_int_t) (vpeak + apeak)));
+    }
+
+    c->t->renditions = rends;
+
+    if (fclose(f) != 0) {
+        td_fail(c->t, 0, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* --- GPU probing and the job --------------------------------------------- */
+
+static AVBufferRef  *td_cuda_device;
+static int           td_has_nvenc;
+
+void
+td_transcode_probe_gpu(int *nvenc, int *cuda)
+{
+    const AVCodec   *codec;
+    AVCodecContext  *enc;
+
+    *cuda = av_hwdevice_ctx_create(&td_cuda_device, AV_HWDEVICE_TYPE_CUDA,
+                                   NULL, NULL, 0) >= 0;
+
+    /* decided by trying, not by detecting CUDA */
+    *nvenc = 0;
+    codec = avcodec_find_encoder_by_name("h264_nvenc");
+    enc = codec ? avcodec_alloc_context3(codec) : NULL;
+    if (enc) {
+        enc->width = 256;
+        enc->height = 256;
+        enc->pix_fmt = AV_PIX_FMT_YUV420P;
+        enc->time_base = (AVRational) { 1, 25 };
+        *nvenc = avcodec_open2(enc, codec, NULL) >= 0;
+        avcodec_free_context(&enc);
+    }
+    td_has_nvenc = *nvenc;
+}
+
+static void
+td_close(td_ctx_t *c)
+{
+    int  i;
+
+    for (i = 0; i < c->nr; i++) {
+        if (c->r[i].started) {
+            td_fifo_put(&c->r[i].fifo, NULL);
+            pthread_join(c->r[i].thread, NULL);
+        }
+        avcodec_free_context(&c->r[i].enc);
+        if (c->r[i].mux) {
+            avformat_free_context(c->r[i].mux);
+        }
+    }
+    avcodec_free_context(&c->aenc);
+    if (c->amux) {
+        avformat_free_context(c->amux);
+    }
+    avfilter_graph_free(&c->vgraph);
+    avfilter_graph_free(&c->agraph);
+    avcodec_free_context(&c->vdec);
+    avcodec_free_context(&c->adec);
+    av_buffer_unref(&c->hw_device);
+    avformat_close_input(&c->in);
+}
+
+static int
+td_setup(td_ctx_t *c, const char *encoder)
+{
+    int  i, hw;
+
+    hw = c->t->mode != TD_ENC_X264 && td_cuda_device != NULL;
+    if (hw) {
+        c->hw_device = av_buffer_ref(td_cuda_device);
+    }
+
+    if (c->vidx >= 0) {
+        if (td_open_decoder(c, c->in->streams[c->vidx], &c->vdec, hw) != 0) {
+            return -1;
+        }
+        td_plan(c);
+        if (td_video_graph(c) != 0) {
+            return -1;
+        }
+        for (i = 0; i < c->nr; i++) {
+            if (td_open_video_encoder(c, i, encoder) != 0) {
+                return -1;
+            }
+        }
+    }
+
+    if (c->aidx >= 0) {
+        if (td_open_decoder(c, c->in->streams[c->aidx], &c->adec, 0) != 0
+            || td_audio_graph(c) != 0 || td_open_audio(c) != 0)
+        {
+            return -1;
+        }
+    }
+
+    for (i = 0; i < c->nr; i++) {
+        td_fifo_init(&c->r[i].fifo);
+        if (pthread_create(&c->r[i].thread, NULL, td_encoder_thread,
+                           &c->r[i]) != 0)
+        {
+            td_fail(c->t, 0, "cannot start an encoder thread");
+            return -1;
+        }
+        c->r[i].started = 1;
+    }
+
+    return 0;
+}
+
+int
+td_transcode(td_transcode_t *t)
+{
+    int        rc, i, gpu_enc;
+    td_ctx_t   c;
+
+    memset(&c, 0, sizeof(c));
+    c.t = t;
+    t->error[0] = '\0';
+    t->permanent = 0;
+
+    if (t->threads < 1) {
+        t->threads = 1;
+    }
+
+    gpu_enc = (t->mode == TD_ENC_AUTO || t->mode == TD_ENC_NVENC)
+              && td_has_nvenc;
+    c.encoder_name = gpu_enc ? "h264_nvenc"
+                     : (t->mode != TD_ENC_X264 && td_cuda_device)
+                       ? "libx264+cuda-decode" : "libx264";
+
+    rc = td_probe(&c);
+    if (rc == 0) {
+        rc = td_setup(&c, gpu_enc ? "h264_nvenc" : "libx264");
+    }
+    if (rc == 0) {
+        td_log(t->job, "encoder %s, %d rendition(s), %dx%d at %d/%d fps",
+               c.encoder_name, c.nr, c.disp_w, c.disp_h, c.rate.num,
+               c.rate.den);
+        rc = td_run(&c);
+    }
+
+    for (i = 0; i < c.nr; i++) {
+        if (c.r[i].started) {
+            td_fifo_put(&c.r[i].fifo, NULL);
+            pthread_join(c.r[i].thread, NULL);
+            c.r[i].started = 0;
+            if (c.r[i].failed) {
+                td_fail(t, 0, "%s", c.r[i].error);
+                rc = -1;
+            }
+        }
+    }
+
+    if (rc == 0 && c.vidx >= 0 && c.vframes == 0) {
+        td_fail(t, 1, "the video stream holds no decodable picture");
+        rc = -1;
+    }
+
+    if (rc == 0) {
+        td_metadata(&c);
+        rc = td_master(&c);
+    }
+
+    td_close(&c);
+
+    return rc;
+}

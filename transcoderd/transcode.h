@@ -1,0 +1,38 @@
+/*
+ * One job's media work: probe the master, render the HLS ladder of
+ * pipeline.md into a folder, report metadata and renditions.
+ */
+#ifndef TD_TRANSCODE_H
+#define TD_TRANSCODE_H
+
+#include <jansson.h>
+
+#include "td.h"
+
+typedef struct {
+    const char         *input;       /* the master file */
+    const char         *outdir;      /* an empty folder to fill */
+    const char         *job;         /* for the log */
+    td_encoder_mode_t   mode;
+    const char         *preset;
+    int                 threads;     /* encoder threads in all */
+
+    /* called from the decoding thread, at most about once a second;
+     * returning non-zero aborts the job (shutdown) */
+    int               (*progress)(void *data, double fraction);
+    void               *progress_data;
+
+    /* results */
+    json_t             *metadata;    /* pipeline.md's fields + encoder */
+    json_t             *renditions;  /* [{name, width, height, bandwidth}] */
+    char                error[512];
+    int                 permanent;   /* retrying cannot help */
+} td_transcode_t;
+
+/* 0 done, -1 failed (error, permanent set) */
+int td_transcode(td_transcode_t *t);
+
+/* at start: can h264_nvenc open, is there a CUDA device? (logged) */
+void td_transcode_probe_gpu(int *nvenc, int *cuda);
+
+#endif
