@@ -202,9 +202,17 @@ td_probe(td_ctx_t *c)
     td_transcode_t *t = c->t;
 
     err = avformat_open_input(&c->in, t->input, NULL, NULL);
+    if (err == AVERROR(ENOENT) || err == AVERROR(EACCES)
+        || err == AVERROR(EIO) || err == AVERROR(EAGAIN)
+        || err == AVERROR(ENOMEM))
+    {
+        /* storage trouble, not the file's fault: worth retrying */
+        td_fail(t, 0, "cannot read the master: %s",
+                td_err(err, e, sizeof(e)));
+        return -1;
+    }
     if (err < 0) {
-        td_fail(t, err != AVERROR(EIO) && err != AVERROR(EAGAIN),
-                "not a media file this server can read (%s)",
+        td_fail(t, 1, "not a media file this server can read (%s)",
                 td_err(err, e, sizeof(e)));
         return -1;
     }
@@ -648,7 +656,7 @@ td_open_video_encoder(td_ctx_t *c, int i, const char *name)
         av_opt_set(enc->priv_data, "profile", "high", 0);
         av_opt_set(enc->priv_data, "level", "4.2", 0);
         av_opt_set(enc->priv_data, "x264-params",
-                   "scenecut=0:open-gop=0:stitchable=1", 0);
+                   "scenecut=0:open-gop=0:stitchable=1:8x8dct=1", 0);
         av_opt_set_int(enc->priv_data, "forced-idr", 1, 0);
     } else {
         av_opt_set(enc->priv_data, "preset", "p4", 0);
