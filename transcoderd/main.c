@@ -26,6 +26,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <libavutil/log.h>
 
 #include "td.h"
 #include "transcode.h"
@@ -39,9 +40,17 @@ static td_config_t      td_cf;
 static pthread_mutex_t  td_cf_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct {
-    td_queue_t  *queue;
-    td_job_t    *job;
-    td_config_t  cf;
+    td_queue_t       *queue;
+    td_job_t         *job;
+    td_config_t       cf;
+
+    /* the ticker: reports progress every second while a job runs, also
+     * while the encoders drain, and keeps the pending entry fresh */
+    pthread_t         ticker;
+    pthread_mutex_t   lock;
+    pthread_cond_t    cond;
+    double            fraction;
+    int               ticking;
 } td_slot_t;
 
 
@@ -126,10 +135,67 @@ td_progress(void *data, double fraction)
 {
     td_slot_t  *s = data;
 
-    td_send(s, "processing", fraction, NULL, NULL, NULL, NULL);
-    td_queue_touch(s->queue, s->job);
+    pthread_mutex_lock(&s->lock);
+    if (fraction > s->fraction) {
+        s->fraction = fraction;
+    }
+    pthread_mutex_unlock(&s->lock);
 
     return td_stop != 0;
+}
+
+static void *
+td_ticker(void *arg)
+{
+    double           f;
+    td_slot_t       *s = arg;
+    struct timespec  ts;
+
+    pthread_mutex_lock(&s->lock);
+    while (s->ticking) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+        if (!s->ticking) {
+            break;
+        }
+        f = s->fraction;
+        pthread_mutex_unlock(&s->lock);
+
+        td_send(s, "processing", f, NULL, NULL, NULL, NULL);
+        td_queue_touch(s->queue, s->job);
+
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+
+    return NULL;
+}
+
+static void
+td_ticker_start(td_slot_t *s)
+{
+    s->fraction = 0;
+    s->ticking = 1;
+    if (pthread_create(&s->ticker, NULL, td_ticker, s) != 0) {
+        s->ticking = 0;
+    }
+}
+
+static void
+td_ticker_stop(td_slot_t *s)
+{
+    int  was;
+
+    pthread_mutex_lock(&s->lock);
+    was = s->ticking;
+    s->ticking = 0;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+
+    if (was) {
+        pthread_join(s->ticker, NULL);
+    }
 }
 
 /* the rendered folder replaces whatever was published before, at once */
@@ -222,16 +288,19 @@ td_work(td_slot_t *s)
         t.progress_data = s;
 
         td_rm_tree(tmp);
+        td_ticker_start(s);
         if (td_mkdirs(tmp) != 0) {
             snprintf(t.error, sizeof(t.error), "cannot create %s: %s", tmp,
                      strerror(errno));
         } else if (td_transcode(&t) == 0) {
+            td_ticker_stop(s);
             if (td_publish(tmp, dir) == 0) {
                 break;
             }
             snprintf(t.error, sizeof(t.error), "cannot publish %s: %s", dir,
                      strerror(errno));
         }
+        td_ticker_stop(s);
 
         td_rm_tree(tmp);
         json_decref(t.metadata);
@@ -285,6 +354,7 @@ td_render_one(const char *input, const char *outdir, td_encoder_mode_t mode)
     td_transcode_t  t;
 
     td_log_open(NULL);
+    av_log_set_level(AV_LOG_ERROR);
     td_transcode_probe_gpu(&nvenc, &cuda);
 
     memset(&t, 0, sizeof(t));
@@ -325,6 +395,8 @@ td_slot(void *arg)
 
     (void) arg;
     memset(&s, 0, sizeof(s));
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.cond, NULL);
 
     while (!td_stop) {
         pthread_mutex_lock(&td_cf_lock);
@@ -410,6 +482,7 @@ main(int argc, char **argv)
     }
 
     td_log_open(td_cf.log_file);
+    av_log_set_level(AV_LOG_ERROR);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     srand((unsigned) time(NULL) ^ (unsigned) getpid());
 
