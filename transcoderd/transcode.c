@@ -13,7 +13,9 @@
  * measured peak and average bandwidth of every rendition (FFmpeg 5.1's
  * muxer would declare the nominal rates).
  */
+#define _XOPEN_SOURCE 700
 #include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -99,6 +101,9 @@ typedef struct {
     double             duration;
     int64_t            vframes;
     const char        *encoder_name;
+    const char        *video_encoder;  /* libx264 or h264_nvenc */
+    int                gpu_frames;     /* the graph keeps frames on the GPU */
+    int                used_gpu;
 } td_ctx_t;
 
 
@@ -151,6 +156,27 @@ td_rotation(AVStream *st)
     return r < 0 ? r + 360 : r;
 }
 
+/* NVDEC when the decoder offers it for this stream, software otherwise */
+static enum AVPixelFormat
+td_get_format(AVCodecContext *dec, const enum AVPixelFormat *fmts)
+{
+    const enum AVPixelFormat  *p;
+
+    (void) dec;
+
+    for (p = fmts; *p != AV_PIX_FMT_NONE; p++) {
+        if (*p == AV_PIX_FMT_CUDA) {
+            return *p;
+        }
+    }
+    for (p = fmts; *p != AV_PIX_FMT_NONE; p++) {
+        if (!(av_pix_fmt_desc_get(*p)->flags & AV_PIX_FMT_FLAG_HWACCEL)) {
+            return *p;
+        }
+    }
+    return AV_PIX_FMT_NONE;
+}
+
 static int
 td_open_decoder(td_ctx_t *c, AVStream *st, AVCodecContext **out, int hw)
 {
@@ -178,6 +204,7 @@ td_open_decoder(td_ctx_t *c, AVStream *st, AVCodecContext **out, int hw)
 
     if (hw && c->hw_device) {
         dec->hw_device_ctx = av_buffer_ref(c->hw_device);
+        dec->get_format = td_get_format;
     }
 
     err = avcodec_open2(dec, codec, NULL);
@@ -383,14 +410,16 @@ td_plan(td_ctx_t *c)
 /* --- filter graphs ------------------------------------------------------ */
 
 static int
-td_video_graph(td_ctx_t *c)
+td_video_graph(td_ctx_t *c, const AVFrame *first)
 {
-    int              i, err;
-    char             args[512], desc[2048], *p, label[16], e[128];
-    AVFilterInOut   *outputs, *inputs, *io;
-    const AVFilter  *buffer, *sink;
-    AVCodecContext  *dec = c->vdec;
-    AVStream        *vs = c->in->streams[c->vidx];
+    int                    i, err;
+    char                   args[512], desc[2048], *p, label[16], e[128];
+    AVFilterInOut         *outputs, *inputs, *io;
+    const AVFilter        *buffer, *sink;
+    AVCodecContext        *dec = c->vdec;
+    AVStream              *vs = c->in->streams[c->vidx];
+    AVBufferSrcParameters *par;
+    const char            *tail;
 
     c->vgraph = avfilter_graph_alloc();
     buffer = avfilter_get_by_name("buffer");
@@ -403,7 +432,8 @@ td_video_graph(td_ctx_t *c)
 
     snprintf(args, sizeof(args),
              "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:"
-             "pixel_aspect=%d/%d", dec->width, dec->height, dec->pix_fmt,
+             "pixel_aspect=%d/%d", first->width, first->height,
+             c->gpu_frames ? AV_PIX_FMT_CUDA : first->format,
              vs->time_base.num, vs->time_base.den,
              dec->sample_aspect_ratio.num ? dec->sample_aspect_ratio.num : 1,
              dec->sample_aspect_ratio.den ? dec->sample_aspect_ratio.den : 1);
@@ -415,12 +445,29 @@ td_video_graph(td_ctx_t *c)
         return -1;
     }
 
+    if (c->gpu_frames) {
+        /* frames stay in GPU memory: the decoder's frames context */
+        par = av_buffersrc_parameters_alloc();
+        if (par == NULL) {
+            return -1;
+        }
+        par->hw_frames_ctx = first->hw_frames_ctx;
+        err = av_buffersrc_parameters_set(c->vsrc, par);
+        av_free(par);
+        if (err < 0) {
+            td_fail(c->t, 0, "video source: %s", td_err(err, e, sizeof(e)));
+            return -1;
+        }
+    }
+
     /* the chain, then the cascade of scales */
     p = desc;
     p += sprintf(p, "[in]");
     /* deinterlaces the frames flagged interlaced, passes the others: a
      * stream may be flagged per frame without saying so up front */
-    p += sprintf(p, "yadif=mode=send_frame:deint=interlaced,");
+    p += sprintf(p, c->gpu_frames ? "yadif_cuda=mode=send_frame:"
+                                    "deint=interlaced,"
+                                  : "yadif=mode=send_frame:deint=interlaced,");
     switch (c->rotation) {
     case 90:
         p += sprintf(p, "transpose=clock,");
@@ -434,14 +481,24 @@ td_video_graph(td_ctx_t *c)
     }
     p += sprintf(p, "fps=%d/%d,", c->rate.num, c->rate.den);
 
+    /* NVENC takes GPU frames; libx264 needs them downloaded */
+    tail = c->gpu_frames && strcmp(c->video_encoder, "libx264") == 0
+           ? ",hwdownload,format=yuv420p" : "";
+
     for (i = 0; i < c->nr; i++) {
-        p += sprintf(p, "scale=%d:%d:flags=%s,setsar=1,format=yuv420p",
-                     c->r[i].width, c->r[i].height,
-                     i ? "fast_bilinear" : "bicubic");
-        if (i + 1 < c->nr) {
-            p += sprintf(p, ",split=2[r%d][n%d];[n%d]", i, i, i);
+        if (c->gpu_frames) {
+            p += sprintf(p, "scale_cuda=%d:%d:format=yuv420p",
+                         c->r[i].width, c->r[i].height);
         } else {
-            p += sprintf(p, "[r%d]", i);
+            p += sprintf(p, "scale=%d:%d:flags=%s,setsar=1,format=yuv420p",
+                         c->r[i].width, c->r[i].height,
+                         i ? "fast_bilinear" : "bicubic");
+        }
+        if (i + 1 < c->nr) {
+            p += sprintf(p, ",split=2[s%d][n%d];[s%d]null%s[r%d];[n%d]",
+                         i, i, i, tail, i, i);
+        } else {
+            p += sprintf(p, "%s[r%d]", tail, i);
         }
     }
 
@@ -637,6 +694,11 @@ td_open_video_encoder(td_ctx_t *c, int i, const char *name)
     enc->height = r->height;
     enc->sample_aspect_ratio = (AVRational) { 1, 1 };
     enc->pix_fmt = AV_PIX_FMT_YUV420P;
+    if (av_buffersink_get_format(r->sink) == AV_PIX_FMT_CUDA) {
+        enc->pix_fmt = AV_PIX_FMT_CUDA;
+        enc->hw_frames_ctx = av_buffer_ref(
+                                 av_buffersink_get_hw_frames_ctx(r->sink));
+    }
     enc->time_base = av_inv_q(c->rate);
     enc->framerate = c->rate;
     enc->bit_rate = (int64_t) r->kbps * 1000;
@@ -854,9 +916,11 @@ td_encoder_thread(void *arg)
 /* --- poster ------------------------------------------------------------------ */
 
 static void
-td_poster(td_ctx_t *c, const AVFrame *src)
+td_poster(td_ctx_t *c, const AVFrame *in)
 {
     int               err;
+    AVFrame          *sw = NULL;
+    const AVFrame    *src = in;
     char              path[1200];
     FILE             *f;
     AVFrame          *dst;
@@ -871,6 +935,14 @@ td_poster(td_ctx_t *c, const AVFrame *src)
     pkt = av_packet_alloc();
     if (enc == NULL || dst == NULL || pkt == NULL) {
         goto done;
+    }
+
+    if (in->format == AV_PIX_FMT_CUDA) {
+        sw = av_frame_alloc();
+        if (sw == NULL || av_hwframe_transfer_data(sw, in, 0) < 0) {
+            goto done;
+        }
+        src = sw;
     }
 
     enc->width = src->width;
@@ -917,6 +989,7 @@ td_poster(td_ctx_t *c, const AVFrame *src)
     }
 
 done:
+    av_frame_free(&sw);
     av_packet_free(&pkt);
     av_frame_free(&dst);
     avcodec_free_context(&enc);
@@ -1020,6 +1093,8 @@ td_pull_audio(td_ctx_t *c)
 }
 
 /* a decoded frame: into its graph, then out to the encoders */
+static int td_video_start(td_ctx_t *c, const AVFrame *first);
+
 static int
 td_feed(td_ctx_t *c, AVCodecContext *dec, AVFrame *frame)
 {
@@ -1027,7 +1102,16 @@ td_feed(td_ctx_t *c, AVCodecContext *dec, AVFrame *frame)
     AVFrame *sw;
 
     if (dec == c->vdec) {
-        if (frame && frame->format == AV_PIX_FMT_CUDA) {
+        if (c->vgraph == NULL) {
+            if (frame == NULL) {
+                return 0;         /* not a single picture: reported later */
+            }
+            if (td_video_start(c, frame) != 0) {
+                return AVERROR(EINVAL);
+            }
+        }
+
+        if (frame && frame->format == AV_PIX_FMT_CUDA && !c->gpu_frames) {
             sw = av_frame_alloc();
             if (sw == NULL
                 || av_hwframe_transfer_data(sw, frame, 0) < 0
@@ -1329,12 +1413,56 @@ td_close(td_ctx_t *c)
     avformat_close_input(&c->in);
 }
 
+/* on the first decoded picture, whose format decides the graph */
 static int
-td_setup(td_ctx_t *c, const char *encoder)
+td_video_start(td_ctx_t *c, const AVFrame *first)
+{
+    int  i;
+
+    /* rotation has no GPU filter here: such sources are downloaded */
+    c->gpu_frames = first->format == AV_PIX_FMT_CUDA && c->rotation == 0
+                    && first->hw_frames_ctx != NULL;
+    c->used_gpu = first->format == AV_PIX_FMT_CUDA
+                  || strcmp(c->video_encoder, "libx264") != 0;
+
+    c->encoder_name = strcmp(c->video_encoder, "h264_nvenc") == 0
+                      ? "h264_nvenc"
+                      : first->format == AV_PIX_FMT_CUDA
+                        ? "libx264+cuda-decode" : "libx264";
+
+    if (td_video_graph(c, first) != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < c->nr; i++) {
+        if (td_open_video_encoder(c, i, c->video_encoder) != 0) {
+            return -1;
+        }
+    }
+
+    for (i = 0; i < c->nr; i++) {
+        if (pthread_create(&c->r[i].thread, NULL, td_encoder_thread,
+                           &c->r[i]) != 0)
+        {
+            td_fail(c->t, 0, "cannot start an encoder thread");
+            return -1;
+        }
+        c->r[i].started = 1;
+    }
+
+    td_log(c->t->job, "encoder %s, %d rendition(s), %dx%d at %d/%d fps%s",
+           c->encoder_name, c->nr, c->disp_w, c->disp_h, c->rate.num,
+           c->rate.den, c->gpu_frames ? ", frames on the GPU" : "");
+
+    return 0;
+}
+
+static int
+td_setup(td_ctx_t *c, td_encoder_mode_t mode, const char *encoder)
 {
     int  i, hw;
 
-    hw = c->t->mode != TD_ENC_X264 && td_cuda_device != NULL;
+    hw = mode != TD_ENC_X264 && td_cuda_device != NULL;
     if (hw) {
         c->hw_device = av_buffer_ref(td_cuda_device);
     }
@@ -1344,13 +1472,9 @@ td_setup(td_ctx_t *c, const char *encoder)
             return -1;
         }
         td_plan(c);
-        if (td_video_graph(c) != 0) {
-            return -1;
-        }
+        c->video_encoder = encoder;
         for (i = 0; i < c->nr; i++) {
-            if (td_open_video_encoder(c, i, encoder) != 0) {
-                return -1;
-            }
+            td_fifo_init(&c->r[i].fifo);
         }
     }
 
@@ -1362,22 +1486,11 @@ td_setup(td_ctx_t *c, const char *encoder)
         }
     }
 
-    for (i = 0; i < c->nr; i++) {
-        td_fifo_init(&c->r[i].fifo);
-        if (pthread_create(&c->r[i].thread, NULL, td_encoder_thread,
-                           &c->r[i]) != 0)
-        {
-            td_fail(c->t, 0, "cannot start an encoder thread");
-            return -1;
-        }
-        c->r[i].started = 1;
-    }
-
     return 0;
 }
 
-int
-td_transcode(td_transcode_t *t)
+static int
+td_transcode_once(td_transcode_t *t, td_encoder_mode_t mode, int *used_gpu)
 {
     int        rc, i, gpu_enc;
     td_ctx_t   c;
@@ -1387,24 +1500,14 @@ td_transcode(td_transcode_t *t)
     t->error[0] = '\0';
     t->permanent = 0;
 
-    if (t->threads < 1) {
-        t->threads = 1;
-    }
-
-    gpu_enc = (t->mode == TD_ENC_AUTO || t->mode == TD_ENC_NVENC)
-              && td_has_nvenc;
-    c.encoder_name = gpu_enc ? "h264_nvenc"
-                     : (t->mode != TD_ENC_X264 && td_cuda_device)
-                       ? "libx264+cuda-decode" : "libx264";
+    gpu_enc = (mode == TD_ENC_AUTO || mode == TD_ENC_NVENC) && td_has_nvenc;
+    c.encoder_name = "libx264";
 
     rc = td_probe(&c);
     if (rc == 0) {
-        rc = td_setup(&c, gpu_enc ? "h264_nvenc" : "libx264");
+        rc = td_setup(&c, mode, gpu_enc ? "h264_nvenc" : "libx264");
     }
     if (rc == 0) {
-        td_log(t->job, "encoder %s, %d rendition(s), %dx%d at %d/%d fps",
-               c.encoder_name, c.nr, c.disp_w, c.disp_h, c.rate.num,
-               c.rate.den);
         rc = td_run(&c);
     }
 
@@ -1430,7 +1533,46 @@ td_transcode(td_transcode_t *t)
         rc = td_master(&c);
     }
 
+    *used_gpu = c.used_gpu;
     td_close(&c);
+
+    return rc;
+}
+
+static int
+td_clear_entry(const char *path, const struct stat *st, int type,
+    struct FTW *ftw)
+{
+    (void) st;
+    if (ftw->level == 0) {
+        return 0;
+    }
+    return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+int
+td_transcode(td_transcode_t *t)
+{
+    int  rc, used_gpu;
+
+    if (t->threads < 1) {
+        t->threads = 1;
+    }
+
+    rc = td_transcode_once(t, t->mode, &used_gpu);
+
+    /* a GPU path that fails is not the job's fault: libx264 for this job */
+    if (rc != 0 && used_gpu && !t->permanent && strcmp(t->error, "stopped"))
+    {
+        td_log(t->job, "GPU path failed (%s); this job goes to libx264",
+               t->error);
+        json_decref(t->metadata);
+        json_decref(t->renditions);
+        t->metadata = NULL;
+        t->renditions = NULL;
+        nftw(t->outdir, td_clear_entry, 16, FTW_DEPTH | FTW_PHYS);
+        rc = td_transcode_once(t, TD_ENC_X264, &used_gpu);
+    }
 
     return rc;
 }
