@@ -87,9 +87,12 @@ fuzz:
 	done
 
 install: all
-	install -d $(DESTDIR)$(NGINX_MODULES_DIR) $(DESTDIR)/etc/nginx/mam
+	install -d $(DESTDIR)$(NGINX_MODULES_DIR) $(DESTDIR)/etc/nginx/mam \
+	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/lib/systemd/system
 	install -m 0644 $(MODULE) $(DESTDIR)$(NGINX_MODULES_DIR)/
+	install -m 0755 $(TD_BIN) $(DESTDIR)$(PREFIX)/bin/transcoderd
 	install -m 0644 conf/*.conf $(DESTDIR)/etc/nginx/mam/
+	install -m 0644 conf/transcoderd.service $(DESTDIR)/lib/systemd/system/
 
 clean:
 	rm -rf $(BUILDDIR)/modules $(BUILDDIR)/t

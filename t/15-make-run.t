@@ -78,6 +78,7 @@ for my $k (qw(jwt sign callback)) {
     like(`cat $data/secrets/$k.key`, qr/^[0-9a-f]{64}\n\z/, "secrets/$k.key was generated");
 }
 my $jwt_key = `cat $data/secrets/jwt.key`;
+ok(scalar(grep { /transcoderd -c \Q$data\E/ } running_in()), 'make run starts transcoderd too');
 
 is(post('/auth/register', { email => 'admin@example.com', password => $PW,
                             display_name => 'Admin' })->{status}, 201, 'the first user registers');

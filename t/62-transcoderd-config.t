@@ -1,0 +1,55 @@
+#!/usr/bin/perl
+# transcoderd's configuration: the example in conf/ is valid, mistakes
+# stop it with a message naming the line, and the systemd unit points at
+# the installed paths.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Temp qw(tempdir);
+use Mam::Stack;
+
+my $root = $Mam::Stack::ROOT;
+my $td = "$root/build/transcoderd";
+my $dir = tempdir(CLEANUP => 1);
+open my $k, '>', "$dir/callback.key" or die;
+print $k ('a' x 64), "\n";
+close $k;
+
+sub check {
+    my ($text) = @_;
+    open my $f, '>', "$dir/t.conf" or die;
+    print $f $text;
+    close $f;
+    my $out = `$td -t -c $dir/t.conf 2>&1`;
+    return ($? >> 8, $out);
+}
+
+my $example = do { local (@ARGV, $/) = "$root/conf/transcoderd.conf"; <> };
+$example =~ s{/etc/nginx/mam/secrets/callback.key}{$dir/callback.key};
+my ($rc, $out) = check($example);
+is($rc, 0, 'conf/transcoderd.conf passes transcoderd -t') or diag($out);
+
+my $base = "redis = unix:/tmp/x.sock\ncallback_url = http://127.0.0.1/api/preview/callback\n"
+         . "callback_key_file = $dir/callback.key\nstorage_root = $dir\n";
+for my $case (["jobs = 0\n", qr/t\.conf:5: bad value for jobs/, 'jobs 0'],
+              ["jobs = many\n", qr/bad value for jobs/, 'jobs not a number'],
+              ["encoder = quantum\n", qr/bad value for encoder/, 'an unknown encoder'],
+              ["colour = blue\n", qr/unknown setting "colour"/, 'an unknown setting'],
+              ["attempts\n", qr/expected key = value/, 'a line without ='],
+              ["callback_key_file = $dir/missing.key\n", qr/callback_key_file:/, 'a missing key file']) {
+    ($rc, $out) = check($base . $case->[0]);
+    isnt($rc, 0, "$case->[2] is refused");
+    like($out, $case->[1], '... with a message naming it');
+}
+($rc, $out) = check("redis = unix:/tmp/x.sock\n");
+like($out, qr/are required/, 'missing required settings are named');
+($rc, $out) = (system("$td -c $dir/nonexistent.conf >/dev/null 2>&1") >> 8, '');
+isnt($rc, 0, 'a missing configuration file stops it');
+
+my $unit = do { local (@ARGV, $/) = "$root/conf/transcoderd.service"; <> };
+like($unit, qr{^ExecStart=/usr/local/bin/transcoderd -c /etc/nginx/mam/transcoderd.conf$}m,
+     'the systemd unit runs the installed binary with the installed config');
+like($unit, qr{^ExecReload=/bin/kill -HUP \$MAINPID$}m, '... reloads with SIGHUP');
+done_testing();
