@@ -428,7 +428,7 @@ td_video_graph(td_ctx_t *c, const AVFrame *first)
         td_fail(c->t, 0, "out of memory");
         return -1;
     }
-    c->vgraph->nb_threads = 1;
+    c->vgraph->nb_threads = c->t->threads;
 
     snprintf(args, sizeof(args),
              "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:"
@@ -663,9 +663,16 @@ td_threads_for(td_ctx_t *c, int i)
         all += (int64_t) c->r[k].width * c->r[k].height;
     }
 
-    /* each rendition gets its share of the cores by pixels */
-    n = (int) lround((double) c->t->threads * c->r[i].width * c->r[i].height
-                     / (double) all);
+    /*
+     * Each rendition gets its share of the cores by pixels, doubled: the
+     * largest one is the critical path (it holds about half the work), so
+     * it must be able to use the cores the small ones leave idle.
+     */
+    n = (int) ceil(2.0 * c->t->threads * c->r[i].width * c->r[i].height
+                   / (double) all);
+    if (n > c->t->threads) {
+        n = c->t->threads;
+    }
     return n < 1 ? 1 : n;
 }
 
