@@ -136,6 +136,16 @@ for my $i (1 .. $#times) { $gap = $times[$i] - $times[$i - 1] if $times[$i] - $t
 cmp_ok(scalar @times, '>=', 3, 'progress events while it works');
 cmp_ok($gap, '<', 2.5, sprintf('... no more than 2 s apart (largest gap %.2f s)', $gap));
 
+# --- a second instance never takes a job that is being worked ------------------
+my ($aid_2, $v_2) = submit(slurp_file($long));
+$s->wait_until(sub { status($v_2->{id})->{progress} > 0 }, 30, 'progress');
+my $second = $s->spawn("$Mam::Stack::ROOT/build/transcoderd", '-c', $s->transcoderd_conf);
+is(wait_status($v_2->{id}, qr/^(ready|failed)$/, 120)->{status}, 'ready',
+   'with a second instance running, a long job (longer than claim_idle_ms) completes');
+my @starts = td_log() =~ /job=\Q$v_2->{preview}{job_id}\E start:/g;
+is(scalar @starts, 1, '... started once: its pending entry was kept fresh, never reclaimed');
+$s->kill_wait($second, 'TERM', 15);
+
 # --- SIGHUP -----------------------------------------------------------------------
 rename $s->transcoderd_log, $s->transcoderd_log . '.1';
 kill 'HUP', $s->transcoderd_pid;
