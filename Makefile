@@ -19,9 +19,19 @@ UNIT_TESTS = $(patsubst t/unit/%.c,$(BUILDDIR)/t/unit/%,$(wildcard t/unit/*.c))
 UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Ilibmam -It/unit
 UNIT_LIBS = -ljwt -largon2 -ljansson -lcrypto
 
-.PHONY: all deps module unit transcoderd run test bench fuzz install clean distclean
+.PHONY: all deps module unit transcoderd spa run test bench fuzz install clean distclean
 
-all: module unit transcoderd
+all: module unit transcoderd spa
+
+# the SPA's packages from the lock file; hls.js is served from html/vendor
+spa: html/vendor/hls.min.js
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+html/vendor/hls.min.js: node_modules/.package-lock.json
+	mkdir -p html/vendor
+	cp node_modules/hls.js/dist/hls.min.js $@
 
 deps:
 	@scripts/install-deps

@@ -1,0 +1,54 @@
+#!/usr/bin/perl
+# The SPA in a real browser: t/browser/spa.mjs (playwright-core driving
+# Debian's chromium, headless) against a real stack with transcoderd and
+# registration by approval.  Screenshots go to docs/screenshots/.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use Mam::Stack;
+use Mam::Media qw(make_media);
+
+my $root = $Mam::Stack::ROOT;
+plan skip_all => 'chromium is not installed (make deps)' unless -x '/usr/bin/chromium';
+
+my $s = Mam::Stack->new(transcoderd => 1, registration => 'approval');
+$s->start;
+my $media = tempdir(CLEANUP => 1);
+make_media("$media/first.mp4", seconds => 5, size => '1280x720');
+make_media("$media/second.mp4", seconds => 2, size => '640x360');
+my $shots = "$root/docs/screenshots";
+make_path($shots);
+
+open my $node, '-|', 'env', "BASE=" . $s->base_url, "MEDIA=$media/first.mp4",
+    "MEDIA2=$media/second.mp4", "SHOTS=$shots", "SEEDED=$media/seeded", 'node', "$root/t/browser/spa.mjs"
+    or die "node: $!";
+
+my $seeded = 0;
+while (my $line = <$node>) {
+    chomp $line;
+    if ($line =~ /^(not )?ok \d+ - (.*)$/) {
+        ok(!$1, $2);
+        # once the admin exists: older assets, enough for a second page of
+        # the grid (24 per page) behind the ones the test uploads
+        if (!$seeded && $2 =~ /^register the first user/) {
+            my ($uid) = $s->psql(q{SELECT id FROM users WHERE email = 'ada@example.com'}) =~ /(\S+)/;
+            $s->psql("INSERT INTO assets (user_id, title, created_at)
+                      SELECT '$uid', 'filler ' || g, now() - interval '1 day' - g * interval '1 minute'
+                      FROM generate_series(1, 30) g");
+            $s->write_file("$media/seeded", "1\n");
+            $seeded = 1;
+        }
+    } elsif ($line =~ /^#/) {
+        diag($line);
+    }
+}
+close $node;
+is($? >> 8, 0, 'the browser run ended cleanly');
+ok(-s "$shots/$_.png", "screenshot $_.png") for qw(grid player upload admin mobile);
+
+$s->check_error_log;
+done_testing();
