@@ -309,11 +309,13 @@ function gridView() {
         : '';
     } catch (e) {
       if (mine !== gen) return;
+      loading = false;
+      // no automatic retry: the person decides
       state.replaceChildren(h('span', { class: 'error' }, e.message), ' ',
                             h('button', { class: 'ghost', onclick: () => load(false) }, 'Retry'));
-    } finally {
-      if (mine === gen) loading = false;
+      return;
     }
+    loading = false;
     // keep loading while the sentinel is still on screen
     if (!done && sentinel.getBoundingClientRect().top < innerHeight + 200) load(false);
   }
@@ -493,7 +495,10 @@ function startPlayer(asset, version, stage, player, comments) {
     prefix = r.url.replace(/index\.m3u8$/, '');
     return r.url;
   };
-  const renew = setInterval(() => sign().catch(() => {}), 600 * 1000);
+  // every 10 minutes (the URL lives 15); mam-renew-ms in localStorage
+  // shortens it to watch the renewal work
+  const every = Number(localStorage.getItem('mam-renew-ms')) || 600 * 1000;
+  const renew = setInterval(() => sign().catch(() => {}), every);
   const rewrite = (url) => {
     const m = url.match(/\/s\/\d+\/[A-Za-z0-9_-]{43}\/[0-9a-f-]{36}\/[0-9a-f-]{36}\/(.*)$/);
     return m && prefix ? prefix + m[1] : url;

@@ -15,7 +15,8 @@ use Mam::Media qw(make_media);
 my $root = $Mam::Stack::ROOT;
 plan skip_all => 'chromium is not installed (make deps)' unless -x '/usr/bin/chromium';
 
-my $s = Mam::Stack->new(transcoderd => 1, registration => 'approval');
+my $s = Mam::Stack->new(transcoderd => 1, registration => 'approval',
+                        http_extra => "    mam_access_token_ttl 60s;\n");
 $s->start;
 my $media = tempdir(CLEANUP => 1);
 make_media("$media/first.mp4", seconds => 5, size => '1280x720');

@@ -86,6 +86,17 @@ try {
     return (await page.url()) === BASE + '/';
   });
 
+  await check('the access token is refreshed silently before it expires', async () => {
+    // this stack's access tokens live 60 s: the app refreshes 10 s in
+    const refreshed = page.waitForRequest('**/auth/refresh', { timeout: 20000 });
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    const t0 = Date.now();
+    await page.waitForRequest('**/auth/refresh', { timeout: 20000 });
+    await refreshed;
+    return { ok: Date.now() - t0 >= 5000, diag: `after ${Date.now() - t0} ms` };
+  });
+
   await check('the access token is kept in memory only', async () => {
     const stored = await page.evaluate(() => JSON.stringify(localStorage) + document.cookie);
     return !/eyJ/.test(stored);
@@ -102,6 +113,17 @@ try {
     await page.screenshot({ path: `${SHOTS}/upload.png` });
     await page.locator('#uploads li.done').nth(1).waitFor({ timeout: 60000 });
     return (await items.count()) === 2;
+  });
+
+  await check('files dropped on the drop zone upload too', async () => {
+    const dt = await page.evaluateHandle(() => {
+      const d = new DataTransfer();
+      d.items.add(new File(['not really a video'], 'dropped.mp4', { type: 'video/mp4' }));
+      return d;
+    });
+    await page.dispatchEvent('#drop', 'drop', { dataTransfer: dt });
+    await page.locator('#uploads li.done', { hasText: 'dropped.mp4' }).waitFor();
+    return true;
   });
 
   await check('a failed upload shows its error and a retry button', async () => {
@@ -144,6 +166,32 @@ try {
     await page.keyboard.press('ArrowLeft');
     await page.waitForFunction((t) => Math.abs(document.querySelector('video').currentTime - t) < 1, t0);
     return true;
+  });
+
+  await check('F toggles fullscreen', async () => {
+    await page.locator('h1').click();
+    await page.keyboard.press('f');
+    await page.waitForFunction(() => document.fullscreenElement !== null, null, { timeout: 5000 });
+    await page.keyboard.press('f');
+    await page.waitForFunction(() => document.fullscreenElement === null, null, { timeout: 5000 });
+    return true;
+  });
+
+  await check('the signed URL is renewed and playback requests use the newest one', async () => {
+    const sigs = new Set();
+    const seen = (r) => { const m = r.url().match(/\/s\/\d+\/([A-Za-z0-9_-]{43})\//); if (m) sigs.add(m[1]); };
+    await page.evaluate(() => localStorage.setItem('mam-renew-ms', '1200'));
+    await page.reload();
+    page.on('request', seen);
+    await page.locator('#stage[data-ready="1"]').waitFor();
+    await page.evaluate(() => { const v = document.querySelector('video'); v.currentTime = 0; return v.play(); });
+    await page.waitForTimeout(3000);
+    // another rendition: its playlist and segments come through the renewed prefix
+    await page.locator('#quality').selectOption({ label: '360p' });
+    await page.waitForTimeout(2000);
+    page.off('request', seen);
+    await page.evaluate(() => { localStorage.removeItem('mam-renew-ms'); document.querySelector('video').pause(); });
+    return { ok: sigs.size >= 2, diag: `signatures seen: ${sigs.size}` };
   });
 
   await check('the metadata panel shows duration, resolution, codecs and encoder', async () => {
@@ -203,6 +251,20 @@ try {
     await page.getByText('No asset matches your search.').waitFor();
     await page.getByLabel('Search assets').fill('');
     return t === 'second';
+  });
+
+  await check('an API failure shows a readable error state with retry', async () => {
+    const assetsList = (u) => u.pathname === '/api/assets';
+    await page.route(assetsList, (r) => r.fulfill({ status: 503, contentType: 'application/json',
+      body: '{"error":"unavailable","message":"service temporarily unavailable"}' }));
+    await page.goto(BASE + '/');
+    const state = page.locator('#grid-state');
+    await state.getByRole('button', { name: 'Retry' }).waitFor();
+    const text = await state.textContent();
+    await page.unroute(assetsList);
+    await state.getByRole('button', { name: 'Retry' }).click();
+    await page.locator('#grid .tile').first().waitFor();
+    return { ok: /temporarily unavailable/.test(text) && !/[{}"]/.test(text), diag: text };
   });
 
   await check('infinite scroll loads the next page with the cursor', async () => {
