@@ -17,7 +17,7 @@ MODULE_SRCS = $(wildcard ngx_mam_module/*.c ngx_mam_module/*.h \
 LIBMAM_SRCS = $(wildcard libmam/*.c)
 UNIT_TESTS = $(patsubst t/unit/%.c,$(BUILDDIR)/t/unit/%,$(wildcard t/unit/*.c))
 UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Ilibmam -It/unit
-UNIT_LIBS = -ljwt -largon2 -ljansson -lcrypto
+UNIT_LIBS = -ljwt -largon2 -ljansson -lcrypto -lcurl
 
 .PHONY: all deps module unit transcoderd spa run test bench fuzz install clean distclean
 

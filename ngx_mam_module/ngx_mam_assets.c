@@ -185,6 +185,12 @@ ngx_mam_assets_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 
 /* --- POST /api/assets ---------------------------------------------------- */
 
+typedef struct {
+    const char              **values;
+    ngx_mam_storage_op_t      op;
+} ngx_mam_create_t;
+
+
 static void
 ngx_mam_assets_created(ngx_http_request_t *r, PGresult *res, void *data)
 {
@@ -194,10 +200,70 @@ ngx_mam_assets_created(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
+static void
+ngx_mam_assets_create_query(ngx_http_request_t *r, ngx_mam_create_t *cr)
+{
+    if (ngx_mam_pg_query(r, "SELECT mam_asset_create($1, $2, $3, $4, $5)",
+                         5, cr->values, ngx_mam_assets_created, NULL)
+        != NGX_OK)
+    {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+}
+
+
+static void
+ngx_mam_assets_seen(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    (void) res;
+
+    ngx_mam_assets_create_query(r, data);
+}
+
+
+/* S3: the browser PUT straight to the bucket; a HEAD says it is there */
+static void
+ngx_mam_assets_staged(ngx_http_request_t *r, void *data)
+{
+    const char            **values;
+    ngx_mam_storage_op_t   *op = data;
+    ngx_mam_create_t       *cr = op->data;
+
+    if (op->rc != MAM_STORAGE_OK) {
+        ngx_mam_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                     "the storage cannot be reached");
+        return;
+    }
+
+    if (op->size < 0) {
+        /* not there: the create below answers "not complete" */
+        ngx_mam_assets_create_query(r, cr);
+        return;
+    }
+
+    values = ngx_palloc(r->pool, 2 * sizeof(char *));
+    if (values == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    values[0] = cr->values[3];
+    values[1] = ngx_mam_message(r->pool, "%O", op->size);
+
+    if (ngx_mam_pg_query(r, "SELECT mam_upload_seen($1, $2)", 2, values,
+                         ngx_mam_assets_seen, cr)
+        != NGX_OK)
+    {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+}
+
+
 ngx_int_t
 ngx_mam_assets_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
-    const char   *fields[3], **values, *message;
+    const char            *fields[3], **values, *message;
+    ngx_mam_create_t      *cr;
+    ngx_mam_main_conf_t   *mcf;
 
     ngx_memzero(fields, sizeof(fields));
 
@@ -216,6 +282,27 @@ ngx_mam_assets_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     values[2] = fields[1];
     values[3] = fields[2];
     values[4] = ngx_mam_ip(r);
+
+    cr = ngx_pcalloc(r->pool, sizeof(ngx_mam_create_t));
+    if (cr == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+    cr->values = values;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    if (mcf->s3) {
+        cr->op.op = NGX_MAM_STORAGE_SIZE;
+        cr->op.key = values[3];
+        cr->op.data = cr;
+        if (ngx_mam_storage_run(r, &cr->op, ngx_mam_assets_staged)
+            != NGX_OK)
+        {
+            return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                      NULL);
+        }
+        return NGX_DONE;
+    }
 
     if (ngx_mam_pg_query(r, "SELECT mam_asset_create($1, $2, $3, $4, $5)",
                          5, values, ngx_mam_assets_created, NULL)

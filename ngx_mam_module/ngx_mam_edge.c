@@ -11,8 +11,14 @@
  */
 
 #include "ngx_mam_pg.h"
+#include "ngx_mam_storage.h"
 
 #include "mam_edge.h"
+#include "mam_sigv4.h"
+
+/* the S3 signature's own slot among module ctxs: internal redirects wipe
+ * the ctx array, and the API's ctx type must never be mistaken for it */
+#define ngx_mam_edge_s3_module_tag  ngx_mam_module
 
 
 #define NGX_MAM_EDGE_MAX_AGE  86400
@@ -254,6 +260,201 @@ ngx_int_t
 ngx_mam_edge_not_found_handler(ngx_http_request_t *r)
 {
     return ngx_mam_edge_error(r, NGX_HTTP_NOT_FOUND, "no such file");
+}
+
+
+/* --- S3: the previews location proxies to the bucket ---------------------- */
+
+/*
+ * $mam_s3_uri, $mam_s3_host, $mam_s3_date and $mam_s3_authorization sign
+ * the request the previews location sends to the previews bucket:
+ *
+ *   location /_mam_previews/ {
+ *       internal;
+ *       proxy_pass http://S3-IP:PORT$mam_s3_uri;
+ *       proxy_set_header Host $mam_s3_host;
+ *       proxy_set_header x-amz-date $mam_s3_date;
+ *       proxy_set_header x-amz-content-sha256 UNSIGNED-PAYLOAD;
+ *       proxy_set_header Authorization $mam_s3_authorization;
+ *   }
+ *
+ * Range and conditional headers pass through unsigned, as S3 allows.
+ */
+
+typedef struct {
+    ngx_str_t   uri;
+    ngx_str_t   host;
+    ngx_str_t   date;
+    ngx_str_t   authorization;
+} ngx_mam_s3_sig_t;
+
+
+static ngx_mam_s3_sig_t *
+ngx_mam_edge_s3_sign(ngx_http_request_t *r)
+{
+    u_char               *key;
+    char                  path[2400], host[300], date[17], auth[1024];
+    size_t                n;
+    long                  len;
+    ngx_str_t             rest;
+    const char           *bucket, *method;
+    mam_sigv4_req_t       sr;
+    ngx_mam_s3_sig_t     *sig;
+    ngx_mam_loc_conf_t   *lcf;
+    ngx_mam_main_conf_t  *mcf;
+    mam_sigv4_creds_t     cr;
+
+    sig = ngx_http_get_module_ctx(r, ngx_mam_edge_s3_module_tag);
+    if (sig) {
+        return sig;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+    lcf = ngx_http_get_module_loc_conf(r, ngx_mam_module);
+
+    if (mcf->s3 == NULL || r->uri.len <= lcf->edge_previews.len
+        || ngx_strncmp(r->uri.data, lcf->edge_previews.data,
+                       lcf->edge_previews.len) != 0)
+    {
+        return NULL;
+    }
+
+    rest.data = r->uri.data + lcf->edge_previews.len;
+    rest.len = r->uri.len - lcf->edge_previews.len;
+
+    key = ngx_pnalloc(r->pool, sizeof("previews/") + rest.len);
+    sig = ngx_pcalloc(r->pool, sizeof(ngx_mam_s3_sig_t));
+    if (key == NULL || sig == NULL) {
+        return NULL;
+    }
+    *ngx_sprintf(key, "previews/%V", &rest) = '\0';
+    if (!mam_key_valid((char *) key, ngx_strlen(key))) {
+        return NULL;
+    }
+
+    bucket = ngx_mam_storage_bucket(r->pool, (char *) key);
+    if (bucket == NULL) {
+        return NULL;
+    }
+
+    if (mcf->s3->path_style) {
+        ngx_snprintf((u_char *) host, sizeof(host), "%s%Z", mcf->s3->host);
+        ngx_snprintf((u_char *) path, sizeof(path), "/%s/%s%Z", bucket, key);
+    } else {
+        ngx_snprintf((u_char *) host, sizeof(host), "%s.%s%Z", bucket,
+                     mcf->s3->host);
+        ngx_snprintf((u_char *) path, sizeof(path), "/%s%Z", key);
+    }
+
+    mam_sigv4_amz_date(ngx_time(), date);
+
+    method = r->method == NGX_HTTP_HEAD ? "HEAD" : "GET";
+
+    ngx_memzero(&sr, sizeof(sr));
+    sr.method = method;
+    sr.path = path;
+    sr.headers[sr.nheaders++] = (mam_sigv4_pair_t) { "host", host };
+    sr.headers[sr.nheaders++] = (mam_sigv4_pair_t) { "x-amz-date", date };
+    sr.headers[sr.nheaders++] = (mam_sigv4_pair_t) { "x-amz-content-sha256",
+                                                     MAM_SIGV4_UNSIGNED };
+    sr.payload_hash = MAM_SIGV4_UNSIGNED;
+
+    cr = (mam_sigv4_creds_t) { mcf->s3->access_key, mcf->s3->secret_key,
+                               mcf->s3->region, "s3" };
+
+    if (mam_sigv4_authorization(&cr, &sr, date, auth, sizeof(auth)) != 0) {
+        return NULL;
+    }
+
+    n = ngx_strlen(path) * 3 + 1;
+    sig->uri.data = ngx_pnalloc(r->pool, n);
+    if (sig->uri.data == NULL) {
+        return NULL;
+    }
+    len = mam_sigv4_uri_encode(path, ngx_strlen(path), 1,
+                               (char *) sig->uri.data, n);
+    if (len < 0) {
+        return NULL;
+    }
+    sig->uri.len = (size_t) len;
+
+    sig->host.len = ngx_strlen(host);
+    sig->host.data = ngx_pstrdup(r->pool, &(ngx_str_t) { sig->host.len,
+                                                         (u_char *) host });
+    sig->date.len = 16;
+    sig->date.data = ngx_pstrdup(r->pool, &(ngx_str_t) { 16, (u_char *) date });
+    sig->authorization.len = ngx_strlen(auth);
+    sig->authorization.data = ngx_pstrdup(r->pool,
+                                          &(ngx_str_t) { sig->authorization.len,
+                                                         (u_char *) auth });
+    ngx_memzero(auth, sizeof(auth));
+
+    if (sig->host.data == NULL || sig->date.data == NULL
+        || sig->authorization.data == NULL)
+    {
+        return NULL;
+    }
+
+    ngx_http_set_ctx(r, sig, ngx_mam_edge_s3_module_tag);
+
+    return sig;
+}
+
+
+static ngx_int_t
+ngx_mam_edge_s3_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_str_t         *s;
+    ngx_mam_s3_sig_t  *sig;
+
+    sig = ngx_mam_edge_s3_sign(r);
+    if (sig == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = (ngx_str_t *) ((char *) sig + data);
+
+    v->data = s->data;
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_variable_t  ngx_mam_edge_variables[] = {
+    { ngx_string("mam_s3_uri"), NULL, ngx_mam_edge_s3_variable,
+      offsetof(ngx_mam_s3_sig_t, uri), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("mam_s3_host"), NULL, ngx_mam_edge_s3_variable,
+      offsetof(ngx_mam_s3_sig_t, host), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("mam_s3_date"), NULL, ngx_mam_edge_s3_variable,
+      offsetof(ngx_mam_s3_sig_t, date), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("mam_s3_authorization"), NULL, ngx_mam_edge_s3_variable,
+      offsetof(ngx_mam_s3_sig_t, authorization), NGX_HTTP_VAR_NOCACHEABLE,
+      0 },
+    ngx_http_null_variable
+};
+
+
+ngx_int_t
+ngx_mam_edge_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_mam_edge_variables; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 
 #include "mam_key.h"
+#include "mam_storage.h"
 
 
 typedef struct {
@@ -32,6 +33,8 @@ static char *ngx_mam_conf_set_api(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_mam_conf_set_upload(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_set_edge(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_mam_conf_set_s3_buckets(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_set_edge_not_found(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -307,6 +310,48 @@ static ngx_command_t  ngx_mam_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mam_s3_endpoint"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, s3_endpoint),
+      NULL },
+
+    { ngx_string("mam_s3_region"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, s3_region),
+      NULL },
+
+    { ngx_string("mam_s3_credentials_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, s3_credentials_file),
+      NULL },
+
+    { ngx_string("mam_s3_path_style"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, s3_path_style),
+      NULL },
+
+    { ngx_string("mam_s3_object_lock"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, s3_object_lock),
+      NULL },
+
+    { ngx_string("mam_s3_buckets"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3,
+      ngx_mam_conf_set_s3_buckets,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mam_edge"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_mam_conf_set_edge,
@@ -361,7 +406,7 @@ static ngx_command_t  ngx_mam_commands[] = {
 
 
 static ngx_http_module_t  ngx_mam_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_mam_edge_add_variables,            /* preconfiguration */
     ngx_mam_postconfiguration,             /* postconfiguration */
 
     ngx_mam_create_main_conf,              /* create main configuration */
@@ -725,6 +770,89 @@ ngx_mam_conf_set_edge_not_found(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+static char *
+ngx_mam_conf_set_s3_buckets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_uint_t            i;
+    ngx_str_t            *value;
+    ngx_mam_main_conf_t  *mcf = conf;
+
+    (void) cmd;
+
+    if (mcf->s3_bucket[0].data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    for (i = 0; i < 3; i++) {
+        if (value[i + 1].len < 3 || value[i + 1].len > 63
+            || !mam_key_valid((char *) value[i + 1].data, value[i + 1].len)
+            || ngx_strlchr(value[i + 1].data,
+                           value[i + 1].data + value[i + 1].len, '/'))
+        {
+            return "takes three bucket names: staging, masters, previews";
+        }
+        mcf->s3_bucket[i] = value[i + 1];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* S3 configured: all of it or nothing, checked at nginx -t */
+static char *
+ngx_mam_conf_s3(ngx_conf_t *cf, ngx_mam_main_conf_t *mcf)
+{
+    char   err[256], *path, *endpoint;
+
+    if (mcf->s3_endpoint.data == NULL) {
+        if (mcf->s3_bucket[0].data || mcf->s3_credentials_file.data) {
+            return "\"mam_s3_buckets\" and \"mam_s3_credentials_file\" need "
+                   "\"mam_s3_endpoint\"";
+        }
+        return NGX_CONF_OK;
+    }
+
+    if (mcf->s3_bucket[0].data == NULL || mcf->s3_credentials_file.data == NULL)
+    {
+        return "\"mam_s3_endpoint\" needs \"mam_s3_buckets\" and "
+               "\"mam_s3_credentials_file\"";
+    }
+
+    mcf->s3 = ngx_pcalloc(cf->pool, sizeof(mam_s3_t));
+    endpoint = ngx_mam_cstr(cf->pool, &mcf->s3_endpoint);
+    if (ngx_conf_full_name(cf->cycle, &mcf->s3_credentials_file, 1) != NGX_OK
+        || mcf->s3 == NULL || endpoint == NULL)
+    {
+        return NGX_CONF_ERROR;
+    }
+    path = ngx_mam_cstr(cf->pool, &mcf->s3_credentials_file);
+
+    if (mam_s3_set_endpoint(mcf->s3, endpoint) != 0) {
+        return "\"mam_s3_endpoint\" must be http://host[:port] or "
+               "https://host[:port]";
+    }
+    if (path == NULL
+        || mam_s3_load_credentials(mcf->s3, path, err, sizeof(err)) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_s3_credentials_file\": %s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->s3_region.data == NULL) {
+        ngx_str_set(&mcf->s3_region, "us-east-1");
+    }
+    if (mcf->s3_region.len >= sizeof(mcf->s3->region)) {
+        return "\"mam_s3_region\" is too long";
+    }
+    ngx_memcpy(mcf->s3->region, mcf->s3_region.data, mcf->s3_region.len);
+    mcf->s3->path_style = mcf->s3_path_style == 1;
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_mam_create_main_conf(ngx_conf_t *cf)
 {
@@ -751,6 +879,8 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->staging_ttl = NGX_CONF_UNSET;
     mcf->housekeeping_interval = NGX_CONF_UNSET_MSEC;
     mcf->edge_bind_ip = NGX_CONF_UNSET;
+    mcf->s3_path_style = NGX_CONF_UNSET;
+    mcf->s3_object_lock = NGX_CONF_UNSET;
     mcf->events_ping = NGX_CONF_UNSET_MSEC;
     mcf->reconcile_interval = NGX_CONF_UNSET_MSEC;
     mcf->preview_stall = NGX_CONF_UNSET;
@@ -762,6 +892,7 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
 static char *
 ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
 {
+    char                 *rv;
     ngx_mam_main_conf_t  *mcf = conf;
 
     ngx_conf_init_uint_value(mcf->pg_pool_size, 4);
@@ -780,6 +911,16 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mcf->staging_ttl, 7 * 86400);
     ngx_conf_init_msec_value(mcf->housekeeping_interval, 3600000);
     ngx_conf_init_value(mcf->edge_bind_ip, 0);
+    ngx_conf_init_value(mcf->s3_path_style, 0);
+    ngx_conf_init_value(mcf->s3_object_lock, 0);
+
+    rv = ngx_mam_conf_s3(cf, mcf);
+    if (rv != NGX_CONF_OK) {
+        if (rv != NGX_CONF_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", rv);
+        }
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_init_msec_value(mcf->events_ping, 15000);
     ngx_conf_init_msec_value(mcf->reconcile_interval, 30000);
     ngx_conf_init_value(mcf->preview_stall, 300);

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "mam_jwt.h"
+#include "mam_s3.h"
 
 
 #define NGX_MAM_VERSION          "0.1.0"
@@ -71,6 +72,15 @@ typedef struct {
     ngx_flag_t                edge_used;
     ngx_flag_t                edge_bind_ip;
     ngx_str_t                 edge_url;          /* signed URLs start so */
+
+    /* S3 storage instead of local directories when s3 is set */
+    mam_s3_t                 *s3;
+    ngx_str_t                 s3_endpoint;
+    ngx_str_t                 s3_region;
+    ngx_str_t                 s3_credentials_file;
+    ngx_flag_t                s3_path_style;
+    ngx_flag_t                s3_object_lock;
+    ngx_str_t                 s3_bucket[3];      /* staging, masters, previews */
 
     ngx_msec_t                events_ping;
     ngx_msec_t                reconcile_interval;
@@ -234,6 +244,7 @@ ngx_int_t ngx_mam_upload_handler(ngx_http_request_t *r);
 /* ngx_mam_edge.c: the signed playback location */
 ngx_int_t ngx_mam_edge_handler(ngx_http_request_t *r);
 ngx_int_t ngx_mam_edge_not_found_handler(ngx_http_request_t *r);
+ngx_int_t ngx_mam_edge_add_variables(ngx_conf_t *cf);
 
 /* ngx_mam_events.c, ngx_mam_reconcile.c: per-worker parts of previews */
 ngx_int_t ngx_mam_events_init(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf);

@@ -1,9 +1,225 @@
 /*
- * The local storage backend: keys are paths under mam_storage_root, and
- * every file operation runs on the thread pool.
+ * The storage backends, on the thread pool: local files under
+ * mam_storage_root, or S3 (mam_s3_*) where each key's area picks its
+ * bucket.  S3 promotes are a server-side copy that never overwrites (an
+ * existence check, and If-None-Match where the service honours it), then
+ * the staging object is deleted.
  */
 
 #include "ngx_mam_storage.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+
+/* --- S3 --------------------------------------------------------------------- */
+
+static int
+ngx_mam_s3_status(const ngx_mam_storage_op_t *op, const char *method,
+    const char *bucket, const char *key, long *status, off_t *size)
+{
+    mam_s3_req_t  req;
+
+    ngx_memzero(&req, sizeof(req));
+    req.method = method;
+    req.bucket = bucket;
+    req.key = key;
+
+    if (mam_s3_perform(op->s3, &req) != 0) {
+        return -1;
+    }
+    *status = req.status;
+    if (size) {
+        *size = req.content_length;
+    }
+    return 0;
+}
+
+static int
+ngx_mam_s3_promote(ngx_mam_storage_op_t *op)
+{
+    long          status;
+    char          source[2400];
+    mam_s3_req_t  req;
+
+    if (ngx_mam_s3_status(op, "HEAD", op->bucket, op->key, &status, NULL)
+        != 0)
+    {
+        return MAM_STORAGE_ERROR;
+    }
+    if (status == 200) {
+        return MAM_STORAGE_EXISTS;       /* write-once */
+    }
+
+    source[0] = '/';
+    ngx_cpystrn((u_char *) source + 1, (u_char *) op->from_bucket, 256);
+    ngx_cpystrn((u_char *) source + ngx_strlen(source), (u_char *) "/", 2);
+    if (mam_sigv4_uri_encode(op->from_key, ngx_strlen(op->from_key), 1,
+                             source + ngx_strlen(source),
+                             sizeof(source) - ngx_strlen(source)) < 0)
+    {
+        return MAM_STORAGE_ERROR;
+    }
+
+    ngx_memzero(&req, sizeof(req));
+    req.method = "PUT";
+    req.bucket = op->bucket;
+    req.key = op->key;
+    req.headers[req.nheaders++] = (mam_sigv4_pair_t) { "x-amz-copy-source",
+                                                       source };
+    req.headers[req.nheaders++] = (mam_sigv4_pair_t) { "if-none-match", "*" };
+    if (op->object_lock) {
+        req.headers[req.nheaders++] = (mam_sigv4_pair_t) {
+            "x-amz-object-lock-legal-hold", "ON" };
+    }
+
+    if (mam_s3_perform(op->s3, &req) != 0) {
+        return MAM_STORAGE_ERROR;
+    }
+    if (req.status == 404) {
+        return MAM_STORAGE_MISSING;
+    }
+    if (req.status == 412) {
+        return MAM_STORAGE_EXISTS;
+    }
+    if (req.status != 200) {
+        return MAM_STORAGE_ERROR;
+    }
+
+    /* the master is there; the staging object may go */
+    (void) ngx_mam_s3_status(op, "DELETE", op->from_bucket, op->from_key,
+                             &status, NULL);
+    return MAM_STORAGE_OK;
+}
+
+/* the text of each <Key> of a ListObjectsV2 answer, entities decoded */
+static char *
+ngx_mam_s3_next_key(char **pos, char *out, size_t size)
+{
+    char    *p, *e;
+    size_t   n = 0;
+
+    p = strstr(*pos, "<Key>");
+    if (p == NULL) {
+        return NULL;
+    }
+    p += 5;
+    e = strstr(p, "</Key>");
+    if (e == NULL) {
+        return NULL;
+    }
+    *pos = e + 6;
+
+    while (p < e && n + 1 < size) {
+        if (*p == '&') {
+            if (strncmp(p, "&amp;", 5) == 0) { out[n++] = '&'; p += 5; continue; }
+            if (strncmp(p, "&lt;", 4) == 0) { out[n++] = '<'; p += 4; continue; }
+            if (strncmp(p, "&gt;", 4) == 0) { out[n++] = '>'; p += 4; continue; }
+            if (strncmp(p, "&quot;", 6) == 0) { out[n++] = '"'; p += 6; continue; }
+            if (strncmp(p, "&apos;", 6) == 0) { out[n++] = '\''; p += 6; continue; }
+        }
+        out[n++] = *p++;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static int
+ngx_mam_s3_remove_tree(ngx_mam_storage_op_t *op)
+{
+    int           round;
+    long          status;
+    char         *body, *pos, key[1100], prefix[1100];
+    mam_s3_req_t  req;
+
+    body = malloc(1 << 20);
+    if (body == NULL) {
+        return MAM_STORAGE_ERROR;
+    }
+    ngx_cpystrn((u_char *) prefix, (u_char *) op->key, sizeof(prefix) - 1);
+    ngx_cpystrn((u_char *) prefix + ngx_strlen(prefix), (u_char *) "/", 2);
+
+    /* list and delete until nothing is left (bounded: 1000 keys a round) */
+    for (round = 0; round < 1000; round++) {
+        ngx_memzero(&req, sizeof(req));
+        req.method = "GET";
+        req.bucket = op->bucket;
+        req.key = "";
+        req.query[req.nquery++] = (mam_sigv4_pair_t) { "list-type", "2" };
+        req.query[req.nquery++] = (mam_sigv4_pair_t) { "prefix", prefix };
+        req.body = body;
+        req.body_size = 1 << 20;
+
+        if (mam_s3_perform(op->s3, &req) != 0 || req.status != 200) {
+            free(body);
+            return MAM_STORAGE_ERROR;
+        }
+
+        pos = body;
+        if (ngx_mam_s3_next_key(&pos, key, sizeof(key)) == NULL) {
+            break;
+        }
+        do {
+            if (ngx_mam_s3_status(op, "DELETE", op->bucket, key, &status,
+                                  NULL) != 0)
+            {
+                free(body);
+                return MAM_STORAGE_ERROR;
+            }
+        } while (ngx_mam_s3_next_key(&pos, key, sizeof(key)) != NULL);
+    }
+
+    free(body);
+    return MAM_STORAGE_OK;
+}
+
+static void
+ngx_mam_storage_s3_work(ngx_mam_storage_op_t *op)
+{
+    long   status;
+    off_t  size;
+
+    switch (op->op) {
+
+    case NGX_MAM_STORAGE_PROMOTE:
+        op->rc = ngx_mam_s3_promote(op);
+        break;
+
+    case NGX_MAM_STORAGE_REMOVE:
+        op->rc = ngx_mam_s3_status(op, "DELETE", op->bucket, op->key,
+                                   &status, NULL) == 0
+                 && (status == 204 || status == 200 || status == 404)
+                 ? MAM_STORAGE_OK : MAM_STORAGE_ERROR;
+        break;
+
+    case NGX_MAM_STORAGE_REMOVE_TREE:
+        op->rc = ngx_mam_s3_remove_tree(op);
+        break;
+
+    case NGX_MAM_STORAGE_SIZE:
+        if (ngx_mam_s3_status(op, "HEAD", op->bucket, op->key, &status,
+                              &size) != 0)
+        {
+            op->rc = MAM_STORAGE_ERROR;
+            break;
+        }
+        op->size = status == 200 ? size : -1;
+        op->rc = (status == 200 || status == 404) ? MAM_STORAGE_OK
+                                                  : MAM_STORAGE_ERROR;
+        break;
+
+    default:
+        /* uploads go straight to S3: nothing to place */
+        op->rc = MAM_STORAGE_ERROR;
+    }
+
+    if (op->rc == MAM_STORAGE_ERROR) {
+        op->err = EIO;
+    }
+}
+
+
+/* --- local files -------------------------------------------------------- */
 
 
 /* on a pool thread */
@@ -14,6 +230,11 @@ ngx_mam_storage_work(void *data)
     ngx_mam_storage_op_t  *op = data;
 
     op->err = 0;
+
+    if (op->s3) {
+        ngx_mam_storage_s3_work(op);
+        return;
+    }
 
     switch (op->op) {
 
@@ -83,11 +304,54 @@ ngx_mam_storage_path(ngx_pool_t *pool, const char *key)
 }
 
 
-/* keys become paths here, in the event loop, where the pool may be used */
+/* the bucket of a key's area */
+const char *
+ngx_mam_storage_bucket(ngx_pool_t *pool, const char *key)
+{
+    ngx_uint_t            i;
+    ngx_mam_main_conf_t  *mcf;
+
+    static const char  *areas[] = { "uploads/", "masters/", "previews/" };
+
+    mcf = ngx_mam_main_conf();
+
+    for (i = 0; i < 3; i++) {
+        if (ngx_strncmp(key, areas[i], ngx_strlen(areas[i])) == 0) {
+            return ngx_mam_cstr(pool, &mcf->s3_bucket[i]);
+        }
+    }
+    return NULL;
+}
+
+
+/* keys become paths (or buckets) here, in the event loop, where the pool
+ * may be used */
 static ngx_int_t
 ngx_mam_storage_prepare(ngx_pool_t *pool, ngx_log_t *log,
     ngx_mam_storage_op_t *op)
 {
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_mam_main_conf();
+
+    if (mcf->s3) {
+        op->s3 = mcf->s3;
+        op->object_lock = mcf->s3_object_lock;
+        op->bucket = op->key ? ngx_mam_storage_bucket(pool, op->key) : NULL;
+        op->from_bucket = op->from_key
+                          ? ngx_mam_storage_bucket(pool, op->from_key) : NULL;
+        if (op->bucket == NULL || !mam_key_valid(op->key,
+                                                  ngx_strlen(op->key))
+            || (op->op == NGX_MAM_STORAGE_PROMOTE && op->from_bucket == NULL))
+        {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "mam: invalid storage key \"%s\"",
+                          op->key ? op->key : "");
+            return NGX_ERROR;
+        }
+        return NGX_OK;
+    }
+
     op->path = ngx_mam_storage_path(pool, op->key);
     if (op->path == NULL) {
         ngx_log_error(NGX_LOG_ERR, log, 0, "mam: invalid storage key \"%s\"",

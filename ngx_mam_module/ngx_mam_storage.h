@@ -39,8 +39,15 @@ typedef struct {
     /* the backend's own */
     char                     *path;
     char                     *from_path;
+    const mam_s3_t           *s3;        /* S3 instead of local files */
+    const char               *bucket;
+    const char               *from_bucket;
+    ngx_flag_t                object_lock;
 } ngx_mam_storage_op_t;
 
+
+/* the S3 bucket of a key's area (uploads/, masters/, previews/), or NULL */
+const char *ngx_mam_storage_bucket(ngx_pool_t *pool, const char *key);
 
 /* for a request: done(r, op) runs in the event loop afterwards (op->data
  * carries the caller's state) */

@@ -37,6 +37,7 @@ ngx_mam_upload_message(u_char *buf, const char *id, time_t expires)
 
 typedef struct {
     char                     *content_type;
+    const char               *size;
 } ngx_mam_presign_t;
 
 
@@ -81,6 +82,38 @@ ngx_mam_presign_content_type(ngx_pool_t *pool, ngx_str_t *ct)
 }
 
 
+/* a presigned S3 PUT of the staging key (pure computation, no I/O) */
+static u_char *
+ngx_mam_presign_s3(ngx_http_request_t *r, ngx_mam_presign_t *ps,
+    const char *key)
+{
+    u_char               *url;
+    const char           *bucket;
+    mam_sigv4_pair_t      h[2];
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    url = ngx_pnalloc(r->pool, 8192);
+    bucket = key ? ngx_mam_storage_bucket(r->pool, key) : NULL;
+    if (url == NULL || bucket == NULL) {
+        return NULL;
+    }
+
+    h[0] = (mam_sigv4_pair_t) { "content-type", ps->content_type };
+    h[1] = (mam_sigv4_pair_t) { "content-length", ps->size };
+
+    if (mam_s3_presign(mcf->s3, "PUT", bucket, key, h, 2,
+                       (long) mcf->upload_url_ttl, (char *) url, 8192)
+        != 0)
+    {
+        return NULL;
+    }
+
+    return url;
+}
+
+
 static void
 ngx_mam_presign_done(ngx_http_request_t *r, PGresult *res, void *data)
 {
@@ -115,17 +148,29 @@ ngx_mam_presign_done(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    len = ngx_mam_upload_message(msg, id, expires);
+    if (mcf->s3) {
+        /* straight to the staging bucket, type and size signed */
+        url = ngx_mam_presign_s3(r, ps, json_string_value(
+                                     json_object_get(v, "staging_key")));
+        if (url == NULL) {
+            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+            return;
+        }
 
-    if (mam_hmac_sign(mcf->sign_key.data, mcf->sign_key.len, msg, len, sig)
-        != 0)
-    {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        return;
+    } else {
+        len = ngx_mam_upload_message(msg, id, expires);
+
+        if (mam_hmac_sign(mcf->sign_key.data, mcf->sign_key.len, msg, len,
+                          sig)
+            != 0)
+        {
+            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+            return;
+        }
+
+        *ngx_sprintf(url, "%V%s?expires=%T&sig=%s", &mcf->upload_prefix, id,
+                     expires, sig) = '\0';
     }
-
-    *ngx_sprintf(url, "%V%s?expires=%T&sig=%s", &mcf->upload_prefix, id,
-                 expires, sig) = '\0';
 
     body = json_pack("{s:s, s:s, s:{s:s}, s:O, s:O}",
                      "upload_url", (char *) url,
@@ -195,6 +240,7 @@ ngx_mam_presign_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     values[2] = ngx_mam_message(r->pool, "%s", safe);
     values[3] = ps->content_type;
     values[4] = ngx_mam_message(r->pool, "%L", (int64_t) n);
+    ps->size = values[4];
     values[5] = ngx_mam_message(r->pool, "%T", mcf->upload_url_ttl);
     values[6] = ngx_mam_ip(r);
 

@@ -1,0 +1,325 @@
+/*
+ * S3 requests (see mam_s3.h): SigV4 headers from libmam, transport by
+ * libcurl, path-style or virtual-hosted addressing.
+ */
+#define _GNU_SOURCE
+#include "mam_s3.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+int
+mam_s3_set_endpoint(mam_s3_t *s3, const char *endpoint)
+{
+    const char  *p;
+    size_t       n;
+
+    if (strncmp(endpoint, "http://", 7) == 0) {
+        strcpy(s3->scheme, "http");
+        p = endpoint + 7;
+    } else if (strncmp(endpoint, "https://", 8) == 0) {
+        strcpy(s3->scheme, "https");
+        p = endpoint + 8;
+    } else {
+        return -1;
+    }
+    n = strcspn(p, "/");
+    if (n == 0 || n >= sizeof(s3->host) || p[n] != '\0') {
+        return -1;
+    }
+    memcpy(s3->host, p, n);
+    s3->host[n] = '\0';
+    return 0;
+}
+
+static char *
+mam_s3_trim(char *s)
+{
+    char  *e;
+
+    while (isspace((unsigned char) *s)) {
+        s++;
+    }
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char) e[-1])) {
+        *--e = '\0';
+    }
+    return s;
+}
+
+int
+mam_s3_load_credentials(mam_s3_t *s3, const char *file, char *err, size_t len)
+{
+    FILE  *f;
+    char   line[512], *k, *v;
+
+    f = fopen(file, "r");
+    if (f == NULL) {
+        snprintf(err, len, "cannot open %s", file);
+        return -1;
+    }
+    s3->access_key[0] = '\0';
+    s3->secret_key[0] = '\0';
+    while (fgets(line, sizeof(line), f)) {
+        v = strchr(line, '=');
+        if (v == NULL || line[0] == '#') {
+            continue;
+        }
+        *v++ = '\0';
+        k = mam_s3_trim(line);
+        v = mam_s3_trim(v);
+        if (strcmp(k, "access_key_id") == 0 && strlen(v) < sizeof(s3->access_key)) {
+            strcpy(s3->access_key, v);
+        } else if (strcmp(k, "secret_access_key") == 0
+                   && strlen(v) < sizeof(s3->secret_key))
+        {
+            strcpy(s3->secret_key, v);
+        }
+    }
+    fclose(f);
+    memset(line, 0, sizeof(line));
+
+    if (!s3->access_key[0] || !s3->secret_key[0]) {
+        snprintf(err, len, "%s: access_key_id and secret_access_key are "
+                 "required", file);
+        return -1;
+    }
+    return 0;
+}
+
+/* host and path of bucket/key under the addressing style */
+static int
+mam_s3_target(const mam_s3_t *s3, const char *bucket, const char *key,
+    char *host, size_t hlen, char *path, size_t plen)
+{
+    int  n;
+
+    if (s3->path_style) {
+        n = snprintf(host, hlen, "%s", s3->host);
+        if (n < 0 || (size_t) n >= hlen) {
+            return -1;
+        }
+        n = snprintf(path, plen, "/%s/%s", bucket, key);
+    } else {
+        n = snprintf(host, hlen, "%s.%s", bucket, s3->host);
+        if (n < 0 || (size_t) n >= hlen) {
+            return -1;
+        }
+        n = snprintf(path, plen, "/%s", key);
+    }
+    return n < 0 || (size_t) n >= plen ? -1 : 0;
+}
+
+static size_t
+mam_s3_body(char *p, size_t size, size_t n, void *data)
+{
+    mam_s3_req_t  *req = data;
+    size_t         len, have;
+
+    len = size * n;
+    if (req->download) {
+        return fwrite(p, 1, len, req->download);
+    }
+    if (req->body && req->body_size) {
+        have = strlen(req->body);
+        if (have + len + 1 <= req->body_size) {
+            memcpy(req->body + have, p, len);
+            req->body[have + len] = '\0';
+        }
+    }
+    return len;
+}
+
+static size_t
+mam_s3_header(char *p, size_t size, size_t n, void *data)
+{
+    mam_s3_req_t  *req = data;
+    size_t         len = size * n;
+
+    if (len > 15 && strncasecmp(p, "Content-Length:", 15) == 0) {
+        req->content_length = (off_t) strtoll(p + 15, NULL, 10);
+    }
+    return len;
+}
+
+int
+mam_s3_perform(const mam_s3_t *s3, mam_s3_req_t *req)
+{
+    int                 rc = -1;
+    long                n;
+    char                host[512], path[2300], url[8192], query[4096];
+    char                amz_date[17], auth[1024], hdr[1400];
+    size_t              i, q;
+    CURL               *c;
+    CURLcode            cc;
+    struct curl_slist  *h = NULL;
+    mam_sigv4_req_t     sr;
+    mam_sigv4_creds_t   cr = { s3->access_key, s3->secret_key, s3->region,
+                               "s3" };
+
+    req->status = 0;
+    req->content_length = -1;
+    if (req->body && req->body_size) {
+        req->body[0] = '\0';
+    }
+
+    if (mam_s3_target(s3, req->bucket, req->key, host, sizeof(host), path,
+                      sizeof(path)) != 0)
+    {
+        snprintf(req->error, sizeof(req->error), "key too long");
+        return -1;
+    }
+
+    mam_sigv4_amz_date(time(NULL), amz_date);
+
+    memset(&sr, 0, sizeof(sr));
+    sr.method = req->method;
+    sr.path = path;
+    for (i = 0; i < req->nquery; i++) {
+        sr.query[sr.nquery++] = req->query[i];
+    }
+    sr.headers[sr.nheaders++] = (mam_sigv4_pair_t) { "host", host };
+    sr.headers[sr.nheaders++] = (mam_sigv4_pair_t) { "x-amz-date", amz_date };
+    sr.headers[sr.nheaders++] = (mam_sigv4_pair_t) { "x-amz-content-sha256",
+                                                     MAM_SIGV4_UNSIGNED };
+    for (i = 0; i < req->nheaders; i++) {
+        sr.headers[sr.nheaders++] = req->headers[i];
+    }
+    sr.payload_hash = MAM_SIGV4_UNSIGNED;
+
+    if (mam_sigv4_authorization(&cr, &sr, amz_date, auth, sizeof(auth)) != 0) {
+        snprintf(req->error, sizeof(req->error), "cannot sign");
+        return -1;
+    }
+
+    /* the URL: encoded path, then the query as signed */
+    n = snprintf(url, sizeof(url), "%s://%s", s3->scheme, host);
+    n += mam_sigv4_uri_encode(path, strlen(path), 1, url + n,
+                              sizeof(url) - (size_t) n);
+    q = 0;
+    query[0] = '\0';
+    for (i = 0; i < req->nquery; i++) {
+        char  k[512], v[1024];
+
+        if (mam_sigv4_uri_encode(req->query[i].name,
+                                 strlen(req->query[i].name), 0, k, sizeof(k))
+                < 0
+            || mam_sigv4_uri_encode(req->query[i].value,
+                                    strlen(req->query[i].value), 0, v,
+                                    sizeof(v)) < 0)
+        {
+            return -1;
+        }
+        q += (size_t) snprintf(query + q, sizeof(query) - q, "%s%s=%s",
+                               i ? "&" : "?", k, v);
+    }
+    strncat(url, query, sizeof(url) - strlen(url) - 1);
+
+    c = curl_easy_init();
+    if (c == NULL) {
+        return -1;
+    }
+
+    snprintf(hdr, sizeof(hdr), "Authorization: %s", auth);
+    h = curl_slist_append(h, hdr);
+    snprintf(hdr, sizeof(hdr), "x-amz-date: %s", amz_date);
+    h = curl_slist_append(h, hdr);
+    h = curl_slist_append(h, "x-amz-content-sha256: " MAM_SIGV4_UNSIGNED);
+    for (i = 0; i < req->nheaders; i++) {
+        snprintf(hdr, sizeof(hdr), "%s: %s", req->headers[i].name,
+                 req->headers[i].value);
+        h = curl_slist_append(h, hdr);
+    }
+    h = curl_slist_append(h, "Expect:");
+
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mam_s3_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, req);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, mam_s3_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, req);
+
+    if (strcmp(req->method, "HEAD") == 0) {
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(req->method, "PUT") == 0) {
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        if (req->upload) {
+            curl_easy_setopt(c, CURLOPT_READDATA, req->upload);
+            curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+                             (curl_off_t) req->upload_size);
+        } else {
+            curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t) 0);
+        }
+    } else if (strcmp(req->method, "GET") != 0) {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+    }
+
+    cc = curl_easy_perform(c);
+    if (cc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &req->status);
+        rc = 0;
+    } else {
+        snprintf(req->error, sizeof(req->error), "%s",
+                 curl_easy_strerror(cc));
+    }
+
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    memset(auth, 0, sizeof(auth));
+
+    return rc;
+}
+
+int
+mam_s3_presign(const mam_s3_t *s3, const char *method, const char *bucket,
+    const char *key, const mam_sigv4_pair_t *headers, size_t nheaders,
+    long expires, char *url, size_t size)
+{
+    int                 n;
+    char                host[512], path[2300], amz_date[17], query[4096];
+    size_t              i;
+    mam_sigv4_req_t     sr;
+    mam_sigv4_creds_t   cr = { s3->access_key, s3->secret_key, s3->region,
+                               "s3" };
+
+    if (mam_s3_target(s3, bucket, key, host, sizeof(host), path,
+                      sizeof(path)) != 0)
+    {
+        return -1;
+    }
+
+    mam_sigv4_amz_date(time(NULL), amz_date);
+
+    memset(&sr, 0, sizeof(sr));
+    sr.method = method;
+    sr.path = path;
+    sr.headers[sr.nheaders++] = (mam_sigv4_pair_t) { "host", host };
+    for (i = 0; i < nheaders; i++) {
+        sr.headers[sr.nheaders++] = headers[i];
+    }
+
+    if (mam_sigv4_presign(&cr, &sr, amz_date, expires, query, sizeof(query))
+        != 0)
+    {
+        return -1;
+    }
+
+    n = snprintf(url, size, "%s://%s", s3->scheme, host);
+    if (n < 0 || (size_t) n >= size) {
+        return -1;
+    }
+    if (mam_sigv4_uri_encode(path, strlen(path), 1, url + n, size - (size_t) n)
+        < 0)
+    {
+        return -1;
+    }
+    n = (int) strlen(url);
+    return snprintf(url + n, size - (size_t) n, "?%s", query)
+           >= (int) (size - (size_t) n) ? -1 : 0;
+}

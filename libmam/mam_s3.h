@@ -1,0 +1,60 @@
+/*
+ * A small, blocking S3 client over libcurl and mam_sigv4: HEAD, GET to a
+ * file, PUT from a file, server-side COPY, DELETE, ListObjectsV2, and
+ * presigned URLs.  The module runs it on its thread pool, transcoderd on
+ * its job threads.  Credentials are never logged.
+ */
+#ifndef MAM_S3_H
+#define MAM_S3_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "mam_sigv4.h"
+
+typedef struct {
+    char  scheme[8];          /* http or https */
+    char  host[256];          /* host[:port] of the endpoint */
+    char  region[64];
+    char  access_key[128];
+    char  secret_key[256];
+    int   path_style;
+} mam_s3_t;
+
+/* "http(s)://host[:port]" */
+int mam_s3_set_endpoint(mam_s3_t *s3, const char *endpoint);
+
+/* a file of "access_key_id = ..." and "secret_access_key = ..." lines */
+int mam_s3_load_credentials(mam_s3_t *s3, const char *file, char *err,
+    size_t len);
+
+typedef struct {
+    const char        *method;
+    const char        *bucket;
+    const char        *key;          /* "" for the bucket itself */
+    mam_sigv4_pair_t   headers[8];
+    size_t             nheaders;
+    mam_sigv4_pair_t   query[8];
+    size_t             nquery;
+    FILE              *upload;       /* PUT body, or NULL */
+    off_t              upload_size;
+    FILE              *download;     /* GET body goes here, or NULL */
+    char              *body;         /* else a small body goes here */
+    size_t             body_size;
+
+    /* results */
+    long               status;       /* HTTP status, 0 when unreachable */
+    off_t              content_length;
+    char               error[256];
+} mam_s3_req_t;
+
+/* 0 when a response came (see req->status), -1 otherwise */
+int mam_s3_perform(const mam_s3_t *s3, mam_s3_req_t *req);
+
+/* a presigned URL for method on bucket/key with the given signed headers */
+int mam_s3_presign(const mam_s3_t *s3, const char *method, const char *bucket,
+    const char *key, const mam_sigv4_pair_t *headers, size_t nheaders,
+    long expires, char *url, size_t size);
+
+#endif
