@@ -86,6 +86,31 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
     if (strcmp(k, "threads") == 0) {
         return td_int(v, 0, 256, &cf->threads);
     }
+    if (strcmp(k, "s3_endpoint") == 0) {
+        cf->s3_on = 1;
+        return mam_s3_set_endpoint(&cf->s3, v) == 0 ? 0 : -1;
+    }
+    if (strcmp(k, "s3_region") == 0) {
+        return td_copy(cf->s3.region, sizeof(cf->s3.region), v);
+    }
+    if (strcmp(k, "s3_path_style") == 0) {
+        cf->s3.path_style = strcmp(v, "on") == 0;
+        return strcmp(v, "on") == 0 || strcmp(v, "off") == 0 ? 0 : -1;
+    }
+    if (strcmp(k, "s3_credentials_file") == 0) {
+        if (mam_s3_load_credentials(&cf->s3, v, kerr, sizeof(kerr)) != 0) {
+            snprintf(err, len, "s3_credentials_file: %s", kerr);
+            return -2;
+        }
+        return 0;
+    }
+    if (strcmp(k, "s3_buckets") == 0) {
+        return sscanf(v, "%63s %63s %63s", cf->s3_bucket[0], cf->s3_bucket[1],
+                      cf->s3_bucket[2]) == 3 ? 0 : -1;
+    }
+    if (strcmp(k, "work_dir") == 0) {
+        return td_copy(cf->work_dir, sizeof(cf->work_dir), v);
+    }
     if (strcmp(k, "encoder") == 0) {
         if (strcmp(v, "auto") == 0) {
             cf->encoder = TD_ENC_AUTO;
@@ -179,11 +204,26 @@ td_config_load(const char *path, td_config_t *cf, char *err, size_t len)
     fclose(f);
 
     if (cf->redis[0] == '\0' || cf->callback_url[0] == '\0'
-        || cf->callback_key_len == 0 || cf->storage_root[0] == '\0')
+        || cf->callback_key_len == 0
+        || (cf->storage_root[0] == '\0' && !cf->s3_on))
     {
         snprintf(err, len, "%s: redis, callback_url, callback_key_file and "
-                 "storage_root are required", path);
+                 "storage_root (or s3_endpoint) are required", path);
         return -1;
+    }
+
+    if (cf->s3_on) {
+        if (!cf->s3.access_key[0] || !cf->s3_bucket[2][0]) {
+            snprintf(err, len, "%s: s3_endpoint needs s3_credentials_file "
+                     "and s3_buckets", path);
+            return -1;
+        }
+        if (!cf->s3.region[0]) {
+            strcpy(cf->s3.region, "us-east-1");
+        }
+        if (!cf->work_dir[0]) {
+            strcpy(cf->work_dir, "/var/tmp");
+        }
     }
 
     if (cf->consumer[0] == '\0') {

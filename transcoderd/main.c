@@ -261,12 +261,21 @@ td_work(td_slot_t *s)
         return 1;
     }
 
-    snprintf(input, sizeof(input), "%s/%s", s->cf.storage_root,
-             job->master_key);
-    snprintf(dir, sizeof(dir), "%s/previews/%s/%s", s->cf.storage_root,
-             job->asset_id, job->version_id);
-    snprintf(tmp, sizeof(tmp), "%s/previews/%s/.%s.tmp", s->cf.storage_root,
-             job->asset_id, job->version_id);
+    if (s->cf.s3_on) {
+        /* scratch copies; the objects are S3's */
+        snprintf(input, sizeof(input), "%s/%s.master", s->cf.work_dir,
+                 job->job_id);
+        snprintf(dir, sizeof(dir), "previews/%s/%s", job->asset_id,
+                 job->version_id);
+        snprintf(tmp, sizeof(tmp), "%s/%s.out", s->cf.work_dir, job->job_id);
+    } else {
+        snprintf(input, sizeof(input), "%s/%s", s->cf.storage_root,
+                 job->master_key);
+        snprintf(dir, sizeof(dir), "%s/previews/%s/%s", s->cf.storage_root,
+                 job->asset_id, job->version_id);
+        snprintf(tmp, sizeof(tmp), "%s/previews/%s/.%s.tmp",
+                 s->cf.storage_root, job->asset_id, job->version_id);
+    }
 
     cores = s->cf.threads ? s->cf.threads
                           : (int) sysconf(_SC_NPROCESSORS_ONLN);
@@ -292,15 +301,34 @@ td_work(td_slot_t *s)
         if (td_mkdirs(tmp) != 0) {
             snprintf(t.error, sizeof(t.error), "cannot create %s: %s", tmp,
                      strerror(errno));
+        } else if (s->cf.s3_on
+                   && td_s3_download(&s->cf, job->master_key, input,
+                                     t.error, sizeof(t.error)) != 0)
+        {
+            /* storage trouble: transient */
         } else if (td_transcode(&t) == 0) {
-            td_ticker_stop(s);
-            if (td_publish(tmp, dir) == 0) {
-                break;
+            if (s->cf.s3_on) {
+                if (td_s3_publish(&s->cf, tmp, dir, t.error,
+                                  sizeof(t.error)) == 0)
+                {
+                    td_ticker_stop(s);
+                    unlink(input);
+                    td_rm_tree(tmp);
+                    break;
+                }
+            } else {
+                td_ticker_stop(s);
+                if (td_publish(tmp, dir) == 0) {
+                    break;
+                }
+                snprintf(t.error, sizeof(t.error), "cannot publish %s: %s",
+                         dir, strerror(errno));
             }
-            snprintf(t.error, sizeof(t.error), "cannot publish %s: %s", dir,
-                     strerror(errno));
         }
         td_ticker_stop(s);
+        if (s->cf.s3_on) {
+            unlink(input);
+        }
 
         td_rm_tree(tmp);
         json_decref(t.metadata);

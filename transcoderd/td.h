@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "mam_s3.h"
+
 #define TD_STREAM       "previews:build"
 #define TD_DEAD_STREAM  "previews:dead"
 #define TD_GROUP        "transcoderd"
@@ -35,6 +37,12 @@ typedef struct {
     int                backoff_ms;          /* first retry delay */
     int                claim_idle_ms;       /* XAUTOCLAIM min idle */
     int                threads;             /* 0: the cores */
+
+    /* S3 storage (s3_endpoint set) instead of storage_root's folders */
+    int                s3_on;
+    mam_s3_t           s3;
+    char               s3_bucket[3][64];    /* staging, masters, previews */
+    char               work_dir[1024];      /* local scratch for S3 jobs */
 } td_config_t;
 
 typedef struct {
@@ -59,6 +67,12 @@ void td_log(const char *job, const char *fmt, ...)
 
 /* callback.c: 0 accepted (2xx), 1 refused for good (4xx), -1 transient */
 int td_callback(const td_config_t *cf, const char *json);
+
+/* s3io.c */
+int td_s3_download(const td_config_t *cf, const char *key, const char *path,
+    char *err, size_t len);
+int td_s3_publish(const td_config_t *cf, const char *dir, const char *prefix,
+    char *err, size_t len);
 
 /* queue.c: a hiredis connection per job slot */
 typedef struct td_queue_s  td_queue_t;

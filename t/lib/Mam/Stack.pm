@@ -50,6 +50,7 @@ my %DEFAULTS = (
     preview_reconcile_interval => undef,
     preview_stall_timeout => undef,
     transcoderd      => 0,         # start transcoderd too
+    s3               => 0,         # S3 storage on an s3rver instead of folders
     td_extra         => '',        # lines added to transcoderd.conf
     http_extra       => '',        # text added to the http {} block
     server_extra     => '',        # text added to the server {} block
@@ -119,6 +120,7 @@ sub start {
     $self->start_postgres;
     $self->migrate;
     $self->start_redis;
+    $self->start_s3 if $self->{s3};
     $self->start_nginx;
     $self->wait_healthy;
     $self->start_transcoderd if $self->{transcoderd};
@@ -130,6 +132,7 @@ sub teardown {
     return if $self->{torn_down}++ || $self->{owner} != $$;
     delete $LIVE{"$self"};
     eval { $self->stop_transcoderd };
+    eval { $self->stop_s3 };
     eval { $self->stop_nginx };
     eval { $self->stop_redis };
     eval { $self->stop_postgres };
@@ -336,6 +339,43 @@ sub redis_cli {
     return $out;
 }
 
+# --- S3 (s3rver, from npm) ---------------------------------------------------
+
+our @BUCKETS = qw(mam-staging mam-masters mam-previews);
+
+sub s3_port { $_[0]{s3_port} //= free_port() }
+sub s3_url  { 'http://127.0.0.1:' . $_[0]->s3_port }
+
+sub start_s3 {
+    my ($self) = @_;
+    my $d = $self->{data_dir};
+    make_path("$d/s3");
+    $self->write_file("$d/secrets/s3.credentials",
+                      "access_key_id = S3RVER\nsecret_access_key = S3RVER\n");
+    chmod 0600, "$d/secrets/s3.credentials";
+    my $pid = $self->spawn("$ROOT/node_modules/.bin/s3rver", '-d', "$d/s3", '-a', '127.0.0.1',
+                           '-p', $self->s3_port, '--silent',
+                           map { ('--configure-bucket', $_) } @BUCKETS);
+    $self->{s3_pid} = $pid;
+    $self->wait_until(sub {
+        die "s3rver exited\n" unless kill 0, $pid;
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->s3_port);
+    }, 20, 's3rver did not start');
+}
+
+sub stop_s3 {
+    my ($self) = @_;
+    my $pid = delete $self->{s3_pid} or return;
+    $self->kill_wait($pid, 'TERM', 10);
+}
+
+# an object's bytes, or undef (s3rver keeps them under its directory)
+sub s3_object {
+    my ($self, $bucket, $key) = @_;
+    my $r = HTTP::Tiny->new->get($self->s3_url . "/$bucket/$key");
+    return $r->{status} == 200 ? $r->{content} : undef;
+}
+
 # --- transcoderd ------------------------------------------------------------
 
 sub transcoderd_conf { $_[0]{data_dir} . '/run/transcoderd.conf' }
@@ -351,6 +391,9 @@ callback_url = http://127.0.0.1:$self->{port}/api/preview/callback
 callback_key_file = $d/secrets/callback.key
 storage_root = $d/storage
 log_file = @{[ $self->transcoderd_log ]}
+@{[ $self->{s3} ? "s3_endpoint = " . $self->s3_url . "\ns3_path_style = on\n"
+   . "s3_buckets = @BUCKETS\ns3_credentials_file = $d/secrets/s3.credentials\n"
+   . "work_dir = $d/run\n" : '' ]}
 jobs = 1
 attempts = 3
 backoff_ms = 200
@@ -409,6 +452,12 @@ sub render_nginx_conf {
     mam_rate_limits $o{rate_limits};
 EOT
         $mam .= "    mam_storage_root $d/storage;\n";
+        if ($o{s3}) {
+            $mam .= "    mam_s3_endpoint " . $self->s3_url . ";\n"
+                  . "    mam_s3_path_style on;\n"
+                  . "    mam_s3_buckets @BUCKETS;\n"
+                  . "    mam_s3_credentials_file $d/secrets/s3.credentials;\n";
+        }
         for my $k (qw(rate_limit_auth rate_limit_api rate_limit_user upload_max_size
                       upload_url_ttl staging_ttl housekeeping_interval events_ping
                       preview_reconcile_interval preview_stall_timeout)) {
@@ -418,13 +467,14 @@ EOT
              . "        location /auth/ { mam_api; }\n"
              . "        location /upload/ { mam_upload; client_max_body_size 0; }\n"
              . "        location /s/ { mam_edge; }\n"
-             . "        location /_mam_previews/ {\n"
-             . "            internal;\n"
-             . "            alias $d/storage/previews/;\n"
-             . "            disable_symlinks on;\n"
-             . "            log_not_found off;\n"
-             . "            error_page 404 = \@mam_not_found;\n"
-             . "        }\n"
+             . ($o{s3} ? $self->s3_previews_location
+                       : "        location /_mam_previews/ {\n"
+                       . "            internal;\n"
+                       . "            alias $d/storage/previews/;\n"
+                       . "            disable_symlinks on;\n"
+                       . "            log_not_found off;\n"
+                       . "            error_page 404 = \@mam_not_found;\n"
+                       . "        }\n")
              . "        location \@mam_not_found { mam_edge_not_found; }\n"
              . "        # the same files from a plain static location: the baseline\n"
              . "        location /plain/ { alias $d/storage/previews/; }\n";
@@ -463,6 +513,26 @@ $mam$o{http_extra}
 $api$o{server_extra}
 $html    }
 }
+EOT
+}
+
+# the previews location of the S3 layout: a signed proxy_pass to the bucket
+sub s3_previews_location {
+    my ($self) = @_;
+    my $port = $self->s3_port;
+    return <<EOT;
+        location /_mam_previews/ {
+            internal;
+            proxy_pass http://127.0.0.1:$port\$mam_s3_uri;
+            proxy_set_header Host \$mam_s3_host;
+            proxy_set_header x-amz-date \$mam_s3_date;
+            proxy_set_header x-amz-content-sha256 UNSIGNED-PAYLOAD;
+            proxy_set_header Authorization \$mam_s3_authorization;
+            proxy_set_header Cookie "";
+            proxy_hide_header x-amz-request-id;
+            proxy_intercept_errors on;
+            error_page 403 404 = \@mam_not_found;
+        }
 EOT
 }
 
