@@ -61,6 +61,21 @@ ok(!defined $s->s3_object($STAGING, $p->{staging_key}), '... and the staging obj
 is($s->api(POST => '/api/promote', { asset_id => $aid }, token => $E)->{status}, 409,
    'promoting again with nothing staged: 409');
 
+# never over an existing master (existence check and If-None-Match)
+my $k2 = $s->api(POST => '/api/presign', { filename => 'two.mp4', content_type => 'video/mp4',
+                                           size => 5 }, token => $E)->{json};
+HTTP::Tiny->new->request(PUT => $k2->{upload_url}, { headers => { 'Content-Type' => 'video/mp4' },
+                                                     content => 'abcde' });
+my $a2 = $s->api(POST => '/api/assets', { title => 'two', staging_key => $k2->{staging_key} },
+                 token => $E)->{json}{asset}{id};
+HTTP::Tiny->new->request(PUT => $s->s3_url . "/$MASTERS/masters/$a2/v1/original.mp4",
+                         { content => 'old bytes' });
+is($s->api(POST => '/api/promote', { asset_id => $a2 }, token => $E)->{status}, 409,
+   'a master already at the key: 409');
+is($s->s3_object($MASTERS, "masters/$a2/v1/original.mp4"), 'old bytes', '... never overwritten');
+is($s->s3_object($STAGING, $k2->{staging_key}), 'abcde', '... and the staging object stays');
+is($s->psql("SELECT count(*) FROM versions WHERE asset_id = '$a2'"), "0\n", '... with no version row');
+
 # --- transcoderd on S3 --------------------------------------------------------------
 my $st;
 $s->wait_until(sub {
@@ -110,5 +125,20 @@ is($s->api(DELETE => "/api/assets/$aid", undef, token => $E)->{status}, 204, 'de
 ok(!defined $s->s3_object($PREVIEWS, "$prefix/index.m3u8"), '... its previews leave the bucket');
 is($s->s3_object($MASTERS, $v->{master_key}), $bytes, '... its master stays');
 
+# --- staging housekeeping against S3 ---------------------------------------------
+my $h = Mam::Stack->new(s3 => 1, staging_ttl => 2, housekeeping_interval => '300ms');
+$h->start;
+my $HT = $h->register('admin@example.com')->{access_token};
+my $hp = $h->api(POST => '/api/presign', { filename => 'old.mp4', content_type => 'video/mp4',
+                                           size => 3 }, token => $HT)->{json};
+HTTP::Tiny->new->request(PUT => $hp->{upload_url}, { headers => { 'Content-Type' => 'video/mp4' },
+                                                     content => 'old' });
+is($h->s3_object($STAGING, $hp->{staging_key}), 'old', 'a staged object ...');
+$h->wait_until(sub { !defined $h->s3_object($STAGING, $hp->{staging_key}) }, 15, 'stale object removed');
+pass('... not promoted within mam_staging_ttl is deleted from the staging bucket');
+is($h->psql("SELECT status FROM uploads WHERE staging_key = '$hp->{staging_key}'"), "expired\n",
+   '... and its upload expired');
+
 $s->check_error_log;
+$h->check_error_log;
 done_testing();
