@@ -114,7 +114,8 @@ unlike($out, qr/[0-9a-f]{64}/, 'no key material in nginx -t output');
 my $root = $Mam::Stack::ROOT;
 my $etc = "$dir/etc";
 mkdir $etc;
-for my $f (qw(nginx.conf mam.conf edge.conf)) {
+$s->write_file("$dir/secrets/s3.credentials", "access_key_id = AK\nsecret_access_key = SK\n");
+for my $f (qw(nginx.conf mam.conf edge.conf mam-s3.conf)) {
     my $text = $s->slurp("$root/conf/$f");
     $text =~ s{/usr/lib/nginx/modules/ngx_mam_module\.so}{$root/build/modules/ngx_mam_module.so}g;
     $text =~ s{/etc/nginx/mam/secrets/}{$dir/secrets/}g;
@@ -124,6 +125,15 @@ for my $f (qw(nginx.conf mam.conf edge.conf)) {
 }
 ($rc, $out) = $s->run_quiet('nginx', '-t', '-p', $s->prefix, '-c', "$etc/nginx.conf");
 is($rc, 0, 'conf/nginx.conf with conf/mam.conf passes nginx -t') or diag($out);
+(my $with_s3 = $s->slurp("$etc/nginx.conf")) =~ s{(include \S+/mam\.conf;)}{$1\n    include $etc/mam-s3.conf;};
+$s->write_file("$etc/nginx-s3.conf", $with_s3);
+($rc, $out) = $s->run_quiet('nginx', '-t', '-p', $s->prefix, '-c', "$etc/nginx-s3.conf");
+is($rc, 0, '... and with conf/mam-s3.conf') or diag($out);
+unlike($out, qr/SK|AK/, '... never printing the credentials');
+(my $no_buckets = $with_s3) =~ s{include \S+/mam-s3\.conf;}{mam_s3_endpoint http://127.0.0.1:9000;};
+$s->write_file("$etc/nginx-s3b.conf", $no_buckets);
+($rc, $out) = $s->run_quiet('nginx', '-t', '-p', $s->prefix, '-c', "$etc/nginx-s3b.conf");
+like($out, qr/"mam_s3_endpoint" needs "mam_s3_buckets"/, 'an S3 endpoint without buckets is refused');
 $s->write_file("$etc/edge-main.conf", "load_module $root/build/modules/ngx_mam_module.so;\n"
                . "events {}\nhttp {\n    include $etc/edge.conf;\n}\n");
 ($rc, $out) = $s->run_quiet('nginx', '-t', '-p', $s->prefix, '-c', "$etc/edge-main.conf");
