@@ -138,12 +138,44 @@ static size_t
 mam_s3_header(char *p, size_t size, size_t n, void *data)
 {
     mam_s3_req_t  *req = data;
-    size_t         len = size * n;
+    size_t         len = size * n, k;
 
     if (len > 15 && strncasecmp(p, "Content-Length:", 15) == 0) {
         req->content_length = (off_t) strtoll(p + 15, NULL, 10);
+    } else if (len > 5 && strncasecmp(p, "ETag:", 5) == 0) {
+        for (p += 5, len -= 5; len && *p == ' '; p++, len--) {
+            /* void */
+        }
+        for (k = 0; k < len && k + 1 < sizeof(req->etag)
+                    && p[k] != '\r' && p[k] != '\n'; k++)
+        {
+            req->etag[k] = p[k];
+        }
+        req->etag[k] = '\0';
+        return size * n;
     }
-    return len;
+    return size * n;
+}
+
+/* the body: upload_size bytes from upload's position, not to its end */
+typedef struct {
+    FILE   *f;
+    off_t   left;
+} mam_s3_reader_t;
+
+static size_t
+mam_s3_read(char *p, size_t size, size_t n, void *data)
+{
+    size_t            want;
+    mam_s3_reader_t  *rd = data;
+
+    want = size * n;
+    if ((off_t) want > rd->left) {
+        want = (size_t) rd->left;
+    }
+    want = fread(p, 1, want, rd->f);
+    rd->left -= (off_t) want;
+    return want;
 }
 
 int
@@ -158,11 +190,13 @@ mam_s3_perform(const mam_s3_t *s3, mam_s3_req_t *req)
     CURLcode            cc;
     struct curl_slist  *h = NULL;
     mam_sigv4_req_t     sr;
+    mam_s3_reader_t     rd;
     mam_sigv4_creds_t   cr = { s3->access_key, s3->secret_key, s3->region,
                                "s3" };
 
     req->status = 0;
     req->content_length = -1;
+    req->etag[0] = '\0';
     if (req->body && req->body_size) {
         req->body[0] = '\0';
     }
@@ -214,8 +248,9 @@ mam_s3_perform(const mam_s3_t *s3, mam_s3_req_t *req)
         {
             return -1;
         }
-        q += (size_t) snprintf(query + q, sizeof(query) - q, "%s%s=%s",
-                               i ? "&" : "?", k, v);
+        /* a subresource without value ("?uploads") is signed as "uploads=" */
+        q += (size_t) snprintf(query + q, sizeof(query) - q, "%s%s%s%s",
+                               i ? "&" : "?", k, *v ? "=" : "", v);
     }
     strncat(url, query, sizeof(url) - strlen(url) - 1);
 
@@ -250,12 +285,25 @@ mam_s3_perform(const mam_s3_t *s3, mam_s3_req_t *req)
     } else if (strcmp(req->method, "PUT") == 0) {
         curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
         if (req->upload) {
-            curl_easy_setopt(c, CURLOPT_READDATA, req->upload);
+            rd.f = req->upload;
+            rd.left = req->upload_size;
+            curl_easy_setopt(c, CURLOPT_READFUNCTION, mam_s3_read);
+            curl_easy_setopt(c, CURLOPT_READDATA, &rd);
             curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
                              (curl_off_t) req->upload_size);
         } else {
             curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t) 0);
         }
+    } else if (strcmp(req->method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        if (req->upload) {
+            rd.f = req->upload;
+            rd.left = req->upload_size;
+            curl_easy_setopt(c, CURLOPT_READFUNCTION, mam_s3_read);
+            curl_easy_setopt(c, CURLOPT_READDATA, &rd);
+        }
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t) (req->upload ? req->upload_size : 0));
     } else if (strcmp(req->method, "GET") != 0) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
     }

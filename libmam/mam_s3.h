@@ -37,8 +37,8 @@ typedef struct {
     size_t             nheaders;
     mam_sigv4_pair_t   query[8];
     size_t             nquery;
-    FILE              *upload;       /* PUT body, or NULL */
-    off_t              upload_size;
+    FILE              *upload;       /* PUT/POST body, or NULL */
+    off_t              upload_size;  /* bytes read from upload */
     FILE              *download;     /* GET body goes here, or NULL */
     char              *body;         /* else a small body goes here */
     size_t             body_size;
@@ -46,6 +46,7 @@ typedef struct {
     /* results */
     long               status;       /* HTTP status, 0 when unreachable */
     off_t              content_length;
+    char               etag[128];
     char               error[256];
 } mam_s3_req_t;
 

@@ -108,12 +108,32 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
         return sscanf(v, "%63s %63s %63s", cf->s3_bucket[0], cf->s3_bucket[1],
                       cf->s3_bucket[2]) == 3 ? 0 : -1;
     }
+    if (strcmp(k, "s3_multipart_threshold") == 0) {
+        int  mb;
+
+        if (td_int(v, 5, 5 * 1024, &mb) != 0) {
+            return -1;
+        }
+        cf->s3_multipart = (long) mb * 1024 * 1024;
+        return 0;
+    }
+    if (strcmp(k, "s3_multipart_threshold_kb") == 0) {
+        int  kb;
+
+        /* tests: parts are 5 MiB at least on S3, any size on s3rver */
+        if (td_int(v, 1, 5 * 1024 * 1024, &kb) != 0) {
+            return -1;
+        }
+        cf->s3_multipart = (long) kb * 1024;
+        return 0;
+    }
     if (strcmp(k, "work_dir") == 0) {
         return td_copy(cf->work_dir, sizeof(cf->work_dir), v);
     }
     if (strcmp(k, "encoder") == 0) {
         if (strcmp(v, "auto") == 0) {
             cf->encoder = TD_ENC_AUTO;
+    cf->s3_multipart = 16L * 1024 * 1024;
         } else if (strcmp(v, "nvenc") == 0) {
             cf->encoder = TD_ENC_NVENC;
         } else if (strcmp(v, "cuda-decode") == 0) {

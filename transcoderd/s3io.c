@@ -5,7 +5,9 @@
  * the master playlist last, so the edge never finds a master that points
  * at missing files.
  */
+#define _GNU_SOURCE
 #include <dirent.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +45,131 @@ td_s3_download(const td_config_t *cf, const char *key, const char *path,
     return fclose(f) == 0 ? 0 : -1;
 }
 
+/* the text between <tag> and </tag> in body */
+static int
+td_s3_xml(const char *body, const char *tag, char *out, size_t size)
+{
+    char         open[64], close[64];
+    const char  *p, *e;
+
+    snprintf(open, sizeof(open), "<%s>", tag);
+    snprintf(close, sizeof(close), "</%s>", tag);
+    p = strstr(body, open);
+    e = p ? strstr(p, close) : NULL;
+    if (e == NULL || (size_t) (e - p - strlen(open)) >= size) {
+        return -1;
+    }
+    p += strlen(open);
+    memcpy(out, p, (size_t) (e - p));
+    out[e - p] = '\0';
+    return 0;
+}
+
+/* a large object in parts: create, parts of s3_multipart bytes, complete
+ * (or abort, so no half object and no billed parts stay behind) */
+static int
+td_s3_put_multipart(const td_config_t *cf, FILE *f, off_t size,
+    const char *key, const char *type, char *err, size_t len)
+{
+    int            part, rc = -1;
+    long           psize;
+    char           body[8192], upload_id[512], num[16], *xml;
+    size_t         xlen, used;
+    off_t          off;
+    FILE          *mem;
+    mam_s3_req_t   req;
+
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.bucket = cf->s3_bucket[2];
+    req.key = key;
+    req.query[req.nquery++] = (mam_sigv4_pair_t) { "uploads", "" };
+    req.headers[req.nheaders++] = (mam_sigv4_pair_t) { "content-type", type };
+    req.headers[req.nheaders++] = (mam_sigv4_pair_t) {
+        "x-amz-server-side-encryption", "AES256" };
+    req.body = body;
+    req.body_size = sizeof(body);
+    if (mam_s3_perform(&cf->s3, &req) != 0 || req.status != 200
+        || td_s3_xml(body, "UploadId", upload_id, sizeof(upload_id)) != 0)
+    {
+        snprintf(err, len, "cannot start a multipart upload of %s", key);
+        return -1;
+    }
+
+    psize = cf->s3_multipart;
+    xlen = 256 + (size_t) (size / psize + 1) * 200;
+    xml = malloc(xlen);
+    if (xml == NULL) {
+        goto abort;
+    }
+    used = (size_t) snprintf(xml, xlen, "<CompleteMultipartUpload>");
+
+    for (part = 1, off = 0; off < size; part++, off += psize) {
+        if (fseeko(f, off, SEEK_SET) != 0) {
+            goto abort;
+        }
+        snprintf(num, sizeof(num), "%d", part);
+        memset(&req, 0, sizeof(req));
+        req.method = "PUT";
+        req.bucket = cf->s3_bucket[2];
+        req.key = key;
+        req.query[req.nquery++] = (mam_sigv4_pair_t) { "partNumber", num };
+        req.query[req.nquery++] = (mam_sigv4_pair_t) { "uploadId", upload_id };
+        req.upload = f;
+        req.upload_size = size - off < psize ? size - off : psize;
+        if (mam_s3_perform(&cf->s3, &req) != 0 || req.status != 200
+            || !req.etag[0])
+        {
+            snprintf(err, len, "part %d of %s failed", part, key);
+            goto abort;
+        }
+        used += (size_t) snprintf(xml + used, xlen - used,
+                                  "<Part><PartNumber>%d</PartNumber>"
+                                  "<ETag>%s</ETag></Part>", part, req.etag);
+    }
+    used += (size_t) snprintf(xml + used, xlen - used,
+                              "</CompleteMultipartUpload>");
+
+    mem = fmemopen(xml, used, "r");
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.bucket = cf->s3_bucket[2];
+    req.key = key;
+    req.query[req.nquery++] = (mam_sigv4_pair_t) { "uploadId", upload_id };
+    req.upload = mem;
+    req.upload_size = (off_t) used;
+    req.body = body;
+    req.body_size = sizeof(body);
+    if (mem && mam_s3_perform(&cf->s3, &req) == 0 && req.status == 200
+        && strstr(body, "<Error>") == NULL)
+    {
+        rc = 0;
+    } else {
+        snprintf(err, len, "cannot complete the multipart upload of %s", key);
+    }
+    if (mem) {
+        fclose(mem);
+    }
+    free(xml);
+    if (rc == 0) {
+        return 0;
+    }
+    xml = NULL;
+
+abort:
+    free(xml);
+    memset(&req, 0, sizeof(req));
+    req.method = "DELETE";
+    req.bucket = cf->s3_bucket[2];
+    req.key = key;
+    req.query[req.nquery++] = (mam_sigv4_pair_t) { "uploadId", upload_id };
+    (void) mam_s3_perform(&cf->s3, &req);
+    if (!err[0]) {
+        snprintf(err, len, "multipart upload of %s failed", key);
+    }
+    return -1;
+}
+
 static int
 td_s3_put(const td_config_t *cf, const char *file, const char *key, char *err,
     size_t len)
@@ -61,15 +188,31 @@ td_s3_put(const td_config_t *cf, const char *file, const char *key, char *err,
         return -1;
     }
 
+    type = mam_edge_content_type(key, strlen(key));
+    if (!type) {
+        type = "application/octet-stream";
+    }
+
+    if (st.st_size >= cf->s3_multipart) {
+        int  rc;
+
+        err[0] = '\0';
+        rc = td_s3_put_multipart(cf, f, st.st_size, key, type, err, len);
+        fclose(f);
+        if (rc == 0) {
+            td_log(NULL, "uploaded %s in parts (%lld bytes)", key,
+                   (long long) st.st_size);
+        }
+        return rc;
+    }
+
     memset(&req, 0, sizeof(req));
     req.method = "PUT";
     req.bucket = cf->s3_bucket[2];
     req.key = key;
     req.upload = f;
     req.upload_size = st.st_size;
-    type = mam_edge_content_type(key, strlen(key));
-    req.headers[req.nheaders++] = (mam_sigv4_pair_t) {
-        "content-type", type ? type : "application/octet-stream" };
+    req.headers[req.nheaders++] = (mam_sigv4_pair_t) { "content-type", type };
     req.headers[req.nheaders++] = (mam_sigv4_pair_t) {
         "x-amz-server-side-encryption", "AES256" };
 

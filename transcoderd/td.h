@@ -43,6 +43,7 @@ typedef struct {
     mam_s3_t           s3;
     char               s3_bucket[3][64];    /* staging, masters, previews */
     char               work_dir[1024];      /* local scratch for S3 jobs */
+    long               s3_multipart;        /* bytes from which to use parts */
 } td_config_t;
 
 typedef struct {

@@ -529,6 +529,10 @@ sub s3_previews_location {
             proxy_set_header x-amz-content-sha256 UNSIGNED-PAYLOAD;
             proxy_set_header Authorization \$mam_s3_authorization;
             proxy_set_header Cookie "";
+            # ranges are cut by nginx from the object, as for local files
+            proxy_set_header Range "";
+            proxy_set_header If-Range "";
+            proxy_force_ranges on;
             proxy_hide_header x-amz-request-id;
             proxy_intercept_errors on;
             error_page 403 404 = \@mam_not_found;
