@@ -118,7 +118,7 @@ ngx_mam_gate_ignore_reply(ngx_http_request_t *r, redisReply *reply,
 
 void
 ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id, long av,
-    const char *status)
+    const char *status, ngx_mam_redis_handler_pt done, void *data)
 {
     u_char               *key, *value, *avs;
     const char           *argv[7];
@@ -129,7 +129,12 @@ ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id, long av,
     key = ngx_pnalloc(r->pool, sizeof("mam:authz:") + MAM_UUID_LEN);
     value = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 16);
     avs = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 1);
+    if (done == NULL) {
+        done = ngx_mam_gate_ignore_reply;
+    }
+
     if (key == NULL || value == NULL || avs == NULL) {
+        done(r, NULL, data);
         return;
     }
 
@@ -145,8 +150,11 @@ ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id, long av,
     argv[5] = (char *) value;
     argv[6] = NGX_MAM_AUTHZ_CACHE_TTL;
 
-    (void) ngx_mam_redis_command(r, mcf->redis, ngx_mam_gate_ignore_reply,
-                                 NULL, 7, argv, NULL);
+    if (ngx_mam_redis_command(r, mcf->redis, done, data, 7, argv, NULL)
+        != NGX_OK)
+    {
+        done(r, NULL, data);
+    }
 }
 
 
@@ -261,7 +269,8 @@ ngx_mam_gate_pg_done(ngx_http_request_t *r, PGresult *res, void *data)
     status.data = (u_char *) PQgetvalue(res, 0, 1);
     status.len = PQgetlength(res, 0, 1);
 
-    ngx_mam_authz_cache_set(r, ctx->user.sub, av, (char *) status.data);
+    ngx_mam_authz_cache_set(r, ctx->user.sub, av, (char *) status.data,
+                            NULL, NULL);
 
     ngx_mam_gate_check_user(r, ctx, av, &status);
 }

@@ -180,8 +180,6 @@ ngx_uint_t ngx_mam_outcome(json_t *v, const char *outcome);
 void ngx_mam_auth_gate(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_uint_t ngx_mam_has_role(ngx_mam_ctx_t *ctx, ngx_uint_t role);
 ngx_uint_t ngx_mam_may_modify(ngx_mam_ctx_t *ctx, ngx_str_t *owner_id);
-void ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id,
-    long av, const char *status);
 ngx_str_t *ngx_mam_client_ip(ngx_http_request_t *r);
 const char *ngx_mam_ip(ngx_http_request_t *r);
 void ngx_mam_router_run_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);

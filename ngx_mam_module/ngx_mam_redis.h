@@ -39,6 +39,12 @@ ngx_int_t ngx_mam_redis_task_command(ngx_mam_redis_t *rd,
     ngx_mam_redis_task_pt handler, void *data, int argc, const char **argv,
     const size_t *argvlen);
 
+/* writes the user's "authz_version:status" unless a newer one is cached;
+ * done(r, reply or NULL, data) runs once Redis has applied it, so an answer
+ * sent from there is never ahead of the cache; done may be NULL */
+void ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id,
+    long av, const char *status, ngx_mam_redis_handler_pt done, void *data);
+
 /* checks "unix:/path" or "IP:port" at configuration time */
 char *ngx_mam_redis_parse_addr(ngx_str_t *addr);
 

@@ -6,6 +6,7 @@
  */
 
 #include "ngx_mam_pg.h"
+#include "ngx_mam_redis.h"
 
 #include "mam_util.h"
 
@@ -60,6 +61,16 @@ ngx_mam_users_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
 
 static void
+ngx_mam_users_update_sent(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    (void) reply;
+
+    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK, data));
+}
+
+
+static void
 ngx_mam_users_update_done(ngx_http_request_t *r, PGresult *res, void *data)
 {
     json_t                 *v, *body;
@@ -93,19 +104,20 @@ ngx_mam_users_update_done(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    status = json_string_value(json_object_get(v, "status"));
-
-    ngx_mam_authz_cache_set(r, uu->id,
-                            (long) json_integer_value(json_object_get(v, "av")),
-                            status ? status : "");
-
     body = json_pack("{s:O}", "user", json_object_get(v, "user"));
     if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
 
-    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK, body));
+    /* the answer waits for the cache: a client that acts on it must find
+     * the old tokens refused on every worker */
+    status = json_string_value(json_object_get(v, "status"));
+
+    ngx_mam_authz_cache_set(r, uu->id,
+                            (long) json_integer_value(json_object_get(v, "av")),
+                            status ? status : "", ngx_mam_users_update_sent,
+                            body);
 }
 
 

@@ -33,7 +33,7 @@ sub status { $s->api(GET => "/api/preview/status?version_id=$_[0]", undef, token
 sub wait_status {
     my ($vid, $re, $timeout) = @_;
     my $st;
-    $s->wait_until(sub { $st = status($vid); $st->{status} =~ $re }, $timeout // 90, "status $re");
+    $s->wait_until(sub { $st = status($vid); ($st->{status} // "") =~ $re }, $timeout // 90, "status $re");
     return $st;
 }
 sub td_log { $s->slurp($s->transcoderd_log) }
