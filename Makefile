@@ -23,8 +23,9 @@ UNIT_LIBS = -ljwt -largon2 -ljansson -lcrypto -lcurl
 
 all: module unit transcoderd spa
 
-# the SPA's packages from the lock file; hls.js is served from html/vendor
-spa: html/vendor/hls.min.js
+# the SPA's packages from the lock file; hls.js and tus-js-client are
+# served from html/vendor
+spa: html/vendor/hls.min.js html/vendor/tus.min.js
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -32,6 +33,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 html/vendor/hls.min.js: node_modules/.package-lock.json
 	mkdir -p html/vendor
 	cp node_modules/hls.js/dist/hls.min.js $@
+
+html/vendor/tus.min.js: node_modules/.package-lock.json
+	mkdir -p html/vendor
+	cp node_modules/tus-js-client/dist/tus.min.js $@
 
 deps:
 	@scripts/install-deps

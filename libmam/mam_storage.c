@@ -148,8 +148,8 @@ mam_key_extension(const char *key, char *out, size_t size)
 }
 
 /* mkdir -p of path's parent directory */
-static int
-mam_make_parent(const char *path)
+int
+mam_local_make_parent(const char *path)
 {
     char   dir[PATH_MAX];
     char  *p;
@@ -214,7 +214,7 @@ mam_sync_parent(const char *path)
     return mam_sync_path(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY);
 }
 
-static int
+int
 mam_copy_fd(int in, int out)
 {
     char     buf[1 << 16];
@@ -299,7 +299,7 @@ mam_local_place(const char *src, const char *dst, mode_t mode)
 {
     int  rc;
 
-    if (mam_make_parent(dst) != 0) {
+    if (mam_local_make_parent(dst) != 0) {
         return MAM_STORAGE_ERROR;
     }
 

@@ -44,11 +44,17 @@ void mam_key_extension(const char *key, char *out, size_t size);
  */
 int mam_local_place(const char *src, const char *dst, mode_t mode);
 
+/* the directories above path, created as needed (0755) */
+int mam_local_make_parent(const char *path);
+
 /* unlink, ENOENT being success */
 int mam_local_remove(const char *path);
 
 /* a directory tree, bottom up, not following links; ENOENT is success */
 int mam_local_remove_tree(const char *path);
+
+/* in's remaining bytes appended to out's position; 0 or -1 (errno) */
+int mam_copy_fd(int in, int out);
 
 /* the size of a regular file, or -1 */
 off_t mam_local_size(const char *path);

@@ -158,55 +158,76 @@ ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id, long av,
 }
 
 
-/* "Authorization: Bearer <jwt>" verified into ctx->user */
+/* a JWT verified into *user: NGX_OK, or NGX_ERROR for any fault */
 static ngx_int_t
-ngx_mam_gate_token(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+ngx_mam_verify_token(ngx_http_request_t *r, ngx_str_t *token,
+    mam_jwt_claims_t *user)
 {
-    u_char               *p, *last;
-    ngx_str_t             token;
-    ngx_table_elt_t      *h;
     ngx_mam_main_conf_t  *mcf;
-
-    h = r->headers_in.authorization;
-
-    if (h == NULL) {
-        /* EventSource cannot send headers: api.md allows the token in the
-         * query string of this one route */
-        if (ctx->route->handler != ngx_mam_events_handler
-            || ngx_http_arg(r, (u_char *) "access_token", 12, &token)
-               != NGX_OK)
-        {
-            return NGX_DECLINED;
-        }
-
-    } else {
-        p = h->value.data;
-        last = p + h->value.len;
-
-        if (h->value.len < sizeof("Bearer ") - 1
-            || ngx_strncasecmp(p, (u_char *) "Bearer ",
-                               sizeof("Bearer ") - 1)
-               != 0)
-        {
-            return NGX_ERROR;
-        }
-
-        for (p += sizeof("Bearer ") - 1; p < last && *p == ' '; p++) {
-            /* void */
-        }
-
-        token.data = p;
-        token.len = last - p;
-    }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
-    if (mam_jwt_verify(mcf->jwt_key.data, mcf->jwt_key.len,
-                       (const char *) token.data, token.len,
-                       (long) ngx_time(), &ctx->user)
-        != 0)
+    return mam_jwt_verify(mcf->jwt_key.data, mcf->jwt_key.len,
+                          (const char *) token->data, token->len,
+                          (long) ngx_time(), user) == 0
+           ? NGX_OK : NGX_ERROR;
+}
+
+
+/* "Authorization: Bearer <jwt>": NGX_OK with *user, NGX_DECLINED without
+ * the header, NGX_ERROR when it is not a valid token */
+ngx_int_t
+ngx_mam_auth_bearer(ngx_http_request_t *r, mam_jwt_claims_t *user)
+{
+    u_char           *p, *last;
+    ngx_str_t         token;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.authorization;
+    if (h == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = h->value.data;
+    last = p + h->value.len;
+
+    if (h->value.len < sizeof("Bearer ") - 1
+        || ngx_strncasecmp(p, (u_char *) "Bearer ", sizeof("Bearer ") - 1)
+           != 0)
     {
         return NGX_ERROR;
+    }
+
+    for (p += sizeof("Bearer ") - 1; p < last && *p == ' '; p++) {
+        /* void */
+    }
+
+    token.data = p;
+    token.len = last - p;
+
+    return ngx_mam_verify_token(r, &token, user);
+}
+
+
+/* the request's access token verified into ctx->user */
+static ngx_int_t
+ngx_mam_gate_token(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+    ngx_str_t  token;
+
+    rc = ngx_mam_auth_bearer(r, &ctx->user);
+
+    /* EventSource cannot send headers: api.md allows the token in the
+     * query string of this one route */
+    if (rc == NGX_DECLINED && ctx->route->handler == ngx_mam_events_handler
+        && ngx_http_arg(r, (u_char *) "access_token", 12, &token) == NGX_OK)
+    {
+        rc = ngx_mam_verify_token(r, &token, &ctx->user);
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     ctx->authenticated = 1;

@@ -10,24 +10,31 @@ typedef struct {
     ngx_uint_t    status;
     const char   *code;
     const char   *message;
+    const char   *status_line;   /* for codes nginx has no reason for */
 } ngx_mam_error_t;
 
 
 static const ngx_mam_error_t  ngx_mam_errors[] = {
-    { 400, "invalid_request", "invalid request" },
-    { 401, "unauthorized", "authentication required" },
-    { 403, "forbidden", "forbidden" },
-    { 404, "not_found", "not found" },
-    { 405, "method_not_allowed", "method not allowed" },
-    { 409, "conflict", "conflict" },
-    { 410, "gone", "gone" },
-    { 411, "length_required", "Content-Length is required" },
-    { 413, "payload_too_large", "request body too large" },
-    { 415, "unsupported_media_type", "Content-Type must be application/json" },
-    { 429, "rate_limited", "too many requests" },
-    { 503, "unavailable", "service temporarily unavailable" },
-    { 500, "internal", "internal error" },
-    { 0, NULL, NULL }
+    { 400, "invalid_request", "invalid request", NULL },
+    { 401, "unauthorized", "authentication required", NULL },
+    { 403, "forbidden", "forbidden", NULL },
+    { 404, "not_found", "not found", NULL },
+    { 405, "method_not_allowed", "method not allowed", NULL },
+    { 409, "conflict", "conflict", NULL },
+    { 410, "gone", "gone", NULL },
+    { 411, "length_required", "Content-Length is required", NULL },
+    { 413, "payload_too_large", "request body too large", NULL },
+    { 412, "precondition_failed", "Tus-Resumable: 1.0.0 is required",
+      "412 Precondition Failed" },
+    { 415, "unsupported_media_type", "Content-Type must be application/json",
+      NULL },
+    { 423, "locked", "another request is writing this upload", "423 Locked" },
+    { 429, "rate_limited", "too many requests", NULL },
+    { 460, "checksum_mismatch", "the chunk does not match Upload-Checksum",
+      "460 Checksum Mismatch" },
+    { 503, "unavailable", "service temporarily unavailable", NULL },
+    { 500, "internal", "internal error", NULL },
+    { 0, NULL, NULL, NULL }
 };
 
 
@@ -146,6 +153,11 @@ ngx_mam_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
     if (status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
         r->keepalive = 0;
+    }
+
+    if (e->status == status && e->status_line) {
+        r->headers_out.status_line.data = (u_char *) e->status_line;
+        r->headers_out.status_line.len = ngx_strlen(e->status_line);
     }
 
     body = json_pack("{s:s, s:s}", "error", e->code,

@@ -268,6 +268,27 @@ static ngx_command_t  ngx_mam_commands[] = {
       offsetof(ngx_mam_main_conf_t, upload_url_ttl),
       &ngx_mam_upload_url_ttl_bounds },
 
+    { ngx_string("mam_upload_resumable_threshold"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, upload_resumable_threshold),
+      NULL },
+
+    { ngx_string("mam_upload_resumable_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, upload_resumable_ttl),
+      &ngx_mam_upload_url_ttl_bounds },
+
+    { ngx_string("mam_upload_part_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, upload_part_size),
+      NULL },
+
     { ngx_string("mam_staging_ttl"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,
@@ -876,6 +897,9 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->rate_limit_user = NGX_CONF_UNSET_UINT;
     mcf->upload_max_size = NGX_CONF_UNSET;
     mcf->upload_url_ttl = NGX_CONF_UNSET;
+    mcf->upload_resumable_threshold = NGX_CONF_UNSET;
+    mcf->upload_resumable_ttl = NGX_CONF_UNSET;
+    mcf->upload_part_size = NGX_CONF_UNSET_SIZE;
     mcf->staging_ttl = NGX_CONF_UNSET;
     mcf->housekeeping_interval = NGX_CONF_UNSET_MSEC;
     mcf->edge_bind_ip = NGX_CONF_UNSET;
@@ -908,6 +932,9 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->rate_limit_user, 1200);
     ngx_conf_init_value(mcf->upload_max_size, (off_t) 20 << 30);
     ngx_conf_init_value(mcf->upload_url_ttl, 3600);
+    ngx_conf_init_value(mcf->upload_resumable_threshold, 0);
+    ngx_conf_init_value(mcf->upload_resumable_ttl, 86400);
+    ngx_conf_init_size_value(mcf->upload_part_size, 64 << 20);
     ngx_conf_init_value(mcf->staging_ttl, 7 * 86400);
     ngx_conf_init_msec_value(mcf->housekeeping_interval, 3600000);
     ngx_conf_init_value(mcf->edge_bind_ip, 0);
@@ -941,6 +968,15 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     if (mcf->upload_max_size < 1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"mam_upload_max_size\" must be at least 1 byte");
+        return NGX_CONF_ERROR;
+    }
+
+    /* S3's own bounds for a part that is not the last */
+    if (mcf->upload_part_size < (5 << 20)
+        || mcf->upload_part_size > ((size_t) 5 << 30))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_upload_part_size\" must be 5m..5g");
         return NGX_CONF_ERROR;
     }
 

@@ -65,6 +65,9 @@ typedef struct {
     ngx_str_t                 storage_root;      /* local storage */
     off_t                     upload_max_size;
     time_t                    upload_url_ttl;
+    off_t                     upload_resumable_threshold;
+    time_t                    upload_resumable_ttl;
+    size_t                    upload_part_size;       /* S3 multipart */
     time_t                    staging_ttl;
     ngx_msec_t                housekeeping_interval;
     ngx_str_t                 upload_prefix;     /* the mam_upload location */
@@ -180,6 +183,7 @@ ngx_uint_t ngx_mam_outcome(json_t *v, const char *outcome);
 void ngx_mam_auth_gate(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_uint_t ngx_mam_has_role(ngx_mam_ctx_t *ctx, ngx_uint_t role);
 ngx_uint_t ngx_mam_may_modify(ngx_mam_ctx_t *ctx, ngx_str_t *owner_id);
+ngx_int_t ngx_mam_auth_bearer(ngx_http_request_t *r, mam_jwt_claims_t *user);
 ngx_str_t *ngx_mam_client_ip(ngx_http_request_t *r);
 const char *ngx_mam_ip(ngx_http_request_t *r);
 void ngx_mam_router_run_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
@@ -238,6 +242,15 @@ ngx_int_t ngx_mam_events_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 
 /* ngx_mam_upload.c: the PUT location */
 ngx_int_t ngx_mam_upload_handler(ngx_http_request_t *r);
+ngx_int_t ngx_mam_upload_verify(ngx_http_request_t *r, char *id_out,
+    const char *user, time_t *expires_out);
+
+/* ngx_mam_tus.c: the same location's tus 1.0 methods */
+ngx_int_t ngx_mam_tus_handler(ngx_http_request_t *r);
+
+/* ngx_mam_multipart.c: resumable uploads on S3 */
+void ngx_mam_multipart_start(ngx_http_request_t *r, json_t *upload,
+    const char *content_type);
 
 /* ngx_mam_edge.c: the signed playback location */
 ngx_int_t ngx_mam_edge_handler(ngx_http_request_t *r);

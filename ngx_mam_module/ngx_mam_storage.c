@@ -264,6 +264,23 @@ ngx_mam_storage_work(void *data)
         op->rc = MAM_STORAGE_OK;
         break;
 
+    case NGX_MAM_STORAGE_PARTIAL_CREATE:
+        op->rc = mam_partial_create(op->from_path, &op->size);
+        break;
+
+    case NGX_MAM_STORAGE_PARTIAL_OFFSET:
+        op->rc = mam_partial_offset(op->from_path, &op->size);
+        break;
+
+    case NGX_MAM_STORAGE_PARTIAL_APPEND:
+        op->rc = mam_partial_append(op->from_path, op->file, op->offset,
+                                    op->total, &op->sum, op->path, &op->size);
+        break;
+
+    case NGX_MAM_STORAGE_PARTIAL_REMOVE:
+        op->rc = mam_partial_remove(op->from_path);
+        break;
+
     default:
         op->rc = MAM_STORAGE_ERROR;
     }
@@ -330,6 +347,7 @@ static ngx_int_t
 ngx_mam_storage_prepare(ngx_pool_t *pool, ngx_log_t *log,
     ngx_mam_storage_op_t *op)
 {
+    size_t                len;
     ngx_mam_main_conf_t  *mcf;
 
     mcf = ngx_mam_main_conf();
@@ -362,6 +380,16 @@ ngx_mam_storage_prepare(ngx_pool_t *pool, ngx_log_t *log,
     if (op->op == NGX_MAM_STORAGE_PROMOTE) {
         op->from_path = ngx_mam_storage_path(pool, op->from_key);
         if (op->from_path == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (op->op >= NGX_MAM_STORAGE_PARTIAL_CREATE) {
+        len = ngx_strlen(op->path) + sizeof(".partial");
+        op->from_path = ngx_pnalloc(pool, len);
+        if (op->from_path == NULL
+            || mam_partial_path(op->from_path, len, op->path) != 0)
+        {
             return NGX_ERROR;
         }
     }

@@ -12,6 +12,7 @@
 #include "ngx_mam_module.h"
 
 #include "mam_storage.h"
+#include "mam_partial.h"
 
 
 typedef enum {
@@ -20,7 +21,14 @@ typedef enum {
                                        then from_key removed */
     NGX_MAM_STORAGE_REMOVE,         /* key */
     NGX_MAM_STORAGE_REMOVE_TREE,    /* key prefix (a folder) */
-    NGX_MAM_STORAGE_SIZE            /* key -> size (-1: absent) */
+    NGX_MAM_STORAGE_SIZE,           /* key -> size (-1: absent) */
+
+    /* resumable uploads on local storage (mam_partial.h): key is the
+     * upload's staging key, its partial lives beside it */
+    NGX_MAM_STORAGE_PARTIAL_CREATE, /* -> size (EXISTS: its length) */
+    NGX_MAM_STORAGE_PARTIAL_OFFSET, /* -> size */
+    NGX_MAM_STORAGE_PARTIAL_APPEND, /* file at offset, placed at total */
+    NGX_MAM_STORAGE_PARTIAL_REMOVE
 } ngx_mam_storage_op_e;
 
 
@@ -30,6 +38,9 @@ typedef struct {
     const char               *from_key;  /* PROMOTE */
     const char               *key;
     void                     *data;      /* the caller's, for done() */
+    off_t                     offset;    /* PARTIAL_APPEND */
+    off_t                     total;
+    mam_checksum_t            sum;
 
     /* results */
     int                       rc;        /* MAM_STORAGE_* */

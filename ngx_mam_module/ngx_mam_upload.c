@@ -7,6 +7,14 @@
  * URL: {prefix}{upload_id}?expires={unix}&sig={base64url HMAC-SHA256 of
  * "mam-upload\n{upload_id}\n{expires}" with the signing key}.  The size,
  * owner and key are in PostgreSQL, bound to the id.
+ *
+ * A resumable upload (request field "resumable", or a size from
+ * mam_upload_resumable_threshold on) is the same record received in
+ * pieces: on local storage a tus 1.0 URL of the same location whose
+ * signature also covers the owner ("mam-tus\n{id}\n{user}\n{expires}",
+ * the user being the access token's: ngx_mam_tus.c); on S3 an S3
+ * multipart upload whose parts the browser PUTs straight to the bucket
+ * (ngx_mam_multipart.c).
  */
 
 #include "ngx_mam_pg.h"
@@ -14,6 +22,9 @@
 
 
 #define NGX_MAM_UPLOAD_SIG_PREFIX  "mam-upload\n"
+#define NGX_MAM_TUS_SIG_PREFIX     "mam-tus\n"
+#define NGX_MAM_UPLOAD_MSG_LEN     (sizeof(NGX_MAM_UPLOAD_SIG_PREFIX)         \
+                                    + 2 * MAM_UUID_LEN + NGX_TIME_T_LEN + 3)
 
 
 typedef struct {
@@ -24,12 +35,56 @@ typedef struct {
 } ngx_mam_upload_t;
 
 
-/* "mam-upload\n{id}\n{expires}" in buf; its length */
+/* "mam-upload\n{id}\n{expires}", or for tus (user given)
+ * "mam-tus\n{id}\n{user}\n{expires}", in buf (NGX_MAM_UPLOAD_MSG_LEN);
+ * its length */
 static size_t
-ngx_mam_upload_message(u_char *buf, const char *id, time_t expires)
+ngx_mam_upload_message(u_char *buf, const char *id, const char *user,
+    time_t expires)
 {
+    if (user) {
+        return ngx_sprintf(buf, NGX_MAM_TUS_SIG_PREFIX "%s\n%s\n%T", id, user,
+                           expires)
+               - buf;
+    }
+
     return ngx_sprintf(buf, NGX_MAM_UPLOAD_SIG_PREFIX "%s\n%T", id, expires)
            - buf;
+}
+
+
+/* "{prefix}{id}?expires=...&sig=..." for a single PUT (user NULL) or tus */
+static u_char *
+ngx_mam_upload_sign(ngx_http_request_t *r, const char *id, const char *user,
+    time_t expires)
+{
+    u_char               *msg, *url;
+    size_t                len;
+    char                  sig[MAM_SIG_LEN + 1];
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    msg = ngx_pnalloc(r->pool, NGX_MAM_UPLOAD_MSG_LEN);
+    url = ngx_pnalloc(r->pool, mcf->upload_prefix.len + MAM_UUID_LEN
+                               + sizeof("?expires=&sig=") + NGX_TIME_T_LEN
+                               + MAM_SIG_LEN);
+    if (msg == NULL || url == NULL) {
+        return NULL;
+    }
+
+    len = ngx_mam_upload_message(msg, id, user, expires);
+
+    if (mam_hmac_sign(mcf->sign_key.data, mcf->sign_key.len, msg, len, sig)
+        != 0)
+    {
+        return NULL;
+    }
+
+    *ngx_sprintf(url, "%V%s?expires=%T&sig=%s", &mcf->upload_prefix, id,
+                 expires, sig) = '\0';
+
+    return url;
 }
 
 
@@ -38,6 +93,9 @@ ngx_mam_upload_message(u_char *buf, const char *id, time_t expires)
 typedef struct {
     char                     *content_type;
     const char               *size;
+    json_int_t                nsize;
+    const char               *user;
+    ngx_flag_t                resumable;
 } ngx_mam_presign_t;
 
 
@@ -117,12 +175,10 @@ ngx_mam_presign_s3(ngx_http_request_t *r, ngx_mam_presign_t *ps,
 static void
 ngx_mam_presign_done(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    u_char               *msg, *url;
-    size_t                len;
+    u_char               *url;
     json_t               *v, *body;
     time_t                expires;
-    const char           *id;
-    char                  sig[MAM_SIG_LEN + 1];
+    const char           *id, *method;
     ngx_mam_presign_t    *ps = data;
     ngx_mam_main_conf_t  *mcf;
 
@@ -138,13 +194,13 @@ ngx_mam_presign_done(ngx_http_request_t *r, PGresult *res, void *data)
     id = json_string_value(json_object_get(v, "id"));
     expires = (time_t) json_integer_value(json_object_get(v, "expires"));
 
-    msg = ngx_pnalloc(r->pool, sizeof(NGX_MAM_UPLOAD_SIG_PREFIX)
-                               + MAM_UUID_LEN + NGX_TIME_T_LEN + 2);
-    url = ngx_pnalloc(r->pool, mcf->upload_prefix.len + MAM_UUID_LEN
-                               + sizeof("?expires=&sig=") + NGX_TIME_T_LEN
-                               + MAM_SIG_LEN);
-    if (id == NULL || msg == NULL || url == NULL) {
+    if (id == NULL) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    if (mcf->s3 && ps->resumable) {
+        ngx_mam_multipart_start(r, v, ps->content_type);
         return;
     }
 
@@ -152,32 +208,35 @@ ngx_mam_presign_done(ngx_http_request_t *r, PGresult *res, void *data)
         /* straight to the staging bucket, type and size signed */
         url = ngx_mam_presign_s3(r, ps, json_string_value(
                                      json_object_get(v, "staging_key")));
-        if (url == NULL) {
-            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-            return;
-        }
+        method = "PUT";
+
+    } else if (ps->resumable) {
+        url = ngx_mam_upload_sign(r, id, ps->user, expires);
+        method = "tus";
 
     } else {
-        len = ngx_mam_upload_message(msg, id, expires);
-
-        if (mam_hmac_sign(mcf->sign_key.data, mcf->sign_key.len, msg, len,
-                          sig)
-            != 0)
-        {
-            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-            return;
-        }
-
-        *ngx_sprintf(url, "%V%s?expires=%T&sig=%s", &mcf->upload_prefix, id,
-                     expires, sig) = '\0';
+        url = ngx_mam_upload_sign(r, id, NULL, expires);
+        method = "PUT";
     }
 
-    body = json_pack("{s:s, s:s, s:{s:s}, s:O, s:O}",
-                     "upload_url", (char *) url,
-                     "method", "PUT",
-                     "headers", "Content-Type", ps->content_type,
-                     "staging_key", json_object_get(v, "staging_key"),
-                     "expires_at", json_object_get(v, "expires_at"));
+    /* api.md's shape; a resumable upload also names its id and size */
+    body = url ? json_pack("{s:s, s:s, s:{s:s}, s:O, s:O}",
+                           "upload_url", (char *) url,
+                           "method", method,
+                           "headers", "Content-Type", ps->content_type,
+                           "staging_key", json_object_get(v, "staging_key"),
+                           "expires_at", json_object_get(v, "expires_at"))
+               : NULL;
+
+    if (body && ps->resumable
+        && (json_object_set_new(body, "upload_id", json_string(id)) != 0
+            || json_object_set_new(body, "size", json_integer(ps->nsize))
+               != 0))
+    {
+        json_decref(body);
+        body = NULL;
+    }
+
     if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
@@ -191,7 +250,7 @@ ngx_int_t
 ngx_mam_presign_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
     char                  safe[MAM_SAFE_NAME_MAX + 1];
-    json_t               *size;
+    json_t               *size, *resumable;
     ngx_str_t             filename, ct;
     json_int_t            n;
     const char          **values, *message;
@@ -214,6 +273,12 @@ ngx_mam_presign_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
                                   "size: must be a positive integer");
     }
 
+    resumable = json_object_get(ctx->body, "resumable");
+    if (resumable != NULL && !json_is_boolean(resumable)) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "resumable: must be a boolean");
+    }
+
     n = json_integer_value(size);
     if (n > (json_int_t) mcf->upload_max_size) {
         return ngx_mam_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
@@ -222,7 +287,7 @@ ngx_mam_presign_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     }
 
     ps = ngx_pcalloc(r->pool, sizeof(ngx_mam_presign_t));
-    values = ngx_pcalloc(r->pool, 7 * sizeof(char *));
+    values = ngx_pcalloc(r->pool, 8 * sizeof(char *));
     if (ps == NULL || values == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
@@ -241,13 +306,22 @@ ngx_mam_presign_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     values[3] = ps->content_type;
     values[4] = ngx_mam_message(r->pool, "%L", (int64_t) n);
     ps->size = values[4];
-    values[5] = ngx_mam_message(r->pool, "%T", mcf->upload_url_ttl);
+    ps->nsize = n;
+    ps->user = ctx->user.sub;
+    /* api.md's clients expect a PUT: by size only when configured */
+    ps->resumable = json_is_true(resumable)
+                    || (mcf->upload_resumable_threshold > 0
+                        && n >= (json_int_t) mcf->upload_resumable_threshold);
+    values[5] = ngx_mam_message(r->pool, "%T", ps->resumable
+                                               ? mcf->upload_resumable_ttl
+                                               : mcf->upload_url_ttl);
     values[6] = ngx_mam_ip(r);
+    values[7] = ps->resumable ? "true" : "false";
 
     if (values[1] == NULL || values[2] == NULL || values[4] == NULL
         || values[5] == NULL
         || ngx_mam_pg_query(r, "SELECT mam_presign($1, $2, $3, $4, $5, $6, "
-                               "$7)", 7, values, ngx_mam_presign_done, ps)
+                               "$7, $8)", 8, values, ngx_mam_presign_done, ps)
            != NGX_OK)
     {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
@@ -460,9 +534,11 @@ ngx_mam_upload_state(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
-/* the id from the path and a valid, unexpired signature, or an answer */
-static ngx_int_t
-ngx_mam_upload_verify(ngx_http_request_t *r, ngx_mam_upload_t *up)
+/* the upload id from the path and a valid, unexpired signature (with the
+ * owner's id for tus), or the status to refuse the request with */
+ngx_int_t
+ngx_mam_upload_verify(ngx_http_request_t *r, char *id_out, const char *user,
+    time_t *expires_out)
 {
     u_char               *msg, *p;
     size_t                len;
@@ -481,8 +557,8 @@ ngx_mam_upload_verify(ngx_http_request_t *r, ngx_mam_upload_t *up)
         return NGX_HTTP_NOT_FOUND;
     }
 
-    ngx_memcpy(up->id, id.data, MAM_UUID_LEN);
-    up->id[MAM_UUID_LEN] = '\0';
+    ngx_memcpy(id_out, id.data, MAM_UUID_LEN);
+    id_out[MAM_UUID_LEN] = '\0';
 
     if (ngx_http_arg(r, (u_char *) "expires", 7, &exp) != NGX_OK
         || ngx_http_arg(r, (u_char *) "sig", 3, &sig) != NGX_OK
@@ -499,13 +575,12 @@ ngx_mam_upload_verify(ngx_http_request_t *r, ngx_mam_upload_t *up)
 
     expires = ngx_atotm(exp.data, exp.len);
 
-    msg = ngx_pnalloc(r->pool, sizeof(NGX_MAM_UPLOAD_SIG_PREFIX)
-                               + MAM_UUID_LEN + NGX_TIME_T_LEN + 2);
+    msg = ngx_pnalloc(r->pool, NGX_MAM_UPLOAD_MSG_LEN);
     if (expires == NGX_ERROR || msg == NULL) {
         return NGX_HTTP_FORBIDDEN;
     }
 
-    len = ngx_mam_upload_message(msg, up->id, expires);
+    len = ngx_mam_upload_message(msg, id_out, user, expires);
 
     if (!mam_hmac_verify(mcf->sign_key.data, mcf->sign_key.len, msg, len,
                          (char *) sig.data, sig.len))
@@ -517,6 +592,10 @@ ngx_mam_upload_verify(ngx_http_request_t *r, ngx_mam_upload_t *up)
         return NGX_HTTP_GONE;
     }
 
+    if (expires_out) {
+        *expires_out = expires;
+    }
+
     return NGX_OK;
 }
 
@@ -525,13 +604,12 @@ ngx_int_t
 ngx_mam_upload_handler(ngx_http_request_t *r)
 {
     ngx_int_t          rc;
-    ngx_str_t          allow = ngx_string("PUT");
     const char       **values;
     ngx_mam_upload_t  *up;
 
     if (r->method != NGX_HTTP_PUT) {
-        (void) ngx_mam_add_header(r, "Allow", &allow);
-        return ngx_mam_upload_reject(r, NGX_HTTP_NOT_ALLOWED, NULL);
+        /* everything else is tus 1.0 (or not allowed) */
+        return ngx_mam_tus_handler(r);
     }
 
     up = ngx_pcalloc(r->pool, sizeof(ngx_mam_upload_t));
@@ -540,7 +618,7 @@ ngx_mam_upload_handler(ngx_http_request_t *r)
         return ngx_mam_upload_reject(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
-    rc = ngx_mam_upload_verify(r, up);
+    rc = ngx_mam_upload_verify(r, up->id, NULL, NULL);
     if (rc != NGX_OK) {
         return ngx_mam_upload_reject(r, rc,
                    rc == NGX_HTTP_FORBIDDEN ? "invalid upload signature"

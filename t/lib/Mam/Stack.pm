@@ -44,6 +44,9 @@ my %DEFAULTS = (
     rate_limit_user  => undef,
     upload_max_size  => undef,     # undef: the module's defaults
     upload_url_ttl   => undef,
+    upload_resumable_threshold => undef,
+    upload_resumable_ttl => undef,
+    upload_part_size => undef,
     staging_ttl      => undef,
     housekeeping_interval => undef,
     events_ping      => undef,
@@ -459,7 +462,8 @@ EOT
                   . "    mam_s3_credentials_file $d/secrets/s3.credentials;\n";
         }
         for my $k (qw(rate_limit_auth rate_limit_api rate_limit_user upload_max_size
-                      upload_url_ttl staging_ttl housekeeping_interval events_ping
+                      upload_url_ttl upload_resumable_threshold upload_resumable_ttl
+                      upload_part_size staging_ttl housekeeping_interval events_ping
                       preview_reconcile_interval preview_stall_timeout)) {
             $mam .= "    mam_$k $o{$k};\n" if defined $o{$k};
         }
