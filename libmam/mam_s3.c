@@ -329,6 +329,16 @@ mam_s3_presign(const mam_s3_t *s3, const char *method, const char *bucket,
     const char *key, const mam_sigv4_pair_t *headers, size_t nheaders,
     long expires, char *url, size_t size)
 {
+    return mam_s3_presign_query(s3, method, bucket, key, headers, nheaders,
+                                NULL, 0, expires, url, size);
+}
+
+int
+mam_s3_presign_query(const mam_s3_t *s3, const char *method,
+    const char *bucket, const char *key, const mam_sigv4_pair_t *headers,
+    size_t nheaders, const mam_sigv4_pair_t *params, size_t nparams,
+    long expires, char *url, size_t size)
+{
     int                 n;
     char                host[512], path[2300], amz_date[17], query[4096];
     size_t              i;
@@ -351,6 +361,9 @@ mam_s3_presign(const mam_s3_t *s3, const char *method, const char *bucket,
     for (i = 0; i < nheaders; i++) {
         sr.headers[sr.nheaders++] = headers[i];
     }
+    for (i = 0; i < nparams && i < 4; i++) {
+        sr.query[sr.nquery++] = params[i];
+    }
 
     if (mam_sigv4_presign(&cr, &sr, amz_date, expires, query, sizeof(query))
         != 0)
@@ -370,4 +383,223 @@ mam_s3_presign(const mam_s3_t *s3, const char *method, const char *bucket,
     n = (int) strlen(url);
     return snprintf(url + n, size - (size_t) n, "?%s", query)
            >= (int) (size - (size_t) n) ? -1 : 0;
+}
+
+
+/* --- multipart uploads ---------------------------------------------------- */
+
+int
+mam_s3_xml_value(const char *body, const char *tag, char *out, size_t size)
+{
+    char         open[64], close[64];
+    const char  *p, *e;
+
+    snprintf(open, sizeof(open), "<%s>", tag);
+    snprintf(close, sizeof(close), "</%s>", tag);
+    p = strstr(body, open);
+    e = p ? strstr(p, close) : NULL;
+    if (e == NULL || (size_t) (e - p - strlen(open)) >= size) {
+        return -1;
+    }
+    p += strlen(open);
+    memcpy(out, p, (size_t) (e - p));
+    out[e - p] = '\0';
+    return 0;
+}
+
+int
+mam_s3_multipart_create(const mam_s3_t *s3, const char *bucket,
+    const char *key, const mam_sigv4_pair_t *headers, size_t nheaders,
+    char *upload_id, size_t size)
+{
+    char          body[8192];
+    size_t        i;
+    mam_s3_req_t  req;
+
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.bucket = bucket;
+    req.key = key;
+    req.query[req.nquery++] = (mam_sigv4_pair_t) { "uploads", "" };
+    for (i = 0; i < nheaders && i < 6; i++) {
+        req.headers[req.nheaders++] = headers[i];
+    }
+    req.body = body;
+    req.body_size = sizeof(body);
+
+    if (mam_s3_perform(s3, &req) != 0 || req.status != 200
+        || mam_s3_xml_value(body, "UploadId", upload_id, size) != 0
+        || upload_id[0] == '\0')
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+int
+mam_s3_multipart_complete(const mam_s3_t *s3, const char *bucket,
+    const char *key, const char *upload_id, const mam_s3_part_t *parts,
+    size_t nparts)
+{
+    int           rc;
+    char         *xml, body[8192];
+    size_t        i, len, used;
+    FILE         *mem;
+    mam_s3_req_t  req;
+
+    len = 64 + nparts * (sizeof(parts->etag) + 64);
+    xml = malloc(len);
+    if (xml == NULL) {
+        return -1;
+    }
+
+    used = (size_t) snprintf(xml, len, "<CompleteMultipartUpload>");
+    for (i = 0; i < nparts; i++) {
+        used += (size_t) snprintf(xml + used, len - used,
+                                  "<Part><PartNumber>%d</PartNumber>"
+                                  "<ETag>%s</ETag></Part>",
+                                  parts[i].number, parts[i].etag);
+    }
+    used += (size_t) snprintf(xml + used, len - used,
+                              "</CompleteMultipartUpload>");
+
+    mem = fmemopen(xml, used, "r");
+    if (mem == NULL) {
+        free(xml);
+        return -1;
+    }
+
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.bucket = bucket;
+    req.key = key;
+    req.query[req.nquery++] = (mam_sigv4_pair_t) { "uploadId", upload_id };
+    req.upload = mem;
+    req.upload_size = (off_t) used;
+    req.body = body;
+    req.body_size = sizeof(body);
+
+    /* S3 may answer 200 with an <Error> once it has begun assembling */
+    rc = (mam_s3_perform(s3, &req) == 0 && req.status == 200
+          && strstr(body, "<Error>") == NULL) ? 0 : -1;
+
+    fclose(mem);
+    free(xml);
+
+    return rc;
+}
+
+int
+mam_s3_multipart_abort(const mam_s3_t *s3, const char *bucket,
+    const char *key, const char *upload_id)
+{
+    mam_s3_req_t  req;
+
+    memset(&req, 0, sizeof(req));
+    req.method = "DELETE";
+    req.bucket = bucket;
+    req.key = key;
+    req.query[req.nquery++] = (mam_sigv4_pair_t) { "uploadId", upload_id };
+
+    if (mam_s3_perform(s3, &req) != 0) {
+        return -1;
+    }
+
+    /* 404: already aborted or completed */
+    return (req.status == 204 || req.status == 200 || req.status == 404)
+           ? 0 : -1;
+}
+
+/* the <Part> entries of one ListParts page into parts[*n..] */
+static int
+mam_s3_parse_parts(const char *body, mam_s3_part_t *parts, size_t max,
+    size_t *n)
+{
+    char         value[32];
+    const char  *p, *e;
+    char         part[1024];
+
+    for (p = strstr(body, "<Part>"); p; p = strstr(e, "<Part>")) {
+        e = strstr(p, "</Part>");
+        if (e == NULL || (size_t) (e - p) >= sizeof(part) || *n >= max) {
+            return -1;
+        }
+        memcpy(part, p, (size_t) (e - p));
+        part[e - p] = '\0';
+
+        if (mam_s3_xml_value(part, "PartNumber", value, sizeof(value)) != 0) {
+            return -1;
+        }
+        parts[*n].number = atoi(value);
+        if (mam_s3_xml_value(part, "Size", value, sizeof(value)) != 0) {
+            return -1;
+        }
+        parts[*n].size = (off_t) strtoll(value, NULL, 10);
+        if (mam_s3_xml_value(part, "ETag", parts[*n].etag,
+                             sizeof(parts[*n].etag)) != 0)
+        {
+            return -1;
+        }
+        (*n)++;
+    }
+
+    return 0;
+}
+
+int
+mam_s3_multipart_list(const mam_s3_t *s3, const char *bucket,
+    const char *key, const char *upload_id, mam_s3_part_t *parts,
+    size_t max, size_t *n)
+{
+    int           rc = -1;
+    char         *body, marker[32], truncated[8];
+    mam_s3_req_t  req;
+
+    *n = 0;
+    marker[0] = '\0';
+
+    body = malloc(1 << 20);
+    if (body == NULL) {
+        return -1;
+    }
+
+    for ( ;; ) {
+        memset(&req, 0, sizeof(req));
+        req.method = "GET";
+        req.bucket = bucket;
+        req.key = key;
+        req.query[req.nquery++] = (mam_sigv4_pair_t) { "uploadId", upload_id };
+        if (marker[0]) {
+            req.query[req.nquery++] = (mam_sigv4_pair_t) {
+                "part-number-marker", marker };
+        }
+        req.body = body;
+        req.body_size = 1 << 20;
+
+        if (mam_s3_perform(s3, &req) != 0 || req.status != 200
+            || mam_s3_parse_parts(body, parts, max, n) != 0)
+        {
+            rc = req.status == 404 ? -2 : -1;
+            break;
+        }
+
+        if (mam_s3_xml_value(body, "IsTruncated", truncated,
+                             sizeof(truncated)) != 0
+            || strcmp(truncated, "true") != 0)
+        {
+            rc = 0;
+            break;
+        }
+
+        if (mam_s3_xml_value(body, "NextPartNumberMarker", marker,
+                             sizeof(marker)) != 0)
+        {
+            break;
+        }
+    }
+
+    free(body);
+
+    return rc;
 }

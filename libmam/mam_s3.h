@@ -58,4 +58,34 @@ int mam_s3_presign(const mam_s3_t *s3, const char *method, const char *bucket,
     const char *key, const mam_sigv4_pair_t *headers, size_t nheaders,
     long expires, char *url, size_t size);
 
+/* the same with query parameters signed in (at most 4) */
+int mam_s3_presign_query(const mam_s3_t *s3, const char *method,
+    const char *bucket, const char *key, const mam_sigv4_pair_t *headers,
+    size_t nheaders, const mam_sigv4_pair_t *params, size_t nparams,
+    long expires, char *url, size_t size);
+
+/* the text between <tag> and </tag> of a small S3 XML answer */
+int mam_s3_xml_value(const char *body, const char *tag, char *out,
+    size_t size);
+
+/* multipart uploads */
+typedef struct {
+    int    number;
+    off_t  size;
+    char   etag[80];
+} mam_s3_part_t;
+
+int mam_s3_multipart_create(const mam_s3_t *s3, const char *bucket,
+    const char *key, const mam_sigv4_pair_t *headers, size_t nheaders,
+    char *upload_id, size_t size);
+int mam_s3_multipart_complete(const mam_s3_t *s3, const char *bucket,
+    const char *key, const char *upload_id, const mam_s3_part_t *parts,
+    size_t nparts);
+int mam_s3_multipart_abort(const mam_s3_t *s3, const char *bucket,
+    const char *key, const char *upload_id);
+/* ListParts, every page: 0, -2 when the upload is unknown, -1 */
+int mam_s3_multipart_list(const mam_s3_t *s3, const char *bucket,
+    const char *key, const char *upload_id, mam_s3_part_t *parts,
+    size_t max, size_t *n);
+
 #endif

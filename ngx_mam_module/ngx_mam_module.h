@@ -250,7 +250,9 @@ ngx_int_t ngx_mam_tus_handler(ngx_http_request_t *r);
 
 /* ngx_mam_multipart.c: resumable uploads on S3 */
 void ngx_mam_multipart_start(ngx_http_request_t *r, json_t *upload,
-    const char *content_type);
+    const char *content_type, json_int_t size);
+ngx_int_t ngx_mam_multipart_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
 
 /* ngx_mam_edge.c: the signed playback location */
 ngx_int_t ngx_mam_edge_handler(ngx_http_request_t *r);

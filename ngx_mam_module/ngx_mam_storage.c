@@ -173,6 +173,83 @@ ngx_mam_s3_remove_tree(ngx_mam_storage_op_t *op)
     return MAM_STORAGE_OK;
 }
 
+#define NGX_MAM_S3_MAX_PARTS  10000
+
+
+/* the listed parts are 1..n, each of part_size but the last, total bytes */
+static ngx_uint_t
+ngx_mam_s3_parts_whole(ngx_mam_storage_op_t *op)
+{
+    off_t   sum;
+    size_t  i;
+
+    for (i = 0, sum = 0; i < op->nparts; i++) {
+        if (op->parts[i].number != (int) i + 1
+            || (i + 1 < op->nparts && op->parts[i].size != op->part_size))
+        {
+            return 0;
+        }
+        sum += op->parts[i].size;
+    }
+
+    return op->nparts > 0 && sum == op->total;
+}
+
+
+static int
+ngx_mam_s3_multipart(ngx_mam_storage_op_t *op)
+{
+    int               rc;
+    long              status;
+    off_t             size;
+    mam_sigv4_pair_t  h[1];
+
+    switch (op->op) {
+
+    case NGX_MAM_STORAGE_MULTIPART_CREATE:
+        h[0] = (mam_sigv4_pair_t) { "content-type", op->content_type };
+        return mam_s3_multipart_create(op->s3, op->bucket, op->key, h, 1,
+                                       op->upload_id, sizeof(op->upload_id))
+               == 0 ? MAM_STORAGE_OK : MAM_STORAGE_ERROR;
+
+    case NGX_MAM_STORAGE_MULTIPART_ABORT:
+        return mam_s3_multipart_abort(op->s3, op->bucket, op->key,
+                                      op->upload_id) == 0
+               ? MAM_STORAGE_OK : MAM_STORAGE_ERROR;
+
+    default:
+        break;
+    }
+
+    rc = mam_s3_multipart_list(op->s3, op->bucket, op->key, op->upload_id,
+                               op->parts, NGX_MAM_S3_MAX_PARTS, &op->nparts);
+    if (rc != 0) {
+        return rc == -2 ? MAM_STORAGE_MISSING : MAM_STORAGE_ERROR;
+    }
+
+    if (op->op == NGX_MAM_STORAGE_MULTIPART_LIST) {
+        return MAM_STORAGE_OK;
+    }
+
+    if (!ngx_mam_s3_parts_whole(op)) {
+        return MAM_PARTIAL_CONFLICT;
+    }
+
+    if (mam_s3_multipart_complete(op->s3, op->bucket, op->key, op->upload_id,
+                                  op->parts, op->nparts) != 0
+        || ngx_mam_s3_status(op, "HEAD", op->bucket, op->key, &status, &size)
+           != 0
+        || status != 200)
+    {
+        return MAM_STORAGE_ERROR;
+    }
+
+    op->size = size;
+
+    return MAM_STORAGE_OK;
+}
+
+
 static void
 ngx_mam_storage_s3_work(ngx_mam_storage_op_t *op)
 {
@@ -206,6 +283,13 @@ ngx_mam_storage_s3_work(ngx_mam_storage_op_t *op)
         op->size = status == 200 ? size : -1;
         op->rc = (status == 200 || status == 404) ? MAM_STORAGE_OK
                                                   : MAM_STORAGE_ERROR;
+        break;
+
+    case NGX_MAM_STORAGE_MULTIPART_CREATE:
+    case NGX_MAM_STORAGE_MULTIPART_LIST:
+    case NGX_MAM_STORAGE_MULTIPART_COMPLETE:
+    case NGX_MAM_STORAGE_MULTIPART_ABORT:
+        op->rc = ngx_mam_s3_multipart(op);
         break;
 
     default:
@@ -367,7 +451,22 @@ ngx_mam_storage_prepare(ngx_pool_t *pool, ngx_log_t *log,
                           op->key ? op->key : "");
             return NGX_ERROR;
         }
+        if (op->op == NGX_MAM_STORAGE_MULTIPART_LIST
+            || op->op == NGX_MAM_STORAGE_MULTIPART_COMPLETE)
+        {
+            op->parts = ngx_palloc(pool, NGX_MAM_S3_MAX_PARTS
+                                         * sizeof(mam_s3_part_t));
+            if (op->parts == NULL) {
+                return NGX_ERROR;
+            }
+        }
         return NGX_OK;
+    }
+
+    if (op->op >= NGX_MAM_STORAGE_MULTIPART_CREATE) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "mam: multipart uploads need S3 storage");
+        return NGX_ERROR;
     }
 
     op->path = ngx_mam_storage_path(pool, op->key);

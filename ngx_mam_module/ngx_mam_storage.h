@@ -28,7 +28,14 @@ typedef enum {
     NGX_MAM_STORAGE_PARTIAL_CREATE, /* -> size (EXISTS: its length) */
     NGX_MAM_STORAGE_PARTIAL_OFFSET, /* -> size */
     NGX_MAM_STORAGE_PARTIAL_APPEND, /* file at offset, placed at total */
-    NGX_MAM_STORAGE_PARTIAL_REMOVE
+    NGX_MAM_STORAGE_PARTIAL_REMOVE,
+
+    /* resumable uploads on S3: the staging key's multipart upload */
+    NGX_MAM_STORAGE_MULTIPART_CREATE,   /* content_type -> upload_id */
+    NGX_MAM_STORAGE_MULTIPART_LIST,     /* upload_id -> parts */
+    NGX_MAM_STORAGE_MULTIPART_COMPLETE, /* upload_id, total, part_size:
+                                           CONFLICT while parts lack */
+    NGX_MAM_STORAGE_MULTIPART_ABORT     /* upload_id */
 } ngx_mam_storage_op_e;
 
 
@@ -41,6 +48,11 @@ typedef struct {
     off_t                     offset;    /* PARTIAL_APPEND */
     off_t                     total;
     mam_checksum_t            sum;
+    off_t                     part_size; /* MULTIPART_COMPLETE */
+    const char               *content_type;
+    char                      upload_id[512];
+    mam_s3_part_t            *parts;     /* MULTIPART_LIST, _COMPLETE */
+    size_t                    nparts;
 
     /* results */
     int                       rc;        /* MAM_STORAGE_* */

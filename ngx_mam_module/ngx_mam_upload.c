@@ -200,7 +200,7 @@ ngx_mam_presign_done(ngx_http_request_t *r, PGresult *res, void *data)
     }
 
     if (mcf->s3 && ps->resumable) {
-        ngx_mam_multipart_start(r, v, ps->content_type);
+        ngx_mam_multipart_start(r, v, ps->content_type, ps->nsize);
         return;
     }
 

@@ -5,7 +5,8 @@
 -- may terminate one: 'terminated' is final, like 'expired'.
 ALTER TABLE uploads
     ADD COLUMN resumable     boolean NOT NULL DEFAULT false,
-    ADD COLUMN s3_upload_id  text CHECK (length(s3_upload_id) <= 1024);
+    ADD COLUMN s3_upload_id  text CHECK (length(s3_upload_id) <= 1024),
+    ADD COLUMN part_size     bigint CHECK (part_size > 0);
 
 ALTER TABLE uploads DROP CONSTRAINT uploads_status_check;
 ALTER TABLE uploads ADD CONSTRAINT uploads_status_check
@@ -53,17 +54,20 @@ LANGUAGE sql STABLE AS $$
                                        extract(epoch FROM expires_at)::bigint,
                                    'user_id', user_id,
                                    'resumable', resumable,
-                                   's3_upload_id', s3_upload_id)
+                                   's3_upload_id', s3_upload_id,
+                                   'part_size', part_size)
            FROM uploads WHERE id = p_id),
         jsonb_build_object('outcome', 'missing'))
 $$;
 
--- S3: the multipart upload that carries this upload
-CREATE FUNCTION mam_upload_multipart(p_id uuid, p_s3_upload_id text)
+-- S3: the multipart upload that carries this upload, and its part size
+CREATE FUNCTION mam_upload_multipart(p_id uuid, p_s3_upload_id text,
+                                     p_part_size bigint)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE uploads SET s3_upload_id = p_s3_upload_id
-     WHERE id = p_id AND status = 'pending' AND resumable;
+    UPDATE uploads SET s3_upload_id = p_s3_upload_id, part_size = p_part_size
+     WHERE id = p_id AND status = 'pending' AND resumable
+       AND s3_upload_id IS NULL;
     RETURN jsonb_build_object('outcome', CASE WHEN FOUND THEN 'ok'
                                               ELSE 'conflict' END);
 END

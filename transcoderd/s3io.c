@@ -45,66 +45,39 @@ td_s3_download(const td_config_t *cf, const char *key, const char *path,
     return fclose(f) == 0 ? 0 : -1;
 }
 
-/* the text between <tag> and </tag> in body */
-static int
-td_s3_xml(const char *body, const char *tag, char *out, size_t size)
-{
-    char         open[64], close[64];
-    const char  *p, *e;
-
-    snprintf(open, sizeof(open), "<%s>", tag);
-    snprintf(close, sizeof(close), "</%s>", tag);
-    p = strstr(body, open);
-    e = p ? strstr(p, close) : NULL;
-    if (e == NULL || (size_t) (e - p - strlen(open)) >= size) {
-        return -1;
-    }
-    p += strlen(open);
-    memcpy(out, p, (size_t) (e - p));
-    out[e - p] = '\0';
-    return 0;
-}
-
 /* a large object in parts: create, parts of s3_multipart bytes, complete
  * (or abort, so no half object and no billed parts stay behind) */
 static int
 td_s3_put_multipart(const td_config_t *cf, FILE *f, off_t size,
     const char *key, const char *type, char *err, size_t len)
 {
-    int            part, rc = -1;
-    long           psize;
-    char           body[8192], upload_id[512], num[16], *xml;
-    size_t         xlen, used;
-    off_t          off;
-    FILE          *mem;
-    mam_s3_req_t   req;
+    int               part;
+    long              psize;
+    char              upload_id[512], num[16];
+    off_t             off;
+    size_t            nparts;
+    mam_s3_req_t      req;
+    mam_s3_part_t    *parts;
+    mam_sigv4_pair_t  h[2];
 
-    memset(&req, 0, sizeof(req));
-    req.method = "POST";
-    req.bucket = cf->s3_bucket[2];
-    req.key = key;
-    req.query[req.nquery++] = (mam_sigv4_pair_t) { "uploads", "" };
-    req.headers[req.nheaders++] = (mam_sigv4_pair_t) { "content-type", type };
-    req.headers[req.nheaders++] = (mam_sigv4_pair_t) {
-        "x-amz-server-side-encryption", "AES256" };
-    req.body = body;
-    req.body_size = sizeof(body);
-    if (mam_s3_perform(&cf->s3, &req) != 0 || req.status != 200
-        || td_s3_xml(body, "UploadId", upload_id, sizeof(upload_id)) != 0)
+    h[0] = (mam_sigv4_pair_t) { "content-type", type };
+    h[1] = (mam_sigv4_pair_t) { "x-amz-server-side-encryption", "AES256" };
+
+    if (mam_s3_multipart_create(&cf->s3, cf->s3_bucket[2], key, h, 2,
+                                upload_id, sizeof(upload_id))
+        != 0)
     {
         snprintf(err, len, "cannot start a multipart upload of %s", key);
         return -1;
     }
 
     psize = cf->s3_multipart;
-    xlen = 256 + (size_t) (size / psize + 1) * 200;
-    xml = malloc(xlen);
-    if (xml == NULL) {
+    parts = calloc((size_t) (size / psize + 1), sizeof(mam_s3_part_t));
+    if (parts == NULL) {
         goto abort;
     }
-    used = (size_t) snprintf(xml, xlen, "<CompleteMultipartUpload>");
 
-    for (part = 1, off = 0; off < size; part++, off += psize) {
+    for (part = 1, off = 0, nparts = 0; off < size; part++, off += psize) {
         if (fseeko(f, off, SEEK_SET) != 0) {
             goto abort;
         }
@@ -123,47 +96,25 @@ td_s3_put_multipart(const td_config_t *cf, FILE *f, off_t size,
             snprintf(err, len, "part %d of %s failed", part, key);
             goto abort;
         }
-        used += (size_t) snprintf(xml + used, xlen - used,
-                                  "<Part><PartNumber>%d</PartNumber>"
-                                  "<ETag>%s</ETag></Part>", part, req.etag);
+        parts[nparts].number = part;
+        snprintf(parts[nparts].etag, sizeof(parts[nparts].etag), "%s",
+                 req.etag);
+        nparts++;
     }
-    used += (size_t) snprintf(xml + used, xlen - used,
-                              "</CompleteMultipartUpload>");
 
-    mem = fmemopen(xml, used, "r");
-    memset(&req, 0, sizeof(req));
-    req.method = "POST";
-    req.bucket = cf->s3_bucket[2];
-    req.key = key;
-    req.query[req.nquery++] = (mam_sigv4_pair_t) { "uploadId", upload_id };
-    req.upload = mem;
-    req.upload_size = (off_t) used;
-    req.body = body;
-    req.body_size = sizeof(body);
-    if (mem && mam_s3_perform(&cf->s3, &req) == 0 && req.status == 200
-        && strstr(body, "<Error>") == NULL)
+    if (mam_s3_multipart_complete(&cf->s3, cf->s3_bucket[2], key, upload_id,
+                                  parts, nparts)
+        == 0)
     {
-        rc = 0;
-    } else {
-        snprintf(err, len, "cannot complete the multipart upload of %s", key);
-    }
-    if (mem) {
-        fclose(mem);
-    }
-    free(xml);
-    if (rc == 0) {
+        free(parts);
         return 0;
     }
-    xml = NULL;
+
+    snprintf(err, len, "cannot complete the multipart upload of %s", key);
 
 abort:
-    free(xml);
-    memset(&req, 0, sizeof(req));
-    req.method = "DELETE";
-    req.bucket = cf->s3_bucket[2];
-    req.key = key;
-    req.query[req.nquery++] = (mam_sigv4_pair_t) { "uploadId", upload_id };
-    (void) mam_s3_perform(&cf->s3, &req);
+    free(parts);
+    (void) mam_s3_multipart_abort(&cf->s3, cf->s3_bucket[2], key, upload_id);
     if (!err[0]) {
         snprintf(err, len, "multipart upload of %s failed", key);
     }

@@ -356,9 +356,9 @@ sub start_s3 {
     $self->write_file("$d/secrets/s3.credentials",
                       "access_key_id = S3RVER\nsecret_access_key = S3RVER\n");
     chmod 0600, "$d/secrets/s3.credentials";
-    my $pid = $self->spawn("$ROOT/node_modules/.bin/s3rver", '-d', "$d/s3", '-a', '127.0.0.1',
-                           '-p', $self->s3_port, '--silent',
-                           map { ('--configure-bucket', $_) } @BUCKETS);
+    # s3rver with ListParts and AbortMultipartUpload added (t/lib/s3rver-peer.js)
+    my $pid = $self->spawn('node', "$ROOT/t/lib/s3rver-peer.js", "$d/s3", $self->s3_port,
+                           @BUCKETS);
     $self->{s3_pid} = $pid;
     $self->wait_until(sub {
         die "s3rver exited\n" unless kill 0, $pid;

@@ -1,0 +1,84 @@
+// The S3 peer of the test harness: npm's s3rver, plus the two multipart
+// calls it lacks (ListParts and AbortMultipartUpload), answered from the
+// parts s3rver itself stored.  Everything else is s3rver's own.
+//
+//   node t/lib/s3rver-peer.js DIRECTORY PORT BUCKET...
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const S3rver = require('s3rver');
+
+const [directory, port, ...buckets] = process.argv.slice(2);
+
+const server = new S3rver({
+    directory,
+    address: '127.0.0.1',
+    port: Number(port),
+    silent: true,
+    configureBuckets: buckets.map((name) => ({ name })),
+});
+
+function uploadDir(bucket, uploadId) {
+    return path.join(directory, bucket, '._S3rver_uploads', uploadId);
+}
+
+function xmlEscape(s) {
+    return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;');
+}
+
+function noSuchUpload(ctx) {
+    ctx.status = 404;
+    ctx.type = 'application/xml';
+    ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload'
+        + '</Code><Message>The specified upload does not exist.</Message></Error>';
+}
+
+function listParts(ctx, bucket, key, dir) {
+    const marker = Number(ctx.query['part-number-marker'] || 0);
+    const max = Math.min(Number(ctx.query['max-parts'] || 1000), 1000);
+    const numbers = fs.readdirSync(dir).filter((f) => /^\d+$/.test(f))
+        .map(Number).filter((n) => n > marker).sort((a, b) => a - b);
+    const page = numbers.slice(0, max);
+    const truncated = numbers.length > max;
+    const parts = page.map((n) => {
+        const file = path.join(dir, String(n));
+        const md5 = fs.readFileSync(`${file}.md5`, 'utf8').trim();
+        return `<Part><PartNumber>${n}</PartNumber><ETag>"${md5}"</ETag>`
+            + `<Size>${fs.statSync(file).size}</Size></Part>`;
+    }).join('');
+    ctx.status = 200;
+    ctx.type = 'application/xml';
+    ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<ListPartsResult>'
+        + `<Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key>`
+        + `<UploadId>${xmlEscape(ctx.query.uploadId)}</UploadId>`
+        + `<IsTruncated>${truncated}</IsTruncated>`
+        + (truncated ? `<NextPartNumberMarker>${page[page.length - 1]}</NextPartNumberMarker>` : '')
+        + parts + '</ListPartsResult>';
+}
+
+server.middleware.unshift(async (ctx, next) => {
+    const m = /^\/([^/]+)\/(.+)$/.exec(ctx.path);
+    const uploadId = ctx.query.uploadId;
+    if (!m || !uploadId || ctx.query.partNumber !== undefined
+        || !['GET', 'DELETE'].includes(ctx.method) || !/^[0-9a-f]+$/.test(uploadId)) {
+        return next();
+    }
+    const dir = uploadDir(m[1], uploadId);
+    if (!fs.existsSync(dir)) {
+        return noSuchUpload(ctx);
+    }
+    if (ctx.method === 'GET') {
+        return listParts(ctx, m[1], decodeURIComponent(m[2]), dir);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    ctx.status = 204;
+});
+
+server.run((err) => {
+    if (err) {
+        console.error(err);
+        process.exit(1);
+    }
+});
