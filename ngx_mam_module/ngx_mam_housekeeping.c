@@ -83,12 +83,17 @@ ngx_mam_hk_sql(ngx_mam_hk_run_t *run, const char *sql, int n)
 
 static void
 ngx_mam_hk_storage(ngx_mam_hk_run_t *run, ngx_mam_storage_op_e op,
-    const char *key, ngx_mam_task_done_pt done)
+    const char *key, const char *upload_id, ngx_mam_task_done_pt done)
 {
     ngx_memzero(&run->op, sizeof(ngx_mam_storage_op_t));
     run->op.op = op;
     run->op.key = key;
     run->op.data = run;
+
+    if (upload_id) {
+        ngx_cpystrn((u_char *) run->op.upload_id, (u_char *) upload_id,
+                    sizeof(run->op.upload_id));
+    }
 
     if (ngx_mam_storage_run_task(run->pool, ngx_cycle->log, &run->op, done)
         != NGX_OK)
@@ -129,6 +134,60 @@ ngx_mam_hk_upload_removed(void *data)
 }
 
 
+/* a stale upload's staging object */
+static void
+ngx_mam_hk_remove_upload(ngx_mam_hk_run_t *run)
+{
+    ngx_mam_hk_storage(run, NGX_MAM_STORAGE_REMOVE,
+                       ngx_mam_hk_field(run, "staging_key"), NULL,
+                       ngx_mam_hk_upload_removed);
+}
+
+
+/* a resumable upload's partial file or S3 multipart upload is gone (or
+ * could not go: logged, the upload expires all the same) */
+static void
+ngx_mam_hk_leftovers_removed(void *data)
+{
+    ngx_mam_hk_run_t  *run = ((ngx_mam_storage_op_t *) data)->data;
+
+    if (run->op.rc != MAM_STORAGE_OK) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, run->op.err,
+                      "mam: housekeeping: cannot remove what the resumable "
+                      "upload \"%s\" left", run->op.key);
+    }
+
+    ngx_mam_hk_remove_upload(run);
+}
+
+
+/* the partial beside a local resumable upload, or its S3 multipart upload */
+static ngx_uint_t
+ngx_mam_hk_upload_leftovers(ngx_mam_hk_run_t *run)
+{
+    const char           *upload_id;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_mam_main_conf();
+
+    if (!json_is_true(json_object_get(run->item, "resumable"))) {
+        return 0;
+    }
+
+    upload_id = ngx_mam_hk_field(run, "s3_upload_id");
+
+    if (mcf->s3 && upload_id == NULL) {
+        return 0;
+    }
+
+    ngx_mam_hk_storage(run, mcf->s3 ? NGX_MAM_STORAGE_MULTIPART_ABORT
+                                    : NGX_MAM_STORAGE_PARTIAL_REMOVE,
+                       ngx_mam_hk_field(run, "staging_key"), upload_id,
+                       ngx_mam_hk_leftovers_removed);
+    return 1;
+}
+
+
 static void
 ngx_mam_hk_staging_removed(void *data)
 {
@@ -154,7 +213,7 @@ ngx_mam_hk_master_sized(void *data)
                       "mam: housekeeping: recording the version of an "
                       "interrupted promote \"%s\"", run->op.key);
         ngx_mam_hk_storage(run, NGX_MAM_STORAGE_REMOVE,
-                           ngx_mam_hk_field(run, "staging_key"),
+                           ngx_mam_hk_field(run, "staging_key"), NULL,
                            ngx_mam_hk_staging_removed);
         return;
     }
@@ -176,9 +235,9 @@ ngx_mam_hk_step(ngx_mam_hk_run_t *run)
     list = json_object_get(run->work, "uploads");
     if (run->next_upload < json_array_size(list)) {
         run->item = json_array_get(list, run->next_upload++);
-        ngx_mam_hk_storage(run, NGX_MAM_STORAGE_REMOVE,
-                           ngx_mam_hk_field(run, "staging_key"),
-                           ngx_mam_hk_upload_removed);
+        if (!ngx_mam_hk_upload_leftovers(run)) {
+            ngx_mam_hk_remove_upload(run);
+        }
         return;
     }
 
@@ -186,7 +245,7 @@ ngx_mam_hk_step(ngx_mam_hk_run_t *run)
     if (run->next_promotion < json_array_size(list)) {
         run->item = json_array_get(list, run->next_promotion++);
         ngx_mam_hk_storage(run, NGX_MAM_STORAGE_SIZE,
-                           ngx_mam_hk_field(run, "master_key"),
+                           ngx_mam_hk_field(run, "master_key"), NULL,
                            ngx_mam_hk_master_sized);
         return;
     }

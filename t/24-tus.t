@@ -11,6 +11,7 @@ use Test::More;
 use Digest::SHA qw(sha1 sha256 sha256_hex);
 use MIME::Base64 qw(encode_base64);
 use Mam::Stack;
+use Time::HiRes qw(sleep);
 use Mam::Parallel qw(parallel_requests);
 use IO::Socket::INET;
 
@@ -248,5 +249,25 @@ $s->wait_until(sub { offset_of($e->{upload_url}) == 1000 }, 10, 'offset');
 is(offset_of($e->{upload_url}), 1000, 'a PATCH cut mid-chunk leaves the offset where it was');
 is(-s partial_of($e), 1000, '... and the partial untouched');
 
+$s->check_error_log;
+
+# --- housekeeping: an expired resumable upload leaves no partial behind -------
+$s->teardown;
+$s = Mam::Stack->new(workers => 1, staging_ttl => 1, housekeeping_interval => '300ms');
+$s->start;
+$root = $s->data_dir . '/storage';
+$s->register('admin@example.com');
+$T = $s->register('ed@example.com')->{access_token};
+my $h = presign(100, resumable => JSON::PP::true())->{json};
+is(patch($h->{upload_url}, 0, 'x' x 30)->{status}, 204, 'a partial upload of 30 bytes');
+sleep 1.5;
+ok(-e partial_of($h), '... still there while its URL is valid (past mam_staging_ttl)');
+$s->psql("UPDATE uploads SET expires_at = now() - interval '1 second' WHERE id = '$h->{upload_id}'");
+$s->wait_until(sub { !-e partial_of($h) }, 10, 'partial removed');
+ok(!-e partial_of($h), 'once expired, housekeeping removes the partial');
+$s->wait_until(sub { $s->psql("SELECT status FROM uploads WHERE id = '$h->{upload_id}'") eq "expired\n" },
+               10, 'expired');
+is($s->psql("SELECT status FROM uploads WHERE id = '$h->{upload_id}'"), "expired\n",
+   '... and marks the upload expired');
 $s->check_error_log;
 done_testing();

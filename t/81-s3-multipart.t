@@ -131,4 +131,22 @@ is($s->psql("SELECT count(*) FROM uploads WHERE resumable AND s3_upload_id IS NU
             . "AND status = 'pending'"), "1\n", '... the record stays pending without parts');
 
 $s->check_error_log;
+
+# --- housekeeping aborts the multipart upload of an expired one ---------------
+$s->teardown;
+$s = Mam::Stack->new(workers => 1, s3 => 1, upload_part_size => '5m', staging_ttl => 1,
+                     housekeeping_interval => '300ms');
+$s->start;
+$s->register('admin@example.com');
+$T = $s->register('ed@example.com')->{access_token};
+my $h = presign(6 * $MiB)->{json};
+put_part($h->{parts}[0]{url}, 'z' x (5 * $MiB));
+is(scalar(my @x = uploads_dir()), 1, 'a multipart upload with one part');
+$s->psql("UPDATE uploads SET expires_at = now() - interval '1 second', "
+         . "created_at = now() - interval '1 minute' WHERE id = '$h->{upload_id}'");
+$s->wait_until(sub { !(my @d = uploads_dir()) }, 10, 'aborted');
+is(scalar(my @y = uploads_dir()), 0, 'once expired, housekeeping aborts it in S3');
+$s->wait_until(sub { $s->psql("SELECT status FROM uploads WHERE id = '$h->{upload_id}'") eq "expired\n" },
+               10, 'expired');
+$s->check_error_log;
 done_testing();
