@@ -355,15 +355,100 @@ function putFile(url, file, headers, onprogress) {
   });
 }
 
+// Large files go in resumable pieces: tus on local storage (tus-js-client),
+// presigned parts on S3.  The presign answer is kept in localStorage under
+// the file's name, size and date, so choosing the same file again after a
+// reload or a failure continues where the server says it stopped.
+const RESUMABLE_FROM = 32 * 1024 * 1024;
+const TUS_CHUNK = 8 * 1024 * 1024;
+const RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const uploadKey = (f) => `mam-upload:${f.name}:${f.size}:${f.lastModified}`;
+
+function savedUpload(file) {
+  try {
+    const p = JSON.parse(localStorage.getItem(uploadKey(file)));
+    if (p && Date.parse(p.expires_at) > Date.now() + 60000) return p;
+  } catch (e) { /* nothing usable */ }
+  localStorage.removeItem(uploadKey(file));
+  return null;
+}
+
+function tusUpload(p, file, onprogress) {
+  return new Promise((resolve, reject) => {
+    new tus.Upload(file, {
+      uploadUrl: new URL(p.upload_url, location.href).href,
+      uploadSize: file.size,
+      chunkSize: TUS_CHUNK,
+      retryDelays: RETRY_DELAYS,
+      // a lost network is worth waiting for (tus-js-client would give up
+      // at once while the browser reports itself offline)
+      onShouldRetry: (err) => {
+        const status = err.originalResponse ? err.originalResponse.getStatus() : 0;
+        return status === 0 || status >= 500 || status === 409 || status === 423;
+      },
+      storeFingerprintForResuming: false,
+      onBeforeRequest: (req) => { req.setHeader('Authorization', `Bearer ${auth.token}`); },
+      onProgress: (sent, total) => onprogress(sent / total),
+      onSuccess: resolve,
+      onError: (e) => {
+        const res = e.originalResponse;
+        reject(new ApiError(res ? res.getStatus() : 0,
+                            { message: 'The upload stopped. Retry continues it.' }));
+      },
+    }).start();
+  });
+}
+
+async function putWithRetry(url, blob, onprogress) {
+  for (let i = 0; ; i++) {
+    try {
+      return await putFile(url, blob, {}, onprogress);
+    } catch (e) {
+      if (e.status !== 0 || i + 1 >= RETRY_DELAYS.length) throw e;
+      await sleep(RETRY_DELAYS[i + 1]);
+    }
+  }
+}
+
+async function partsUpload(p, file, onprogress) {
+  const state = await api('GET', `/api/uploads/${p.upload_id}/parts`);
+  let sent = state.uploaded.reduce((n, part) => n + part.size, 0);
+  onprogress(sent / file.size);
+  for (const part of state.parts) {
+    const start = (part.part_number - 1) * state.part_size;
+    const blob = file.slice(start, Math.min(start + state.part_size, file.size));
+    await putWithRetry(part.url, blob, (f) => onprogress((sent + f * blob.size) / file.size));
+    sent += blob.size;
+  }
+  await api('POST', `/api/uploads/${p.upload_id}/complete`, {});
+}
+
+async function presignFor(file) {
+  const resumable = file.size >= RESUMABLE_FROM;
+  const saved = resumable ? savedUpload(file) : null;
+  if (saved) return saved;
+  const p = await api('POST', '/api/presign', {
+    filename: file.name, content_type: file.type || 'video/mp4', size: file.size, resumable });
+  if (p.method !== 'PUT') {
+    const { parts, ...keep } = p;
+    localStorage.setItem(uploadKey(file), JSON.stringify(keep));
+  }
+  return p;
+}
+
 async function uploadOne(file, li) {
   const bar = h('progress', { max: 1, value: 0, 'aria-label': `Upload progress of ${file.name}` });
   const status = h('span', { class: 'muted' }, 'Preparing…');
   li.replaceChildren(h('strong', {}, file.name), ' ', status, bar);
+  const progress = (f) => { bar.value = f; status.textContent = `${Math.round(f * 100)} %`; };
   try {
-    const p = await api('POST', '/api/presign', {
-      filename: file.name, content_type: file.type || 'video/mp4', size: file.size });
+    const p = await presignFor(file);
     status.textContent = 'Uploading…';
-    await putFile(p.upload_url, file, p.headers, (f) => { bar.value = f; status.textContent = `${Math.round(f * 100)} %`; });
+    if (p.method === 'tus') await tusUpload(p, file, progress);
+    else if (p.method === 's3-multipart') await partsUpload(p, file, progress);
+    else await putFile(p.upload_url, file, p.headers, progress);
+    localStorage.removeItem(uploadKey(file));
     status.textContent = 'Creating the asset…';
     const title = file.name.replace(/\.[^.]+$/, '') || file.name;
     const { asset } = await api('POST', '/api/assets', { title, staging_key: p.staging_key });
@@ -372,6 +457,8 @@ async function uploadOne(file, li) {
     status.replaceChildren('Uploaded: ', h('a', { href: `/assets/${asset.id}`, 'data-link': true, class: 'open' }, 'open'));
     li.classList.add('done');
   } catch (e) {
+    // an upload the server no longer continues is started afresh on retry
+    if ([403, 404, 409, 410].includes(e.status)) localStorage.removeItem(uploadKey(file));
     status.replaceChildren(h('span', { class: 'error' }, e.message), ' ',
                            h('button', { class: 'ghost retry', type: 'button', onclick: () => uploadOne(file, li) }, 'Retry'));
     li.classList.add('failed');

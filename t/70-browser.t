@@ -21,11 +21,16 @@ $s->start;
 my $media = tempdir(CLEANUP => 1);
 make_media("$media/first.mp4", seconds => 5, size => '1280x720');
 make_media("$media/second.mp4", seconds => 2, size => '640x360');
+# large enough for the SPA's resumable mode (32 MiB): tus chunks of 8 MiB
+for my $n (qw(a b)) {
+    system("head -c " . (40 * 1024 * 1024) . " /dev/urandom > $media/resume-$n.mov") == 0 or die;
+}
 my $shots = "$root/docs/screenshots";
 make_path($shots);
 
 open my $node, '-|', 'env', "BASE=" . $s->base_url, "MEDIA=$media/first.mp4",
-    "MEDIA2=$media/second.mp4", "SHOTS=$shots", "SEEDED=$media/seeded", 'node', "$root/t/browser/spa.mjs"
+    "MEDIA2=$media/second.mp4", "SHOTS=$shots", "BIG_A=$media/resume-a.mov",
+    "BIG_B=$media/resume-b.mov", "SEEDED=$media/seeded", 'node', "$root/t/browser/spa.mjs"
     or die "node: $!";
 
 my $seeded = 0;
@@ -49,6 +54,16 @@ while (my $line = <$node>) {
 }
 close $node;
 is($? >> 8, 0, 'the browser run ended cleanly');
+
+# the resumed uploads arrived whole: their masters are the sources
+use Digest::SHA;
+for my $n (qw(a b)) {
+    my ($id) = $s->psql("SELECT id FROM assets WHERE title = 'resume-$n'") =~ /(\S+)/;
+    my $master = $s->data_dir . "/storage/masters/" . ($id // 'none') . "/v1/original.mov";
+    is(-e $master ? Digest::SHA->new(256)->addfile($master, 'b')->hexdigest : 'missing',
+       Digest::SHA->new(256)->addfile("$media/resume-$n.mov", 'b')->hexdigest,
+       "resume-$n.mov: the master's SHA-256 is the file's");
+}
 ok(-s "$shots/$_.png", "screenshot $_.png") for qw(grid player upload admin mobile);
 
 $s->check_error_log;

@@ -276,6 +276,44 @@ try {
     return true;
   });
 
+  // --- resumable uploads -----------------------------------------------------
+  const progressOf = (name) => page.evaluate((n) => {
+    const li = [...document.querySelectorAll('#uploads li')].find((l) => l.textContent.includes(n));
+    const bar = li && li.querySelector('progress');
+    return bar ? bar.value : 0;
+  }, name);
+  const waitProgress = (name, least) => page.waitForFunction(([n, v]) => {
+    const li = [...document.querySelectorAll('#uploads li')].find((l) => l.textContent.includes(n));
+    const bar = li && li.querySelector('progress');
+    return bar && bar.value >= v;
+  }, [name, least], { polling: 20, timeout: 60000 });
+
+  await check('a large file goes in tus chunks and continues after a reload', async () => {
+    await page.goto(BASE + '/upload');
+    await page.locator('#file').setInputFiles(process.env.BIG_A);
+    await waitProgress('resume-a', 0.3);
+    await page.reload();
+    await page.locator('#drop').waitFor();
+    await page.locator('#file').setInputFiles(process.env.BIG_A);
+    await waitProgress('resume-a', 0.0001);
+    const first = await progressOf('resume-a');
+    await page.locator('#uploads li.done', { hasText: 'resume-a' }).waitFor({ timeout: 60000 });
+    const saved = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('mam-upload:')));
+    return { ok: first >= 0.19 && saved.length === 0,
+             diag: `the bar began again at ${first}; saved: ${saved}` };
+  });
+
+  await check('a dropped network pauses the upload, which then finishes', async () => {
+    await page.locator('#file').setInputFiles(process.env.BIG_B);
+    await waitProgress('resume-b', 0.2);
+    await ctx.setOffline(true);
+    await new Promise((r) => setTimeout(r, 1500));
+    const during = await progressOf('resume-b');
+    await ctx.setOffline(false);
+    await page.locator('#uploads li.done', { hasText: 'resume-b' }).waitFor({ timeout: 90000 });
+    return { ok: during < 1, diag: `progress while offline ${during}` };
+  });
+
   // --- admin and a pending account ----------------------------------------
   const other = await newPage();
   await check('a new account in approval mode sees that it awaits approval', async () => {
