@@ -244,6 +244,7 @@ ngx_int_t ngx_mam_events_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_upload_handler(ngx_http_request_t *r);
 ngx_int_t ngx_mam_upload_verify(ngx_http_request_t *r, char *id_out,
     const char *user, time_t *expires_out);
+ngx_int_t ngx_mam_upload_pending(json_t *v, const char **message);
 
 /* ngx_mam_tus.c: the same location's tus 1.0 methods */
 ngx_int_t ngx_mam_tus_handler(ngx_http_request_t *r);

@@ -139,14 +139,6 @@ ngx_mam_mp_storage(ngx_http_request_t *r, ngx_mam_mp_t *mp,
 }
 
 
-static ngx_int_t
-ngx_mam_mp_sql(ngx_http_request_t *r, const char *sql, ngx_uint_t n,
-    const char **values, ngx_mam_pg_handler_pt done, ngx_mam_mp_t *mp)
-{
-    return ngx_mam_pg_query(r, sql, n, values, done, mp);
-}
-
-
 /* --- POST /api/presign {resumable: true} --------------------------------- */
 
 static void
@@ -205,8 +197,8 @@ ngx_mam_mp_created(ngx_http_request_t *r, void *data)
     values[1] = mp->op.upload_id;
     values[2] = ngx_mam_message(r->pool, "%L", (int64_t) mp->part_size);
 
-    if (ngx_mam_mp_sql(r, "SELECT mam_upload_multipart($1, $2, $3)", 3,
-                       values, ngx_mam_mp_recorded, mp)
+    if (ngx_mam_pg_query(r, "SELECT mam_upload_multipart($1, $2, $3)", 3,
+                         values, ngx_mam_mp_recorded, mp)
         != NGX_OK)
     {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
@@ -356,8 +348,8 @@ ngx_mam_mp_completed(ngx_http_request_t *r, void *data)
     values[0] = mp->staging_key;
     values[1] = ngx_mam_message(r->pool, "%L", (int64_t) mp->size);
 
-    if (ngx_mam_mp_sql(r, "SELECT mam_upload_seen($1, $2)", 2, values,
-                       ngx_mam_mp_seen, mp)
+    if (ngx_mam_pg_query(r, "SELECT mam_upload_seen($1, $2)", 2, values,
+                         ngx_mam_mp_seen, mp)
         != NGX_OK)
     {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
@@ -414,8 +406,8 @@ ngx_mam_mp_aborted(ngx_http_request_t *r, void *data)
     values[1] = mp->ctx->user.sub;
     values[2] = ngx_mam_ip(r);
 
-    if (ngx_mam_mp_sql(r, "SELECT mam_upload_terminate($1, $2, $3)", 3,
-                       values, ngx_mam_mp_terminated, mp)
+    if (ngx_mam_pg_query(r, "SELECT mam_upload_terminate($1, $2, $3)", 3,
+                         values, ngx_mam_mp_terminated, mp)
         != NGX_OK)
     {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
@@ -460,19 +452,7 @@ ngx_mam_mp_check(ngx_http_request_t *r, ngx_mam_mp_t *mp, json_t *v,
     ngx_cpystrn((u_char *) mp->op.upload_id, (u_char *) upload_id,
                 sizeof(mp->op.upload_id));
 
-    if (ngx_mam_outcome(v, "complete") || ngx_mam_outcome(v, "consumed")) {
-        *message = "the upload is complete";
-        return NGX_HTTP_CONFLICT;
-    }
-
-    if (!ngx_mam_outcome(v, "pending")
-        || json_is_true(json_object_get(v, "expired")))
-    {
-        *message = "the upload has ended";
-        return NGX_HTTP_GONE;
-    }
-
-    return NGX_OK;
+    return ngx_mam_upload_pending(v, message);
 }
 
 
@@ -554,8 +534,8 @@ ngx_mam_multipart_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     mp->ctx = ctx;
     values[0] = mp->id;
 
-    if (ngx_mam_mp_sql(r, "SELECT mam_upload_state($1)", 1, values,
-                       ngx_mam_mp_state, mp)
+    if (ngx_mam_pg_query(r, "SELECT mam_upload_state($1)", 1, values,
+                         ngx_mam_mp_state, mp)
         != NGX_OK)
     {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);

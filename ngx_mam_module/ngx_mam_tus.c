@@ -445,19 +445,7 @@ ngx_mam_tus_check(ngx_http_request_t *r, ngx_mam_tus_t *t, json_t *v,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_mam_outcome(v, "complete") || ngx_mam_outcome(v, "consumed")) {
-        *message = "the upload is complete";
-        return NGX_HTTP_CONFLICT;
-    }
-
-    if (!ngx_mam_outcome(v, "pending")
-        || json_is_true(json_object_get(v, "expired")))
-    {
-        *message = "the upload has ended";
-        return NGX_HTTP_GONE;
-    }
-
-    return NGX_OK;
+    return ngx_mam_upload_pending(v, message);
 }
 
 

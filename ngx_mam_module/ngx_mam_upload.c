@@ -534,6 +534,29 @@ ngx_mam_upload_state(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
+/* an upload record (mam_upload_state) still receiving bytes: NGX_OK, or
+ * 409 complete, 410 expired or terminated, with *message */
+ngx_int_t
+ngx_mam_upload_pending(json_t *v, const char **message)
+{
+    if (ngx_mam_outcome(v, "complete") || ngx_mam_outcome(v, "consumed")) {
+        *message = "the upload is complete";
+        return NGX_HTTP_CONFLICT;
+    }
+
+    if (!ngx_mam_outcome(v, "pending")
+        || json_is_true(json_object_get(v, "expired")))
+    {
+        *message = "the upload has ended";
+        return NGX_HTTP_GONE;
+    }
+
+    *message = NULL;
+
+    return NGX_OK;
+}
+
+
 /* the upload id from the path and a valid, unexpired signature (with the
  * owner's id for tus), or the status to refuse the request with */
 ngx_int_t

@@ -204,7 +204,7 @@ is(tus(GET => $q->{upload_url})->{status}, 405, 'GET is 405');
 $s->psql("UPDATE uploads SET expires_at = now() - interval '1 second' WHERE id = '$q->{upload_id}'");
 $r = tus(HEAD => $q->{upload_url});
 is($r->{status}, 410, 'an upload past its expiry (PostgreSQL) is 410');
-my $ttl = $s->psql("SELECT extract(epoch FROM expires_at - created_at)::int FROM uploads "
+my $ttl = $s->psql("SELECT extract(epoch FROM expires_at - date_trunc('second', created_at))::int FROM uploads "
                    . "WHERE id = '$p->{upload_id}'");
 is($ttl, 86400 . "\n", 'the resumable URL lives mam_upload_resumable_ttl (24 h by default)');
 

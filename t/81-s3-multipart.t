@@ -29,7 +29,7 @@ sub presign {
                      resumable => JSON::PP::true() }, token => $o{token} // $T);
 }
 sub put_part { $ua->request(PUT => $_[0], { content => $_[1] }) }
-sub uploads_dir { my @d = glob($s->data_dir . '/s3/mam-staging/._S3rver_uploads/*'); @d }
+sub uploads_dir { my @d = glob($s->data_dir . '/s3/mam-staging/._S3rver_uploads/*'); scalar @d }
 
 my $size = 12 * $MiB + 123;
 my $data = join '', map { chr(($_ * 31 + 7) % 256) x 1024 } 0 .. int($size / 1024);
@@ -47,7 +47,7 @@ is(scalar @{ $p->{parts} }, 3, '... three parts, each with a URL');
 is_deeply([ map { $_->{part_number} } @{ $p->{parts} } ], [1, 2, 3], '... numbered 1..3');
 like($p->{parts}[0]{url}, qr{^http://127\.0\.0\.1:\d+/mam-staging/uploads/.*partNumber=1.*uploadId=.*X-Amz-Signature=}s,
      '... presigned UploadPart URLs of the staging bucket');
-is(scalar(my @u = uploads_dir()), 1, 'S3 holds one multipart upload');
+is(uploads_dir(), 1, 'S3 holds one multipart upload');
 my $s3id = $s->psql("SELECT s3_upload_id FROM uploads WHERE id = '$p->{upload_id}'");
 chomp $s3id;
 like($p->{parts}[0]{url}, qr/uploadId=\Q$s3id\E/, "... the one recorded in PostgreSQL");
@@ -89,7 +89,7 @@ is_deeply($r->{json}, { staging_key => $p->{staging_key}, size => $size },
           '... with the staging key and size');
 ok($s->s3_object('mam-staging', $p->{staging_key}) eq $data,
    'the staging object is the whole file, byte for byte');
-is(scalar(my @u = uploads_dir()), 0, '... and no multipart upload is left in S3');
+is(uploads_dir(), 0, '... and no multipart upload is left in S3');
 is($s->psql("SELECT status FROM uploads WHERE id = '$p->{upload_id}'"), "complete\n",
    '... the upload is complete');
 is($s->api(POST => "/api/uploads/$p->{upload_id}/complete", {}, token => $T)->{status}, 409,
@@ -112,7 +112,7 @@ ok(!defined $s->s3_object('mam-staging', $w->{staging_key}), '... and no object 
 # --- termination ------------------------------------------------------------------
 is($s->api(DELETE => "/api/uploads/$w->{upload_id}", undef, token => $T)->{status}, 204,
    'DELETE /api/uploads/:id is 204');
-is(scalar(my @u = uploads_dir()), 0, '... the multipart upload is aborted in S3');
+is(uploads_dir(), 0, '... the multipart upload is aborted in S3');
 is($s->psql("SELECT status FROM uploads WHERE id = '$w->{upload_id}'"), "terminated\n",
    '... and the upload terminated');
 is($s->api(GET => "/api/uploads/$w->{upload_id}/parts", undef, token => $T)->{status}, 410,
@@ -141,11 +141,11 @@ $s->register('admin@example.com');
 $T = $s->register('ed@example.com')->{access_token};
 my $h = presign(6 * $MiB)->{json};
 put_part($h->{parts}[0]{url}, 'z' x (5 * $MiB));
-is(scalar(my @x = uploads_dir()), 1, 'a multipart upload with one part');
+is(uploads_dir(), 1, 'a multipart upload with one part');
 $s->psql("UPDATE uploads SET expires_at = now() - interval '1 second', "
          . "created_at = now() - interval '1 minute' WHERE id = '$h->{upload_id}'");
-$s->wait_until(sub { !(my @d = uploads_dir()) }, 10, 'aborted');
-is(scalar(my @y = uploads_dir()), 0, 'once expired, housekeeping aborts it in S3');
+$s->wait_until(sub { !uploads_dir() }, 10, 'aborted');
+is(uploads_dir(), 0, 'once expired, housekeeping aborts it in S3');
 $s->wait_until(sub { $s->psql("SELECT status FROM uploads WHERE id = '$h->{upload_id}'") eq "expired\n" },
                10, 'expired');
 $s->check_error_log;
