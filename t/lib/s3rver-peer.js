@@ -11,12 +11,18 @@ const S3rver = require('s3rver');
 
 const [directory, port, ...buckets] = process.argv.slice(2);
 
+// the browser PUTs to the staging bucket from the stack's origin
+const cors = '<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>'
+    + '<AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod>'
+    + '<AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader>'
+    + '</CORSRule></CORSConfiguration>';
+
 const server = new S3rver({
     directory,
     address: '127.0.0.1',
     port: Number(port),
     silent: true,
-    configureBuckets: buckets.map((name) => ({ name })),
+    configureBuckets: buckets.map((name) => ({ name, configs: [cors] })),
 });
 
 function uploadDir(bucket, uploadId) {
@@ -38,7 +44,9 @@ function noSuchUpload(ctx) {
 function listParts(ctx, bucket, key, dir) {
     const marker = Number(ctx.query['part-number-marker'] || 0);
     const max = Math.min(Number(ctx.query['max-parts'] || 1000), 1000);
-    const numbers = fs.readdirSync(dir).filter((f) => /^\d+$/.test(f))
+    // a part whose PUT was cut off has no .md5 yet: S3 would not list it
+    const numbers = fs.readdirSync(dir)
+        .filter((f) => /^\d+$/.test(f) && fs.existsSync(path.join(dir, `${f}.md5`)))
         .map(Number).filter((n) => n > marker).sort((a, b) => a - b);
     const page = numbers.slice(0, max);
     const truncated = numbers.length > max;
