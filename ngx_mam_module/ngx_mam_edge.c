@@ -247,6 +247,8 @@ ngx_mam_edge_handler(ngx_http_request_t *r)
         r->keepalive = 0;
     }
 
+    ngx_mam_metrics_mark_edge(r);
+
     return ngx_http_internal_redirect(r, &uri, NULL);
 }
 
@@ -444,6 +446,10 @@ ngx_int_t
 ngx_mam_edge_add_variables(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var, *v;
+
+    if (ngx_mam_metrics_add_variable(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     for (v = ngx_mam_edge_variables; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);

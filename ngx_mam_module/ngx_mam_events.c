@@ -455,3 +455,11 @@ ngx_mam_events_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
     return NGX_DONE;
 }
+
+
+/* for the metrics */
+ngx_uint_t
+ngx_mam_events_clients(void)
+{
+    return ngx_mam_events_nsubs;
+}

@@ -247,6 +247,13 @@ static ngx_command_t  ngx_mam_commands[] = {
       offsetof(ngx_mam_main_conf_t, rate_limit_user),
       &ngx_mam_rate_limit_bounds },
 
+    { ngx_string("mam_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_mam_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mam_storage_root"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -1048,6 +1055,10 @@ ngx_mam_postconfiguration(ngx_conf_t *cf)
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
 
+    if (ngx_mam_metrics_postconfiguration(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (mcf->edge_used && mcf->sign_key.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"mam_sign_key_file\" is required where "
@@ -1138,7 +1149,8 @@ ngx_mam_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_mam_events_init(cycle, mcf) != NGX_OK
-        || ngx_mam_reconcile_init(cycle, mcf) != NGX_OK)
+        || ngx_mam_reconcile_init(cycle, mcf) != NGX_OK
+        || ngx_mam_metrics_init_process(cycle) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1156,6 +1168,8 @@ ngx_mam_exit_process(ngx_cycle_t *cycle)
     if (mcf == NULL) {
         return;
     }
+
+    ngx_mam_metrics_exit_process();
 
     if (mcf->pg) {
         ngx_mam_pg_pool_destroy(mcf->pg);

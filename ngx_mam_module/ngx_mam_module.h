@@ -246,6 +246,18 @@ ngx_int_t ngx_mam_upload_verify(ngx_http_request_t *r, char *id_out,
     const char *user, time_t *expires_out);
 ngx_int_t ngx_mam_upload_pending(json_t *v, const char **message);
 
+/* ngx_mam_metrics.c */
+char *ngx_mam_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_mam_metrics_add_variable(ngx_conf_t *cf);
+ngx_int_t ngx_mam_metrics_postconfiguration(ngx_conf_t *cf);
+ngx_int_t ngx_mam_metrics_init_process(ngx_cycle_t *cycle);
+void ngx_mam_metrics_exit_process(void);
+void ngx_mam_metrics_mark_edge(ngx_http_request_t *r);
+ngx_int_t ngx_mam_route_index(const ngx_mam_route_t *route);
+const char *ngx_mam_route_name(ngx_uint_t i);
+ngx_uint_t ngx_mam_events_clients(void);
+
 /* ngx_mam_tus.c: the same location's tus 1.0 methods */
 ngx_int_t ngx_mam_tus_handler(ngx_http_request_t *r);
 

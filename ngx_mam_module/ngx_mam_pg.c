@@ -45,6 +45,8 @@ struct ngx_mam_pg_pool_s {
     ngx_queue_t               waiting;
     ngx_uint_t                nwaiting;
     ngx_uint_t                max_waiting;
+    ngx_uint_t                waits;
+    ngx_uint_t                wait_msec;
     ngx_msec_t                wait_timeout;
     char                     *conninfo;
     ngx_log_t                *log;
@@ -64,6 +66,7 @@ struct ngx_mam_pg_query_s {
     ngx_mam_pg_task_pt        task;     /* a query of no request */
     void                     *data;
     ngx_event_t               ev;       /* wait timeout, deferred failure */
+    ngx_msec_t                queued_at;
     unsigned                  queued:1;
 };
 
@@ -520,6 +523,7 @@ ngx_mam_pg_dispatch(ngx_mam_pg_pool_t *pool)
 
         ngx_queue_remove(head);
         pool->nwaiting--;
+        pool->wait_msec += ngx_current_msec - q->queued_at;
         q->queued = 0;
 
         if (q->ev.timer_set) {
@@ -725,6 +729,8 @@ ngx_mam_pg_submit(ngx_mam_pg_pool_t *pool, ngx_mam_pg_query_t *q)
 
     ngx_queue_insert_tail(&pool->waiting, &q->queue);
     pool->nwaiting++;
+    pool->waits++;
+    q->queued_at = ngx_current_msec;
     q->queued = 1;
     ngx_add_timer(&q->ev, pool->wait_timeout);
 }
@@ -800,4 +806,34 @@ ngx_mam_pg_pool_destroy(ngx_mam_pg_pool_t *pool)
 
         conn->state = NGX_MAM_PG_DOWN;
     }
+}
+
+
+void
+ngx_mam_pg_stats(ngx_mam_pg_pool_t *pool, ngx_mam_pg_stats_t *st)
+{
+    ngx_uint_t  i;
+
+    ngx_memzero(st, sizeof(ngx_mam_pg_stats_t));
+
+    if (pool == NULL) {
+        return;
+    }
+
+    for (i = 0; i < pool->nconns; i++) {
+        switch (pool->conns[i].state) {
+        case NGX_MAM_PG_IDLE:
+            st->idle++;
+            break;
+        case NGX_MAM_PG_BUSY:
+            st->busy++;
+            break;
+        default:
+            st->down++;
+        }
+    }
+
+    st->waiting = pool->nwaiting;
+    st->waits = pool->waits;
+    st->wait_msec = pool->wait_msec;
 }

@@ -54,4 +54,16 @@ json_t *ngx_mam_pg_json(ngx_pool_t *pool, PGresult *res);
 ngx_int_t ngx_mam_pg_ok(PGresult *res);
 
 
+/* a worker's pool at a glance, for the metrics */
+typedef struct {
+    ngx_uint_t                idle;
+    ngx_uint_t                busy;
+    ngx_uint_t                down;      /* down or connecting */
+    ngx_uint_t                waiting;
+    ngx_uint_t                waits;     /* queries that queued, ever */
+    ngx_uint_t                wait_msec; /* and their time in the queue */
+} ngx_mam_pg_stats_t;
+
+void ngx_mam_pg_stats(ngx_mam_pg_pool_t *pool, ngx_mam_pg_stats_t *st);
+
 #endif /* _NGX_MAM_PG_H_INCLUDED_ */

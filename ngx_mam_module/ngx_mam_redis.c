@@ -515,3 +515,11 @@ ngx_mam_redis_task_command(ngx_mam_redis_t *rd, ngx_mam_redis_task_pt handler,
 
     return NGX_OK;
 }
+
+
+/* for the metrics: 1 while connected */
+ngx_uint_t
+ngx_mam_redis_up(ngx_mam_redis_t *rd)
+{
+    return rd != NULL && rd->connected;
+}

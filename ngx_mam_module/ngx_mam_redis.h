@@ -45,6 +45,8 @@ ngx_int_t ngx_mam_redis_task_command(ngx_mam_redis_t *rd,
 void ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id,
     long av, const char *status, ngx_mam_redis_handler_pt done, void *data);
 
+ngx_uint_t ngx_mam_redis_up(ngx_mam_redis_t *rd);
+
 /* checks "unix:/path" or "IP:port" at configuration time */
 char *ngx_mam_redis_parse_addr(ngx_str_t *addr);
 

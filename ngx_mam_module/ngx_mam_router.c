@@ -66,6 +66,44 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
 };
 
 
+/* the route's place in the table (the metrics' label), or -1 */
+ngx_int_t
+ngx_mam_route_index(const ngx_mam_route_t *route)
+{
+    if (route == NULL || route < ngx_mam_routes
+        || route >= ngx_mam_routes + sizeof(ngx_mam_routes)
+                                     / sizeof(ngx_mam_route_t) - 1)
+    {
+        return -1;
+    }
+
+    return route - ngx_mam_routes;
+}
+
+
+static const char *ngx_mam_method_name(ngx_uint_t method);
+
+
+/* "GET /api/assets/:id" for the route at i, or NULL past the table */
+const char *
+ngx_mam_route_name(ngx_uint_t i)
+{
+    static char  names[sizeof(ngx_mam_routes) / sizeof(ngx_mam_route_t)][96];
+
+    if (i >= sizeof(ngx_mam_routes) / sizeof(ngx_mam_route_t) - 1) {
+        return NULL;
+    }
+
+    if (names[i][0] == '\0') {
+        ngx_snprintf((u_char *) names[i], sizeof(names[i]) - 1, "%s %s%Z",
+                     ngx_mam_method_name(ngx_mam_routes[i].methods),
+                     ngx_mam_routes[i].pattern);
+    }
+
+    return names[i];
+}
+
+
 static const struct {
     ngx_uint_t   method;
     const char  *name;
@@ -78,6 +116,21 @@ static const struct {
     { NGX_HTTP_DELETE, "DELETE" },
     { 0, NULL }
 };
+
+
+static const char *
+ngx_mam_method_name(ngx_uint_t method)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; ngx_mam_method_names[i].name; i++) {
+        if (ngx_mam_method_names[i].method == method) {
+            return ngx_mam_method_names[i].name;
+        }
+    }
+
+    return "?";
+}
 
 
 /* "/api/assets/:id" against the URI; fills ctx->params on a match */

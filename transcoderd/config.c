@@ -130,6 +130,9 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
     if (strcmp(k, "work_dir") == 0) {
         return td_copy(cf->work_dir, sizeof(cf->work_dir), v);
     }
+    if (strcmp(k, "metrics_listen") == 0) {
+        return td_copy(cf->metrics_listen, sizeof(cf->metrics_listen), v);
+    }
     if (strcmp(k, "encoder") == 0) {
         if (strcmp(v, "auto") == 0) {
             cf->encoder = TD_ENC_AUTO;

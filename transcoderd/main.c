@@ -51,6 +51,8 @@ typedef struct {
     pthread_cond_t    cond;
     double            fraction;
     int               ticking;
+
+    const char       *result;   /* how the job ended, for the metrics */
 } td_slot_t;
 
 
@@ -244,7 +246,7 @@ td_sleep_ms(int ms)
 
 /* 1 done (ack), 0 abandoned (no ack) */
 static int
-td_work(td_slot_t *s)
+td_work_job(td_slot_t *s)
 {
     int             attempt, accepted, cores;
     char            input[2200], dir[2200], tmp[2300];
@@ -258,6 +260,7 @@ td_work(td_slot_t *s)
     {
         td_log(job->job_id, "malformed entry %s: dropped", job->id);
         td_send(s, "failed", -1, NULL, NULL, "malformed job entry", NULL);
+        s->result = "failed";
         return 1;
     }
 
@@ -336,15 +339,19 @@ td_work(td_slot_t *s)
 
         if (td_stop) {
             td_log(job->job_id, "abandoned at shutdown (not acknowledged)");
+            s->result = "abandoned";
             return 0;
         }
 
         td_log(job->job_id, "attempt %d failed%s: %s", attempt,
                t.permanent ? " for good" : "", t.error);
+        td_metrics_attempt_failed();
 
         if (t.permanent || attempt >= s->cf.attempts) {
+            s->result = "failed";
             if (!t.permanent) {
                 td_queue_dead(s->queue, job, t.error);
+                s->result = "dead";
             }
             td_send(s, "failed", -1, NULL, NULL, t.error, &accepted);
             return accepted >= 0;
@@ -352,6 +359,7 @@ td_work(td_slot_t *s)
 
         td_sleep_ms(td_backoff(&s->cf, attempt));
         if (td_stop) {
+            s->result = "abandoned";
             return 0;
         }
     }
@@ -369,8 +377,29 @@ td_work(td_slot_t *s)
 
     td_log(job->job_id, "ready%s", accepted < 0 ? " (callback not accepted, "
            "left pending)" : "");
+    s->result = "ready";
 
     return accepted >= 0;
+}
+
+
+/* one job, counted */
+static int
+td_work(td_slot_t *s)
+{
+    int              rc;
+    struct timespec  t0, t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    td_metrics_job_started();
+    s->result = "abandoned";
+
+    rc = td_work_job(s);
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    td_metrics_job_finished(s->result, (double) (t1.tv_sec - t0.tv_sec)
+                                       + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    return rc;
 }
 
 /* -r: one file, no queue, no callback */
@@ -527,6 +556,13 @@ main(int argc, char **argv)
            nvenc ? "opens" : "does not open", cuda ? "present" : "absent",
            (int) td_cf.encoder);
 
+    if (td_cf.metrics_listen[0]
+        && td_metrics_start(td_cf.metrics_listen, err, sizeof(err)) != 0)
+    {
+        td_log(NULL, "%s", err);
+        return 1;
+    }
+
     threads = calloc((size_t) td_cf.jobs, sizeof(pthread_t));
     for (i = 0; i < td_cf.jobs; i++) {
         pthread_create(&threads[i], NULL, td_slot, NULL);
@@ -556,6 +592,7 @@ main(int argc, char **argv)
         pthread_join(threads[i], NULL);
     }
     free(threads);
+    td_metrics_stop();
     td_log(NULL, "stopped");
     curl_global_cleanup();
 

@@ -44,6 +44,7 @@ typedef struct {
     char               s3_bucket[3][64];    /* staging, masters, previews */
     char               work_dir[1024];      /* local scratch for S3 jobs */
     long               s3_multipart;        /* bytes from which to use parts */
+    char               metrics_listen[64];  /* IP:port, or "" for none */
 } td_config_t;
 
 typedef struct {
@@ -60,6 +61,13 @@ extern volatile sig_atomic_t  td_reload;
 
 /* config.c */
 int td_config_load(const char *path, td_config_t *cf, char *err, size_t len);
+
+/* metrics.c */
+int td_metrics_start(const char *listen_on, char *err, size_t len);
+void td_metrics_stop(void);
+void td_metrics_job_started(void);
+void td_metrics_attempt_failed(void);
+void td_metrics_job_finished(const char *result, double seconds);
 
 /* log.c */
 void td_log_open(const char *file);
