@@ -4,6 +4,7 @@
  */
 
 #include "ngx_mam_pg.h"
+#include "mam_body.h"
 
 
 #define NGX_MAM_COMMENT_MAX      4000
@@ -65,7 +66,7 @@ ngx_mam_comments_content(ngx_http_request_t *r, json_t *body, char **out)
         end--;
     }
 
-    n = ngx_mam_utf8_chars(start, end - start);
+    n = mam_utf8_chars((char *) start, end - start);
     if (n < 1 || n > NGX_MAM_COMMENT_MAX) {
         return "content: must be 1..4000 characters";
     }

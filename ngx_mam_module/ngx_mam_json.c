@@ -5,6 +5,8 @@
 
 #include "ngx_mam_module.h"
 
+#include "mam_body.h"
+
 
 typedef struct {
     ngx_uint_t    status;
@@ -216,7 +218,6 @@ ngx_mam_json_body(ngx_http_request_t *r, json_t **body, ngx_str_t *raw,
     json_t               *value;
     ngx_buf_t            *b;
     ngx_chain_t          *cl;
-    json_error_t          err;
     ngx_mam_main_conf_t  *mcf;
 
     *body = NULL;
@@ -268,20 +269,14 @@ ngx_mam_json_body(ngx_http_request_t *r, json_t **body, ngx_str_t *raw,
     raw->data = buf;
     raw->len = (size_t) size;
 
-    value = json_loadb((char *) buf, (size_t) size, JSON_REJECT_DUPLICATES,
-                       &err);
+    value = mam_body_parse((char *) buf, (size_t) size, message);
     if (value == NULL) {
-        *message = "body: malformed JSON";
         return NGX_HTTP_BAD_REQUEST;
     }
 
     if (ngx_mam_json_cleanup_add(r->pool, value) != NGX_OK) {
+        json_decref(value);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (!json_is_object(value)) {
-        *message = "body: must be a JSON object";
-        return NGX_HTTP_BAD_REQUEST;
     }
 
     *body = value;
@@ -335,20 +330,6 @@ ngx_mam_message(ngx_pool_t *pool, const char *fmt, ...)
 }
 
 
-size_t
-ngx_mam_utf8_chars(u_char *s, size_t len)
-{
-    size_t  i, n;
-
-    /* jansson has validated the UTF-8: count the non-continuation bytes */
-    for (i = 0, n = 0; i < len; i++) {
-        n += (s[i] & 0xc0) != 0x80;
-    }
-
-    return n;
-}
-
-
 /*
  * The string member `name` of the JSON body, min..max characters, with no
  * control characters.  NGX_OK, NGX_DECLINED when absent and not required,
@@ -359,44 +340,30 @@ ngx_mam_body_string(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const char *name, size_t min, size_t max, ngx_uint_t required,
     ngx_str_t *out, const char **message)
 {
-    u_char  *p;
-    size_t   n;
-    json_t  *v;
+    int          rc;
+    char        *msg;
+    size_t       len;
+    const char  *value;
 
-    v = ctx->body ? json_object_get(ctx->body, name) : NULL;
-
-    if (v == NULL || json_is_null(v)) {
-        if (!required) {
-            return NGX_DECLINED;
-        }
-        *message = ngx_mam_message(r->pool, "%s: required", name);
+    msg = ngx_pnalloc(r->pool, 256);
+    if (msg == NULL) {
+        *message = "invalid request";
         return NGX_ERROR;
     }
 
-    if (!json_is_string(v)) {
-        *message = ngx_mam_message(r->pool, "%s: must be a string", name);
+    rc = mam_body_string(ctx->body, name, min, max, (int) required, &value,
+                         &len, msg, 256);
+    if (rc == 1) {
+        return NGX_DECLINED;
+    }
+
+    if (rc != 0) {
+        *message = msg;
         return NGX_ERROR;
     }
 
-    out->data = (u_char *) json_string_value(v);
-    out->len = json_string_length(v);
-
-    for (p = out->data; p < out->data + out->len; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            *message = ngx_mam_message(r->pool,
-                                       "%s: must not contain control "
-                                       "characters", name);
-            return NGX_ERROR;
-        }
-    }
-
-    n = ngx_mam_utf8_chars(out->data, out->len);
-
-    if (n < min || n > max) {
-        *message = ngx_mam_message(r->pool, "%s: must be %uz..%uz characters",
-                                   name, min, max);
-        return NGX_ERROR;
-    }
+    out->data = (u_char *) value;
+    out->len = len;
 
     return NGX_OK;
 }

@@ -176,7 +176,6 @@ ngx_int_t ngx_mam_body_string(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 ngx_int_t ngx_mam_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 const char *ngx_mam_message(ngx_pool_t *pool, const char *fmt, ...);
-size_t ngx_mam_utf8_chars(u_char *s, size_t len);
 ngx_uint_t ngx_mam_outcome(json_t *v, const char *outcome);
 
 /* ngx_mam_auth.c */

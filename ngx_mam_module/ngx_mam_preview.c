@@ -398,8 +398,6 @@ ngx_mam_preview_header(ngx_http_request_t *r, const char *name)
 static ngx_int_t
 ngx_mam_preview_callback_verify(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
-    u_char               *msg, *p;
-    time_t                ts;
     ngx_table_elt_t      *th, *sh;
     ngx_mam_main_conf_t  *mcf;
 
@@ -408,39 +406,15 @@ ngx_mam_preview_callback_verify(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     th = ngx_mam_preview_header(r, "X-Mam-Timestamp");
     sh = ngx_mam_preview_header(r, "X-Mam-Signature");
 
-    if (th == NULL || sh == NULL || th->value.len == 0
-        || th->value.len > 12 || mcf->callback_key.len == 0
-        || sh->value.len != sizeof("sha256=") - 1 + 64
-        || ngx_strncmp(sh->value.data, "sha256=", 7) != 0)
-    {
+    if (th == NULL || sh == NULL) {
         return NGX_ERROR;
     }
 
-    for (p = th->value.data; p < th->value.data + th->value.len; p++) {
-        if (*p < '0' || *p > '9') {
-            return NGX_ERROR;
-        }
-    }
-
-    ts = ngx_atotm(th->value.data, th->value.len);
-    if (ts == NGX_ERROR || ts < ngx_time() - NGX_MAM_CALLBACK_WINDOW
-        || ts > ngx_time() + NGX_MAM_CALLBACK_WINDOW)
-    {
-        return NGX_ERROR;
-    }
-
-    msg = ngx_pnalloc(r->pool, th->value.len + 1 + ctx->raw_body.len);
-    if (msg == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_cpymem(msg, th->value.data, th->value.len);
-    *p++ = '.';
-    p = ngx_cpymem(p, ctx->raw_body.data, ctx->raw_body.len);
-
-    return mam_hmac_hex_verify(mcf->callback_key.data, mcf->callback_key.len,
-                               msg, p - msg, (char *) sh->value.data + 7,
-                               64)
+    return mam_callback_verify(mcf->callback_key.data, mcf->callback_key.len,
+                               (char *) th->value.data, th->value.len,
+                               (char *) sh->value.data, sh->value.len,
+                               ctx->raw_body.data, ctx->raw_body.len,
+                               (long) ngx_time(), NGX_MAM_CALLBACK_WINDOW)
            ? NGX_OK : NGX_ERROR;
 }
 

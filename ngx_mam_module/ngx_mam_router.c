@@ -6,6 +6,8 @@
 
 #include "ngx_mam_module.h"
 
+#include "mam_route.h"
+
 
 static const ngx_mam_route_t  ngx_mam_routes[] = {
     { NGX_HTTP_GET, "/api/health", ngx_mam_health_handler, NGX_MAM_UNLIMITED },
@@ -137,53 +139,21 @@ ngx_mam_method_name(ngx_uint_t method)
 static ngx_int_t
 ngx_mam_route_match(const char *pattern, ngx_str_t *uri, ngx_mam_ctx_t *ctx)
 {
-    size_t       plen, slen;
-    u_char      *p, *end, *seg;
-    ngx_uint_t   n;
-    const char  *s, *pseg;
+    size_t             i, n;
+    mam_route_param_t  params[MAM_ROUTE_MAX_PARAMS];
 
-    p = uri->data;
-    end = p + uri->len;
-    s = pattern;
-    n = 0;
-
-    while (*s == '/') {
-        if (p == end || *p != '/') {
-            return NGX_DECLINED;
-        }
-
-        pseg = ++s;
-        while (*s && *s != '/') {
-            s++;
-        }
-        plen = s - pseg;
-
-        seg = ++p;
-        while (p < end && *p != '/') {
-            p++;
-        }
-        slen = p - seg;
-
-        if (pseg[0] == ':') {
-            if (slen == 0 || n == NGX_MAM_MAX_PARAMS) {
-                return NGX_DECLINED;
-            }
-
-            ctx->params[n].name.data = (u_char *) pseg + 1;
-            ctx->params[n].name.len = plen - 1;
-            ctx->params[n].value.data = seg;
-            ctx->params[n].value.len = slen;
-            n++;
-            continue;
-        }
-
-        if (slen != plen || ngx_strncmp(seg, pseg, plen) != 0) {
-            return NGX_DECLINED;
-        }
+    if (!mam_route_match(pattern, (const char *) uri->data, uri->len, params,
+                         &n)
+        || n > NGX_MAM_MAX_PARAMS)
+    {
+        return NGX_DECLINED;
     }
 
-    if (p != end) {
-        return NGX_DECLINED;
+    for (i = 0; i < n; i++) {
+        ctx->params[i].name.data = (u_char *) params[i].name;
+        ctx->params[i].name.len = params[i].name_len;
+        ctx->params[i].value.data = (u_char *) params[i].value;
+        ctx->params[i].value.len = params[i].value_len;
     }
 
     ctx->nparams = n;
