@@ -70,25 +70,41 @@ static ngx_str_t        ngx_mam_metrics_edge_name =
 static ngx_mam_metrics_shm_t *
 ngx_mam_metrics_shm(void)
 {
-    if (ngx_mam_metrics_zone == NULL
-        || ngx_mam_metrics_zone->shm.addr == NULL)
-    {
+    if (ngx_mam_metrics_zone == NULL) {
         return NULL;
     }
 
-    return (ngx_mam_metrics_shm_t *) ngx_mam_metrics_zone->shm.addr;
+    return ngx_mam_metrics_zone->data;
 }
 
 
+/* nginx makes every shared zone a slab pool (its master unlocks the
+ * pool's mutex for a worker that died): the counters are allocated from
+ * it, never written over its header */
 static ngx_int_t
 ngx_mam_metrics_zone_init(ngx_shm_zone_t *zone, void *data)
 {
+    ngx_slab_pool_t  *shpool;
+
     /* a reload keeps the old zone and its counters */
-    if (data == NULL) {
-        ngx_memzero(zone->shm.addr, sizeof(ngx_mam_metrics_shm_t));
+    if (data) {
+        zone->data = data;
+        return NGX_OK;
     }
 
-    zone->data = zone->shm.addr;
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    if (zone->shm.exists) {
+        zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    zone->data = ngx_slab_calloc(shpool, sizeof(ngx_mam_metrics_shm_t));
+    if (zone->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = zone->data;
 
     return NGX_OK;
 }

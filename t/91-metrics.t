@@ -110,6 +110,18 @@ is(sum_of($m, qr/^mam_redis_up\{/), 2, '... and 1 again once it is back');
 
 is($s->http(POST => '/metrics')->{status}, 405, 'only GET and HEAD');
 
+# a reload keeps the zone and its counters (and the master survives the
+# old workers' exit, which unlocks the zone's pool for them)
+($m) = scrape();
+my $health = $m->{'mam_http_requests_total{route="GET /api/health",status="200"}'};
+my $master = $s->nginx_pid;
+$s->reload_nginx;
+$s->api(GET => '/api/health');
+($m) = scrape();
+is($m->{'mam_http_requests_total{route="GET /api/health",status="200"}'}, $health + 1,
+   'a reload keeps the counters');
+ok(kill(0, $master) && (my @w = $s->nginx_workers) == 2, '... and the master and its workers live on');
+
 # transcoderd's own
 my $td = HTTP::Tiny->new(timeout => 5)->get("http://127.0.0.1:$tdport/metrics");
 is($td->{status}, 200, "transcoderd answers on metrics_listen");
