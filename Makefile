@@ -1,7 +1,8 @@
 # MAM on nginx.  `make` builds, `make run` starts the whole stack,
 # `make test` runs the suite (see README.md).
 
-BUILDDIR ?= build
+# SANITIZE=1: ASan + UBSan builds in their own folder
+BUILDDIR ?= $(if $(SANITIZE),build-asan,build)
 , := ,
 -include $(BUILDDIR)/config.mk
 
@@ -16,7 +17,8 @@ MODULE_SRCS = $(wildcard ngx_mam_module/*.c ngx_mam_module/*.h \
 
 LIBMAM_SRCS = $(wildcard libmam/*.c)
 UNIT_TESTS = $(patsubst t/unit/%.c,$(BUILDDIR)/t/unit/%,$(wildcard t/unit/*.c))
-UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Ilibmam -It/unit
+UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Ilibmam -It/unit \
+              $(if $(SANITIZE),-fno-omit-frame-pointer -fsanitize=address$(,)undefined)
 UNIT_LIBS = -ljwt -largon2 -ljansson -lcrypto -lcurl
 
 .PHONY: all deps module unit transcoderd spa run test bench fuzz install clean distclean
@@ -42,7 +44,7 @@ deps:
 	@scripts/install-deps
 
 $(BUILDDIR)/config.mk: configure ngx_mam_module/config
-	./configure --builddir=$(abspath $(BUILDDIR))
+	./configure --builddir=$(abspath $(BUILDDIR)) $(if $(SANITIZE),--sanitize)
 
 module: $(MODULE)
 
@@ -73,7 +75,8 @@ run: deps
 
 test: deps
 	$(MAKE) all
-	prove -I t/lib -j $(PROVE_JOBS) t/
+	MAM_BUILD=$(abspath $(BUILDDIR)) MAM_SANITIZE=$(SANITIZE) \
+	    prove -I t/lib -j $(PROVE_JOBS) t/
 
 bench: deps
 	$(MAKE) all

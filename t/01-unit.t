@@ -5,7 +5,7 @@ use warnings;
 use FindBin;
 use Test::More;
 
-my $dir = "$FindBin::Bin/../build/t/unit";
+my $dir = ($ENV{MAM_BUILD} || "$FindBin::Bin/../build") . '/t/unit';
 my @bins = grep { -x && -f } glob "$dir/*";
 ok(@bins, 'unit test binaries are built') or BAIL_OUT('run make unit');
 

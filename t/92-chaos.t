@@ -102,7 +102,10 @@ sleep 0.5;
 my $api_log = $s->data_dir . '/reload.log';
 my $api = fork // die;
 if ($api == 0) {
-    my $ua = HTTP::Tiny->new(timeout => 10);
+    # a new connection each time: a keep-alive connection that the old
+    # worker closes just as a request goes out on it is the documented
+    # race of every HTTP server's graceful shutdown (clients retry those)
+    my $ua = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
     open my $fh, '>', $api_log or die;
     my $end = time + 4;
     while (time < $end) {

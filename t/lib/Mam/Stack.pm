@@ -24,6 +24,8 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
+# the build under test (make test SANITIZE=1 uses build-asan)
+our $BUILD = $ENV{MAM_BUILD} || "$ROOT/build";
 our $PGBIN = '/usr/lib/postgresql/15/bin';
 our $NGINX = '/usr/sbin/nginx';
 
@@ -408,7 +410,7 @@ EOT
 sub start_transcoderd {
     my ($self) = @_;
     $self->write_transcoderd_conf;
-    my $pid = $self->spawn("$ROOT/build/transcoderd", '-c', $self->transcoderd_conf);
+    my $pid = $self->spawn("$BUILD/transcoderd", '-c', $self->transcoderd_conf);
     $self->{transcoderd_pid} = $pid;
     $self->wait_until(sub {
         die "transcoderd exited:\n" . $self->slurp($self->transcoderd_log)
@@ -434,7 +436,7 @@ sub render_nginx_conf {
     my %o = (%$self, %over);
     my $p = $self->prefix;
     my $d = $self->{data_dir};
-    my $module = "$ROOT/build/modules/ngx_mam_module.so";
+    my $module = "$BUILD/modules/ngx_mam_module.so";
     my $user = $self->{as_root} ? "user root;\n" : '';
 
     my ($load, $mam, $api) = ('', '', '');
@@ -614,8 +616,10 @@ sub tail_error_log {
 # a test: no crashed worker, no alert, no sanitizer report in error.log
 sub check_error_log {
     my ($self) = @_;
+    my $text = $self->error_log_text;
+    $text .= $self->slurp($_) // '' for glob($self->prefix . '/logs/{asan,ubsan}.*');
     my @bad = grep { /exited on signal|\[alert\]|\[crit\]|AddressSanitizer|runtime error:|LeakSanitizer/ }
-              split /\n/, $self->error_log_text;
+              split /\n/, $text;
     Test::More::ok(!@bad, 'error.log: no crash, alert or sanitizer report')
         or Test::More::diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
 }
@@ -698,10 +702,26 @@ sub create_asset {
 
 # --- processes and files --------------------------------------------------
 
+# under make test SANITIZE=1: reports go to logs/asan.* and logs/ubsan.*
+# (check_error_log reads them); Debian's nginx gets libasan preloaded for
+# the sanitized module
+sub sanitizer_env {
+    my ($self, $cmd) = @_;
+    return unless $ENV{MAM_SANITIZE};
+    my $logs = $self->prefix . '/logs';
+    $ENV{ASAN_OPTIONS} = "detect_leaks=0:log_path=$logs/asan";
+    $ENV{UBSAN_OPTIONS} = "print_stacktrace=1:log_path=$logs/ubsan";
+    if ($cmd eq $NGINX) {
+        chomp(my $asan = `gcc -print-file-name=libasan.so`);
+        $ENV{LD_PRELOAD} = $asan;
+    }
+}
+
 sub spawn {
     my ($self, @cmd) = @_;
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
+        $self->sanitizer_env($cmd[0]);
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $self->prefix . '/logs/stdout.log';
         open STDERR, '>&', \*STDOUT;
