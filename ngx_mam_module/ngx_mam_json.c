@@ -263,7 +263,10 @@ ngx_mam_json_body(ngx_http_request_t *r, json_t **body, ngx_str_t *raw,
 
     p = buf;
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+        /* an empty buffer may have no memory at all */
+        if (cl->buf->last != cl->buf->pos) {
+            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+        }
     }
 
     raw->data = buf;

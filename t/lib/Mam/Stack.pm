@@ -205,6 +205,8 @@ sub pg_cmd {
 
 sub run_quiet {
     my ($self, @cmd) = @_;
+    local %ENV = %ENV;
+    $self->sanitizer_env($cmd[0] eq 'nginx' ? $NGINX : $cmd[0]);
     my $out = qx{@{[ join ' ', map { shell_quote($_) } @cmd ]} 2>&1};
     return ($? >> 8, $out);
 }
