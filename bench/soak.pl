@@ -2,8 +2,9 @@
 # Soak (issue 11): mixed traffic for SOAK_SECONDS (600 by default): API
 # reads and writes (list, get, comments, sign-preview, preview status),
 # SSE clients that come and go, and signed segment downloads with ranges.
-# Worker RSS and open file descriptors are printed at the start and the
-# end and must stay flat; no answer may be a 5xx.
+# The data set stays the same size (each comment written is deleted), so
+# the workers' RSS and open file descriptors, taken under load after a
+# warm-up and again near the end, must stay flat; no answer may be a 5xx.
 #
 # Prints "ROW" lines for bench/run.
 use strict;
@@ -58,13 +59,17 @@ sub client {
             [ GET => "/api/assets/$aid" ],
             [ GET => "/api/assets/$aid/comments" ],
             [ POST => "/api/assets/$aid/comments", qq({"timestamp_sec":1.5,"content":"soak $n $i"}) ],
+            [ DELETE => '/api/comments/' ],
             [ GET => "/api/preview/status?asset_id=$aid" ],
             [ POST => '/api/sign-preview', qq({"asset_id":"$aids[0]"}) ],
         );
+        my $comment = '';
         for my $r (@reqs) {
-            my $res = $ua->request($r->[0], $s->url($r->[1]),
+            my $path = $r->[0] eq 'DELETE' ? "$r->[1]$comment" : $r->[1];
+            my $res = $ua->request($r->[0], $s->url($path),
                                    { headers => \%h, (defined $r->[2] ? (content => $r->[2]) : ()) });
             $count{$res->{status}}++;
+            ($comment) = $res->{content} =~ /"id":"([0-9a-f-]{36})"/ if $r->[0] eq 'POST';
             if ($r->[1] eq '/api/sign-preview' && $res->{status} == 200) {
                 (my $url = $res->{content}) =~ s/.*"url":"([^"]+)".*/$1/s;
                 $url =~ s{index\.m3u8$}{360p/segment_000.ts};
@@ -85,9 +90,8 @@ sub client {
     return map { "$_ $count{$_}" } keys %count;
 }
 
-sleep 2;
-my ($rss0, $fds0) = worker_stats();
-print STDERR "soak: start: workers' RSS $rss0 KiB, open fds $fds0\n";
+my $WARMUP = $SECONDS >= 120 ? 60 : int($SECONDS / 4);
+my $t0 = time;
 
 my @kids;
 for my $n (1 .. $CLIENTS) {
@@ -97,6 +101,14 @@ for my $n (1 .. $CLIENTS) {
     close $w;
     push @kids, [ $pid, $r ];
 }
+# both taken under load: after the warm-up, and just before the end
+sleep $WARMUP;
+my ($rss0, $fds0) = worker_stats();
+print STDERR "soak: start: workers' RSS $rss0 KiB, open fds $fds0\n";
+sleep $SECONDS - (time - $t0) - 3;
+my ($rss1, $fds1) = worker_stats();
+print STDERR "soak: end:   workers' RSS $rss1 KiB, open fds $fds1\n";
+
 my %total;
 for my $k (@kids) {
     my $fh = $k->[1];
@@ -104,10 +116,7 @@ for my $k (@kids) {
     waitpid $k->[0], 0;
 }
 
-sleep 3;     # SSE clients that left are cleaned up, keep-alives expire
-my ($rss1, $fds1) = worker_stats();
-print STDERR "soak: end:   workers' RSS $rss1 KiB, open fds $fds1\n";
-
+print STDERR "soak: answers: ", join(', ', map { "$_: $total{$_}" } sort keys %total), "\n";
 my $requests = 0;
 $requests += $_ for values %total;
 my $fives = 0;
