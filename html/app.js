@@ -412,14 +412,18 @@ async function putWithRetry(url, blob, onprogress) {
 }
 
 async function partsUpload(p, file, onprogress) {
-  const state = await api('GET', `/api/uploads/${p.upload_id}/parts`);
-  let sent = state.uploaded.reduce((n, part) => n + part.size, 0);
-  onprogress(sent / file.size);
-  for (const part of state.parts) {
-    const start = (part.part_number - 1) * state.part_size;
-    const blob = file.slice(start, Math.min(start + state.part_size, file.size));
-    await putWithRetry(part.url, blob, (f) => onprogress((sent + f * blob.size) / file.size));
-    sent += blob.size;
+  // each answer names what S3 holds and URLs for (up to 100 of) the rest
+  for (;;) {
+    const state = await api('GET', `/api/uploads/${p.upload_id}/parts`);
+    if (!state.parts.length) break;
+    let sent = state.uploaded.reduce((n, part) => n + part.size, 0);
+    onprogress(sent / file.size);
+    for (const part of state.parts) {
+      const start = (part.part_number - 1) * state.part_size;
+      const blob = file.slice(start, Math.min(start + state.part_size, file.size));
+      await putWithRetry(part.url, blob, (f) => onprogress((sent + f * blob.size) / file.size));
+      sent += blob.size;
+    }
   }
   await api('POST', `/api/uploads/${p.upload_id}/complete`, {});
 }

@@ -244,6 +244,8 @@ ngx_int_t ngx_mam_upload_handler(ngx_http_request_t *r);
 ngx_int_t ngx_mam_upload_verify(ngx_http_request_t *r, char *id_out,
     const char *user, time_t *expires_out);
 ngx_int_t ngx_mam_upload_pending(json_t *v, const char **message);
+void ngx_mam_upload_terminate(ngx_http_request_t *r, const char *id,
+    const char *user);
 
 /* ngx_mam_metrics.c */
 char *ngx_mam_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,

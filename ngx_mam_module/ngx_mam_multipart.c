@@ -19,6 +19,9 @@
 #define NGX_MAM_MP_MAX_PARTS  10000
 #define NGX_MAM_MP_URL_LEN    8192
 #define NGX_MAM_MP_MAX_TTL    (7 * 86400)     /* S3's longest presign */
+/* presigned URLs per answer: signing is done in the worker, so a client
+ * of a 10,000-part upload asks GET .../parts again for the next ones */
+#define NGX_MAM_MP_URLS_MAX   100
 
 
 typedef struct {
@@ -46,7 +49,8 @@ ngx_mam_mp_part_size(json_int_t size, size_t configured)
 }
 
 
-/* [{part_number, url}] for each part not in uploaded (NULL: none) */
+/* [{part_number, url}] for the first parts not in uploaded (NULL: none),
+ * at most NGX_MAM_MP_URLS_MAX */
 static json_t *
 ngx_mam_mp_part_urls(ngx_http_request_t *r, ngx_mam_mp_t *mp,
     const mam_s3_part_t *uploaded, size_t nuploaded)
@@ -75,7 +79,9 @@ ngx_mam_mp_part_urls(ngx_http_request_t *r, ngx_mam_mp_t *mp,
 
     last = (int) ((mp->size + mp->part_size - 1) / mp->part_size);
 
-    for (n = 1, i = 0; n <= last; n++) {
+    for (n = 1, i = 0; n <= last && json_array_size(list) < NGX_MAM_MP_URLS_MAX;
+         n++)
+    {
         while (i < nuploaded && uploaded[i].number < n) {
             i++;
         }
@@ -360,58 +366,16 @@ ngx_mam_mp_completed(ngx_http_request_t *r, void *data)
 /* --- DELETE /api/uploads/:id ------------------------------------------------ */
 
 static void
-ngx_mam_mp_terminated(ngx_http_request_t *r, PGresult *res, void *data)
-{
-    json_t  *v;
-
-    (void) data;
-
-    v = ngx_mam_pg_json(r->pool, res);
-    if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
-        return;
-    }
-
-    if (!ngx_mam_outcome(v, "ok")) {
-        ngx_mam_fail(r, NGX_HTTP_GONE, "the upload has ended");
-        return;
-    }
-
-    r->headers_out.status = NGX_HTTP_NO_CONTENT;
-    r->header_only = 1;
-    r->headers_out.content_length_n = 0;
-    ngx_http_finalize_request(r, ngx_http_send_header(r));
-}
-
-
-static void
 ngx_mam_mp_aborted(ngx_http_request_t *r, void *data)
 {
-    const char    **values;
-    ngx_mam_mp_t   *mp = ((ngx_mam_storage_op_t *) data)->data;
+    ngx_mam_mp_t  *mp = ((ngx_mam_storage_op_t *) data)->data;
 
     if (mp->op.rc != MAM_STORAGE_OK) {
         ngx_mam_mp_storage_fail(r, mp);
         return;
     }
 
-    values = ngx_palloc(r->pool, 3 * sizeof(char *));
-    if (values == NULL) {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-
-    values[0] = mp->id;
-    values[1] = mp->ctx->user.sub;
-    values[2] = ngx_mam_ip(r);
-
-    if (ngx_mam_pg_query(r, "SELECT mam_upload_terminate($1, $2, $3)", 3,
-                         values, ngx_mam_mp_terminated, mp)
-        != NGX_OK)
-    {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
+    ngx_mam_upload_terminate(r, mp->id, mp->ctx->user.sub);
 }
 
 

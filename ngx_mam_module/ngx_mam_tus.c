@@ -353,55 +353,16 @@ ngx_mam_tus_created(ngx_http_request_t *r, void *data)
 
 
 static void
-ngx_mam_tus_terminated(ngx_http_request_t *r, PGresult *res, void *data)
-{
-    json_t  *v;
-
-    (void) data;
-
-    v = ngx_mam_pg_json(r->pool, res);
-    if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
-        return;
-    }
-
-    if (!ngx_mam_outcome(v, "ok")) {
-        ngx_mam_fail(r, NGX_HTTP_GONE, "the upload has ended");
-        return;
-    }
-
-    ngx_mam_tus_finish(r, NGX_HTTP_NO_CONTENT, -1);
-}
-
-
-static void
 ngx_mam_tus_removed(ngx_http_request_t *r, void *data)
 {
-    const char     **values;
-    ngx_mam_tus_t   *t = ((ngx_mam_storage_op_t *) data)->data;
+    ngx_mam_tus_t  *t = ((ngx_mam_storage_op_t *) data)->data;
 
     if (t->op.rc != MAM_STORAGE_OK) {
         ngx_mam_tus_storage_fail(r, t);
         return;
     }
 
-    values = ngx_palloc(r->pool, 3 * sizeof(char *));
-    if (values == NULL) {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-
-    values[0] = t->id;
-    values[1] = t->user.sub;
-    values[2] = ngx_mam_ip(r);
-
-    if (ngx_mam_pg_query(r, "SELECT mam_upload_terminate($1, $2, $3)", 3,
-                         values, ngx_mam_tus_terminated, t)
-        != NGX_OK)
-    {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
+    ngx_mam_upload_terminate(r, t->id, t->user.sub);
 }
 
 

@@ -534,6 +534,56 @@ ngx_mam_upload_state(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
+static void
+ngx_mam_upload_terminated(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    json_t  *v;
+
+    (void) data;
+
+    v = ngx_mam_pg_json(r->pool, res);
+    if (v == NULL) {
+        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    if (!ngx_mam_outcome(v, "ok")) {
+        ngx_mam_fail(r, NGX_HTTP_GONE, "the upload has ended");
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_send_no_content(r));
+}
+
+
+/* a resumable upload's bytes are gone (tus DELETE, S3 abort): record it
+ * and answer 204 (410 when it had ended meanwhile) */
+void
+ngx_mam_upload_terminate(ngx_http_request_t *r, const char *id,
+    const char *user)
+{
+    const char  **values;
+
+    values = ngx_palloc(r->pool, 3 * sizeof(char *));
+    if (values == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    values[0] = id;
+    values[1] = user;
+    values[2] = ngx_mam_ip(r);
+
+    if (ngx_mam_pg_query(r, "SELECT mam_upload_terminate($1, $2, $3)", 3,
+                         values, ngx_mam_upload_terminated, NULL)
+        != NGX_OK)
+    {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+}
+
+
 /* an upload record (mam_upload_state) still receiving bytes: NGX_OK, or
  * 409 complete, 410 expired or terminated, with *message */
 ngx_int_t

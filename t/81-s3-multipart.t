@@ -101,6 +101,19 @@ is($r->{status}, 201, 'POST /api/assets accepts it');
 is($s->api(POST => '/api/promote', { asset_id => $r->{json}{asset}{id} }, token => $T)->{status},
    201, '... and promote copies it to the masters bucket');
 
+# --- a large upload: URLs come 100 at a time ------------------------------------
+my $huge = presign(1000 * 5 * $MiB)->{json};
+is($huge->{part_size}, 5 * $MiB, 'a 1000-part upload keeps the part size');
+is(scalar @{ $huge->{parts} }, 100, '... presign hands out the first 100 part URLs');
+is($huge->{parts}[-1]{part_number}, 100, '... for parts 1..100');
+put_part($huge->{parts}[0]{url}, 'p' x (5 * $MiB));
+$r = $s->api(GET => "/api/uploads/$huge->{upload_id}/parts", undef, token => $T);
+is_deeply([ $r->{json}{parts}[0]{part_number}, $r->{json}{parts}[-1]{part_number},
+            scalar @{ $r->{json}{parts} } ], [2, 101, 100],
+          '... and GET .../parts the next 100 missing ones');
+is($s->api(DELETE => "/api/uploads/$huge->{upload_id}", undef, token => $T)->{status}, 204,
+   '... (aborted)');
+
 # --- parts of the wrong size never complete ------------------------------------
 my $w = presign(10 * $MiB)->{json};
 put_part($w->{parts}[0]{url}, 'x' x (4 * $MiB));
