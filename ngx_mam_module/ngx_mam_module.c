@@ -67,6 +67,10 @@ static ngx_mam_conf_bounds_t  ngx_mam_queue_timeout_bounds = {
     ngx_mam_conf_msec_bounds, 1, 600000, "ms"
 };
 
+static ngx_mam_conf_bounds_t  ngx_mam_backend_timeout_bounds = {
+    ngx_mam_conf_msec_bounds, 100, 3600000, "ms"
+};
+
 static ngx_mam_conf_bounds_t  ngx_mam_json_limit_bounds = {
     ngx_mam_conf_bounds, 1024, 16 * 1024 * 1024, " bytes"
 };
@@ -149,12 +153,26 @@ static ngx_command_t  ngx_mam_commands[] = {
       offsetof(ngx_mam_main_conf_t, pg_queue_timeout),
       &ngx_mam_queue_timeout_bounds },
 
+    { ngx_string("mam_pg_query_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, pg_query_timeout),
+      &ngx_mam_backend_timeout_bounds },
+
     { ngx_string("mam_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, redis_addr),
       &ngx_mam_redis_addr_post },
+
+    { ngx_string("mam_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, redis_timeout),
+      &ngx_mam_backend_timeout_bounds },
 
     { ngx_string("mam_jwt_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -894,6 +912,8 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->pg_pool_size = NGX_CONF_UNSET_UINT;
     mcf->pg_queue_size = NGX_CONF_UNSET_UINT;
     mcf->pg_queue_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->pg_query_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     mcf->json_body_limit = NGX_CONF_UNSET_SIZE;
     mcf->registration = NGX_CONF_UNSET_UINT;
     mcf->access_token_ttl = NGX_CONF_UNSET;
@@ -929,6 +949,8 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->pg_pool_size, 4);
     ngx_conf_init_uint_value(mcf->pg_queue_size, 1024);
     ngx_conf_init_msec_value(mcf->pg_queue_timeout, 10000);
+    ngx_conf_init_msec_value(mcf->pg_query_timeout, 30000);
+    ngx_conf_init_msec_value(mcf->redis_timeout, 3000);
     ngx_conf_init_size_value(mcf->json_body_limit, 64 * 1024);
     ngx_conf_init_uint_value(mcf->registration, NGX_MAM_REGISTRATION_OPEN);
     ngx_conf_init_value(mcf->access_token_ttl, 900);

@@ -38,8 +38,10 @@ typedef struct {
     ngx_uint_t                pg_pool_size;
     ngx_uint_t                pg_queue_size;
     ngx_msec_t                pg_queue_timeout;
+    ngx_msec_t                pg_query_timeout;
 
     ngx_str_t                 redis_addr;
+    ngx_msec_t                redis_timeout;
 
     ngx_str_t                 jwt_key;
     ngx_str_t                 sign_key;

@@ -7,6 +7,12 @@
  * A connection is DOWN (waiting to retry), CONNECTING, IDLE or BUSY with
  * at most one query in flight.  Results are always drained to the final
  * NULL from PQgetResult before a connection is reused.
+ *
+ * Every query of a request holds a timer, waiting or in flight: it bounds
+ * the wait, and nginx lets a worker that shuts down (reload) exit only
+ * when no such timer is left, so no request is dropped half-way.  A query
+ * in flight past its time drops its connection: libpq can cancel only by
+ * blocking, and one hung query must not hold a pool slot for ever.
  */
 
 #include "ngx_mam_pg.h"
@@ -48,6 +54,7 @@ struct ngx_mam_pg_pool_s {
     ngx_uint_t                waits;
     ngx_uint_t                wait_msec;
     ngx_msec_t                wait_timeout;
+    ngx_msec_t                query_timeout;
     char                     *conninfo;
     ngx_log_t                *log;
 };
@@ -387,6 +394,8 @@ ngx_mam_pg_send(ngx_mam_pg_conn_t *conn, ngx_mam_pg_query_t *q)
     conn->query = q;
     q->conn = conn;
 
+    ngx_add_timer(&q->ev, conn->pool->query_timeout);
+
     if (!PQsendQueryParams(conn->pg, q->sql, q->nparams, NULL, q->values,
                            NULL, NULL, 0))
     {
@@ -485,6 +494,10 @@ ngx_mam_pg_complete(ngx_mam_pg_query_t *q, PGresult *res)
 
     q->conn = NULL;
 
+    if (q->ev.timer_set) {
+        ngx_del_timer(&q->ev);
+    }
+
     if (q->task) {
         q->task(res, q->data);
         return;
@@ -549,10 +562,6 @@ ngx_mam_pg_fail_waiting(ngx_mam_pg_pool_t *pool)
         pool->nwaiting--;
         q->queued = 0;
 
-        if (q->ev.timer_set) {
-            ngx_del_timer(&q->ev);
-        }
-
         ngx_mam_pg_defer_failure(q);
     }
 }
@@ -567,16 +576,21 @@ ngx_mam_pg_defer_failure(ngx_mam_pg_query_t *q)
 {
     q->conn = NULL;
 
+    if (q->ev.timer_set) {
+        ngx_del_timer(&q->ev);
+    }
+
     if ((q->r != NULL || q->task != NULL) && !q->ev.posted) {
         ngx_post_event(&q->ev, &ngx_posted_events);
     }
 }
 
 
-/* a queued query timed out, or a query that could not run */
+/* a query timed out (queued or in flight), or could not run */
 static void
 ngx_mam_pg_query_event_handler(ngx_event_t *ev)
 {
+    ngx_mam_pg_conn_t   *conn;
     ngx_mam_pg_query_t  *q;
 
     q = ev->data;
@@ -588,6 +602,17 @@ ngx_mam_pg_query_event_handler(ngx_event_t *ev)
 
         ngx_log_error(NGX_LOG_WARN, q->pool->log, 0,
                       "mam: postgres pool wait timed out");
+    }
+
+    conn = q->conn;
+
+    if (conn != NULL) {
+        ngx_log_error(NGX_LOG_WARN, q->pool->log, 0,
+                      "mam: postgres query timed out after %M ms, "
+                      "closing its connection", q->pool->query_timeout);
+        conn->query = NULL;
+        q->conn = NULL;
+        ngx_mam_pg_fail(conn, "query (timed out)");
     }
 
     ngx_mam_pg_complete(q, NULL);
@@ -689,6 +714,8 @@ ngx_mam_pg_task_query(ngx_mam_pg_pool_t *pool, ngx_pool_t *mem,
     q->ev.handler = ngx_mam_pg_query_event_handler;
     q->ev.data = q;
     q->ev.log = ngx_cycle->log;
+    /* the module's own work does not hold a shutting-down worker */
+    q->ev.cancelable = 1;
 
     ngx_mam_pg_submit(pool, q);
 
@@ -761,6 +788,7 @@ ngx_mam_pg_pool_create(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf)
     pool->nconns = mcf->pg_pool_size;
     pool->max_waiting = mcf->pg_queue_size;
     pool->wait_timeout = mcf->pg_queue_timeout;
+    pool->query_timeout = mcf->pg_query_timeout;
     pool->log = cycle->log;
     ngx_queue_init(&pool->waiting);
 

@@ -4,6 +4,11 @@
  * handlers call redisAsyncHandleRead/Write; hiredis owns and closes the fd.
  * Commands carry a small heap record so a request that goes away before
  * its reply is detached by a request cleanup instead of left dangling.
+ *
+ * A request's command holds a timer (mam_redis_timeout): past it the
+ * request goes on as if Redis were down, and the record waits in hiredis
+ * for the late reply.  The timer also keeps a worker that shuts down
+ * (reload) alive until the request has its answer.
  */
 
 #include "ngx_mam_redis.h"
@@ -34,7 +39,8 @@ typedef struct {
     ngx_mam_redis_handler_pt     handler;
     ngx_mam_redis_task_pt        task;       /* a command of no request */
     void                        *data;
-    ngx_event_t                  ev;         /* failure without hiredis */
+    ngx_event_t                  ev;         /* failure without hiredis,
+                                                or the reply's timeout */
     unsigned                     in_hiredis:1;
 } ngx_mam_redis_cmd_t;
 
@@ -380,6 +386,10 @@ ngx_mam_redis_finish(ngx_mam_redis_cmd_t *cmd, redisReply *reply)
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
+    if (cmd->ev.timer_set) {
+        ngx_del_timer(&cmd->ev);
+    }
+
     if (cmd->task) {
         if (!(cmd->rd && cmd->rd->exiting)) {
             cmd->task(reply, cmd->data);
@@ -420,12 +430,39 @@ ngx_mam_redis_failure_handler(ngx_event_t *ev)
 }
 
 
+/* the reply is late: the request goes on without it */
+static void
+ngx_mam_redis_timeout_handler(ngx_event_t *ev)
+{
+    ngx_connection_t     *c;
+    ngx_http_request_t   *r;
+    ngx_mam_redis_cmd_t  *cmd;
+
+    cmd = ev->data;
+    r = cmd->r;
+
+    ngx_log_error(NGX_LOG_WARN, ev->log, 0, "mam: redis command timed out");
+
+    cmd->r = NULL;
+    cmd->cln->handler = NULL;
+    c = r->connection;
+
+    cmd->handler(r, NULL, cmd->data);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
 static void
 ngx_mam_redis_cmd_cleanup(void *data)
 {
     ngx_mam_redis_cmd_t  *cmd = data;
 
     cmd->r = NULL;
+
+    if (cmd->ev.timer_set) {
+        ngx_del_timer(&cmd->ev);
+    }
 
     /* with hiredis the record is freed when its reply (or NULL) comes */
     if (!cmd->in_hiredis) {
@@ -443,6 +480,7 @@ ngx_mam_redis_command(ngx_http_request_t *r, ngx_mam_redis_t *rd,
     const char **argv, const size_t *argvlen)
 {
     ngx_http_cleanup_t   *cln;
+    ngx_mam_main_conf_t  *mcf;
     ngx_mam_redis_cmd_t  *cmd;
 
     cln = ngx_http_cleanup_add(r, 0);
@@ -473,6 +511,9 @@ ngx_mam_redis_command(ngx_http_request_t *r, ngx_mam_redis_t *rd,
            == REDIS_OK)
     {
         cmd->in_hiredis = 1;
+        cmd->ev.handler = ngx_mam_redis_timeout_handler;
+        mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+        ngx_add_timer(&cmd->ev, mcf->redis_timeout);
         return NGX_OK;
     }
 

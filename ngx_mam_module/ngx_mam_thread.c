@@ -3,9 +3,17 @@
  * configured nginx thread pool.  As in nginx's copy filter, the request is
  * marked blocked while the task runs, so its pool (and the task) outlive a
  * client that disconnects meanwhile.
+ *
+ * A task cannot be cancelled, so it gets no timeout; it holds a timer that
+ * only re-arms itself, because nginx lets a worker that shuts down (reload)
+ * exit as soon as no such timer is left: the task's request would be
+ * dropped unanswered.
  */
 
 #include "ngx_mam_module.h"
+
+
+#define NGX_MAM_THREAD_HOLD  60000
 
 
 typedef struct {
@@ -13,6 +21,7 @@ typedef struct {
     ngx_mam_thread_work_pt   work;
     ngx_mam_thread_done_pt   done;
     void                    *data;
+    ngx_event_t              hold;
 } ngx_mam_thread_ctx_t;
 
 
@@ -29,6 +38,13 @@ ngx_mam_thread_work(void *data, ngx_log_t *log)
 
 
 static void
+ngx_mam_thread_hold_handler(ngx_event_t *ev)
+{
+    ngx_add_timer(ev, NGX_MAM_THREAD_HOLD);
+}
+
+
+static void
 ngx_mam_thread_event_handler(ngx_event_t *ev)
 {
     ngx_connection_t      *c;
@@ -38,6 +54,10 @@ ngx_mam_thread_event_handler(ngx_event_t *ev)
     tc = ev->data;
     r = tc->r;
     c = r->connection;
+
+    if (tc->hold.timer_set) {
+        ngx_del_timer(&tc->hold);
+    }
 
     ngx_http_set_log_request(c->log, r);
 
@@ -93,6 +113,11 @@ ngx_mam_thread_run(ngx_http_request_t *r, ngx_mam_thread_work_pt work,
 
     r->main->blocked++;
     r->aio = 1;
+
+    tc->hold.handler = ngx_mam_thread_hold_handler;
+    tc->hold.data = tc;
+    tc->hold.log = r->connection->log;
+    ngx_add_timer(&tc->hold, NGX_MAM_THREAD_HOLD);
 
     return NGX_OK;
 }

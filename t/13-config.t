@@ -11,7 +11,7 @@ my $s = Mam::Stack->new;
 $s->prepare;    # data dir, secrets and config; no servers needed for -t
 my $good = $s->render_nginx_conf(rate_limit_auth => 300, rate_limit_api => 3000,
                                  rate_limit_user => 1200);
-$good =~ s/^(\s*mam_rate_limits .*\n)/$1    mam_access_token_ttl 15m;\n    mam_refresh_token_ttl 30d;\n    mam_upload_max_size 20g;\n    mam_upload_url_ttl 1h;\n    mam_upload_resumable_threshold 1g;\n    mam_upload_resumable_ttl 2d;\n    mam_upload_part_size 64m;\n    mam_staging_ttl 7d;\n    mam_housekeeping_interval 1h;\n/m
+$good =~ s/^(\s*mam_rate_limits .*\n)/$1    mam_access_token_ttl 15m;\n    mam_refresh_token_ttl 30d;\n    mam_upload_max_size 20g;\n    mam_upload_url_ttl 1h;\n    mam_upload_resumable_threshold 1g;\n    mam_upload_resumable_ttl 2d;\n    mam_upload_part_size 64m;\n    mam_staging_ttl 7d;\n    mam_housekeeping_interval 1h;\n    mam_pg_query_timeout 30s;\n    mam_redis_timeout 3s;\n/m
     or die 'no mam_rate_limits';
 
 my ($rc, $out) = $s->nginx_test($good);
@@ -45,6 +45,10 @@ my @bad = (
     [ mam_pg_queue_size => '-1', qr/"mam_pg_queue_size"/ ],
     [ mam_pg_queue_timeout => '0', qr/"mam_pg_queue_timeout".*between/ ],
     [ mam_pg_queue_timeout => 'soon', qr/"mam_pg_queue_timeout".*invalid/ ],
+    [ mam_pg_query_timeout => '50ms', qr/"mam_pg_query_timeout".*between 100/ ],
+    [ mam_pg_query_timeout => '2h', qr/"mam_pg_query_timeout".*between/ ],
+    [ mam_redis_timeout => '0', qr/"mam_redis_timeout".*between/ ],
+    [ mam_redis_timeout => 'later', qr/"mam_redis_timeout".*invalid/ ],
     [ mam_pg => '"host=db.example.com dbname=mam"',
       qr/"mam_pg".*name lookup would block/ ],
     [ mam_pg => '"host=localhost dbname=mam"', qr/"mam_pg".*socket directory/ ],

@@ -38,6 +38,8 @@ my %DEFAULTS = (
     pg_pool_size     => 4,
     pg_queue_size    => 1024,
     pg_queue_timeout => '10s',
+    pg_query_timeout => undef,     # undef: the module's default
+    redis_timeout    => undef,
     json_body_limit  => '64k',
     registration     => 'open',
     rate_limits      => 'on',
@@ -468,7 +470,8 @@ EOT
         for my $k (qw(rate_limit_auth rate_limit_api rate_limit_user upload_max_size
                       upload_url_ttl upload_resumable_threshold upload_resumable_ttl
                       upload_part_size staging_ttl housekeeping_interval events_ping
-                      preview_reconcile_interval preview_stall_timeout)) {
+                      preview_reconcile_interval preview_stall_timeout
+                      pg_query_timeout redis_timeout)) {
             $mam .= "    mam_$k $o{$k};\n" if defined $o{$k};
         }
         $api = "        location /api/ { mam_api; }\n"
