@@ -265,10 +265,8 @@ ngx_mam_register_created(ngx_http_request_t *r, PGresult *res, void *data)
 
     (void) data;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 
@@ -439,10 +437,8 @@ ngx_mam_login_session(ngx_http_request_t *r, PGresult *res, void *data)
     json_t           *v;
     ngx_mam_login_t  *lg = data;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 
@@ -461,8 +457,7 @@ ngx_mam_login_refused(ngx_http_request_t *r, PGresult *res, void *data)
     ngx_mam_login_t  *lg = data;
 
     if (!ngx_mam_pg_ok(res)) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        ngx_mam_pg_fail_request(r, res);
         return;
     }
 
@@ -731,10 +726,8 @@ ngx_mam_refresh_done(ngx_http_request_t *r, PGresult *res, void *data)
     json_t  *v;
     char    *refresh = data;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 
@@ -843,8 +836,7 @@ ngx_mam_logout_done(ngx_http_request_t *r, PGresult *res, void *data)
     (void) data;
 
     if (!ngx_mam_pg_ok(res)) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        ngx_mam_pg_fail_request(r, res);
         return;
     }
 
@@ -901,8 +893,7 @@ ngx_mam_me_done(ngx_http_request_t *r, PGresult *res, void *data)
     (void) data;
 
     if (!ngx_mam_pg_ok(res)) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        ngx_mam_pg_fail_request(r, res);
         return;
     }
 

@@ -96,10 +96,8 @@ ngx_mam_assets_answer(ngx_http_request_t *r, PGresult *res, ngx_uint_t status,
 {
     json_t  *v, *body;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 
@@ -510,8 +508,7 @@ ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res, void *data)
     v = ngx_mam_pg_json(r->pool, res);
     rows = v ? json_object_get(v, "rows") : NULL;
     if (!json_is_array(rows)) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        ngx_mam_pg_fail_request(r, res);
         return;
     }
 
@@ -646,10 +643,8 @@ ngx_mam_assets_got(ngx_http_request_t *r, PGresult *res, void *data)
 
     (void) data;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 
@@ -784,10 +779,8 @@ ngx_mam_assets_deleted(ngx_http_request_t *r, PGresult *res, void *data)
     json_t            *v;
     ngx_mam_delete_t  *del = data;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 
@@ -875,10 +868,8 @@ ngx_mam_promote_finished(ngx_http_request_t *r, PGresult *res, void *data)
 
     (void) data;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 
@@ -963,10 +954,8 @@ ngx_mam_promote_begun(ngx_http_request_t *r, PGresult *res, void *data)
     json_t             *v, *promotion, *from, *to;
     ngx_mam_promote_t  *pr = data;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 

@@ -86,10 +86,8 @@ ngx_mam_comments_answer(ngx_http_request_t *r, PGresult *res,
     json_t      *v, *body, *d;
     const char  *message;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 

@@ -486,10 +486,8 @@ ngx_mam_sign_found(ngx_http_request_t *r, PGresult *res, void *data)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 

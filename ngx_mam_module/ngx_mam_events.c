@@ -358,10 +358,8 @@ ngx_mam_events_start(ngx_http_request_t *r, PGresult *res, void *data)
     ngx_pool_cleanup_t   *cln;
     ngx_mam_sub_t        *sub = data;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 

@@ -155,8 +155,7 @@ ngx_mam_mp_recorded(ngx_http_request_t *r, PGresult *res, void *data)
 
     v = ngx_mam_pg_json(r->pool, res);
     if (v == NULL || !ngx_mam_outcome(v, "ok")) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        ngx_mam_pg_fail_request(r, res);
         return;
     }
 
@@ -308,10 +307,8 @@ ngx_mam_mp_seen(ngx_http_request_t *r, PGresult *res, void *data)
     json_t        *v;
     ngx_mam_mp_t  *mp = data;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 
@@ -430,10 +427,8 @@ ngx_mam_mp_state(ngx_http_request_t *r, PGresult *res, void *data)
     ngx_mam_storage_op_e     op;
     ngx_mam_thread_done_pt   done;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 

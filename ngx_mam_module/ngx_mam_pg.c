@@ -111,6 +111,28 @@ ngx_mam_pg_json(ngx_pool_t *pool, PGresult *res)
 }
 
 
+void
+ngx_mam_pg_fail_request(ngx_http_request_t *r, PGresult *res)
+{
+    ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                        : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+}
+
+
+json_t *
+ngx_mam_pg_request_json(ngx_http_request_t *r, PGresult *res)
+{
+    json_t  *v;
+
+    v = ngx_mam_pg_json(r->pool, res);
+    if (v == NULL) {
+        ngx_mam_pg_fail_request(r, res);
+    }
+
+    return v;
+}
+
+
 ngx_int_t
 ngx_mam_pg_ok(PGresult *res)
 {

@@ -53,6 +53,13 @@ json_t *ngx_mam_pg_json(ngx_pool_t *pool, PGresult *res);
 /* true when res is a successful command or tuples result */
 ngx_int_t ngx_mam_pg_ok(PGresult *res);
 
+/* a query without a usable answer fails its request: 503 unavailable when
+ * PostgreSQL could not be reached (res NULL), 500 for the query's error */
+void ngx_mam_pg_fail_request(ngx_http_request_t *r, PGresult *res);
+
+/* ngx_mam_pg_json() for a request; NULL when the request was failed */
+json_t *ngx_mam_pg_request_json(ngx_http_request_t *r, PGresult *res);
+
 
 /* a worker's pool at a glance, for the metrics */
 typedef struct {

@@ -207,10 +207,8 @@ ngx_mam_tus_completed(ngx_http_request_t *r, PGresult *res, void *data)
     json_t         *v;
     ngx_mam_tus_t  *t = data;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 

@@ -186,8 +186,7 @@ ngx_mam_presign_done(ngx_http_request_t *r, PGresult *res, void *data)
 
     v = ngx_mam_pg_json(r->pool, res);
     if (v == NULL || !ngx_mam_outcome(v, "ok")) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        ngx_mam_pg_fail_request(r, res);
         return;
     }
 
@@ -352,10 +351,8 @@ ngx_mam_upload_completed(ngx_http_request_t *r, PGresult *res, void *data)
     json_t            *v, *body;
     ngx_mam_upload_t  *up = data;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 
@@ -541,10 +538,8 @@ ngx_mam_upload_terminated(ngx_http_request_t *r, PGresult *res, void *data)
 
     (void) data;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
         return;
     }
 

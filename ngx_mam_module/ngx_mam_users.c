@@ -24,8 +24,7 @@ ngx_mam_users_list_done(ngx_http_request_t *r, PGresult *res, void *data)
     (void) data;
 
     if (!ngx_mam_pg_ok(res) || PQntuples(res) != 1) {
-        ngx_mam_fail(r, res ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                            : NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        ngx_mam_pg_fail_request(r, res);
         return;
     }
 
