@@ -438,6 +438,9 @@ ngx_mam_mp_state(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
+    mp->op.total = (off_t) mp->size;
+    mp->op.part_size = (off_t) mp->part_size;
+
     if (r->method == NGX_HTTP_GET) {
         op = NGX_MAM_STORAGE_MULTIPART_LIST;
         done = ngx_mam_mp_listed;
@@ -445,8 +448,6 @@ ngx_mam_mp_state(ngx_http_request_t *r, PGresult *res, void *data)
     } else if (r->method == NGX_HTTP_POST) {
         op = NGX_MAM_STORAGE_MULTIPART_COMPLETE;
         done = ngx_mam_mp_completed;
-        mp->op.total = (off_t) mp->size;
-        mp->op.part_size = (off_t) mp->part_size;
 
     } else {
         op = NGX_MAM_STORAGE_MULTIPART_ABORT;

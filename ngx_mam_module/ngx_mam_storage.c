@@ -222,7 +222,7 @@ ngx_mam_s3_multipart(ngx_mam_storage_op_t *op)
     }
 
     rc = mam_s3_multipart_list(op->s3, op->bucket, op->key, op->upload_id,
-                               op->parts, NGX_MAM_S3_MAX_PARTS, &op->nparts);
+                               op->parts, op->max_parts, &op->nparts);
     if (rc != 0) {
         return rc == -2 ? MAM_STORAGE_MISSING : MAM_STORAGE_ERROR;
     }
@@ -454,7 +454,14 @@ ngx_mam_storage_prepare(ngx_pool_t *pool, ngx_log_t *log,
         if (op->op == NGX_MAM_STORAGE_MULTIPART_LIST
             || op->op == NGX_MAM_STORAGE_MULTIPART_COMPLETE)
         {
-            op->parts = ngx_palloc(pool, NGX_MAM_S3_MAX_PARTS
+            /* room for the parts the upload can have, not S3's 10000:
+             * a part more than that fails the listing */
+            op->max_parts = op->part_size > 0
+                            ? (op->total + op->part_size - 1) / op->part_size
+                            : 0;
+            op->max_parts = ngx_max(op->max_parts, 1);
+            op->max_parts = ngx_min(op->max_parts, NGX_MAM_S3_MAX_PARTS);
+            op->parts = ngx_palloc(pool, op->max_parts
                                          * sizeof(mam_s3_part_t));
             if (op->parts == NULL) {
                 return NGX_ERROR;

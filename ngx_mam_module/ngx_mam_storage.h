@@ -32,7 +32,8 @@ typedef enum {
 
     /* resumable uploads on S3: the staging key's multipart upload */
     NGX_MAM_STORAGE_MULTIPART_CREATE,   /* content_type -> upload_id */
-    NGX_MAM_STORAGE_MULTIPART_LIST,     /* upload_id -> parts */
+    NGX_MAM_STORAGE_MULTIPART_LIST,     /* upload_id, total, part_size:
+                                           -> parts */
     NGX_MAM_STORAGE_MULTIPART_COMPLETE, /* upload_id, total, part_size:
                                            CONFLICT while parts lack */
     NGX_MAM_STORAGE_MULTIPART_ABORT     /* upload_id */
@@ -53,6 +54,7 @@ typedef struct {
     char                      upload_id[512];
     mam_s3_part_t            *parts;     /* MULTIPART_LIST, _COMPLETE */
     size_t                    nparts;
+    size_t                    max_parts; /* room in parts: total/part_size */
 
     /* results */
     int                       rc;        /* MAM_STORAGE_* */
