@@ -728,6 +728,26 @@ ngx_mam_conf_storage_root(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+/* the enclosing location when it is a plain prefix ending in "/" (the
+ * module builds and parses URLs under that name) */
+static ngx_http_core_loc_conf_t *
+ngx_mam_conf_prefix_location(ngx_conf_t *cf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->named || clcf->exact_match || clcf->regex != NULL
+        || clcf->name.len < 2 || clcf->name.data[0] != '/'
+        || clcf->name.data[clcf->name.len - 1] != '/')
+    {
+        return NULL;
+    }
+
+    return clcf;
+}
+
+
 /*
  * location /upload/ { mam_upload; }: the target of presigned PUTs.  Its
  * name is the prefix of every upload URL the API signs.
@@ -745,12 +765,8 @@ ngx_mam_conf_set_upload(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->named || clcf->exact_match || clcf->regex != NULL
-        || clcf->name.len < 2 || clcf->name.data[0] != '/'
-        || clcf->name.data[clcf->name.len - 1] != '/')
-    {
+    clcf = ngx_mam_conf_prefix_location(cf);
+    if (clcf == NULL) {
         return "must be in a prefix location ending in \"/\"";
     }
 
@@ -781,12 +797,8 @@ ngx_mam_conf_set_edge(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->named || clcf->exact_match || clcf->regex != NULL
-        || clcf->name.len < 2 || clcf->name.data[0] != '/'
-        || clcf->name.data[clcf->name.len - 1] != '/')
-    {
+    clcf = ngx_mam_conf_prefix_location(cf);
+    if (clcf == NULL) {
         return "must be in a prefix location ending in \"/\"";
     }
 
