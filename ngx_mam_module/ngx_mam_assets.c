@@ -26,21 +26,6 @@
 
 /* --- shared pieces ------------------------------------------------------ */
 
-/* the :id of the route as a NUL-terminated UUID, or NULL */
-static char *
-ngx_mam_assets_param_id(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
-{
-    ngx_str_t  *id;
-
-    id = ngx_mam_param(ctx, "id");
-    if (id == NULL || !mam_uuid_valid((char *) id->data, id->len)) {
-        return NULL;
-    }
-
-    return ngx_mam_cstr(r->pool, id);
-}
-
-
 /* the SQL functions' refusals as HTTP answers */
 static void
 ngx_mam_assets_refuse(ngx_http_request_t *r, json_t *v)
@@ -674,7 +659,7 @@ ngx_mam_assets_get_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
-    values[0] = ngx_mam_assets_param_id(r, ctx);
+    values[0] = ngx_mam_param_uuid(r, ctx, "id");
     if (values[0] == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "id: must be a UUID");
@@ -707,7 +692,7 @@ ngx_mam_assets_update_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
     const char  *fields[3], **values, *message, *id;
 
-    id = ngx_mam_assets_param_id(r, ctx);
+    id = ngx_mam_param_uuid(r, ctx, "id");
     if (id == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "id: must be a UUID");
@@ -807,7 +792,7 @@ ngx_mam_assets_delete_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     const char        **values, *id;
     ngx_mam_delete_t   *del;
 
-    id = ngx_mam_assets_param_id(r, ctx);
+    id = ngx_mam_param_uuid(r, ctx, "id");
     if (id == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "id: must be a UUID");

@@ -11,21 +11,6 @@
 #define NGX_MAM_TIMESTAMP_MAX    999999999.0   /* numeric(12, 3) */
 
 
-/* the route's :id as a NUL-terminated UUID, or NULL */
-static const char *
-ngx_mam_comments_id(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
-{
-    ngx_str_t  *id;
-
-    id = ngx_mam_param(ctx, "id");
-    if (id == NULL || !mam_uuid_valid((char *) id->data, id->len)) {
-        return NULL;
-    }
-
-    return ngx_mam_cstr(r->pool, id);
-}
-
-
 static ngx_uint_t
 ngx_mam_comments_space(u_char c)
 {
@@ -159,7 +144,7 @@ ngx_mam_comments_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
-    values[0] = ngx_mam_comments_id(r, ctx);
+    values[0] = ngx_mam_param_uuid(r, ctx, "id");
     if (values[0] == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "id: must be a UUID");
@@ -204,7 +189,7 @@ ngx_mam_comments_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
-    values[0] = ngx_mam_comments_id(r, ctx);
+    values[0] = ngx_mam_param_uuid(r, ctx, "id");
     if (values[0] == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "id: must be a UUID");
@@ -276,7 +261,7 @@ ngx_mam_comments_delete_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
-    values[0] = ngx_mam_comments_id(r, ctx);
+    values[0] = ngx_mam_param_uuid(r, ctx, "id");
     if (values[0] == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "id: must be a UUID");

@@ -160,6 +160,10 @@ extern ngx_module_t  ngx_mam_module;
 /* ngx_mam_router.c */
 ngx_int_t ngx_mam_router_handler(ngx_http_request_t *r);
 ngx_str_t *ngx_mam_param(ngx_mam_ctx_t *ctx, const char *name);
+/* the route's :name as a NUL-terminated UUID in r->pool; NULL when it is
+ * not a UUID (or out of memory) */
+char *ngx_mam_param_uuid(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const char *name);
 
 /* ngx_mam_json.c */
 ngx_int_t ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status,

@@ -464,15 +464,15 @@ ngx_mam_mp_state(ngx_http_request_t *r, PGresult *res, void *data)
 ngx_int_t
 ngx_mam_multipart_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
-    ngx_str_t             *id;
+    char                  *id;
     const char           **values;
     ngx_mam_mp_t          *mp;
     ngx_mam_main_conf_t   *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
-    id = ngx_mam_param(ctx, "id");
-    if (id == NULL || !mam_uuid_valid((char *) id->data, id->len)) {
+    id = ngx_mam_param_uuid(r, ctx, "id");
+    if (id == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "id: must be a UUID");
     }
@@ -489,8 +489,7 @@ ngx_mam_multipart_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
-    ngx_memcpy(mp->id, id->data, MAM_UUID_LEN);
-    mp->id[MAM_UUID_LEN] = '\0';
+    ngx_memcpy(mp->id, id, MAM_UUID_LEN + 1);
     mp->ctx = ctx;
     values[0] = mp->id;
 

@@ -182,6 +182,21 @@ ngx_mam_param(ngx_mam_ctx_t *ctx, const char *name)
 }
 
 
+char *
+ngx_mam_param_uuid(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const char *name)
+{
+    ngx_str_t  *v;
+
+    v = ngx_mam_param(ctx, name);
+    if (v == NULL || !mam_uuid_valid((char *) v->data, v->len)) {
+        return NULL;
+    }
+
+    return ngx_mam_cstr(r->pool, v);
+}
+
+
 static ngx_int_t
 ngx_mam_router_method_not_allowed(ngx_http_request_t *r, ngx_uint_t allowed)
 {

@@ -176,12 +176,13 @@ ngx_mam_users_update_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
     json_t                 *roles;
     ngx_int_t               rc;
-    ngx_str_t              *id, status;
+    char                   *id;
+    ngx_str_t               status;
     const char            **values, *message;
     ngx_mam_user_update_t  *uu;
 
-    id = ngx_mam_param(ctx, "id");
-    if (id == NULL || !mam_uuid_valid((char *) id->data, id->len)) {
+    id = ngx_mam_param_uuid(r, ctx, "id");
+    if (id == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "id: must be a UUID");
     }
@@ -192,7 +193,7 @@ ngx_mam_users_update_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
-    ngx_memcpy(uu->id, id->data, MAM_UUID_LEN);
+    ngx_memcpy(uu->id, id, MAM_UUID_LEN);
 
     rc = ngx_mam_body_string(r, ctx, "status", 1, 16, 0, &status, &message);
     if (rc == NGX_ERROR) {
