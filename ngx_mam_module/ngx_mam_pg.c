@@ -37,6 +37,7 @@ typedef struct {
     ngx_mam_pg_pool_t        *pool;
     PGconn                   *pg;
     ngx_connection_t         *c;
+    ino_t                     sock_ino;  /* which socket c->fd was */
     ngx_mam_pg_state_e        state;
     ngx_mam_pg_query_t       *query;    /* NULL while BUSY: result discarded */
     PGresult                 *result;
@@ -203,6 +204,24 @@ ngx_mam_pg_write_handler(ngx_event_t *wev)
 }
 
 
+/*
+ * Whether conn->c still wraps libpq's socket.  The number alone does not
+ * tell: when libpq moves to the next host it closes its socket and opens
+ * another, which usually gets the same number, and the closed one took
+ * its epoll registration with it.
+ */
+static ngx_uint_t
+ngx_mam_pg_socket_same(ngx_mam_pg_conn_t *conn)
+{
+    struct stat  st;
+
+    return conn->c != NULL && conn->pg != NULL
+           && PQsocket(conn->pg) == conn->c->fd
+           && fstat(conn->c->fd, &st) == 0
+           && st.st_ino == conn->sock_ino;
+}
+
+
 /* libpq owns the socket: give back the nginx connection, never close fd */
 static void
 ngx_mam_pg_detach_socket(ngx_mam_pg_conn_t *conn)
@@ -216,7 +235,7 @@ ngx_mam_pg_detach_socket(ngx_mam_pg_conn_t *conn)
     }
 
     /* a socket libpq already closed left epoll by itself */
-    flags = (conn->pg && PQsocket(conn->pg) == c->fd) ? 0 : NGX_CLOSE_EVENT;
+    flags = ngx_mam_pg_socket_same(conn) ? 0 : NGX_CLOSE_EVENT;
 
     if (c->read->active) {
         ngx_del_event(c->read, NGX_READ_EVENT, flags);
@@ -242,18 +261,19 @@ ngx_mam_pg_attach_socket(ngx_mam_pg_conn_t *conn)
 {
     int                 fd;
     ngx_log_t          *log;
+    struct stat         st;
     ngx_connection_t   *c;
 
-    fd = PQsocket(conn->pg);
-    if (fd == -1) {
-        return NGX_ERROR;
-    }
-
-    if (conn->c && conn->c->fd == fd) {
+    if (ngx_mam_pg_socket_same(conn)) {
         return NGX_OK;
     }
 
     ngx_mam_pg_detach_socket(conn);
+
+    fd = PQsocket(conn->pg);
+    if (fd == -1 || fstat(fd, &st) == -1) {
+        return NGX_ERROR;
+    }
 
     log = conn->pool->log;
 
@@ -269,6 +289,7 @@ ngx_mam_pg_attach_socket(ngx_mam_pg_conn_t *conn)
     c->read->handler = ngx_mam_pg_read_handler;
     c->write->handler = ngx_mam_pg_write_handler;
     conn->c = c;
+    conn->sock_ino = st.st_ino;
 
     if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
         ngx_mam_pg_detach_socket(conn);

@@ -12,6 +12,9 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep time);
 use POSIX ();
+use File::Temp ();
+use IO::Socket::UNIX;
+use Socket qw(SOCK_STREAM);
 use Mam::Stack;
 use Mam::Parallel qw(parallel_requests);
 
@@ -85,6 +88,62 @@ sub freeze_pg { $_[0]->freeze_postgres($_[1]) }
     is($r->{json}{probe}, 'after', 'the pool works again after the freeze');
 
     $s->check_error_log;
+}
+
+# Two hosts, the first a server that is "starting up" (SQLSTATE 57P03):
+# libpq closes that socket and opens one to the next host in a later
+# PQconnectPoll step, and the new socket usually gets the same descriptor
+# number.  The pool must see a new socket (not the one it registered with
+# epoll) or the connection hangs or fails for ever.
+{
+    my $fake = File::Temp::tempdir('mam-fakepg-XXXXXX', DIR => '/tmp', CLEANUP => 1);
+    chmod 0755, $fake;
+    my $listener = IO::Socket::UNIX->new(Local => "$fake/.s.PGSQL.5432",
+                                         Type => SOCK_STREAM, Listen => 64) or die $!;
+    chmod 0777, "$fake/.s.PGSQL.5432";
+    my $served = File::Temp->new;
+    my $pid = fork // die;
+    if ($pid == 0) {
+        my $n = 0;
+        while (my $c = $listener->accept) {
+            sysread $c, my $startup, 8192;      # the startup packet, ignored
+            my $fields = join '', map { "$_\0" } 'SFATAL', 'VFATAL', 'C57P03',
+                                                 'Mthe database system is starting up';
+            syswrite $c, 'E' . pack('N', 4 + length($fields) + 1) . $fields . "\0";
+            close $c;
+            open my $fh, '>', "$served" or die;
+            print $fh ++$n;
+            close $fh;
+        }
+        POSIX::_exit(0);
+    }
+    close $listener;
+
+    my $s = Mam::Stack->new(pg_pool_size => 1, workers => 1, pg_first_host => $fake,
+                            pg_queue_timeout => '2s');
+    $s->start;
+    my @res = parallel_requests($s->port, probes('h', 20), timeout => 30);
+    my $good = grep { echoed($res[$_], 'h', $_ + 1) } 0 .. $#res;
+    is($good, 20, 'first host refuses (57P03): the pool connects to the second host');
+
+    # the connection is cut: its descriptor is the lowest free one, so the
+    # reconnection's first socket (to the refusing host) and its second
+    # (to the real one) both get that number
+    for my $round (1 .. 3) {
+        $s->psql_as('postgres', 'postgres',
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'mam'");
+        $s->wait_until(sub { ($s->http(GET => '/api/health')->{status} // 0) == 200 }, 10,
+                       "no reconnection (round $round)");
+    }
+    pass('after three cuts the pool reconnects each time through the refusing host');
+    @res = parallel_requests($s->port, probes('i', 20), timeout => 30);
+    $good = grep { echoed($res[$_], 'i', $_ + 1) } 0 .. $#res;
+    is($good, 20, '... and answers');
+    cmp_ok(do { open my $fh, '<', "$served" or die; scalar <$fh> }, '>=', 4,
+           '... the first host turned down each connection');
+    $s->check_error_log;
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
 }
 
 done_testing();

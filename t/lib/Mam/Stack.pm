@@ -39,6 +39,7 @@ my %DEFAULTS = (
     pg_queue_size    => 1024,
     pg_queue_timeout => '10s',
     pg_query_timeout => undef,     # undef: the module's default
+    pg_first_host    => undef,     # a host tried before the real one
     redis_timeout    => undef,
     json_body_limit  => '64k',
     registration     => 'open',
@@ -444,10 +445,12 @@ sub render_nginx_conf {
     my $user = $self->{as_root} ? "user root;\n" : '';
 
     my ($load, $mam, $api) = ('', '', '');
+    my $conninfo = $self->pg_conninfo;
+    $conninfo =~ s/^host=/host=$o{pg_first_host},/ if defined $o{pg_first_host};
     if ($o{module}) {
         $load = "load_module $module;\nthread_pool mam threads=4;\n";
         $mam = <<EOT;
-    mam_pg "@{[ $self->pg_conninfo ]}";
+    mam_pg "$conninfo";
     mam_pg_pool_size $o{pg_pool_size};
     mam_pg_queue_size $o{pg_queue_size};
     mam_pg_queue_timeout $o{pg_queue_timeout};
