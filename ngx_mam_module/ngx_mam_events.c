@@ -306,9 +306,7 @@ ngx_mam_events_ping(ngx_event_t *ev)
 
     mcf = ngx_mam_main_conf();
 
-    if (!ngx_exiting && !ngx_quit && !ngx_terminate) {
-        ngx_add_timer(ev, mcf->events_ping);
-    }
+    ngx_mam_timer_again(ev, mcf->events_ping);
 }
 
 
@@ -324,10 +322,8 @@ ngx_mam_events_init(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf)
         return NGX_ERROR;
     }
 
-    ngx_mam_events_ping_ev.handler = ngx_mam_events_ping;
-    ngx_mam_events_ping_ev.log = cycle->log;
-    ngx_mam_events_ping_ev.cancelable = 1;
-    ngx_add_timer(&ngx_mam_events_ping_ev, mcf->events_ping);
+    ngx_mam_timer_start(&ngx_mam_events_ping_ev, ngx_mam_events_ping, NULL,
+                        mcf->events_ping);
 
     return NGX_OK;
 }

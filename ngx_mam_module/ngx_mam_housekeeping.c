@@ -42,9 +42,7 @@ ngx_mam_hk_finish(ngx_mam_hk_run_t *run)
 
     mcf = ngx_mam_main_conf();
 
-    if (!ngx_exiting && !ngx_quit && !ngx_terminate) {
-        ngx_add_timer(&ngx_mam_hk_event, mcf->housekeeping_interval);
-    }
+    ngx_mam_timer_again(&ngx_mam_hk_event, mcf->housekeeping_interval);
 }
 
 
@@ -285,7 +283,7 @@ ngx_mam_hk_handler(ngx_event_t *ev)
 
     (void) ev;
 
-    if (ngx_exiting || ngx_quit || ngx_terminate) {
+    if (ngx_mam_shutting_down()) {
         return;
     }
 
@@ -322,12 +320,8 @@ ngx_mam_housekeeping_init(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf)
         return NGX_OK;
     }
 
-    ngx_mam_hk_event.handler = ngx_mam_hk_handler;
-    ngx_mam_hk_event.log = cycle->log;
-    ngx_mam_hk_event.data = mcf;
-    ngx_mam_hk_event.cancelable = 1;
-
-    ngx_add_timer(&ngx_mam_hk_event, mcf->housekeeping_interval);
+    ngx_mam_timer_start(&ngx_mam_hk_event, ngx_mam_hk_handler, mcf,
+                        mcf->housekeeping_interval);
 
     return NGX_OK;
 }

@@ -264,9 +264,7 @@ ngx_mam_metrics_refresh(ngx_event_t *ev)
     w->redis_up = ngx_mam_redis_up(mcf->redis);
     w->sse_clients = ngx_mam_events_clients();
 
-    if (!ngx_exiting && !ngx_quit && !ngx_terminate) {
-        ngx_add_timer(ev, NGX_MAM_METRICS_INTERVAL);
-    }
+    ngx_mam_timer_again(ev, NGX_MAM_METRICS_INTERVAL);
 }
 
 

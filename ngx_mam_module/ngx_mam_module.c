@@ -1149,6 +1149,28 @@ ngx_mam_postconfiguration(ngx_conf_t *cf)
 }
 
 
+void
+ngx_mam_timer_start(ngx_event_t *ev, ngx_event_handler_pt handler,
+    void *data, ngx_msec_t first)
+{
+    ev->handler = handler;
+    ev->data = data;
+    ev->log = ngx_cycle->log;
+    ev->cancelable = 1;
+
+    ngx_add_timer(ev, first);
+}
+
+
+void
+ngx_mam_timer_again(ngx_event_t *ev, ngx_msec_t interval)
+{
+    if (!ngx_mam_shutting_down()) {
+        ngx_add_timer(ev, interval);
+    }
+}
+
+
 static ngx_mam_main_conf_t *
 ngx_mam_cycle_main_conf(ngx_cycle_t *cycle)
 {

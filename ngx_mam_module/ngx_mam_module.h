@@ -292,6 +292,21 @@ ngx_int_t ngx_mam_housekeeping_init(ngx_cycle_t *cycle,
 /* ngx_mam_module.c */
 char *ngx_mam_cstr(ngx_pool_t *pool, ngx_str_t *s);
 
+/*
+ * The timers of the module's own periodic work (housekeeping, reconcile,
+ * pings, metrics): cancelable, so they never hold a worker that shuts
+ * down, and not armed again once it does.
+ */
+void ngx_mam_timer_start(ngx_event_t *ev, ngx_event_handler_pt handler,
+    void *data, ngx_msec_t first);
+void ngx_mam_timer_again(ngx_event_t *ev, ngx_msec_t interval);
+
+static ngx_inline ngx_uint_t
+ngx_mam_shutting_down(void)
+{
+    return ngx_exiting || ngx_quit || ngx_terminate;
+}
+
 
 static ngx_inline ngx_uint_t
 ngx_mam_is_token_char(u_char ch)

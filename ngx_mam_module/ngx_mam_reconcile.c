@@ -47,9 +47,7 @@ ngx_mam_rc_finish(ngx_mam_rc_run_t *run)
 
     mcf = ngx_mam_main_conf();
 
-    if (!ngx_exiting && !ngx_quit && !ngx_terminate) {
-        ngx_add_timer(&ngx_mam_rc_event, mcf->reconcile_interval);
-    }
+    ngx_mam_timer_again(&ngx_mam_rc_event, mcf->reconcile_interval);
 }
 
 
@@ -440,7 +438,7 @@ ngx_mam_rc_handler(ngx_event_t *ev)
 
     (void) ev;
 
-    if (ngx_exiting || ngx_quit || ngx_terminate) {
+    if (ngx_mam_shutting_down()) {
         return;
     }
 
@@ -487,12 +485,9 @@ ngx_mam_reconcile_init(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf)
         return NGX_OK;
     }
 
-    ngx_mam_rc_event.handler = ngx_mam_rc_handler;
-    ngx_mam_rc_event.log = cycle->log;
-    ngx_mam_rc_event.cancelable = 1;
-
     /* soon after start, so jobs queued while nginx was down go out */
-    ngx_add_timer(&ngx_mam_rc_event, ngx_min(mcf->reconcile_interval, 1000));
+    ngx_mam_timer_start(&ngx_mam_rc_event, ngx_mam_rc_handler, NULL,
+                        ngx_min(mcf->reconcile_interval, 1000));
 
     return NGX_OK;
 }
