@@ -134,6 +134,20 @@ is(callback({ job_id => $job, version_id => $vid, status => 'ready' })->{status}
    'events after they left are fine');
 ok(wait_for($clients[7], qr/ping/, 3), 'the others still stream');
 
+# --- Redis restarted: every worker subscribes again ------------------------
+$s->stop_redis;
+$s->start_redis;
+$s->wait_until(sub { (grep { /cmd=subscribe/ } split /\n/, $s->redis_cli('CLIENT', 'LIST')) == $WORKERS
+                     && ($s->http(GET => '/api/health')->{status} // 0) == 200 }, 15,
+               'subscribers back');
+pass("after a Redis restart the $WORKERS workers subscribe again");
+my $seen = () = $clients[7]{buf} =~ /"status":"ready"/g;
+is(callback({ job_id => $job, version_id => $vid, status => 'ready' })->{status}, 204,
+   'a callback after the restart');
+my $n = $seen + 1;
+ok(wait_for($clients[7], qr/(?s)(?:.*?"status":"ready"){$n}/, 5),
+   '... reaches a client that stayed connected through it');
+
 # --- a reload closes the streams (EventSource reconnects) -----------------
 $s->reload_nginx;
 my $closed = 0;
