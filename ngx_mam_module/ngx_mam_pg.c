@@ -41,7 +41,8 @@ typedef struct {
     ngx_mam_pg_state_e        state;
     ngx_mam_pg_query_t       *query;    /* NULL while BUSY: result discarded */
     PGresult                 *result;
-    ngx_event_t               retry;
+    ngx_event_t               retry;    /* DOWN: reconnect; BUSY: the
+                                           abandoned query's timeout */
     ngx_msec_t                backoff;
 } ngx_mam_pg_conn_t;
 
@@ -81,6 +82,7 @@ struct ngx_mam_pg_query_s {
 
 static void ngx_mam_pg_connect(ngx_mam_pg_conn_t *conn);
 static void ngx_mam_pg_connect_poll(ngx_mam_pg_conn_t *conn);
+static void ngx_mam_pg_reopen(ngx_mam_pg_conn_t *conn);
 static void ngx_mam_pg_fail(ngx_mam_pg_conn_t *conn, const char *what);
 static void ngx_mam_pg_dispatch(ngx_mam_pg_pool_t *pool);
 static void ngx_mam_pg_send(ngx_mam_pg_conn_t *conn, ngx_mam_pg_query_t *q);
@@ -303,7 +305,18 @@ ngx_mam_pg_attach_socket(ngx_mam_pg_conn_t *conn)
 static void
 ngx_mam_pg_retry_handler(ngx_event_t *ev)
 {
-    ngx_mam_pg_connect(ev->data);
+    ngx_mam_pg_conn_t  *conn = ev->data;
+
+    if (conn->state == NGX_MAM_PG_BUSY) {
+        ngx_log_error(NGX_LOG_WARN, conn->pool->log, 0,
+                      "mam: abandoned postgres query still running after "
+                      "%M ms, closing its connection",
+                      conn->pool->query_timeout);
+        ngx_mam_pg_reopen(conn);
+        return;
+    }
+
+    ngx_mam_pg_connect(conn);
 }
 
 
@@ -385,18 +398,11 @@ ngx_mam_pg_alive(ngx_mam_pg_pool_t *pool)
 }
 
 
-/* the connection is lost or never came up: fail its query, retry later */
-static void
-ngx_mam_pg_fail(ngx_mam_pg_conn_t *conn, const char *what)
+/* close the connection; its query (if any) is the caller's */
+static ngx_mam_pg_query_t *
+ngx_mam_pg_close(ngx_mam_pg_conn_t *conn)
 {
     ngx_mam_pg_query_t  *q;
-    ngx_mam_pg_pool_t   *pool;
-
-    pool = conn->pool;
-
-    ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                  "mam: postgres %s failed: %s", what,
-                  conn->pg ? PQerrorMessage(conn->pg) : "no connection");
 
     q = conn->query;
     conn->query = NULL;
@@ -414,6 +420,43 @@ ngx_mam_pg_fail(ngx_mam_pg_conn_t *conn, const char *what)
     }
 
     conn->state = NGX_MAM_PG_DOWN;
+
+    return q;
+}
+
+
+/*
+ * A query ran past mam_pg_query_timeout on a server that may well answer
+ * the rest: a new connection at once, with no backoff, and nothing else
+ * failed meanwhile.
+ */
+static void
+ngx_mam_pg_reopen(ngx_mam_pg_conn_t *conn)
+{
+    (void) ngx_mam_pg_close(conn);
+
+    if (conn->retry.timer_set) {
+        ngx_del_timer(&conn->retry);
+    }
+
+    ngx_mam_pg_connect(conn);
+}
+
+
+/* the connection is lost or never came up: fail its query, retry later */
+static void
+ngx_mam_pg_fail(ngx_mam_pg_conn_t *conn, const char *what)
+{
+    ngx_mam_pg_query_t  *q;
+    ngx_mam_pg_pool_t   *pool;
+
+    pool = conn->pool;
+
+    ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                  "mam: postgres %s failed: %s", what,
+                  conn->pg ? PQerrorMessage(conn->pg) : "no connection");
+
+    q = ngx_mam_pg_close(conn);
 
     conn->backoff = conn->backoff ? ngx_min(conn->backoff * 2,
                                             NGX_MAM_PG_BACKOFF_MAX)
@@ -513,6 +556,10 @@ ngx_mam_pg_receive(ngx_mam_pg_conn_t *conn)
         conn->query = NULL;
         conn->result = NULL;
         conn->state = NGX_MAM_PG_IDLE;
+
+        if (conn->retry.timer_set) {
+            ngx_del_timer(&conn->retry);
+        }
 
         if (q) {
             ngx_mam_pg_complete(q, res);
@@ -655,7 +702,7 @@ ngx_mam_pg_query_event_handler(ngx_event_t *ev)
                       "closing its connection", q->pool->query_timeout);
         conn->query = NULL;
         q->conn = NULL;
-        ngx_mam_pg_fail(conn, "query (timed out)");
+        ngx_mam_pg_reopen(conn);
     }
 
     ngx_mam_pg_complete(q, NULL);
@@ -685,8 +732,10 @@ ngx_mam_pg_query_cleanup(void *data)
     }
 
     if (q->conn) {
-        /* still in flight: drain and discard its result */
+        /* still in flight: drain and discard its result, but not for
+         * longer than the request would have waited */
         q->conn->query = NULL;
+        ngx_add_timer(&q->conn->retry, q->pool->query_timeout);
         q->conn = NULL;
     }
 }

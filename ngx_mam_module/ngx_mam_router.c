@@ -250,6 +250,11 @@ ngx_mam_router_body_read(ngx_http_request_t *r)
         return;
     }
 
+    /* as nginx's proxy does: a client that goes away while the request
+     * waits on PostgreSQL, Redis or the thread pool ends it (499), and
+     * what it waited on is let go */
+    r->read_event_handler = ngx_http_test_reading;
+
     ngx_mam_auth_gate(r, ctx);
 }
 

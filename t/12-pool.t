@@ -13,6 +13,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use POSIX ();
 use File::Temp ();
+use IO::Socket::INET;
 use IO::Socket::UNIX;
 use Socket qw(SOCK_STREAM);
 use Mam::Stack;
@@ -144,6 +145,67 @@ sub freeze_pg { $_[0]->freeze_postgres($_[1]) }
     $s->check_error_log;
     kill 'TERM', $pid;
     waitpid $pid, 0;
+}
+
+# Queries blocked on a lock (PostgreSQL otherwise fine).  One whose client
+# waits: 503 after mam_pg_query_timeout.  One whose client leaves: the
+# request ends at once (499, as nginx's proxy does), the query is let go,
+# and its connection is closed after mam_pg_query_timeout so the pool slot
+# comes back while the lock is still held.
+{
+    my $s = Mam::Stack->new(pg_pool_size => 1, workers => 1, pg_query_timeout => '2s',
+                            pg_queue_timeout => '1s');
+    $s->start;
+    my $lock = sub {
+        my $pid = fork // die;
+        if ($pid == 0) {
+            open STDOUT, '>', '/dev/null';
+            open STDERR, '>&', \*STDOUT;
+            exec 'psql', '-X', '-q', '-h', $s->pg_socket_dir, '-U', 'postgres', '-d', 'mam', '-c',
+                 'BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;'
+                or POSIX::_exit(127);
+        }
+        $s->wait_until(sub { $s->psql_as('postgres', 'mam',
+            "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted "
+            . "AND relation = 'users'::regclass") =~ /1/ }, 10, 'lock not taken');
+        return $pid;
+    };
+    my $login = sub {
+        my $k = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
+        my $body = '{"email":"someone@example.com","password":"correct horse battery"}';
+        print $k "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               . "Connection: close\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+        return $k;
+    };
+
+    my $locker = $lock->();
+    my $t0 = time;
+    my $k = $login->();
+    local $/;
+    my $answer = <$k> // '';
+    my $took = time - $t0;
+    like($answer, qr{^HTTP/1\.1 503}, 'a query blocked on a lock past mam_pg_query_timeout: 503');
+    cmp_ok($took, '>=', 1.9, sprintf('... after the timeout (%.1fs)', $took));
+    my $h = $s->http(GET => "/api/health");
+    is($h->{status}, 200, "... and the pool answers again while the lock is still held")
+        or diag($h->{content}, "\n", join "\n", grep { /mam/ } split /\n/, $s->error_log_text);
+    kill 'TERM', $locker;
+    waitpid $locker, 0;
+
+    $locker = $lock->();
+    $k = $login->();
+    sleep 0.5;
+    close $k;                                   # the client leaves
+    $s->wait_until(sub { $s->slurp($s->prefix . '/logs/access.log') =~ m{"POST /auth/login HTTP/1\.1" 499 } },
+                   5, 'no 499');
+    pass('a client that leaves while its query is blocked ends the request at once (499)');
+    sleep 2;
+    is($s->http(GET => '/api/health')->{status}, 200,
+       'the abandoned query gives its pool slot back after mam_pg_query_timeout, lock still held');
+    like($s->error_log_text, qr/abandoned postgres query still running/, '... and says so');
+    kill 'TERM', $locker;
+    waitpid $locker, 0;
+    $s->check_error_log;
 }
 
 done_testing();
