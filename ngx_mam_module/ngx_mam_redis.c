@@ -380,12 +380,28 @@ ngx_mam_redis_context(ngx_mam_redis_t *rd)
 }
 
 
+/* the request's handler gets reply (NULL: none), once; the request is
+ * detached from the command */
 static void
-ngx_mam_redis_finish(ngx_mam_redis_cmd_t *cmd, redisReply *reply)
+ngx_mam_redis_answer(ngx_mam_redis_cmd_t *cmd, redisReply *reply)
 {
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
+    r = cmd->r;
+    cmd->r = NULL;
+    cmd->cln->handler = NULL;
+    c = r->connection;
+
+    cmd->handler(r, reply, cmd->data);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_mam_redis_finish(ngx_mam_redis_cmd_t *cmd, redisReply *reply)
+{
     if (cmd->ev.timer_set) {
         ngx_del_timer(&cmd->ev);
     }
@@ -398,16 +414,8 @@ ngx_mam_redis_finish(ngx_mam_redis_cmd_t *cmd, redisReply *reply)
         return;
     }
 
-    r = cmd->r;
-
-    if (r != NULL && !(cmd->rd && cmd->rd->exiting)) {
-        cmd->r = NULL;
-        cmd->cln->handler = NULL;
-        c = r->connection;
-
-        cmd->handler(r, reply, cmd->data);
-
-        ngx_http_run_posted_requests(c);
+    if (cmd->r != NULL && !(cmd->rd && cmd->rd->exiting)) {
+        ngx_mam_redis_answer(cmd, reply);
     }
 
     ngx_free(cmd);
@@ -434,22 +442,9 @@ ngx_mam_redis_failure_handler(ngx_event_t *ev)
 static void
 ngx_mam_redis_timeout_handler(ngx_event_t *ev)
 {
-    ngx_connection_t     *c;
-    ngx_http_request_t   *r;
-    ngx_mam_redis_cmd_t  *cmd;
-
-    cmd = ev->data;
-    r = cmd->r;
-
     ngx_log_error(NGX_LOG_WARN, ev->log, 0, "mam: redis command timed out");
 
-    cmd->r = NULL;
-    cmd->cln->handler = NULL;
-    c = r->connection;
-
-    cmd->handler(r, NULL, cmd->data);
-
-    ngx_http_run_posted_requests(c);
+    ngx_mam_redis_answer(ev->data, NULL);
 }
 
 

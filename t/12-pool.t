@@ -170,6 +170,14 @@ sub freeze_pg { $_[0]->freeze_postgres($_[1]) }
             . "AND relation = 'users'::regclass") =~ /1/ }, 10, 'lock not taken');
         return $pid;
     };
+    # end the lock's backend itself: killing psql alone would leave it
+    # holding the lock until pg_sleep ends
+    my $unlock = sub {
+        my ($pid) = @_;
+        $s->psql_as('postgres', 'postgres', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    . "WHERE query LIKE '%LOCK TABLE users%' AND pid <> pg_backend_pid()");
+        waitpid $pid, 0;
+    };
     my $login = sub {
         my $k = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
         my $body = '{"email":"someone@example.com","password":"correct horse battery"}';
@@ -189,8 +197,7 @@ sub freeze_pg { $_[0]->freeze_postgres($_[1]) }
     my $h = $s->http(GET => "/api/health");
     is($h->{status}, 200, "... and the pool answers again while the lock is still held")
         or diag($h->{content}, "\n", join "\n", grep { /mam/ } split /\n/, $s->error_log_text);
-    kill 'TERM', $locker;
-    waitpid $locker, 0;
+    $unlock->($locker);
 
     $locker = $lock->();
     $k = $login->();
@@ -203,8 +210,7 @@ sub freeze_pg { $_[0]->freeze_postgres($_[1]) }
     is($s->http(GET => '/api/health')->{status}, 200,
        'the abandoned query gives its pool slot back after mam_pg_query_timeout, lock still held');
     like($s->error_log_text, qr/abandoned postgres query still running/, '... and says so');
-    kill 'TERM', $locker;
-    waitpid $locker, 0;
+    $unlock->($locker);
     $s->check_error_log;
 }
 
