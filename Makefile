@@ -65,6 +65,11 @@ transcoderd: $(TD_BIN)
 $(TD_BIN): $(BUILDDIR)/config.mk $(TD_SRCS) transcoderd/*.h $(LIBMAM_SRCS) libmam/*.h
 	$(CC) $(TD_CFLAGS_ALL) -o $@ $(TD_SRCS) $(LIBMAM_SRCS) $(TD_LIBS) -ljwt -largon2 -lm -pthread
 
+# the renderer's confinement, from transcoderd's own source
+$(BUILDDIR)/t/unit/sandbox: t/unit/sandbox.c t/unit/tap.h transcoderd/sandbox.c transcoderd/sandbox.h
+	mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) -Itranscoderd -o $@ $< transcoderd/sandbox.c -lseccomp -pthread
+
 $(BUILDDIR)/t/unit/%: t/unit/%.c t/unit/tap.h $(LIBMAM_SRCS) libmam/*.h
 	mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(LIBMAM_SRCS) $(UNIT_LIBS)

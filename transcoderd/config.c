@@ -37,6 +37,106 @@ td_int(const char *v, int lo, int hi, int *out)
     return 0;
 }
 
+/* demuxers that read other files or URLs than the master: never allowed */
+static const char  *td_refused_formats[] = {
+    "hls", "applehttp", "dash", "concat", "image2", "subfile", "tee", "sdp",
+    "rtsp", "rtp", "imf", "webm_dash_manifest", "data", NULL
+};
+
+static int
+td_formats(td_config_t *cf, const char *v, char *err, size_t len)
+{
+    int          i;
+    size_t       n;
+    const char  *p, *e;
+
+    if (*v == '\0' || strlen(v) >= sizeof(cf->limits.formats)) {
+        return -1;
+    }
+    for (p = v; *p; p = *e ? e + 1 : e) {
+        e = strchr(p, ',');
+        e = e ? e : p + strlen(p);
+        n = (size_t) (e - p);
+        if (n == 0) {
+            return -1;
+        }
+        for (i = 0; td_refused_formats[i]; i++) {
+            if (strlen(td_refused_formats[i]) == n
+                && strncmp(p, td_refused_formats[i], n) == 0)
+            {
+                snprintf(err, len, "input_formats: \"%s\" opens other files "
+                         "than the master and is never allowed",
+                         td_refused_formats[i]);
+                return -2;
+            }
+        }
+        while (p < e) {
+            if (!isalnum((unsigned char) *p) && *p != '_') {
+                return -1;
+            }
+            p++;
+        }
+    }
+    strcpy(cf->limits.formats, v);
+    return 0;
+}
+
+static int
+td_config_limits(td_config_t *cf, const char *k, const char *v, char *err,
+    size_t len)
+{
+    int  n;
+
+    if (strcmp(k, "input_formats") == 0) {
+        return td_formats(cf, v, err, len);
+    }
+    if (strcmp(k, "max_frame") == 0) {
+        return td_limits_parse_frame(&cf->limits, v);
+    }
+    if (strcmp(k, "max_duration") == 0) {
+        return td_int(v, 1, 30 * 86400, &cf->limits.max_duration);
+    }
+    if (strcmp(k, "max_streams") == 0) {
+        return td_int(v, 1, 1000, &cf->limits.max_streams);
+    }
+    if (strcmp(k, "max_frame_rate") == 0) {
+        return td_int(v, 1, 1000, &cf->limits.max_frame_rate);
+    }
+    if (strcmp(k, "probe_size") == 0) {
+        if (td_int(v, 2048, 100 * 1000 * 1000, &n) != 0) {
+            return -1;
+        }
+        cf->limits.probe_size = n;
+        return 0;
+    }
+    if (strcmp(k, "analyze_duration") == 0) {
+        if (td_int(v, 1, 120, &n) != 0) {
+            return -1;
+        }
+        cf->limits.analyze_us = (int64_t) n * 1000000;
+        return 0;
+    }
+    if (strcmp(k, "stall_timeout") == 0) {
+        return td_int(v, 1, 3600, &cf->stall_timeout);
+    }
+    if (strcmp(k, "job_timeout") == 0) {
+        return td_int(v, 5, 7 * 86400, &cf->job_timeout);
+    }
+    if (strcmp(k, "max_deliveries") == 0) {
+        return td_int(v, 1, 100, &cf->max_deliveries);
+    }
+    if (strcmp(k, "memory_limit") == 0) {
+        if (td_int(v, 0, 1024 * 1024, &n) != 0 || (n > 0 && n < 256)) {
+            return -1;
+        }
+        cf->memory_limit = n;
+        return 0;
+    }
+
+    snprintf(err, len, "unknown setting \"%s\"", k);
+    return -2;
+}
+
 static int
 td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
     size_t len)
@@ -136,7 +236,6 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
     if (strcmp(k, "encoder") == 0) {
         if (strcmp(v, "auto") == 0) {
             cf->encoder = TD_ENC_AUTO;
-    cf->s3_multipart = 16L * 1024 * 1024;
         } else if (strcmp(v, "nvenc") == 0) {
             cf->encoder = TD_ENC_NVENC;
         } else if (strcmp(v, "cuda-decode") == 0) {
@@ -149,8 +248,7 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
         return 0;
     }
 
-    snprintf(err, len, "unknown setting \"%s\"", k);
-    return -2;
+    return td_config_limits(cf, k, v, err, len);
 }
 
 static char *
@@ -183,6 +281,12 @@ td_config_load(const char *path, td_config_t *cf, char *err, size_t len)
     cf->backoff_ms = 2000;
     cf->claim_idle_ms = 60000;
     cf->encoder = TD_ENC_AUTO;
+    cf->s3_multipart = 16L * 1024 * 1024;
+    td_limits_default(&cf->limits);
+    cf->stall_timeout = 120;
+    cf->job_timeout = 12 * 3600;
+    cf->max_deliveries = 5;
+    cf->memory_limit = 16384;
 
     f = fopen(path, "r");
     if (f == NULL) {

@@ -27,6 +27,18 @@ td_log_open(const char *file)
     pthread_mutex_unlock(&td_log_lock);
 }
 
+/* for the renderer child's stderr */
+int
+td_log_fd(void)
+{
+    int  fd;
+
+    pthread_mutex_lock(&td_log_lock);
+    fd = td_log_file ? fileno(td_log_file) : 2;
+    pthread_mutex_unlock(&td_log_lock);
+    return fd;
+}
+
 void
 td_log(const char *job, const char *fmt, ...)
 {

@@ -29,6 +29,8 @@
 #include <libavutil/log.h>
 
 #include "td.h"
+#include "render.h"
+#include "sandbox.h"
 #include "transcode.h"
 #include "mam_storage.h"
 #include "mam_util.h"
@@ -50,6 +52,9 @@ typedef struct {
     pthread_mutex_t   lock;
     pthread_cond_t    cond;
     double            fraction;
+    double            advanced_at;  /* the renderer last moved (monotonic) */
+    double            sent_at;      /* the advance the last report covered */
+    int               busy;         /* an S3 transfer of the daemon's own */
     int               ticking;
 
     const char       *result;   /* how the job ended, for the metrics */
@@ -132,8 +137,18 @@ td_send(td_slot_t *s, const char *status, double progress, json_t *meta,
     }
 }
 
-static int
-td_progress(void *data, double fraction)
+static double
+td_mono(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* the renderer's heartbeat (render.c) */
+static void
+td_beat(void *data, double fraction, double advanced_at)
 {
     td_slot_t  *s = data;
 
@@ -141,15 +156,28 @@ td_progress(void *data, double fraction)
     if (fraction > s->fraction) {
         s->fraction = fraction;
     }
+    s->advanced_at = advanced_at;
     pthread_mutex_unlock(&s->lock);
-
-    return td_stop != 0;
 }
 
+/* work of the daemon's own (S3 transfers, publishing) counts as advancing */
+static void
+td_advanced(td_slot_t *s)
+{
+    td_beat(s, 0, td_mono());
+}
+
+/*
+ * Each second: a progress report when the renderer moved since the last
+ * one, and the XCLAIM that keeps the entry ours while it moved within
+ * stall_timeout.  A stuck renderer is thus never kept alive by our own
+ * claims or reports: the watchdog kills it, or the entry goes idle.
+ */
 static void *
 td_ticker(void *arg)
 {
-    double           f;
+    int              moved, alive;
+    double           f, at;
     td_slot_t       *s = arg;
     struct timespec  ts;
 
@@ -162,10 +190,18 @@ td_ticker(void *arg)
             break;
         }
         f = s->fraction;
+        at = s->advanced_at;
+        moved = at > s->sent_at;
+        s->sent_at = at;
+        alive = s->busy || td_mono() - at < s->cf.stall_timeout;
         pthread_mutex_unlock(&s->lock);
 
-        td_send(s, "processing", f, NULL, NULL, NULL, NULL);
-        td_queue_touch(s->queue, s->job);
+        if (moved) {
+            td_send(s, "processing", f, NULL, NULL, NULL, NULL);
+        }
+        if (alive) {
+            td_queue_touch(s->queue, s->job);
+        }
 
         pthread_mutex_lock(&s->lock);
     }
@@ -178,6 +214,8 @@ static void
 td_ticker_start(td_slot_t *s)
 {
     s->fraction = 0;
+    s->advanced_at = td_mono();
+    s->sent_at = 0;
     s->ticking = 1;
     if (pthread_create(&s->ticker, NULL, td_ticker, s) != 0) {
         s->ticking = 0;
@@ -244,20 +282,143 @@ td_sleep_ms(int ms)
     }
 }
 
+/* a backoff between attempts keeps the entry ours */
+static void
+td_sleep_claimed(td_slot_t *s, int ms)
+{
+    while (ms > 0 && !td_stop) {
+        td_queue_touch(s->queue, s->job);
+        td_sleep_ms(ms > 1000 ? 1000 : ms);
+        ms -= 1000;
+    }
+}
+
+/* every stream field is checked before it names a file: ids are UUIDs and
+ * the master is under masters/{asset_id}/ */
+static int
+td_job_valid(const td_job_t *job)
+{
+    size_t  alen = strlen(job->asset_id);
+
+    return mam_uuid_valid(job->job_id, strlen(job->job_id))
+           && mam_uuid_valid(job->asset_id, alen)
+           && mam_uuid_valid(job->version_id, strlen(job->version_id))
+           && mam_key_valid(job->master_key, strlen(job->master_key))
+           && strncmp(job->master_key, "masters/", 8) == 0
+           && strncmp(job->master_key + 8, job->asset_id, alen) == 0
+           && job->master_key[8 + alen] == '/';
+}
+
+/* what the renderer left is folders and plain files only: never a link or
+ * anything else the edge or the S3 upload would follow */
+static int
+td_tree_entry(const char *path, const struct stat *st, int type,
+    struct FTW *ftw)
+{
+    (void) path;
+    (void) ftw;
+    if (type == FTW_D || type == FTW_DP) {
+        return 0;
+    }
+    return type == FTW_F && S_ISREG(st->st_mode) ? 0 : 1;
+}
+
+static int
+td_tree_plain(const char *dir)
+{
+    return nftw(dir, td_tree_entry, 16, FTW_PHYS) == 0;
+}
+
+/* the daemon's own blocking work (S3 transfers): the entry stays ours */
+static void
+td_busy(td_slot_t *s, int busy)
+{
+    pthread_mutex_lock(&s->lock);
+    s->busy = busy;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* one attempt: fetch (S3), render in the confined child, check what it
+ * left, publish.  0 published; -1 with t->error */
+static int
+td_attempt(td_slot_t *s, td_transcode_t *t, const td_render_opts_t *ro,
+    const char *input, const char *dir, const char *tmp)
+{
+    int  rc = -1;
+
+    td_rm_tree(tmp);
+    td_ticker_start(s);
+
+    if (td_mkdirs(tmp) != 0) {
+        snprintf(t->error, sizeof(t->error), "cannot create %s: %s", tmp,
+                 strerror(errno));
+        goto done;
+    }
+
+    if (s->cf.s3_on) {
+        td_busy(s, 1);
+        rc = td_s3_download(&s->cf, s->job->master_key, input, t->error,
+                            sizeof(t->error));
+        td_busy(s, 0);
+        if (rc != 0) {
+            goto done;                  /* storage trouble: transient */
+        }
+    }
+
+    td_advanced(s);
+    rc = td_render(t, ro);
+    if (rc != 0) {
+        goto done;
+    }
+
+    if (!td_tree_plain(tmp)) {
+        snprintf(t->error, sizeof(t->error), "the renderer left something "
+                 "other than files and folders in its output: refused");
+        t->permanent = 1;
+        rc = -1;
+        goto done;
+    }
+
+    if (s->cf.s3_on) {
+        td_busy(s, 1);
+        rc = td_s3_publish(&s->cf, tmp, dir, t->error, sizeof(t->error));
+        td_busy(s, 0);
+    } else {
+        td_ticker_stop(s);
+        rc = td_publish(tmp, dir);
+        if (rc != 0) {
+            snprintf(t->error, sizeof(t->error), "cannot publish %s: %s",
+                     dir, strerror(errno));
+        }
+    }
+
+done:
+    td_ticker_stop(s);
+    if (s->cf.s3_on) {
+        unlink(input);
+    }
+    if (rc != 0 || s->cf.s3_on) {
+        td_rm_tree(tmp);
+    }
+    if (rc != 0) {
+        json_decref(t->metadata);
+        json_decref(t->renditions);
+        t->metadata = t->renditions = NULL;
+    }
+    return rc;
+}
+
 /* 1 done (ack), 0 abandoned (no ack) */
 static int
 td_work_job(td_slot_t *s)
 {
-    int             attempt, accepted, cores;
-    char            input[2200], dir[2200], tmp[2300];
-    td_job_t       *job = s->job;
-    td_transcode_t  t;
+    int               attempt, accepted, cores;
+    char              input[2200], dir[2200], tmp[2300];
+    td_job_t         *job = s->job;
+    td_transcode_t    t;
+    td_render_opts_t  ro;
 
-    if (!mam_key_valid(job->master_key, strlen(job->master_key))
-        || strncmp(job->master_key, "masters/", 8) != 0
-        || !mam_uuid_valid(job->asset_id, strlen(job->asset_id))
-        || !mam_uuid_valid(job->version_id, strlen(job->version_id)))
-    {
+    if (!td_job_valid(job)) {
         td_log(job->job_id, "malformed entry %s: dropped", job->id);
         td_send(s, "failed", -1, NULL, NULL, "malformed job entry", NULL);
         s->result = "failed";
@@ -284,8 +445,17 @@ td_work_job(td_slot_t *s)
                           : (int) sysconf(_SC_NPROCESSORS_ONLN);
     cores = cores / s->cf.jobs > 0 ? cores / s->cf.jobs : 1;
 
-    td_log(job->job_id, "start: entry %s, attempt %d, %s", job->id,
-           job->attempt, job->master_key);
+    memset(&ro, 0, sizeof(ro));
+    ro.stall_timeout = s->cf.stall_timeout;
+    ro.job_timeout = s->cf.job_timeout;
+    ro.memory_mb = s->cf.memory_limit;
+    ro.cpu_seconds = (long) s->cf.job_timeout * cores;
+    ro.stop = &td_stop;
+    ro.beat = td_beat;
+    ro.beat_data = s;
+
+    td_log(job->job_id, "start: entry %s, attempt %d, delivery %d, %s",
+           job->id, job->attempt, job->deliveries, job->master_key);
     td_send(s, "processing", 0, NULL, NULL, NULL, NULL);
 
     for (attempt = 1; ; attempt++) {
@@ -296,46 +466,11 @@ td_work_job(td_slot_t *s)
         t.mode = s->cf.encoder;
         t.preset = s->cf.preset;
         t.threads = cores;
-        t.progress = td_progress;
-        t.progress_data = s;
+        t.limits = &s->cf.limits;
 
-        td_rm_tree(tmp);
-        td_ticker_start(s);
-        if (td_mkdirs(tmp) != 0) {
-            snprintf(t.error, sizeof(t.error), "cannot create %s: %s", tmp,
-                     strerror(errno));
-        } else if (s->cf.s3_on
-                   && td_s3_download(&s->cf, job->master_key, input,
-                                     t.error, sizeof(t.error)) != 0)
-        {
-            /* storage trouble: transient */
-        } else if (td_transcode(&t) == 0) {
-            if (s->cf.s3_on) {
-                if (td_s3_publish(&s->cf, tmp, dir, t.error,
-                                  sizeof(t.error)) == 0)
-                {
-                    td_ticker_stop(s);
-                    unlink(input);
-                    td_rm_tree(tmp);
-                    break;
-                }
-            } else {
-                td_ticker_stop(s);
-                if (td_publish(tmp, dir) == 0) {
-                    break;
-                }
-                snprintf(t.error, sizeof(t.error), "cannot publish %s: %s",
-                         dir, strerror(errno));
-            }
+        if (td_attempt(s, &t, &ro, input, dir, tmp) == 0) {
+            break;
         }
-        td_ticker_stop(s);
-        if (s->cf.s3_on) {
-            unlink(input);
-        }
-
-        td_rm_tree(tmp);
-        json_decref(t.metadata);
-        json_decref(t.renditions);
 
         if (td_stop) {
             td_log(job->job_id, "abandoned at shutdown (not acknowledged)");
@@ -357,7 +492,7 @@ td_work_job(td_slot_t *s)
             return accepted >= 0;
         }
 
-        td_sleep_ms(td_backoff(&s->cf, attempt));
+        td_sleep_claimed(s, td_backoff(&s->cf, attempt));
         if (td_stop) {
             s->result = "abandoned";
             return 0;
@@ -402,17 +537,19 @@ td_work(td_slot_t *s)
     return rc;
 }
 
-/* -r: one file, no queue, no callback */
+/* -r: one file, no queue, no callback; rendered by the same confined
+ * child as a job, with the default limits */
 static int
 td_render_one(const char *input, const char *outdir, td_encoder_mode_t mode)
 {
-    int             rc, nvenc, cuda;
-    char           *out;
-    td_transcode_t  t;
+    int               rc;
+    char             *out;
+    td_limits_t       limits;
+    td_transcode_t    t;
+    td_render_opts_t  ro;
 
     td_log_open(NULL);
-    av_log_set_level(AV_LOG_ERROR);
-    td_transcode_probe_gpu(&nvenc, &cuda);
+    td_limits_default(&limits);
 
     memset(&t, 0, sizeof(t));
     t.input = input;
@@ -421,13 +558,20 @@ td_render_one(const char *input, const char *outdir, td_encoder_mode_t mode)
     t.mode = mode;
     t.preset = getenv("TD_PRESET") ? getenv("TD_PRESET") : "veryfast";
     t.threads = (int) sysconf(_SC_NPROCESSORS_ONLN);
+    t.limits = &limits;
+
+    memset(&ro, 0, sizeof(ro));
+    ro.stall_timeout = 120;
+    ro.job_timeout = limits.max_duration;
+    ro.memory_mb = 16384;
+    ro.stop = &td_stop;
 
     if (td_mkdirs(outdir) != 0) {
         fprintf(stderr, "transcoderd: %s: %s\n", outdir, strerror(errno));
         return 1;
     }
 
-    rc = td_transcode(&t);
+    rc = td_render(&t, &ro);
     if (rc != 0) {
         fprintf(stderr, "transcoderd: %s%s\n", t.error,
                 t.permanent ? " (permanent)" : "");
@@ -441,6 +585,28 @@ td_render_one(const char *input, const char *outdir, td_encoder_mode_t mode)
     json_decref(t.metadata);
     json_decref(t.renditions);
     return 0;
+}
+
+/* a job every consumer that took it died on (crash, hang, kill): it has
+ * been handed out more than max_deliveries times and ends here */
+static void
+td_dead_letter(td_slot_t *s)
+{
+    int   accepted;
+    char  error[256];
+
+    snprintf(error, sizeof(error), "gave up after %d deliveries without a "
+             "result (max_deliveries %d): every transcoder that took the job "
+             "stopped before it could report", s->job->deliveries - 1,
+             s->cf.max_deliveries);
+    td_log(s->job->job_id, "entry %s: %s", s->job->id, error);
+    td_metrics_job_started();
+    td_queue_dead(s->queue, s->job, error);
+    td_send(s, "failed", -1, NULL, NULL, error, &accepted);
+    td_metrics_job_finished("dead", 0);
+    if (accepted >= 0) {
+        td_queue_ack(s->queue, s->job);
+    }
 }
 
 static void *
@@ -481,7 +647,9 @@ td_slot(void *arg)
         }
 
         s.job = &job;
-        if (td_work(&s)) {
+        if (job.deliveries > s.cf.max_deliveries) {
+            td_dead_letter(&s);
+        } else if (td_work(&s)) {
             td_queue_ack(s.queue, &job);
         }
         s.job = NULL;
@@ -501,6 +669,11 @@ main(int argc, char **argv)
     pthread_t        *threads;
     struct sigaction  sa;
     td_config_t       cf;
+
+    /* the renderer child (render.c), started by the daemon itself */
+    if (argc == 3 && strcmp(argv[1], "-R") == 0) {
+        td_render_child(argv[2]);
+    }
 
     while ((opt = getopt(argc, argv, "c:tr:e:")) != -1) {
         if (opt == 'c') {
@@ -551,6 +724,9 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     td_transcode_probe_gpu(&nvenc, &cuda);
+    td_log(NULL, "renderer confinement: rlimits, no_new_privs, seccomp, %s",
+           td_landlock_abi() > 0 ? "landlock"
+           : "no landlock on this kernel (the file system is not narrowed)");
     td_log(NULL, "started as consumer %s, %d job slot(s); h264_nvenc %s, "
            "CUDA %s; encoder setting %d", td_cf.consumer, td_cf.jobs,
            nvenc ? "opens" : "does not open", cuda ? "present" : "absent",

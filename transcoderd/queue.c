@@ -75,6 +75,18 @@ td_queue_free(td_queue_t *q)
     }
 }
 
+/* a field's value into its slot; a value that does not fit leaves the slot
+ * empty, so the entry fails validation instead of being cut short */
+static void
+td_queue_field(char *dst, size_t size, const char *v)
+{
+    if (strlen(v) < size) {
+        memcpy(dst, v, strlen(v) + 1);
+    } else {
+        dst[0] = '\0';
+    }
+}
+
 /* the fields of one [id, [k, v, ...]] entry */
 static int
 td_queue_entry(redisReply *e, td_job_t *job)
@@ -84,13 +96,14 @@ td_queue_entry(redisReply *e, td_job_t *job)
     const char  *k, *v;
 
     memset(job, 0, sizeof(*job));
+    job->deliveries = 1;
 
     if (e == NULL || e->type != REDIS_REPLY_ARRAY || e->elements != 2
         || e->element[0]->type != REDIS_REPLY_STRING)
     {
         return -1;
     }
-    snprintf(job->id, sizeof(job->id), "%s", e->element[0]->str);
+    td_queue_field(job->id, sizeof(job->id), e->element[0]->str);
 
     kv = e->element[1];
     for (i = 0; kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements;
@@ -102,19 +115,44 @@ td_queue_entry(redisReply *e, td_job_t *job)
             continue;
         }
         if (strcmp(k, "job_id") == 0) {
-            snprintf(job->job_id, sizeof(job->job_id), "%s", v);
+            td_queue_field(job->job_id, sizeof(job->job_id), v);
         } else if (strcmp(k, "version_id") == 0) {
-            snprintf(job->version_id, sizeof(job->version_id), "%s", v);
+            td_queue_field(job->version_id, sizeof(job->version_id), v);
         } else if (strcmp(k, "asset_id") == 0) {
-            snprintf(job->asset_id, sizeof(job->asset_id), "%s", v);
+            td_queue_field(job->asset_id, sizeof(job->asset_id), v);
         } else if (strcmp(k, "master_key") == 0) {
-            snprintf(job->master_key, sizeof(job->master_key), "%s", v);
+            td_queue_field(job->master_key, sizeof(job->master_key), v);
         } else if (strcmp(k, "attempt") == 0) {
             job->attempt = atoi(v);
         }
     }
 
-    return 0;
+    return job->id[0] ? 0 : -1;
+}
+
+/* how many times the group has handed this entry out, this time included */
+static int
+td_queue_deliveries(td_queue_t *q, const char *id)
+{
+    int          n = 1;
+    redisReply  *r, *e;
+
+    r = redisCommand(q->rc, "XPENDING %s %s %s %s 1", TD_STREAM, TD_GROUP,
+                     id, id);
+    if (r == NULL) {
+        return -1;
+    }
+    /* [[id, consumer, idle, deliveries]] */
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+        e = r->element[0];
+        if (e->type == REDIS_REPLY_ARRAY && e->elements == 4
+            && e->element[3]->type == REDIS_REPLY_INTEGER)
+        {
+            n = (int) e->element[3]->integer;
+        }
+    }
+    freeReplyObject(r);
+    return n;
 }
 
 /* an entry a dead consumer left pending longer than claim_idle_ms */
@@ -138,8 +176,14 @@ td_queue_claim(td_queue_t *q, td_job_t *job)
     {
         found = 1;
     }
-
     freeReplyObject(r);
+
+    if (found) {
+        job->deliveries = td_queue_deliveries(q, job->id);
+        if (job->deliveries < 0) {
+            return -1;
+        }
+    }
     return found;
 }
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "mam_s3.h"
+#include "input.h"
 
 #define TD_STREAM       "previews:build"
 #define TD_DEAD_STREAM  "previews:dead"
@@ -45,6 +46,13 @@ typedef struct {
     char               work_dir[1024];      /* local scratch for S3 jobs */
     long               s3_multipart;        /* bytes from which to use parts */
     char               metrics_listen[64];  /* IP:port, or "" for none */
+
+    /* hostile masters (input.h, render.h) */
+    td_limits_t        limits;
+    int                stall_timeout;       /* s without the child advancing */
+    int                job_timeout;         /* s for one attempt */
+    int                max_deliveries;      /* then previews:dead */
+    long               memory_limit;        /* MiB of address space, 0 off */
 } td_config_t;
 
 typedef struct {
@@ -54,6 +62,7 @@ typedef struct {
     char  asset_id[64];
     char  master_key[1100];
     int   attempt;
+    int   deliveries;                       /* by the group, this one too */
 } td_job_t;
 
 extern volatile sig_atomic_t  td_stop;
@@ -71,6 +80,7 @@ void td_metrics_job_finished(const char *result, double seconds);
 
 /* log.c */
 void td_log_open(const char *file);
+int td_log_fd(void);
 void td_log(const char *job, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -80,11 +80,13 @@ typedef struct {
     char               codecs[32];   /* avc1.PPCCLL from the SPS */
     char               error[256];
     int                failed;
+    int64_t           *packets;      /* td_transcode_t's counter */
 } td_rendition_t;
 
 typedef struct {
     td_transcode_t    *t;
-    AVFormatContext   *in;
+    td_input_t         input;
+    AVFormatContext   *in;        /* input.fc */
     int                vidx, aidx;
     AVCodecContext    *vdec, *adec;
     AVBufferRef       *hw_device;
@@ -201,6 +203,8 @@ td_open_decoder(td_ctx_t *c, AVStream *st, AVCodecContext **out, int hw)
     }
     dec->pkt_timebase = st->time_base;
     dec->thread_count = 0;
+    dec->max_pixels = (int64_t) c->t->limits->max_long_side
+                      * c->t->limits->max_short_side;
 
     if (hw && c->hw_device) {
         dec->hw_device_ctx = av_buffer_ref(c->hw_device);
@@ -222,32 +226,17 @@ td_open_decoder(td_ctx_t *c, AVStream *st, AVCodecContext **out, int hw)
 static int
 td_probe(td_ctx_t *c)
 {
-    int           err;
+    int           err, permanent;
     unsigned      i;
-    char          e[128];
+    char          e[256];
     AVStream     *st;
     td_transcode_t *t = c->t;
 
-    err = avformat_open_input(&c->in, t->input, NULL, NULL);
-    if (err == AVERROR(ENOENT) || err == AVERROR(EACCES)
-        || err == AVERROR(EIO) || err == AVERROR(EAGAIN)
-        || err == AVERROR(ENOMEM))
-    {
-        /* storage trouble, not the file's fault: worth retrying */
-        td_fail(t, 0, "cannot read the master: %s",
-                td_err(err, e, sizeof(e)));
-        return -1;
-    }
-    if (err < 0) {
-        td_fail(t, 1, "not a media file this server can read (%s)",
-                td_err(err, e, sizeof(e)));
-        return -1;
-    }
-
-    err = avformat_find_stream_info(c->in, NULL);
-    if (err < 0) {
-        td_fail(t, 1, "not a media file this server can read (%s)",
-                td_err(err, e, sizeof(e)));
+    err = td_input_open(&c->input, t->input, t->limits, &t->interrupt,
+                        &t->read_bytes, e, sizeof(e), &permanent);
+    c->in = c->input.fc;
+    if (err != 0) {
+        td_fail(t, permanent, "%s", e);
         return -1;
     }
 
@@ -871,6 +860,7 @@ td_drain(td_rendition_t *r, AVPacket *pkt)
         if (err < 0) {
             return err;
         }
+        __atomic_add_fetch(r->packets, 1, __ATOMIC_RELAXED);
     }
 }
 
@@ -1070,6 +1060,7 @@ td_audio_encode(td_ctx_t *c, AVFrame *frame)
         av_packet_rescale_ts(pkt, c->aenc->time_base, st->time_base);
         pkt->stream_index = 0;
         err = av_interleaved_write_frame(c->amux, pkt);
+        __atomic_add_fetch(&c->t->packets, 1, __ATOMIC_RELAXED);
     }
     av_packet_free(&pkt);
 
@@ -1196,11 +1187,18 @@ td_run(td_ctx_t *c)
             err = td_decode(c, c->adec, pkt, frame);
         }
 
-        if (pkt->pts != AV_NOPTS_VALUE && c->duration > 0
+        at = pkt->pts == AV_NOPTS_VALUE ? 0
+             : (pkt->pts - (st->start_time != AV_NOPTS_VALUE
+                            ? st->start_time : 0)) * av_q2d(st->time_base);
+        if (at > c->t->limits->max_duration) {
+            td_fail(c->t, 1, "the file lasts longer than the limit of %d s "
+                    "(max_duration)", c->t->limits->max_duration);
+            err = AVERROR_EXIT;
+        }
+
+        if (err >= 0 && pkt->pts != AV_NOPTS_VALUE && c->duration > 0
             && c->t->progress)
         {
-            at = (pkt->pts - (st->start_time != AV_NOPTS_VALUE
-                              ? st->start_time : 0)) * av_q2d(st->time_base);
             now = (double) av_gettime_relative() / 1e6;
             if (now - last >= 1.0) {
                 last = now;
@@ -1417,7 +1415,8 @@ td_close(td_ctx_t *c)
     avcodec_free_context(&c->vdec);
     avcodec_free_context(&c->adec);
     av_buffer_unref(&c->hw_device);
-    avformat_close_input(&c->in);
+    td_input_close(&c->input);
+    c->in = NULL;
 }
 
 /* on the first decoded picture, whose format decides the graph */
@@ -1425,6 +1424,14 @@ static int
 td_video_start(td_ctx_t *c, const AVFrame *first)
 {
     int  i;
+
+    /* a stream may declare one size and decode another */
+    if (!td_input_frame_ok(c->t->limits, first->width, first->height)) {
+        td_fail(c->t, 1, "the frame is %dx%d, larger than the limit of "
+                "%dx%d (max_frame)", first->width, first->height,
+                c->t->limits->max_long_side, c->t->limits->max_short_side);
+        return -1;
+    }
 
     /* rotation has no GPU filter here: such sources are downloaded */
     c->gpu_frames = first->format == AV_PIX_FMT_CUDA && c->rotation == 0
@@ -1482,6 +1489,7 @@ td_setup(td_ctx_t *c, td_encoder_mode_t mode, const char *encoder)
         c->video_encoder = encoder;
         for (i = 0; i < c->nr; i++) {
             td_fifo_init(&c->r[i].fifo);
+            c->r[i].packets = &c->t->packets;
         }
     }
 

@@ -6,8 +6,10 @@
 #define TD_TRANSCODE_H
 
 #include <jansson.h>
+#include <libavformat/avio.h>
 
 #include "td.h"
+#include "input.h"
 
 typedef struct {
     const char         *input;       /* the master file */
@@ -16,6 +18,13 @@ typedef struct {
     td_encoder_mode_t   mode;
     const char         *preset;
     int                 threads;     /* encoder threads in all */
+    const td_limits_t  *limits;      /* what a master may be */
+    AVIOInterruptCB     interrupt;   /* ends a blocked libav* call */
+
+    /* counters a watchdog reads (atomic): bytes read from the master,
+     * packets written to the outputs */
+    int64_t             read_bytes;
+    int64_t             packets;
 
     /* called from the decoding thread, at most about once a second;
      * returning non-zero aborts the job (shutdown) */
