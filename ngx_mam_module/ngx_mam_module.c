@@ -107,6 +107,10 @@ static ngx_mam_conf_bounds_t  ngx_mam_stall_bounds = {
     ngx_mam_conf_bounds, 1, 86400, "s"
 };
 
+static ngx_mam_conf_bounds_t  ngx_mam_enqueue_grace_bounds = {
+    ngx_mam_conf_msec_bounds, 1000, 3600000, "ms"
+};
+
 static ngx_mam_conf_bounds_t  ngx_mam_housekeeping_bounds = {
     ngx_mam_conf_msec_bounds, 100, 86400000, "ms"
 };
@@ -348,6 +352,13 @@ static ngx_command_t  ngx_mam_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, preview_stall),
       &ngx_mam_stall_bounds },
+
+    { ngx_string("mam_preview_enqueue_grace"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, enqueue_grace),
+      &ngx_mam_enqueue_grace_bounds },
 
     { ngx_string("mam_upload"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -947,6 +958,7 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->events_ping = NGX_CONF_UNSET_MSEC;
     mcf->reconcile_interval = NGX_CONF_UNSET_MSEC;
     mcf->preview_stall = NGX_CONF_UNSET;
+    mcf->enqueue_grace = NGX_CONF_UNSET_MSEC;
 
     return mcf;
 }
@@ -992,6 +1004,7 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mcf->events_ping, 15000);
     ngx_conf_init_msec_value(mcf->reconcile_interval, 30000);
     ngx_conf_init_value(mcf->preview_stall, 300);
+    ngx_conf_init_msec_value(mcf->enqueue_grace, 10000);
 
     if (mcf->edge_url.data == NULL) {
         ngx_str_set(&mcf->edge_url, "/s/");

@@ -90,6 +90,7 @@ typedef struct {
     ngx_msec_t                events_ping;
     ngx_msec_t                reconcile_interval;
     time_t                    preview_stall;
+    ngx_msec_t                enqueue_grace;
 
     /* per worker process, created in init_process */
     ngx_mam_pg_pool_t        *pg;

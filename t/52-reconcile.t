@@ -2,7 +2,9 @@
 # Reconciliation: jobs PostgreSQL says are queued or processing but that
 # no live stream entry carries are enqueued again: after the stream is
 # deleted, after a worker stops mid-job, and after Redis was down at
-# promote time (nothing lost).
+# promote time (nothing lost).  Entries count by the job they carry, and a
+# just-enqueued job is left alone for mam_preview_enqueue_grace: exactly
+# one live entry per job, whenever a run reads.
 use strict;
 use warnings;
 use FindBin;
@@ -10,16 +12,21 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Digest::SHA qw(hmac_sha256_hex);
 use JSON::PP;
+use Time::HiRes qw(sleep time);
 use Mam::Stack;
 
+my $grace = 3;
 my $s = Mam::Stack->new(workers => 2, preview_reconcile_interval => '300ms',
-                        preview_stall_timeout => 2);
+                        preview_stall_timeout => 2,
+                        preview_enqueue_grace => "${grace}s");
 $s->start;
 my $ckey = $s->slurp($s->data_dir . '/secrets/callback.key') =~ s/\s+$//r;
 my $E = $s->register('ed@example.com')->{access_token};
 
 sub redis { my $o = $s->redis_cli(@_); chomp $o; return $o }
 sub job_ids_in_stream { my $x = $s->redis_cli('XRANGE', 'previews:build', '-', '+'); return $x =~ /([0-9a-f]{8}-[0-9a-f-]{27})\n/g }
+sub entries_of { my ($job) = @_; return scalar grep { $_ eq $job } job_ids_in_stream() }
+sub pending_count { return redis('XPENDING', 'previews:build', 'transcoderd') =~ /^(\d+)/ ? $1 : -1 }
 sub stream_id { my $x = $s->psql("SELECT coalesce(stream_id, '') FROM preview_jobs WHERE id = '$_[0]'"); chomp $x; $x }
 sub attempts { my $x = $s->psql("SELECT attempts FROM preview_jobs WHERE id = '$_[0]'"); chomp $x; $x }
 sub promote {
@@ -31,7 +38,7 @@ sub promote {
 sub callback {
     my ($body) = @_;
     my $raw = encode_json($body);
-    my $ts = time;
+    my $ts = int time;
     return $s->http(POST => '/api/preview/callback', { content => $raw, headers => {
         'Content-Type' => 'application/json', 'X-Mam-Timestamp' => $ts,
         'X-Mam-Signature' => 'sha256=' . hmac_sha256_hex("$ts.$raw", $ckey) } });
@@ -85,6 +92,72 @@ is($s->psql("SELECT status FROM preview_jobs WHERE id = '$job1'"), "ready\n", 'a
 my $sid_done = stream_id($job1);
 sleep 3;
 is(stream_id($job1), $sid_done, 'a ready job is never re-enqueued');
+
+# --- an entry whose id PostgreSQL does not know --------------------------------
+# What a run sees when it reads between a promote's XADD and the UPDATE that
+# records the entry's id (mam_job_enqueued): the entry is on the stream, the
+# job's stream_id is still NULL.  The entry carries the job: it is live.
+# (enqueued_at an hour ago: no grace period, matching alone must hold.)
+# The finished job's entry first leaves the pending list, as transcoderd
+# acknowledges it after the final callback.
+redis('XACK', 'previews:build', 'transcoderd', stream_id($job1));
+is(pending_count(), 0, 'nothing pending');
+my $v3 = promote();
+my $job3 = $v3->{preview}{job_id};
+$s->psql("UPDATE preview_jobs SET stream_id = NULL, enqueued_at = now() - interval '1 hour'
+          WHERE id = '$job3'");
+sleep 2;    # six runs or so
+is(entries_of($job3), 1, 'an unread entry PostgreSQL has no stream_id for still counts: one entry for the job');
+is(attempts($job3), 1, '... attempt 1');
+like($s->redis_cli('XREADGROUP', 'GROUP', 'transcoderd', 'w3', 'COUNT', '10', 'STREAMS',
+                   'previews:build', '>'), qr/\Q$job3\E/, 'a worker takes it');
+is(callback({ job_id => $job3, version_id => $v3->{id}, status => 'processing', progress => 0.1 })->{status},
+   204, '... reports processing');
+$s->psql("UPDATE preview_jobs SET stream_id = NULL WHERE id = '$job3'");
+sleep 1;
+callback({ job_id => $job3, version_id => $v3->{id}, status => 'processing', progress => 0.2 });
+sleep 1;
+is(entries_of($job3), 1, 'a pending entry with progress is live by the job it carries, stream_id or not');
+is(attempts($job3), 1, '... attempt 1');
+is(pending_count(), 1, '... still pending');
+# then the worker goes silent: the stalled entry is found by its job
+$s->wait_until(sub { attempts($job3) == 2 }, 10, 'stalled job re-enqueued');
+pass('a stalled pending entry is found by the job it carries and the job enqueued again');
+$s->wait_until(sub { pending_count() == 0 }, 5, 'acked');
+pass("... the stalled entry is acknowledged");
+sleep 1;
+is(attempts($job3), 2, '... once');
+is(entries_of($job3), 2, '... one new entry beside the acknowledged one');
+like($s->redis_cli('XREADGROUP', 'GROUP', 'transcoderd', 'w4', 'COUNT', '10', 'STREAMS',
+                   'previews:build', '>'), qr/\Q$job3\E/, '... which another worker gets');
+callback({ job_id => $job3, version_id => $v3->{id}, status => 'ready', metadata => {}, renditions => [] });
+
+# --- a job whose entry is not on the stream yet ---------------------------------
+# What a run sees when it reads between a promote's commit and its XADD:
+# PostgreSQL has the job, the stream has no entry for it.  Within the grace
+# period it is left alone (the XADD is on its way); after it, exactly one
+# entry is added.
+my $v4 = promote();
+my $job4 = $v4->{preview}{job_id};
+my $sid4 = stream_id($job4);
+$s->psql("UPDATE preview_jobs SET stream_id = NULL, enqueued_at = clock_timestamp()
+          WHERE id = '$job4'");
+my $t0 = time;
+redis('XDEL', 'previews:build', $sid4);
+is(entries_of($job4), 0, 'a queued job without an entry');
+my $seen = 0;
+while (time < $t0 + $grace - 0.5) {
+    $seen ||= entries_of($job4);
+    sleep 0.1;
+}
+is($seen, 0, "not re-enqueued during mam_preview_enqueue_grace (${grace}s; ~8 runs)");
+is(attempts($job4), 1, '... attempt 1');
+$s->wait_until(sub { entries_of($job4) > 0 }, 10, 'job re-enqueued after the grace period');
+cmp_ok(time - $t0, '>=', $grace - 0.2, "re-enqueued after the grace period");
+sleep 1.5;
+is(entries_of($job4), 1, '... exactly once');
+is(attempts($job4), 2, '... attempt 2');
+ok(stream_id($job4), '... and PostgreSQL knows its entry');
 
 # --- Redis down at promote time --------------------------------------------
 $s->stop_redis;

@@ -57,6 +57,7 @@ my %DEFAULTS = (
     events_ping      => undef,
     preview_reconcile_interval => undef,
     preview_stall_timeout => undef,
+    preview_enqueue_grace => undef,
     transcoderd      => 0,         # start transcoderd too
     s3               => 0,         # S3 storage on an s3rver instead of folders
     td_extra         => '',        # lines added to transcoderd.conf
@@ -474,7 +475,7 @@ EOT
                       upload_url_ttl upload_resumable_threshold upload_resumable_ttl
                       upload_part_size staging_ttl housekeeping_interval events_ping
                       preview_reconcile_interval preview_stall_timeout
-                      pg_query_timeout redis_timeout)) {
+                      preview_enqueue_grace pg_query_timeout redis_timeout)) {
             $mam .= "    mam_$k $o{$k};\n" if defined $o{$k};
         }
         $api = "        location /api/ { mam_api; }\n"
