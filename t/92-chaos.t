@@ -27,6 +27,17 @@ my $media = tempdir(CLEANUP => 1);
 make_media("$media/clip.mp4", seconds => 2, size => '640x360');
 my $clip = $s->slurp("$media/clip.mp4");
 
+# how many entries of previews:build carry each job
+sub entries_per_job {
+    my %n;
+    $n{$_}++ for $s->redis_cli('XRANGE', 'previews:build', '-', '+') =~ /^job_id\n(\S+)$/mg;
+    return \%n;
+}
+sub job_of {
+    my ($aid) = @_;
+    return $s->api(GET => "/api/preview/status?asset_id=$aid", undef, token => $E)->{json}{job_id} // '';
+}
+
 sub status_of {
     my ($aid) = @_;
     return $s->api(GET => "/api/preview/status?asset_id=$aid", undef, token => $E)->{json}{status} // '';
@@ -45,6 +56,8 @@ is($s->redis_cli('XLEN', 'previews:build'), "3\n", 'three jobs wait in the strea
 my %before = map { $_ => 1 } grep { /^\d+-\d+$/ } split /\n/,
     $s->redis_cli('XRANGE', 'previews:build', '-', '+');
 is(scalar keys %before, 3, '... three entries');
+my @jobs = map { job_of($_) } @aids;
+is_deeply(entries_per_job(), { map { $_ => 1 } @jobs }, '... one for each job');
 $s->stop_redis;                         # no persistence: the stream is gone
 $s->start_redis;
 # reconciliation (every 300 ms here) may have refilled it already: what
@@ -54,10 +67,13 @@ $s->wait_until(sub { $s->redis_cli('XLEN', 'previews:build') =~ /^3$/m }, 30,
 my @after = grep { /^\d+-\d+$/ } split /\n/, $s->redis_cli('XRANGE', 'previews:build', '-', '+');
 is(scalar(grep { $before{$_} } @after), 0,
    'Redis came back empty: the three entries now in the stream are new ones');
+is_deeply(entries_per_job(), { map { $_ => 1 } @jobs }, '... one for each job');
 $s->start_transcoderd;
 $s->wait_until(sub { !grep { status_of($_) ne 'ready' } @aids }, 120, 'all ready');
 is_deeply([ map { status_of($_) } @aids ], [qw(ready ready ready)],
           'no job was lost: reconciliation re-enqueued them from PostgreSQL');
+is_deeply(entries_per_job(), { map { $_ => 1 } @jobs },
+          '... and never added a second entry for any of them');
 
 # --- PostgreSQL restarted under load ---------------------------------------------
 my $log = $s->data_dir . '/load.log';
