@@ -125,6 +125,10 @@ td_config_limits(td_config_t *cf, const char *k, const char *v, char *err,
     if (strcmp(k, "max_deliveries") == 0) {
         return td_int(v, 1, 100, &cf->max_deliveries);
     }
+    if (strcmp(k, "cuda_cache_dir") == 0) {
+        return v[0] == '/' ? td_copy(cf->cuda_cache_dir,
+                                     sizeof(cf->cuda_cache_dir), v) : -1;
+    }
     if (strcmp(k, "memory_limit") == 0) {
         if (td_int(v, 0, 1024 * 1024, &n) != 0 || (n > 0 && n < 256)) {
             return -1;
@@ -287,6 +291,7 @@ td_config_load(const char *path, td_config_t *cf, char *err, size_t len)
     cf->job_timeout = 12 * 3600;
     cf->max_deliveries = 5;
     cf->memory_limit = 16384;
+    strcpy(cf->cuda_cache_dir, "/var/cache/mam/cuda");
 
     f = fopen(path, "r");
     if (f == NULL) {

@@ -77,6 +77,7 @@ td_input_read(void *opaque, uint8_t *buf, int size)
     } while (n < 0 && errno == EINTR);
 
     if (n < 0) {
+        in->io_errno = errno;
         return AVERROR(errno);
     }
     if (n == 0) {
@@ -220,11 +221,12 @@ td_input_probe(td_input_t *in, const char *path, const td_limits_t *l,
     score = av_probe_input_buffer2(in->pb, fmt, path, NULL, 0,
                                    (unsigned) l->probe_size);
     if (score < 0 || *fmt == NULL) {
-        *permanent = score != AVERROR(EIO);
-        snprintf(err, len, score == AVERROR(EIO)
+        *permanent = in->io_errno == 0;
+        snprintf(err, len, in->io_errno
                  ? "cannot read the master: %s"
                  : "not a media file this server can read (%s)",
-                 score == AVERROR_EOF ? "empty" : av_err2str(score));
+                 in->io_errno ? strerror(in->io_errno)
+                 : score == AVERROR_EOF ? "empty" : av_err2str(score));
         return -1;
     }
 
@@ -249,7 +251,7 @@ td_input_open(td_input_t *in, const char *path, const td_limits_t *l,
     int *permanent)
 {
     int                   rc;
-    unsigned              i;
+    unsigned              i, nopts;
     char                  pixels[32];
     uint8_t              *buf;
     AVDictionary        **sopts;
@@ -298,8 +300,9 @@ td_input_open(td_input_t *in, const char *path, const td_limits_t *l,
 
     rc = avformat_open_input(&in->fc, path, fmt, NULL);
     if (rc < 0) {
-        /* avformat_open_input frees the context on failure */
-        *permanent = rc != AVERROR(EIO) && rc != AVERROR_EXIT;
+        /* avformat_open_input frees the context on failure; demuxers say
+         * EIO for bad data too, so only a failed read() blames storage */
+        *permanent = in->io_errno == 0 && rc != AVERROR_EXIT;
         if (rc == AVERROR(ENOMEM)) {
             snprintf(err, len, "the file has more streams than the limit of "
                      "%d (max_streams) or needs more memory than allowed "
@@ -316,24 +319,27 @@ td_input_open(td_input_t *in, const char *path, const td_limits_t *l,
         return -1;
     }
 
-    /* the decoders that find_stream_info opens get the frame limit too */
+    /* the decoders that find_stream_info opens get the frame limit too
+     * (streams it discards on the way, as FLV's, are bounded by the checks
+     * after it and by the renderer's own decoders); it may add streams, so
+     * the options are counted as they were made */
     snprintf(pixels, sizeof(pixels), "%lld",
              (long long) l->max_long_side * l->max_short_side);
-    sopts = av_calloc(in->fc->nb_streams ? in->fc->nb_streams : 1,
-                      sizeof(*sopts));
-    for (i = 0; sopts && i < in->fc->nb_streams; i++) {
+    nopts = in->fc->nb_streams;
+    sopts = av_calloc(nopts ? nopts : 1, sizeof(*sopts));
+    for (i = 0; sopts && i < nopts; i++) {
         av_dict_set(&sopts[i], "max_pixels", pixels, 0);
     }
 
     rc = avformat_find_stream_info(in->fc, sopts);
 
-    for (i = 0; sopts && i < in->fc->nb_streams; i++) {
+    for (i = 0; sopts && i < nopts; i++) {
         av_dict_free(&sopts[i]);
     }
     av_free(sopts);
 
     if (rc < 0) {
-        *permanent = rc != AVERROR(EIO) && rc != AVERROR_EXIT;
+        *permanent = in->io_errno == 0 && rc != AVERROR_EXIT;
         snprintf(err, len, "not a media file this server can read (%s)",
                  av_err2str(rc));
         return -1;

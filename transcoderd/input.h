@@ -31,6 +31,7 @@ typedef struct {
     AVFormatContext  *fc;
     int64_t          *bytes;    /* read from the master so far (atomic) */
     int64_t           own_bytes;
+    int               io_errno;  /* a read() that failed: the storage's fault */
 } td_input_t;
 
 void td_limits_default(td_limits_t *l);

@@ -537,12 +537,52 @@ td_work(td_slot_t *s)
     return rc;
 }
 
+/* before CUDA starts: where the compiled kernels live (made only once a
+ * device is found) */
+static void
+td_gpu_cache(const char *dir, td_encoder_mode_t mode)
+{
+    if (mode != TD_ENC_X264) {
+        setenv("CUDA_CACHE_PATH", dir, 1);
+    }
+}
+
+/* with a GPU: the CUDA kernels compiled once, then the daemon lets go of
+ * the device (renderers open their own) */
+static void
+td_gpu_prepare(td_encoder_mode_t mode, int cuda)
+{
+    char             err[256];
+    struct timespec  t0, t1;
+
+    if (cuda && mode != TD_ENC_X264) {
+        if (getenv("CUDA_CACHE_PATH")
+            && td_mkdirs(getenv("CUDA_CACHE_PATH")) != 0)
+        {
+            td_log(NULL, "%s: %s", getenv("CUDA_CACHE_PATH"),
+                   strerror(errno));
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (td_transcode_warm_gpu(err, sizeof(err)) == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            td_log(NULL, "CUDA kernels ready in %s (%.1f s)",
+                   getenv("CUDA_CACHE_PATH") ? getenv("CUDA_CACHE_PATH")
+                                             : "the driver's cache",
+                   (double) (t1.tv_sec - t0.tv_sec)
+                   + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+        } else {
+            td_log(NULL, "CUDA kernels not prepared: %s", err);
+        }
+    }
+    td_transcode_release_gpu();
+}
+
 /* -r: one file, no queue, no callback; rendered by the same confined
  * child as a job, with the default limits */
 static int
 td_render_one(const char *input, const char *outdir, td_encoder_mode_t mode)
 {
-    int               rc;
+    int               rc, nvenc, cuda;
     char             *out;
     td_limits_t       limits;
     td_transcode_t    t;
@@ -550,6 +590,15 @@ td_render_one(const char *input, const char *outdir, td_encoder_mode_t mode)
 
     td_log_open(NULL);
     td_limits_default(&limits);
+    av_log_set_level(AV_LOG_ERROR);
+
+    if (mode != TD_ENC_X264) {
+        td_gpu_cache(getenv("CUDA_CACHE_PATH") ? getenv("CUDA_CACHE_PATH")
+                                               : "/var/tmp/mam-cuda-cache",
+                     mode);
+        td_transcode_probe_gpu(&nvenc, &cuda);
+        td_gpu_prepare(mode, cuda);
+    }
 
     memset(&t, 0, sizeof(t));
     t.input = input;
@@ -723,7 +772,9 @@ main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    td_gpu_cache(td_cf.cuda_cache_dir, td_cf.encoder);
     td_transcode_probe_gpu(&nvenc, &cuda);
+    td_gpu_prepare(td_cf.encoder, cuda);
     td_log(NULL, "renderer confinement: rlimits, no_new_privs, seccomp, %s",
            td_landlock_abi() > 0 ? "landlock"
            : "no landlock on this kernel (the file system is not narrowed)");

@@ -390,10 +390,12 @@ td_child_beat(void *arg)
     return NULL;
 }
 
+/* the verdict, as one line in one write: the beat must not land inside it */
 static void
 td_child_result(td_transcode_t *t, int ok)
 {
-    char    *s;
+    char    *s, *line;
+    size_t   n;
     json_t  *r;
 
     r = ok ? json_pack("{s:b, s:O, s:O}", "ok", 1, "metadata", t->metadata,
@@ -401,13 +403,19 @@ td_child_result(td_transcode_t *t, int ok)
            : json_pack("{s:b, s:s, s:b}", "ok", 0, "error", t->error,
                        "permanent", t->permanent);
     s = r ? json_dumps(r, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
-    if (s) {
-        td_child_write("R ", 2);
-        td_child_write(s, strlen(s));
-        td_child_write("\n", 1);
+    json_decref(r);
+    if (s == NULL) {
+        return;
+    }
+
+    n = strlen(s) + 3;
+    line = malloc(n + 1);
+    if (line) {
+        snprintf(line, n + 1, "R %s\n", s);
+        td_child_write(line, n);
+        free(line);
     }
     free(s);
-    json_decref(r);
 }
 
 static int
@@ -451,7 +459,7 @@ td_child_spec(json_t *j, td_transcode_t *t, td_limits_t *l,
 int
 td_render_child(const char *spec)
 {
-    int               rc, nvenc = 0, cuda = 0;
+    int               rc, ok, nvenc = 0, cuda = 0;
     char              what[256];
     json_t           *j;
     pthread_t         beat;
@@ -505,16 +513,13 @@ td_render_child(const char *spec)
     td_child_beating = 1;
     rc = pthread_create(&beat, NULL, td_child_beat, &t);
 
-    if (td_transcode(&t) == 0) {
-        td_child_result(&t, 1);
-    } else {
-        td_child_result(&t, 0);
-    }
+    ok = td_transcode(&t) == 0;
 
     if (rc == 0) {
         __atomic_store_n(&td_child_beating, 0, __ATOMIC_RELAXED);
         pthread_join(beat, NULL);
     }
+    td_child_result(&t, ok);
 
     /* _exit: LeakSanitizer's exit-time check traces threads with ptrace,
      * which the filter refuses; the process is gone anyway */

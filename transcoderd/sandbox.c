@@ -22,6 +22,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -163,6 +164,11 @@ td_landlock(const td_sandbox_t *sb)
         }
         rc |= td_landlock_path(ruleset, "/dev",
                                TD_FS_READ | LANDLOCK_ACCESS_FS_WRITE_FILE);
+        /* the kernels the daemon compiled: read, never written here */
+        if (getenv("CUDA_CACHE_PATH")) {
+            rc |= td_landlock_path(ruleset, getenv("CUDA_CACHE_PATH"),
+                                   TD_FS_READ);
+        }
     }
 
     if (rc == 0) {

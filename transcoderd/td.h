@@ -53,6 +53,7 @@ typedef struct {
     int                job_timeout;         /* s for one attempt */
     int                max_deliveries;      /* then previews:dead */
     long               memory_limit;        /* MiB of address space, 0 off */
+    char               cuda_cache_dir[1024];  /* compiled CUDA kernels */
 } td_config_t;
 
 typedef struct {

@@ -102,6 +102,7 @@ typedef struct {
     int                poster_done;
     double             duration;
     int64_t            vframes;
+    int64_t            vdecoded;     /* pictures out of the decoder */
     const char        *encoder_name;
     const char        *video_encoder;  /* libx264 or h264_nvenc */
     int                gpu_frames;     /* the graph keeps frames on the GPU */
@@ -1157,6 +1158,9 @@ td_decode(td_ctx_t *c, AVCodecContext *dec, const AVPacket *pkt,
         if (err < 0) {
             return 0;
         }
+        if (dec == c->vdec) {
+            c->vdecoded++;
+        }
         err = td_feed(c, dec, frame);
         av_frame_unref(frame);
         if (err < 0) {
@@ -1193,6 +1197,18 @@ td_run(td_ctx_t *c)
         if (at > c->t->limits->max_duration) {
             td_fail(c->t, 1, "the file lasts longer than the limit of %d s "
                     "(max_duration)", c->t->limits->max_duration);
+            err = AVERROR_EXIT;
+        }
+
+        /* a rate no header declared (avg_frame_rate unset): counted */
+        if (pkt->stream_index == c->vidx && at >= 1.0
+            && c->vdecoded > (int64_t) ((at + 1) * c->t->limits
+                                                     ->max_frame_rate))
+        {
+            td_fail(c->t, 1, "the frame rate is above the limit of %d "
+                    "(max_frame_rate): %lld pictures in %.1f s",
+                    c->t->limits->max_frame_rate, (long long) c->vdecoded,
+                    at);
             err = AVERROR_EXIT;
         }
 
@@ -1389,6 +1405,78 @@ td_transcode_probe_gpu(int *nvenc, int *cuda)
         avcodec_free_context(&enc);
     }
     td_has_nvenc = *nvenc;
+}
+
+/*
+ * The CUDA filters' kernels come as PTX that the driver compiles for the
+ * device on first load (about 20 s for scale_cuda on an H200) and keeps in
+ * its cache (CUDA_CACHE_PATH).  The daemon compiles them once, with
+ * synthetic frames only, so that each confined renderer finds them in a
+ * cache it may read but not write: a renderer a master took over cannot
+ * plant code for the jobs after it.
+ */
+int
+td_transcode_warm_gpu(char *err, size_t len)
+{
+    int               rc;
+    unsigned          i;
+    AVFrame          *frame = NULL;
+    AVFilterGraph    *g;
+    AVFilterContext  *sink = NULL;
+    AVFilterInOut    *out = NULL;
+
+    if (td_cuda_device == NULL) {
+        snprintf(err, len, "no CUDA device");
+        return -1;
+    }
+
+    g = avfilter_graph_alloc();
+    rc = g ? avfilter_graph_create_filter(&sink, avfilter_get_by_name(
+                                              "buffersink"), "out", NULL,
+                                          NULL, g)
+           : AVERROR(ENOMEM);
+    if (rc >= 0) {
+        out = avfilter_inout_alloc();
+        rc = out ? 0 : AVERROR(ENOMEM);
+    }
+    if (rc >= 0) {
+        out->name = av_strdup("out");
+        out->filter_ctx = sink;
+        rc = avfilter_graph_parse_ptr(g, "testsrc2=size=320x180:rate=25:"
+                                      "duration=0.2,format=nv12,"
+                                      "hwupload_cuda,yadif_cuda=deint=all,"
+                                      "scale_cuda=160:90:format=yuv420p,"
+                                      "hwdownload,format=yuv420p",
+                                      &out, NULL, NULL);
+    }
+    for (i = 0; rc >= 0 && i < g->nb_filters; i++) {
+        g->filters[i]->hw_device_ctx = av_buffer_ref(td_cuda_device);
+    }
+    if (rc >= 0) {
+        rc = avfilter_graph_config(g, NULL);
+    }
+    frame = av_frame_alloc();
+    while (rc >= 0 && frame) {
+        rc = av_buffersink_get_frame(sink, frame);
+        av_frame_unref(frame);
+    }
+
+    av_frame_free(&frame);
+    avfilter_inout_free(&out);
+    avfilter_graph_free(&g);
+
+    if (rc < 0 && rc != AVERROR_EOF) {
+        snprintf(err, len, "%s", av_err2str(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* the daemon keeps no CUDA context: only renderers use the device */
+void
+td_transcode_release_gpu(void)
+{
+    av_buffer_unref(&td_cuda_device);
 }
 
 static void

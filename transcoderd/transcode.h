@@ -44,4 +44,9 @@ int td_transcode(td_transcode_t *t);
 /* at start: can h264_nvenc open, is there a CUDA device? (logged) */
 void td_transcode_probe_gpu(int *nvenc, int *cuda);
 
+/* compiles the CUDA filters' kernels into CUDA_CACHE_PATH with synthetic
+ * frames (the daemon, before any renderer); 0 or -1 with err */
+int td_transcode_warm_gpu(char *err, size_t len);
+void td_transcode_release_gpu(void);
+
 #endif
