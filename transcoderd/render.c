@@ -268,7 +268,7 @@ td_render(td_transcode_t *t, const td_render_opts_t *o)
                 open_pipe = 0;
             }
         } else {
-            usleep(TD_BEAT_MS * 1000);
+            usleep(10000);          /* the pipe is closed: it is exiting */
         }
 
         reaped = waitpid(pid, &status, WNOHANG) == pid;
@@ -326,6 +326,10 @@ td_render(td_transcode_t *t, const td_render_opts_t *o)
 static volatile sig_atomic_t  td_child_stop;
 static pthread_mutex_t        td_child_lock = PTHREAD_MUTEX_INITIALIZER;
 static double                 td_child_fraction;
+
+/* the beat thread sleeps on a condition, so stopping it is immediate */
+static pthread_mutex_t        td_beat_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t         td_beat_cond = PTHREAD_COND_INITIALIZER;
 static int                    td_child_beating;
 
 static void
@@ -376,8 +380,12 @@ td_child_beat(void *arg)
     char             line[96];
     int              n;
     td_transcode_t  *t = arg;
+    struct timespec  ts;
 
-    while (__atomic_load_n(&td_child_beating, __ATOMIC_RELAXED)) {
+    pthread_mutex_lock(&td_beat_lock);
+    while (td_child_beating) {
+        pthread_mutex_unlock(&td_beat_lock);
+
         n = snprintf(line, sizeof(line), "P %.4f %lld %lld\n",
                      td_child_fraction,
                      (long long) __atomic_load_n(&t->read_bytes,
@@ -385,8 +393,19 @@ td_child_beat(void *arg)
                      (long long) __atomic_load_n(&t->packets,
                                                  __ATOMIC_RELAXED));
         td_child_write(line, (size_t) n);
-        usleep(TD_BEAT_MS * 1000);
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += TD_BEAT_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&td_beat_lock);
+        if (td_child_beating) {
+            pthread_cond_timedwait(&td_beat_cond, &td_beat_lock, &ts);
+        }
     }
+    pthread_mutex_unlock(&td_beat_lock);
     return NULL;
 }
 
@@ -516,7 +535,10 @@ td_render_child(const char *spec)
     ok = td_transcode(&t) == 0;
 
     if (rc == 0) {
-        __atomic_store_n(&td_child_beating, 0, __ATOMIC_RELAXED);
+        pthread_mutex_lock(&td_beat_lock);
+        td_child_beating = 0;
+        pthread_cond_signal(&td_beat_cond);
+        pthread_mutex_unlock(&td_beat_lock);
         pthread_join(beat, NULL);
     }
     td_child_result(&t, ok);
