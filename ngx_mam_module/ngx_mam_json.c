@@ -26,6 +26,9 @@ static const ngx_mam_error_t  ngx_mam_errors[] = {
     { 410, "gone", "gone", NULL },
     { 411, "length_required", "Content-Length is required", NULL },
     { 413, "payload_too_large", "request body too large", NULL },
+    { 414, "uri_too_long", "request URI too long", NULL },
+    { 431, "headers_too_large", "request header fields too large",
+      "431 Request Header Fields Too Large" },
     { 412, "precondition_failed", "Tus-Resumable: 1.0.0 is required",
       "412 Precondition Failed" },
     { 415, "unsupported_media_type", "Content-Type must be application/json",
@@ -172,6 +175,33 @@ ngx_mam_send_error(ngx_http_request_t *r, ngx_uint_t status,
     json_decref(body);
 
     return rc;
+}
+
+
+/*
+ * `error_page 400 405 413 414 494 /_mam_api_error;` with
+ * `location = /_mam_api_error { internal; mam_api_error; }`: nginx's own refusals
+ * (before the module runs, or client_max_body_size) in api.md's error shape
+ * instead of its HTML pages.  Without '=' in error_page the original status
+ * is kept in err_status; 494 is nginx's private code for headers too large.
+ */
+ngx_int_t
+ngx_mam_api_error_handler(ngx_http_request_t *r)
+{
+    ngx_uint_t  status;
+
+    status = r->err_status ? r->err_status : NGX_HTTP_BAD_REQUEST;
+    if (status == NGX_HTTP_REQUEST_HEADER_TOO_LARGE) {
+        status = 431;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mam api error page: %ui", status);
+
+    r->err_status = status;
+    r->keepalive = 0;
+
+    return ngx_mam_send_error(r, status, NULL);
 }
 
 

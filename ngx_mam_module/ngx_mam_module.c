@@ -36,6 +36,8 @@ static char *ngx_mam_conf_set_edge(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_set_s3_buckets(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_mam_conf_set_api_error(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_mam_conf_set_edge_not_found(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_mam_conf_storage_root(ngx_conf_t *cf, void *post,
@@ -419,6 +421,13 @@ static ngx_command_t  ngx_mam_commands[] = {
     { ngx_string("mam_edge_not_found"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_mam_conf_set_edge_not_found,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mam_api_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_mam_conf_set_api_error,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -834,6 +843,21 @@ ngx_mam_conf_set_edge_not_found(ngx_conf_t *cf, ngx_command_t *cmd,
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_mam_edge_not_found_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_mam_conf_set_api_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    (void) cmd;
+    (void) conf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_mam_api_error_handler;
 
     return NGX_CONF_OK;
 }

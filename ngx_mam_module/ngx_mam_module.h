@@ -169,6 +169,7 @@ char *ngx_mam_param_uuid(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 /* ngx_mam_json.c */
 ngx_int_t ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *value);
+ngx_int_t ngx_mam_api_error_handler(ngx_http_request_t *r);
 ngx_int_t ngx_mam_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message);
 ngx_int_t ngx_mam_send_no_content(ngx_http_request_t *r);

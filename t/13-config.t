@@ -131,8 +131,13 @@ for my $f (qw(nginx.conf mam.conf edge.conf mam-s3.conf)) {
     $text =~ s{/etc/nginx/mam/secrets/}{$dir/secrets/}g;
     $text =~ s{/etc/nginx/mam/}{$etc/}g;
     $text =~ s{/var/lib/mam/storage}{$dir/storage}g;
+    $text =~ s{/etc/ssl/mam/}{$dir/ssl/}g;
     $s->write_file("$etc/$f", $text);
 }
+mkdir "$dir/ssl";
+system("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=mam.test "
+       . "-keyout $dir/ssl/privkey.pem -out $dir/ssl/fullchain.pem 2>/dev/null") == 0
+    or die 'openssl';
 ($rc, $out) = $s->run_quiet('nginx', '-t', '-p', $s->prefix, '-c', "$etc/nginx.conf");
 is($rc, 0, 'conf/nginx.conf with conf/mam.conf passes nginx -t') or diag($out);
 (my $with_s3 = $s->slurp("$etc/nginx.conf")) =~ s{(include \S+/mam\.conf;)}{$1\n    include $etc/mam-s3.conf;};

@@ -30,11 +30,17 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required', '--mute-audio'],
 });
 
+// what the page's Content-Security-Policy refused, on every page opened
+const cspViolations = [];
+
 async function newPage(width = 1280, height = 900, scheme = 'light') {
   const ctx = await browser.newContext({ viewport: { width, height }, colorScheme: scheme });
   const page = await ctx.newPage();
   page.setDefaultTimeout(20000);
   page.on('pageerror', (e) => console.log(`# page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (/Content Security Policy|Content-Security-Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
   return { ctx, page };
 }
 
@@ -384,6 +390,11 @@ try {
       .map((el) => el.outerHTML.slice(0, 80)));
     if (unnamed.length) console.log(`# unnamed: ${unnamed.join(' | ')}`);
     return unnamed.length === 0;
+  });
+
+  await check('the SPA ran under its Content-Security-Policy without a violation', async () => {
+    if (cspViolations.length) console.log(`# ${cspViolations.join('\n# ')}`);
+    return cspViolations.length === 0;
   });
 
   await ctx.close();

@@ -491,12 +491,21 @@ EOT
                        . "            error_page 404 = \@mam_not_found;\n"
                        . "        }\n")
              . "        location \@mam_not_found { mam_edge_not_found; }\n"
+             . "        # nginx's own refusals in api.md's error shape\n"
+             . "        error_page 400 405 413 414 494 /_mam_api_error;\n"
+             . "        location = /_mam_api_error { internal; mam_api_error; }\n"
              . "        # the same files from a plain static location: the baseline\n"
              . "        location /plain/ { alias $d/storage/previews/; }\n";
     }
 
     my $html = -d "$ROOT/html"
-        ? "        location / { root $ROOT/html; try_files \$uri /index.html; }\n"
+        ? "        location / {\n"
+        . "            root $ROOT/html;\n"
+        . "            try_files \$uri /index.html;\n"
+        . "            add_header Content-Security-Policy \"" . $self->spa_csp(%o) . "\" always;\n"
+        . "            add_header X-Content-Type-Options nosniff always;\n"
+        . "            add_header Referrer-Policy same-origin always;\n"
+        . "        }\n"
         : "        location / { return 404; }\n";
 
     return <<EOT;
@@ -529,6 +538,17 @@ $api$o{server_extra}
 $html    }
 }
 EOT
+}
+
+# the SPA's Content-Security-Policy, as in conf/nginx.conf; with S3 the
+# browser also PUTs to the bucket
+sub spa_csp {
+    my ($self, %o) = @_;
+    my $s3 = $o{s3} ? ' ' . $self->s3_url : '';
+    return "default-src 'self'; script-src 'self'; style-src 'self'; "
+         . "img-src 'self' data: blob:; media-src 'self' blob:; "
+         . "worker-src 'self' blob:; connect-src 'self'$s3; object-src 'none'; "
+         . "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 }
 
 # the previews location of the S3 layout: a signed proxy_pass to the bucket
