@@ -226,7 +226,10 @@ $s->restart_nginx;
 # --- an edge-only server holding only the edge key -------------------------
 # its current key derived from sign2.key, the previous from sign.key
 # (rotation), written as 64 hex digits; the signing key stays on the API host
-$s->write_file("$d/secrets/edge.key", unpack('H*', purpose_key('9' x 64, 'edge')) . "\n");
+my $tool = `$Mam::Stack::BUILD/mam-edge-key $d/secrets/sign2.key`;
+is($tool, unpack('H*', purpose_key('9' x 64, 'edge')) . "\n",
+   'mam-edge-key prints the edge key of a signing key (64 hex digits)');
+$s->write_file("$d/secrets/edge.key", $tool);
 $s->write_file("$d/secrets/edge-old.key", unpack('H*', $edge_key) . "\n");
 chmod 0600, "$d/secrets/edge.key", "$d/secrets/edge-old.key";
 my $port = Mam::Stack::free_port();
