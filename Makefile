@@ -21,9 +21,17 @@ UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Ilibmam -It/unit \
               $(if $(SANITIZE),-fno-omit-frame-pointer -fsanitize=address$(,)undefined)
 UNIT_LIBS = -ljwt -largon2 -ljansson -lcrypto -lcurl
 
-.PHONY: all deps module unit transcoderd spa run test bench fuzz install clean distclean
+.PHONY: all deps module unit transcoderd spa tools run test bench fuzz install clean distclean
 
-all: module unit transcoderd spa
+all: module unit transcoderd spa tools
+
+# mam-edge-key: the edge key of a signing key, for an edge-only host
+TOOLS = $(BUILDDIR)/mam-edge-key
+
+tools: $(TOOLS)
+
+$(BUILDDIR)/mam-edge-key: tools/mam-edge-key.c $(LIBMAM_SRCS) libmam/*.h
+	$(CC) $(UNIT_CFLAGS) -O2 -o $@ $< $(LIBMAM_SRCS) $(UNIT_LIBS)
 
 # the SPA's packages from the lock file; hls.js and tus-js-client are
 # served from html/vendor

@@ -397,7 +397,7 @@ ngx_mam_assets_cursor_parse(ngx_http_request_t *r, ngx_str_t *cursor,
         return NGX_ERROR;
     }
 
-    if (!mam_hmac_verify(mcf->sign_key.data, mcf->sign_key.len, msg,
+    if (!mam_hmac_verify(mcf->cursor_key.data, mcf->cursor_key.len, msg,
                          payload.data + payload.len - msg, (char *) dot + 1,
                          cursor->data + cursor->len - dot - 1))
     {
@@ -461,7 +461,7 @@ ngx_mam_assets_cursor_make(ngx_http_request_t *r, ngx_mam_list_t *ls,
     p = ngx_cpymem(p, json_string_value(key), json_string_length(key));
     payload.len = p - payload.data;
 
-    if (mam_hmac_sign(mcf->sign_key.data, mcf->sign_key.len, msg, p - msg,
+    if (mam_hmac_sign(mcf->cursor_key.data, mcf->cursor_key.len, msg, p - msg,
                       sig) != 0)
     {
         return NULL;

@@ -121,13 +121,13 @@ ngx_mam_edge_signed(ngx_http_request_t *r, ngx_mam_main_conf_t *mcf,
         }
     }
 
-    if (mam_edge_verify(mcf->sign_key.data, mcf->sign_key.len, url, ip)) {
+    if (mam_edge_verify(mcf->edge_key.data, mcf->edge_key.len, url, ip)) {
         return 1;
     }
 
-    return mcf->sign_key_previous.len
-           && mam_edge_verify(mcf->sign_key_previous.data,
-                              mcf->sign_key_previous.len, url, ip);
+    return mcf->edge_key_previous.len
+           && mam_edge_verify(mcf->edge_key_previous.data,
+                              mcf->edge_key_previous.len, url, ip);
 }
 
 
@@ -523,7 +523,7 @@ ngx_mam_sign_found(ngx_http_request_t *r, PGresult *res, void *data)
 
     ngx_memcpy(url, mcf->edge_url.data, mcf->edge_url.len);
 
-    if (mam_edge_sign(mcf->sign_key.data, mcf->sign_key.len, exp, asset,
+    if (mam_edge_sign(mcf->edge_key.data, mcf->edge_key.len, exp, asset,
                       version, "index.m3u8", ip, url + mcf->edge_url.len,
                       size - mcf->edge_url.len)
         != 0)

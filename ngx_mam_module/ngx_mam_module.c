@@ -7,6 +7,7 @@
 #include "ngx_mam_redis.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 
 #include "mam_key.h"
 #include "mam_storage.h"
@@ -49,6 +50,7 @@ static ngx_conf_post_t  ngx_mam_storage_root_post = {
 
 static void *ngx_mam_create_main_conf(ngx_conf_t *cf);
 static char *ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf);
+static char *ngx_mam_conf_keys(ngx_conf_t *cf, ngx_mam_main_conf_t *mcf);
 static void *ngx_mam_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_mam_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -199,6 +201,20 @@ static ngx_command_t  ngx_mam_commands[] = {
       ngx_mam_conf_set_key_file,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, sign_key_previous),
+      NULL },
+
+    { ngx_string("mam_edge_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_mam_conf_set_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, edge_key_file),
+      NULL },
+
+    { ngx_string("mam_edge_key_previous_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_mam_conf_set_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, edge_key_previous_file),
       NULL },
 
     { ngx_string("mam_callback_key_file"),
@@ -1018,6 +1034,10 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mcf->s3_path_style, 0);
     ngx_conf_init_value(mcf->s3_object_lock, 0);
 
+    if (ngx_mam_conf_keys(cf, mcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     rv = ngx_mam_conf_s3(cf, mcf);
     if (rv != NGX_CONF_OK) {
         if (rv != NGX_CONF_ERROR) {
@@ -1119,6 +1139,124 @@ ngx_mam_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+/* key = HKDF-SHA256(master, label), MAM_KEY_DERIVED_LEN bytes */
+static ngx_int_t
+ngx_mam_conf_derive(ngx_conf_t *cf, ngx_str_t *master, const char *label,
+    ngx_str_t *key)
+{
+    key->data = ngx_pnalloc(cf->pool, MAM_KEY_DERIVED_LEN);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (mam_key_derive(master->data, master->len, label, key->data) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cannot derive the \"%s\" key (HKDF-SHA256)",
+                           label);
+        return NGX_ERROR;
+    }
+
+    key->len = MAM_KEY_DERIVED_LEN;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The edge key: the derived key of mam_edge_key_file (hex) and, where
+ * mam_sign_key_file (master) is given too, the same as the one derived from
+ * it; or, without the file, the one derived from the master.
+ */
+static ngx_int_t
+ngx_mam_conf_edge_key(ngx_conf_t *cf, const char *directive,
+    ngx_str_t *file, const char *master_directive, ngx_str_t *master,
+    ngx_str_t *key)
+{
+    char       err[128];
+    ngx_str_t  derived;
+
+    if (master->data
+        && ngx_mam_conf_derive(cf, master, MAM_KEY_LABEL_EDGE, &derived)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (file->data == NULL) {
+        if (master->data) {
+            *key = derived;
+        }
+        return NGX_OK;
+    }
+
+    key->data = ngx_pnalloc(cf->pool, MAM_KEY_DERIVED_LEN);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (mam_key_from_hex(file->data, file->len, key->data, err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%s\": %s", directive,
+                           err);
+        return NGX_ERROR;
+    }
+
+    key->len = MAM_KEY_DERIVED_LEN;
+
+    if (master->data
+        && CRYPTO_memcmp(key->data, derived.data, MAM_KEY_DERIVED_LEN) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" is not the edge key of \"%s\"",
+                           directive, master_directive);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* one key per purpose from mam_sign_key_file, the edge's from
+ * mam_edge_key_file where only that is given (README "Keys") */
+static char *
+ngx_mam_conf_keys(ngx_conf_t *cf, ngx_mam_main_conf_t *mcf)
+{
+    if (ngx_mam_conf_edge_key(cf, "mam_edge_key_file", &mcf->edge_key_file,
+                              "mam_sign_key_file", &mcf->sign_key,
+                              &mcf->edge_key)
+        != NGX_OK
+        || ngx_mam_conf_edge_key(cf, "mam_edge_key_previous_file",
+                                 &mcf->edge_key_previous_file,
+                                 "mam_sign_key_previous_file",
+                                 &mcf->sign_key_previous,
+                                 &mcf->edge_key_previous)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->sign_key.data == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_mam_conf_derive(cf, &mcf->sign_key, MAM_KEY_LABEL_UPLOAD,
+                            &mcf->upload_key)
+        != NGX_OK
+        || ngx_mam_conf_derive(cf, &mcf->sign_key, MAM_KEY_LABEL_TUS,
+                               &mcf->tus_key)
+           != NGX_OK
+        || ngx_mam_conf_derive(cf, &mcf->sign_key, MAM_KEY_LABEL_CURSOR,
+                               &mcf->cursor_key)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_mam_postconfiguration(ngx_conf_t *cf)
 {
@@ -1130,10 +1268,19 @@ ngx_mam_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (mcf->edge_used && mcf->sign_key.data == NULL) {
+    if (mcf->edge_used && mcf->edge_key.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"mam_sign_key_file\" is required where "
-                           "\"mam_edge\" is used");
+                           "\"mam_edge\" is used (or \"mam_edge_key_file\" "
+                           "on an edge-only host)");
+        return NGX_ERROR;
+    }
+
+    /* the edge key alone cannot verify (nor mint) upload URLs */
+    if (mcf->upload_prefix.data && mcf->sign_key.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_sign_key_file\" is required where "
+                           "\"mam_upload\" is used");
         return NGX_ERROR;
     }
 

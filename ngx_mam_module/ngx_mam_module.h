@@ -46,6 +46,16 @@ typedef struct {
     ngx_str_t                 jwt_key;
     ngx_str_t                 sign_key;
     ngx_str_t                 sign_key_previous;  /* rotation */
+    ngx_str_t                 edge_key_file;      /* hex, derived */
+    ngx_str_t                 edge_key_previous_file;
+
+    /* one key per purpose (mam_key.h), derived from sign_key or, for the
+     * edge, given by mam_edge_key_file; empty where not configured */
+    ngx_str_t                 edge_key;
+    ngx_str_t                 edge_key_previous;  /* rotation */
+    ngx_str_t                 upload_key;
+    ngx_str_t                 tus_key;
+    ngx_str_t                 cursor_key;
     ngx_str_t                 callback_key;
 
     size_t                    json_body_limit;

@@ -5,8 +5,10 @@
  * complete, places it at the staging key on the thread pool.
  *
  * URL: {prefix}{upload_id}?expires={unix}&sig={base64url HMAC-SHA256 of
- * "mam-upload\n{upload_id}\n{expires}" with the signing key}.  The size,
- * owner and key are in PostgreSQL, bound to the id.
+ * "mam-upload\n{upload_id}\n{expires}" with the upload key}.  The size,
+ * owner and key are in PostgreSQL, bound to the id.  The upload and tus
+ * keys are derived from the signing key for that purpose alone (mam_key.h),
+ * so neither a playback signature nor the edge key can make one.
  *
  * A resumable upload (request field "resumable", or a size from
  * mam_upload_resumable_threshold on) is the same record received in
@@ -53,6 +55,14 @@ ngx_mam_upload_message(u_char *buf, const char *id, const char *user,
 }
 
 
+/* the key of single PUT URLs (user NULL) or of tus URLs */
+static ngx_str_t *
+ngx_mam_upload_key(ngx_mam_main_conf_t *mcf, const char *user)
+{
+    return user ? &mcf->tus_key : &mcf->upload_key;
+}
+
+
 /* "{prefix}{id}?expires=...&sig=..." for a single PUT (user NULL) or tus */
 static u_char *
 ngx_mam_upload_sign(ngx_http_request_t *r, const char *id, const char *user,
@@ -61,9 +71,11 @@ ngx_mam_upload_sign(ngx_http_request_t *r, const char *id, const char *user,
     u_char               *msg, *url;
     size_t                len;
     char                  sig[MAM_SIG_LEN + 1];
+    ngx_str_t            *key;
     ngx_mam_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+    key = ngx_mam_upload_key(mcf, user);
 
     msg = ngx_pnalloc(r->pool, NGX_MAM_UPLOAD_MSG_LEN);
     url = ngx_pnalloc(r->pool, mcf->upload_prefix.len + MAM_UUID_LEN
@@ -75,8 +87,8 @@ ngx_mam_upload_sign(ngx_http_request_t *r, const char *id, const char *user,
 
     len = ngx_mam_upload_message(msg, id, user, expires);
 
-    if (mam_hmac_sign(mcf->sign_key.data, mcf->sign_key.len, msg, len, sig)
-        != 0)
+    if (key->len == 0 || mam_hmac_sign(key->data, key->len, msg, len, sig)
+                         != 0)
     {
         return NULL;
     }
@@ -611,10 +623,11 @@ ngx_mam_upload_verify(ngx_http_request_t *r, char *id_out, const char *user,
     u_char               *msg, *p;
     size_t                len;
     time_t                expires;
-    ngx_str_t             id, exp, sig;
+    ngx_str_t             id, exp, sig, *key;
     ngx_mam_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+    key = ngx_mam_upload_key(mcf, user);
 
     id.data = r->uri.data + mcf->upload_prefix.len;
     id.len = r->uri.len - mcf->upload_prefix.len;
@@ -650,8 +663,9 @@ ngx_mam_upload_verify(ngx_http_request_t *r, char *id_out, const char *user,
 
     len = ngx_mam_upload_message(msg, id_out, user, expires);
 
-    if (!mam_hmac_verify(mcf->sign_key.data, mcf->sign_key.len, msg, len,
-                         (char *) sig.data, sig.len))
+    if (key->len == 0
+        || !mam_hmac_verify(key->data, key->len, msg, len, (char *) sig.data,
+                            sig.len))
     {
         return NGX_HTTP_FORBIDDEN;
     }

@@ -125,6 +125,8 @@ my $root = $Mam::Stack::ROOT;
 my $etc = "$dir/etc";
 mkdir $etc;
 $s->write_file("$dir/secrets/s3.credentials", "access_key_id = AK\nsecret_access_key = SK\n");
+# conf/edge.conf holds only the edge key, as mam-edge-key prints it
+$s->write_file("$dir/secrets/edge.key", scalar `$Mam::Stack::BUILD/mam-edge-key $dir/secrets/sign.key`);
 for my $f (qw(nginx.conf mam.conf edge.conf mam-s3.conf)) {
     my $text = $s->slurp("$root/conf/$f");
     $text =~ s{/usr/lib/nginx/modules/ngx_mam_module\.so}{$root/build/modules/ngx_mam_module.so}g;

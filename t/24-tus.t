@@ -8,8 +8,10 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Digest::SHA qw(sha1 sha256 sha256_hex);
-use MIME::Base64 qw(encode_base64);
+use Digest::SHA qw(hmac_sha256 sha1 sha256 sha256_hex);
+use JSON::PP qw(decode_json);
+use MIME::Base64 qw(encode_base64 encode_base64url decode_base64url);
+use Mam::Keys qw(purpose_key);
 use Mam::Stack;
 use Time::HiRes qw(sleep);
 use Mam::Parallel qw(parallel_requests);
@@ -196,6 +198,20 @@ is(tus(HEAD => $single->{upload_url})->{status}, 403,
    "a single PUT's URL does not speak tus");
 is($s->http(PUT => $q->{upload_url}, { content => 'x' x 100 })->{status}, 403,
    "... and a tus URL takes no single PUT");
+# one key per purpose: the tus key signs the URL, no other key does
+{
+    my ($id, $exp, $sig) = $q->{upload_url} =~ m{/upload/([0-9a-f-]{36})\?expires=(\d+)&sig=(.+)$};
+    my $sub = decode_json(decode_base64url((split /\./, $T)[1]))->{sub};
+    my $key = $s->slurp($s->data_dir . '/secrets/sign.key') =~ s/\s+$//r;
+    my $msg = "mam-tus\n$id\n$sub\n$exp";
+    is(encode_base64url(hmac_sha256($msg, purpose_key($key, 'tus'))), $sig,
+       'tus URLs are signed with the tus key, HKDF-SHA256 of the signing key');
+    for my $k (['the signing key itself', $key], map { ["the $_ key", purpose_key($key, $_)] } qw(upload edge cursor)) {
+        my $forged = encode_base64url(hmac_sha256($msg, $k->[1]));
+        is(tus(HEAD => "/upload/$id?expires=$exp&sig=$forged")->{status}, 403,
+           "a tus URL signed with $k->[0]: 403");
+    }
+}
 (my $unknown = $q->{upload_url}) =~ s{/upload/[0-9a-f-]{36}}{/upload/00000000-0000-4000-8000-000000000000};
 is(tus(HEAD => $unknown)->{status}, 403, 'an unknown id fails the signature');
 is(tus(GET => $q->{upload_url})->{status}, 405, 'GET is 405');

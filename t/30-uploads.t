@@ -12,6 +12,7 @@ use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64url);
 use Time::HiRes qw(sleep);
 use Mam::Stack;
+use Mam::Keys qw(purpose_key);
 
 my $s = Mam::Stack->new(workers => 1, upload_max_size => '2g');
 $s->start;
@@ -121,8 +122,17 @@ like($r->{headers}{allow}, qr/\bPUT\b/, '... with Allow naming PUT (and the tus 
 # an expired URL, signed right
 my $key = $s->slurp($s->data_dir . '/secrets/sign.key') =~ s/\s+$//r;
 my $past = time - 10;
-my $sig = encode_base64url(hmac_sha256("mam-upload\n$upload_id\n$past", $key));
+my $sig = encode_base64url(hmac_sha256("mam-upload\n$upload_id\n$past", purpose_key($key, 'upload')));
 is(put("$base?expires=$past&sig=$sig", 'hello world')->{status}, 410, 'an expired URL is 410');
+
+# one key per purpose: the upload key signs the URL, no other key does
+is(encode_base64url(hmac_sha256("mam-upload\n$upload_id\n$q{expires}", purpose_key($key, 'upload'))),
+   $q{sig}, 'upload URLs are signed with the upload key, HKDF-SHA256 of the signing key');
+for my $k (['the signing key itself', $key], map { ["the $_ key", purpose_key($key, $_)] } qw(edge tus cursor)) {
+    my $forged = encode_base64url(hmac_sha256("mam-upload\n$upload_id\n$q{expires}", $k->[1]));
+    is(put("$base?expires=$q{expires}&sig=$forged", 'hello world')->{status}, 403,
+       "an upload URL signed with $k->[0]: 403");
+}
 
 $r = put($url, 'hello world');
 is($r->{status}, 201, 'the right body is 201');

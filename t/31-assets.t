@@ -8,6 +8,9 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Mam::Stack;
+use Mam::Keys qw(purpose_key);
+use Digest::SHA qw(hmac_sha256);
+use MIME::Base64 qw(encode_base64url decode_base64url);
 
 my $s = Mam::Stack->new;
 $s->start;
@@ -176,6 +179,18 @@ is(list("?limit=1&sort=-created_at&cursor=$c")->{status}, 400, 'a cursor of anot
 (my $forged = $c) =~ s/^(.)/$1 eq 'A' ? 'B' : 'A'/e;
 is(list("?limit=1&sort=title&cursor=$forged")->{status}, 400, 'a tampered cursor is 400');
 is(list('?cursor=abc.def')->{status}, 400, 'a made-up cursor is 400');
+# one key per purpose: the cursor key signs cursors, no other key does
+{
+    my ($enc) = $c =~ /^([^.]+)\./;
+    my $msg = "mam-cursor\n" . decode_base64url($enc);
+    my $key = $s->slurp($s->data_dir . '/secrets/sign.key') =~ s/\s+$//r;
+    is($c, "$enc." . encode_base64url(hmac_sha256($msg, purpose_key($key, 'cursor'))),
+       'cursors are signed with the cursor key, HKDF-SHA256 of the signing key');
+    for my $k (['the signing key itself', $key], map { ["the $_ key", purpose_key($key, $_)] } qw(edge upload)) {
+        my $forged = "$enc." . encode_base64url(hmac_sha256($msg, $k->[1]));
+        is(list("?limit=1&sort=title&cursor=$forged")->{status}, 400, "a cursor signed with $k->[0] is 400");
+    }
+}
 for my $bad ('limit=0', 'limit=101', 'limit=abc', 'limit=-1', 'sort=size', 'sort=') {
     is(list("?$bad")->{status}, 400, "$bad is 400");
 }

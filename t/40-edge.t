@@ -9,6 +9,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Digest::SHA qw(hmac_sha256);
+use Mam::Keys qw(purpose_key);
 use File::Path qw(make_path);
 use HTTP::Tiny;
 use IO::Socket::INET;
@@ -147,8 +148,19 @@ refused("/s/$exp/$sig/$a2->{id}/$v2/index.m3u8", 403, "another version's folder"
 my $other = encode_base64url(hmac_sha256("$exp/$aid/$vid", 'k' x 64));
 refused("/s/$exp/$other/$aid/$vid/index.m3u8", 403, 'signed with another key');
 my $key = $s->slurp($s->data_dir . '/secrets/sign.key') =~ s/\s+$//r;
+my $edge_key = purpose_key($key, 'edge');
+is(encode_base64url(hmac_sha256("$exp/$aid/$vid", $edge_key)), $sig,
+   'playback URLs are signed with the edge key, HKDF-SHA256 of the signing key');
+# one key per purpose: the signing key itself, or another purpose's key,
+# signs no playback URL
+for my $purpose (qw(upload tus cursor)) {
+    my $forged = encode_base64url(hmac_sha256("$exp/$aid/$vid", purpose_key($key, $purpose)));
+    refused("/s/$exp/$forged/$aid/$vid/index.m3u8", 403, "signed with the $purpose key");
+}
+my $raw = encode_base64url(hmac_sha256("$exp/$aid/$vid", $key));
+refused("/s/$exp/$raw/$aid/$vid/index.m3u8", 403, 'signed with the signing key itself (before one key per purpose)');
 my $past = time - 5;
-my $old = encode_base64url(hmac_sha256("$past/$aid/$vid", $key));
+my $old = encode_base64url(hmac_sha256("$past/$aid/$vid", $edge_key));
 refused("/s/$past/$old/$aid/$vid/index.m3u8", 410, 'an expired URL');
 for my $case (["$base../../x.ts", '..'], ["${base}720p/../index.m3u8", '.. inside'],
               ["${base}./index.m3u8", '.'], ["${base}720p//segment_000.ts", 'an empty segment'],
@@ -201,6 +213,7 @@ my $new = sign({ asset_id => $aid })->{json}{url};
 my ($nsig) = $new =~ m{^/s/\d+/([^/]+)/};
 isnt($nsig, $sig, '... new URLs are signed with the new key');
 is($s->http(GET => $new)->{status}, 200, '... and play');
+my $rotated = $new;
 
 $s->restart_nginx(http_extra => "    mam_edge_bind_ip on;\n");
 $new = sign({ asset_id => $aid })->{json}{url};
@@ -210,11 +223,19 @@ is($ua2->get($s->url($new))->{status}, 403, '... another address gets 403');
 is($s->http(GET => $url)->{status}, 403, '... and unbound URLs are refused');
 $s->restart_nginx;
 
-# --- an edge-only server sharing only the key file ----------------------
+# --- an edge-only server holding only the edge key -------------------------
+# its current key derived from sign2.key, the previous from sign.key
+# (rotation), written as 64 hex digits; the signing key stays on the API host
+my $tool = `$Mam::Stack::BUILD/mam-edge-key $d/secrets/sign2.key`;
+is($tool, unpack('H*', purpose_key('9' x 64, 'edge')) . "\n",
+   'mam-edge-key prints the edge key of a signing key (64 hex digits)');
+$s->write_file("$d/secrets/edge.key", $tool);
+$s->write_file("$d/secrets/edge-old.key", unpack('H*', $edge_key) . "\n");
+chmod 0600, "$d/secrets/edge.key", "$d/secrets/edge-old.key";
 my $port = Mam::Stack::free_port();
 my $prefix = "$d/edge";
 make_path("$prefix/logs", "$prefix/conf", "$prefix/temp");
-$s->write_file("$prefix/conf/nginx.conf", <<EOT);
+my $edge_conf = <<EOT;
 load_module $Mam::Stack::ROOT/build/modules/ngx_mam_module.so;
 worker_processes 1;
 daemon off;
@@ -223,7 +244,8 @@ pid $prefix/logs/nginx.pid;
 events { worker_connections 64; }
 http {
     client_body_temp_path $prefix/temp;
-    mam_sign_key_file $d/secrets/sign.key;
+    mam_edge_key_file $d/secrets/edge.key;
+    mam_edge_key_previous_file $d/secrets/edge-old.key;
     mam_edge_cors_origin https://app.example;
     server {
         listen 127.0.0.1:$port;
@@ -232,11 +254,34 @@ http {
     }
 }
 EOT
+$s->write_file("$prefix/conf/nginx.conf", $edge_conf);
 my $pid = $s->spawn('nginx', '-p', $prefix, '-c', "$prefix/conf/nginx.conf");
 $s->wait_until(sub { IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) }, 10, 'edge up');
-my $edge = HTTP::Tiny->new->get("http://127.0.0.1:$port$url");
-is($edge->{status}, 200, 'an edge-only server (no PostgreSQL, no Redis) plays the signed URL');
+my $edge = HTTP::Tiny->new->get("http://127.0.0.1:$port$rotated");
+is($edge->{status}, 200, 'an edge-only server (no PostgreSQL, no Redis, only the edge key) plays the signed URL');
 is($edge->{headers}{'access-control-allow-origin'}, 'https://app.example', '... with its configured CORS origin');
+is(HTTP::Tiny->new->get("http://127.0.0.1:$port$url")->{status}, 200,
+   '... and, with its previous edge key, a URL signed before the rotation');
+my $forged = encode_base64url(hmac_sha256("$exp/$aid/$vid", '9' x 64));
+is(HTTP::Tiny->new->get("http://127.0.0.1:$port/s/$exp/$forged/$aid/$vid/index.m3u8")->{status}, 403,
+   '... but not one signed with the signing key itself');
+
+# the edge key cannot stand in for the signing key: no upload location, no API
+(my $with_upload = $edge_conf) =~ s{(location /s/)}{location /upload/ { mam_upload; }\n        $1};
+my ($rc, $out) = $s->nginx_test($with_upload);
+isnt($rc, 0, 'an edge-only host cannot serve upload URLs (nginx -t fails)');
+like($out, qr/"mam_sign_key_file" is required where "mam_upload" is used/, '... and says why') or diag($out);
+(my $mismatch = $edge_conf) =~ s{(mam_edge_key_file)}{mam_sign_key_file $d/secrets/sign.key;\n    $1};
+($rc, $out) = $s->nginx_test($mismatch);
+isnt($rc, 0, 'an edge key that is not the signing key\'s is refused');
+like($out, qr/"mam_edge_key_file" is not the edge key of "mam_sign_key_file"/, '... by name') or diag($out);
+(my $both = $edge_conf) =~ s{(mam_edge_key_file)}{mam_sign_key_file $d/secrets/sign2.key;\n    $1};
+is(($s->nginx_test($both))[0], 0, '... while the matching pair passes');
+$s->write_file("$d/secrets/bad-edge.key", ('x' x 64) . "\n");
+(my $badhex = $edge_conf) =~ s{edge\.key;}{bad-edge.key;};
+($rc, $out) = $s->nginx_test($badhex);
+like($out, qr/"mam_edge_key_file": a derived key is 64 hex digits/, 'an edge key file that is not hex is refused')
+    or diag($out);
 $s->kill_wait($pid, 'QUIT', 10);
 unlike($s->slurp("$prefix/logs/error.log"), qr/\[(alert|crit|emerg)\]/, '... and a clean error log');
 
