@@ -17,4 +17,8 @@
 int mam_key_load(const char *path, unsigned char *buf, size_t cap,
     size_t *len, char *err, size_t errlen);
 
+/* the same for a secret of at least min bytes (a Redis password) */
+int mam_secret_load(const char *path, unsigned char *buf, size_t cap,
+    size_t min, size_t *len, char *err, size_t errlen);
+
 #endif
