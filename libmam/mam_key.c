@@ -22,6 +22,13 @@ int
 mam_key_load(const char *path, unsigned char *buf, size_t cap, size_t *len,
     char *err, size_t errlen)
 {
+    return mam_secret_load(path, buf, cap, MAM_KEY_MIN_LEN, len, err, errlen);
+}
+
+int
+mam_secret_load(const char *path, unsigned char *buf, size_t cap, size_t min,
+    size_t *len, char *err, size_t errlen)
+{
     int          fd;
     size_t       n;
     ssize_t      got;
@@ -70,9 +77,10 @@ mam_key_load(const char *path, unsigned char *buf, size_t cap, size_t *len,
         n--;
     }
 
-    if (n < MAM_KEY_MIN_LEN) {
-        snprintf(err, errlen, "key in \"%s\" is shorter than %d bytes", path,
-                 MAM_KEY_MIN_LEN);
+    if (n < min) {
+        snprintf(err, errlen, "%s in \"%s\" is shorter than %zu byte%s",
+                 min == MAM_KEY_MIN_LEN ? "key" : "secret", path, min,
+                 min == 1 ? "" : "s");
         return -1;
     }
 

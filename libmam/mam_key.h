@@ -48,4 +48,8 @@ int mam_key_derive(const unsigned char *key, size_t keylen,
 int mam_key_from_hex(const unsigned char *text, size_t len,
     unsigned char *out, char *err, size_t errlen);
 
+/* mam_key_load for a secret of at least min bytes (a Redis password) */
+int mam_secret_load(const char *path, unsigned char *buf, size_t cap,
+    size_t min, size_t *len, char *err, size_t errlen);
+
 #endif

@@ -316,7 +316,7 @@ ngx_mam_events_init(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf)
     ngx_queue_init(&ngx_mam_events_subs);
     ngx_mam_events_nsubs = 0;
 
-    ngx_mam_events_redis = ngx_mam_redis_create(cycle, &mcf->redis_addr,
+    ngx_mam_events_redis = ngx_mam_redis_create(cycle, mcf,
                                                 ngx_mam_events_connected);
     if (ngx_mam_events_redis == NULL) {
         return NGX_ERROR;

@@ -27,6 +27,8 @@ static char *ngx_mam_conf_msec_bounds(ngx_conf_t *cf, void *post,
 static char *ngx_mam_conf_set_pg(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_redis_addr(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_mam_conf_set_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_mam_conf_set_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_set_api(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -115,6 +117,11 @@ static ngx_mam_conf_bounds_t  ngx_mam_enqueue_grace_bounds = {
     ngx_mam_conf_msec_bounds, 1000, 3600000, "ms"
 };
 
+/* never below what reconciliation reads of the stream (reconcile.c) */
+static ngx_mam_conf_bounds_t  ngx_mam_stream_maxlen_bounds = {
+    ngx_mam_conf_bounds, 10000, 1000000000, " entries"
+};
+
 static ngx_mam_conf_bounds_t  ngx_mam_housekeeping_bounds = {
     ngx_mam_conf_msec_bounds, 100, 86400000, "ms"
 };
@@ -181,6 +188,20 @@ static ngx_command_t  ngx_mam_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, redis_timeout),
       &ngx_mam_backend_timeout_bounds },
+
+    { ngx_string("mam_redis_user"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, redis_user),
+      NULL },
+
+    { ngx_string("mam_redis_password_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_mam_conf_set_secret_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, redis_password),
+      NULL },
 
     { ngx_string("mam_jwt_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -377,6 +398,13 @@ static ngx_command_t  ngx_mam_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, enqueue_grace),
       &ngx_mam_enqueue_grace_bounds },
+
+    { ngx_string("mam_preview_stream_maxlen"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, preview_maxlen),
+      &ngx_mam_stream_maxlen_bounds },
 
     { ngx_string("mam_upload"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -670,6 +698,50 @@ ngx_mam_conf_set_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return rv;
+}
+
+
+/* a Redis password: read once, like the keys; any length from 1 byte */
+static char *
+ngx_mam_conf_set_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char       *path, err[256];
+    size_t      len;
+    u_char     *secret;
+    ngx_str_t  *value, *field, name;
+
+    field = (ngx_str_t *) ((char *) conf + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    path = ngx_mam_cstr(cf->pool, &name);
+    secret = ngx_pnalloc(cf->pool, MAM_KEY_MAX_LEN);
+    if (path == NULL || secret == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (mam_secret_load(path, secret, MAM_KEY_MAX_LEN, 1, &len, err,
+                        sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", &cmd->name,
+                           err);
+        return NGX_CONF_ERROR;
+    }
+
+    field->data = secret;
+    field->len = len;
+
+    return NGX_CONF_OK;
 }
 
 
@@ -999,6 +1071,7 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->reconcile_interval = NGX_CONF_UNSET_MSEC;
     mcf->preview_stall = NGX_CONF_UNSET;
     mcf->enqueue_grace = NGX_CONF_UNSET_MSEC;
+    mcf->preview_maxlen = NGX_CONF_UNSET;
 
     return mcf;
 }
@@ -1049,6 +1122,7 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mcf->reconcile_interval, 30000);
     ngx_conf_init_value(mcf->preview_stall, 300);
     ngx_conf_init_msec_value(mcf->enqueue_grace, 10000);
+    ngx_conf_init_value(mcf->preview_maxlen, 100000);
 
     if (mcf->edge_url.data == NULL) {
         ngx_str_set(&mcf->edge_url, "/s/");
@@ -1308,6 +1382,13 @@ ngx_mam_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (mcf->redis_user.data && mcf->redis_password.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_redis_user\" needs "
+                           "\"mam_redis_password_file\"");
+        return NGX_ERROR;
+    }
+
     if (mcf->storage_root.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"mam_storage_root\" is required where "
@@ -1383,7 +1464,7 @@ ngx_mam_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    mcf->redis = ngx_mam_redis_create(cycle, &mcf->redis_addr, NULL);
+    mcf->redis = ngx_mam_redis_create(cycle, mcf, NULL);
     if (mcf->redis == NULL) {
         return NGX_ERROR;
     }

@@ -42,6 +42,9 @@ typedef struct {
 
     ngx_str_t                 redis_addr;
     ngx_msec_t                redis_timeout;
+    ngx_str_t                 redis_user;         /* ACL user, or none */
+    ngx_str_t                 redis_password;     /* AUTH, or none */
+    ngx_int_t                 preview_maxlen;     /* XADD MAXLEN ~ */
 
     ngx_str_t                 jwt_key;
     ngx_str_t                 sign_key;

@@ -33,7 +33,9 @@ ngx_mam_preview_ignore(ngx_http_request_t *r, redisReply *reply, void *data)
 }
 
 
-/* XADD argv of an entry: 3 + 2 * 6 strings in pool; NULL if malformed */
+/* XADD argv of an entry: NGX_MAM_PREVIEW_ARGC strings in pool; NGX_ERROR
+ * if malformed.  The stream keeps about mam_preview_stream_maxlen entries:
+ * "~" trims whole nodes only, never below that many */
 ngx_int_t
 ngx_mam_preview_entry_argv(ngx_pool_t *pool, json_t *entry,
     const char **argv)
@@ -49,19 +51,26 @@ ngx_mam_preview_entry_argv(ngx_pool_t *pool, json_t *entry,
 
     argv[0] = "XADD";
     argv[1] = NGX_MAM_PREVIEW_STREAM;
-    argv[2] = "*";
+    argv[2] = "MAXLEN";
+    argv[3] = "~";
+    argv[4] = ngx_mam_message(pool, "%i", ngx_mam_main_conf()->preview_maxlen);
+    argv[5] = "*";
+
+    if (argv[4] == NULL) {
+        return NGX_ERROR;
+    }
 
     for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         name = fields[i];
         v = json_object_get(entry, name);
 
-        argv[3 + 2 * i] = name;
+        argv[6 + 2 * i] = name;
 
         if (json_is_string(v)) {
-            argv[4 + 2 * i] = json_string_value(v);
+            argv[7 + 2 * i] = json_string_value(v);
 
         } else if (json_is_integer(v)) {
-            argv[4 + 2 * i] = ngx_mam_message(pool, "%L",
+            argv[7 + 2 * i] = ngx_mam_message(pool, "%L",
                                               (int64_t) json_integer_value(v));
         } else {
             return NGX_ERROR;
@@ -145,7 +154,7 @@ void
 ngx_mam_preview_dispatch(ngx_http_request_t *r, json_t *entry,
     json_t *event, ngx_mam_preview_done_pt done, void *data)
 {
-    const char           *argv[15];
+    const char           *argv[NGX_MAM_PREVIEW_ARGC];
     ngx_mam_dispatch_t   *d;
     ngx_mam_main_conf_t  *mcf;
 
@@ -165,8 +174,8 @@ ngx_mam_preview_dispatch(ngx_http_request_t *r, json_t *entry,
     d->done = done;
     d->data = data;
 
-    if (ngx_mam_redis_command(r, mcf->redis, ngx_mam_dispatch_added, d, 15,
-                              argv, NULL)
+    if (ngx_mam_redis_command(r, mcf->redis, ngx_mam_dispatch_added, d,
+                              NGX_MAM_PREVIEW_ARGC, argv, NULL)
         != NGX_OK)
     {
         done(r, data);

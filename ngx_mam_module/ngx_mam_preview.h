@@ -14,6 +14,9 @@
 #define NGX_MAM_PREVIEW_GROUP    "transcoderd"
 #define NGX_MAM_PREVIEW_CHANNEL  "mam:previews"
 
+/* XADD stream MAXLEN ~ N * and six fields */
+#define NGX_MAM_PREVIEW_ARGC     18
+
 
 typedef void (*ngx_mam_preview_done_pt)(ngx_http_request_t *r, void *data);
 
@@ -28,7 +31,8 @@ void ngx_mam_preview_dispatch(ngx_http_request_t *r, json_t *entry,
 
 void ngx_mam_preview_publish(ngx_http_request_t *r, json_t *event);
 
-/* the 15 arguments of XADD for an entry; strings live in pool */
+/* the NGX_MAM_PREVIEW_ARGC arguments of XADD for an entry (trimming the
+ * stream); strings live in pool */
 ngx_int_t ngx_mam_preview_entry_argv(ngx_pool_t *pool, json_t *entry,
     const char **argv);
 

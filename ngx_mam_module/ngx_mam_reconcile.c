@@ -21,7 +21,9 @@
 
 
 /* the most pending and the most unread entries one run looks at; beyond
- * either, the run adds nothing (a job it does not see may have an entry) */
+ * either, the run adds nothing (a job it does not see may have an entry).
+ * mam_preview_stream_maxlen is never below it, so trimming the stream's
+ * oldest entries never removes one a run could still need to see */
 #define NGX_MAM_RECONCILE_MAX    10000
 #define NGX_MAM_RECONCILE_MAX_S  "10000"
 
@@ -180,7 +182,7 @@ static void
 ngx_mam_rc_requeued(PGresult *res, void *data)
 {
     json_t               *v;
-    const char           *argv[15];
+    const char           *argv[NGX_MAM_PREVIEW_ARGC];
     ngx_mam_rc_run_t     *run = data;
     ngx_mam_main_conf_t  *mcf;
 
@@ -206,8 +208,8 @@ ngx_mam_rc_requeued(PGresult *res, void *data)
     json_decref(v);
 
     if (ngx_mam_preview_entry_argv(run->pool, run->entry, argv) != NGX_OK
-        || ngx_mam_redis_task_command(mcf->redis, ngx_mam_rc_added, run, 15,
-                                      argv, NULL)
+        || ngx_mam_redis_task_command(mcf->redis, ngx_mam_rc_added, run,
+                                      NGX_MAM_PREVIEW_ARGC, argv, NULL)
            != NGX_OK)
     {
         ngx_mam_rc_finish(run);

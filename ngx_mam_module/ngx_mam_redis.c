@@ -5,6 +5,11 @@
  * Commands carry a small heap record so a request that goes away before
  * its reply is detached by a request cleanup instead of left dangling.
  *
+ * With mam_redis_password_file, AUTH [user] password is the first command
+ * of every connection, and the client counts as connected (commands are
+ * sent, on_connected runs) only once Redis accepted it; a refused AUTH is
+ * logged and the connection dropped and retried like an unreachable Redis.
+ *
  * A request's command holds a timer (mam_redis_timeout): past it the
  * request goes on as if Redis were down, and the record waits in hiredis
  * for the late reply.  The timer also keeps a worker that shuts down
@@ -25,6 +30,8 @@ struct ngx_mam_redis_s {
     char                        *path;       /* unix socket, or NULL */
     char                        *host;
     int                          port;
+    ngx_str_t                    user;       /* ACL user, or empty */
+    ngx_str_t                    password;   /* empty: no AUTH */
     ngx_event_t                  retry;
     ngx_msec_t                   backoff;
     ngx_log_t                   *log;
@@ -217,17 +224,8 @@ ngx_mam_redis_schedule_retry(ngx_mam_redis_t *rd)
 
 
 static void
-ngx_mam_redis_on_connect(const redisAsyncContext *ac, int status)
+ngx_mam_redis_ready(ngx_mam_redis_t *rd)
 {
-    ngx_mam_redis_t  *rd = ac->data;
-
-    if (status != REDIS_OK) {
-        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                      "mam: redis connect failed: %s", ac->errstr);
-        ngx_mam_redis_schedule_retry(rd);
-        return;
-    }
-
     ngx_log_error(NGX_LOG_INFO, rd->log, 0, "mam: redis connected");
 
     rd->connected = 1;
@@ -235,6 +233,78 @@ ngx_mam_redis_on_connect(const redisAsyncContext *ac, int status)
 
     if (rd->on_connected) {
         rd->on_connected(rd);
+    }
+}
+
+
+static void
+ngx_mam_redis_authed(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply       *reply = r;
+    ngx_mam_redis_t  *rd = privdata;
+
+    if (reply == NULL || rd->exiting || rd->ac != ac) {
+        /* the connection went away: on_disconnect retries */
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_STATUS) {
+        ngx_mam_redis_ready(rd);
+        return;
+    }
+
+    /* the error names no secret: WRONGPASS, NOAUTH, "no password is set" */
+    ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                  "mam: redis AUTH failed%s%V: %*s",
+                  rd->user.len ? " as user " : "", &rd->user,
+                  (size_t) (reply->type == REDIS_REPLY_ERROR ? reply->len : 0),
+                  reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+
+    /* on_disconnect (status REDIS_OK) schedules the retry */
+    redisAsyncDisconnect(ac);
+}
+
+
+static void
+ngx_mam_redis_on_connect(const redisAsyncContext *cac, int status)
+{
+    int                 argc;
+    size_t              argvlen[3];
+    const char         *argv[3];
+    ngx_mam_redis_t    *rd = cac->data;
+    redisAsyncContext  *ac = (redisAsyncContext *) cac;
+
+    if (status != REDIS_OK) {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "mam: redis connect failed: %s", cac->errstr);
+        ngx_mam_redis_schedule_retry(rd);
+        return;
+    }
+
+    if (rd->password.len == 0) {
+        ngx_mam_redis_ready(rd);
+        return;
+    }
+
+    argc = 0;
+    argv[argc] = "AUTH";
+    argvlen[argc++] = 4;
+
+    if (rd->user.len) {
+        argv[argc] = (const char *) rd->user.data;
+        argvlen[argc++] = rd->user.len;
+    }
+
+    argv[argc] = (const char *) rd->password.data;
+    argvlen[argc++] = rd->password.len;
+
+    if (redisAsyncCommandArgv(ac, ngx_mam_redis_authed, rd, argc, argv,
+                              argvlen)
+        != REDIS_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "mam: redis AUTH could not be sent");
+        redisAsyncDisconnect(ac);
     }
 }
 
@@ -309,12 +379,14 @@ ngx_mam_redis_connect(ngx_mam_redis_t *rd)
 
 
 ngx_mam_redis_t *
-ngx_mam_redis_create(ngx_cycle_t *cycle, ngx_str_t *addr,
+ngx_mam_redis_create(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf,
     ngx_mam_redis_connected_pt connected)
 {
     ngx_int_t         port;
-    ngx_str_t         path, host;
+    ngx_str_t         path, host, *addr;
     ngx_mam_redis_t  *rd;
+
+    addr = &mcf->redis_addr;
 
     rd = ngx_pcalloc(cycle->pool, sizeof(ngx_mam_redis_t));
     if (rd == NULL) {
@@ -343,6 +415,10 @@ ngx_mam_redis_create(ngx_cycle_t *cycle, ngx_str_t *addr,
         (void) ngx_cpystrn((u_char *) rd->host, host.data, host.len + 1);
         rd->port = (int) port;
     }
+
+    /* the configuration's copies: they live as long as the cycle */
+    rd->user = mcf->redis_user;
+    rd->password = mcf->redis_password;
 
     rd->log = cycle->log;
     rd->on_connected = connected;

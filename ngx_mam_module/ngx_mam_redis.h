@@ -25,8 +25,9 @@ typedef void (*ngx_mam_redis_task_pt)(redisReply *reply, void *data);
 typedef void (*ngx_mam_redis_connected_pt)(ngx_mam_redis_t *rd);
 
 
-ngx_mam_redis_t *ngx_mam_redis_create(ngx_cycle_t *cycle, ngx_str_t *addr,
-    ngx_mam_redis_connected_pt connected);
+/* connects to mcf's mam_redis, AUTH first when a password is set */
+ngx_mam_redis_t *ngx_mam_redis_create(ngx_cycle_t *cycle,
+    ngx_mam_main_conf_t *mcf, ngx_mam_redis_connected_pt connected);
 void ngx_mam_redis_destroy(ngx_mam_redis_t *rd);
 redisAsyncContext *ngx_mam_redis_context(ngx_mam_redis_t *rd);
 

@@ -94,6 +94,23 @@ for my $case (@bad) {
     like($out, $expect, "... and names $directive") or diag($out);
 }
 
+# directives the generated configuration does not have: added after mam_redis
+sub adding { my $conf = $good; $conf =~ s/^(\s*mam_redis \S+;\n)/$1    $_[0]\n/m or die; $conf }
+open $fh, '>', "$dir/empty.password" or die;
+print $fh "\n";
+close $fh;
+for my $case ([ "mam_redis_password_file $dir/missing.password;", qr/"mam_redis_password_file".*cannot open/ ],
+              [ "mam_redis_password_file $dir/empty.password;", qr/"mam_redis_password_file".*shorter than 1 byte/ ],
+              [ 'mam_redis_user mam;', qr/"mam_redis_user" needs "mam_redis_password_file"/ ],
+              [ 'mam_preview_stream_maxlen 9999;', qr/"mam_preview_stream_maxlen".*between 10000/ ],
+              [ 'mam_preview_stream_maxlen lots;', qr/"mam_preview_stream_maxlen".*invalid/ ]) {
+    my ($rc, $out) = $s->nginx_test(adding($case->[0]));
+    isnt($rc, 0, "nginx -t fails for $case->[0]");
+    like($out, $case->[1], '... and says why') or diag($out);
+}
+my ($arc, $aout) = $s->nginx_test(adding("mam_redis_password_file $dir/short.key; mam_redis_user mam; mam_preview_stream_maxlen 20000;"));
+is($arc, 0, 'a short Redis password, a user and a stream length pass nginx -t') or diag($aout);
+
 for my $directive (qw(mam_pg mam_redis mam_storage_root mam_sign_key_file)) {
     my ($rc, $out) = $s->nginx_test(without($directive));
     isnt($rc, 0, "nginx -t fails without $directive");

@@ -150,6 +150,23 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
     if (strcmp(k, "redis") == 0) {
         return td_copy(cf->redis, sizeof(cf->redis), v);
     }
+    if (strcmp(k, "redis_user") == 0) {
+        return td_copy(cf->redis_user, sizeof(cf->redis_user), v);
+    }
+    if (strcmp(k, "redis_password_file") == 0) {
+        if (mam_secret_load(v, (unsigned char *) cf->redis_password,
+                            sizeof(cf->redis_password), 1,
+                            &cf->redis_password_len, kerr, sizeof(kerr))
+            != 0)
+        {
+            snprintf(err, len, "redis_password_file: %s", kerr);
+            return -2;
+        }
+        return 0;
+    }
+    if (strcmp(k, "dead_maxlen") == 0) {
+        return td_int(v, 100, 1000000000, &cf->dead_maxlen);
+    }
     if (strcmp(k, "callback_url") == 0) {
         return td_copy(cf->callback_url, sizeof(cf->callback_url), v);
     }
@@ -290,6 +307,7 @@ td_config_load(const char *path, td_config_t *cf, char *err, size_t len)
     cf->stall_timeout = 120;
     cf->job_timeout = 12 * 3600;
     cf->max_deliveries = 5;
+    cf->dead_maxlen = 10000;
     cf->memory_limit = 16384;
     strcpy(cf->cuda_cache_dir, "/var/cache/mam/cuda");
 

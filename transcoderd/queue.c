@@ -56,6 +56,24 @@ td_queue_connect(const td_config_t *cf)
         return NULL;
     }
 
+    if (cf->redis_password_len) {
+        /* the password travels as an argument, never in a log line */
+        r = cf->redis_user[0]
+            ? redisCommand(q->rc, "AUTH %s %b", cf->redis_user,
+                           cf->redis_password, cf->redis_password_len)
+            : redisCommand(q->rc, "AUTH %b", cf->redis_password,
+                           cf->redis_password_len);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            td_log(NULL, "redis %s: AUTH failed%s%s: %s", cf->redis,
+                   cf->redis_user[0] ? " as user " : "", cf->redis_user,
+                   r ? r->str : q->rc->errstr);
+            freeReplyObject(r);
+            td_queue_free(q);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+
     /* from the stream's start: nothing added before the group is lost */
     r = redisCommand(q->rc, "XGROUP CREATE %s %s 0 MKSTREAM", TD_STREAM,
                      TD_GROUP);
@@ -270,10 +288,12 @@ td_queue_dead(td_queue_t *q, const td_job_t *job, const char *error)
     redisReply  *r;
 
     snprintf(attempt, sizeof(attempt), "%d", job->attempt);
-    r = redisCommand(q->rc, "XADD %s * job_id %s version_id %s asset_id %s "
-                     "master_key %s attempt %s error %s", TD_DEAD_STREAM,
-                     job->job_id, job->version_id, job->asset_id,
-                     job->master_key, attempt, error);
+    /* about the newest dead_maxlen entries are kept ("~": whole nodes) */
+    r = redisCommand(q->rc, "XADD %s MAXLEN ~ %d * job_id %s version_id %s "
+                     "asset_id %s master_key %s attempt %s error %s",
+                     TD_DEAD_STREAM, q->cf->dead_maxlen, job->job_id,
+                     job->version_id, job->asset_id, job->master_key,
+                     attempt, error);
     if (r == NULL) {
         return -1;
     }

@@ -25,6 +25,10 @@ typedef enum {
 typedef struct {
     char               config_path[1024];
     char               redis[512];          /* unix:/path or host:port */
+    char               redis_user[256];     /* ACL user, or "" */
+    char               redis_password[1024];  /* AUTH unless empty */
+    size_t             redis_password_len;
+    int                dead_maxlen;         /* previews:dead MAXLEN ~ */
     char               callback_url[1024];
     char               callback_key[512];
     size_t             callback_key_len;
