@@ -181,12 +181,12 @@ mam_partial_offset(const char *partial, off_t *offset)
         return errno == ENOENT ? MAM_STORAGE_MISSING : MAM_STORAGE_ERROR;
     }
 
-    /* a shared lock: never the length of a chunk half copied */
-    while (flock(fd, LOCK_SH) != 0) {
-        if (errno != EINTR) {
-            close(fd);
-            return MAM_STORAGE_ERROR;
-        }
+    /* a shared lock, never waited for: never the length of a chunk half
+     * copied, and never a pool thread stuck behind a chunk in flight */
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+        rc = (errno == EWOULDBLOCK) ? MAM_PARTIAL_LOCKED : MAM_STORAGE_ERROR;
+        close(fd);
+        return rc;
     }
 
     rc = mam_partial_length(fd, offset);
@@ -249,12 +249,11 @@ mam_partial_write(int fd, int in, off_t offset)
 
 
 int
-mam_partial_append(const char *partial, const char *chunk, off_t offset,
-    off_t total, const mam_checksum_t *sum, const char *staging, off_t *now)
+mam_partial_lock(const char *partial, off_t offset, int *fd_out, off_t *now)
 {
-    int    fd, in, rc, flags;
-    off_t  length, clen;
+    int  fd, rc, flags;
 
+    *fd_out = -1;
     *now = 0;
 
     flags = O_WRONLY | O_CLOEXEC;
@@ -272,35 +271,61 @@ mam_partial_append(const char *partial, const char *chunk, off_t offset,
         return errno == ENOENT ? MAM_STORAGE_MISSING : MAM_STORAGE_ERROR;
     }
 
-    /* never two appends at once, never one during a removal */
+    /* never two appends at once, never one during a removal; never
+     * waited for */
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         rc = (errno == EWOULDBLOCK) ? MAM_PARTIAL_LOCKED : MAM_STORAGE_ERROR;
         close(fd);
         return rc;
     }
 
-    rc = mam_partial_length(fd, &length);
+    rc = mam_partial_length(fd, now);
     if (rc != MAM_STORAGE_OK) {
         close(fd);
+        return rc;
+    }
+
+    if (*now != offset) {
+        close(fd);
+        return MAM_PARTIAL_CONFLICT;
+    }
+
+    *fd_out = fd;
+
+    return MAM_STORAGE_OK;
+}
+
+
+int
+mam_partial_append_locked(int fd, const char *partial, const char *chunk,
+    off_t offset, off_t total, const mam_checksum_t *sum,
+    const char *staging, off_t *now)
+{
+    int    in, rc;
+    off_t  length, clen;
+
+    *now = 0;
+
+    rc = mam_partial_length(fd, &length);
+    if (rc != MAM_STORAGE_OK) {
         return rc;
     }
 
     *now = length;
 
     if (length != offset) {
-        close(fd);
         return MAM_PARTIAL_CONFLICT;
     }
 
     in = open(chunk, O_RDONLY | O_CLOEXEC);
     if (in < 0) {
-        close(fd);
         return MAM_STORAGE_ERROR;
     }
 
     rc = mam_partial_check_chunk(in, sum, &clen);
 
-    if (rc == MAM_STORAGE_OK && offset + clen > total) {
+    /* offset <= total here: no overflow */
+    if (rc == MAM_STORAGE_OK && (offset > total || clen > total - offset)) {
         rc = MAM_PARTIAL_TOO_LARGE;
     }
 
@@ -321,6 +346,24 @@ mam_partial_append(const char *partial, const char *chunk, off_t offset,
             }
         }
     }
+
+    return rc;
+}
+
+
+int
+mam_partial_append(const char *partial, const char *chunk, off_t offset,
+    off_t total, const mam_checksum_t *sum, const char *staging, off_t *now)
+{
+    int  fd, rc;
+
+    rc = mam_partial_lock(partial, offset, &fd, now);
+    if (rc != MAM_STORAGE_OK) {
+        return rc;
+    }
+
+    rc = mam_partial_append_locked(fd, partial, chunk, offset, total, sum,
+                                   staging, now);
 
     close(fd);
 

@@ -45,8 +45,8 @@ int mam_partial_path(char *buf, size_t size, const char *staging_path);
 int mam_partial_create(const char *partial, off_t *offset);
 
 /*
- * The partial's length, waiting while a chunk is being appended, or
- * MISSING.
+ * The partial's length, MISSING, or LOCKED while a chunk is being received
+ * or appended (never waited for).
  */
 int mam_partial_offset(const char *partial, off_t *offset);
 
@@ -60,6 +60,20 @@ int mam_partial_offset(const char *partial, off_t *offset);
 int mam_partial_append(const char *partial, const char *chunk, off_t offset,
     off_t total, const mam_checksum_t *sum, const char *staging,
     off_t *now);
+
+/*
+ * The partial opened (created for offset 0) and locked exclusively without
+ * waiting, for one chunk: OK with *fd (the lock lives as long as it is
+ * open), LOCKED, MISSING, or CONFLICT when its length (*now) is not
+ * offset.  The tus module takes it before it reads a chunk's body.
+ */
+int mam_partial_lock(const char *partial, off_t offset, int *fd, off_t *now);
+
+/* mam_partial_append() on a partial locked by mam_partial_lock(); fd stays
+ * open */
+int mam_partial_append_locked(int fd, const char *partial, const char *chunk,
+    off_t offset, off_t total, const mam_checksum_t *sum,
+    const char *staging, off_t *now);
 
 /* termination: OK (also when absent) or LOCKED while a chunk is appended */
 int mam_partial_remove(const char *partial);

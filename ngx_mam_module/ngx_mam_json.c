@@ -143,6 +143,27 @@ ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status, json_t *value)
 }
 
 
+/*
+ * An answer before the request body was read (a refusal by the gate, a
+ * size or lock check of an upload): the body is thrown away as nginx reads
+ * it, never buffered, and without "100 Continue" (the client would send
+ * it).  A no-op once the body is read or being read.
+ */
+void
+ngx_mam_discard_unread_body(ngx_http_request_t *r)
+{
+    if (r != r->main || r->request_body || r->discard_body) {
+        return;
+    }
+
+    r->expect_tested = 1;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+}
+
+
 ngx_int_t
 ngx_mam_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message)
@@ -150,6 +171,8 @@ ngx_mam_send_error(ngx_http_request_t *r, ngx_uint_t status,
     json_t                 *body;
     ngx_int_t               rc;
     const ngx_mam_error_t  *e;
+
+    ngx_mam_discard_unread_body(r);
 
     e = ngx_mam_error_find(status);
     if (e->status >= 500 && status != 503) {

@@ -188,6 +188,7 @@ ngx_int_t ngx_mam_send_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_mam_send_no_content(ngx_http_request_t *r);
 void ngx_mam_fail(ngx_http_request_t *r, ngx_uint_t status,
     const char *message);
+void ngx_mam_discard_unread_body(ngx_http_request_t *r);
 ngx_int_t ngx_mam_json_body(ngx_http_request_t *r, json_t **body,
     ngx_str_t *raw, const char **message);
 ngx_int_t ngx_mam_json_cleanup_add(ngx_pool_t *pool, json_t *value);

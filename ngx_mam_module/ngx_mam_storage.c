@@ -357,8 +357,18 @@ ngx_mam_storage_work(void *data)
         break;
 
     case NGX_MAM_STORAGE_PARTIAL_APPEND:
-        op->rc = mam_partial_append(op->from_path, op->file, op->offset,
-                                    op->total, &op->sum, op->path, &op->size);
+        op->rc = op->locked
+                 ? mam_partial_append_locked(op->fd, op->from_path, op->file,
+                                             op->offset, op->total, &op->sum,
+                                             op->path, &op->size)
+                 : mam_partial_append(op->from_path, op->file, op->offset,
+                                      op->total, &op->sum, op->path,
+                                      &op->size);
+        break;
+
+    case NGX_MAM_STORAGE_PARTIAL_LOCK:
+        op->rc = mam_partial_lock(op->from_path, op->offset, &op->fd,
+                                  &op->size);
         break;
 
     case NGX_MAM_STORAGE_PARTIAL_REMOVE:

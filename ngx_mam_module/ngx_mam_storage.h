@@ -29,6 +29,8 @@ typedef enum {
     NGX_MAM_STORAGE_PARTIAL_OFFSET, /* -> size */
     NGX_MAM_STORAGE_PARTIAL_APPEND, /* file at offset, placed at total */
     NGX_MAM_STORAGE_PARTIAL_REMOVE,
+    NGX_MAM_STORAGE_PARTIAL_LOCK,   /* at offset, never waited for: fd
+                                       (LOCKED, CONFLICT with size) */
 
     /* resumable uploads on S3: the staging key's multipart upload */
     NGX_MAM_STORAGE_MULTIPART_CREATE,   /* content_type -> upload_id */
@@ -46,7 +48,10 @@ typedef struct {
     const char               *from_key;  /* PROMOTE */
     const char               *key;
     void                     *data;      /* the caller's, for done() */
-    off_t                     offset;    /* PARTIAL_APPEND */
+    off_t                     offset;    /* PARTIAL_APPEND, _LOCK */
+    ngx_flag_t                locked;    /* fd holds the partial's lock */
+    int                       fd;        /* PARTIAL_LOCK's result; the
+                                            caller closes it */
     off_t                     total;
     mam_checksum_t            sum;
     off_t                     part_size; /* MULTIPART_COMPLETE */

@@ -4,11 +4,16 @@
  *
  * The URL is the presigned one ({prefix}{id}?expires=&sig=), its signature
  * covering the owner: every request but OPTIONS carries the owner's access
- * token, so a leaked URL is useless to anybody else.  Each PATCH is
- * received whole into nginx's client body temp file, then appended to the
- * upload's partial file on the thread pool under an exclusive lock after
- * its offset and checksum were checked (mam_partial.c): a chunk lands
- * completely or not at all, and two PATCHes never interleave.  The last
+ * token, so a leaked URL is useless to anybody else, and passes the API's
+ * gate (ngx_mam_auth.c: the user's status and authz_version, the editor
+ * role, rate limits).  Each PATCH is checked before its body is read: its
+ * Upload-Offset and Content-Length against the presigned length (without
+ * overflow), then the partial's exclusive lock is taken without waiting
+ * (423 while another request holds it) and its length compared with the
+ * offset (409).  Holding the lock, the chunk is received whole into nginx's
+ * client body temp file, then appended on the thread pool after its
+ * checksum was checked (mam_partial.c): a chunk lands completely or not at
+ * all, and two PATCHes never interleave nor buffer two bodies.  The last
  * chunk places the file at the staging key exactly like a single PUT.
  */
 
@@ -23,8 +28,8 @@
 
 
 typedef struct {
+    ngx_mam_ctx_t            gate;       /* first: the gate's, with the user */
     char                     id[MAM_UUID_LEN + 1];
-    mam_jwt_claims_t         user;
     time_t                   expires;
     off_t                    length;     /* Upload-Length: the presigned */
     off_t                    offset;     /* PATCH: Upload-Offset */
@@ -73,14 +78,23 @@ ngx_mam_tus_expires(ngx_http_request_t *r, time_t expires)
 }
 
 
-/* a refusal before the body was read: it is discarded */
+static ngx_int_t ngx_mam_tus_gated(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+
+
+/* the gate's view of every tus request: uploading is the editor's */
+static const ngx_mam_route_t  ngx_mam_tus_route = {
+    NGX_HTTP_HEAD|NGX_HTTP_PATCH|NGX_HTTP_POST|NGX_HTTP_DELETE,
+    "/upload/", ngx_mam_tus_gated, NGX_MAM_EDITOR
+};
+
+
+/* a refusal before the body was read: it is discarded, never buffered */
 static ngx_int_t
 ngx_mam_tus_reject(ngx_http_request_t *r, ngx_uint_t status,
     const char *message)
 {
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
+    ngx_mam_discard_unread_body(r);
 
     return ngx_mam_send_error(r, status, message);
 }
@@ -95,6 +109,9 @@ ngx_mam_tus_send(ngx_http_request_t *r, ngx_uint_t status)
     if (ngx_mam_tus_header(r, "Cache-Control", "no-store") != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /* HEAD, POST and DELETE take no body */
+    ngx_mam_discard_unread_body(r);
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = 0;
@@ -222,11 +239,28 @@ ngx_mam_tus_completed(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
+/* the partial's lock: let go once the chunk is appended, at the latest
+ * with the request */
+static void
+ngx_mam_tus_unlock(void *data)
+{
+    ngx_mam_tus_t  *t = data;
+
+    if (t->op.fd >= 0) {
+        (void) close(t->op.fd);
+        t->op.fd = -1;
+    }
+}
+
+
 static void
 ngx_mam_tus_appended(ngx_http_request_t *r, void *data)
 {
     const char     **values;
     ngx_mam_tus_t   *t = ((ngx_mam_storage_op_t *) data)->data;
+
+    /* before the answer: the client's next PATCH finds it free */
+    ngx_mam_tus_unlock(t);
 
     if (t->op.rc != MAM_STORAGE_OK) {
         ngx_mam_tus_storage_fail(r, t);
@@ -275,6 +309,7 @@ ngx_mam_tus_body(ngx_http_request_t *r)
         return;
     }
 
+    /* under the lock taken before the body was read */
     t->op.file = (const char *) tf->file.name.data;
     t->op.offset = t->offset;
     t->op.total = t->length;
@@ -284,25 +319,21 @@ ngx_mam_tus_body(ngx_http_request_t *r)
 }
 
 
+/* the partial is locked at the offset: now the body may come */
 static void
-ngx_mam_tus_patch(ngx_http_request_t *r, ngx_mam_tus_t *t)
+ngx_mam_tus_locked(ngx_http_request_t *r, void *data)
 {
-    ngx_int_t  rc;
+    ngx_int_t       rc;
+    ngx_mam_tus_t  *t = ((ngx_mam_storage_op_t *) data)->data;
 
-    if (t->offset + r->headers_in.content_length_n > t->length) {
-        ngx_http_finalize_request(r, ngx_mam_tus_reject(r,
-                                  NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                  ngx_mam_message(r->pool, "Upload-Length is "
-                                                  "%O bytes", t->length)));
+    if (t->op.rc != MAM_STORAGE_OK) {
+        /* 423 another request holds it, 409 a wrong offset: the body is
+         * discarded unread */
+        ngx_mam_tus_storage_fail(r, t);
         return;
     }
 
-    if (r->headers_in.content_length_n == 0) {
-        /* nothing to append: the offset is only reported */
-        ngx_mam_tus_storage(r, t, NGX_MAM_STORAGE_PARTIAL_OFFSET,
-                            ngx_mam_tus_offset_done);
-        return;
-    }
+    t->op.locked = 1;
 
     r->request_body_in_file_only = 1;
     r->request_body_in_persistent_file = 1;
@@ -318,6 +349,49 @@ ngx_mam_tus_patch(ngx_http_request_t *r, ngx_mam_tus_t *t)
 
     /* the body reading holds the request now */
     ngx_http_finalize_request(r, NGX_DONE);
+}
+
+
+static void
+ngx_mam_tus_patch(ngx_http_request_t *r, ngx_mam_tus_t *t)
+{
+    off_t                n;
+    ngx_pool_cleanup_t  *cln;
+
+    n = r->headers_in.content_length_n;
+
+    /* before the body is read, without overflow: 0 <= offset, n */
+    if (t->offset > t->length || n > t->length - t->offset) {
+        ngx_http_finalize_request(r, ngx_mam_tus_reject(r,
+                                  NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                  ngx_mam_message(r->pool, "Upload-Length is "
+                                                  "%O bytes", t->length)));
+        return;
+    }
+
+    if (n == 0) {
+        /* nothing to append: the offset is only reported */
+        ngx_mam_tus_storage(r, t, NGX_MAM_STORAGE_PARTIAL_OFFSET,
+                            ngx_mam_tus_offset_done);
+        return;
+    }
+
+    /* the lock first, never waited for: a second PATCH is refused (423)
+     * before its body is read, and so is one at a wrong offset (409) */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_http_finalize_request(r, ngx_mam_tus_reject(r,
+                                  NGX_HTTP_INTERNAL_SERVER_ERROR, NULL));
+        return;
+    }
+
+    cln->handler = ngx_mam_tus_unlock;
+    cln->data = t;
+
+    t->op.offset = t->offset;
+
+    ngx_mam_tus_storage(r, t, NGX_MAM_STORAGE_PARTIAL_LOCK,
+                        ngx_mam_tus_locked);
 }
 
 
@@ -360,7 +434,7 @@ ngx_mam_tus_removed(ngx_http_request_t *r, void *data)
         return;
     }
 
-    ngx_mam_upload_terminate(r, t->id, t->user.sub);
+    ngx_mam_upload_terminate(r, t->id, t->gate.user.sub);
 }
 
 
@@ -390,7 +464,7 @@ ngx_mam_tus_check(ngx_http_request_t *r, ngx_mam_tus_t *t, json_t *v,
     }
 
     /* the signature says so already; the record agrees or nothing goes */
-    if (ngx_strcmp(owner, t->user.sub) != 0
+    if (ngx_strcmp(owner, t->gate.user.sub) != 0
         || !json_is_true(json_object_get(v, "resumable")))
     {
         *message = "invalid upload signature";
@@ -523,8 +597,9 @@ static ngx_int_t
 ngx_mam_tus_patch_headers(ngx_http_request_t *r, ngx_mam_tus_t *t,
     const char **message)
 {
-    int               rc;
-    ngx_table_elt_t  *h;
+    int                   rc;
+    ngx_table_elt_t      *h;
+    ngx_mam_main_conf_t  *mcf;
 
     static ngx_str_t  type = ngx_string("application/offset+octet-stream");
 
@@ -545,6 +620,17 @@ ngx_mam_tus_patch_headers(ngx_http_request_t *r, ngx_mam_tus_t *t,
     if (r->headers_in.content_length_n < 0) {
         *message = NULL;
         return NGX_HTTP_LENGTH_REQUIRED;
+    }
+
+    /* no upload is larger: refused before any I/O, without overflow */
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    if (t->offset > mcf->upload_max_size
+        || r->headers_in.content_length_n > mcf->upload_max_size - t->offset)
+    {
+        *message = ngx_mam_message(r->pool, "uploads are at most %O bytes",
+                                   mcf->upload_max_size);
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
 
     h = ngx_mam_tus_find(r, "Upload-Checksum");
@@ -610,6 +696,11 @@ ngx_mam_tus_request(ngx_http_request_t *r, ngx_mam_tus_t *t,
             *message = "Upload-Length: a number is required";
             return NGX_HTTP_BAD_REQUEST;
         }
+        /* creation-with-upload is not offered: bytes come by PATCH */
+        if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
+            *message = "creation takes no body: send the bytes by PATCH";
+            return NGX_HTTP_BAD_REQUEST;
+        }
     }
 
     return NGX_OK;
@@ -622,7 +713,6 @@ ngx_mam_tus_handler(ngx_http_request_t *r)
     ngx_int_t          rc;
     const char        *message;
     ngx_table_elt_t   *h;
-    const char       **values;
     ngx_mam_tus_t     *t;
 
     if (ngx_mam_tus_header(r, "Tus-Resumable", NGX_MAM_TUS_VERSION)
@@ -652,12 +742,13 @@ ngx_mam_tus_handler(ngx_http_request_t *r)
     }
 
     t = ngx_pcalloc(r->pool, sizeof(ngx_mam_tus_t));
-    values = ngx_palloc(r->pool, sizeof(char *));
-    if (t == NULL || values == NULL) {
+    if (t == NULL) {
         return ngx_mam_tus_reject(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
-    rc = ngx_mam_auth_bearer(r, &t->user);
+    t->op.fd = -1;
+
+    rc = ngx_mam_auth_bearer(r, &t->gate.user);
     if (rc != NGX_OK) {
         return ngx_mam_tus_reject(r, NGX_HTTP_UNAUTHORIZED,
                                   rc == NGX_DECLINED
@@ -665,7 +756,7 @@ ngx_mam_tus_handler(ngx_http_request_t *r)
                                   : "invalid or expired access token");
     }
 
-    rc = ngx_mam_upload_verify(r, t->id, t->user.sub, &t->expires);
+    rc = ngx_mam_upload_verify(r, t->id, t->gate.user.sub, &t->expires);
     if (rc != NGX_OK) {
         return ngx_mam_tus_reject(r, rc,
                    rc == NGX_HTTP_FORBIDDEN ? "invalid upload signature"
@@ -684,6 +775,31 @@ ngx_mam_tus_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, t, ngx_mam_module);
 
+    /* the API's gate: the user's status and authz_version, the role, the
+     * rate limits; then ngx_mam_tus_gated(), or the refusal (its tus
+     * headers are set already) */
+    t->gate.route = &ngx_mam_tus_route;
+
+    r->main->count++;
+
+    ngx_mam_auth_gate(r, &t->gate);
+
+    return NGX_DONE;
+}
+
+
+/* the gate let the request through: the upload's record */
+static ngx_int_t
+ngx_mam_tus_gated(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    const char     **values;
+    ngx_mam_tus_t   *t = (ngx_mam_tus_t *) ctx;
+
+    values = ngx_palloc(r->pool, sizeof(char *));
+    if (values == NULL) {
+        return ngx_mam_tus_reject(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
     values[0] = t->id;
 
     if (ngx_mam_pg_query(r, "SELECT mam_upload_state($1)", 1, values,
@@ -692,8 +808,6 @@ ngx_mam_tus_handler(ngx_http_request_t *r)
     {
         return ngx_mam_tus_reject(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
-
-    r->main->count++;
 
     return NGX_DONE;
 }

@@ -344,14 +344,13 @@ ngx_mam_presign_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
 /* --- PUT {upload_url} ---------------------------------------------------- */
 
-/* an error before the body was read: the body is discarded */
+/* an error before the body was read: the body is discarded (without
+ * "100 Continue", so a client that waits for it never sends the body) */
 static ngx_int_t
 ngx_mam_upload_reject(ngx_http_request_t *r, ngx_uint_t status,
     const char *message)
 {
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
+    ngx_mam_discard_unread_body(r);
 
     return ngx_mam_send_error(r, status, message);
 }
@@ -486,6 +485,7 @@ ngx_mam_upload_check(ngx_http_request_t *r, ngx_mam_upload_t *up, json_t *v,
     up->size = (off_t) json_integer_value(size);
     up->staging_key = (char *) json_string_value(key);
 
+    /* before the body is read: a larger one is never buffered */
     if (r->headers_in.content_length_n > up->size) {
         *message = ngx_mam_message(r->pool, "the presigned size is %O bytes",
                                    up->size);
@@ -685,9 +685,12 @@ ngx_mam_upload_verify(ngx_http_request_t *r, char *id_out, const char *user,
 ngx_int_t
 ngx_mam_upload_handler(ngx_http_request_t *r)
 {
-    ngx_int_t          rc;
-    const char       **values;
-    ngx_mam_upload_t  *up;
+    ngx_int_t             rc;
+    const char          **values;
+    ngx_mam_upload_t     *up;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
     if (r->method != NGX_HTTP_PUT) {
         /* everything else is tus 1.0 (or not allowed) */
@@ -710,6 +713,13 @@ ngx_mam_upload_handler(ngx_http_request_t *r)
 
     if (r->headers_in.content_length_n < 0) {
         return ngx_mam_upload_reject(r, NGX_HTTP_LENGTH_REQUIRED, NULL);
+    }
+
+    /* no presigned size is larger: refused before any I/O */
+    if (r->headers_in.content_length_n > mcf->upload_max_size) {
+        return ngx_mam_upload_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                   ngx_mam_message(r->pool, "uploads are at most %O bytes",
+                                   mcf->upload_max_size));
     }
 
     ngx_http_set_ctx(r, up, ngx_mam_module);

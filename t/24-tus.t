@@ -16,6 +16,7 @@ use Mam::Stack;
 use Time::HiRes qw(sleep);
 use Mam::Parallel qw(parallel_requests);
 use IO::Socket::INET;
+use IO::Select;
 
 my $s = Mam::Stack->new(workers => 2, upload_max_size => '2g',
                         upload_resumable_threshold => '40m');
@@ -264,6 +265,106 @@ close $sock;
 $s->wait_until(sub { offset_of($e->{upload_url}) == 1000 }, 10, 'offset');
 is(offset_of($e->{upload_url}), 1000, 'a PATCH cut mid-chunk leaves the offset where it was');
 is(-s partial_of($e), 1000, '... and the partial untouched');
+
+# --- every tus request passes the API's gate --------------------------------
+sub set_user {
+    my ($user, $body) = @_;
+    my $r = $s->api(PATCH => "/api/users/$user->{user}{id}", $body,
+                    token => $admin->{access_token});
+    die "set user: $r->{status}" unless $r->{status} == 200;
+}
+my $gone = $s->register('gone@example.com');
+my $g = presign(100, resumable => JSON::PP::true(), token => $gone->{access_token})->{json};
+is(patch($g->{upload_url}, 0, 'x' x 10, token => $gone->{access_token})->{status}, 204,
+   'an active editor PATCHes');
+set_user($gone, { status => 'disabled' });
+$r = patch($g->{upload_url}, 10, 'x' x 10, token => $gone->{access_token});
+is($r->{status}, 401, "once disabled, the user's next PATCH is 401");
+is($r->{json}{error}, 'unauthorized', '... unauthorized');
+is($r->{headers}{'tus-resumable'}, '1.0.0', '... with Tus-Resumable');
+is(tus(HEAD => $g->{upload_url}, token => $gone->{access_token})->{status}, 401,
+   '... and so is a HEAD');
+is(-s partial_of($g), 10, '... nothing was appended');
+
+my $demoted = $s->register('demoted@example.com');
+my $dm = presign(100, resumable => JSON::PP::true(), token => $demoted->{access_token})->{json};
+is(patch($dm->{upload_url}, 0, 'x' x 10, token => $demoted->{access_token})->{status}, 204,
+   'an editor PATCHes');
+set_user($demoted, { roles => ['viewer'] });
+$r = patch($dm->{upload_url}, 10, 'x' x 10, token => $demoted->{access_token});
+is($r->{status}, 401, 'demoted to viewer, the token from before is 401 (authz_version)');
+is($r->{headers}{'tus-resumable'}, '1.0.0', '... with Tus-Resumable');
+my $viewer = $s->login('demoted@example.com');
+$r = patch($dm->{upload_url}, 10, 'x' x 10, token => $viewer->{access_token});
+is($r->{status}, 403, "... and a viewer's fresh token 403 (uploads are the editor's)");
+is($r->{json}{error}, 'forbidden', '... forbidden');
+is(-s partial_of($dm), 10, '... nothing was appended');
+
+# --- sizes and the lock are checked before the body is read ---------------
+# headers (and maybe some bytes) sent, the socket kept; the answer's status
+# if one comes within 5 s, else 'none'
+sub send_head {
+    my ($url, %h) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
+    my $body = delete $h{body} // '';
+    print $sock "PATCH $url HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n"
+              . "Authorization: Bearer $T\r\nContent-Type: application/offset+octet-stream\r\n"
+              . join('', map { "$_: $h{$_}\r\n" } sort keys %h) . "\r\n" . $body;
+    return $sock;
+}
+sub answer_of {
+    my ($sock, $wait) = @_;
+    my ($buf, $t0) = ('', Time::HiRes::time());
+    my $sel = IO::Select->new($sock);
+    while ($buf !~ /\r\n\r\n/) {
+        my $left = ($wait // 5) - (Time::HiRes::time() - $t0);
+        last if $left <= 0 || !$sel->can_read($left);
+        last unless sysread($sock, $buf, 65536, length $buf);
+    }
+    return ($buf =~ m{^HTTP/1\.1 (\d+)} ? $1 : 'none', Time::HiRes::time() - $t0, $buf);
+}
+sub temp_files { grep { -f } glob($s->prefix . '/temp/body/*/*/*'), glob($s->prefix . '/temp/body/*') }
+
+my $o = presign(100, resumable => JSON::PP::true())->{json};
+is(patch($o->{upload_url}, 0, 'x' x 10)->{status}, 204, 'an upload at offset 10');
+for my $case ([999999999999999999, '9223372036854775807'],
+              [10, '9223372036854775800'],
+              [999999999999999999, 10]) {
+    my ($off, $len) = @$case;
+    my ($st, $took) = answer_of(send_head($o->{upload_url}, 'Upload-Offset' => $off,
+                                          'Content-Length' => $len));
+    ok($st == 400 || $st == 409 || $st == 413,
+       "Upload-Offset $off, Content-Length $len: $st before the body");
+    cmp_ok($took, '<', 3, "... at once ($took s)");
+}
+is(scalar(temp_files()), 0, '... and nothing was buffered in the temp folder');
+is(offset_of($o->{upload_url}), 10, '... the offset stays');
+
+# two PATCHes of one upload: the second is 423 before its body is read
+my $big = presign(64 << 20, resumable => JSON::PP::true())->{json};
+my $first = send_head($big->{upload_url}, 'Upload-Offset' => 0, 'Content-Length' => 32 << 20,
+                      body => 'a' x (1 << 20));
+$s->wait_until(sub { scalar(temp_files()) == 1 }, 10, 'the first chunk being received');
+my ($st, $took, $head) = answer_of(send_head($big->{upload_url}, 'Upload-Offset' => 0,
+                                             'Content-Length' => 32 << 20,
+                                             Expect => '100-continue'));
+is($st, 423, 'a second PATCH while the first is received is 423 (without 100 Continue)');
+cmp_ok($took, '<', 3, "... at once ($took s)");
+like($head, qr/^Tus-Resumable: 1\.0\.0\r$/mi, '... with Tus-Resumable');
+is(scalar(temp_files()), 1, "... and only the first one's body is buffered");
+is(tus(HEAD => $big->{upload_url})->{status}, 423, 'HEAD meanwhile is 423, never waited for');
+print $first 'a' x (31 << 20);
+($st) = answer_of($first, 30);
+is($st, 204, 'the first PATCH then completes');
+close $first;
+$r = tus(HEAD => $big->{upload_url});
+is($r->{headers}{'upload-offset'}, 32 << 20, '... Upload-Offset 32 MiB, the lock let go before the answer');
+my ($st2, $took2) = answer_of(send_head($o->{upload_url}, 'Upload-Offset' => 5,
+                                         'Content-Length' => 20));
+is($st2, 409, 'a PATCH at a stale offset is 409 before its body');
+cmp_ok($took2, '<', 3, "... at once ($took2 s)");
+is(tus(POST => $o->{upload_url}, headers => { 'Upload-Length' => 100 }, content => 'abc')->{status},
+   400, 'a creation with a body is 400 (creation-with-upload is not offered)');
 
 $s->check_error_log;
 

@@ -9,6 +9,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Digest::SHA qw(hmac_sha256);
 use IO::Socket::INET;
+use IO::Select;
 use MIME::Base64 qw(encode_base64url);
 use Time::HiRes qw(sleep);
 use Mam::Stack;
@@ -177,6 +178,36 @@ is(scalar(files_under($s->prefix . '/temp/body')), 0, '... and no temp file');
 is($s->psql("SELECT status FROM uploads WHERE staging_key = '$r->{json}{staging_key}'"),
    "pending\n", '... and the upload is still pending');
 is(put($r->{json}{upload_url}, 'y' x 10_000_000)->{status}, 201, '... so it can be retried');
+
+# --- sizes are refused before the body is read ------------------------------
+# headers only, no body: the answer must come at once (a server that read
+# the body first would wait for it), and without "100 Continue"
+sub head_only {
+    my ($request) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
+    print $sock $request;
+    my ($buf, $t0) = ('', Time::HiRes::time());
+    my $sel = IO::Select->new($sock);
+    while ($buf !~ /\r\n\r\n/) {
+        my $left = 5 - (Time::HiRes::time() - $t0);
+        last if $left <= 0 || !$sel->can_read($left);
+        last unless sysread($sock, $buf, 65536, length $buf);
+    }
+    close $sock;
+    return ($buf =~ m{^HTTP/1\.1 (\d+)} ? $1 : 'none', Time::HiRes::time() - $t0);
+}
+
+$r = presign({ filename => 'e.mp4', content_type => 'video/mp4', size => 1000 });
+my ($status, $took) = head_only("PUT $r->{json}{upload_url} HTTP/1.1\r\nHost: x\r\n"
+    . "Content-Type: video/mp4\r\nContent-Length: 1001\r\nExpect: 100-continue\r\n\r\n");
+is($status, 413, 'a PUT longer than presigned is 413 before its body (no 100 Continue)');
+cmp_ok($took, '<', 3, "... at once ($took s)");
+($status, $took) = head_only("PUT $r->{json}{upload_url} HTTP/1.1\r\nHost: x\r\n"
+    . "Content-Type: video/mp4\r\nContent-Length: 9223372036854775807\r\n\r\n");
+is($status, 413, 'a PUT with Content-Length 2^63-1 is 413 before its body');
+cmp_ok($took, '<', 3, "... at once ($took s)");
+is(scalar(files_under($s->prefix . '/temp/body')), 0, '... and nothing was buffered');
+is(put($r->{json}{upload_url}, 'e' x 1000)->{status}, 201, '... the upload then takes its body');
 
 # --- 1 GiB with constant worker memory -----------------------------------
 sub rss_kb {

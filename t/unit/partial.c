@@ -82,7 +82,7 @@ main(void)
     char            dir[] = "/tmp/mam-partial-XXXXXX", part[256], staging[256];
     char            chunk[256];
     off_t           now;
-    int             fd;
+    int             fd, lfd;
     mam_checksum_t  sum;
     struct stat     st;
 
@@ -137,10 +137,31 @@ main(void)
        == MAM_PARTIAL_LOCKED, "while another append holds it: locked");
     ok(mam_partial_remove(part) == MAM_PARTIAL_LOCKED,
        "... and it cannot be removed");
+    ok(mam_partial_offset(part, &now) == MAM_PARTIAL_LOCKED,
+       "... and its offset is not waited for: locked");
+    ok(mam_partial_create(part, &now) == MAM_PARTIAL_LOCKED,
+       "... nor by a creation");
+    ok(mam_partial_lock(part, 7, &lfd, &now) == MAM_PARTIAL_LOCKED
+       && lfd == -1, "... nor by the lock taken before a chunk is read");
     close(fd);
 
-    ok(mam_partial_append(part, chunk, 7, 10, NULL, staging, &now)
-       == MAM_STORAGE_OK && now == 10, "the last chunk");
+    /* the lock a PATCH takes before its body is read */
+    ok(mam_partial_lock(part, 5, &lfd, &now) == MAM_PARTIAL_CONFLICT
+       && lfd == -1 && now == 7, "a lock at a wrong offset: the true one");
+    ok(mam_partial_lock(part, 7, &lfd, &now) == MAM_STORAGE_OK && lfd >= 0
+       && now == 7, "a lock at the right offset");
+    ok(mam_partial_lock(part, 7, &fd, &now) == MAM_PARTIAL_LOCKED,
+       "... a second one is refused at once");
+    ok(mam_partial_offset(part, &now) == MAM_PARTIAL_LOCKED,
+       "... and so is the offset while the chunk is received");
+    close(lfd);
+
+    ok(mam_partial_lock(part, 7, &lfd, &now) == MAM_STORAGE_OK,
+       "the last chunk's lock");
+    ok(mam_partial_append_locked(lfd, part, chunk, 7, 10, NULL, staging,
+                                 &now) == MAM_STORAGE_OK && now == 10,
+       "the last chunk, appended under it");
+    close(lfd);
     ok(access(part, F_OK) != 0, "... the partial is gone");
     ok(strcmp(read_file(staging) ? read_file(staging) : "", "abcdabcxyz")
        == 0, "... and the file is at the staging path");
