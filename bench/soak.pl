@@ -81,7 +81,7 @@ sub client {
         if ($i % 10 == 0) {
             my $k = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port);
             if ($k) {
-                print $k "GET /api/preview/events?asset_id=$aid&access_token=$E HTTP/1.1\r\nHost: x\r\n\r\n";
+                print $k "GET /api/preview/events?asset_id=$aid HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $E\r\n\r\n";
                 sleep 0.2;
                 close $k;
             }

@@ -541,11 +541,15 @@ async function assetView(id) {
   const bar = h('progress', { max: 1, value: 0, id: 'preview-progress', 'aria-label': 'Preview progress' });
   const label = h('p', { id: 'preview-status' }, 'Preparing the preview…');
   let playing = false;
+  let es = null;
+  let stopped = false;
+  let retry = 1000;
+  const stop = () => { stopped = true; if (es) es.close(); };
   const showStatus = async (st) => {
     if (playing) return;
     if (st.status === 'ready') {
       playing = true;
-      es.close();
+      stop();
       const fresh = await api('GET', `/api/assets/${id}`);
       renderMeta(fresh.versions[0].metadata);
       renderVersions(fresh.versions);
@@ -559,12 +563,36 @@ async function assetView(id) {
       if (!stage.contains(bar)) stage.replaceChildren(label, bar);
     }
   };
-  const es = new EventSource(`/api/preview/events?asset_id=${id}&access_token=${encodeURIComponent(auth.token)}`);
-  es.addEventListener('status', (e) => {
-    const st = JSON.parse(e.data);
-    if (st.version_id === latest.id) showStatus(st);
-  });
-  cleanup.push(() => es.close());
+  // never a token in the URL: a single-use ticket for each (re)connection;
+  // the server ends the stream when the token expires or access changes
+  const again = () => {
+    if (stopped) return;
+    setTimeout(connect, retry);
+    retry = Math.min(retry * 2, 30000);
+  };
+  const connect = async () => {
+    if (stopped) return;
+    let t;
+    try {
+      t = await api('POST', '/api/preview/events/ticket', {});
+    } catch (e) {
+      again();
+      return;
+    }
+    if (stopped) return;
+    es = new EventSource(`/api/preview/events?asset_id=${id}&ticket=${encodeURIComponent(t.ticket)}`);
+    es.addEventListener('open', () => { retry = 1000; });
+    es.addEventListener('status', (e) => {
+      const st = JSON.parse(e.data);
+      if (st.version_id === latest.id) showStatus(st);
+    });
+    es.addEventListener('error', () => {
+      es.close();
+      again();
+    });
+  };
+  connect();
+  cleanup.push(stop);
 }
 
 function startPlayer(asset, version, stage, player, comments) {

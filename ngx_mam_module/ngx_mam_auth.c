@@ -44,11 +44,15 @@ static const char  ngx_mam_authz_set_script[] =
     "  if av and av > tonumber(ARGV[1]) then return 0 end "
     "end "
     "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
+    "if cur ~= ARGV[2] then "
+    "  redis.call('PUBLISH', 'mam:authz', KEYS[1] .. ' ' .. ARGV[2]) "
+    "end "
     "return 1";
 
 
 static void ngx_mam_gate_check_user(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     long av, ngx_str_t *status);
+static void ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 
 
 ngx_str_t *
@@ -214,17 +218,8 @@ static ngx_int_t
 ngx_mam_gate_token(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
     ngx_int_t  rc;
-    ngx_str_t  token;
 
     rc = ngx_mam_auth_bearer(r, &ctx->user);
-
-    /* EventSource cannot send headers: api.md allows the token in the
-     * query string of this one route */
-    if (rc == NGX_DECLINED && ctx->route->handler == ngx_mam_events_handler
-        && ngx_http_arg(r, (u_char *) "access_token", 12, &token) == NGX_OK)
-    {
-        rc = ngx_mam_verify_token(r, &token, &ctx->user);
-    }
 
     if (rc != NGX_OK) {
         return rc;
@@ -233,6 +228,98 @@ ngx_mam_gate_token(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     ctx->authenticated = 1;
 
     return NGX_OK;
+}
+
+
+/* GETDEL of mam:evt:{sha256(ticket)}: "sub av exp roles" */
+static void
+ngx_mam_gate_ticket_done(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    u_char            *p, *last, *sp;
+    long               n[3];
+    ngx_uint_t         i;
+    ngx_mam_ctx_t     *ctx = data;
+    mam_jwt_claims_t  *u = &ctx->user;
+
+    if (reply == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_STRING
+        || reply->len < MAM_UUID_LEN + 6
+        || reply->str[MAM_UUID_LEN] != ' ')
+    {
+        ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid or expired ticket");
+        return;
+    }
+
+    p = (u_char *) reply->str + MAM_UUID_LEN + 1;
+    last = (u_char *) reply->str + reply->len;
+
+    for (i = 0; i < 3; i++) {
+        sp = ngx_strlchr(p, last, ' ');
+        n[i] = ngx_atoi(p, (sp ? sp : last) - p);
+        if (n[i] == NGX_ERROR || (sp == NULL) != (i == 2)) {
+            ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid ticket");
+            return;
+        }
+        p = sp + 1;
+    }
+
+    /* the token it was taken with has expired meanwhile */
+    if (n[1] <= (long) ngx_time()) {
+        ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid or expired ticket");
+        return;
+    }
+
+    ngx_memcpy(u->sub, reply->str, MAM_UUID_LEN);
+    u->sub[MAM_UUID_LEN] = '\0';
+    u->av = n[0];
+    u->exp = n[1];
+    u->roles = (unsigned) n[2];
+    ctx->authenticated = 1;
+
+    /* then as a token: limits, authz_version and status */
+    ngx_mam_gate_limits(r, ctx);
+}
+
+
+/* ?ticket= of an event stream, consumed (single use) */
+static void
+ngx_mam_gate_ticket(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    ngx_str_t *ticket)
+{
+    char                  digest[65];
+    ngx_uint_t            i;
+    const char           *argv[2];
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    for (i = 0; i < ticket->len; i++) {
+        if (!ngx_mam_is_token_char(ticket->data[i])) {
+            break;
+        }
+    }
+
+    if (ticket->len != 43 || i != ticket->len) {
+        ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED, "invalid or expired ticket");
+        return;
+    }
+
+    mam_sha256_hex(ticket->data, ticket->len, digest);
+
+    argv[0] = "GETDEL";
+    argv[1] = ngx_mam_message(r->pool, "mam:evt:%s", digest);
+
+    if (ngx_mam_redis_command(r, mcf->redis, ngx_mam_gate_ticket_done, ctx,
+                              2, argv, NULL)
+        != NGX_OK)
+    {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
 }
 
 
@@ -444,16 +531,8 @@ ngx_mam_gate_key(ngx_http_request_t *r, const char *scope, ngx_str_t *who)
 void
 ngx_mam_auth_gate(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
-    int                   argc, nkeys, i;
-    u_char               *key;
-    ngx_str_t             user;
-    ngx_int_t             rc;
-    ngx_uint_t            auth_scope;
-    const char           *keys[3], *argv[8];
-    ngx_mam_gate_t       *g;
-    ngx_mam_main_conf_t  *mcf;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+    ngx_int_t  rc;
+    ngx_str_t  arg;
 
     if (ctx->route->access == NGX_MAM_UNLIMITED) {
         ngx_mam_router_run_handler(r, ctx);
@@ -461,6 +540,24 @@ ngx_mam_auth_gate(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     }
 
     rc = ngx_mam_gate_token(r, ctx);
+
+    /* EventSource cannot send headers: a single-use ticket stands for the
+     * token there; a token in the URL (it ends up in access logs) is
+     * refused, never verified */
+    if (rc == NGX_DECLINED && ctx->route->handler == ngx_mam_events_handler) {
+
+        if (ngx_http_arg(r, (u_char *) "access_token", 12, &arg) == NGX_OK) {
+            ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED, "access tokens are not "
+                         "accepted in URLs: take a ticket (POST "
+                         "/api/preview/events/ticket)");
+            return;
+        }
+
+        if (ngx_http_arg(r, (u_char *) "ticket", 6, &arg) == NGX_OK) {
+            ngx_mam_gate_ticket(r, ctx, &arg);
+            return;
+        }
+    }
 
     if (ctx->route->access < NGX_MAM_USER) {
         /* a public route ignores a token it does not need */
@@ -472,6 +569,24 @@ ngx_mam_auth_gate(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
                                         : "invalid or expired access token");
         return;
     }
+
+    ngx_mam_gate_limits(r, ctx);
+}
+
+
+/* the request limits and the user's current authz_version, in one script */
+static void
+ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    int                   argc, nkeys, i;
+    u_char               *key;
+    ngx_str_t             user;
+    ngx_uint_t            auth_scope;
+    const char           *keys[3], *argv[8];
+    ngx_mam_gate_t       *g;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
     g = ngx_pcalloc(r->pool, sizeof(ngx_mam_gate_t));
     if (g == NULL) {

@@ -9,6 +9,24 @@
  * request pool cleanup takes it off the queue at once.  On a graceful
  * shutdown (reload) the connections are marked idle, so nginx closes them
  * and EventSource reconnects to a new worker.
+ *
+ * EventSource cannot send headers, so the SPA first takes a ticket (POST
+ * /api/preview/events/ticket): 256 random bits, kept in Redis only as the
+ * key mam:evt:{sha256(ticket)} for 30 s, holding the user, authz_version,
+ * roles and the expiry of the token it was taken with.  The gate consumes
+ * it with GETDEL (single use) and then checks it like a token.
+ *
+ * A stream ends (the last chunk, then the connection is closed) when the
+ * token it was opened with would have expired (a timer per client), and at
+ * once when its user's authz_version or status changes: the script that
+ * writes mam:authz:{id} publishes the new value on mam:authz, which this
+ * worker's subscriber connection receives along with mam:previews.
+ *
+ * Each user holds at most mam_events_per_user streams, counted in Redis so
+ * every worker and host shares the count: a sorted set mam:evs:{user} of
+ * "host:pid:connection" members scored by a lease that the ping timer
+ * renews; a stream that closes removes its member, and the members of a
+ * worker that died lapse with their lease.
  */
 
 #include "ngx_mam_pg.h"
@@ -19,6 +37,28 @@
 #define NGX_MAM_EVENTS_BUF       2048
 #define NGX_MAM_EVENTS_MAX_BUSY  64       /* buffers waiting on a slow client */
 
+#define NGX_MAM_TICKET_TTL       30       /* seconds */
+#define NGX_MAM_TICKET_TTL_STR   "30"
+#define NGX_MAM_TICKET_LEN       43       /* base64url of 32 random bytes */
+#define NGX_MAM_AUTHZ_CHANNEL    "mam:authz"
+#define NGX_MAM_EVENTS_RETRY     "10"     /* Retry-After beyond the cap */
+
+
+/* KEYS[1] = mam:evs:{user}; ARGV: now, lease end, member, cap, lease */
+static const char  ngx_mam_events_slot_script[] =
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1]) "
+    "if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end "
+    "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3]) "
+    "redis.call('EXPIRE', KEYS[1], ARGV[5]) "
+    "return 1";
+
+/* the lease of an open stream renewed: KEYS[1]; ARGV: lease end, member,
+ * lease */
+static const char  ngx_mam_events_renew_script[] =
+    "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) "
+    "redis.call('EXPIRE', KEYS[1], ARGV[3]) "
+    "return 1";
+
 
 typedef struct {
     ngx_queue_t                queue;
@@ -27,6 +67,12 @@ typedef struct {
     ngx_chain_t               *free;
     ngx_chain_t               *busy;
     ngx_uint_t                 nbusy;
+    char                       user[MAM_UUID_LEN + 1];
+    long                       av;
+    time_t                     expire_at;
+    ngx_event_t                expire;     /* the token's expiry */
+    char                      *slot_key;   /* mam:evs:{user}, or NULL */
+    char                      *slot;       /* our member of it */
     unsigned                   closed:1;
 } ngx_mam_sub_t;
 
@@ -40,6 +86,7 @@ static ngx_mam_redis_t  *ngx_mam_events_redis;
 static void
 ngx_mam_events_close(ngx_mam_sub_t *sub, ngx_int_t rc)
 {
+    ngx_connection_t    *c;
     ngx_http_request_t  *r = sub->r;
 
     if (sub->closed) {
@@ -47,8 +94,73 @@ ngx_mam_events_close(ngx_mam_sub_t *sub, ngx_int_t rc)
     }
 
     sub->closed = 1;
+    c = r->connection;
     ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(r->connection);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the server ends the stream: the last chunk, then the connection closes
+ * (EventSource reconnects, through a new ticket) */
+static void
+ngx_mam_events_end(ngx_mam_sub_t *sub, const char *why)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r = sub->r;
+
+    if (sub->closed) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "mam: events client of %s ended: %s", sub->asset_id, why);
+
+    r->keepalive = 0;
+    rc = ngx_http_send_special(r, NGX_HTTP_LAST);
+
+    ngx_mam_events_close(sub, rc == NGX_ERROR ? NGX_ERROR : NGX_OK);
+}
+
+
+static void
+ngx_mam_events_expire(ngx_event_t *ev)
+{
+    ngx_mam_events_end(ev->data, "its access token expired");
+}
+
+
+static void
+ngx_mam_events_ignore(redisReply *reply, void *data)
+{
+    (void) reply;
+    (void) data;
+}
+
+
+/* the stream's place in its user's count is given back */
+static void
+ngx_mam_events_slot_release(void *data)
+{
+    ngx_mam_sub_t        *sub = data;
+    const char           *argv[3];
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_mam_main_conf();
+
+    argv[0] = "ZREM";
+    argv[1] = sub->slot_key;
+    argv[2] = sub->slot;
+
+    (void) ngx_mam_redis_task_command(mcf->redis, ngx_mam_events_ignore, NULL,
+                                      3, argv, NULL);
+}
+
+
+/* a stream's lease in seconds: three pings, at least 30 s */
+static time_t
+ngx_mam_events_lease(ngx_mam_main_conf_t *mcf)
+{
+    return ngx_max((time_t) (3 * mcf->events_ping / 1000), 30);
 }
 
 
@@ -178,6 +290,10 @@ ngx_mam_events_cleanup(void *data)
     ngx_queue_remove(&sub->queue);
     ngx_mam_events_nsubs--;
 
+    if (sub->expire.timer_set) {
+        ngx_del_timer(&sub->expire);
+    }
+
     ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                   "mam: events client of %s left, %ui in this worker",
                   sub->asset_id, ngx_mam_events_nsubs);
@@ -211,6 +327,60 @@ ngx_mam_events_frame(ngx_pool_t *pool, json_t *status, size_t *len)
 
 /* --- the per-worker subscription ----------------------------------------- */
 
+/* "mam:authz:{id} av:status" from the authz cache script: the streams of
+ * that user opened with an older authz_version, or all of them when the
+ * user is no longer active, end now */
+static void
+ngx_mam_events_authz(redisReply *msg)
+{
+    long            av;
+    u_char         *p, *last, *colon;
+    ngx_queue_t    *q, *next;
+    ngx_mam_sub_t  *sub;
+    ngx_uint_t      active;
+
+    p = (u_char *) msg->str;
+    last = p + msg->len;
+
+    if (msg->len < sizeof("mam:authz:") - 1 + MAM_UUID_LEN + 3
+        || p[sizeof("mam:authz:") - 1 + MAM_UUID_LEN] != ' ')
+    {
+        return;
+    }
+
+    p += sizeof("mam:authz:") - 1;
+
+    colon = ngx_strlchr(p + MAM_UUID_LEN + 1, last, ':');
+    if (colon == NULL) {
+        return;
+    }
+
+    av = ngx_atoi(p + MAM_UUID_LEN + 1, colon - (p + MAM_UUID_LEN + 1));
+    if (av == NGX_ERROR) {
+        return;
+    }
+
+    active = (last - colon - 1 == 6 && ngx_strncmp(colon + 1, "active", 6) == 0);
+
+    for (q = ngx_queue_head(&ngx_mam_events_subs);
+         q != ngx_queue_sentinel(&ngx_mam_events_subs);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        sub = ngx_queue_data(q, ngx_mam_sub_t, queue);
+
+        if (ngx_strncmp(sub->user, p, MAM_UUID_LEN) != 0) {
+            continue;
+        }
+
+        if (!active || av > sub->av) {
+            ngx_mam_events_end(sub, active ? "its user's roles changed"
+                                           : "its user is not active");
+        }
+    }
+}
+
+
 static void
 ngx_mam_events_message(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -229,8 +399,14 @@ ngx_mam_events_message(redisAsyncContext *ac, void *reply, void *privdata)
     if (rr == NULL || rr->type != REDIS_REPLY_ARRAY || rr->elements != 3
         || rr->element[0]->type != REDIS_REPLY_STRING
         || ngx_strcmp(rr->element[0]->str, "message") != 0
+        || rr->element[1]->type != REDIS_REPLY_STRING
         || rr->element[2]->type != REDIS_REPLY_STRING)
     {
+        return;
+    }
+
+    if (ngx_strcmp(rr->element[1]->str, NGX_MAM_AUTHZ_CHANNEL) == 0) {
+        ngx_mam_events_authz(rr->element[2]);
         return;
     }
 
@@ -277,11 +453,13 @@ ngx_mam_events_connected(ngx_mam_redis_t *rd)
     }
 
     if (redisAsyncCommand(ac, ngx_mam_events_message, NULL,
-                          "SUBSCRIBE " NGX_MAM_PREVIEW_CHANNEL)
+                          "SUBSCRIBE " NGX_MAM_PREVIEW_CHANNEL " "
+                          NGX_MAM_AUTHZ_CHANNEL)
         != REDIS_OK)
     {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "mam: cannot subscribe to " NGX_MAM_PREVIEW_CHANNEL);
+                      "mam: cannot subscribe to " NGX_MAM_PREVIEW_CHANNEL
+                      " and " NGX_MAM_AUTHZ_CHANNEL);
     }
 }
 
@@ -293,7 +471,16 @@ ngx_mam_events_ping(ngx_event_t *ev)
     ngx_mam_sub_t        *sub;
     ngx_mam_main_conf_t  *mcf;
 
+    u_char                lease[NGX_TIME_T_LEN + 1];
+    u_char                ttl[NGX_TIME_T_LEN + 1];
+    const char           *argv[7];
+
     static u_char  ping[] = ": ping\n\n";
+
+    mcf = ngx_mam_main_conf();
+
+    *ngx_sprintf(lease, "%T", ngx_time() + ngx_mam_events_lease(mcf)) = '\0';
+    *ngx_sprintf(ttl, "%T", ngx_mam_events_lease(mcf)) = '\0';
 
     for (q = ngx_queue_head(&ngx_mam_events_subs);
          q != ngx_queue_sentinel(&ngx_mam_events_subs);
@@ -301,10 +488,24 @@ ngx_mam_events_ping(ngx_event_t *ev)
     {
         next = ngx_queue_next(q);
         sub = ngx_queue_data(q, ngx_mam_sub_t, queue);
+
+        /* the stream's lease in its user's count, renewed (and the
+         * member put back if Redis lost it meanwhile) */
+        if (sub->slot_key) {
+            argv[0] = "EVAL";
+            argv[1] = ngx_mam_events_renew_script;
+            argv[2] = "1";
+            argv[3] = sub->slot_key;
+            argv[4] = (char *) lease;
+            argv[5] = sub->slot;
+            argv[6] = (char *) ttl;
+            (void) ngx_mam_redis_task_command(mcf->redis,
+                                              ngx_mam_events_ignore, NULL,
+                                              7, argv, NULL);
+        }
+
         ngx_mam_events_send(sub, ping, sizeof(ping) - 1);
     }
-
-    mcf = ngx_mam_main_conf();
 
     ngx_mam_timer_again(ev, mcf->events_ping);
 }
@@ -401,6 +602,14 @@ ngx_mam_events_start(ngx_http_request_t *r, PGresult *res, void *data)
     cln->handler = ngx_mam_events_cleanup;
     cln->data = sub;
 
+    /* the stream lasts as long as the token it was opened with */
+    sub->expire.handler = ngx_mam_events_expire;
+    sub->expire.data = sub;
+    sub->expire.log = r->connection->log;
+    sub->expire.cancelable = 1;
+    ngx_add_timer(&sub->expire,
+                  (ngx_msec_t) ngx_max(sub->expire_at - ngx_time(), 0) * 1000);
+
     /* the gate is done with ctx->data: the writer finds the client there */
     ctx = ngx_http_get_module_ctx(r, ngx_mam_module);
     ctx->data = sub;
@@ -415,14 +624,113 @@ ngx_mam_events_start(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
+static void
+ngx_mam_events_query(ngx_http_request_t *r, ngx_mam_sub_t *sub)
+{
+    const char  **values;
+
+    values = ngx_pcalloc(r->pool, 2 * sizeof(char *));
+    if (values == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    values[1] = sub->asset_id;
+
+    if (ngx_mam_pg_query(r, "SELECT mam_preview_status($1, $2)", 2, values,
+                         ngx_mam_events_start, sub)
+        != NGX_OK)
+    {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+}
+
+
+static void
+ngx_mam_events_slot_done(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    ngx_str_t             retry = ngx_string(NGX_MAM_EVENTS_RETRY);
+    ngx_mam_sub_t        *sub = data;
+    ngx_pool_cleanup_t   *cln;
+    ngx_mam_main_conf_t  *mcf;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        /* as the request limits: Redis down, the cap fails open */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "mam: redis unavailable, event streams not counted");
+        sub->slot_key = NULL;
+        ngx_mam_events_query(r, sub);
+        return;
+    }
+
+    if (reply->integer == 0) {
+        mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+        (void) ngx_mam_add_header(r, "Retry-After", &retry);
+        ngx_mam_fail(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                     ngx_mam_message(r->pool, "at most %ui open event "
+                                     "streams per user",
+                                     mcf->events_per_user));
+        return;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_mam_events_slot_release(sub);
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    cln->handler = ngx_mam_events_slot_release;
+    cln->data = sub;
+
+    ngx_mam_events_query(r, sub);
+}
+
+
+/* a place among the user's streams: mam:evs:{user} */
+static ngx_int_t
+ngx_mam_events_slot(ngx_http_request_t *r, ngx_mam_sub_t *sub)
+{
+    time_t                lease;
+    const char           *argv[10];
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+    lease = ngx_mam_events_lease(mcf);
+
+    sub->slot_key = (char *) ngx_mam_message(r->pool, "mam:evs:%s",
+                                             sub->user);
+    sub->slot = (char *) ngx_mam_message(r->pool, "%V:%P:%uA",
+                                         &ngx_cycle->hostname, ngx_pid,
+                                         r->connection->number);
+
+    argv[0] = "EVAL";
+    argv[1] = ngx_mam_events_slot_script;
+    argv[2] = "1";
+    argv[3] = sub->slot_key;
+    argv[4] = ngx_mam_message(r->pool, "%T", ngx_time());
+    argv[5] = ngx_mam_message(r->pool, "%T", ngx_time() + lease);
+    argv[6] = sub->slot;
+    argv[7] = ngx_mam_message(r->pool, "%ui", mcf->events_per_user);
+    argv[8] = ngx_mam_message(r->pool, "%T", lease);
+
+    if (sub->slot_key == NULL || sub->slot == NULL || argv[4] == NULL
+        || argv[5] == NULL || argv[7] == NULL || argv[8] == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_mam_redis_command(r, mcf->redis, ngx_mam_events_slot_done, sub,
+                                 9, argv, NULL);
+}
+
+
 ngx_int_t
 ngx_mam_events_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
     ngx_str_t       asset;
-    const char    **values;
     ngx_mam_sub_t  *sub;
-
-    (void) ctx;
 
     if (ngx_http_arg(r, (u_char *) "asset_id", 8, &asset) != NGX_OK
         || !mam_uuid_valid((char *) asset.data, asset.len))
@@ -432,17 +740,88 @@ ngx_mam_events_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     }
 
     sub = ngx_pcalloc(r->pool, sizeof(ngx_mam_sub_t));
-    values = ngx_pcalloc(r->pool, 2 * sizeof(char *));
-    if (sub == NULL || values == NULL) {
+    if (sub == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
     ngx_memcpy(sub->asset_id, asset.data, MAM_UUID_LEN);
-    values[1] = sub->asset_id;
+    ngx_memcpy(sub->user, ctx->user.sub, MAM_UUID_LEN);
+    sub->av = ctx->user.av;
+    sub->expire_at = ctx->user.exp;
 
-    if (ngx_mam_pg_query(r, "SELECT mam_preview_status($1, $2)", 2, values,
-                         ngx_mam_events_start, sub)
-        != NGX_OK)
+    if (ngx_mam_events_slot(r, sub) != NGX_OK) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* POST /api/preview/events/ticket: {ticket, expires_in} */
+
+typedef struct {
+    char                       ticket[NGX_MAM_TICKET_LEN + 1];
+} ngx_mam_ticket_t;
+
+
+static void
+ngx_mam_events_ticket_done(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    json_t            *v;
+    ngx_int_t          rc;
+    ngx_mam_ticket_t  *t = data;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STATUS) {
+        ngx_mam_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
+        return;
+    }
+
+    v = json_pack("{s:s, s:i}", "ticket", t->ticket,
+                  "expires_in", NGX_MAM_TICKET_TTL);
+    if (v == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    rc = ngx_mam_send_json(r, NGX_HTTP_OK, v);
+    json_decref(v);
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+ngx_int_t
+ngx_mam_events_ticket_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    char                  digest[65];
+    const char           *argv[6];
+    ngx_mam_ticket_t     *t;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    t = ngx_pcalloc(r->pool, sizeof(ngx_mam_ticket_t));
+    if (t == NULL || mam_random_token(t->ticket) != 0) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    /* only the ticket's hash is a key: a Redis dump holds no ticket */
+    mam_sha256_hex(t->ticket, NGX_MAM_TICKET_LEN, digest);
+
+    argv[0] = "SET";
+    argv[1] = ngx_mam_message(r->pool, "mam:evt:%s", digest);
+    argv[2] = ngx_mam_message(r->pool, "%s %l %l %ui", ctx->user.sub,
+                              ctx->user.av, ctx->user.exp,
+                              (ngx_uint_t) ctx->user.roles);
+    argv[3] = "EX";
+    argv[4] = NGX_MAM_TICKET_TTL_STR;
+    argv[5] = "NX";
+
+    if (argv[1] == NULL || argv[2] == NULL
+        || ngx_mam_redis_command(r, mcf->redis, ngx_mam_events_ticket_done,
+                                 t, 6, argv, NULL)
+           != NGX_OK)
     {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }

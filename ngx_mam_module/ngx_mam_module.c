@@ -105,6 +105,10 @@ static ngx_mam_conf_bounds_t  ngx_mam_events_ping_bounds = {
     ngx_mam_conf_msec_bounds, 100, 3600000, "ms"
 };
 
+static ngx_mam_conf_bounds_t  ngx_mam_events_per_user_bounds = {
+    ngx_mam_conf_bounds, 1, 10000, ""
+};
+
 static ngx_mam_conf_bounds_t  ngx_mam_reconcile_bounds = {
     ngx_mam_conf_msec_bounds, 100, 86400000, "ms"
 };
@@ -377,6 +381,13 @@ static ngx_command_t  ngx_mam_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, events_ping),
       &ngx_mam_events_ping_bounds },
+
+    { ngx_string("mam_events_per_user"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, events_per_user),
+      &ngx_mam_events_per_user_bounds },
 
     { ngx_string("mam_preview_reconcile_interval"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -1068,6 +1079,7 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->s3_path_style = NGX_CONF_UNSET;
     mcf->s3_object_lock = NGX_CONF_UNSET;
     mcf->events_ping = NGX_CONF_UNSET_MSEC;
+    mcf->events_per_user = NGX_CONF_UNSET_UINT;
     mcf->reconcile_interval = NGX_CONF_UNSET_MSEC;
     mcf->preview_stall = NGX_CONF_UNSET;
     mcf->enqueue_grace = NGX_CONF_UNSET_MSEC;
@@ -1119,6 +1131,7 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
     ngx_conf_init_msec_value(mcf->events_ping, 15000);
+    ngx_conf_init_uint_value(mcf->events_per_user, 8);
     ngx_conf_init_msec_value(mcf->reconcile_interval, 30000);
     ngx_conf_init_value(mcf->preview_stall, 300);
     ngx_conf_init_msec_value(mcf->enqueue_grace, 10000);

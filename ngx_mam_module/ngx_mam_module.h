@@ -101,6 +101,7 @@ typedef struct {
     ngx_str_t                 s3_bucket[3];      /* staging, masters, previews */
 
     ngx_msec_t                events_ping;
+    ngx_uint_t                events_per_user;   /* open streams, all workers */
     ngx_msec_t                reconcile_interval;
     time_t                    preview_stall;
     ngx_msec_t                enqueue_grace;
@@ -259,6 +260,8 @@ ngx_int_t ngx_mam_preview_status_handler(ngx_http_request_t *r,
 ngx_int_t ngx_mam_preview_callback_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_events_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_events_ticket_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
 
 
 /* ngx_mam_upload.c: the PUT location */

@@ -50,6 +50,8 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
       NGX_MAM_USER },
     { NGX_HTTP_GET, "/api/preview/events", ngx_mam_events_handler,
       NGX_MAM_USER },
+    { NGX_HTTP_POST, "/api/preview/events/ticket",
+      ngx_mam_events_ticket_handler, NGX_MAM_USER },
     { NGX_HTTP_POST, "/api/preview/callback",
       ngx_mam_preview_callback_handler, NGX_MAM_PUBLIC },
 

@@ -95,7 +95,7 @@ for my $auth ("Basic $ed->{access_token}", "Bearer", "Bearer  $ed->{access_token
     my $r = $s->api(GET => '/auth/me', undef, headers => { Authorization => $auth });
     is($r->{status}, 401, "Authorization '" . substr($auth, 0, 12) . "...' is 401");
 }
-# EventSource's query token is for /api/preview/events only
+# a token is never taken from the query string (events use tickets)
 my $r = $s->api(GET => "/auth/me?access_token=$ed->{access_token}");
 is($r->{status}, 401, '?access_token= is not accepted on other routes');
 

@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # GET /api/preview/events: SSE with the initial status, every change and
-# pings, token in the header or the query string, one Redis subscription
+# pings, token in the header or a ticket in the query string (t/53 has
+# the tickets' own tests), one Redis subscription
 # per worker whatever the number of clients, changes made through any
 # worker reaching subscribers on every worker, and clients cleaned up at
 # once when they leave.
@@ -17,7 +18,9 @@ use Time::HiRes qw(time sleep);
 use Mam::Stack;
 
 my $WORKERS = 3;
-my $s = Mam::Stack->new(workers => $WORKERS, events_ping => '1s');
+# nine streams of one user here: above the default cap of 8
+my $s = Mam::Stack->new(workers => $WORKERS, events_ping => '1s',
+                        http_extra => "    mam_events_per_user 16;\n");
 $s->start;
 my $ckey = $s->slurp($s->data_dir . '/secrets/callback.key') =~ s/\s+$//r;
 my $ed = $s->register('ed@example.com');
@@ -72,7 +75,9 @@ sub events {
 # --- refusals ----------------------------------------------------------------
 is($s->api(GET => "/api/preview/events?asset_id=$aid")->{status}, 401, 'no token: 401');
 is($s->api(GET => "/api/preview/events?asset_id=$aid&access_token=x.y.z")->{status}, 401,
-   'a bad query token: 401');
+   'a query token: 401');
+is($s->api(GET => "/api/preview/events?asset_id=$aid&ticket=x")->{status}, 401,
+   'a bad ticket: 401');
 is($s->api(GET => '/api/preview/events', undef, token => $E)->{status}, 400, 'no asset_id: 400');
 is($s->api(GET => '/api/preview/events?asset_id=nope', undef, token => $E)->{status}, 400,
    'a malformed asset_id: 400');
@@ -84,13 +89,14 @@ my @clients;
 for my $i (1 .. 8) {
     push @clients, $i % 2
         ? open_sse("/api/preview/events?asset_id=$aid&c=$i", Authorization => "Bearer $E")
-        : open_sse("/api/preview/events?asset_id=$aid&c=$i&access_token=$E");
+        : open_sse("/api/preview/events?asset_id=$aid&c=$i&ticket="
+                   . $s->api(POST => '/api/preview/events/ticket', {}, token => $E)->{json}{ticket});
 }
 my $other_asset = $s->create_asset($E, title => 'other');
 my $bystander = open_sse("/api/preview/events?asset_id=$other_asset->{id}", Authorization => "Bearer $E");
 
 my $ok = grep { wait_for($_, qr/^HTTP\/1\.1 200/) } @clients;
-is($ok, 8, '8 clients (header or ?access_token=) get 200');
+is($ok, 8, '8 clients (header or ?ticket=) get 200');
 like($clients[0]{buf}, qr{\r\nContent-Type: text/event-stream\r\n}i, '... as text/event-stream');
 like($clients[0]{buf}, qr{\r\nCache-Control: no-cache\r\n}i, '... not cached');
 my $initial = grep { wait_for($_, qr/event: status\ndata: .*"status":"queued"/) } @clients;

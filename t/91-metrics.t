@@ -93,7 +93,7 @@ cmp_ok(sum_of($m, qr/^mam_pg_waits_total/), '>', 0, 'queries that queued for a c
 
 # SSE clients
 my $sse = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
-print $sse "GET /api/preview/events?asset_id=$asset->{id}&access_token=$E HTTP/1.1\r\nHost: x\r\n\r\n";
+print $sse "GET /api/preview/events?asset_id=$asset->{id} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $E\r\n\r\n";
 $s->wait_until(sub { ($m) = scrape(); sum_of($m, qr/^mam_sse_clients/) == 1 }, 5, 'sse');
 is(sum_of($m, qr/^mam_sse_clients/), 1, 'one SSE client is counted');
 close $sse;

@@ -115,7 +115,7 @@ my $seg_size = -s $file;
 # slow readers: SSE clients and segment downloads held open across the reload
 my @sse = map {
     my $k = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
-    print $k "GET /api/preview/events?asset_id=$aids[0]&access_token=$E HTTP/1.1\r\nHost: x\r\n\r\n";
+    print $k "GET /api/preview/events?asset_id=$aids[0] HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $E\r\n\r\n";
     $k } 1 .. 4;
 my @dl = map {
     my $k = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
