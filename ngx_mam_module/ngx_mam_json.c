@@ -202,7 +202,7 @@ ngx_mam_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
 
 /*
- * `error_page 400 405 413 414 494 /_mam_api_error;` with
+ * `error_page 400 405 413 414 429 494 /_mam_api_error;` with
  * `location = /_mam_api_error { internal; mam_api_error; }`: nginx's own refusals
  * (before the module runs, or client_max_body_size) in api.md's error shape
  * instead of its HTML pages.  Without '=' in error_page the original status

@@ -525,7 +525,7 @@ EOT
                        . "        }\n")
              . "        location \@mam_not_found { mam_edge_not_found; }\n"
              . "        # nginx's own refusals in api.md's error shape\n"
-             . "        error_page 400 405 413 414 494 /_mam_api_error;\n"
+             . "        error_page 400 405 413 414 429 494 /_mam_api_error;\n"
              . "        location = /_mam_api_error { internal; mam_api_error; }\n"
              . "        # the same files from a plain static location: the baseline\n"
              . "        location /plain/ { alias $d/storage/previews/; }\n";
