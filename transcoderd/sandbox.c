@@ -115,6 +115,29 @@ td_landlock_path(int ruleset, const char *path, __u64 access)
     return rc;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+static int
+td_landlock_sanitizer_logs(int ruleset, __u64 write)
+{
+    char        dir[1024], *slash;
+    const char *opts, *p;
+
+    opts = getenv("ASAN_OPTIONS");
+    p = opts ? strstr(opts, "log_path=") : NULL;
+    if (p == NULL) {
+        return 0;
+    }
+    snprintf(dir, sizeof(dir), "%s", p + 9);
+    dir[strcspn(dir, ":")] = '\0';
+    slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir) {
+        return 0;
+    }
+    *slash = '\0';
+    return td_landlock_path(ruleset, dir, TD_FS_READ | write);
+}
+#endif
+
 /* 1 confined, 0 not available here, -1 failed */
 static int
 td_landlock(const td_sandbox_t *sb)
@@ -170,6 +193,12 @@ td_landlock(const td_sandbox_t *sb)
                                    TD_FS_READ);
         }
     }
+
+#if defined(__SANITIZE_ADDRESS__)
+    /* sanitizer builds: the reports' folder (ASAN_OPTIONS log_path=DIR/x)
+     * stays writable, or a report from the renderer would be lost */
+    rc |= td_landlock_sanitizer_logs(ruleset, write);
+#endif
 
     if (rc == 0) {
         rc = (int) syscall(SYS_landlock_restrict_self, ruleset, 0);
