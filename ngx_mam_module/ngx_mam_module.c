@@ -101,6 +101,10 @@ static ngx_mam_conf_bounds_t  ngx_mam_staging_ttl_bounds = {
     ngx_mam_conf_bounds, 1, 365 * 86400, "s"
 };
 
+static ngx_mam_conf_bounds_t  ngx_mam_uploads_pending_bounds = {
+    ngx_mam_conf_bounds, 0, 1000000, ""
+};
+
 static ngx_mam_conf_bounds_t  ngx_mam_events_ping_bounds = {
     ngx_mam_conf_msec_bounds, 100, 3600000, "ms"
 };
@@ -367,6 +371,20 @@ static ngx_command_t  ngx_mam_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, staging_ttl),
       &ngx_mam_staging_ttl_bounds },
+
+    { ngx_string("mam_user_quota"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, user_quota),
+      NULL },
+
+    { ngx_string("mam_uploads_pending"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, uploads_pending),
+      &ngx_mam_uploads_pending_bounds },
 
     { ngx_string("mam_housekeeping_interval"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -1071,6 +1089,8 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->upload_max_size = NGX_CONF_UNSET;
     mcf->upload_url_ttl = NGX_CONF_UNSET;
     mcf->upload_resumable_threshold = NGX_CONF_UNSET;
+    mcf->user_quota = NGX_CONF_UNSET;
+    mcf->uploads_pending = NGX_CONF_UNSET_UINT;
     mcf->upload_resumable_ttl = NGX_CONF_UNSET;
     mcf->upload_part_size = NGX_CONF_UNSET_SIZE;
     mcf->staging_ttl = NGX_CONF_UNSET;
@@ -1111,6 +1131,8 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mcf->upload_max_size, (off_t) 20 << 30);
     ngx_conf_init_value(mcf->upload_url_ttl, 3600);
     ngx_conf_init_value(mcf->upload_resumable_threshold, 0);
+    ngx_conf_init_value(mcf->user_quota, 0);
+    ngx_conf_init_uint_value(mcf->uploads_pending, 0);
     ngx_conf_init_value(mcf->upload_resumable_ttl, 86400);
     ngx_conf_init_size_value(mcf->upload_part_size, 64 << 20);
     ngx_conf_init_value(mcf->staging_ttl, 7 * 86400);

@@ -184,6 +184,76 @@ ngx_mam_presign_s3(ngx_http_request_t *r, ngx_mam_presign_t *ps,
 }
 
 
+/* "9.5 GiB", "10 GiB", "512 bytes" (NGX_MAM_BYTES_LEN) */
+#define NGX_MAM_BYTES_LEN  (NGX_OFF_T_LEN + sizeof(" bytes"))
+
+static u_char *
+ngx_mam_presign_bytes(u_char *buf, int64_t n)
+{
+    u_char      *p;
+    double       v;
+    ngx_uint_t   i;
+
+    static const char  *units[] = { "KiB", "MiB", "GiB", "TiB", "PiB",
+                                    "EiB" };
+
+    if (n < 1024) {
+        return ngx_sprintf(buf, "%L bytes", n);
+    }
+
+    v = (double) n / 1024;
+    for (i = 0; v >= 1023.95 && i < 5; i++) {
+        v /= 1024;
+    }
+
+    p = ngx_sprintf(buf, "%.1f", v);
+    if (p[-1] == '0' && p[-2] == '.') {
+        p -= 2;
+    }
+
+    return ngx_sprintf(p, " %s", units[i]);
+}
+
+
+/* 413 beyond mam_user_quota or mam_uploads_pending, saying the quota */
+static void
+ngx_mam_presign_over(ngx_http_request_t *r, json_t *v, ngx_mam_presign_t *ps)
+{
+    u_char  *msg, *p;
+
+    msg = ngx_pnalloc(r->pool, 3 * NGX_MAM_BYTES_LEN + 128);
+    if (msg == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    if (ngx_mam_outcome(v, "pending")) {
+        p = ngx_sprintf(msg, "quota exceeded: %L of %L pending uploads open;"
+                        " finish or terminate one first",
+                        (int64_t) json_integer_value(json_object_get(v,
+                                                                     "open")),
+                        (int64_t) json_integer_value(json_object_get(v,
+                                                                 "pending")));
+
+    } else {
+        p = ngx_cpymem(msg, "quota exceeded: ",
+                       sizeof("quota exceeded: ") - 1);
+        p = ngx_mam_presign_bytes(p, json_integer_value(json_object_get(v,
+                                                                    "used")));
+        p = ngx_cpymem(p, " of ", 4);
+        p = ngx_mam_presign_bytes(p, json_integer_value(json_object_get(v,
+                                                                   "quota")));
+        p = ngx_cpymem(p, " used, this upload needs ",
+                       sizeof(" used, this upload needs ") - 1);
+        p = ngx_mam_presign_bytes(p, ps->nsize);
+    }
+
+    *p = '\0';
+
+    ngx_mam_fail(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, (char *) msg);
+}
+
+
 static void
 ngx_mam_presign_done(ngx_http_request_t *r, PGresult *res, void *data)
 {
@@ -197,6 +267,12 @@ ngx_mam_presign_done(ngx_http_request_t *r, PGresult *res, void *data)
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
     v = ngx_mam_pg_json(r->pool, res);
+
+    if (v && (ngx_mam_outcome(v, "quota") || ngx_mam_outcome(v, "pending"))) {
+        ngx_mam_presign_over(r, v, ps);
+        return;
+    }
+
     if (v == NULL || !ngx_mam_outcome(v, "ok")) {
         ngx_mam_pg_fail_request(r, res);
         return;
@@ -298,7 +374,7 @@ ngx_mam_presign_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     }
 
     ps = ngx_pcalloc(r->pool, sizeof(ngx_mam_presign_t));
-    values = ngx_pcalloc(r->pool, 8 * sizeof(char *));
+    values = ngx_pcalloc(r->pool, 10 * sizeof(char *));
     if (ps == NULL || values == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
@@ -329,10 +405,30 @@ ngx_mam_presign_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     values[6] = ngx_mam_ip(r);
     values[7] = ps->resumable ? "true" : "false";
 
+    /* the quotas (NULL: none); admins are exempt */
+    if (!ngx_mam_has_role(ctx, MAM_ROLE_ADMIN)) {
+        if (mcf->user_quota > 0) {
+            values[8] = ngx_mam_message(r->pool, "%O", mcf->user_quota);
+            if (values[8] == NULL) {
+                return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                          NULL);
+            }
+        }
+
+        if (mcf->uploads_pending > 0) {
+            values[9] = ngx_mam_message(r->pool, "%ui", mcf->uploads_pending);
+            if (values[9] == NULL) {
+                return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                          NULL);
+            }
+        }
+    }
+
     if (values[1] == NULL || values[2] == NULL || values[4] == NULL
         || values[5] == NULL
         || ngx_mam_pg_query(r, "SELECT mam_presign($1, $2, $3, $4, $5, $6, "
-                               "$7, $8)", 8, values, ngx_mam_presign_done, ps)
+                               "$7, $8, $9, $10)", 10, values,
+                            ngx_mam_presign_done, ps)
            != NGX_OK)
     {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
