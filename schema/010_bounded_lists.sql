@@ -2,9 +2,10 @@
 -- keyset order, and a search is refused beyond 8 words, so one request
 -- reads at most one page and expands into at most 8 prefix scans.
 
--- the keyset order of comments, id last so that it is total
+-- the keyset order of comments, id last so that it is total (the seed's
+-- index under its name, one column longer)
 DROP INDEX idx_comments_asset_id;
-CREATE INDEX idx_comments_asset_order
+CREATE INDEX idx_comments_asset_id
     ON comments (asset_id, timestamp_sec, created_at, id);
 
 -- GET /api/assets/:id/comments: up to p_limit + 1 rows (the module answers
