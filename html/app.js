@@ -699,11 +699,25 @@ function setupComments(asset, version, fps, box, player) {
     markers();
   };
 
+  // every page (100 a page, next_cursor followed; at most 50 pages), the
+  // newest load winning when a post or delete starts another one
+  let gen = 0;
   const load = async () => {
+    const mine = ++gen;
     try {
-      items = (await api('GET', `/api/assets/${asset.id}/comments`)).items;
+      const all = [];
+      let cursor = null, pages = 0;
+      do {
+        const q = new URLSearchParams({ limit: '100' });
+        if (cursor) q.set('cursor', cursor);
+        const r = await api('GET', `/api/assets/${asset.id}/comments?${q}`);
+        if (mine !== gen) return;
+        all.push(...r.items);
+        cursor = r.next_cursor;
+      } while (cursor && ++pages < 50);
+      items = all;
       render();
-    } catch (e) { err.textContent = e.message; }
+    } catch (e) { if (mine === gen) err.textContent = e.message; }
   };
 
   const form = h('form', {},

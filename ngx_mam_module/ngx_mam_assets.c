@@ -310,9 +310,10 @@ typedef struct {
 
 
 /* a query argument, '+' as space, percent-decoded, valid UTF-8 without NUL
- * or control characters; NULL when absent */
-static ngx_int_t
-ngx_mam_assets_arg(ngx_http_request_t *r, const char *name, size_t max,
+ * or control characters; NGX_DECLINED when absent (the comment list uses it
+ * too) */
+ngx_int_t
+ngx_mam_list_arg(ngx_http_request_t *r, const char *name, size_t max,
     ngx_str_t *out)
 {
     u_char     *p, *dst, *src;
@@ -364,10 +365,15 @@ ngx_mam_assets_arg(ngx_http_request_t *r, const char *name, size_t max,
 }
 
 
-/* cursor = base64url(sort "\n" id "\n" key) "." HMAC of the same */
-static ngx_int_t
-ngx_mam_assets_cursor_parse(ngx_http_request_t *r, ngx_str_t *cursor,
-    ngx_mam_list_t *ls)
+/*
+ * cursor = base64url(scope "\n" id "\n" key) "." HMAC of "mam-cursor\n" and
+ * the same, with the cursor key.  The scope is what the cursor is valid for:
+ * the asset list's sort, or "comments:" and the asset's id.  after_id and
+ * after_value get the id and the key of the last item of the page.
+ */
+ngx_int_t
+ngx_mam_cursor_parse(ngx_http_request_t *r, ngx_str_t *cursor,
+    ngx_str_t *scope, char **after_id, char **after_value)
 {
     u_char               *dot, *msg, *nl1, *nl2, *end;
     ngx_str_t             enc, payload;
@@ -408,32 +414,33 @@ ngx_mam_assets_cursor_parse(ngx_http_request_t *r, ngx_str_t *cursor,
     nl1 = ngx_strlchr(payload.data, end, '\n');
     nl2 = nl1 ? ngx_strlchr(nl1 + 1, end, '\n') : NULL;
 
-    if (nl2 == NULL || (size_t) (nl1 - payload.data) != ls->sort.len
-        || ngx_strncmp(payload.data, ls->sort.data, ls->sort.len) != 0
+    if (nl2 == NULL || (size_t) (nl1 - payload.data) != scope->len
+        || ngx_strncmp(payload.data, scope->data, scope->len) != 0
         || !mam_uuid_valid((char *) nl1 + 1, nl2 - nl1 - 1))
     {
         return NGX_ERROR;
     }
 
-    ls->after_id = ngx_pnalloc(r->pool, MAM_UUID_LEN + 1);
-    ls->after_value = ngx_pnalloc(r->pool, end - nl2);
-    if (ls->after_id == NULL || ls->after_value == NULL) {
+    *after_id = ngx_pnalloc(r->pool, MAM_UUID_LEN + 1);
+    *after_value = ngx_pnalloc(r->pool, end - nl2);
+    if (*after_id == NULL || *after_value == NULL) {
         return NGX_ERROR;
     }
 
-    *ngx_cpymem(ls->after_id, nl1 + 1, MAM_UUID_LEN) = '\0';
-    *ngx_cpymem(ls->after_value, nl2 + 1, end - nl2 - 1) = '\0';
+    *ngx_cpymem(*after_id, nl1 + 1, MAM_UUID_LEN) = '\0';
+    *ngx_cpymem(*after_value, nl2 + 1, end - nl2 - 1) = '\0';
 
     return NGX_OK;
 }
 
 
-static json_t *
-ngx_mam_assets_cursor_make(ngx_http_request_t *r, ngx_mam_list_t *ls,
-    json_t *row)
+/* the cursor after a row {item, key} of a page: name is the item's field */
+json_t *
+ngx_mam_cursor_make(ngx_http_request_t *r, ngx_str_t *scope, json_t *row,
+    const char *name)
 {
     u_char               *msg, *p, *out;
-    json_t               *key, *asset;
+    json_t               *key;
     ngx_str_t             payload, enc;
     const char           *id;
     char                  sig[MAM_SIG_LEN + 1];
@@ -442,13 +449,14 @@ ngx_mam_assets_cursor_make(ngx_http_request_t *r, ngx_mam_list_t *ls,
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
     key = json_object_get(row, "key");
-    asset = json_object_get(row, "asset");
-    id = json_string_value(json_object_get(asset, "id"));
-    if (!json_is_string(key) || id == NULL) {
+    id = json_string_value(json_object_get(json_object_get(row, name), "id"));
+    if (!json_is_string(key) || id == NULL
+        || ngx_strlen(id) != MAM_UUID_LEN)
+    {
         return NULL;
     }
 
-    msg = ngx_pnalloc(r->pool, sizeof(NGX_MAM_CURSOR_PREFIX) + ls->sort.len
+    msg = ngx_pnalloc(r->pool, sizeof(NGX_MAM_CURSOR_PREFIX) + scope->len
                                + MAM_UUID_LEN + json_string_length(key) + 2);
     if (msg == NULL) {
         return NULL;
@@ -457,7 +465,7 @@ ngx_mam_assets_cursor_make(ngx_http_request_t *r, ngx_mam_list_t *ls,
     p = ngx_cpymem(msg, NGX_MAM_CURSOR_PREFIX,
                    sizeof(NGX_MAM_CURSOR_PREFIX) - 1);
     payload.data = p;
-    p = ngx_sprintf(p, "%V\n%s\n", &ls->sort, id);
+    p = ngx_sprintf(p, "%V\n%s\n", scope, id);
     p = ngx_cpymem(p, json_string_value(key), json_string_length(key));
     payload.len = p - payload.data;
 
@@ -483,19 +491,14 @@ ngx_mam_assets_cursor_make(ngx_http_request_t *r, ngx_mam_list_t *ls,
 }
 
 
-static void
-ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res, void *data)
+/* {items, next_cursor} from the rows {NAME, key} of a page, of which there
+ * are up to limit + 1: one more means that the list goes on */
+void
+ngx_mam_list_send(ngx_http_request_t *r, json_t *rows, ngx_str_t *scope,
+    const char *name, ngx_uint_t limit)
 {
-    size_t           i, n;
-    json_t          *v, *rows, *items, *next, *body;
-    ngx_mam_list_t  *ls = data;
-
-    v = ngx_mam_pg_json(r->pool, res);
-    rows = v ? json_object_get(v, "rows") : NULL;
-    if (!json_is_array(rows)) {
-        ngx_mam_pg_fail_request(r, res);
-        return;
-    }
+    size_t   i, n;
+    json_t  *items, *next, *body;
 
     items = json_array();
     if (items == NULL || ngx_mam_json_cleanup_add(r->pool, items) != NGX_OK) {
@@ -504,15 +507,15 @@ ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res, void *data)
     }
 
     n = json_array_size(rows);
-    for (i = 0; i < n && i < ls->limit; i++) {
+    for (i = 0; i < n && i < limit; i++) {
         json_array_append(items,
-                          json_object_get(json_array_get(rows, i), "asset"));
+                          json_object_get(json_array_get(rows, i), name));
     }
 
     next = json_null();
-    if (n > ls->limit) {
-        next = ngx_mam_assets_cursor_make(r, ls,
-                                          json_array_get(rows, ls->limit - 1));
+    if (n > limit) {
+        next = ngx_mam_cursor_make(r, scope, json_array_get(rows, limit - 1),
+                                   name);
         if (next == NULL) {
             ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
             return;
@@ -529,14 +532,65 @@ ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
+static void
+ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    json_t          *v, *rows;
+    ngx_mam_list_t  *ls = data;
+
+    v = ngx_mam_pg_json(r->pool, res);
+
+    /* the words are counted by mam_asset_list() as mam_tsquery() splits
+     * them, so that the cap holds for exactly the prefix scans it makes */
+    if (ngx_mam_outcome(v, "too_many_words")) {
+        ngx_mam_fail(r, NGX_HTTP_BAD_REQUEST, "q: at most 8 words");
+        return;
+    }
+
+    rows = v ? json_object_get(v, "rows") : NULL;
+    if (!json_is_array(rows)) {
+        ngx_mam_pg_fail_request(r, res);
+        return;
+    }
+
+    ngx_mam_list_send(r, rows, &ls->sort, "asset", ls->limit);
+}
+
+
+/* limit: 1..100, 24 when absent (the comment list uses it too) */
+ngx_int_t
+ngx_mam_list_limit(ngx_http_request_t *r, ngx_uint_t *limit)
+{
+    ngx_int_t  rc, n;
+    ngx_str_t  v;
+
+    *limit = NGX_MAM_LIST_DEFAULT;
+
+    rc = ngx_mam_list_arg(r, "limit", 3, &v);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        n = ngx_atoi(v.data, v.len);
+        if (n < 1 || n > NGX_MAM_LIST_MAX) {
+            return NGX_ERROR;
+        }
+        *limit = n;
+    }
+
+    return NGX_OK;
+}
+
+
 static const char *
 ngx_mam_assets_list_args(ngx_http_request_t *r, ngx_mam_list_t *ls)
 {
-    ngx_int_t   rc, n;
+    ngx_int_t   rc;
     ngx_str_t   v;
 
     ngx_str_set(&ls->sort, "-created_at");
-    rc = ngx_mam_assets_arg(r, "sort", 16, &v);
+    rc = ngx_mam_list_arg(r, "sort", 16, &v);
     if (rc == NGX_ERROR) {
         return "sort: must be created_at, -created_at or title";
     }
@@ -550,20 +604,11 @@ ngx_mam_assets_list_args(ngx_http_request_t *r, ngx_mam_list_t *ls)
         ls->sort = v;
     }
 
-    ls->limit = NGX_MAM_LIST_DEFAULT;
-    rc = ngx_mam_assets_arg(r, "limit", 3, &v);
-    if (rc == NGX_ERROR) {
+    if (ngx_mam_list_limit(r, &ls->limit) != NGX_OK) {
         return "limit: must be 1..100";
     }
-    if (rc == NGX_OK) {
-        n = ngx_atoi(v.data, v.len);
-        if (n < 1 || n > NGX_MAM_LIST_MAX) {
-            return "limit: must be 1..100";
-        }
-        ls->limit = n;
-    }
 
-    rc = ngx_mam_assets_arg(r, "q", NGX_MAM_QUERY_MAX, &v);
+    rc = ngx_mam_list_arg(r, "q", NGX_MAM_QUERY_MAX, &v);
     if (rc == NGX_ERROR) {
         return "q: must be at most 200 bytes of text";
     }
@@ -571,9 +616,12 @@ ngx_mam_assets_list_args(ngx_http_request_t *r, ngx_mam_list_t *ls)
         ls->q = (char *) v.data;
     }
 
-    rc = ngx_mam_assets_arg(r, "cursor", NGX_MAM_CURSOR_MAX, &v);
+    rc = ngx_mam_list_arg(r, "cursor", NGX_MAM_CURSOR_MAX, &v);
     if (rc == NGX_ERROR
-        || (rc == NGX_OK && ngx_mam_assets_cursor_parse(r, &v, ls) != NGX_OK))
+        || (rc == NGX_OK
+            && ngx_mam_cursor_parse(r, &v, &ls->sort, &ls->after_id,
+                                    &ls->after_value)
+               != NGX_OK))
     {
         return "cursor: not a cursor this server issued for this sort";
     }

@@ -1,6 +1,7 @@
 /*
- * Time-coded comments: list (ordered by timestamp_sec, then created_at),
- * create (any signed-in user, viewers included), delete (author or admin).
+ * Time-coded comments: list (ordered by timestamp_sec, then created_at, a
+ * page at a time), create (any signed-in user, viewers included), delete
+ * (author or admin).
  */
 
 #include "ngx_mam_pg.h"
@@ -9,6 +10,7 @@
 
 #define NGX_MAM_COMMENT_MAX      4000
 #define NGX_MAM_TIMESTAMP_MAX    999999999.0   /* numeric(12, 3) */
+#define NGX_MAM_CURSOR_MAX       1024
 
 
 static ngx_uint_t
@@ -125,22 +127,56 @@ ngx_mam_comments_answer(ngx_http_request_t *r, PGresult *res,
 
 /* --- GET /api/assets/:id/comments ---------------------------------------- */
 
+/*
+ * A page at a time in keyset order (timestamp_sec, created_at, id), limit
+ * and cursor as for assets; a cursor's scope is "comments:" and the asset's
+ * id, so it serves no other asset and no asset list.
+ */
+
+typedef struct {
+    ngx_str_t     scope;
+    ngx_uint_t    limit;
+} ngx_mam_comments_page_t;
+
+
 static void
 ngx_mam_comments_listed(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    (void) data;
+    json_t                   *v, *rows;
+    ngx_mam_comments_page_t  *pg = data;
 
-    ngx_mam_comments_answer(r, res, NGX_HTTP_OK, "items");
+    v = ngx_mam_pg_request_json(r, res);
+    if (v == NULL) {
+        return;
+    }
+
+    if (ngx_mam_outcome(v, "not_found")) {
+        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset");
+        return;
+    }
+
+    rows = json_object_get(v, "rows");
+    if (!ngx_mam_outcome(v, "ok") || !json_is_array(rows)) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_mam_list_send(r, rows, &pg->scope, "comment", pg->limit);
 }
 
 
 ngx_int_t
 ngx_mam_comments_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
-    const char  **values;
+    ngx_int_t                 rc;
+    ngx_str_t                 v;
+    char                     *after, *after_id;
+    const char              **values;
+    ngx_mam_comments_page_t  *pg;
 
-    values = ngx_palloc(r->pool, sizeof(char *));
-    if (values == NULL) {
+    values = ngx_pcalloc(r->pool, 4 * sizeof(char *));
+    pg = ngx_pcalloc(r->pool, sizeof(ngx_mam_comments_page_t));
+    if (values == NULL || pg == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
@@ -150,9 +186,37 @@ ngx_mam_comments_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
                                   "id: must be a UUID");
     }
 
-    if (ngx_mam_pg_query(r, "SELECT mam_comment_list($1)", 1, values,
-                         ngx_mam_comments_listed, NULL)
-        != NGX_OK)
+    if (ngx_mam_list_limit(r, &pg->limit) != NGX_OK) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "limit: must be 1..100");
+    }
+
+    pg->scope.data = (u_char *) ngx_mam_message(r->pool, "comments:%s",
+                                                values[0]);
+    if (pg->scope.data == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+    pg->scope.len = ngx_strlen(pg->scope.data);
+
+    rc = ngx_mam_list_arg(r, "cursor", NGX_MAM_CURSOR_MAX, &v);
+    if (rc == NGX_ERROR
+        || (rc == NGX_OK
+            && ngx_mam_cursor_parse(r, &v, &pg->scope, &after_id, &after)
+               != NGX_OK))
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "cursor: not a cursor this server issued "
+                                  "for this asset's comments");
+    }
+
+    values[1] = ngx_mam_message(r->pool, "%ui", pg->limit);
+    values[2] = rc == NGX_OK ? after : NULL;
+    values[3] = rc == NGX_OK ? after_id : NULL;
+
+    if (values[1] == NULL
+        || ngx_mam_pg_query(r, "SELECT mam_comment_list($1, $2, $3, $4)", 4,
+                            values, ngx_mam_comments_listed, pg)
+           != NGX_OK)
     {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }

@@ -224,6 +224,18 @@ typedef void (*ngx_mam_task_done_pt)(void *data);
 ngx_int_t ngx_mam_thread_task(ngx_pool_t *mem, ngx_mam_thread_work_pt work,
     ngx_mam_task_done_pt done, void *data);
 
+/* lists: query arguments, limit, signed keyset cursors, a page's answer
+ * (ngx_mam_assets.c; the comment list uses them too) */
+ngx_int_t ngx_mam_list_arg(ngx_http_request_t *r, const char *name,
+    size_t max, ngx_str_t *out);
+ngx_int_t ngx_mam_list_limit(ngx_http_request_t *r, ngx_uint_t *limit);
+ngx_int_t ngx_mam_cursor_parse(ngx_http_request_t *r, ngx_str_t *cursor,
+    ngx_str_t *scope, char **after_id, char **after_value);
+json_t *ngx_mam_cursor_make(ngx_http_request_t *r, ngx_str_t *scope,
+    json_t *row, const char *name);
+void ngx_mam_list_send(ngx_http_request_t *r, json_t *rows, ngx_str_t *scope,
+    const char *name, ngx_uint_t limit);
+
 /* route handlers */
 ngx_int_t ngx_mam_health_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_register_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);

@@ -148,6 +148,15 @@ is(list('?q=a%26b%7C!c%3A*')->{status}, 200, 'tsquery operators in q are harmles
 is(list('?q=' . ('x' x 201))->{status}, 400, 'a q over 200 bytes is 400');
 is(list('?q=%00')->{status}, 400, 'a NUL byte in q is 400');
 is(list('?q=%C3%28')->{status}, 400, 'invalid UTF-8 in q is 400');
+# at most 8 words (each one a prefix scan), counted as the tsquery splits q
+is_deeply([ titles(list('?q=gam+riv+del+g+r+d+ga+ri')) ], ['Gamma river delta'], 'q with 8 words is fine');
+is(list('?q=%20%20gam%2C%2C+riv+++del+-+g+r+d+ga+ri%20')->{status}, 200, '... separators alone are no words');
+$r = list('?q=' . join('+', ('a') x 9));
+is($r->{status}, 400, 'q with 9 words is 400');
+is($r->{json}{error}, 'invalid_request', '... invalid_request');
+like($r->{json}{message} // '', qr/^q: at most 8 words/, '... naming q and the cap');
+is(list('?q=a-b.c:d%26e%7Cf!g*h(i')->{status}, 400, '... words split by punctuation count too');
+is(list('?q=' . join('+', ('ab') x 60))->{status}, 400, 'q with 60 words is 400');
 
 my @sorted = sort { $a cmp $b } map { $_->{title} } @{ list('?limit=100&sort=title')->{json}{items} };
 is_deeply([ titles(list('?limit=100&sort=title')) ], [ @sorted ], 'sort=title');

@@ -1,12 +1,16 @@
 #!/usr/bin/perl
 # Time-coded comments: order, shapes, bounds (content, timestamp, the
-# version's duration), version_id, who may delete, audit.
+# version's duration), version_id, pages (limit, signed cursors), who may
+# delete, audit.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Mam::Stack;
+use Mam::Keys qw(purpose_key);
+use Digest::SHA qw(hmac_sha256);
+use MIME::Base64 qw(encode_base64url decode_base64url);
 
 my $s = Mam::Stack->new;
 $s->start;
@@ -48,7 +52,8 @@ post($id, { timestamp_sec => 1.0004, content => 'rounded to ms' });
 
 $r = list($id);
 is($r->{status}, 200, 'GET comments is 200 for a viewer');
-is_deeply([ sort keys %{ $r->{json} } ], ['items'], '... {items}');
+is_deeply([ sort keys %{ $r->{json} } ], [qw(items next_cursor)], '... {items, next_cursor}');
+is($r->{json}{next_cursor}, undef, '... next_cursor null at the end');
 is_deeply([ map { $_->{content} } @{ $r->{json}{items} } ],
           ['start', 'viewers comment too', 'same second, later', 'rounded to ms', 'Nice cut', 'late'],
           'ordered by timestamp_sec, then created_at');
@@ -101,6 +106,73 @@ my $gone = $s->create_asset($E, title => 'Gone');
 $s->api(DELETE => "/api/assets/$gone->{id}", undef, token => $E);
 is(list($gone->{id})->{status}, 404, 'comments of a deleted asset are 404');
 is($s->api(GET => "/api/assets/$id/comments")->{status}, 401, 'no token: 401');
+
+# --- pages: limit and signed cursors, as for assets ---------------------------
+my $long = $s->create_asset($E, title => 'Long')->{id};
+# 3 statements, so that created_at ties (one statement, one now()) and
+# timestamp_sec ties both meet page boundaries and id decides
+for my $n (1 .. 3) {
+    $s->psql(qq{INSERT INTO comments (asset_id, user_id, timestamp_sec, content)
+                SELECT '$long', '$ed->{user}{id}', (g % 7) * 1.5, 'c$n-' || g
+                  FROM generate_series(1, 20) g});
+}
+my @order = split /\n/, $s->psql(qq{SELECT content FROM comments WHERE asset_id = '$long'
+                                    ORDER BY timestamp_sec, created_at, id});
+is(scalar(@order), 60, '60 comments on one asset');
+sub page { $s->api(GET => "/api/assets/$_[0]/comments$_[1]", undef, token => $V) }
+$r = page($long, '');
+is($r->{status}, 200, 'a long list is 200');
+is(scalar(@{ $r->{json}{items} }), 24, '... 24 comments by default, as assets');
+ok($r->{json}{next_cursor}, '... with a cursor to the rest');
+is(scalar(@{ page($long, '?limit=100')->{json}{items} }), 60, 'limit=100 gives all 60');
+is(page($long, '?limit=100')->{json}{next_cursor}, undef, '... and no cursor');
+for my $limit (1, 7, 59, 60) {
+    my (@paged, $cursor, $pages, $ok);
+    $ok = 1;
+    do {
+        my $r = page($long, "?limit=$limit" . ($cursor ? "&cursor=$cursor" : ''));
+        $ok &&= $r->{status} == 200 && @{ $r->{json}{items} } <= $limit;
+        push @paged, map { $_->{content} } @{ $r->{json}{items} };
+        $cursor = $r->{json}{next_cursor};
+        $pages++;
+    } while ($cursor && $pages < 100);
+    ok($ok, "limit=$limit: every page is 200 with at most $limit comments");
+    is_deeply(\@paged, \@order, "limit=$limit: the pages are the list, in order, each comment once");
+}
+$r = page($long, '?limit=7');
+my $c7 = $r->{json}{next_cursor};
+$s->psql(qq{INSERT INTO comments (asset_id, user_id, timestamp_sec, content)
+            VALUES ('$long', '$ed->{user}{id}', 0, 'new at the start')});
+is_deeply([ map { $_->{content} } @{ page($long, "?limit=7&cursor=$c7")->{json}{items} } ],
+          [ @order[7 .. 13] ], 'a comment added before the cursor does not shift the next page');
+for my $bad ('limit=0', 'limit=101', 'limit=abc', 'limit=-1', 'limit=', 'cursor=abc.def', 'cursor=') {
+    $r = page($long, "?$bad");
+    is($r->{status}, 400, "$bad is 400");
+    like($r->{json}{message} // '', qr/^(limit|cursor): /, '... naming it');
+}
+is(page($id, "?cursor=$c7")->{status}, 400, "a cursor of another asset's comments is 400");
+my $ac = $s->api(GET => '/api/assets?limit=1', undef, token => $V)->{json}{next_cursor};
+ok($ac, 'an asset list cursor');
+is(page($long, "?cursor=$ac")->{status}, 400, '... is 400 for comments');
+is($s->api(GET => "/api/assets?limit=1&cursor=$c7", undef, token => $V)->{status}, 400,
+   'a comments cursor is 400 for the asset list');
+{
+    my ($enc, $sig) = $c7 =~ /^([^.]+)\.(.+)$/;
+    my $msg = "mam-cursor\n" . decode_base64url($enc);
+    my $key = $s->slurp($s->data_dir . '/secrets/sign.key') =~ s/\s+$//r;
+    is($sig, encode_base64url(hmac_sha256($msg, purpose_key($key, 'cursor'))),
+       'comment cursors are signed with the cursor key');
+    for my $k (['the signing key itself', $key], map { ["the $_ key", purpose_key($key, $_)] } qw(edge upload tus)) {
+        my $forged = "$enc." . encode_base64url(hmac_sha256($msg, $k->[1]));
+        is(page($long, "?limit=7&cursor=$forged")->{status}, 400, "a cursor signed with $k->[0] is 400");
+    }
+    # a cursor pointing elsewhere: right shape, signed with another key
+    my $payload = decode_base64url($enc) =~ s/\n[^\n]*$/\n0.000 1970-01-01T00:00:00.000000Z/r;
+    my $moved = encode_base64url($payload) . '.' . encode_base64url(hmac_sha256("mam-cursor\n$payload", purpose_key($key, 'edge')));
+    is(page($long, "?cursor=$moved")->{status}, 400, 'a forged key is 400');
+    substr(my $tampered = $c7, 3, 1) = substr($c7, 3, 1) eq 'A' ? 'B' : 'A';
+    is(page($long, "?cursor=$tampered")->{status}, 400, 'a tampered cursor is 400');
+}
 
 # --- delete ------------------------------------------------------------------
 my $mine = post($id, { timestamp_sec => 4, content => 'mine' })->{json}{comment}{id};

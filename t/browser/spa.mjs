@@ -236,6 +236,28 @@ try {
     return order[0] === 'Earlier' && order[1] === 'Cut here';
   });
 
+  await check('comments are loaded page by page, following next_cursor', async () => {
+    // one comment a page: the list shows all three only if every cursor is followed
+    const asked = [];
+    const paged = (url) => /\/api\/assets\/[^/]+\/comments\?/.test(url.href);
+    await page.route(paged, (route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      const u = new URL(route.request().url());
+      u.searchParams.set('limit', '1');
+      asked.push(u.searchParams.get('cursor') ? 'cursor' : 'first');
+      return route.continue({ url: u.toString() });
+    });
+    await page.evaluate(() => { document.querySelector('video').currentTime = 3.0; });
+    await page.waitForFunction(() => Math.abs(document.querySelector('video').currentTime - 3) < 0.05);
+    await page.getByLabel('Comment', { exact: true }).fill('Paged');
+    await page.getByRole('button', { name: 'Comment', exact: true }).click();
+    await page.locator('#comments li', { hasText: 'Paged' }).waitFor();
+    await page.unroute(paged);
+    const order = await page.locator('#comments li strong + div').allTextContents();
+    return { ok: order.join('|') === 'Earlier|Cut here|Paged' && asked.filter((a) => a === 'cursor').length >= 2,
+             diag: JSON.stringify({ order, asked }) };
+  });
+
   await check('delete one\'s own comment', async () => {
     await page.locator('#comments li', { hasText: 'Earlier' }).locator('button.delete').click();
     await page.locator('#comments li', { hasText: 'Earlier' }).waitFor({ state: 'detached' });
