@@ -85,6 +85,8 @@ typedef struct {
     size_t                    upload_part_size;       /* S3 multipart */
     time_t                    staging_ttl;
     ngx_msec_t                housekeeping_interval;
+    time_t                    session_retention;   /* 0: off */
+    time_t                    audit_retention;     /* 0: off */
     ngx_str_t                 upload_prefix;     /* the mam_upload location */
 
     ngx_flag_t                edge_used;
