@@ -5,6 +5,13 @@
  * the master file and the version row are settled from the file system:
  * master there with its size -> the version is recorded; otherwise the
  * intent is dropped.  One item at a time, one run at a time.
+ *
+ * Then retention: sessions (refresh tokens) expired for more than
+ * mam_session_retention and audit rows older than mam_audit_retention are
+ * deleted NGX_MAM_PURGE_BATCH rows per statement, each statement its own
+ * transaction, again while a batch came back full: no long lock, and the
+ * pool connection is free between batches.  A run that shortened the
+ * audit log records so in it (one "audit_purge" row with the count).
  */
 
 #include "ngx_mam_pg.h"
@@ -14,6 +21,17 @@
 /* a promote still in its request is never older than this */
 #define NGX_MAM_PROMOTE_STUCK  "60"
 
+/* rows deleted by one retention statement */
+#define NGX_MAM_PURGE_BATCH    1000
+
+
+typedef enum {
+    NGX_MAM_HK_PURGE_SESSIONS = 0,
+    NGX_MAM_HK_PURGE_AUDIT,
+    NGX_MAM_HK_PURGE_RECORD,
+    NGX_MAM_HK_PURGE_DONE
+} ngx_mam_hk_purge_e;
+
 
 typedef struct {
     ngx_pool_t               *pool;
@@ -21,6 +39,10 @@ typedef struct {
     json_t                   *item;
     size_t                    next_upload;
     size_t                    next_promotion;
+    ngx_mam_hk_purge_e        purge;
+    ngx_uint_t                purged;      /* rows, this phase */
+    const char               *session_retention;
+    const char               *audit_retention;
     ngx_mam_storage_op_t      op;
     const char               *values[2];
 } ngx_mam_hk_run_t;
@@ -225,6 +247,108 @@ ngx_mam_hk_master_sized(void *data)
 }
 
 
+/* one retention batch deleted: again while full, else the next phase */
+static void
+ngx_mam_hk_purged(PGresult *res, void *data)
+{
+    ngx_int_t          n;
+    ngx_mam_hk_run_t  *run = data;
+
+    n = ngx_mam_pg_ok(res) && PQntuples(res) == 1
+        ? ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
+                   PQgetlength(res, 0, 0))
+        : NGX_ERROR;
+
+    if (n == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "mam: housekeeping: PostgreSQL unavailable, run "
+                      "stopped");
+        ngx_mam_hk_finish(run);
+        return;
+    }
+
+    run->purged += n;
+
+    if (n < NGX_MAM_PURGE_BATCH) {
+        if (run->purged) {
+            ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                          "mam: housekeeping: deleted %ui %s",
+                          run->purged,
+                          run->purge == NGX_MAM_HK_PURGE_SESSIONS
+                          ? "expired sessions" : "old audit rows");
+        }
+
+        if (run->purge == NGX_MAM_HK_PURGE_SESSIONS) {
+            run->purged = 0;
+        }
+
+        run->purge++;
+    }
+
+    ngx_mam_hk_step(run);
+}
+
+
+static void
+ngx_mam_hk_purge(ngx_mam_hk_run_t *run, const char *sql,
+    const char *retention)
+{
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_mam_main_conf();
+
+    run->values[0] = retention;
+    run->values[1] = ngx_value(NGX_MAM_PURGE_BATCH);
+
+    if (ngx_mam_pg_task_query(mcf->pg, run->pool, sql, 2, run->values,
+                              ngx_mam_hk_purged, run)
+        != NGX_OK)
+    {
+        ngx_mam_hk_finish(run);
+    }
+}
+
+
+/* after the uploads and promotes: the retention phases, in order */
+static ngx_uint_t
+ngx_mam_hk_retention(ngx_mam_hk_run_t *run)
+{
+    if (ngx_mam_shutting_down()) {
+        return 0;
+    }
+
+    if (run->purge == NGX_MAM_HK_PURGE_SESSIONS) {
+        if (run->session_retention) {
+            ngx_mam_hk_purge(run, "SELECT mam_session_purge($1, $2)",
+                             run->session_retention);
+            return 1;
+        }
+
+        run->purge = NGX_MAM_HK_PURGE_AUDIT;
+    }
+
+    if (run->purge == NGX_MAM_HK_PURGE_AUDIT) {
+        if (run->audit_retention) {
+            ngx_mam_hk_purge(run, "SELECT mam_audit_purge($1, $2)",
+                             run->audit_retention);
+            return 1;
+        }
+
+        run->purge = NGX_MAM_HK_PURGE_RECORD;
+    }
+
+    if (run->purge == NGX_MAM_HK_PURGE_RECORD && run->purged) {
+        run->purge = NGX_MAM_HK_PURGE_DONE;
+        run->values[0] = run->audit_retention;
+        run->values[1] = ngx_mam_message(run->pool, "%ui", run->purged);
+        ngx_mam_hk_sql(run, "SELECT mam_audit_purged($1, $2)", 2);
+        return 1;
+    }
+
+    return 0;
+}
+
+
 static void
 ngx_mam_hk_step(ngx_mam_hk_run_t *run)
 {
@@ -245,6 +369,10 @@ ngx_mam_hk_step(ngx_mam_hk_run_t *run)
         ngx_mam_hk_storage(run, NGX_MAM_STORAGE_SIZE,
                            ngx_mam_hk_field(run, "master_key"), NULL,
                            ngx_mam_hk_master_sized);
+        return;
+    }
+
+    if (ngx_mam_hk_retention(run)) {
         return;
     }
 
@@ -302,6 +430,16 @@ ngx_mam_hk_handler(ngx_event_t *ev)
     run->pool = pool;
     run->values[0] = ngx_mam_message(pool, "%T", mcf->staging_ttl);
     run->values[1] = NGX_MAM_PROMOTE_STUCK;
+
+    if (mcf->session_retention) {
+        run->session_retention = ngx_mam_message(pool, "%T",
+                                                 mcf->session_retention);
+    }
+
+    if (mcf->audit_retention) {
+        run->audit_retention = ngx_mam_message(pool, "%T",
+                                               mcf->audit_retention);
+    }
 
     if (ngx_mam_pg_task_query(mcf->pg, pool,
                               "SELECT mam_housekeeping_work($1, $2)", 2,

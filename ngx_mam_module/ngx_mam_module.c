@@ -45,6 +45,8 @@ static char *ngx_mam_conf_set_edge_not_found(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_mam_conf_storage_root(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_mam_conf_set_sec_off_slot(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 static ngx_conf_post_t  ngx_mam_storage_root_post = {
     ngx_mam_conf_storage_root
@@ -103,6 +105,10 @@ static ngx_mam_conf_bounds_t  ngx_mam_staging_ttl_bounds = {
 
 static ngx_mam_conf_bounds_t  ngx_mam_uploads_pending_bounds = {
     ngx_mam_conf_bounds, 0, 1000000, ""
+};
+
+static ngx_mam_conf_bounds_t  ngx_mam_retention_bounds = {
+    ngx_mam_conf_bounds, 1, 3650 * 86400, "s"
 };
 
 static ngx_mam_conf_bounds_t  ngx_mam_events_ping_bounds = {
@@ -393,6 +399,20 @@ static ngx_command_t  ngx_mam_commands[] = {
       offsetof(ngx_mam_main_conf_t, housekeeping_interval),
       &ngx_mam_housekeeping_bounds },
 
+    { ngx_string("mam_session_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_mam_conf_set_sec_off_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, session_retention),
+      &ngx_mam_retention_bounds },
+
+    { ngx_string("mam_audit_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_mam_conf_set_sec_off_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, audit_retention),
+      &ngx_mam_retention_bounds },
+
     { ngx_string("mam_events_ping"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -637,6 +657,29 @@ ngx_mam_conf_msec_bounds(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* a time in seconds (with its bounds) or "off", kept as 0 */
+static char *
+ngx_mam_conf_set_sec_off_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    time_t     *sp;
+    ngx_str_t  *value;
+
+    sp = (time_t *) ((char *) conf + cmd->offset);
+    value = cf->args->elts;
+
+    if (*sp == NGX_CONF_UNSET
+        && value[1].len == 3
+        && ngx_strncmp(value[1].data, "off", 3) == 0)
+    {
+        *sp = 0;
+        return NGX_CONF_OK;
+    }
+
+    return ngx_conf_set_sec_slot(cf, cmd, conf);
 }
 
 
@@ -1095,6 +1138,8 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->upload_part_size = NGX_CONF_UNSET_SIZE;
     mcf->staging_ttl = NGX_CONF_UNSET;
     mcf->housekeeping_interval = NGX_CONF_UNSET_MSEC;
+    mcf->session_retention = NGX_CONF_UNSET;
+    mcf->audit_retention = NGX_CONF_UNSET;
     mcf->edge_bind_ip = NGX_CONF_UNSET;
     mcf->s3_path_style = NGX_CONF_UNSET;
     mcf->s3_object_lock = NGX_CONF_UNSET;
@@ -1137,6 +1182,8 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_size_value(mcf->upload_part_size, 64 << 20);
     ngx_conf_init_value(mcf->staging_ttl, 7 * 86400);
     ngx_conf_init_msec_value(mcf->housekeeping_interval, 3600000);
+    ngx_conf_init_value(mcf->session_retention, 30 * 86400);
+    ngx_conf_init_value(mcf->audit_retention, 0);
     ngx_conf_init_value(mcf->edge_bind_ip, 0);
     ngx_conf_init_value(mcf->s3_path_style, 0);
     ngx_conf_init_value(mcf->s3_object_lock, 0);

@@ -87,6 +87,8 @@ typedef struct {
     ngx_msec_t                housekeeping_interval;
     off_t                     user_quota;        /* bytes, 0: off */
     ngx_uint_t                uploads_pending;   /* open uploads, 0: off */
+    time_t                    session_retention;   /* 0: off */
+    time_t                    audit_retention;     /* 0: off */
     ngx_str_t                 upload_prefix;     /* the mam_upload location */
 
     ngx_flag_t                edge_used;

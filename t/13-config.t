@@ -11,7 +11,7 @@ my $s = Mam::Stack->new;
 $s->prepare;    # data dir, secrets and config; no servers needed for -t
 my $good = $s->render_nginx_conf(rate_limit_auth => 300, rate_limit_api => 3000,
                                  rate_limit_user => 1200);
-$good =~ s/^(\s*mam_rate_limits .*\n)/$1    mam_access_token_ttl 15m;\n    mam_refresh_token_ttl 30d;\n    mam_upload_max_size 20g;\n    mam_upload_url_ttl 1h;\n    mam_upload_resumable_threshold 1g;\n    mam_upload_resumable_ttl 2d;\n    mam_upload_part_size 64m;\n    mam_staging_ttl 7d;\n    mam_housekeeping_interval 1h;\n    mam_pg_query_timeout 30s;\n    mam_redis_timeout 3s;\n    mam_preview_enqueue_grace 10s;\n/m
+$good =~ s/^(\s*mam_rate_limits .*\n)/$1    mam_access_token_ttl 15m;\n    mam_refresh_token_ttl 30d;\n    mam_upload_max_size 20g;\n    mam_upload_url_ttl 1h;\n    mam_upload_resumable_threshold 1g;\n    mam_upload_resumable_ttl 2d;\n    mam_upload_part_size 64m;\n    mam_staging_ttl 7d;\n    mam_housekeeping_interval 1h;\n    mam_session_retention 30d;\n    mam_audit_retention off;\n    mam_pg_query_timeout 30s;\n    mam_redis_timeout 3s;\n    mam_preview_enqueue_grace 10s;\n/m
     or die 'no mam_rate_limits';
 
 my ($rc, $out) = $s->nginx_test($good);
@@ -83,6 +83,11 @@ my @bad = (
     [ mam_upload_part_size => '6000m', qr/"mam_upload_part_size" must be 5m\.\.5g/ ],
     [ mam_staging_ttl => 'later', qr/"mam_staging_ttl".*invalid/ ],
     [ mam_housekeeping_interval => '10ms', qr/"mam_housekeeping_interval".*between/ ],
+    [ mam_session_retention => '0s', qr/"mam_session_retention".*between/ ],
+    [ mam_session_retention => '3651d', qr/"mam_session_retention".*between/ ],
+    [ mam_session_retention => 'never', qr/"mam_session_retention".*invalid/ ],
+    [ mam_audit_retention => '0', qr/"mam_audit_retention".*between/ ],
+    [ mam_audit_retention => 'offf', qr/"mam_audit_retention".*invalid/ ],
     [ mam_preview_enqueue_grace => '500ms', qr/"mam_preview_enqueue_grace".*between 1000/ ],
     [ mam_preview_enqueue_grace => '2h', qr/"mam_preview_enqueue_grace".*between/ ],
 );
@@ -122,6 +127,16 @@ my $dup = $good;
 $dup =~ s/^(\s*mam_pg\s[^;]*;)/$1\n$1/m;
 ($rc, $out) = $s->nginx_test($dup);
 like($out, qr/"mam_pg" directive is duplicate/, 'a duplicate mam_pg is refused');
+
+# the retentions take "off" as well as a time, once
+for my $case ([ mam_session_retention => 'off' ], [ mam_audit_retention => '90d' ],
+              [ mam_audit_retention => '1s' ]) {
+    my ($rc, $out) = $s->nginx_test(with(@$case));
+    is($rc, 0, "nginx -t passes $case->[0] $case->[1]") or diag($out);
+}
+($dup = $good) =~ s/^(\s*mam_audit_retention\s[^;]*;)/$1\n$1/m or die;
+($rc, $out) = $s->nginx_test($dup);
+like($out, qr/"mam_audit_retention" directive is duplicate/, 'a duplicate mam_audit_retention off is refused');
 
 (my $nested = $good) =~ s/(location \/api\/ \{)/$1 mam_pg_pool_size 2;/;
 ($rc, $out) = $s->nginx_test($nested);

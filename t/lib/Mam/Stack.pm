@@ -57,6 +57,8 @@ my %DEFAULTS = (
     upload_part_size => undef,
     staging_ttl      => undef,
     housekeeping_interval => undef,
+    session_retention => undef,
+    audit_retention  => undef,
     events_ping      => undef,
     preview_reconcile_interval => undef,
     preview_stall_timeout => undef,
@@ -505,7 +507,8 @@ EOT
         }
         for my $k (qw(rate_limit_auth rate_limit_api rate_limit_user upload_max_size
                       upload_url_ttl upload_resumable_threshold upload_resumable_ttl
-                      upload_part_size staging_ttl housekeeping_interval events_ping
+                      upload_part_size staging_ttl housekeeping_interval
+                      session_retention audit_retention events_ping
                       preview_reconcile_interval preview_stall_timeout
                       preview_enqueue_grace pg_query_timeout redis_timeout
                       preview_stream_maxlen)) {
