@@ -31,6 +31,8 @@ static char *ngx_mam_conf_set_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_set_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_mam_conf_set_health_deep_allow(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_mam_conf_set_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_set_upload(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -311,6 +313,13 @@ static ngx_command_t  ngx_mam_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, rate_limit_user),
       &ngx_mam_rate_limit_bounds },
+
+    { ngx_string("mam_health_deep_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_mam_conf_set_health_deep_allow,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("mam_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -793,6 +802,57 @@ ngx_mam_conf_set_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     field->data = key;
     field->len = len;
+
+    return NGX_CONF_OK;
+}
+
+
+/* mam_health_deep_allow CIDR...: who may ask /api/health for a live probe
+ * (?deep=1, ?probe=); everyone else gets the per-worker cached answer */
+static char *
+ngx_mam_conf_set_health_deep_allow(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_mam_main_conf_t  *mcf = conf;
+
+    ngx_int_t    rc;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    ngx_cidr_t  *cidr;
+
+    if (mcf->health_deep_allow) {
+        return "is duplicate";
+    }
+
+    mcf->health_deep_allow = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                              sizeof(ngx_cidr_t));
+    if (mcf->health_deep_allow == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        cidr = ngx_array_push(mcf->health_deep_allow);
+        if (cidr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_ptocidr(&value[i], cidr);
+
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" has an invalid address or network "
+                               "\"%V\"", &cmd->name, &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "\"%V\": low address bits of %V are "
+                               "meaningless", &cmd->name, &value[i]);
+        }
+    }
 
     return NGX_CONF_OK;
 }
