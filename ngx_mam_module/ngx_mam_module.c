@@ -314,6 +314,13 @@ static ngx_command_t  ngx_mam_commands[] = {
       offsetof(ngx_mam_main_conf_t, rate_limit_user),
       &ngx_mam_rate_limit_bounds },
 
+    { ngx_string("mam_rate_limit_callback"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, rate_limit_callback),
+      &ngx_mam_rate_limit_bounds },
+
     { ngx_string("mam_health_deep_allow"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_mam_conf_set_health_deep_allow,
@@ -1128,6 +1135,7 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->rate_limit_auth = NGX_CONF_UNSET_UINT;
     mcf->rate_limit_api = NGX_CONF_UNSET_UINT;
     mcf->rate_limit_user = NGX_CONF_UNSET_UINT;
+    mcf->rate_limit_callback = NGX_CONF_UNSET_UINT;
     mcf->upload_max_size = NGX_CONF_UNSET;
     mcf->upload_url_ttl = NGX_CONF_UNSET;
     mcf->upload_resumable_threshold = NGX_CONF_UNSET;
@@ -1168,6 +1176,7 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->rate_limit_auth, 300);
     ngx_conf_init_uint_value(mcf->rate_limit_api, 3000);
     ngx_conf_init_uint_value(mcf->rate_limit_user, 1200);
+    ngx_conf_init_uint_value(mcf->rate_limit_callback, 6000);
     ngx_conf_init_value(mcf->upload_max_size, (off_t) 20 << 30);
     ngx_conf_init_value(mcf->upload_url_ttl, 3600);
     ngx_conf_init_value(mcf->upload_resumable_threshold, 0);
