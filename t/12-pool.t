@@ -133,7 +133,7 @@ sub freeze_pg { $_[0]->freeze_postgres($_[1]) }
     for my $round (1 .. 3) {
         $s->psql_as('postgres', 'postgres',
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'mam'");
-        $s->wait_until(sub { ($s->http(GET => '/api/health')->{status} // 0) == 200 }, 10,
+        $s->wait_until(sub { ($s->http(GET => '/api/health?deep=1')->{status} // 0) == 200 }, 10,
                        "no reconnection (round $round)");
     }
     pass('after three cuts the pool reconnects each time through the refusing host');
