@@ -581,8 +581,8 @@ ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     int                   argc, nkeys, i;
     u_char               *key;
     ngx_str_t             user;
-    ngx_uint_t            auth_scope;
-    const char           *keys[3], *argv[8];
+    ngx_uint_t            auth_scope, limit;
+    const char           *keys[3], *argv[8], *scope;
     ngx_mam_gate_t       *g;
     ngx_mam_main_conf_t  *mcf;
 
@@ -601,11 +601,25 @@ ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         auth_scope = r->uri.len >= 6
                      && ngx_strncmp(r->uri.data, "/auth/", 6) == 0;
 
-        key = ngx_mam_gate_key(r, auth_scope ? "auth" : "api",
-                               ngx_mam_client_ip(r));
+        if (ctx->route->handler == ngx_mam_preview_callback_handler) {
+            /* transcoderd's signed callbacks have a window of their own:
+             * a flood of forged ones from an address does not spend the
+             * users' requests from that address, nor the other way round */
+            scope = "callback";
+            limit = mcf->rate_limit_callback;
+
+        } else if (auth_scope) {
+            scope = "auth";
+            limit = mcf->rate_limit_auth;
+
+        } else {
+            scope = "api";
+            limit = mcf->rate_limit_api;
+        }
+
+        key = ngx_mam_gate_key(r, scope, ngx_mam_client_ip(r));
         keys[nkeys++] = (char *) key;
-        g->limits[g->nlimits++] = auth_scope ? mcf->rate_limit_auth
-                                             : mcf->rate_limit_api;
+        g->limits[g->nlimits++] = limit;
 
         if (ctx->authenticated) {
             user.data = (u_char *) ctx->user.sub;

@@ -3,6 +3,17 @@
  * Redis, both in flight at once; 200 when both answer, 503 naming the
  * component that is down.
  *
+ * Without a token anyone may ask, so a plain request answers from the
+ * worker's last probe while it is under a second old: a flood costs at most
+ * one query and one PING per worker and second.  A stale answer starts the
+ * next probe, which that request waits for; requests meanwhile get the last
+ * result, and once that probe has been out for a second, whatever it still
+ * waits for counts as down (a hung PostgreSQL turns health to 503 within
+ * about two seconds, not after mam_pg_query_timeout).
+ *
+ * `?deep=1` and `?probe=` always probe live, for the addresses of
+ * mam_health_deep_allow only (403 for others).
+ *
  * `?probe=<1..64 of [A-Za-z0-9_-]>` is round-tripped through PostgreSQL as a
  * query parameter and echoed back, so a client can tell that the answer was
  * computed for its own request (used by the pool tests and useful to check
@@ -14,57 +25,104 @@
 
 
 #define NGX_MAM_HEALTH_PROBE_MAX  64
+#define NGX_MAM_HEALTH_CACHE      1000    /* ms */
 
 
 typedef struct {
     ngx_uint_t    pending;
     ngx_uint_t    pg_ok;
     ngx_uint_t    redis_ok;
+    ngx_uint_t    pg_done;
+    ngx_uint_t    redis_done;
+    ngx_uint_t    refresh;     /* this probe refreshes the worker's cache */
     ngx_str_t     probe;
     json_t       *probe_echo;
 } ngx_mam_health_t;
 
 
-static void
-ngx_mam_health_finish(ngx_http_request_t *r, ngx_mam_health_t *h)
+/* this worker's last probe */
+typedef struct {
+    ngx_msec_t         done;       /* when it ended */
+    ngx_msec_t         started;    /* when the one in flight began */
+    ngx_mam_health_t  *prober;     /* the one in flight, or NULL */
+    unsigned           valid:1;
+    unsigned           pg_ok:1;
+    unsigned           redis_ok:1;
+} ngx_mam_health_cache_t;
+
+
+static ngx_mam_health_cache_t  ngx_mam_health_cache;
+
+
+static ngx_int_t
+ngx_mam_health_answer(ngx_http_request_t *r, ngx_uint_t pg_ok,
+    ngx_uint_t redis_ok, json_t *probe_echo)
 {
     json_t     *body;
-    ngx_int_t   rc;
     ngx_uint_t  ok;
 
-    if (--h->pending) {
-        return;
-    }
-
-    ok = h->pg_ok && h->redis_ok;
+    ok = pg_ok && redis_ok;
 
     body = json_pack("{s:s, s:s, s:s, s:s}",
                      "status", ok ? "ok" : "unavailable",
-                     "postgres", h->pg_ok ? "ok" : "down",
-                     "redis", h->redis_ok ? "ok" : "down",
+                     "postgres", pg_ok ? "ok" : "down",
+                     "redis", redis_ok ? "ok" : "down",
                      "version", NGX_MAM_VERSION);
 
     if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (!ok) {
         json_object_set_new(body, "error", json_string("unavailable"));
         json_object_set_new(body, "message", json_string(
-            !h->pg_ok ? (!h->redis_ok ? "postgres and redis are down"
-                                      : "postgres is down")
-                      : "redis is down"));
+            !pg_ok ? (!redis_ok ? "postgres and redis are down"
+                                : "postgres is down")
+                   : "redis is down"));
     }
 
-    if (h->probe_echo) {
-        json_object_set(body, "probe", h->probe_echo);
+    if (probe_echo) {
+        json_object_set(body, "probe", probe_echo);
     }
 
-    rc = ngx_mam_send_json(r, ok ? NGX_HTTP_OK
-                                 : NGX_HTTP_SERVICE_UNAVAILABLE, body);
+    return ngx_mam_send_json(r, ok ? NGX_HTTP_OK
+                                   : NGX_HTTP_SERVICE_UNAVAILABLE, body);
+}
 
-    ngx_http_finalize_request(r, rc);
+
+static void
+ngx_mam_health_finish(ngx_http_request_t *r, ngx_mam_health_t *h)
+{
+    ngx_mam_health_cache_t  *c = &ngx_mam_health_cache;
+
+    if (--h->pending) {
+        return;
+    }
+
+    if (h->refresh && c->prober == h) {
+        c->prober = NULL;
+        c->valid = 1;
+        c->pg_ok = h->pg_ok ? 1 : 0;
+        c->redis_ok = h->redis_ok ? 1 : 0;
+        c->done = ngx_current_msec;
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_health_answer(r, h->pg_ok,
+                                                       h->redis_ok,
+                                                       h->probe_echo));
+}
+
+
+/* the request that carried the probe went away first: the next request
+ * starts another */
+static void
+ngx_mam_health_cleanup(void *data)
+{
+    ngx_mam_health_t  *h = data;
+
+    if (ngx_mam_health_cache.prober == h) {
+        ngx_mam_health_cache.prober = NULL;
+    }
 }
 
 
@@ -73,6 +131,7 @@ ngx_mam_health_pg_done(ngx_http_request_t *r, PGresult *res, void *data)
 {
     ngx_mam_health_t  *h = data;
 
+    h->pg_done = 1;
     h->pg_ok = ngx_mam_pg_ok(res) && PQntuples(res) == 1;
 
     if (h->pg_ok && h->probe.len) {
@@ -93,6 +152,7 @@ ngx_mam_health_redis_done(ngx_http_request_t *r, redisReply *reply,
 {
     ngx_mam_health_t  *h = data;
 
+    h->redis_done = 1;
     h->redis_ok = reply != NULL && reply->type == REDIS_REPLY_STATUS
                   && ngx_strcmp(reply->str, "PONG") == 0;
 
@@ -124,12 +184,66 @@ ngx_mam_health_probe(ngx_http_request_t *r, ngx_str_t *probe)
 }
 
 
+/* the answer of a plain request from this worker's cache, or NGX_DECLINED
+ * when it must probe itself (refresh: and store what it finds) */
+static ngx_int_t
+ngx_mam_health_cached(ngx_http_request_t *r, ngx_uint_t *refresh)
+{
+    ngx_msec_t               now;
+    ngx_mam_health_t        *p;
+    ngx_mam_health_cache_t  *c = &ngx_mam_health_cache;
+
+    now = ngx_current_msec;
+    *refresh = 0;
+
+    if (c->valid && now - c->done < NGX_MAM_HEALTH_CACHE) {
+        return ngx_mam_health_answer(r, c->pg_ok, c->redis_ok, NULL);
+    }
+
+    p = c->prober;
+
+    if (p == NULL) {
+        *refresh = 1;
+        return NGX_DECLINED;
+    }
+
+    if (now - c->started < NGX_MAM_HEALTH_CACHE) {
+        /* the next probe is on its way: the last result meanwhile, or, at
+         * a worker's start before any, a probe of its own */
+        return c->valid ? ngx_mam_health_answer(r, c->pg_ok, c->redis_ok,
+                                                NULL)
+                        : NGX_DECLINED;
+    }
+
+    /* out for a second: what it still waits for does not answer */
+    return ngx_mam_health_answer(r, p->pg_done && p->pg_ok,
+                                 p->redis_done && p->redis_ok, NULL);
+}
+
+
+static ngx_uint_t
+ngx_mam_health_deep_allowed(ngx_http_request_t *r)
+{
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    return mcf->health_deep_allow != NULL
+           && ngx_cidr_match(r->connection->sockaddr, mcf->health_deep_allow)
+              == NGX_OK;
+}
+
+
 ngx_int_t
 ngx_mam_health_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
-    const char           **values, *ping;
-    ngx_mam_health_t      *h;
-    ngx_mam_main_conf_t   *mcf;
+    ngx_int_t               rc;
+    ngx_str_t               deep;
+    ngx_uint_t              refresh;
+    const char            **values, *ping;
+    ngx_mam_health_t       *h;
+    ngx_pool_cleanup_t     *cln;
+    ngx_mam_main_conf_t    *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
@@ -143,6 +257,47 @@ ngx_mam_health_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "probe: must be 1..64 characters of "
                                   "[A-Za-z0-9_-]");
+    }
+
+    if (ngx_http_arg(r, (u_char *) "deep", 4, &deep) != NGX_OK) {
+        ngx_str_null(&deep);
+
+    } else if (deep.len != 1 || (deep.data[0] != '0' && deep.data[0] != '1'))
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "deep: must be 0 or 1");
+    }
+
+    refresh = 0;
+
+    if (h->probe.len || (deep.len && deep.data[0] == '1')) {
+
+        if (!ngx_mam_health_deep_allowed(r)) {
+            return ngx_mam_send_error(r, NGX_HTTP_FORBIDDEN,
+                                      "deep health checks are for the "
+                                      "addresses of mam_health_deep_allow");
+        }
+
+    } else {
+        rc = ngx_mam_health_cached(r, &refresh);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    if (refresh) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                      NULL);
+        }
+
+        cln->handler = ngx_mam_health_cleanup;
+        cln->data = h;
+
+        h->refresh = 1;
+        ngx_mam_health_cache.prober = h;
+        ngx_mam_health_cache.started = ngx_current_msec;
     }
 
     ctx->data = h;
@@ -171,6 +326,7 @@ ngx_mam_health_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         != NGX_OK)
     {
         /* the query is already in flight: answer when it returns */
+        h->redis_done = 1;
         h->pending--;
     }
 

@@ -31,6 +31,8 @@ static char *ngx_mam_conf_set_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_set_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_mam_conf_set_health_deep_allow(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_mam_conf_set_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_set_upload(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -321,6 +323,20 @@ static ngx_command_t  ngx_mam_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, rate_limit_user),
       &ngx_mam_rate_limit_bounds },
+
+    { ngx_string("mam_rate_limit_callback"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, rate_limit_callback),
+      &ngx_mam_rate_limit_bounds },
+
+    { ngx_string("mam_health_deep_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_mam_conf_set_health_deep_allow,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("mam_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -859,6 +875,57 @@ ngx_mam_conf_set_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* mam_health_deep_allow CIDR...: who may ask /api/health for a live probe
+ * (?deep=1, ?probe=); everyone else gets the per-worker cached answer */
+static char *
+ngx_mam_conf_set_health_deep_allow(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_mam_main_conf_t  *mcf = conf;
+
+    ngx_int_t    rc;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    ngx_cidr_t  *cidr;
+
+    if (mcf->health_deep_allow) {
+        return "is duplicate";
+    }
+
+    mcf->health_deep_allow = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                              sizeof(ngx_cidr_t));
+    if (mcf->health_deep_allow == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        cidr = ngx_array_push(mcf->health_deep_allow);
+        if (cidr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_ptocidr(&value[i], cidr);
+
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" has an invalid address or network "
+                               "\"%V\"", &cmd->name, &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "\"%V\": low address bits of %V are "
+                               "meaningless", &cmd->name, &value[i]);
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_mam_conf_set_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -1129,6 +1196,7 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->rate_limit_auth = NGX_CONF_UNSET_UINT;
     mcf->rate_limit_api = NGX_CONF_UNSET_UINT;
     mcf->rate_limit_user = NGX_CONF_UNSET_UINT;
+    mcf->rate_limit_callback = NGX_CONF_UNSET_UINT;
     mcf->upload_max_size = NGX_CONF_UNSET;
     mcf->upload_url_ttl = NGX_CONF_UNSET;
     mcf->upload_resumable_threshold = NGX_CONF_UNSET;
@@ -1173,6 +1241,7 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->rate_limit_auth, 300);
     ngx_conf_init_uint_value(mcf->rate_limit_api, 3000);
     ngx_conf_init_uint_value(mcf->rate_limit_user, 1200);
+    ngx_conf_init_uint_value(mcf->rate_limit_callback, 6000);
     ngx_conf_init_value(mcf->upload_max_size, (off_t) 20 << 30);
     ngx_conf_init_value(mcf->upload_url_ttl, 3600);
     ngx_conf_init_value(mcf->upload_resumable_threshold, 0);

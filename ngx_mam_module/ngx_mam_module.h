@@ -76,6 +76,9 @@ typedef struct {
     ngx_uint_t                rate_limit_auth;   /* per IP, per minute */
     ngx_uint_t                rate_limit_api;    /* per IP, per minute */
     ngx_uint_t                rate_limit_user;   /* per user, per minute */
+    ngx_uint_t                rate_limit_callback;  /* per IP, per minute */
+
+    ngx_array_t              *health_deep_allow;  /* of ngx_cidr_t */
 
     ngx_str_t                 storage_root;      /* local storage */
     off_t                     upload_max_size;

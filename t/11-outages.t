@@ -12,7 +12,8 @@ use Mam::Stack;
 my $s = Mam::Stack->new;
 $s->start;
 
-sub health { my $r = $s->http(GET => '/api/health'); return $r }
+# a live probe each time (the plain answer is cached for a second)
+sub health { my $r = $s->http(GET => '/api/health?deep=1'); return $r }
 
 sub wait_for {
     my ($want, $max) = @_;

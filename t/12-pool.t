@@ -133,7 +133,7 @@ sub freeze_pg { $_[0]->freeze_postgres($_[1]) }
     for my $round (1 .. 3) {
         $s->psql_as('postgres', 'postgres',
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'mam'");
-        $s->wait_until(sub { ($s->http(GET => '/api/health')->{status} // 0) == 200 }, 10,
+        $s->wait_until(sub { ($s->http(GET => '/api/health?deep=1')->{status} // 0) == 200 }, 10,
                        "no reconnection (round $round)");
     }
     pass('after three cuts the pool reconnects each time through the refusing host');
@@ -194,7 +194,7 @@ sub freeze_pg { $_[0]->freeze_postgres($_[1]) }
     my $took = time - $t0;
     like($answer, qr{^HTTP/1\.1 503}, 'a query blocked on a lock past mam_pg_query_timeout: 503');
     cmp_ok($took, '>=', 1.9, sprintf('... after the timeout (%.1fs)', $took));
-    my $h = $s->http(GET => "/api/health");
+    my $h = $s->http(GET => "/api/health?deep=1");
     is($h->{status}, 200, "... and the pool answers again while the lock is still held")
         or diag($h->{content}, "\n", join "\n", grep { /mam/ } split /\n/, $s->error_log_text);
     $unlock->($locker);
@@ -207,7 +207,7 @@ sub freeze_pg { $_[0]->freeze_postgres($_[1]) }
                    5, 'no 499');
     pass('a client that leaves while its query is blocked ends the request at once (499)');
     sleep 2;
-    is($s->http(GET => '/api/health')->{status}, 200,
+    is($s->http(GET => '/api/health?deep=1')->{status}, 200,
        'the abandoned query gives its pool slot back after mam_pg_query_timeout, lock still held');
     like($s->error_log_text, qr/abandoned postgres query still running/, '... and says so');
     $unlock->($locker);

@@ -10,7 +10,8 @@ use Mam::Stack;
 my $s = Mam::Stack->new;
 $s->prepare;    # data dir, secrets and config; no servers needed for -t
 my $good = $s->render_nginx_conf(rate_limit_auth => 300, rate_limit_api => 3000,
-                                 rate_limit_user => 1200);
+                                 rate_limit_user => 1200,
+                                 rate_limit_callback => 6000);
 $good =~ s/^(\s*mam_rate_limits .*\n)/$1    mam_access_token_ttl 15m;\n    mam_refresh_token_ttl 30d;\n    mam_upload_max_size 20g;\n    mam_upload_url_ttl 1h;\n    mam_upload_resumable_threshold 1g;\n    mam_upload_resumable_ttl 2d;\n    mam_upload_part_size 64m;\n    mam_staging_ttl 7d;\n    mam_housekeeping_interval 1h;\n    mam_session_retention 30d;\n    mam_audit_retention off;\n    mam_pg_query_timeout 30s;\n    mam_redis_timeout 3s;\n    mam_preview_enqueue_grace 10s;\n/m
     or die 'no mam_rate_limits';
 
@@ -70,6 +71,9 @@ my @bad = (
     [ mam_rate_limit_auth => '0', qr/"mam_rate_limit_auth".*between/ ],
     [ mam_rate_limit_api => 'lots', qr/"mam_rate_limit_api".*invalid/ ],
     [ mam_rate_limit_user => '2000000', qr/"mam_rate_limit_user".*between/ ],
+    [ mam_rate_limit_callback => '0', qr/"mam_rate_limit_callback".*between/ ],
+    [ mam_health_deep_allow => '10.0.0.300', qr/"mam_health_deep_allow" has an invalid address/ ],
+    [ mam_health_deep_allow => '127.0.0.1 nowhere', qr/"mam_health_deep_allow".*"nowhere"/ ],
     [ mam_access_token_ttl => '10s', qr/"mam_access_token_ttl".*between/ ],
     [ mam_access_token_ttl => '2d', qr/"mam_access_token_ttl".*between/ ],
     [ mam_refresh_token_ttl => '10m', qr/"mam_refresh_token_ttl".*between/ ],

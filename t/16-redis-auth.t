@@ -155,7 +155,7 @@ for my $mode (qw(password acl)) {
 
     $s->write_file($pwfile, "$good\n");
     $s->reload_nginx;
-    $s->wait_until(sub { $s->http(GET => '/api/health')->{status} == 200 }, 10, 'health 200');
+    $s->wait_until(sub { $s->http(GET => '/api/health?deep=1')->{status} == 200 }, 10, 'health 200');
     pass("$mode: the right password again (reload): healthy");
     $s->check_error_log;
 }

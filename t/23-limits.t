@@ -143,7 +143,7 @@ like($s->error_log_text, qr/redis unavailable, failed-login limit not applied/,
      '... and so is the open failed-login limit');
 
 $s->start_redis;
-$s->wait_until(sub { $s->api(GET => '/api/health')->{status} == 200 }, 10, 'redis back');
+$s->wait_until(sub { $s->api(GET => '/api/health?deep=1')->{status} == 200 }, 10, 'redis back');
 login('user4@example.com', 'wrong horse battery') for 1 .. 5;
 is(login('user4@example.com', $PW)->{status}, 429, 'Redis back: limits apply again');
 
@@ -160,7 +160,7 @@ for my $req ([POST => '/auth/login', { email => 'admin@example.com', password =>
     is($r->{json}{error}, 'unavailable', '... unavailable');
 }
 $s->start_postgres;
-$s->wait_until(sub { $s->api(GET => '/api/health')->{status} == 200 }, 15, 'postgres back');
+$s->wait_until(sub { $s->api(GET => '/api/health?deep=1')->{status} == 200 }, 15, 'postgres back');
 is(login('admin@example.com', $PW)->{status}, 200, 'PostgreSQL back: login works without a reload');
 
 $s->check_error_log;

@@ -144,7 +144,7 @@ ok(wait_for($clients[7], qr/ping/, 3), 'the others still stream');
 $s->stop_redis;
 $s->start_redis;
 $s->wait_until(sub { (grep { /cmd=subscribe/ } split /\n/, $s->redis_cli('CLIENT', 'LIST')) == $WORKERS
-                     && ($s->http(GET => '/api/health')->{status} // 0) == 200 }, 15,
+                     && ($s->http(GET => '/api/health?deep=1')->{status} // 0) == 200 }, 15,
                'subscribers back');
 pass("after a Redis restart the $WORKERS workers subscribe again");
 my $seen = () = $clients[7]{buf} =~ /"status":"ready"/g;

@@ -83,21 +83,21 @@ like($a->{text}, qr/"error":"unavailable"/, '... error unavailable');
 cmp_ok($a->{elapsed}, '>=', 4.9, sprintf('... after the timeout (%.1fs)', $a->{elapsed}));
 cmp_ok($a->{elapsed}, '<', 8, '... not much later');
 like($s->error_log_text, qr/postgres query timed out/, 'the timeout is logged');
-$s->wait_until(sub { ($s->http(GET => '/api/health')->{status} // 0) == 200 }, 10,
+$s->wait_until(sub { ($s->http(GET => '/api/health?deep=1')->{status} // 0) == 200 }, 10,
                'pool did not recover');
 pass('the pool reconnects and answers again');
 
 # --- a Redis reply that does not come -------------------------------------------
 $s->redis_cli(qw(CLIENT PAUSE 2500 ALL));
 my $t0 = time;
-my $r = $s->http(GET => '/api/health');
+my $r = $s->http(GET => '/api/health?deep=1');
 my $took = time - $t0;
 is($r->{status}, 503, 'Redis paused: health answers 503 after mam_redis_timeout');
 is($r->{json}{redis}, 'down', '... redis down');
 cmp_ok($took, '>=', 0.9, sprintf('... after the timeout (%.1fs)', $took));
 cmp_ok($took, '<', 2.4, '... before Redis resumes');
 sleep 2;
-is($s->http(GET => '/api/health')->{status}, 200, 'Redis back: 200');
+is($s->http(GET => '/api/health?deep=1')->{status}, 200, 'Redis back: 200');
 
 # and a reload while the Redis command is pending: answered before exit
 $s->redis_cli(qw(CLIENT PAUSE 3000 ALL));

@@ -50,6 +50,8 @@ my %DEFAULTS = (
     rate_limit_auth  => undef,     # undef: the module's default
     rate_limit_api   => undef,
     rate_limit_user  => undef,
+    rate_limit_callback => undef,
+    health_deep_allow => '127.0.0.1',   # mam_health_deep_allow; undef: none
     upload_max_size  => undef,     # undef: the module's defaults
     upload_url_ttl   => undef,
     upload_resumable_threshold => undef,
@@ -505,7 +507,8 @@ EOT
                   . "    mam_s3_buckets @BUCKETS;\n"
                   . "    mam_s3_credentials_file $d/secrets/s3.credentials;\n";
         }
-        for my $k (qw(rate_limit_auth rate_limit_api rate_limit_user upload_max_size
+        for my $k (qw(rate_limit_auth rate_limit_api rate_limit_user
+                      rate_limit_callback health_deep_allow upload_max_size
                       upload_url_ttl upload_resumable_threshold upload_resumable_ttl
                       upload_part_size staging_ttl housekeeping_interval
                       session_retention audit_retention events_ping
