@@ -37,7 +37,10 @@ for my $mode (qw(password acl)) {
     my (undef, $anon) = $s->run_quiet('redis-cli', '-s', $s->redis_socket, 'PING');
     like($anon, qr/NOAUTH/, "$mode: Redis refuses a client without AUTH");
 
-    my $h = $s->http(GET => '/api/health');
+    # the workers' connections authenticate asynchronously after start
+    my $h;
+    eval { $s->wait_until(sub { $h = $s->http(GET => '/api/health?deep=1'); $h->{status} == 200 },
+                          10, 'health 200') };
     is($h->{status}, 200, "$mode: health 200");
     is($h->{json}{redis}, 'ok', "$mode: ... redis: ok (PING after AUTH)");
 
