@@ -158,6 +158,55 @@ mam_s3_header(char *p, size_t size, size_t n, void *data)
 }
 
 /* the body: upload_size bytes from upload's position, not to its end */
+/* the size-aware deadline of a call that moves a file (monotonic ms) */
+typedef struct {
+    long long   start;
+    long long   base;       /* timeout_ms */
+    long        rate;       /* low_speed_limit: bytes/s */
+    off_t       size;       /* bytes known to move */
+    int         expired;
+} mam_s3_deadline_t;
+
+
+static long long
+mam_s3_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+static int
+mam_s3_progress(void *data, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+    off_t               size;
+    mam_s3_deadline_t  *dl = data;
+
+    (void) dlnow;
+    (void) ulnow;
+
+    size = dl->size;
+    if ((off_t) dltotal > size) {
+        size = (off_t) dltotal;
+    }
+    if ((off_t) ultotal > size) {
+        size = (off_t) ultotal;
+    }
+
+    if (mam_s3_now_ms() - dl->start
+        > dl->base + (long long) (size / dl->rate) * 1000)
+    {
+        dl->expired = 1;
+        return 1;
+    }
+
+    return 0;
+}
+
+
 typedef struct {
     FILE   *f;
     off_t   left;
@@ -191,6 +240,7 @@ mam_s3_perform(const mam_s3_t *s3, mam_s3_req_t *req)
     struct curl_slist  *h = NULL;
     mam_sigv4_req_t     sr;
     mam_s3_reader_t     rd;
+    mam_s3_deadline_t   dl;
     mam_sigv4_creds_t   cr = { s3->access_key, s3->secret_key, s3->region,
                                "s3" };
 
@@ -275,6 +325,26 @@ mam_s3_perform(const mam_s3_t *s3, mam_s3_req_t *req)
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+
+    dl.start = mam_s3_now_ms();
+    dl.base = s3->timeout_ms > 0 ? s3->timeout_ms : MAM_S3_TIMEOUT_MS;
+    dl.rate = s3->low_speed_limit > 0 ? s3->low_speed_limit
+                                      : MAM_S3_LOW_SPEED_LIMIT;
+    dl.size = req->upload ? req->upload_size : 0;
+    dl.expired = 0;
+
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, dl.rate);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+                     s3->low_speed_time > 0 ? s3->low_speed_time
+                                            : (long) MAM_S3_LOW_SPEED_TIME);
+    if (req->upload || req->download) {
+        /* timeout_ms plus the size at the low-speed rate, once known */
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, mam_s3_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &dl);
+    } else {
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, dl.base);
+    }
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mam_s3_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, req);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, mam_s3_header);
@@ -312,6 +382,8 @@ mam_s3_perform(const mam_s3_t *s3, mam_s3_req_t *req)
     if (cc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &req->status);
         rc = 0;
+    } else if (dl.expired) {
+        snprintf(req->error, sizeof(req->error), "deadline passed");
     } else {
         snprintf(req->error, sizeof(req->error), "%s",
                  curl_easy_strerror(cc));

@@ -20,7 +20,21 @@ typedef struct {
     char  access_key[128];
     char  secret_key[256];
     int   path_style;
+
+    /* deadlines of every call (0: the defaults below): a request without
+     * a body to move must end within timeout_ms; one that moves a file
+     * gets timeout_ms plus its size at low_speed_limit bytes/s (a large
+     * transfer is bounded by its speed, not by a short total), and any
+     * call is dropped once slower than low_speed_limit for
+     * low_speed_time seconds */
+    long  timeout_ms;
+    long  low_speed_limit;
+    long  low_speed_time;
 } mam_s3_t;
+
+#define MAM_S3_TIMEOUT_MS       60000
+#define MAM_S3_LOW_SPEED_LIMIT  1024
+#define MAM_S3_LOW_SPEED_TIME   30
 
 /* "http(s)://host[:port]" */
 int mam_s3_set_endpoint(mam_s3_t *s3, const char *endpoint);
