@@ -392,7 +392,7 @@ ngx_mam_register_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     }
 
     if (rg->name == NULL
-        || ngx_mam_thread_run(r, ngx_mam_register_hash,
+        || ngx_mam_thread_run(r, NGX_MAM_THREAD_HASH, ngx_mam_register_hash,
                               ngx_mam_register_hashed, rg)
            != NGX_OK)
     {
@@ -578,8 +578,8 @@ ngx_mam_login_found(ngx_http_request_t *r, PGresult *res, void *data)
     }
 
     /* no account: lg->hash stays NULL and a dummy hash is verified */
-    if (ngx_mam_thread_run(r, ngx_mam_login_verify, ngx_mam_login_verified,
-                           lg)
+    if (ngx_mam_thread_run(r, NGX_MAM_THREAD_HASH, ngx_mam_login_verify,
+                           ngx_mam_login_verified, lg)
         != NGX_OK)
     {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);

@@ -275,6 +275,27 @@ static ngx_command_t  ngx_mam_commands[] = {
       offsetof(ngx_mam_main_conf_t, thread_pool_name),
       NULL },
 
+    { ngx_string("mam_thread_pool_hash"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, thread_pool_names[NGX_MAM_THREAD_HASH]),
+      NULL },
+
+    { ngx_string("mam_thread_pool_files"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, thread_pool_names[NGX_MAM_THREAD_FILES]),
+      NULL },
+
+    { ngx_string("mam_thread_pool_s3"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, thread_pool_names[NGX_MAM_THREAD_S3]),
+      NULL },
+
     { ngx_string("mam_registration"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -511,6 +532,27 @@ static ngx_command_t  ngx_mam_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, s3_object_lock),
+      NULL },
+
+    { ngx_string("mam_s3_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, s3_timeout),
+      NULL },
+
+    { ngx_string("mam_s3_low_speed_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, s3_low_speed_limit),
+      NULL },
+
+    { ngx_string("mam_s3_low_speed_time"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, s3_low_speed_time),
       NULL },
 
     { ngx_string("mam_s3_buckets"),
@@ -1168,6 +1210,9 @@ ngx_mam_conf_s3(ngx_conf_t *cf, ngx_mam_main_conf_t *mcf)
     }
     ngx_memcpy(mcf->s3->region, mcf->s3_region.data, mcf->s3_region.len);
     mcf->s3->path_style = mcf->s3_path_style == 1;
+    mcf->s3->timeout_ms = (long) mcf->s3_timeout;
+    mcf->s3->low_speed_limit = (long) mcf->s3_low_speed_limit;
+    mcf->s3->low_speed_time = (long) mcf->s3_low_speed_time;
 
     return NGX_CONF_OK;
 }
@@ -1211,6 +1256,9 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->edge_bind_ip = NGX_CONF_UNSET;
     mcf->s3_path_style = NGX_CONF_UNSET;
     mcf->s3_object_lock = NGX_CONF_UNSET;
+    mcf->s3_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->s3_low_speed_limit = NGX_CONF_UNSET_SIZE;
+    mcf->s3_low_speed_time = NGX_CONF_UNSET;
     mcf->events_ping = NGX_CONF_UNSET_MSEC;
     mcf->events_per_user = NGX_CONF_UNSET_UINT;
     mcf->reconcile_interval = NGX_CONF_UNSET_MSEC;
@@ -1226,6 +1274,7 @@ static char *
 ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     char                 *rv;
+    ngx_uint_t            i;
     ngx_mam_main_conf_t  *mcf = conf;
 
     ngx_conf_init_uint_value(mcf->pg_pool_size, 4);
@@ -1256,6 +1305,18 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mcf->edge_bind_ip, 0);
     ngx_conf_init_value(mcf->s3_path_style, 0);
     ngx_conf_init_value(mcf->s3_object_lock, 0);
+    ngx_conf_init_msec_value(mcf->s3_timeout, MAM_S3_TIMEOUT_MS);
+    ngx_conf_init_size_value(mcf->s3_low_speed_limit, MAM_S3_LOW_SPEED_LIMIT);
+    ngx_conf_init_value(mcf->s3_low_speed_time, MAM_S3_LOW_SPEED_TIME);
+
+    if (mcf->s3_timeout < 1 || mcf->s3_low_speed_limit < 1
+        || mcf->s3_low_speed_time < 1)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_s3_timeout\", \"mam_s3_low_speed_limit\" "
+                           "and \"mam_s3_low_speed_time\" must be positive");
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_mam_conf_keys(cf, mcf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
@@ -1307,11 +1368,17 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_str_set(&mcf->thread_pool_name, "default");
     }
 
-    /* declares the pool; nginx rejects a name no thread_pool defines */
-    if (mcf->api_used
-        && ngx_thread_pool_add(cf, &mcf->thread_pool_name) == NULL)
-    {
-        return NGX_CONF_ERROR;
+    for (i = 0; i < 3; i++) {
+        if (mcf->thread_pool_names[i].data == NULL) {
+            mcf->thread_pool_names[i] = mcf->thread_pool_name;
+        }
+
+        /* declares the pool; nginx rejects a name no thread_pool defines */
+        if (mcf->api_used
+            && ngx_thread_pool_add(cf, &mcf->thread_pool_names[i]) == NULL)
+        {
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;
@@ -1601,6 +1668,7 @@ ngx_mam_cycle_main_conf(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_mam_init_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t            i;
     ngx_mam_main_conf_t  *mcf;
 
     mcf = ngx_mam_cycle_main_conf(cycle);
@@ -1608,7 +1676,10 @@ ngx_mam_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    mcf->thread_pool = ngx_thread_pool_get(cycle, &mcf->thread_pool_name);
+    for (i = 0; i < 3; i++) {
+        mcf->thread_pools[i] = ngx_thread_pool_get(cycle,
+                                                   &mcf->thread_pool_names[i]);
+    }
 
     mcf->pg = ngx_mam_pg_pool_create(cycle, mcf);
     if (mcf->pg == NULL) {

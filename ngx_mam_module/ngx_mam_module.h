@@ -63,8 +63,11 @@ typedef struct {
 
     size_t                    json_body_limit;
 
+    /* mam_thread_pool, and one pool per kind of work (defaulting to it):
+     * NGX_MAM_THREAD_HASH, _FILES, _S3 */
     ngx_str_t                 thread_pool_name;
-    ngx_thread_pool_t        *thread_pool;
+    ngx_str_t                 thread_pool_names[3];
+    ngx_thread_pool_t        *thread_pools[3];
 
     ngx_flag_t                api_used;
 
@@ -106,6 +109,9 @@ typedef struct {
     ngx_flag_t                s3_path_style;
     ngx_flag_t                s3_object_lock;
     ngx_str_t                 s3_bucket[3];      /* staging, masters, previews */
+    ngx_msec_t                s3_timeout;
+    size_t                    s3_low_speed_limit;
+    time_t                    s3_low_speed_time;
 
     ngx_msec_t                events_ping;
     ngx_uint_t                events_per_user;   /* open streams, all workers */
@@ -217,17 +223,22 @@ ngx_str_t *ngx_mam_client_ip(ngx_http_request_t *r);
 const char *ngx_mam_ip(ngx_http_request_t *r);
 void ngx_mam_router_run_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 
-/* ngx_mam_thread.c */
+/* ngx_mam_thread.c: each kind of blocking work has its own thread pool,
+ * so a login flood cannot stall file work nor a slow S3 logins */
+#define NGX_MAM_THREAD_HASH   0     /* Argon2: mam_thread_pool_hash */
+#define NGX_MAM_THREAD_FILES  1     /* local files: mam_thread_pool_files */
+#define NGX_MAM_THREAD_S3     2     /* S3 calls: mam_thread_pool_s3 */
+
 typedef void (*ngx_mam_thread_work_pt)(void *data);
 typedef void (*ngx_mam_thread_done_pt)(ngx_http_request_t *r, void *data);
 
-ngx_int_t ngx_mam_thread_run(ngx_http_request_t *r,
+ngx_int_t ngx_mam_thread_run(ngx_http_request_t *r, ngx_uint_t kind,
     ngx_mam_thread_work_pt work, ngx_mam_thread_done_pt done, void *data);
 
 typedef void (*ngx_mam_task_done_pt)(void *data);
 
-ngx_int_t ngx_mam_thread_task(ngx_pool_t *mem, ngx_mam_thread_work_pt work,
-    ngx_mam_task_done_pt done, void *data);
+ngx_int_t ngx_mam_thread_task(ngx_pool_t *mem, ngx_uint_t kind,
+    ngx_mam_thread_work_pt work, ngx_mam_task_done_pt done, void *data);
 
 /* lists: query arguments, limit, signed keyset cursors, a page's answer
  * (ngx_mam_assets.c; the comment list uses them too) */

@@ -522,7 +522,9 @@ ngx_mam_storage_run(ngx_http_request_t *r, ngx_mam_storage_op_t *op,
         return NGX_ERROR;
     }
 
-    return ngx_mam_thread_run(r, ngx_mam_storage_work, done, op);
+    return ngx_mam_thread_run(r, op->s3 ? NGX_MAM_THREAD_S3
+                                        : NGX_MAM_THREAD_FILES,
+                              ngx_mam_storage_work, done, op);
 }
 
 
@@ -534,5 +536,7 @@ ngx_mam_storage_run_task(ngx_pool_t *mem, ngx_log_t *log,
         return NGX_ERROR;
     }
 
-    return ngx_mam_thread_task(mem, ngx_mam_storage_work, done, op);
+    return ngx_mam_thread_task(mem, op->s3 ? NGX_MAM_THREAD_S3
+                                           : NGX_MAM_THREAD_FILES,
+                               ngx_mam_storage_work, done, op);
 }

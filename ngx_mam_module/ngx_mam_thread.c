@@ -1,6 +1,7 @@
 /*
- * Blocking work (Argon2, rename, fsync, copies) for a request, run on the
- * configured nginx thread pool.  As in nginx's copy filter, the request is
+ * Blocking work (Argon2, rename, fsync, copies, S3 calls) for a request,
+ * run on the nginx thread pool configured for its kind (hashing, files,
+ * S3), so that one kind flooding its pool leaves the others alone.  As in nginx's copy filter, the request is
  * marked blocked while the task runs, so its pool (and the task) outlive a
  * client that disconnects meanwhile.
  *
@@ -76,8 +77,8 @@ ngx_mam_thread_event_handler(ngx_event_t *ev)
 
 
 ngx_int_t
-ngx_mam_thread_run(ngx_http_request_t *r, ngx_mam_thread_work_pt work,
-    ngx_mam_thread_done_pt done, void *data)
+ngx_mam_thread_run(ngx_http_request_t *r, ngx_uint_t kind,
+    ngx_mam_thread_work_pt work, ngx_mam_thread_done_pt done, void *data)
 {
     ngx_thread_task_t     *task;
     ngx_mam_main_conf_t   *mcf;
@@ -85,10 +86,10 @@ ngx_mam_thread_run(ngx_http_request_t *r, ngx_mam_thread_work_pt work,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
-    if (mcf->thread_pool == NULL) {
+    if (mcf->thread_pools[kind] == NULL) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "mam: thread pool \"%V\" not found",
-                      &mcf->thread_pool_name);
+                      &mcf->thread_pool_names[kind]);
         return NGX_ERROR;
     }
 
@@ -107,7 +108,7 @@ ngx_mam_thread_run(ngx_http_request_t *r, ngx_mam_thread_work_pt work,
     task->event.handler = ngx_mam_thread_event_handler;
     task->event.data = tc;
 
-    if (ngx_thread_task_post(mcf->thread_pool, task) != NGX_OK) {
+    if (ngx_thread_task_post(mcf->thread_pools[kind], task) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -153,8 +154,8 @@ ngx_mam_thread_task_event_handler(ngx_event_t *ev)
 
 
 ngx_int_t
-ngx_mam_thread_task(ngx_pool_t *mem, ngx_mam_thread_work_pt work,
-    ngx_mam_task_done_pt done, void *data)
+ngx_mam_thread_task(ngx_pool_t *mem, ngx_uint_t kind,
+    ngx_mam_thread_work_pt work, ngx_mam_task_done_pt done, void *data)
 {
     ngx_thread_task_t          *task;
     ngx_mam_main_conf_t        *mcf;
@@ -162,7 +163,7 @@ ngx_mam_thread_task(ngx_pool_t *mem, ngx_mam_thread_work_pt work,
 
     mcf = ngx_mam_main_conf();
 
-    if (mcf->thread_pool == NULL) {
+    if (mcf->thread_pools[kind] == NULL) {
         return NGX_ERROR;
     }
 
@@ -180,5 +181,5 @@ ngx_mam_thread_task(ngx_pool_t *mem, ngx_mam_thread_work_pt work,
     task->event.handler = ngx_mam_thread_task_event_handler;
     task->event.data = tc;
 
-    return ngx_thread_task_post(mcf->thread_pool, task);
+    return ngx_thread_task_post(mcf->thread_pools[kind], task);
 }

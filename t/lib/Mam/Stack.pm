@@ -69,6 +69,8 @@ my %DEFAULTS = (
     s3               => 0,         # S3 storage on an s3rver instead of folders
     td_extra         => '',        # lines added to transcoderd.conf
     http_extra       => '',        # text added to the http {} block
+    main_extra       => '',        # text added to the main context
+    thread_pool_threads => 4,      # threads of the pool named mam
     server_extra     => '',        # text added to the server {} block
 );
 
@@ -484,7 +486,9 @@ sub render_nginx_conf {
     my $conninfo = $self->pg_conninfo;
     $conninfo =~ s/^host=/host=$o{pg_first_host},/ if defined $o{pg_first_host};
     if ($o{module}) {
-        $load = "load_module $module;\nthread_pool mam threads=4;\n";
+        $load = "load_module $module;\n"
+              . "thread_pool mam threads=$o{thread_pool_threads};\n"
+              . $o{main_extra};
         $mam = <<EOT;
     mam_pg "$conninfo";
     mam_pg_pool_size $o{pg_pool_size};
