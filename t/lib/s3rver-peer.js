@@ -11,10 +11,14 @@ const S3rver = require('s3rver');
 
 const [directory, port, ...buckets] = process.argv.slice(2);
 
-// the browser PUTs to the staging bucket from the stack's origin
+// the browser PUTs to the staging bucket from the stack's origin, with the
+// headers conf/s3-cors.xml allows
 const cors = '<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>'
     + '<AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod>'
-    + '<AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader>'
+    + '<AllowedHeader>Content-Type</AllowedHeader>'
+    + '<AllowedHeader>x-amz-server-side-encryption</AllowedHeader>'
+    + '<AllowedHeader>x-amz-server-side-encryption-aws-kms-key-id</AllowedHeader>'
+    + '<ExposeHeader>ETag</ExposeHeader>'
     + '</CORSRule></CORSConfiguration>';
 
 const server = new S3rver({
