@@ -36,6 +36,57 @@ mam_s3_set_endpoint(mam_s3_t *s3, const char *endpoint)
     return 0;
 }
 
+int
+mam_s3_set_sse(mam_s3_t *s3, const char *spec)
+{
+    size_t  n, k;
+
+    while (*spec == ' ' || *spec == '\t') {
+        spec++;
+    }
+    n = strcspn(spec, " \t");
+    k = n;
+    while (spec[k] == ' ' || spec[k] == '\t') {
+        k++;
+    }
+
+    if (n == 6 && strncmp(spec, "AES256", 6) == 0) {
+        if (spec[k] != '\0') {
+            return -1;                   /* a key id is for aws:kms only */
+        }
+    } else if (!(n == 7 && strncmp(spec, "aws:kms", 7) == 0)) {
+        return -1;
+    }
+
+    if (strlen(spec + k) >= sizeof(s3->sse_kms_key)
+        || strcspn(spec + k, " \t\r\n") != strlen(spec + k))
+    {
+        return -1;
+    }
+
+    memcpy(s3->sse, spec, n);
+    s3->sse[n] = '\0';
+    strcpy(s3->sse_kms_key, spec + k);
+    return 0;
+}
+
+int
+mam_s3_sse_headers(const mam_s3_t *s3, mam_sigv4_pair_t *h, size_t *n,
+    size_t max)
+{
+    if (*n + 2 > max) {
+        return -1;
+    }
+
+    h[(*n)++] = (mam_sigv4_pair_t) { "x-amz-server-side-encryption",
+                                     s3->sse[0] ? s3->sse : "AES256" };
+    if (s3->sse_kms_key[0] && strcmp(s3->sse, "aws:kms") == 0) {
+        h[(*n)++] = (mam_sigv4_pair_t) {
+            "x-amz-server-side-encryption-aws-kms-key-id", s3->sse_kms_key };
+    }
+    return 0;
+}
+
 static char *
 mam_s3_trim(char *s)
 {

@@ -20,6 +20,8 @@ typedef struct {
     char  access_key[128];
     char  secret_key[256];
     int   path_style;
+    char  sse[16];            /* "AES256" (also when empty) or "aws:kms" */
+    char  sse_kms_key[256];   /* aws:kms: the key id, or "" */
 
     /* deadlines of every call (0: the defaults below): a request without
      * a body to move must end within timeout_ms; one that moves a file
@@ -35,6 +37,19 @@ typedef struct {
 #define MAM_S3_TIMEOUT_MS       60000
 #define MAM_S3_LOW_SPEED_LIMIT  1024
 #define MAM_S3_LOW_SPEED_TIME   30
+
+/* server-side encryption: "AES256", "aws:kms" or "aws:kms KEY_ID"; 0 or
+ * -1 (unknown algorithm, a key id without aws:kms, too long) */
+int mam_s3_set_sse(mam_s3_t *s3, const char *spec);
+
+/*
+ * The headers that ask for s3's server-side encryption on a write (PUT
+ * object, copy, CreateMultipartUpload; never UploadPart): one or two pairs
+ * appended at h[*n], *n advanced; -1 when fewer than two places are left
+ * (max is h's size).
+ */
+int mam_s3_sse_headers(const mam_s3_t *s3, mam_sigv4_pair_t *h, size_t *n,
+    size_t max);
 
 /* "http(s)://host[:port]" */
 int mam_s3_set_endpoint(mam_s3_t *s3, const char *endpoint);

@@ -41,6 +41,8 @@ static char *ngx_mam_conf_set_edge(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_set_s3_buckets(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_mam_conf_set_s3_sse(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_mam_conf_set_api_error(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_set_edge_not_found(ngx_conf_t *cf,
@@ -553,6 +555,13 @@ static ngx_command_t  ngx_mam_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, s3_low_speed_time),
+      NULL },
+
+    { ngx_string("mam_s3_sse"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_mam_conf_set_s3_sse,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("mam_s3_buckets"),
@@ -1161,6 +1170,46 @@ ngx_mam_conf_set_s3_buckets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* mam_s3_sse AES256 | aws:kms [KEY_ID]: server-side encryption of every
+ * object the module or the browser writes (default AES256) */
+static char *
+ngx_mam_conf_set_s3_sse(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    u_char               *p;
+    mam_s3_t              check;
+    ngx_str_t            *value;
+    ngx_mam_main_conf_t  *mcf = conf;
+
+    (void) cmd;
+
+    if (mcf->s3_sse.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    p = ngx_pnalloc(cf->pool, value[1].len + 1
+                              + (cf->args->nelts > 2 ? value[2].len : 0) + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    mcf->s3_sse.data = p;
+    p = ngx_cpymem(p, value[1].data, value[1].len);
+    if (cf->args->nelts > 2) {
+        *p++ = ' ';
+        p = ngx_cpymem(p, value[2].data, value[2].len);
+    }
+    *p = '\0';
+    mcf->s3_sse.len = p - mcf->s3_sse.data;
+
+    ngx_memzero(&check, sizeof(check));
+    if (mam_s3_set_sse(&check, (char *) mcf->s3_sse.data) != 0) {
+        return "takes AES256, aws:kms or aws:kms KEY_ID";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* S3 configured: all of it or nothing, checked at nginx -t */
 static char *
 ngx_mam_conf_s3(ngx_conf_t *cf, ngx_mam_main_conf_t *mcf)
@@ -1213,6 +1262,13 @@ ngx_mam_conf_s3(ngx_conf_t *cf, ngx_mam_main_conf_t *mcf)
     mcf->s3->timeout_ms = (long) mcf->s3_timeout;
     mcf->s3->low_speed_limit = (long) mcf->s3_low_speed_limit;
     mcf->s3->low_speed_time = (long) mcf->s3_low_speed_time;
+
+    if (mam_s3_set_sse(mcf->s3, mcf->s3_sse.data ? (char *) mcf->s3_sse.data
+                                                 : "AES256")
+        != 0)
+    {
+        return "\"mam_s3_sse\" takes AES256, aws:kms or aws:kms KEY_ID";
+    }
 
     return NGX_CONF_OK;
 }

@@ -108,6 +108,7 @@ typedef struct {
     ngx_str_t                 s3_credentials_file;
     ngx_flag_t                s3_path_style;
     ngx_flag_t                s3_object_lock;
+    ngx_str_t                 s3_sse;            /* "AES256", "aws:kms [ID]" */
     ngx_str_t                 s3_bucket[3];      /* staging, masters, previews */
     ngx_msec_t                s3_timeout;
     size_t                    s3_low_speed_limit;

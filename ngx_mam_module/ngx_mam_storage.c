@@ -72,6 +72,14 @@ ngx_mam_s3_promote(ngx_mam_storage_op_t *op)
         req.headers[req.nheaders++] = (mam_sigv4_pair_t) {
             "x-amz-object-lock-legal-hold", "ON" };
     }
+    /* the master is encrypted at rest as configured (a copy does not
+     * inherit the source's encryption unless asked) */
+    if (mam_s3_sse_headers(op->s3, req.headers, &req.nheaders,
+                           sizeof(req.headers) / sizeof(req.headers[0]))
+        != 0)
+    {
+        return MAM_STORAGE_ERROR;
+    }
 
     if (mam_s3_perform(op->s3, &req) != 0) {
         return MAM_STORAGE_ERROR;
@@ -202,15 +210,22 @@ ngx_mam_s3_multipart(ngx_mam_storage_op_t *op)
     int               rc;
     long              status;
     off_t             size;
-    mam_sigv4_pair_t  h[1];
+    size_t            n;
+    mam_sigv4_pair_t  h[3];
 
     switch (op->op) {
 
     case NGX_MAM_STORAGE_MULTIPART_CREATE:
+        /* encryption is named here, for the whole object: S3 refuses the
+         * SSE headers on the browser's part PUTs */
         h[0] = (mam_sigv4_pair_t) { "content-type", op->content_type };
-        return mam_s3_multipart_create(op->s3, op->bucket, op->key, h, 1,
-                                       op->upload_id, sizeof(op->upload_id))
-               == 0 ? MAM_STORAGE_OK : MAM_STORAGE_ERROR;
+        n = 1;
+        return mam_s3_sse_headers(op->s3, h, &n, 3) == 0
+               && mam_s3_multipart_create(op->s3, op->bucket, op->key, h, n,
+                                          op->upload_id,
+                                          sizeof(op->upload_id))
+                  == 0
+               ? MAM_STORAGE_OK : MAM_STORAGE_ERROR;
 
     case NGX_MAM_STORAGE_MULTIPART_ABORT:
         return mam_s3_multipart_abort(op->s3, op->bucket, op->key,

@@ -159,7 +159,8 @@ ngx_mam_presign_s3(ngx_http_request_t *r, ngx_mam_presign_t *ps,
 {
     u_char               *url;
     const char           *bucket;
-    mam_sigv4_pair_t      h[2];
+    size_t                n;
+    mam_sigv4_pair_t      h[4];
     ngx_mam_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
@@ -172,8 +173,12 @@ ngx_mam_presign_s3(ngx_http_request_t *r, ngx_mam_presign_t *ps,
 
     h[0] = (mam_sigv4_pair_t) { "content-type", ps->content_type };
     h[1] = (mam_sigv4_pair_t) { "content-length", ps->size };
+    n = 2;
 
-    if (mam_s3_presign(mcf->s3, "PUT", bucket, key, h, 2,
+    /* encryption at rest: the client must send the signed SSE headers,
+     * which the answer's "headers" names (ngx_mam_presign_sse) */
+    if (mam_s3_sse_headers(mcf->s3, h, &n, 4) != 0
+        || mam_s3_presign(mcf->s3, "PUT", bucket, key, h, n,
                        (long) mcf->upload_url_ttl, (char *) url, 8192)
         != 0)
     {
@@ -181,6 +186,34 @@ ngx_mam_presign_s3(ngx_http_request_t *r, ngx_mam_presign_t *ps,
     }
 
     return url;
+}
+
+
+/* the SSE headers signed into a presigned S3 PUT, added to the answer's
+ * "headers": the client sends each as given */
+static ngx_int_t
+ngx_mam_presign_sse(ngx_http_request_t *r, json_t *headers)
+{
+    size_t                i, n;
+    mam_sigv4_pair_t      h[2];
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    n = 0;
+    if (headers == NULL || mam_s3_sse_headers(mcf->s3, h, &n, 2) != 0) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (json_object_set_new(headers, h[i].name, json_string(h[i].value))
+            != 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -314,6 +347,13 @@ ngx_mam_presign_done(ngx_http_request_t *r, PGresult *res, void *data)
                            "staging_key", json_object_get(v, "staging_key"),
                            "expires_at", json_object_get(v, "expires_at"))
                : NULL;
+
+    if (body && mcf->s3
+        && ngx_mam_presign_sse(r, json_object_get(body, "headers")) != NGX_OK)
+    {
+        json_decref(body);
+        body = NULL;
+    }
 
     if (body && ps->resumable
         && (json_object_set_new(body, "upload_id", json_string(id)) != 0

@@ -112,13 +112,18 @@ for my $case ([ "mam_redis_password_file $dir/missing.password;", qr/"mam_redis_
               [ "mam_redis_password_file $dir/empty.password;", qr/"mam_redis_password_file".*shorter than 1 byte/ ],
               [ 'mam_redis_user mam;', qr/"mam_redis_user" needs "mam_redis_password_file"/ ],
               [ 'mam_preview_stream_maxlen 9999;', qr/"mam_preview_stream_maxlen".*between 10000/ ],
-              [ 'mam_preview_stream_maxlen lots;', qr/"mam_preview_stream_maxlen".*invalid/ ]) {
+              [ 'mam_preview_stream_maxlen lots;', qr/"mam_preview_stream_maxlen".*invalid/ ],
+              [ 'mam_s3_sse DES;', qr/"mam_s3_sse".*takes AES256, aws:kms or aws:kms KEY_ID/ ],
+              [ 'mam_s3_sse AES256 my-key;', qr/"mam_s3_sse".*takes AES256/ ],
+              [ 'mam_s3_sse aws:kms one two;', qr/invalid number of arguments in "mam_s3_sse"/ ]) {
     my ($rc, $out) = $s->nginx_test(adding($case->[0]));
     isnt($rc, 0, "nginx -t fails for $case->[0]");
     like($out, $case->[1], '... and says why') or diag($out);
 }
 my ($arc, $aout) = $s->nginx_test(adding("mam_redis_password_file $dir/short.key; mam_redis_user mam; mam_preview_stream_maxlen 20000;"));
 is($arc, 0, 'a short Redis password, a user and a stream length pass nginx -t') or diag($aout);
+($arc, $aout) = $s->nginx_test(adding('mam_s3_sse aws:kms alias/mam-masters;'));
+is($arc, 0, 'mam_s3_sse aws:kms KEY_ID passes nginx -t') or diag($aout);
 
 for my $directive (qw(mam_pg mam_redis mam_storage_root mam_sign_key_file)) {
     my ($rc, $out) = $s->nginx_test(without($directive));

@@ -19,8 +19,10 @@ $s->start;
 my $dir = tempdir(CLEANUP => 1);
 my $big = "$dir/parts.mov";
 system("head -c " . (40 * 1024 * 1024) . " /dev/urandom > $big") == 0 or die;
+my $small = "$dir/small.mov";
+system("head -c 100000 /dev/urandom > $small") == 0 or die;
 
-open my $node, '-|', 'env', "BASE=" . $s->base_url, "BIG=$big", "S3=" . $s->s3_url,
+open my $node, '-|', 'env', "BASE=" . $s->base_url, "BIG=$big", "SMALL=$small", "S3=" . $s->s3_url,
     'node', "$root/t/browser/s3-upload.mjs" or die "node: $!";
 while (my $line = <$node>) {
     chomp $line;
@@ -34,6 +36,12 @@ my ($id) = $s->psql("SELECT id FROM assets WHERE title = 'parts'") =~ /(\S+)/;
 my $master = $s->s3_object('mam-masters', "masters/" . ($id // 'none') . "/v1/original.mov");
 is(defined $master ? sha256_hex($master) : 'missing', Digest::SHA->new(256)->addfile($big, 'b')->hexdigest,
    "the master in S3 is the file, byte for byte");
+is($s->s3_sse('mam-masters', "masters/" . ($id // 'none') . "/v1/original.mov"), 'AES256',
+   '... written encrypted (the S3 peer refuses any write without SSE)');
+
+my ($sid) = $s->psql("SELECT id FROM assets WHERE title = 'small'") =~ /(\S+)/;
+is($s->s3_sse('mam-masters', "masters/" . ($sid // 'none') . "/v1/original.mov"), 'AES256',
+   'the small file\'s master is written encrypted too');
 
 $s->check_error_log;
 done_testing();

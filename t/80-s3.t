@@ -35,6 +35,10 @@ like($p->{upload_url}, qr{^\Q@{[ $s->s3_url ]}\E/$STAGING/uploads/[0-9a-f-]+/[0-
      'the upload URL is the staging bucket (path style)');
 like($p->{upload_url}, qr/X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost/,
      '... with size and content type bound into the signature');
+like($p->{upload_url}, qr/X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bx-amz-server-side-encryption&/,
+     '... and server-side encryption');
+is_deeply($p->{headers}, { 'Content-Type' => 'video/mp4', 'x-amz-server-side-encryption' => 'AES256' },
+          '... which the answer\'s headers tell the client to send');
 like($p->{upload_url}, qr/X-Amz-Expires=3600&X-Amz-SignedHeaders=.*&X-Amz-Signature=[0-9a-f]{64}$/,
      '... expiring, signed');
 
@@ -43,6 +47,9 @@ is($r->{status}, 400, 'create before the object is there: 400 (not complete)');
 
 my $put = HTTP::Tiny->new->request(PUT => $p->{upload_url},
     { headers => { 'Content-Type' => 'video/mp4' }, content => $bytes });
+is($put->{status}, 400, 'the S3 peer refuses a write without x-amz-server-side-encryption');
+like($put->{content}, qr{<Code>InvalidEncryptionAlgorithmError</Code>}, '... with an S3 error');
+$put = HTTP::Tiny->new->request(PUT => $p->{upload_url}, { headers => $p->{headers}, content => $bytes });
 is($put->{status}, 200, 'the browser PUTs straight to S3 with the presigned URL') or diag($put->{content});
 ok(!-e $s->data_dir . "/storage/$p->{staging_key}", '... nothing goes through nginx or local disk');
 
@@ -58,6 +65,8 @@ is($r->{status}, 201, 'promote is 201');
 my $v = $r->{json}{version};
 is($v->{master_key}, "masters/$aid/v1/original.mp4", 'the master key');
 is($s->s3_object($MASTERS, $v->{master_key}), $bytes, 'the master is in the masters bucket, byte for byte');
+is($s->s3_sse($STAGING, $p->{staging_key}), 'AES256', 'the staging object was written encrypted (AES256)');
+is($s->s3_sse($MASTERS, $v->{master_key}), 'AES256', '... and the master\'s copy too');
 ok(!defined $s->s3_object($STAGING, $p->{staging_key}), '... and the staging object is gone');
 is($s->api(POST => '/api/promote', { asset_id => $aid }, token => $E)->{status}, 409,
    'promoting again with nothing staged: 409');
@@ -65,12 +74,13 @@ is($s->api(POST => '/api/promote', { asset_id => $aid }, token => $E)->{status},
 # never over an existing master (existence check and If-None-Match)
 my $k2 = $s->api(POST => '/api/presign', { filename => 'two.mp4', content_type => 'video/mp4',
                                            size => 5 }, token => $E)->{json};
-HTTP::Tiny->new->request(PUT => $k2->{upload_url}, { headers => { 'Content-Type' => 'video/mp4' },
+HTTP::Tiny->new->request(PUT => $k2->{upload_url}, { headers => $k2->{headers},
                                                      content => 'abcde' });
 my $a2 = $s->api(POST => '/api/assets', { title => 'two', staging_key => $k2->{staging_key} },
                  token => $E)->{json}{asset}{id};
 HTTP::Tiny->new->request(PUT => $s->s3_url . "/$MASTERS/masters/$a2/v1/original.mp4",
-                         { content => 'old bytes' });
+                         { headers => { 'x-amz-server-side-encryption' => 'AES256' },
+                           content => 'old bytes' });
 is($s->api(POST => '/api/promote', { asset_id => $a2 }, token => $E)->{status}, 409,
    'a master already at the key: 409');
 is($s->s3_object($MASTERS, "masters/$a2/v1/original.mp4"), 'old bytes', '... never overwritten');
@@ -95,6 +105,9 @@ like($s->slurp($s->transcoderd_log), qr{uploaded \Q$prefix\E/360p/segment_000\.t
      'a large object goes up as a multipart upload');
 my $mp = $s->s3_object($PREVIEWS, "$prefix/360p/segment_000.ts") // '';
 ok(length($mp) > 100_000 && substr($mp, 0, 1) eq 'G', '... and arrives whole (an MPEG-TS of ' . length($mp) . ' bytes)');
+is($s->s3_sse($PREVIEWS, "$prefix/360p/segment_000.ts"), 'AES256',
+   'previews are encrypted: a multipart object (named at create) ...');
+is($s->s3_sse($PREVIEWS, "$prefix/index.m3u8"), 'AES256', '... and a single PUT');
 
 # --- playback through the edge's signed proxy_pass ------------------------
 my $url = $s->api(POST => '/api/sign-preview', { asset_id => $aid }, token => $E)->{json}{url};
@@ -156,13 +169,18 @@ ok(!defined $s->s3_object($PREVIEWS, "$prefix/index.m3u8"), '... its previews le
 is($s->s3_object($MASTERS, $v->{master_key}), $bytes, '... its master stays');
 
 # --- staging housekeeping against S3 ---------------------------------------------
-my $h = Mam::Stack->new(s3 => 1, staging_ttl => 2, housekeeping_interval => '300ms');
+# (with SSE-KMS and a key id: mam_s3_sse aws:kms KEY_ID)
+my $h = Mam::Stack->new(s3 => 1, staging_ttl => 2, housekeeping_interval => '300ms',
+                        http_extra => "mam_s3_sse aws:kms mam-test-key;\n");
 $h->start;
 my $HT = $h->register('admin@example.com')->{access_token};
 my $hp = $h->api(POST => '/api/presign', { filename => 'old.mp4', content_type => 'video/mp4',
                                            size => 3 }, token => $HT)->{json};
-HTTP::Tiny->new->request(PUT => $hp->{upload_url}, { headers => { 'Content-Type' => 'video/mp4' },
-                                                     content => 'old' });
+is_deeply($hp->{headers}, { 'Content-Type' => 'video/mp4', 'x-amz-server-side-encryption' => 'aws:kms',
+                            'x-amz-server-side-encryption-aws-kms-key-id' => 'mam-test-key' },
+          'mam_s3_sse aws:kms KEY_ID: the presign answer names both headers');
+HTTP::Tiny->new->request(PUT => $hp->{upload_url}, { headers => $hp->{headers}, content => 'old' });
+is($h->s3_sse($STAGING, $hp->{staging_key}), 'aws:kms mam-test-key', '... and the object is written with them');
 is($h->s3_object($STAGING, $hp->{staging_key}), 'old', 'a staged object ...');
 $h->wait_until(sub { !defined $h->s3_object($STAGING, $hp->{staging_key}) }, 15, 'stale object removed');
 pass('... not promoted within mam_staging_ttl is deleted from the staging bucket');

@@ -48,6 +48,10 @@ is_deeply([ map { $_->{part_number} } @{ $p->{parts} } ], [1, 2, 3], '... number
 like($p->{parts}[0]{url}, qr{^http://127\.0\.0\.1:\d+/mam-staging/uploads/.*partNumber=1.*uploadId=.*X-Amz-Signature=}s,
      '... presigned UploadPart URLs of the staging bucket');
 is(uploads_dir(), 1, 'S3 holds one multipart upload');
+is($s->s3_sse('mam-staging', $p->{staging_key}), 'AES256',
+   '... created with server-side encryption (the S3 peer refuses one without)');
+ok(!grep(/server-side-encryption/i, keys %{ $p->{headers} }),
+   '... which the parts do not repeat (S3 takes it at create only)');
 my $s3id = $s->psql("SELECT s3_upload_id FROM uploads WHERE id = '$p->{upload_id}'");
 chomp $s3id;
 like($p->{parts}[0]{url}, qr/uploadId=\Q$s3id\E/, "... the one recorded in PostgreSQL");
@@ -135,6 +139,7 @@ is($s->api(GET => "/api/uploads/$w->{upload_id}/parts", undef, token => $T)->{st
 my $single = $s->api(POST => '/api/presign', { filename => 'a.mp4', content_type => 'video/mp4',
                                                size => 10 }, token => $T)->{json};
 is($single->{method}, 'PUT', 'without resumable it is still a single presigned PUT');
+is($single->{headers}{'x-amz-server-side-encryption'}, 'AES256', '... naming its SSE header');
 
 # S3 down: a clear 503, nothing recorded half
 $s->stop_s3;

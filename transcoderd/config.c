@@ -225,6 +225,10 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
         }
         return 0;
     }
+    if (strcmp(k, "s3_sse") == 0) {
+        /* AES256 | aws:kms [KEY_ID]; AES256 when not given */
+        return mam_s3_set_sse(&cf->s3, v) == 0 ? 0 : -1;
+    }
     if (strcmp(k, "s3_buckets") == 0) {
         return sscanf(v, "%63s %63s %63s", cf->s3_bucket[0], cf->s3_bucket[1],
                       cf->s3_bucket[2]) == 3 ? 0 : -1;

@@ -58,14 +58,17 @@ td_s3_put_multipart(const td_config_t *cf, FILE *f, off_t size,
     size_t            nparts;
     mam_s3_req_t      req;
     mam_s3_part_t    *parts;
-    mam_sigv4_pair_t  h[2];
+    size_t            nh;
+    mam_sigv4_pair_t  h[3];
 
+    /* the object's encryption (s3_sse) is named at create, not per part */
     h[0] = (mam_sigv4_pair_t) { "content-type", type };
-    h[1] = (mam_sigv4_pair_t) { "x-amz-server-side-encryption", "AES256" };
+    nh = 1;
 
-    if (mam_s3_multipart_create(&cf->s3, cf->s3_bucket[2], key, h, 2,
-                                upload_id, sizeof(upload_id))
-        != 0)
+    if (mam_s3_sse_headers(&cf->s3, h, &nh, 3) != 0
+        || mam_s3_multipart_create(&cf->s3, cf->s3_bucket[2], key, h, nh,
+                                   upload_id, sizeof(upload_id))
+           != 0)
     {
         snprintf(err, len, "cannot start a multipart upload of %s", key);
         return -1;
@@ -164,8 +167,8 @@ td_s3_put(const td_config_t *cf, const char *file, const char *key, char *err,
     req.upload = f;
     req.upload_size = st.st_size;
     req.headers[req.nheaders++] = (mam_sigv4_pair_t) { "content-type", type };
-    req.headers[req.nheaders++] = (mam_sigv4_pair_t) {
-        "x-amz-server-side-encryption", "AES256" };
+    (void) mam_s3_sse_headers(&cf->s3, req.headers, &req.nheaders,
+                              sizeof(req.headers) / sizeof(req.headers[0]));
 
     if (mam_s3_perform(&cf->s3, &req) != 0 || req.status != 200) {
         fclose(f);

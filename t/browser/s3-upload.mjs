@@ -1,7 +1,9 @@
 // The SPA's resumable upload on S3 storage (t/71-browser-s3.t): presigned
 // parts PUT straight to the staging bucket, a reload mid-way, the same file
-// chosen again continues with the parts S3 lacks.  Prints TAP.
-// Environment: BASE, BIG (a file of 40 MiB), CHROMIUM.
+// chosen again continues with the parts S3 lacks; a small file goes up in
+// one presigned PUT with the headers the presign answer names (SSE among
+// them).  Prints TAP.
+// Environment: BASE, BIG (a file of 40 MiB), SMALL (a small one), CHROMIUM.
 import { chromium } from 'playwright-core';
 
 const BASE = process.env.BASE;
@@ -24,8 +26,12 @@ try {
   const page = await ctx.newPage();
   page.setDefaultTimeout(30000);
   page.on('pageerror', (e) => console.log(`# page error: ${e.message}`));
-  const parts = [];
-  page.on('request', (r) => { if (r.method() === 'PUT' && /partNumber=/.test(r.url())) parts.push(r.url()); });
+  const parts = [], puts = [];
+  page.on('request', (r) => {
+    if (r.method() !== 'PUT' || !r.url().startsWith(process.env.S3)) return;
+    if (/partNumber=/.test(r.url())) parts.push(r.url());
+    else puts.push(r.headers());
+  });
 
   await page.goto(BASE + '/register');
   await page.getByLabel('Name').fill('Sam');
@@ -60,6 +66,11 @@ try {
   ok(first >= 0.2, 'after a reload the bar continues from the parts S3 holds', `began at ${first}`);
   ok(again.length > 0 && !again.includes(1), 'only the missing parts are sent again',
      `parts sent after the reload: ${again}`);
+
+  await page.locator('#file').setInputFiles(process.env.SMALL);
+  await page.locator('#uploads li.done').nth(1).waitFor({ timeout: 30000 });
+  ok(puts.length === 1 && puts[0]['x-amz-server-side-encryption'] === 'AES256',
+     'a small file is one PUT to S3 with the presigned SSE header', JSON.stringify(puts));
 } catch (e) {
   ok(false, 'the browser run', e.stack || e.message);
   console.log(`# uploads: ${await browser.contexts()[0]?.pages()[0]?.locator('#uploads').textContent().catch(() => '?')}`);

@@ -11,10 +11,14 @@ const S3rver = require('s3rver');
 
 const [directory, port, ...buckets] = process.argv.slice(2);
 
-// the browser PUTs to the staging bucket from the stack's origin
+// the browser PUTs to the staging bucket from the stack's origin, with the
+// headers conf/s3-cors.xml allows
 const cors = '<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>'
     + '<AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod>'
-    + '<AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader>'
+    + '<AllowedHeader>Content-Type</AllowedHeader>'
+    + '<AllowedHeader>x-amz-server-side-encryption</AllowedHeader>'
+    + '<AllowedHeader>x-amz-server-side-encryption-aws-kms-key-id</AllowedHeader>'
+    + '<ExposeHeader>ETag</ExposeHeader>'
     + '</CORSRule></CORSConfiguration>';
 
 const server = new S3rver({
@@ -65,6 +69,47 @@ function listParts(ctx, bucket, key, dir) {
         + (truncated ? `<NextPartNumberMarker>${page[page.length - 1]}</NextPartNumberMarker>` : '')
         + parts + '</ListPartsResult>';
 }
+
+// Encryption at rest: every write that makes an object (PUT object, PUT
+// with x-amz-copy-source, CreateMultipartUpload) must ask for server-side
+// encryption, AES256 or aws:kms (with a key id or the account's key); a
+// write without it is refused as S3 refuses a bucket policy's denial.  Parts
+// (UploadPart) and CompleteMultipartUpload take none: S3 gives the object the
+// encryption named at create.  Each accepted write is logged to
+// DIRECTORY/sse.log as "bucket/key algorithm [key-id]" for the tests.
+const SSE = 'x-amz-server-side-encryption';
+const SSE_KEY = 'x-amz-server-side-encryption-aws-kms-key-id';
+
+function sseRefused(ctx, message) {
+    ctx.status = 400;
+    ctx.type = 'application/xml';
+    ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>'
+        + `InvalidEncryptionAlgorithmError</Code><Message>${xmlEscape(message)}`
+        + '</Message></Error>';
+}
+
+server.middleware.unshift(async (ctx, next) => {
+    const m = /^\/([^/]+)\/(.+)$/.exec(ctx.path);
+    const write = m && ((ctx.method === 'PUT' && ctx.query.partNumber === undefined)
+        || (ctx.method === 'POST' && ctx.query.uploads !== undefined));
+    if (!write) {
+        return next();
+    }
+    const alg = ctx.get(SSE);
+    const key = ctx.get(SSE_KEY);
+    if (alg !== 'AES256' && alg !== 'aws:kms') {
+        return sseRefused(ctx, alg ? `${SSE}: ${alg} is not AES256 or aws:kms`
+            : `this bucket requires ${SSE} on every write`);
+    }
+    if (key && alg !== 'aws:kms') {
+        return sseRefused(ctx, `${SSE_KEY} needs ${SSE}: aws:kms`);
+    }
+    await next();
+    if (ctx.status === 200) {
+        fs.appendFileSync(path.join(directory, 'sse.log'),
+            `${m[1]}/${decodeURIComponent(m[2])} ${alg}${key ? ` ${key}` : ''}\n`);
+    }
+});
 
 server.middleware.unshift(async (ctx, next) => {
     const m = /^\/([^/]+)\/(.+)$/.exec(ctx.path);

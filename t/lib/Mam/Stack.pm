@@ -423,6 +423,19 @@ sub s3_object {
     return $r->{status} == 200 ? $r->{content} : undef;
 }
 
+# the server-side encryption the S3 peer last accepted for an object's write
+# ("AES256", "aws:kms KEY-ID"), or undef: none was written
+sub s3_sse {
+    my ($self, $bucket, $key) = @_;
+    open my $f, '<', $self->{data_dir} . '/s3/sse.log' or return undef;
+    my $sse;
+    while (<$f>) {
+        chomp;
+        $sse = $1 if /^\Q$bucket\E\/\Q$key\E (.+)$/;
+    }
+    return $sse;
+}
+
 # --- transcoderd ------------------------------------------------------------
 
 sub transcoderd_conf { $_[0]{data_dir} . '/run/transcoderd.conf' }
