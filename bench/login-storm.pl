@@ -9,11 +9,10 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../t/lib";
-use HTTP::Tiny;
-use POSIX ();
+use lib "$FindBin::Bin/../t/lib", "$FindBin::Bin/lib";
 use Time::HiRes qw(time);
 use Mam::Stack;
+use Mam::Load qw(collect pct health_prober login_client);
 
 my $CLIENTS = $ENV{STORM_CLIENTS} // 32;
 my $SECONDS = $ENV{STORM_SECONDS} // 10;
@@ -24,73 +23,10 @@ my $s = Mam::Stack->new(rate_limits => 'off', workers => 2);
 $s->start;
 $s->register("storm$_\@example.com", no_login => 1) for 1 .. $CLIENTS;
 
-# run $code in a child until $until; returns a handle to its output
-sub child {
-    my ($code) = @_;
-    pipe my $r, my $w or die "pipe: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        close $r;
-        print $w join("\n", $code->()), "\n";
-        close $w;
-        POSIX::_exit(0);
-    }
-    close $w;
-    return { pid => $pid, fh => $r };
-}
-
-sub collect {
-    my @out;
-    for my $c (@_) {
-        my $fh = $c->{fh};
-        push @out, grep { length } map { chomp; $_ } <$fh>;
-        waitpid $c->{pid}, 0;
-    }
-    return sort { $a <=> $b } @out;
-}
-
-sub prober {
-    my ($until) = @_;
-    return child(sub {
-        my $ua = HTTP::Tiny->new(keep_alive => 1, timeout => 30);
-        my @t;
-        while (time < $until) {
-            my $t0 = time;
-            my $res = $ua->get($s->url('/api/health'));
-            die "health: $res->{status}\n" unless $res->{status} == 200;
-            push @t, time - $t0;
-            select undef, undef, undef, 0.005;
-        }
-        return @t;
-    });
-}
-
-sub login_client {
-    my ($n, $until) = @_;
-    return child(sub {
-        my $ua = HTTP::Tiny->new(keep_alive => 1, timeout => 60);
-        my $body = qq({"email":"storm$n\@example.com","password":"$PW"});
-        my @t;
-        while (time < $until) {
-            my $t0 = time;
-            my $res = $ua->post($s->url('/auth/login'),
-                { headers => { 'Content-Type' => 'application/json' }, content => $body });
-            die "login: $res->{status} $res->{content}\n" unless $res->{status} == 200;
-            push @t, time - $t0;
-        }
-        return @t;
-    });
-}
-
-sub pct {
-    my ($p, @sorted) = @_;
-    return $sorted[ int($p / 100 * $#sorted + 0.5) ];
-}
-
-my @quiet = collect(prober(time + $QUIET));
+my @quiet = collect(health_prober($s, time + $QUIET, 0.005));
 my $until = time + $SECONDS;
-my @kids = map { login_client($_, $until) } 1 .. $CLIENTS;
-my $probe = prober($until);
+my @kids = map { login_client($s, "storm$_\@example.com", $PW, $until) } 1 .. $CLIENTS;
+my $probe = health_prober($s, $until, 0.005);
 my @storm = collect($probe);
 my @logins = collect(@kids);
 

@@ -13,12 +13,12 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../t/lib";
+use lib "$FindBin::Bin/../t/lib", "$FindBin::Bin/lib";
 use HTTP::Tiny;
 use JSON::PP;
-use POSIX ();
 use Time::HiRes qw(time);
 use Mam::Stack;
+use Mam::Load qw(child collect pct health_prober login_client);
 
 my $CLIENTS = $ENV{STORM_CLIENTS} // 16;
 my $SECONDS = $ENV{STORM_SECONDS} // 10;
@@ -36,31 +36,6 @@ $s->start;
 my $T = $s->register('uploader@example.com')->{access_token};
 $s->register("storm$_\@example.com", no_login => 1) for 1 .. $CLIENTS;
 my $bytes = 'x' x $SIZE;
-
-# run $code in a child; returns a handle to what it prints
-sub child {
-    my ($code) = @_;
-    pipe my $r, my $w or die "pipe: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        close $r;
-        print $w join("\n", $code->()), "\n";
-        close $w;
-        POSIX::_exit(0);
-    }
-    close $w;
-    return { pid => $pid, fh => $r };
-}
-
-sub collect {
-    my @out;
-    for my $c (@_) {
-        my $fh = $c->{fh};
-        push @out, grep { length } map { chomp; $_ } <$fh>;
-        waitpid $c->{pid}, 0;
-    }
-    return @out;
-}
 
 sub presign {
     my ($ua, $resumable) = @_;
@@ -109,58 +84,20 @@ sub patcher {
     });
 }
 
-sub prober {
-    my ($until) = @_;
-    return child(sub {
-        my $ua = HTTP::Tiny->new(keep_alive => 1, timeout => 30);
-        my @t;
-        while (time < $until) {
-            my $t0 = time;
-            my $res = $ua->get($s->url('/api/health'));
-            die "health: $res->{status}\n" unless $res->{status} == 200;
-            push @t, time - $t0;
-            select undef, undef, undef, 0.01;
-        }
-        return @t;
-    });
-}
-
-sub login_client {
-    my ($n, $until) = @_;
-    return child(sub {
-        my $ua = HTTP::Tiny->new(keep_alive => 1, timeout => 60);
-        my $body = qq({"email":"storm$n\@example.com","password":"$PW"});
-        my @t;
-        while (time < $until) {
-            my $t0 = time;
-            my $res = $ua->post($s->url('/auth/login'),
-                { headers => { 'Content-Type' => 'application/json' }, content => $body });
-            die "login: $res->{status} $res->{content}\n" unless $res->{status} == 200;
-            push @t, time - $t0;
-        }
-        return @t;
-    });
-}
-
-sub pct {
-    my ($p, @v) = @_;
-    my @sorted = sort { $a <=> $b } @v;
-    return $sorted[ int($p / 100 * $#sorted + 0.5) ];
-}
 sub sum { my $t = 0; $t += $_ for @_; $t }
 
 # quiet
 my $until = time + $SECONDS;
 my @up = (putter($until), patcher($until));
-my $probe = prober($until);
+my $probe = health_prober($s, $until, 0.01);
 my @quiet_health = collect($probe);
 my $quiet = sum(collect(@up)) / $SECONDS;
 
 # storm
 $until = time + $SECONDS;
 @up = (putter($until), patcher($until));
-my @kids = map { login_client($_, $until) } 1 .. $CLIENTS;
-$probe = prober($until);
+my @kids = map { login_client($s, "storm$_\@example.com", $PW, $until) } 1 .. $CLIENTS;
+$probe = health_prober($s, $until, 0.01);
 my @storm_health = collect($probe);
 my $storm = sum(collect(@up)) / $SECONDS;
 my @logins = collect(@kids);

@@ -840,9 +840,11 @@ ngx_mam_conf_set_pg(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* a Redis password: read once, like the keys; any length from 1 byte */
+/* a secret file of at least min bytes into the ngx_str_t at cmd->offset:
+ * read once at configuration time, never logged */
 static char *
-ngx_mam_conf_set_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_mam_conf_load_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf,
+    size_t min)
 {
     char       *path, err[256];
     size_t      len;
@@ -868,7 +870,7 @@ ngx_mam_conf_set_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (mam_secret_load(path, secret, MAM_KEY_MAX_LEN, 1, &len, err,
+    if (mam_secret_load(path, secret, MAM_KEY_MAX_LEN, min, &len, err,
                         sizeof(err))
         != 0)
     {
@@ -884,45 +886,19 @@ ngx_mam_conf_set_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* a Redis password: any length from 1 byte */
+static char *
+ngx_mam_conf_set_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_mam_conf_load_secret(cf, cmd, conf, 1);
+}
+
+
+/* a key: at least MAM_KEY_MIN_LEN bytes */
 static char *
 ngx_mam_conf_set_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char       *path, err[256];
-    size_t      len;
-    u_char     *key;
-    ngx_str_t  *value, *field, name;
-
-    field = (ngx_str_t *) ((char *) conf + cmd->offset);
-
-    if (field->data) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    name = value[1];
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    path = ngx_mam_cstr(cf->pool, &name);
-    key = ngx_pnalloc(cf->pool, MAM_KEY_MAX_LEN);
-    if (path == NULL || key == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (mam_key_load(path, key, MAM_KEY_MAX_LEN, &len, err, sizeof(err))
-        != 0)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", &cmd->name,
-                           err);
-        return NGX_CONF_ERROR;
-    }
-
-    field->data = key;
-    field->len = len;
-
-    return NGX_CONF_OK;
+    return ngx_mam_conf_load_secret(cf, cmd, conf, MAM_KEY_MIN_LEN);
 }
 
 
