@@ -159,6 +159,9 @@ is($h->api(POST => '/api/promote', { asset_id => $done->{id} }, token => $HT)->{
 ok(-e "$hroot/$stale", 'a fresh upload is there');
 $h->wait_until(sub { !-e "$hroot/$stale" }, 15, 'stale upload removed');
 pass('an upload not promoted within mam_staging_ttl is removed');
+# the asset's upload was made after $stale: it expires on a later pass
+$h->wait_until(sub { $h->psql("SELECT staging_key IS NULL FROM assets WHERE id = '$fresh_asset->{id}'") eq "t\n" },
+               15, "the asset's stale upload expired");
 is($h->psql("SELECT status FROM uploads WHERE staging_key = '$stale'"), "expired\n", '... and marked expired');
 is($h->psql("SELECT staging_key IS NULL FROM assets WHERE id = '$fresh_asset->{id}'"), "t\n",
    "... an asset's unpromoted upload too, and the asset forgets it");
