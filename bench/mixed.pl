@@ -4,7 +4,8 @@
 # with tus PATCHes of 1 MiB chunks; a prober times /api/health.  First
 # quiet, then with 16 clients logging in back to back.  Argon2 has its own
 # thread pool (mam_thread_pool_hash, one thread: half of this machine's
-# two cores) and file work its own (mam_thread_pool_files), as
+# two cores, niced by mam_hash_nice 10) and file work its own
+# (mam_thread_pool_files), as
 # conf/nginx.conf recommends.  Bars: upload throughput in the storm at
 # least 0.8x quiet, /api/health p99 in the storm below the median login.
 #
@@ -30,6 +31,7 @@ my $s = Mam::Stack->new(rate_limits => 'off', workers => 2,
                         thread_pool_threads => 1,
                         main_extra => "thread_pool mam_files threads=4;\n",
                         http_extra => "    mam_thread_pool_hash mam;\n"
+                                    . "    mam_hash_nice 10;\n"
                                     . "    mam_thread_pool_files mam_files;\n"
                                     . "    mam_thread_pool_s3 mam_files;\n");
 $s->start;

@@ -336,6 +336,7 @@ ngx_mam_register_hashed(ngx_http_request_t *r, void *data)
 ngx_int_t
 ngx_mam_register_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
+    ngx_int_t             rc;
     ngx_str_t             name;
     const char           *message;
     ngx_mam_register_t   *rg;
@@ -391,15 +392,14 @@ ngx_mam_register_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
     }
 
-    if (rg->name == NULL
-        || ngx_mam_thread_run(r, NGX_MAM_THREAD_HASH, ngx_mam_register_hash,
-                              ngx_mam_register_hashed, rg)
-           != NGX_OK)
-    {
+    if (rg->name == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
-    return NGX_DONE;
+    rc = ngx_mam_thread_run(r, NGX_MAM_THREAD_HASH, ngx_mam_register_hash,
+                            ngx_mam_register_hashed, rg);
+
+    return (rc == NGX_OK) ? NGX_DONE : ngx_mam_thread_refused(r, rc);
 }
 
 
@@ -555,6 +555,7 @@ ngx_mam_login_verified(ngx_http_request_t *r, void *data)
 static void
 ngx_mam_login_found(ngx_http_request_t *r, PGresult *res, void *data)
 {
+    ngx_int_t         rc;
     ngx_str_t         hash;
     ngx_mam_login_t  *lg = data;
 
@@ -578,11 +579,10 @@ ngx_mam_login_found(ngx_http_request_t *r, PGresult *res, void *data)
     }
 
     /* no account: lg->hash stays NULL and a dummy hash is verified */
-    if (ngx_mam_thread_run(r, NGX_MAM_THREAD_HASH, ngx_mam_login_verify,
-                           ngx_mam_login_verified, lg)
-        != NGX_OK)
-    {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    rc = ngx_mam_thread_run(r, NGX_MAM_THREAD_HASH, ngx_mam_login_verify,
+                            ngx_mam_login_verified, lg);
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, ngx_mam_thread_refused(r, rc));
     }
 }
 

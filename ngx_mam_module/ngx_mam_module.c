@@ -83,6 +83,10 @@ static ngx_mam_conf_bounds_t  ngx_mam_backend_timeout_bounds = {
     ngx_mam_conf_msec_bounds, 100, 3600000, "ms"
 };
 
+static ngx_mam_conf_bounds_t  ngx_mam_hash_nice_bounds = {
+    ngx_mam_conf_bounds, 0, 19, ""
+};
+
 static ngx_mam_conf_bounds_t  ngx_mam_json_limit_bounds = {
     ngx_mam_conf_bounds, 1024, 16 * 1024 * 1024, " bytes"
 };
@@ -283,6 +287,13 @@ static ngx_command_t  ngx_mam_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, thread_pool_names[NGX_MAM_THREAD_HASH]),
       NULL },
+
+    { ngx_string("mam_hash_nice"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, hash_nice),
+      &ngx_mam_hash_nice_bounds },
 
     { ngx_string("mam_thread_pool_files"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -1261,6 +1272,7 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     }
 
     mcf->pg_pool_size = NGX_CONF_UNSET_UINT;
+    mcf->hash_nice = NGX_CONF_UNSET_UINT;
     mcf->pg_queue_size = NGX_CONF_UNSET_UINT;
     mcf->pg_queue_timeout = NGX_CONF_UNSET_MSEC;
     mcf->pg_query_timeout = NGX_CONF_UNSET_MSEC;
@@ -1306,6 +1318,7 @@ static char *
 ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     char                 *rv;
+    ngx_str_t            *hash, *other;
     ngx_uint_t            i;
     ngx_mam_main_conf_t  *mcf = conf;
 
@@ -1411,6 +1424,26 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
         {
             return NGX_CONF_ERROR;
         }
+    }
+
+    /* a niced thread cannot be un-niced: only a pool that hashes alone */
+    ngx_conf_init_uint_value(mcf->hash_nice, 0);
+
+    hash = &mcf->thread_pool_names[NGX_MAM_THREAD_HASH];
+
+    for (i = NGX_MAM_THREAD_FILES; mcf->hash_nice && i < 3; i++) {
+        other = &mcf->thread_pool_names[i];
+
+        if (hash->len != other->len
+            || ngx_strncmp(hash->data, other->data, hash->len) != 0)
+        {
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_hash_nice\" needs \"mam_thread_pool_hash\" "
+                           "to name a thread pool of its own");
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

@@ -68,6 +68,7 @@ typedef struct {
     ngx_str_t                 thread_pool_name;
     ngx_str_t                 thread_pool_names[3];
     ngx_thread_pool_t        *thread_pools[3];
+    ngx_uint_t                hash_nice;       /* mam_hash_nice */
 
     ngx_flag_t                api_used;
 
@@ -235,6 +236,7 @@ typedef void (*ngx_mam_thread_done_pt)(ngx_http_request_t *r, void *data);
 
 ngx_int_t ngx_mam_thread_run(ngx_http_request_t *r, ngx_uint_t kind,
     ngx_mam_thread_work_pt work, ngx_mam_thread_done_pt done, void *data);
+ngx_int_t ngx_mam_thread_refused(ngx_http_request_t *r, ngx_int_t rc);
 
 typedef void (*ngx_mam_task_done_pt)(void *data);
 

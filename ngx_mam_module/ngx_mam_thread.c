@@ -13,17 +13,53 @@
 
 #include "ngx_mam_module.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
 
 #define NGX_MAM_THREAD_HOLD  60000
 
 
 typedef struct {
     ngx_http_request_t      *r;
+    ngx_uint_t               nice;
     ngx_mam_thread_work_pt   work;
     ngx_mam_thread_done_pt   done;
     void                    *data;
     ngx_event_t              hold;
 } ngx_mam_thread_ctx_t;
+
+
+/*
+ * mam_hash_nice: a hash thread yields the CPU to nginx and file work, so a
+ * login storm slows logins, not uploads.  Linux keeps a nice value per
+ * thread; only raising it needs no privilege, hence once per thread and
+ * only on a pool that does nothing else (checked at configuration).
+ */
+static void
+ngx_mam_thread_nice(ngx_uint_t nice, ngx_log_t *log)
+{
+    int                    prio;
+    pid_t                  tid;
+    static __thread int    niced;
+
+    if (nice == 0 || niced) {
+        return;
+    }
+
+    niced = 1;
+    tid = (pid_t) syscall(SYS_gettid);
+
+    errno = 0;
+    prio = getpriority(PRIO_PROCESS, (id_t) tid);
+
+    if ((prio == -1 && errno != 0)
+        || setpriority(PRIO_PROCESS, (id_t) tid, prio + (int) nice) == -1)
+    {
+        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                      "mam: cannot renice hash thread %d", (int) tid);
+    }
+}
 
 
 /* on a pool thread: only system calls and thread-safe libraries here */
@@ -32,7 +68,7 @@ ngx_mam_thread_work(void *data, ngx_log_t *log)
 {
     ngx_mam_thread_ctx_t  *tc = data;
 
-    (void) log;
+    ngx_mam_thread_nice(tc->nice, log);
 
     tc->work(tc->data);
 }
@@ -100,6 +136,7 @@ ngx_mam_thread_run(ngx_http_request_t *r, ngx_uint_t kind,
 
     tc = task->ctx;
     tc->r = r;
+    tc->nice = (kind == NGX_MAM_THREAD_HASH) ? mcf->hash_nice : 0;
     tc->work = work;
     tc->done = done;
     tc->data = data;
@@ -108,8 +145,9 @@ ngx_mam_thread_run(ngx_http_request_t *r, ngx_uint_t kind,
     task->event.handler = ngx_mam_thread_event_handler;
     task->event.data = tc;
 
+    /* nginx refuses a task only when the pool's max_queue is full */
     if (ngx_thread_task_post(mcf->thread_pools[kind], task) != NGX_OK) {
-        return NGX_ERROR;
+        return NGX_BUSY;
     }
 
     r->main->blocked++;
@@ -182,4 +220,22 @@ ngx_mam_thread_task(ngx_pool_t *mem, ngx_uint_t kind,
     task->event.data = tc;
 
     return ngx_thread_task_post(mcf->thread_pools[kind], task);
+}
+
+
+/* the answer when ngx_mam_thread_run() did not start the task: a full
+ * queue (NGX_BUSY) is 503 with Retry-After, anything else 500 */
+ngx_int_t
+ngx_mam_thread_refused(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_str_t  retry = ngx_string("1");
+
+    if (rc != NGX_BUSY) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    (void) ngx_mam_add_header(r, "Retry-After", &retry);
+
+    return ngx_mam_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                              "server busy; try again shortly");
 }

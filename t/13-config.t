@@ -115,7 +115,9 @@ for my $case ([ "mam_redis_password_file $dir/missing.password;", qr/"mam_redis_
               [ 'mam_preview_stream_maxlen lots;', qr/"mam_preview_stream_maxlen".*invalid/ ],
               [ 'mam_s3_sse DES;', qr/"mam_s3_sse".*takes AES256, aws:kms or aws:kms KEY_ID/ ],
               [ 'mam_s3_sse AES256 my-key;', qr/"mam_s3_sse".*takes AES256/ ],
-              [ 'mam_s3_sse aws:kms one two;', qr/invalid number of arguments in "mam_s3_sse"/ ]) {
+              [ 'mam_s3_sse aws:kms one two;', qr/invalid number of arguments in "mam_s3_sse"/ ],
+              [ 'mam_hash_nice 20;', qr/"mam_hash_nice".*between 0 and 19/ ],
+              [ 'mam_hash_nice 5;', qr/"mam_hash_nice" needs "mam_thread_pool_hash" to name a thread pool of its own/ ]) {
     my ($rc, $out) = $s->nginx_test(adding($case->[0]));
     isnt($rc, 0, "nginx -t fails for $case->[0]");
     like($out, $case->[1], '... and says why') or diag($out);

@@ -40,13 +40,18 @@ for my $case (["jobs = 0\n", qr/t\.conf:5: bad value for jobs/, 'jobs 0'],
               ["attempts\n", qr/expected key = value/, 'a line without ='],
               ["callback_key_file = $dir/missing.key\n", qr/callback_key_file:/, 'a missing key file'],
               ["s3_sse = DES\n", qr/bad value for s3_sse/, 'an unknown s3_sse'],
-              ["s3_sse = AES256 my-key\n", qr/bad value for s3_sse/, 'a key id without aws:kms']) {
+              ["s3_sse = AES256 my-key\n", qr/bad value for s3_sse/, 'a key id without aws:kms'],
+              ["s3_timeout = 0\n", qr/bad value for s3_timeout/, 'an S3 deadline of 0 s'],
+              ["s3_low_speed_limit = fast\n", qr/bad value for s3_low_speed_limit/, 'a low-speed limit not a number'],
+              ["s3_low_speed_time = 7200\n", qr/bad value for s3_low_speed_time/, 'a low-speed time over an hour']) {
     ($rc, $out) = check($base . $case->[0]);
     isnt($rc, 0, "$case->[2] is refused");
     like($out, $case->[1], '... with a message naming it');
 }
 ($rc, $out) = check($base . "s3_sse = aws:kms alias/mam-previews\n");
 is($rc, 0, 's3_sse = aws:kms KEY_ID is taken') or diag($out);
+($rc, $out) = check($base . "s3_timeout = 120\ns3_low_speed_limit = 4096\ns3_low_speed_time = 20\n");
+is($rc, 0, 'S3 deadlines are taken') or diag($out);
 ($rc, $out) = check("redis = unix:/tmp/x.sock\n");
 like($out, qr/are required/, 'missing required settings are named');
 ($rc, $out) = (system("$td -c $dir/nonexistent.conf >/dev/null 2>&1") >> 8, '');

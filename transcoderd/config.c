@@ -233,6 +233,35 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
         return sscanf(v, "%63s %63s %63s", cf->s3_bucket[0], cf->s3_bucket[1],
                       cf->s3_bucket[2]) == 3 ? 0 : -1;
     }
+    /* deadlines of every S3 call, as the module's mam_s3_timeout and
+     * mam_s3_low_speed_*: seconds, bytes/s, seconds */
+    if (strcmp(k, "s3_timeout") == 0) {
+        int  sec;
+
+        if (td_int(v, 1, 3600, &sec) != 0) {
+            return -1;
+        }
+        cf->s3.timeout_ms = sec * 1000L;
+        return 0;
+    }
+    if (strcmp(k, "s3_low_speed_limit") == 0) {
+        int  rate;
+
+        if (td_int(v, 1, 1024 * 1024 * 1024, &rate) != 0) {
+            return -1;
+        }
+        cf->s3.low_speed_limit = rate;
+        return 0;
+    }
+    if (strcmp(k, "s3_low_speed_time") == 0) {
+        int  sec;
+
+        if (td_int(v, 1, 3600, &sec) != 0) {
+            return -1;
+        }
+        cf->s3.low_speed_time = sec;
+        return 0;
+    }
     if (strcmp(k, "s3_multipart_threshold") == 0) {
         int  mb;
 
