@@ -13,6 +13,13 @@
  * when no such timer is left, so no request is dropped half-way.  A query
  * in flight past its time drops its connection: libpq can cancel only by
  * blocking, and one hung query must not hold a pool slot for ever.
+ *
+ * Every statement is a named prepared statement: the worker names each SQL
+ * text it is given ("mam_N", by text, so the same text is one statement
+ * wherever it comes from), and a connection prepares a statement the first
+ * time it runs it (one more round trip, once), then executes it by name:
+ * PostgreSQL parses it once per connection and can keep its plan.  A new
+ * connection starts with none prepared.
  */
 
 #include "ngx_mam_pg.h"
@@ -20,6 +27,10 @@
 
 #define NGX_MAM_PG_BACKOFF_MIN   100
 #define NGX_MAM_PG_BACKOFF_MAX   2000
+
+/* statements one worker may name; the module has about 60 */
+#define NGX_MAM_PG_STATEMENTS    512
+#define NGX_MAM_PG_NAME_LEN      sizeof("mam_512")
 
 
 typedef enum {
@@ -44,6 +55,9 @@ typedef struct {
     ngx_event_t               retry;    /* DOWN: reconnect; BUSY: the
                                            abandoned query's timeout */
     ngx_msec_t                backoff;
+    unsigned                  preparing:1;  /* BUSY with a PQsendPrepare */
+    ngx_uint_t                preparing_statement;
+    uint8_t                   prepared[NGX_MAM_PG_STATEMENTS / 8];
 } ngx_mam_pg_conn_t;
 
 
@@ -71,6 +85,7 @@ struct ngx_mam_pg_query_s {
     const char               *sql;
     const char *const        *values;
     int                       nparams;
+    ngx_int_t                 statement;  /* index, or -1: sent unnamed */
     ngx_mam_pg_handler_pt     handler;
     ngx_mam_pg_task_pt        task;     /* a query of no request */
     void                     *data;
@@ -86,12 +101,73 @@ static void ngx_mam_pg_reopen(ngx_mam_pg_conn_t *conn);
 static void ngx_mam_pg_fail(ngx_mam_pg_conn_t *conn, const char *what);
 static void ngx_mam_pg_dispatch(ngx_mam_pg_pool_t *pool);
 static void ngx_mam_pg_send(ngx_mam_pg_conn_t *conn, ngx_mam_pg_query_t *q);
+static ngx_int_t ngx_mam_pg_send_statement(ngx_mam_pg_conn_t *conn,
+    ngx_mam_pg_query_t *q);
+static ngx_int_t ngx_mam_pg_prepared(ngx_mam_pg_conn_t *conn);
 static void ngx_mam_pg_flush(ngx_mam_pg_conn_t *conn);
 static void ngx_mam_pg_receive(ngx_mam_pg_conn_t *conn);
 static void ngx_mam_pg_complete(ngx_mam_pg_query_t *q, PGresult *res);
 static void ngx_mam_pg_fail_waiting(ngx_mam_pg_pool_t *pool);
 static void ngx_mam_pg_defer_failure(ngx_mam_pg_query_t *q);
 static void ngx_mam_pg_submit(ngx_mam_pg_pool_t *pool, ngx_mam_pg_query_t *q);
+
+
+typedef struct {
+    char                     *sql;      /* the worker's own copy */
+    size_t                    len;
+    ngx_uint_t                hash;
+} ngx_mam_pg_statement_t;
+
+
+static ngx_mam_pg_statement_t  ngx_mam_pg_statements[NGX_MAM_PG_STATEMENTS];
+static ngx_uint_t              ngx_mam_pg_nstatements;
+
+
+/* the index naming sql in this worker, or -1 when the table is full (the
+ * statement is then sent unnamed, as it was before it had a name) */
+static ngx_int_t
+ngx_mam_pg_statement(ngx_log_t *log, const char *sql)
+{
+    size_t                   len;
+    ngx_uint_t               i, hash;
+    ngx_mam_pg_statement_t  *st;
+
+    len = ngx_strlen(sql);
+    hash = ngx_hash_key((u_char *) sql, len);
+
+    for (i = 0; i < ngx_mam_pg_nstatements; i++) {
+        st = &ngx_mam_pg_statements[i];
+
+        if (st->hash == hash && st->len == len
+            && ngx_memcmp(st->sql, sql, len) == 0)
+        {
+            return i;
+        }
+    }
+
+    if (ngx_mam_pg_nstatements == NGX_MAM_PG_STATEMENTS) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "mam: more than %d statements, sent unnamed: \"%s\"",
+                      NGX_MAM_PG_STATEMENTS, sql);
+        return -1;
+    }
+
+    st = &ngx_mam_pg_statements[ngx_mam_pg_nstatements];
+    st->sql = ngx_alloc(len + 1, log);
+    if (st->sql == NULL) {
+        return -1;
+    }
+
+    ngx_memcpy(st->sql, sql, len + 1);
+    st->len = len;
+    st->hash = hash;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "mam: statement mam_%ui is \"%s\"",
+                   ngx_mam_pg_nstatements, sql);
+
+    return ngx_mam_pg_nstatements++;
+}
 
 
 json_t *
@@ -323,6 +399,10 @@ ngx_mam_pg_retry_handler(ngx_event_t *ev)
 static void
 ngx_mam_pg_connect(ngx_mam_pg_conn_t *conn)
 {
+    /* a new session: no statement is prepared on it yet */
+    ngx_memzero(conn->prepared, sizeof(conn->prepared));
+    conn->preparing = 0;
+
     conn->pg = PQconnectStart(conn->pool->conninfo);
 
     if (conn->pg == NULL) {
@@ -482,14 +562,87 @@ ngx_mam_pg_send(ngx_mam_pg_conn_t *conn, ngx_mam_pg_query_t *q)
 
     ngx_add_timer(&q->ev, conn->pool->query_timeout);
 
-    if (!PQsendQueryParams(conn->pg, q->sql, q->nparams, NULL, q->values,
-                           NULL, NULL, 0))
-    {
+    if (ngx_mam_pg_send_statement(conn, q) != NGX_OK) {
         ngx_mam_pg_fail(conn, "send");
         return;
     }
 
     ngx_mam_pg_flush(conn);
+}
+
+
+/* prepares q's statement on conn if it is not yet, else executes it */
+static ngx_int_t
+ngx_mam_pg_send_statement(ngx_mam_pg_conn_t *conn, ngx_mam_pg_query_t *q)
+{
+    int         ok;
+    ngx_uint_t  i;
+    u_char      name[NGX_MAM_PG_NAME_LEN];
+
+    if (q->statement < 0) {
+        ok = PQsendQueryParams(conn->pg, q->sql, q->nparams, NULL, q->values,
+                               NULL, NULL, 0);
+        return ok ? NGX_OK : NGX_ERROR;
+    }
+
+    i = (ngx_uint_t) q->statement;
+    *ngx_snprintf(name, sizeof(name) - 1, "mam_%ui", i) = '\0';
+
+    if (!(conn->prepared[i / 8] & (1 << (i % 8)))) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, conn->pool->log, 0,
+                       "mam: postgres prepare %s", name);
+
+        conn->preparing = 1;
+        conn->preparing_statement = i;
+        ok = PQsendPrepare(conn->pg, (char *) name, q->sql, q->nparams, NULL);
+        return ok ? NGX_OK : NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, conn->pool->log, 0,
+                   "mam: postgres execute %s", name);
+
+    ok = PQsendQueryPrepared(conn->pg, (char *) name, q->nparams, q->values,
+                             NULL, NULL, 0);
+    return ok ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * The prepare's result is in: the statement is marked prepared and the
+ * query itself goes out on the same connection.  Returns NGX_OK when the
+ * connection stays busy with it; NGX_DECLINED when the result is to be
+ * handled as the query's own (the prepare failed, or its query went away).
+ */
+static ngx_int_t
+ngx_mam_pg_prepared(ngx_mam_pg_conn_t *conn)
+{
+    ngx_uint_t           i;
+    ngx_mam_pg_query_t  *q;
+
+    conn->preparing = 0;
+    q = conn->query;
+
+    if (!ngx_mam_pg_ok(conn->result)) {
+        return NGX_DECLINED;
+    }
+
+    i = conn->preparing_statement;
+    conn->prepared[i / 8] |= (uint8_t) (1 << (i % 8));
+
+    PQclear(conn->result);
+    conn->result = NULL;
+
+    if (q == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_mam_pg_send_statement(conn, q) != NGX_OK) {
+        ngx_mam_pg_fail(conn, "send");
+        return NGX_OK;
+    }
+
+    ngx_mam_pg_flush(conn);
+    return NGX_OK;
 }
 
 
@@ -549,6 +702,10 @@ ngx_mam_pg_receive(ngx_mam_pg_conn_t *conn)
             }
 
             continue;
+        }
+
+        if (conn->preparing && ngx_mam_pg_prepared(conn) == NGX_OK) {
+            return;
         }
 
         q = conn->query;
@@ -769,6 +926,7 @@ ngx_mam_pg_query(ngx_http_request_t *r, const char *sql, int nparams,
     q->r = r;
     q->sql = sql;
     q->nparams = nparams;
+    q->statement = ngx_mam_pg_statement(ngx_cycle->log, sql);
     q->values = values;
     q->handler = handler;
     q->data = data;
@@ -799,6 +957,7 @@ ngx_mam_pg_task_query(ngx_mam_pg_pool_t *pool, ngx_pool_t *mem,
     q->pool = pool;
     q->sql = sql;
     q->nparams = nparams;
+    q->statement = ngx_mam_pg_statement(ngx_cycle->log, sql);
     q->values = values;
     q->task = handler;
     q->data = data;
