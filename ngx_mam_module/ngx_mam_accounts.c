@@ -897,13 +897,13 @@ ngx_mam_me_done(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    user = ngx_mam_pg_json(r->pool, res);
-    if (user == NULL) {
+    if (PQntuples(res) != 1) {
         ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED, "unknown user");
         return;
     }
 
-    body = json_pack("{s:O}", "user", user);
+    user = ngx_mam_row_user(res, 0);
+    body = user ? json_pack("{s:o}", "user", user) : NULL;
     if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
@@ -925,9 +925,8 @@ ngx_mam_me_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
     values[0] = ctx->user.sub;
 
-    if (ngx_mam_pg_query(r, "SELECT mam_user_json(u) FROM users u "
-                            "WHERE id = $1",
-                         1, values, ngx_mam_me_done, NULL)
+    if (ngx_mam_pg_query(r, NGX_MAM_SQL_USER_GET, 1, values, ngx_mam_me_done,
+                         NULL)
         != NGX_OK)
     {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);

@@ -532,26 +532,162 @@ ngx_mam_list_send(ngx_http_request_t *r, json_t *rows, ngx_str_t *scope,
 }
 
 
+static void ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res,
+    void *data);
+
+
+/* the statements of the list, by sort, search and cursor */
+static const char  *ngx_mam_asset_pages[3][2][2] = {
+    {   /* -created_at */
+        { NGX_MAM_SQL_ASSET_PAGE("", NGX_MAM_SQL_ORDER_NEW),
+          NGX_MAM_SQL_ASSET_PAGE(NGX_MAM_SQL_AFTER_NEW("$2", "$3"),
+                                 NGX_MAM_SQL_ORDER_NEW) },
+        { NGX_MAM_SQL_ASSET_SEARCH("", NGX_MAM_SQL_ORDER_NEW),
+          NGX_MAM_SQL_ASSET_SEARCH(NGX_MAM_SQL_AFTER_NEW("$3", "$4"),
+                                   NGX_MAM_SQL_ORDER_NEW) } },
+    {   /* created_at */
+        { NGX_MAM_SQL_ASSET_PAGE("", NGX_MAM_SQL_ORDER_OLD),
+          NGX_MAM_SQL_ASSET_PAGE(NGX_MAM_SQL_AFTER_OLD("$2", "$3"),
+                                 NGX_MAM_SQL_ORDER_OLD) },
+        { NGX_MAM_SQL_ASSET_SEARCH("", NGX_MAM_SQL_ORDER_OLD),
+          NGX_MAM_SQL_ASSET_SEARCH(NGX_MAM_SQL_AFTER_OLD("$3", "$4"),
+                                   NGX_MAM_SQL_ORDER_OLD) } },
+    {   /* title */
+        { NGX_MAM_SQL_ASSET_PAGE("", NGX_MAM_SQL_ORDER_TITLE),
+          NGX_MAM_SQL_ASSET_PAGE(NGX_MAM_SQL_AFTER_TITLE("$2", "$3"),
+                                 NGX_MAM_SQL_ORDER_TITLE) },
+        { NGX_MAM_SQL_ASSET_SEARCH("", NGX_MAM_SQL_ORDER_TITLE),
+          NGX_MAM_SQL_ASSET_SEARCH(NGX_MAM_SQL_AFTER_TITLE("$3", "$4"),
+                                   NGX_MAM_SQL_ORDER_TITLE) } }
+};
+
+
+/* a page's row as {asset, key}: the key is what the sort compares, the
+ * title or the exact creation time */
+static json_t *
+ngx_mam_assets_row(PGresult *res, int row, ngx_uint_t by_title)
+{
+    size_t   n;
+    json_t  *asset;
+    u_char   key[NGX_MAM_ROW_TIME_LEN];
+
+    asset = ngx_mam_row_asset(res, row, 1);
+    if (asset == NULL) {
+        return NULL;
+    }
+
+    if (by_title) {
+        return json_pack("{s:o, s:s%}", "asset", asset, "key",
+                         PQgetvalue(res, row, 2),
+                         (size_t) PQgetlength(res, row, 2));
+    }
+
+    n = ngx_mam_row_time(key, PQgetvalue(res, row, 4),
+                         PQgetlength(res, row, 4), 6);
+    if (n == 0) {
+        json_decref(asset);
+        return NULL;
+    }
+
+    return json_pack("{s:o, s:s%}", "asset", asset, "key", key, n);
+}
+
+
+static ngx_int_t
+ngx_mam_assets_list_query(ngx_http_request_t *r, ngx_mam_list_t *ls)
+{
+    int           n;
+    ngx_uint_t    sort;
+    const char  **values, *sql;
+
+    values = ngx_palloc(r->pool, 4 * sizeof(char *));
+    if (values == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    sort = (ls->sort.len == 5) ? 2 : (ls->sort.data[0] == '-') ? 0 : 1;
+    n = 0;
+
+    /* the parameters in the statement's order: [q] limit [value id] */
+    if (ls->q != NULL) {
+        values[n++] = ls->q;
+    }
+
+    values[n++] = ngx_mam_message(r->pool, "%ui", ls->limit + 1);
+
+    if (ls->after_id != NULL) {
+        values[n++] = ls->after_value;
+        values[n++] = ls->after_id;
+    }
+
+    sql = ngx_mam_asset_pages[sort][ls->q != NULL][ls->after_id != NULL];
+
+    if (ngx_mam_pg_query(r, sql, n, values, ngx_mam_assets_listed, ls)
+        != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}
+
+
 static void
 ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    json_t          *v, *rows;
+    int              i, n;
+    json_t          *rows, *row;
+    ngx_int_t        words, rc;
     ngx_mam_list_t  *ls = data;
 
-    v = ngx_mam_pg_json(r->pool, res);
+    if (!ngx_mam_pg_ok(res)
+        || PQnfields(res) != 1 + NGX_MAM_SQL_ASSET_NCOLS
+                             + NGX_MAM_SQL_VERSION_NCOLS)
+    {
+        ngx_mam_pg_fail_request(r, res);
+        return;
+    }
 
-    /* the words are counted by mam_asset_list() as mam_tsquery() splits
-     * them, so that the cap holds for exactly the prefix scans it makes */
-    if (ngx_mam_outcome(v, "too_many_words")) {
+    /* a search always has its first row, with the words of q */
+    n = PQntuples(res);
+    words = n ? ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
+                         PQgetlength(res, 0, 0))
+              : 0;
+
+    if (words > 8) {
         ngx_mam_fail(r, NGX_HTTP_BAD_REQUEST, "q: at most 8 words");
         return;
     }
 
-    rows = v ? json_object_get(v, "rows") : NULL;
-    if (!json_is_array(rows)) {
-        ngx_mam_pg_fail_request(r, res);
+    /* a q of no word ("--") filters nothing: the list without it (rare,
+     * so it costs the second query rather than every search a condition
+     * that keeps PostgreSQL from the search index) */
+    if (ls->q != NULL && words == 0) {
+        ls->q = NULL;
+        rc = ngx_mam_assets_list_query(r, ls);
+        if (rc != NGX_DONE) {
+            ngx_http_finalize_request(r, rc);
+        }
         return;
     }
+
+    rows = json_array();
+    if (rows == NULL || ngx_mam_json_cleanup_add(r->pool, rows) != NGX_OK) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    /* a search without a match is one row of NULLs */
+    for (i = 0; i < n && !PQgetisnull(res, i, 1); i++) {
+        row = ngx_mam_assets_row(res, i, ls->sort.len == 5);
+        if (row == NULL || json_array_append_new(rows, row) != 0) {
+            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+            return;
+        }
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mam: asset page of %i rows, sort \"%V\"", n, &ls->sort);
 
     ngx_mam_list_send(r, rows, &ls->sort, "asset", ls->limit);
 }
@@ -633,14 +769,13 @@ ngx_mam_assets_list_args(ngx_http_request_t *r, ngx_mam_list_t *ls)
 ngx_int_t
 ngx_mam_assets_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
-    const char      **values, *message;
-    ngx_mam_list_t   *ls;
+    const char      *message;
+    ngx_mam_list_t  *ls;
 
     (void) ctx;
 
     ls = ngx_pcalloc(r->pool, sizeof(ngx_mam_list_t));
-    values = ngx_pcalloc(r->pool, 5 * sizeof(char *));
-    if (ls == NULL || values == NULL) {
+    if (ls == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
@@ -649,21 +784,7 @@ ngx_mam_assets_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
     }
 
-    values[0] = ls->q;
-    values[1] = ngx_mam_cstr(r->pool, &ls->sort);
-    values[2] = ngx_mam_message(r->pool, "%ui", ls->limit);
-    values[3] = ls->after_value;
-    values[4] = ls->after_id;
-
-    if (values[1] == NULL
-        || ngx_mam_pg_query(r, "SELECT mam_asset_list($1, $2, $3, $4, $5)",
-                            5, values, ngx_mam_assets_listed, ls)
-           != NGX_OK)
-    {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    return NGX_DONE;
+    return ngx_mam_assets_list_query(r, ls);
 }
 
 
@@ -672,25 +793,41 @@ ngx_mam_assets_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 static void
 ngx_mam_assets_got(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    json_t  *v, *body;
+    int      i, n;
+    json_t  *asset, *versions, *version, *body;
 
     (void) data;
 
-    v = ngx_mam_pg_request_json(r, res);
-    if (v == NULL) {
+    if (!ngx_mam_pg_ok(res)
+        || PQnfields(res) != NGX_MAM_SQL_ASSET_NCOLS
+                             + NGX_MAM_SQL_VERSION_NCOLS)
+    {
+        ngx_mam_pg_fail_request(r, res);
         return;
     }
 
-    if (!ngx_mam_outcome(v, "ok")) {
-        ngx_mam_assets_refuse(r, v);
+    n = PQntuples(res);
+    if (n == 0) {
+        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset");
         return;
     }
 
-    body = json_pack("{s:O, s:O}", "asset", json_object_get(v, "asset"),
-                     "versions", json_object_get(v, "versions"));
+    /* rows: the asset with each version, newest first */
+    asset = ngx_mam_row_asset(res, 0, 0);
+    versions = json_array();
+    body = json_pack("{s:o, s:o}", "asset", asset, "versions", versions);
+
     if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
+    }
+
+    for (i = 0; i < n && !PQgetisnull(res, i, NGX_MAM_SQL_ASSET_NCOLS); i++) {
+        version = ngx_mam_row_version(res, i, NGX_MAM_SQL_ASSET_NCOLS);
+        if (version == NULL || json_array_append_new(versions, version) != 0) {
+            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+            return;
+        }
     }
 
     ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK, body));
@@ -713,7 +850,7 @@ ngx_mam_assets_get_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
                                   "id: must be a UUID");
     }
 
-    if (ngx_mam_pg_query(r, "SELECT mam_asset_get($1)", 1, values,
+    if (ngx_mam_pg_query(r, NGX_MAM_SQL_ASSET_GET, 1, values,
                          ngx_mam_assets_got, NULL)
         != NGX_OK)
     {

@@ -139,26 +139,67 @@ typedef struct {
 } ngx_mam_comments_page_t;
 
 
+/* a page's row as {comment, key}: the key is "timestamp_sec created_at",
+ * the two sort values before the id, created_at to the microsecond */
+static json_t *
+ngx_mam_comments_row(PGresult *res, int row)
+{
+    size_t   n, len;
+    json_t  *comment;
+    u_char   key[NGX_MAM_ROW_TIME_LEN + 32];
+
+    comment = ngx_mam_row_comment(res, row, 0);
+    len = PQgetlength(res, row, 5);
+
+    if (comment == NULL || len > 31) {
+        json_decref(comment);
+        return NULL;
+    }
+
+    ngx_memcpy(key, PQgetvalue(res, row, 5), len);
+    key[len++] = ' ';
+    n = ngx_mam_row_time(key + len, PQgetvalue(res, row, 7),
+                         PQgetlength(res, row, 7), 6);
+    if (n == 0) {
+        json_decref(comment);
+        return NULL;
+    }
+
+    return json_pack("{s:o, s:s%}", "comment", comment, "key", key, len + n);
+}
+
+
 static void
 ngx_mam_comments_listed(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    json_t                   *v, *rows;
+    int                       i, n;
+    json_t                   *rows, *row;
     ngx_mam_comments_page_t  *pg = data;
 
-    v = ngx_mam_pg_request_json(r, res);
-    if (v == NULL) {
+    if (!ngx_mam_pg_ok(res) || PQnfields(res) != 8) {
+        ngx_mam_pg_fail_request(r, res);
         return;
     }
 
-    if (ngx_mam_outcome(v, "not_found")) {
+    /* no row: no such asset; one row of NULLs: no comment */
+    n = PQntuples(res);
+    if (n == 0) {
         ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset");
         return;
     }
 
-    rows = json_object_get(v, "rows");
-    if (!ngx_mam_outcome(v, "ok") || !json_is_array(rows)) {
+    rows = json_array();
+    if (rows == NULL || ngx_mam_json_cleanup_add(r->pool, rows) != NGX_OK) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
+    }
+
+    for (i = 0; i < n && !PQgetisnull(res, i, 0); i++) {
+        row = ngx_mam_comments_row(res, i);
+        if (row == NULL || json_array_append_new(rows, row) != 0) {
+            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+            return;
+        }
     }
 
     ngx_mam_list_send(r, rows, &pg->scope, "comment", pg->limit);
@@ -168,13 +209,14 @@ ngx_mam_comments_listed(ngx_http_request_t *r, PGresult *res, void *data)
 ngx_int_t
 ngx_mam_comments_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
+    u_char                   *space;
     ngx_int_t                 rc;
     ngx_str_t                 v;
     char                     *after, *after_id;
     const char              **values;
     ngx_mam_comments_page_t  *pg;
 
-    values = ngx_pcalloc(r->pool, 4 * sizeof(char *));
+    values = ngx_pcalloc(r->pool, 5 * sizeof(char *));
     pg = ngx_pcalloc(r->pool, sizeof(ngx_mam_comments_page_t));
     if (values == NULL || pg == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
@@ -209,14 +251,30 @@ ngx_mam_comments_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
                                   "for this asset's comments");
     }
 
-    values[1] = ngx_mam_message(r->pool, "%ui", pg->limit);
-    values[2] = rc == NGX_OK ? after : NULL;
-    values[3] = rc == NGX_OK ? after_id : NULL;
+    /* the first page starts before every comment */
+    values[1] = ngx_mam_message(r->pool, "%ui", pg->limit + 1);
+    values[2] = "-1";
+    values[3] = "-infinity";
+    values[4] = "00000000-0000-0000-0000-000000000000";
 
-    if (values[1] == NULL
-        || ngx_mam_pg_query(r, "SELECT mam_comment_list($1, $2, $3, $4)", 4,
-                            values, ngx_mam_comments_listed, pg)
-           != NGX_OK)
+    if (rc == NGX_OK) {
+        /* the key: "timestamp_sec created_at" */
+        space = ngx_strlchr((u_char *) after,
+                            (u_char *) after + ngx_strlen(after), ' ');
+        if (space == NULL) {
+            return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                      "cursor: not a comment cursor");
+        }
+
+        *space = '\0';
+        values[2] = after;
+        values[3] = (char *) space + 1;
+        values[4] = after_id;
+    }
+
+    if (ngx_mam_pg_query(r, NGX_MAM_SQL_COMMENT_PAGE, 5, values,
+                         ngx_mam_comments_listed, pg)
+        != NGX_OK)
     {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }

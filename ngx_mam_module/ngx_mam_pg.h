@@ -12,6 +12,8 @@
 
 #include <libpq-fe.h>
 
+#include "ngx_mam_sql.h"
+
 
 /*
  * Called once per query, always from the event loop, never from inside
@@ -59,6 +61,18 @@ void ngx_mam_pg_fail_request(ngx_http_request_t *r, PGresult *res);
 
 /* ngx_mam_pg_json() for a request; NULL when the request was failed */
 json_t *ngx_mam_pg_request_json(ngx_http_request_t *r, PGresult *res);
+
+
+/* ngx_mam_rows.c: rows of the read statements (ngx_mam_sql.h) as the
+ * API's JSON; NULL when out of memory or a column is not what it should be */
+#define NGX_MAM_ROW_TIME_LEN  sizeof("YYYY-MM-DDTHH:MM:SS.uuuuuuZ")
+
+size_t ngx_mam_row_time(u_char *out, const char *t, size_t len,
+    ngx_uint_t digits);
+json_t *ngx_mam_row_asset(PGresult *res, int row, int col);
+json_t *ngx_mam_row_version(PGresult *res, int row, int col);
+json_t *ngx_mam_row_comment(PGresult *res, int row, int col);
+json_t *ngx_mam_row_user(PGresult *res, int row);
 
 
 /* a worker's pool at a glance, for the metrics */

@@ -54,7 +54,7 @@
 #define NGX_MAM_SQL_ASSET_SEARCH(after, order)                                \
     "SELECT w.n, " NGX_MAM_SQL_ASSET_COLS ", " NGX_MAM_SQL_VERSION_COLS      \
     " FROM (SELECT mam_query_words($1) AS n) w"                               \
-    " LEFT JOIN LATERAL (SELECT * FROM assets a WHERE w.n <= 8"              \
+    " LEFT JOIN LATERAL (SELECT * FROM assets a WHERE w.n BETWEEN 1 AND 8"   \
     " AND a.deleted_at IS NULL AND a.search @@ mam_tsquery($1)" after        \
     " ORDER BY " order " LIMIT $2) a ON true" NGX_MAM_SQL_ASSET_JOINS         \
     " ORDER BY " order

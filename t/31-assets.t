@@ -157,6 +157,20 @@ is($r->{json}{error}, 'invalid_request', '... invalid_request');
 like($r->{json}{message} // '', qr/^q: at most 8 words/, '... naming q and the cap');
 is(list('?q=a-b.c:d%26e%7Cf!g*h(i')->{status}, 400, '... words split by punctuation count too');
 is(list('?q=' . join('+', ('ab') x 60))->{status}, 400, 'q with 60 words is 400');
+is_deeply([ titles(list('?q=--+%2C&limit=100')) ], [ titles(list('?limit=100')) ],
+          'a q of no word lists as if there were no q');
+{   # a search a page at a time, in each sort
+    for my $sort ('title', 'created_at', '-created_at') {
+        my ($cursor, @paged, $pages) = ('');
+        do {
+            my $r = list("?q=river&limit=1&sort=$sort$cursor");
+            push @paged, titles($r);
+            $cursor = $r->{json}{next_cursor} ? "&cursor=$r->{json}{next_cursor}" : '';
+        } while ($cursor && ++$pages < 10);
+        is_deeply([ sort @paged ], ['Alpha river', 'Gamma river delta'],
+                  "sort=$sort: a search one item a page finds each match once");
+    }
+}
 
 my @sorted = sort { $a cmp $b } map { $_->{title} } @{ list('?limit=100&sort=title')->{json}{items} };
 is_deeply([ titles(list('?limit=100&sort=title')) ], [ @sorted ], 'sort=title');
