@@ -913,24 +913,9 @@ ngx_mam_me_done(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
-ngx_int_t
-ngx_mam_me_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
-{
-    const char  **values;
-
-    values = ngx_palloc(r->pool, sizeof(char *));
-    if (values == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    values[0] = ctx->user.sub;
-
-    if (ngx_mam_pg_query(r, NGX_MAM_SQL_USER_GET, 1, values, ngx_mam_me_done,
-                         NULL)
-        != NGX_OK)
-    {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    return NGX_DONE;
-}
+/* GET /auth/me: the token's user as it is now */
+const ngx_mam_statement_t  ngx_mam_user_me = {
+    NGX_MAM_SQL_USER_GET, 1, { NGX_MAM_ARG_USER },
+    NULL, 0, NULL,
+    ngx_mam_me_done, NULL, NGX_HTTP_OK, NULL
+};

@@ -26,51 +26,28 @@
 
 /* --- shared pieces ------------------------------------------------------ */
 
-/* the SQL functions' refusals as HTTP answers */
+/* what the asset functions answer besides "ok" */
+static const ngx_mam_outcome_t  ngx_mam_asset_outcomes[] = {
+    { "not_found", NGX_HTTP_NOT_FOUND, "no such asset", NULL },
+    { "forbidden", NGX_HTTP_FORBIDDEN,
+      "only the owner or an admin may change this asset", NULL },
+    { "not_yours", NGX_HTTP_FORBIDDEN, "staging_key: not your upload", NULL },
+    { "invalid", NGX_HTTP_BAD_REQUEST, "staging_key: no such upload", NULL },
+    { "incomplete", NGX_HTTP_BAD_REQUEST,
+      "staging_key: the upload is not complete", NULL },
+    { "taken", NGX_HTTP_CONFLICT,
+      "staging_key: the upload belongs to another asset", NULL },
+    { "nothing", NGX_HTTP_CONFLICT, "nothing in staging to promote", NULL },
+    { "busy", NGX_HTTP_CONFLICT, "a promote of this asset is in progress",
+      NULL },
+    { NULL, 0, NULL, NULL }
+};
+
+
 static void
 ngx_mam_assets_refuse(ngx_http_request_t *r, json_t *v)
 {
-    ngx_uint_t    status;
-    const char   *message;
-
-    if (ngx_mam_outcome(v, "not_found")) {
-        status = NGX_HTTP_NOT_FOUND;
-        message = "no such asset";
-
-    } else if (ngx_mam_outcome(v, "forbidden")) {
-        status = NGX_HTTP_FORBIDDEN;
-        message = "only the owner or an admin may change this asset";
-
-    } else if (ngx_mam_outcome(v, "not_yours")) {
-        status = NGX_HTTP_FORBIDDEN;
-        message = "staging_key: not your upload";
-
-    } else if (ngx_mam_outcome(v, "invalid")) {
-        status = NGX_HTTP_BAD_REQUEST;
-        message = "staging_key: no such upload";
-
-    } else if (ngx_mam_outcome(v, "incomplete")) {
-        status = NGX_HTTP_BAD_REQUEST;
-        message = "staging_key: the upload is not complete";
-
-    } else if (ngx_mam_outcome(v, "taken")) {
-        status = NGX_HTTP_CONFLICT;
-        message = "staging_key: the upload belongs to another asset";
-
-    } else if (ngx_mam_outcome(v, "nothing")) {
-        status = NGX_HTTP_CONFLICT;
-        message = "nothing in staging to promote";
-
-    } else if (ngx_mam_outcome(v, "busy")) {
-        status = NGX_HTTP_CONFLICT;
-        message = "a promote of this asset is in progress";
-
-    } else {
-        status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        message = NULL;
-    }
-
-    ngx_mam_fail(r, status, message);
+    ngx_mam_refuse_outcome(r, v, ngx_mam_asset_outcomes);
 }
 
 
@@ -79,30 +56,7 @@ static void
 ngx_mam_assets_answer(ngx_http_request_t *r, PGresult *res, ngx_uint_t status,
     const char *name)
 {
-    json_t  *v, *body;
-
-    v = ngx_mam_pg_request_json(r, res);
-    if (v == NULL) {
-        return;
-    }
-
-    if (!ngx_mam_outcome(v, "ok")) {
-        ngx_mam_assets_refuse(r, v);
-        return;
-    }
-
-    if (name == NULL) {
-        ngx_http_finalize_request(r, ngx_mam_send_no_content(r));
-        return;
-    }
-
-    body = json_pack("{s:O}", name, json_object_get(v, name));
-    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_mam_send_json(r, status, body));
+    ngx_mam_answer_outcome(r, res, ngx_mam_asset_outcomes, status, name);
 }
 
 
@@ -113,57 +67,101 @@ ngx_mam_assets_admin(ngx_mam_ctx_t *ctx)
 }
 
 
-/* title, description, staging_key of a create or update body */
+/* title: 1..200 characters, not only spaces */
 static const char *
-ngx_mam_assets_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
-    ngx_uint_t create, const char **values)
+ngx_mam_assets_title(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out)
 {
-    ngx_int_t    rc;
-    ngx_str_t    title, desc, key;
+    const char  *message, *p;
+
+    message = ngx_mam_field_text(r, ctx, f, out);
+    if (message != NULL || *out == NULL) {
+        return message;
+    }
+
+    for (p = *out; *p == ' '; p++) {
+        /* void */
+    }
+
+    return *p ? NULL : "title: must not be blank";
+}
+
+
+/* staging_key: a key under uploads/ */
+static const char *
+ngx_mam_assets_staging_key(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out)
+{
+    size_t       len;
     const char  *message;
-    u_char      *p;
 
-    rc = ngx_mam_body_string(r, ctx, "title", 1, 200, create, &title,
-                             &message);
-    if (rc == NGX_ERROR) {
+    message = ngx_mam_field_text(r, ctx, f, out);
+    if (message != NULL || *out == NULL) {
         return message;
     }
-    if (rc == NGX_OK) {
-        for (p = title.data; p < title.data + title.len && *p == ' '; p++) {
-            /* void */
-        }
-        if (p == title.data + title.len) {
-            return "title: must not be blank";
-        }
-        values[0] = ngx_mam_cstr(r->pool, &title);
-    }
 
-    rc = ngx_mam_body_string(r, ctx, "description", 0, 5000, 0, &desc,
-                             &message);
-    if (rc == NGX_ERROR) {
-        return message;
-    }
-    if (rc == NGX_OK) {
-        values[1] = ngx_mam_cstr(r->pool, &desc);
-    }
+    len = ngx_strlen(*out);
 
-    rc = ngx_mam_body_string(r, ctx, "staging_key", 1, MAM_KEY_MAX_LEN,
-                             create, &key, &message);
-    if (rc == NGX_ERROR) {
-        return message;
-    }
-    if (rc == NGX_OK) {
-        if (key.len < sizeof("uploads/") - 1
-            || ngx_strncmp(key.data, "uploads/", 8) != 0
-            || !mam_key_valid((char *) key.data, key.len))
-        {
-            return "staging_key: not a staging key";
-        }
-        values[2] = ngx_mam_cstr(r->pool, &key);
+    if (len < sizeof("uploads/") - 1
+        || ngx_strncmp(*out, "uploads/", 8) != 0
+        || !mam_key_valid(*out, len))
+    {
+        return "staging_key: not a staging key";
     }
 
     return NULL;
 }
+
+
+/* the fields of a create (title and staging_key required) and an update */
+static const ngx_mam_field_t  ngx_mam_asset_create_fields[] = {
+    { "title", ngx_mam_assets_title, 1, 200, 1 },
+    { "description", ngx_mam_field_text, 0, 5000, 0 },
+    { "staging_key", ngx_mam_assets_staging_key, 1, MAM_KEY_MAX_LEN, 1 },
+    { NULL, NULL, 0, 0, 0 }
+};
+
+static const ngx_mam_field_t  ngx_mam_asset_update_fields[] = {
+    { "title", ngx_mam_assets_title, 1, 200, 0 },
+    { "description", ngx_mam_field_text, 0, 5000, 0 },
+    { "staging_key", ngx_mam_assets_staging_key, 1, MAM_KEY_MAX_LEN, 0 },
+    { NULL, NULL, 0, 0, 0 }
+};
+
+
+/* title, description, staging_key of a create body */
+static const char *
+ngx_mam_assets_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const char **values)
+{
+    ngx_uint_t              i;
+    const char             *message;
+    const ngx_mam_field_t  *f;
+
+    for (i = 0; ngx_mam_asset_create_fields[i].name; i++) {
+        f = &ngx_mam_asset_create_fields[i];
+
+        message = f->check(r, ctx, f, &values[i]);
+        if (message != NULL) {
+            return message;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* PATCH /api/assets/:id: the owner or an admin; a new staging_key is the
+ * next version's upload */
+const ngx_mam_statement_t  ngx_mam_asset_update = {
+    "SELECT mam_asset_update($1, $2, $3, $4, $5, $6, $7)", 7,
+    { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN,
+      NGX_MAM_ARG_FIELD(0), NGX_MAM_ARG_FIELD(1), NGX_MAM_ARG_FIELD(2),
+      NGX_MAM_ARG_IP },
+    ngx_mam_asset_update_fields, NGX_MAM_STATEMENT_ANY_FIELD,
+    "title, description or staging_key: required",
+    NULL, ngx_mam_asset_outcomes, NGX_HTTP_OK, "asset"
+};
 
 
 /* --- POST /api/assets ---------------------------------------------------- */
@@ -250,7 +248,7 @@ ngx_mam_assets_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
     ngx_memzero(fields, sizeof(fields));
 
-    message = ngx_mam_assets_fields(r, ctx, 1, fields);
+    message = ngx_mam_assets_fields(r, ctx, fields);
     if (message != NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
     }
@@ -834,90 +832,12 @@ ngx_mam_assets_got(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
-ngx_int_t
-ngx_mam_assets_get_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
-{
-    const char  **values;
-
-    values = ngx_palloc(r->pool, sizeof(char *));
-    if (values == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    values[0] = ngx_mam_param_uuid(r, ctx, "id");
-    if (values[0] == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "id: must be a UUID");
-    }
-
-    if (ngx_mam_pg_query(r, NGX_MAM_SQL_ASSET_GET, 1, values,
-                         ngx_mam_assets_got, NULL)
-        != NGX_OK)
-    {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    return NGX_DONE;
-}
-
-
-/* --- PATCH /api/assets/:id ----------------------------------------------- */
-
-static void
-ngx_mam_assets_updated(ngx_http_request_t *r, PGresult *res, void *data)
-{
-    (void) data;
-
-    ngx_mam_assets_answer(r, res, NGX_HTTP_OK, "asset");
-}
-
-
-ngx_int_t
-ngx_mam_assets_update_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
-{
-    const char  *fields[3], **values, *message, *id;
-
-    id = ngx_mam_param_uuid(r, ctx, "id");
-    if (id == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "id: must be a UUID");
-    }
-
-    ngx_memzero(fields, sizeof(fields));
-
-    message = ngx_mam_assets_fields(r, ctx, 0, fields);
-    if (message != NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
-    }
-
-    if (fields[0] == NULL && fields[1] == NULL && fields[2] == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "title, description or staging_key: "
-                                  "required");
-    }
-
-    values = ngx_palloc(r->pool, 7 * sizeof(char *));
-    if (values == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    values[0] = id;
-    values[1] = ctx->user.sub;
-    values[2] = ngx_mam_assets_admin(ctx);
-    values[3] = fields[0];
-    values[4] = fields[1];
-    values[5] = fields[2];
-    values[6] = ngx_mam_ip(r);
-
-    if (ngx_mam_pg_query(r, "SELECT mam_asset_update($1, $2, $3, $4, $5, $6, "
-                            "$7)", 7, values, ngx_mam_assets_updated, NULL)
-        != NGX_OK)
-    {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    return NGX_DONE;
-}
+/* GET /api/assets/:id: the asset and its versions, newest first */
+const ngx_mam_statement_t  ngx_mam_asset_get = {
+    NGX_MAM_SQL_ASSET_GET, 1, { NGX_MAM_ARG_ID },
+    NULL, 0, NULL,
+    ngx_mam_assets_got, NULL, NGX_HTTP_OK, NULL
+};
 
 
 /* --- DELETE /api/assets/:id ---------------------------------------------- */

@@ -352,6 +352,15 @@ ngx_mam_gate_pass(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return;
     }
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mam: gate: \"%s\" passes", ctx->route->pattern);
+
+    if (ctx->access_phase) {
+        ctx->passed = 1;
+        ngx_http_core_run_phases(r);
+        return;
+    }
+
     ngx_mam_router_run_handler(r, ctx);
 }
 
@@ -535,7 +544,7 @@ ngx_mam_auth_gate(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     ngx_str_t  arg;
 
     if (ctx->route->access == NGX_MAM_UNLIMITED) {
-        ngx_mam_router_run_handler(r, ctx);
+        ngx_mam_gate_pass(r, ctx);
         return;
     }
 
@@ -544,7 +553,7 @@ ngx_mam_auth_gate(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     /* EventSource cannot send headers: a single-use ticket stands for the
      * token there; a token in the URL (it ends up in access logs) is
      * refused, never verified */
-    if (rc == NGX_DECLINED && ctx->route->handler == ngx_mam_events_handler) {
+    if (rc == NGX_DECLINED && (ctx->route->flags & NGX_MAM_ROUTE_TICKET)) {
 
         if (ngx_http_arg(r, (u_char *) "access_token", 12, &arg) == NGX_OK) {
             ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED, "access tokens are not "
@@ -581,7 +590,7 @@ ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     int                   argc, nkeys, i;
     u_char               *key;
     ngx_str_t             user;
-    ngx_uint_t            auth_scope, limit;
+    ngx_uint_t            limit;
     const char           *keys[3], *argv[8], *scope;
     ngx_mam_gate_t       *g;
     ngx_mam_main_conf_t  *mcf;
@@ -598,21 +607,22 @@ ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     nkeys = 0;
 
     if (mcf->rate_limits) {
-        auth_scope = r->uri.len >= 6
-                     && ngx_strncmp(r->uri.data, "/auth/", 6) == 0;
+        switch (ctx->route->window) {
 
-        if (ctx->route->handler == ngx_mam_preview_callback_handler) {
+        case NGX_MAM_WINDOW_CALLBACK:
             /* transcoderd's signed callbacks have a window of their own:
              * a flood of forged ones from an address does not spend the
              * users' requests from that address, nor the other way round */
             scope = "callback";
             limit = mcf->rate_limit_callback;
+            break;
 
-        } else if (auth_scope) {
+        case NGX_MAM_WINDOW_AUTH:
             scope = "auth";
             limit = mcf->rate_limit_auth;
+            break;
 
-        } else {
+        default:
             scope = "api";
             limit = mcf->rate_limit_api;
         }

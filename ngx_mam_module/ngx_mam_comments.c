@@ -23,14 +23,15 @@ ngx_mam_comments_space(u_char c)
 /* content: text of 1..4000 characters after trimming; line breaks and tabs
  * are the only control characters allowed */
 static const char *
-ngx_mam_comments_content(ngx_http_request_t *r, json_t *body, char **out)
+ngx_mam_comments_content(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out)
 {
     u_char     *p, *start, *end;
     json_t     *v;
     ngx_str_t   s;
     size_t      n;
 
-    v = json_object_get(body, "content");
+    v = json_object_get(ctx->body, f->name);
     if (!json_is_string(v)) {
         return "content: must be a string of 1..4000 characters";
     }
@@ -62,67 +63,80 @@ ngx_mam_comments_content(ngx_http_request_t *r, json_t *body, char **out)
     s.len = end - start;
     *out = ngx_mam_cstr(r->pool, &s);
 
+    return *out ? NULL : "out of memory";
+}
+
+
+/* timestamp_sec: seconds, 0 or more, to the millisecond of the column */
+static const char *
+ngx_mam_comments_timestamp(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out)
+{
+    u_char  *ts;
+    json_t  *t;
+    double   sec;
+
+    t = json_object_get(ctx->body, f->name);
+    sec = json_is_number(t) ? json_number_value(t) : -1;
+
+    if (sec < 0 || sec > NGX_MAM_TIMESTAMP_MAX) {
+        return "timestamp_sec: must be a number of seconds, 0 or more";
+    }
+
+    ts = ngx_pnalloc(r->pool, 32);
+    if (ts == NULL) {
+        return "out of memory";
+    }
+
+    *ngx_sprintf(ts, "%.3f", sec) = '\0';
+    *out = (char *) ts;
+
     return NULL;
 }
 
 
-static void
-ngx_mam_comments_answer(ngx_http_request_t *r, PGresult *res,
-    ngx_uint_t status, const char *name)
-{
-    json_t      *v, *body, *d;
-    const char  *message;
+/* what the comment functions answer besides "ok" */
+static const ngx_mam_outcome_t  ngx_mam_comment_create_outcomes[] = {
+    { "not_found", NGX_HTTP_NOT_FOUND, "no such asset", NULL },
+    { "bad_version", NGX_HTTP_BAD_REQUEST,
+      "version_id: not a version of this asset", NULL },
+    { "beyond", NGX_HTTP_BAD_REQUEST,
+      "timestamp_sec: must be at most the duration (%.3f s)",
+      "duration_sec" },
+    { NULL, 0, NULL, NULL }
+};
 
-    v = ngx_mam_pg_request_json(r, res);
-    if (v == NULL) {
-        return;
-    }
+static const ngx_mam_outcome_t  ngx_mam_comment_delete_outcomes[] = {
+    { "not_found", NGX_HTTP_NOT_FOUND, "no such comment", NULL },
+    { "forbidden", NGX_HTTP_FORBIDDEN,
+      "only the author or an admin may delete a comment", NULL },
+    { NULL, 0, NULL, NULL }
+};
 
-    if (ngx_mam_outcome(v, "not_found")) {
-        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND,
-                     name ? "no such asset" : "no such comment");
-        return;
-    }
 
-    if (ngx_mam_outcome(v, "forbidden")) {
-        ngx_mam_fail(r, NGX_HTTP_FORBIDDEN,
-                     "only the author or an admin may delete a comment");
-        return;
-    }
+/* POST /api/assets/:id/comments: any signed-in user, viewers included */
+static const ngx_mam_field_t  ngx_mam_comment_fields[] = {
+    { "timestamp_sec", ngx_mam_comments_timestamp, 0, 0, 1 },
+    { "content", ngx_mam_comments_content, 0, 0, 1 },
+    { "version_id", ngx_mam_field_uuid, 1, MAM_UUID_LEN, 0 },
+    { NULL, NULL, 0, 0, 0 }
+};
 
-    if (ngx_mam_outcome(v, "bad_version")) {
-        ngx_mam_fail(r, NGX_HTTP_BAD_REQUEST,
-                     "version_id: not a version of this asset");
-        return;
-    }
+const ngx_mam_statement_t  ngx_mam_comment_create = {
+    "SELECT mam_comment_create($1, $2, $3, $4, $5, $6)", 6,
+    { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_FIELD(0),
+      NGX_MAM_ARG_FIELD(1), NGX_MAM_ARG_FIELD(2), NGX_MAM_ARG_IP },
+    ngx_mam_comment_fields, 0, NULL,
+    NULL, ngx_mam_comment_create_outcomes, NGX_HTTP_CREATED, "comment"
+};
 
-    if (ngx_mam_outcome(v, "beyond")) {
-        d = json_object_get(v, "duration_sec");
-        message = ngx_mam_message(r->pool, "timestamp_sec: must be at most "
-                                  "the duration (%.3f s)",
-                                  json_number_value(d));
-        ngx_mam_fail(r, NGX_HTTP_BAD_REQUEST, message);
-        return;
-    }
-
-    if (!ngx_mam_outcome(v, "ok")) {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-
-    if (name == NULL) {
-        ngx_http_finalize_request(r, ngx_mam_send_no_content(r));
-        return;
-    }
-
-    body = json_pack("{s:O}", name, json_object_get(v, name));
-    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_mam_send_json(r, status, body));
-}
+/* DELETE /api/comments/:id: the author or an admin */
+const ngx_mam_statement_t  ngx_mam_comment_delete = {
+    "SELECT mam_comment_delete($1, $2, $3, $4)", 4,
+    { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN, NGX_MAM_ARG_IP },
+    NULL, 0, NULL,
+    NULL, ngx_mam_comment_delete_outcomes, NGX_HTTP_NO_CONTENT, NULL
+};
 
 
 /* --- GET /api/assets/:id/comments ---------------------------------------- */
@@ -274,127 +288,6 @@ ngx_mam_comments_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
     if (ngx_mam_pg_query(r, NGX_MAM_SQL_COMMENT_PAGE, 5, values,
                          ngx_mam_comments_listed, pg)
-        != NGX_OK)
-    {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    return NGX_DONE;
-}
-
-
-/* --- POST /api/assets/:id/comments --------------------------------------- */
-
-static void
-ngx_mam_comments_created(ngx_http_request_t *r, PGresult *res, void *data)
-{
-    (void) data;
-
-    ngx_mam_comments_answer(r, res, NGX_HTTP_CREATED, "comment");
-}
-
-
-ngx_int_t
-ngx_mam_comments_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
-{
-    u_char        *ts;
-    json_t        *t;
-    double         sec;
-    ngx_int_t      rc;
-    ngx_str_t      version;
-    const char   **values, *message;
-    char          *content;
-
-    values = ngx_pcalloc(r->pool, 6 * sizeof(char *));
-    ts = ngx_pnalloc(r->pool, 32);
-    if (values == NULL || ts == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    values[0] = ngx_mam_param_uuid(r, ctx, "id");
-    if (values[0] == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "id: must be a UUID");
-    }
-
-    t = json_object_get(ctx->body, "timestamp_sec");
-    sec = json_is_number(t) ? json_number_value(t) : -1;
-    if (!json_is_number(t) || sec < 0 || sec > NGX_MAM_TIMESTAMP_MAX) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "timestamp_sec: must be a number of "
-                                  "seconds, 0 or more");
-    }
-
-    /* milliseconds, the column's precision */
-    *ngx_sprintf(ts, "%.3f", sec) = '\0';
-
-    message = ngx_mam_comments_content(r, ctx->body, &content);
-    if (message != NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
-    }
-
-    rc = ngx_mam_body_string(r, ctx, "version_id", 1, MAM_UUID_LEN, 0,
-                             &version, &message);
-    if (rc == NGX_ERROR
-        || (rc == NGX_OK
-            && !mam_uuid_valid((char *) version.data, version.len)))
-    {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "version_id: must be a UUID");
-    }
-
-    values[1] = ctx->user.sub;
-    values[2] = (char *) ts;
-    values[3] = content;
-    values[4] = rc == NGX_OK ? ngx_mam_cstr(r->pool, &version) : NULL;
-    values[5] = ngx_mam_ip(r);
-
-    if (content == NULL
-        || ngx_mam_pg_query(r, "SELECT mam_comment_create($1, $2, $3, $4, "
-                               "$5, $6)", 6, values,
-                            ngx_mam_comments_created, NULL)
-           != NGX_OK)
-    {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    return NGX_DONE;
-}
-
-
-/* --- DELETE /api/comments/:id -------------------------------------------- */
-
-static void
-ngx_mam_comments_deleted(ngx_http_request_t *r, PGresult *res, void *data)
-{
-    (void) data;
-
-    ngx_mam_comments_answer(r, res, NGX_HTTP_NO_CONTENT, NULL);
-}
-
-
-ngx_int_t
-ngx_mam_comments_delete_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
-{
-    const char  **values;
-
-    values = ngx_palloc(r->pool, 4 * sizeof(char *));
-    if (values == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    values[0] = ngx_mam_param_uuid(r, ctx, "id");
-    if (values[0] == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "id: must be a UUID");
-    }
-
-    values[1] = ctx->user.sub;
-    values[2] = ngx_mam_has_role(ctx, MAM_ROLE_ADMIN) ? "true" : "false";
-    values[3] = ngx_mam_ip(r);
-
-    if (ngx_mam_pg_query(r, "SELECT mam_comment_delete($1, $2, $3, $4)", 4,
-                         values, ngx_mam_comments_deleted, NULL)
         != NGX_OK)
     {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);

@@ -1617,7 +1617,9 @@ ngx_mam_conf_keys(ngx_conf_t *cf, ngx_mam_main_conf_t *mcf)
 static ngx_int_t
 ngx_mam_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_mam_main_conf_t  *mcf;
+    ngx_http_handler_pt        *h;
+    ngx_mam_main_conf_t        *mcf;
+    ngx_http_core_main_conf_t  *cmcf;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
 
@@ -1644,6 +1646,16 @@ ngx_mam_postconfiguration(ngx_conf_t *cf)
     if (!mcf->api_used) {
         return NGX_OK;
     }
+
+    /* the gate: before the body is read, as auth_request checks */
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_mam_router_access_handler;
 
     if (mcf->pg_conninfo.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

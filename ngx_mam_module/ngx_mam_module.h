@@ -31,6 +31,7 @@
 typedef struct ngx_mam_pg_pool_s     ngx_mam_pg_pool_t;
 typedef struct ngx_mam_redis_s       ngx_mam_redis_t;
 typedef struct ngx_mam_ctx_s         ngx_mam_ctx_t;
+typedef struct ngx_mam_statement_s   ngx_mam_statement_t;
 
 
 typedef struct {
@@ -158,11 +159,29 @@ typedef enum {
 #define NGX_MAM_REGISTRATION_CLOSED    2
 
 
+/* the rate window a route's requests count in (per address) */
+typedef enum {
+    NGX_MAM_WINDOW_API = 0,  /* mam_rate_limit_api */
+    NGX_MAM_WINDOW_AUTH,     /* mam_rate_limit_auth: /auth/ */
+    NGX_MAM_WINDOW_CALLBACK  /* mam_rate_limit_callback: transcoderd's
+                                signed callbacks, apart from the users' */
+} ngx_mam_window_e;
+
+
+/* the route may be opened with a single-use ?ticket= instead of a token
+ * (EventSource cannot send headers) */
+#define NGX_MAM_ROUTE_TICKET  0x01
+
+
 typedef struct {
     ngx_uint_t                methods;
     const char               *pattern;
     ngx_mam_route_handler_pt  handler;
     ngx_mam_access_e          access;
+    ngx_mam_window_e          window;
+    ngx_uint_t                flags;     /* NGX_MAM_ROUTE_* */
+    /* with handler ngx_mam_statement_handler: the route's one statement */
+    const ngx_mam_statement_t *statement;
 } ngx_mam_route_t;
 
 
@@ -181,6 +200,8 @@ struct ngx_mam_ctx_s {
     void                     *data;      /* the route handler's own state */
     ngx_uint_t                authenticated;
     mam_jwt_claims_t          user;      /* when authenticated */
+    unsigned                  access_phase:1;  /* gated in NGX_HTTP_ACCESS_PHASE */
+    unsigned                  passed:1;        /* ... and let through */
 };
 
 
@@ -189,6 +210,7 @@ extern ngx_module_t  ngx_mam_module;
 
 /* ngx_mam_router.c */
 ngx_int_t ngx_mam_router_handler(ngx_http_request_t *r);
+ngx_int_t ngx_mam_router_access_handler(ngx_http_request_t *r);
 ngx_str_t *ngx_mam_param(ngx_mam_ctx_t *ctx, const char *name);
 /* the route's :name as a NUL-terminated UUID in r->pool; NULL when it is
  * not a UUID (or out of memory) */
@@ -261,7 +283,6 @@ ngx_int_t ngx_mam_register_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_login_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_refresh_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_logout_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
-ngx_int_t ngx_mam_me_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_users_list_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_users_update_handler(ngx_http_request_t *r,
@@ -271,10 +292,6 @@ ngx_int_t ngx_mam_assets_create_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_assets_list_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
-ngx_int_t ngx_mam_assets_get_handler(ngx_http_request_t *r,
-    ngx_mam_ctx_t *ctx);
-ngx_int_t ngx_mam_assets_update_handler(ngx_http_request_t *r,
-    ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_assets_delete_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_promote_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
@@ -282,10 +299,14 @@ ngx_int_t ngx_mam_sign_preview_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_comments_list_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
-ngx_int_t ngx_mam_comments_create_handler(ngx_http_request_t *r,
-    ngx_mam_ctx_t *ctx);
-ngx_int_t ngx_mam_comments_delete_handler(ngx_http_request_t *r,
-    ngx_mam_ctx_t *ctx);
+
+/* statement routes (ngx_mam_statement.c), defined beside their feature */
+extern const ngx_mam_statement_t  ngx_mam_comment_create;
+extern const ngx_mam_statement_t  ngx_mam_comment_delete;
+extern const ngx_mam_statement_t  ngx_mam_asset_get;
+extern const ngx_mam_statement_t  ngx_mam_asset_update;
+extern const ngx_mam_statement_t  ngx_mam_user_me;
+
 ngx_int_t ngx_mam_preview_request_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_preview_status_handler(ngx_http_request_t *r,

@@ -75,6 +75,76 @@ json_t *ngx_mam_row_comment(PGresult *res, int row, int col);
 json_t *ngx_mam_row_user(PGresult *res, int row);
 
 
+/* ngx_mam_statement.c: routes that are one statement (see there) */
+
+/* where a parameter of the statement comes from */
+#define NGX_MAM_ARG_ID        1       /* the path's :id, a UUID */
+#define NGX_MAM_ARG_USER      2       /* the token's user */
+#define NGX_MAM_ARG_ADMIN     3       /* "true" when the user is an admin */
+#define NGX_MAM_ARG_IP        4       /* the client's address */
+#define NGX_MAM_ARG_FIELD(n)  (0x100 + (n))   /* body field n, or NULL */
+
+#define NGX_MAM_STATEMENT_MAX_ARGS    8
+#define NGX_MAM_STATEMENT_MAX_FIELDS  8
+
+/* refuse a body without any of the fields */
+#define NGX_MAM_STATEMENT_ANY_FIELD   0x01
+
+
+typedef struct ngx_mam_field_s  ngx_mam_field_t;
+
+/* checks field f of the body: NULL and *out (NULL when absent), or the
+ * message of a 400 */
+typedef const char *(*ngx_mam_field_pt)(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx, const ngx_mam_field_t *f, const char **out);
+
+struct ngx_mam_field_s {
+    const char               *name;
+    ngx_mam_field_pt          check;
+    size_t                    min;       /* characters, for text */
+    size_t                    max;
+    ngx_uint_t                required;
+};
+
+
+/* an outcome of a SQL function and its answer; message is a format of
+ * one double, v[detail], when detail is set */
+typedef struct {
+    const char               *outcome;
+    ngx_uint_t                status;
+    const char               *message;
+    const char               *detail;
+} ngx_mam_outcome_t;
+
+
+struct ngx_mam_statement_s {
+    const char               *sql;
+    ngx_uint_t                nargs;
+    ngx_uint_t                args[NGX_MAM_STATEMENT_MAX_ARGS];
+    const ngx_mam_field_t    *fields;    /* NULL-named row ends; or NULL */
+    ngx_uint_t                flags;     /* NGX_MAM_STATEMENT_* */
+    const char               *any_field_message;
+    /* the answer: rows → JSON, or else the outcome map */
+    ngx_mam_pg_handler_pt     rows;
+    const ngx_mam_outcome_t  *outcomes;  /* NULL-named row ends */
+    ngx_uint_t                status;    /* of "ok" */
+    const char               *name;      /* answer {name: ...}; NULL: 204 */
+};
+
+ngx_int_t ngx_mam_statement_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+void ngx_mam_statement_answered(ngx_http_request_t *r, PGresult *res,
+    void *data);
+void ngx_mam_answer_outcome(ngx_http_request_t *r, PGresult *res,
+    const ngx_mam_outcome_t *map, ngx_uint_t status, const char *name);
+void ngx_mam_refuse_outcome(ngx_http_request_t *r, json_t *v,
+    const ngx_mam_outcome_t *map);
+const char *ngx_mam_field_text(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out);
+const char *ngx_mam_field_uuid(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out);
+
+
 /* a worker's pool at a glance, for the metrics */
 typedef struct {
     ngx_uint_t                idle;

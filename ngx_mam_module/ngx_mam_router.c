@@ -1,72 +1,98 @@
 /*
- * The content handler of `mam_api` locations: method + path patterns with
- * `:name` captures, JSON 404/405 (with Allow), the JSON body limit (413),
- * then the route's handler with the parsed body.
+ * The API's routes and the two phases of a `mam_api` request, as nginx's
+ * auth_request does it: in NGX_HTTP_ACCESS_PHASE the route (method + path
+ * pattern with `:name` captures; JSON 404/405 with Allow; the JSON body
+ * limit, 413) and the gate (ngx_mam_auth.c: token, limits, user, role),
+ * before a byte of the body is read; then in the content phase the body,
+ * parsed, and the route's handler.
+ *
+ * A row says everything the gate needs: who may call (access), the rate
+ * window, flags (NGX_MAM_ROUTE_*).
  */
 
-#include "ngx_mam_module.h"
+#include "ngx_mam_pg.h"
 
 #include "mam_route.h"
 
 
 static const ngx_mam_route_t  ngx_mam_routes[] = {
-    { NGX_HTTP_GET, "/api/health", ngx_mam_health_handler, NGX_MAM_UNLIMITED },
+    { NGX_HTTP_GET, "/api/health", ngx_mam_health_handler, NGX_MAM_UNLIMITED,
+      NGX_MAM_WINDOW_API, 0, NULL },
 
     { NGX_HTTP_POST, "/auth/register", ngx_mam_register_handler,
-      NGX_MAM_PUBLIC },
-    { NGX_HTTP_POST, "/auth/login", ngx_mam_login_handler, NGX_MAM_PUBLIC },
+      NGX_MAM_PUBLIC, NGX_MAM_WINDOW_AUTH, 0, NULL },
+    { NGX_HTTP_POST, "/auth/login", ngx_mam_login_handler, NGX_MAM_PUBLIC,
+      NGX_MAM_WINDOW_AUTH, 0, NULL },
     { NGX_HTTP_POST, "/auth/refresh", ngx_mam_refresh_handler,
-      NGX_MAM_PUBLIC },
-    { NGX_HTTP_POST, "/auth/logout", ngx_mam_logout_handler, NGX_MAM_USER },
-    { NGX_HTTP_GET, "/auth/me", ngx_mam_me_handler, NGX_MAM_USER },
+      NGX_MAM_PUBLIC, NGX_MAM_WINDOW_AUTH, 0, NULL },
+    { NGX_HTTP_POST, "/auth/logout", ngx_mam_logout_handler, NGX_MAM_USER,
+      NGX_MAM_WINDOW_AUTH, 0, NULL },
+    { NGX_HTTP_GET, "/auth/me", ngx_mam_statement_handler, NGX_MAM_USER,
+      NGX_MAM_WINDOW_AUTH, 0, &ngx_mam_user_me },
 
-    { NGX_HTTP_GET, "/api/users", ngx_mam_users_list_handler, NGX_MAM_ADMIN },
+    { NGX_HTTP_GET, "/api/users", ngx_mam_users_list_handler, NGX_MAM_ADMIN,
+      NGX_MAM_WINDOW_API, 0, NULL },
     { NGX_HTTP_POST, "/api/presign", ngx_mam_presign_handler,
-      NGX_MAM_EDITOR },
+      NGX_MAM_EDITOR,
+      NGX_MAM_WINDOW_API, 0, NULL },
     { NGX_HTTP_GET, "/api/uploads/:id/parts", ngx_mam_multipart_handler,
-      NGX_MAM_EDITOR },
+      NGX_MAM_EDITOR,
+      NGX_MAM_WINDOW_API, 0, NULL },
     { NGX_HTTP_POST, "/api/uploads/:id/complete", ngx_mam_multipart_handler,
-      NGX_MAM_EDITOR },
+      NGX_MAM_EDITOR,
+      NGX_MAM_WINDOW_API, 0, NULL },
     { NGX_HTTP_DELETE, "/api/uploads/:id", ngx_mam_multipart_handler,
-      NGX_MAM_EDITOR },
+      NGX_MAM_EDITOR,
+      NGX_MAM_WINDOW_API, 0, NULL },
     { NGX_HTTP_POST, "/api/assets", ngx_mam_assets_create_handler,
-      NGX_MAM_EDITOR },
+      NGX_MAM_EDITOR,
+      NGX_MAM_WINDOW_API, 0, NULL },
     { NGX_HTTP_GET, "/api/assets", ngx_mam_assets_list_handler,
-      NGX_MAM_USER },
-    { NGX_HTTP_GET, "/api/assets/:id", ngx_mam_assets_get_handler,
-      NGX_MAM_USER },
-    { NGX_HTTP_PATCH, "/api/assets/:id", ngx_mam_assets_update_handler,
-      NGX_MAM_EDITOR },
+      NGX_MAM_USER,
+      NGX_MAM_WINDOW_API, 0, NULL },
+    { NGX_HTTP_GET, "/api/assets/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_asset_get },
+    { NGX_HTTP_PATCH, "/api/assets/:id", ngx_mam_statement_handler,
+      NGX_MAM_EDITOR, NGX_MAM_WINDOW_API, 0, &ngx_mam_asset_update },
     { NGX_HTTP_DELETE, "/api/assets/:id", ngx_mam_assets_delete_handler,
-      NGX_MAM_EDITOR },
+      NGX_MAM_EDITOR,
+      NGX_MAM_WINDOW_API, 0, NULL },
     { NGX_HTTP_POST, "/api/promote", ngx_mam_promote_handler,
-      NGX_MAM_EDITOR },
+      NGX_MAM_EDITOR,
+      NGX_MAM_WINDOW_API, 0, NULL },
     { NGX_HTTP_POST, "/api/sign-preview", ngx_mam_sign_preview_handler,
-      NGX_MAM_USER },
+      NGX_MAM_USER,
+      NGX_MAM_WINDOW_API, 0, NULL },
 
     { NGX_HTTP_POST, "/api/preview", ngx_mam_preview_request_handler,
-      NGX_MAM_EDITOR },
+      NGX_MAM_EDITOR,
+      NGX_MAM_WINDOW_API, 0, NULL },
     { NGX_HTTP_GET, "/api/preview/status", ngx_mam_preview_status_handler,
-      NGX_MAM_USER },
+      NGX_MAM_USER,
+      NGX_MAM_WINDOW_API, 0, NULL },
     { NGX_HTTP_GET, "/api/preview/events", ngx_mam_events_handler,
-      NGX_MAM_USER },
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, NGX_MAM_ROUTE_TICKET, NULL },
     { NGX_HTTP_POST, "/api/preview/events/ticket",
-      ngx_mam_events_ticket_handler, NGX_MAM_USER },
+      ngx_mam_events_ticket_handler, NGX_MAM_USER,
+      NGX_MAM_WINDOW_API, 0, NULL },
     { NGX_HTTP_POST, "/api/preview/callback",
-      ngx_mam_preview_callback_handler, NGX_MAM_PUBLIC },
+      ngx_mam_preview_callback_handler, NGX_MAM_PUBLIC,
+      NGX_MAM_WINDOW_CALLBACK, 0, NULL },
 
     /* comments */
     { NGX_HTTP_GET, "/api/assets/:id/comments",
-      ngx_mam_comments_list_handler, NGX_MAM_USER },
-    { NGX_HTTP_POST, "/api/assets/:id/comments",
-      ngx_mam_comments_create_handler, NGX_MAM_USER },
-    { NGX_HTTP_DELETE, "/api/comments/:id", ngx_mam_comments_delete_handler,
-      NGX_MAM_USER },
+      ngx_mam_comments_list_handler, NGX_MAM_USER,
+      NGX_MAM_WINDOW_API, 0, NULL },
+    { NGX_HTTP_POST, "/api/assets/:id/comments", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_comment_create },
+    { NGX_HTTP_DELETE, "/api/comments/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_comment_delete },
 
     { NGX_HTTP_PATCH, "/api/users/:id", ngx_mam_users_update_handler,
-      NGX_MAM_ADMIN },
+      NGX_MAM_ADMIN,
+      NGX_MAM_WINDOW_API, 0, NULL },
 
-    { 0, NULL, NULL, NGX_MAM_PUBLIC }
+    { 0, NULL, NULL, NGX_MAM_PUBLIC, NGX_MAM_WINDOW_API, 0, NULL }
 };
 
 
@@ -257,7 +283,11 @@ ngx_mam_router_body_read(ngx_http_request_t *r)
      * what it waited on is let go */
     r->read_event_handler = ngx_http_test_reading;
 
-    ngx_mam_auth_gate(r, ctx);
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mam: route \"%s\": body read, handler runs",
+                   ctx->route->pattern);
+
+    ngx_mam_router_run_handler(r, ctx);
 }
 
 
@@ -290,14 +320,72 @@ ngx_mam_router_reject(ngx_http_request_t *r, ngx_uint_t status)
 }
 
 
-ngx_int_t
-ngx_mam_router_handler(ngx_http_request_t *r)
+/* the route of the request (NGX_OK), or NGX_DECLINED with the answer
+ * (404, 405) in *answer */
+static ngx_int_t
+ngx_mam_router_find(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    ngx_int_t *answer)
 {
-    ngx_int_t               rc;
     ngx_uint_t              allowed, method;
-    ngx_mam_ctx_t          *ctx;
-    ngx_mam_main_conf_t    *mcf;
-    const ngx_mam_route_t  *route, *found;
+    const ngx_mam_route_t  *route;
+
+    method = (r->method == NGX_HTTP_HEAD) ? NGX_HTTP_GET : r->method;
+    allowed = 0;
+
+    for (route = ngx_mam_routes; route->pattern; route++) {
+        if (ngx_mam_route_match(route->pattern, &r->uri, ctx) != NGX_OK) {
+            continue;
+        }
+
+        allowed |= route->methods;
+
+        if (route->methods & method) {
+            ctx->route = route;
+            return NGX_OK;
+        }
+    }
+
+    if (allowed == 0) {
+        *answer = ngx_mam_router_reject(r, NGX_HTTP_NOT_FOUND);
+        return NGX_DECLINED;
+    }
+
+    if (allowed & NGX_HTTP_GET) {
+        allowed |= NGX_HTTP_HEAD;
+    }
+
+    (void) ngx_http_discard_request_body(r);
+    *answer = ngx_mam_router_method_not_allowed(r, allowed);
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * NGX_HTTP_ACCESS_PHASE: the route, then the gate, which ends in
+ * ngx_mam_gate_pass() (the phases go on: ngx_http_core_run_phases()) or in
+ * the refusal.  Either may come at once or from a Redis or PostgreSQL
+ * answer later: the request is held (count) meanwhile, as the body reader
+ * holds it, and let go here.
+ */
+ngx_int_t
+ngx_mam_router_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t             rc;
+    ngx_mam_ctx_t        *ctx;
+    ngx_mam_loc_conf_t   *mlcf;
+    ngx_mam_main_conf_t  *mcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_mam_module);
+    if (!mlcf->api || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_mam_module);
+    if (ctx != NULL) {
+        /* the gate resumed the phases */
+        return ctx->passed ? NGX_OK : NGX_AGAIN;
+    }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_mam_ctx_t));
     if (ctx == NULL) {
@@ -308,41 +396,48 @@ ngx_mam_router_handler(ngx_http_request_t *r)
 
     /* no API body may exceed the limit, whatever the route */
     if (r->headers_in.content_length_n > (off_t) mcf->json_body_limit) {
-        return ngx_mam_router_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE);
+        rc = ngx_mam_router_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE);
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
     }
 
-    method = (r->method == NGX_HTTP_HEAD) ? NGX_HTTP_GET : r->method;
-    allowed = 0;
-    found = NULL;
-
-    for (route = ngx_mam_routes; route->pattern; route++) {
-        if (ngx_mam_route_match(route->pattern, &r->uri, ctx) != NGX_OK) {
-            continue;
-        }
-
-        allowed |= route->methods;
-
-        if (route->methods & method) {
-            found = route;
-            break;
-        }
+    if (ngx_mam_router_find(r, ctx, &rc) != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
     }
 
-    if (found == NULL) {
-        if (allowed == 0) {
-            return ngx_mam_router_reject(r, NGX_HTTP_NOT_FOUND);
-        }
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mam: route \"%s\" for \"%V\", gate", ctx->route->pattern,
+                   &r->uri);
 
-        if (allowed & NGX_HTTP_GET) {
-            allowed |= NGX_HTTP_HEAD;
-        }
-
-        (void) ngx_http_discard_request_body(r);
-        return ngx_mam_router_method_not_allowed(r, allowed);
-    }
-
-    ctx->route = found;
+    ctx->access_phase = 1;
     ngx_http_set_ctx(r, ctx, ngx_mam_module);
+
+    r->main->count++;
+
+    ngx_mam_auth_gate(r, ctx);
+
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+/* the content phase: the gate let the request through, the body now */
+ngx_int_t
+ngx_mam_router_handler(ngx_http_request_t *r)
+{
+    ngx_int_t       rc;
+    ngx_mam_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_mam_module);
+
+    if (ctx == NULL || !ctx->passed) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mam: API request in the content phase without the "
+                      "gate's pass");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     rc = ngx_http_read_client_request_body(r, ngx_mam_router_body_read);
 

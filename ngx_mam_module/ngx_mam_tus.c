@@ -85,7 +85,8 @@ static ngx_int_t ngx_mam_tus_gated(ngx_http_request_t *r,
 /* the gate's view of every tus request: uploading is the editor's */
 static const ngx_mam_route_t  ngx_mam_tus_route = {
     NGX_HTTP_HEAD|NGX_HTTP_PATCH|NGX_HTTP_POST|NGX_HTTP_DELETE,
-    "/upload/", ngx_mam_tus_gated, NGX_MAM_EDITOR
+    "/upload/", ngx_mam_tus_gated, NGX_MAM_EDITOR, NGX_MAM_WINDOW_API, 0,
+    NULL
 };
 
 
