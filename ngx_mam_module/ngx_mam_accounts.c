@@ -1,8 +1,9 @@
 /*
  * Accounts: /auth/register, /auth/login, /auth/refresh, /auth/logout and
  * /auth/me.  Passwords are hashed and verified with Argon2id on the thread
- * pool; every multi-step change is one SQL function of schema/002 (one
- * round trip, audited in the same transaction).
+ * pool; every multi-step change is one SQL function of
+ * schema/functions/accounts.sql (one round trip, audited in the same
+ * transaction).
  */
 
 #include "ngx_mam_pg.h"

@@ -1,8 +1,9 @@
 /*
  * Admin: GET /api/users and PATCH /api/users/:id.  A change of roles or
- * status bumps the user's authz_version in PostgreSQL (schema/002) and is
- * written to the authorization cache at once, so the user's outstanding
- * access tokens stop working on every worker with the next request.
+ * status bumps the user's authz_version in PostgreSQL (mam_user_update,
+ * schema/functions/accounts.sql) and is written to the authorization cache
+ * at once, so the user's outstanding access tokens stop working on every
+ * worker with the next request.
  */
 
 #include "ngx_mam_pg.h"

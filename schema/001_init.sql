@@ -4,15 +4,8 @@
 -- Ids are uuid (gen_random_uuid is core since PostgreSQL 13); times are
 -- timestamptz; enums are text with CHECK constraints, so adding a value
 -- later is one ALTER.
-
--- Keeps updated_at true without every statement having to remember it.
-CREATE FUNCTION mam_touch_updated_at() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    NEW.updated_at := now();
-    RETURN NEW;
-END
-$$;
+-- The updated_at triggers of users, assets and preview_jobs and their
+-- function are in schema/functions/util.sql (applied after the migrations).
 
 -- Accounts.  Emails are unique case-insensitively (api.md: 409 on
 -- register); authz_version is bumped on every role or status change so
@@ -29,8 +22,6 @@ CREATE TABLE users (
     updated_at     timestamptz NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email));
-CREATE TRIGGER users_touch BEFORE UPDATE ON users
-    FOR EACH ROW EXECUTE FUNCTION mam_touch_updated_at();
 
 -- Roles are data, not code, so an admin tool can list them; the three the
 -- API knows are seeded below.
@@ -117,8 +108,6 @@ CREATE INDEX assets_live_created_idx ON assets (created_at, id)
     WHERE deleted_at IS NULL;
 CREATE INDEX assets_live_title_idx ON assets (title, id)
     WHERE deleted_at IS NULL;
-CREATE TRIGGER assets_touch BEFORE UPDATE ON assets
-    FOR EACH ROW EXECUTE FUNCTION mam_touch_updated_at();
 
 -- Versions: one immutable master each (write-once key), numbered 1, 2, ...
 -- per asset.  metadata is what the transcoder extracted ({} before).
@@ -161,8 +150,6 @@ CREATE INDEX preview_jobs_version_idx ON preview_jobs (version_id, created_at);
 -- what reconciliation scans: jobs that should be in flight
 CREATE INDEX preview_jobs_active_idx ON preview_jobs (updated_at)
     WHERE status IN ('queued', 'processing');
-CREATE TRIGGER preview_jobs_touch BEFORE UPDATE ON preview_jobs
-    FOR EACH ROW EXECUTE FUNCTION mam_touch_updated_at();
 
 ALTER TABLE versions ADD CONSTRAINT versions_preview_job_fk
     FOREIGN KEY (preview_job_id) REFERENCES preview_jobs (id)

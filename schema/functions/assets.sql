@@ -1,0 +1,245 @@
+-- Assets, versions and promote.  As for accounts, each operation is one
+-- function (one parameterized statement, one transaction, audited in it)
+-- returning jsonb with an "outcome" the module maps to a status.
+-- Permission decisions are made here too, from the caller's id and admin
+-- flag, so a request costs one round trip.  The reads (list, asset by id)
+-- are static statements in the module (ngx_mam_module/ngx_mam_sql.h).
+
+-- the `version` and `asset` objects of api.md, as the writes answer them
+CREATE OR REPLACE FUNCTION mam_version_json(v versions) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', v.id, 'asset_id', v.asset_id, 'number', v.number,
+        'master_key', v.master_key, 'size', v.size, 'metadata', v.metadata,
+        'preview', mam_preview_json(v), 'created_at', mam_time(v.created_at))
+$$;
+
+CREATE OR REPLACE FUNCTION mam_asset_json(a assets) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', a.id, 'title', a.title, 'description', a.description,
+        'owner', (SELECT jsonb_build_object('id', u.id,
+                                            'display_name', u.display_name)
+                    FROM users u WHERE u.id = a.user_id),
+        'created_at', mam_time(a.created_at),
+        'updated_at', mam_time(a.updated_at),
+        'latest_version', (SELECT mam_version_json(v) FROM versions v
+                            WHERE v.asset_id = a.id
+                            ORDER BY v.number DESC LIMIT 1))
+$$;
+
+CREATE OR REPLACE FUNCTION mam_asset_create(p_user uuid, p_title text,
+                                            p_desc text, p_key text, p_ip text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c  jsonb;
+    a  assets;
+BEGIN
+    c := mam_claim_upload(p_user, p_key, NULL);
+    IF c->>'outcome' <> 'ok' THEN
+        RETURN c;
+    END IF;
+
+    INSERT INTO assets (user_id, title, description, staging_key, upload_id)
+    VALUES (p_user, p_title, coalesce(p_desc, ''), p_key, (c->>'id')::uuid)
+    RETURNING * INTO a;
+
+    PERFORM mam_audit(p_user, 'asset_create', 'asset', a.id::text, p_ip,
+                      jsonb_build_object('title', a.title,
+                                         'staging_key', p_key));
+
+    RETURN jsonb_build_object('outcome', 'ok', 'asset', mam_asset_json(a));
+END
+$$;
+
+-- The live asset p_id if the caller may modify it.
+-- Outcomes: ok, not_found, forbidden.
+CREATE OR REPLACE FUNCTION mam_asset_for_change(p_id uuid, p_user uuid,
+                                                p_admin boolean) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    a  assets;
+BEGIN
+    SELECT * INTO a FROM assets WHERE id = p_id AND deleted_at IS NULL
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('outcome', 'not_found');
+    END IF;
+    IF NOT p_admin AND a.user_id <> p_user THEN
+        RETURN jsonb_build_object('outcome', 'forbidden');
+    END IF;
+    RETURN jsonb_build_object('outcome', 'ok');
+END
+$$;
+
+-- PATCH: title, description, and (our addition) a new staging_key that
+-- the next promote turns into the next version.
+CREATE OR REPLACE FUNCTION mam_asset_update(p_id uuid, p_user uuid,
+                                            p_admin boolean, p_title text,
+                                            p_desc text, p_key text, p_ip text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c      jsonb;
+    a      assets;
+    v_old  assets;
+BEGIN
+    c := mam_asset_for_change(p_id, p_user, p_admin);
+    IF c->>'outcome' <> 'ok' THEN
+        RETURN c;
+    END IF;
+    SELECT * INTO v_old FROM assets WHERE id = p_id;
+
+    IF p_key IS NOT NULL THEN
+        c := mam_claim_upload(p_user, p_key, p_id);
+        IF c->>'outcome' <> 'ok' THEN
+            RETURN c;
+        END IF;
+        UPDATE assets SET staging_key = p_key, upload_id = (c->>'id')::uuid
+         WHERE id = p_id;
+    END IF;
+
+    UPDATE assets SET title = coalesce(p_title, title),
+                      description = coalesce(p_desc, description)
+     WHERE id = p_id
+    RETURNING * INTO a;
+
+    PERFORM mam_audit(p_user, 'asset_update', 'asset', a.id::text, p_ip,
+        jsonb_build_object('before', jsonb_build_object(
+                               'title', v_old.title,
+                               'description', v_old.description,
+                               'staging_key', v_old.staging_key),
+                           'after', jsonb_build_object(
+                               'title', a.title,
+                               'description', a.description,
+                               'staging_key', a.staging_key)));
+
+    RETURN jsonb_build_object('outcome', 'ok', 'asset', mam_asset_json(a));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION mam_asset_delete(p_id uuid, p_user uuid,
+                                            p_admin boolean, p_ip text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c  jsonb;
+BEGIN
+    c := mam_asset_for_change(p_id, p_user, p_admin);
+    IF c->>'outcome' <> 'ok' THEN
+        RETURN c;
+    END IF;
+    UPDATE assets SET deleted_at = now() WHERE id = p_id;
+    PERFORM mam_audit(p_user, 'asset_delete', 'asset', p_id::text, p_ip,
+                      NULL);
+    RETURN jsonb_build_object('outcome', 'ok');
+END
+$$;
+
+-- GET /api/assets's search (ngx_mam_sql.h): the words of q, each matched
+-- as a prefix.
+CREATE OR REPLACE FUNCTION mam_tsquery(p_q text) RETURNS tsquery
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT to_tsquery('simple', string_agg(quote_literal(w) || ':*', ' & '))
+      FROM regexp_split_to_table(lower(coalesce(p_q, '')), '[^[:alnum:]]+') w
+     WHERE w <> ''
+$$;
+
+-- the words of q, as mam_tsquery() splits them: the search is refused
+-- beyond 8, so one request expands into at most 8 prefix scans
+CREATE OR REPLACE FUNCTION mam_query_words(p_q text) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT count(*)::integer
+      FROM regexp_split_to_table(lower(coalesce(p_q, '')), '[^[:alnum:]]+') w
+     WHERE w <> ''
+$$;
+
+-- POST /api/promote, step 1: the intent, with the next version number.
+-- Outcomes: ok, not_found, forbidden, nothing (no staging object), busy.
+CREATE OR REPLACE FUNCTION mam_promote_begin(p_id uuid, p_user uuid,
+                                             p_admin boolean) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    c   jsonb;
+    a   assets;
+    up  uploads;
+    p   promotions;
+BEGIN
+    c := mam_asset_for_change(p_id, p_user, p_admin);
+    IF c->>'outcome' <> 'ok' THEN
+        RETURN c;
+    END IF;
+    SELECT * INTO a FROM assets WHERE id = p_id;
+
+    IF EXISTS (SELECT 1 FROM promotions WHERE asset_id = p_id) THEN
+        RETURN jsonb_build_object('outcome', 'busy');
+    END IF;
+    SELECT * INTO up FROM uploads WHERE id = a.upload_id;
+    IF a.staging_key IS NULL OR NOT FOUND OR up.status <> 'complete' THEN
+        RETURN jsonb_build_object('outcome', 'nothing');
+    END IF;
+
+    INSERT INTO promotions (asset_id, upload_id, number, staging_key,
+                            master_key, size, created_by)
+    VALUES (a.id, up.id, a.version_count + 1, a.staging_key,
+            'masters/' || a.id || '/v' || (a.version_count + 1)
+                || '/original' || coalesce('.' || lower(substring(
+                       a.staging_key FROM '\.([A-Za-z0-9]{1,10})$')), ''),
+            up.size, p_user)
+    RETURNING * INTO p;
+
+    RETURN jsonb_build_object('outcome', 'ok', 'promotion', p.id,
+                              'staging_key', p.staging_key,
+                              'master_key', p.master_key, 'size', p.size);
+END
+$$;
+
+-- step 2: the master file exists; record the version.  Idempotent: a
+-- second call for the same promotion finds no intent and does nothing.
+-- Promote records the version and its first job in one transaction, so a
+-- version never lacks its job even if Redis is down: the module XADDs the
+-- entry afterwards, and reconciliation does it if that fails.
+CREATE OR REPLACE FUNCTION mam_promote_finish(p_promotion uuid, p_ip text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    p  promotions;
+    v  versions;
+    j  preview_jobs;
+BEGIN
+    DELETE FROM promotions WHERE id = p_promotion RETURNING * INTO p;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('outcome', 'gone');
+    END IF;
+
+    INSERT INTO versions (asset_id, number, master_key, size, created_by)
+    VALUES (p.asset_id, p.number, p.master_key, p.size, p.created_by)
+    RETURNING * INTO v;
+
+    UPDATE assets SET version_count = p.number,
+                      staging_key = CASE WHEN staging_key = p.staging_key
+                                         THEN NULL ELSE staging_key END,
+                      upload_id = CASE WHEN upload_id = p.upload_id
+                                       THEN NULL ELSE upload_id END
+     WHERE id = p.asset_id;
+    UPDATE uploads SET status = 'consumed' WHERE id = p.upload_id;
+
+    PERFORM mam_audit(p.created_by, 'promote', 'version', v.id::text, p_ip,
+                      jsonb_build_object('asset_id', p.asset_id,
+                                         'number', p.number,
+                                         'master_key', p.master_key));
+
+    j := mam_job_new(v.id, p.created_by, p_ip);
+    SELECT * INTO v FROM versions WHERE id = v.id;
+
+    RETURN jsonb_build_object('outcome', 'ok', 'version', mam_version_json(v),
+                              'entry', mam_job_entry(j),
+                              'event', jsonb_build_object(
+                                  'asset_id', v.asset_id,
+                                  'status', mam_preview_json(v)));
+END
+$$;
+
+-- step 2 when the file could not be created: forget the intent
+CREATE OR REPLACE FUNCTION mam_promote_abort(p_promotion uuid) RETURNS jsonb
+LANGUAGE sql AS $$
+    DELETE FROM promotions WHERE id = p_promotion;
+    SELECT jsonb_build_object('outcome', 'ok')
+$$;

@@ -1,0 +1,88 @@
+-- Time-coded comments.  One function per write, as for assets; the list
+-- is a static statement in the module (ngx_mam_module/ngx_mam_sql.h).
+
+-- the `comment` object of api.md
+CREATE OR REPLACE FUNCTION mam_comment_json(c comments) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', c.id, 'asset_id', c.asset_id, 'version_id', c.version_id,
+        'user', (SELECT jsonb_build_object('id', u.id,
+                                           'display_name', u.display_name)
+                   FROM users u WHERE u.id = c.user_id),
+        'timestamp_sec', c.timestamp_sec, 'content', c.content,
+        'created_at', mam_time(c.created_at))
+$$;
+
+-- Outcomes: ok (comment), not_found, bad_version (not of this asset),
+-- beyond (after the version's known duration, with duration_sec).
+CREATE OR REPLACE FUNCTION mam_comment_create(p_asset uuid, p_user uuid,
+                                              p_ts numeric, p_content text,
+                                              p_version uuid, p_ip text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_version   versions;
+    v_duration  numeric;
+    c           comments;
+BEGIN
+    PERFORM 1 FROM assets WHERE id = p_asset AND deleted_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('outcome', 'not_found');
+    END IF;
+
+    IF p_version IS NOT NULL THEN
+        SELECT * INTO v_version FROM versions
+         WHERE id = p_version AND asset_id = p_asset;
+        IF NOT FOUND THEN
+            RETURN jsonb_build_object('outcome', 'bad_version');
+        END IF;
+    ELSE
+        SELECT * INTO v_version FROM versions WHERE asset_id = p_asset
+         ORDER BY number DESC LIMIT 1;
+    END IF;
+
+    IF v_version.id IS NOT NULL
+       AND jsonb_typeof(v_version.metadata->'duration_sec') = 'number' THEN
+        v_duration := (v_version.metadata->>'duration_sec')::numeric;
+        IF round(p_ts, 3) > v_duration THEN
+            RETURN jsonb_build_object('outcome', 'beyond',
+                                      'duration_sec', v_duration);
+        END IF;
+    END IF;
+
+    INSERT INTO comments (asset_id, version_id, user_id, timestamp_sec,
+                          content)
+    VALUES (p_asset, v_version.id, p_user, round(p_ts, 3), p_content)
+    RETURNING * INTO c;
+
+    PERFORM mam_audit(p_user, 'comment_create', 'comment', c.id::text, p_ip,
+                      jsonb_build_object('asset_id', p_asset,
+                                         'version_id', v_version.id));
+
+    RETURN jsonb_build_object('outcome', 'ok', 'comment', mam_comment_json(c));
+END
+$$;
+
+-- Outcomes: ok, not_found, forbidden (neither the author nor an admin).
+CREATE OR REPLACE FUNCTION mam_comment_delete(p_id uuid, p_user uuid,
+                                              p_admin boolean, p_ip text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c  comments;
+BEGIN
+    SELECT * INTO c FROM comments WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('outcome', 'not_found');
+    END IF;
+    IF NOT p_admin AND c.user_id <> p_user THEN
+        RETURN jsonb_build_object('outcome', 'forbidden');
+    END IF;
+
+    DELETE FROM comments WHERE id = p_id;
+
+    PERFORM mam_audit(p_user, 'comment_delete', 'comment', p_id::text, p_ip,
+                      jsonb_build_object('asset_id', c.asset_id,
+                                         'author', c.user_id));
+
+    RETURN jsonb_build_object('outcome', 'ok');
+END
+$$;

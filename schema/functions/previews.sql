@@ -1,0 +1,273 @@
+-- Preview orchestration.  PostgreSQL holds each job's state; the Redis
+-- stream previews:build only carries it (pipeline.md).  Every function
+-- returns what the module needs to answer, to XADD and to PUBLISH.
+-- Reconciliation (worker 0) matches stream entries by the job_id they
+-- carry, and leaves a job alone while it is younger than a grace period:
+-- between a promote's commit and its XADD, PostgreSQL already has the job
+-- and the stream not yet its entry.
+
+-- preview_status of api.md for a version
+CREATE OR REPLACE FUNCTION mam_preview_json(v versions) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(
+        (SELECT jsonb_build_object(
+                    'version_id', v.id, 'job_id', j.id, 'status', j.status,
+                    'progress', j.progress, 'error', j.error,
+                    'renditions', j.renditions,
+                    'updated_at', mam_time(j.updated_at))
+           FROM preview_jobs j WHERE j.id = v.preview_job_id),
+        jsonb_build_object('version_id', v.id, 'job_id', NULL,
+                           'status', 'none', 'progress', 0, 'error', NULL,
+                           'renditions', '[]'::jsonb,
+                           'updated_at', mam_time(v.created_at)))
+$$;
+
+-- What POST /api/sign-preview needs: the version (given, or the
+-- asset's latest) of a live asset, and whether its preview is ready.
+-- Outcomes: ok (asset_id, version_id), not_found, not_ready.
+CREATE OR REPLACE FUNCTION mam_preview_playable(p_asset uuid, p_version uuid)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT coalesce(
+        (SELECT jsonb_build_object(
+                    'outcome', CASE WHEN j.status = 'ready' THEN 'ok'
+                                    ELSE 'not_ready' END,
+                    'asset_id', a.id, 'version_id', v.id)
+           FROM assets a
+           JOIN versions v ON v.asset_id = a.id
+           LEFT JOIN preview_jobs j ON j.id = v.preview_job_id
+          WHERE a.id = p_asset AND a.deleted_at IS NULL
+            AND (p_version IS NULL OR v.id = p_version)
+          ORDER BY v.number DESC
+          LIMIT 1),
+        jsonb_build_object('outcome', 'not_found'))
+$$;
+
+-- the fields of a stream entry for a job (pipeline.md, The job)
+CREATE OR REPLACE FUNCTION mam_job_entry(j preview_jobs) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'job_id', j.id, 'version_id', j.version_id, 'asset_id', v.asset_id,
+        'master_key', v.master_key, 'attempt', j.attempts,
+        'enqueued_at', mam_time(coalesce(j.enqueued_at, now())))
+      FROM versions v WHERE v.id = j.version_id
+$$;
+
+-- A new queued job for a version, made its current one.  enqueued_at is
+-- the moment the job is made, not the start of the transaction that makes
+-- it (a promote that waited for a lock would otherwise look older than it
+-- is when it commits).
+CREATE OR REPLACE FUNCTION mam_job_new(p_version uuid, p_user uuid, p_ip text)
+RETURNS preview_jobs LANGUAGE plpgsql AS $$
+DECLARE
+    j  preview_jobs;
+BEGIN
+    INSERT INTO preview_jobs (version_id, status, attempts, enqueued_at)
+    VALUES (p_version, 'queued', 1, clock_timestamp())
+    RETURNING * INTO j;
+
+    UPDATE versions SET preview_job_id = j.id WHERE id = p_version;
+
+    PERFORM mam_audit(p_user, 'preview_enqueue', 'version', p_version::text,
+                      p_ip, jsonb_build_object('job_id', j.id));
+    RETURN j;
+END
+$$;
+
+-- POST /api/preview: the version (given, or the asset's latest) the caller
+-- may change; idempotent as api.md says.
+-- Outcomes: queued (new job: entry, event), existing, ready, not_found,
+-- forbidden.
+CREATE OR REPLACE FUNCTION mam_preview_request(p_version uuid, p_asset uuid,
+                                               p_user uuid, p_admin boolean,
+                                               p_force boolean, p_ip text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    a  assets;
+    v  versions;
+    j  preview_jobs;
+BEGIN
+    SELECT * INTO v FROM versions
+     WHERE (p_version IS NULL OR id = p_version)
+       AND (p_asset IS NULL OR asset_id = p_asset)
+     ORDER BY number DESC LIMIT 1
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('outcome', 'not_found');
+    END IF;
+
+    SELECT * INTO a FROM assets WHERE id = v.asset_id AND deleted_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('outcome', 'not_found');
+    END IF;
+    IF NOT p_admin AND a.user_id <> p_user THEN
+        RETURN jsonb_build_object('outcome', 'forbidden');
+    END IF;
+
+    SELECT * INTO j FROM preview_jobs WHERE id = v.preview_job_id;
+
+    IF FOUND AND j.status IN ('queued', 'processing') THEN
+        RETURN jsonb_build_object('outcome', 'existing',
+                                  'status', mam_preview_json(v));
+    END IF;
+    IF FOUND AND j.status = 'ready' AND NOT p_force THEN
+        RETURN jsonb_build_object('outcome', 'ready',
+                                  'status', mam_preview_json(v));
+    END IF;
+
+    j := mam_job_new(v.id, p_user, p_ip);
+    SELECT * INTO v FROM versions WHERE id = v.id;
+
+    RETURN jsonb_build_object('outcome', 'queued',
+                              'status', mam_preview_json(v),
+                              'entry', mam_job_entry(j),
+                              'event', jsonb_build_object(
+                                  'asset_id', v.asset_id,
+                                  'status', mam_preview_json(v)));
+END
+$$;
+
+-- the XADD of a job went through: remember where its entry is
+CREATE OR REPLACE FUNCTION mam_job_enqueued(p_job uuid, p_stream_id text)
+RETURNS jsonb LANGUAGE sql AS $$
+    UPDATE preview_jobs SET stream_id = p_stream_id WHERE id = p_job;
+    SELECT jsonb_build_object('outcome', 'ok')
+$$;
+
+-- GET /api/preview/status and the first SSE event
+CREATE OR REPLACE FUNCTION mam_preview_status(p_version uuid, p_asset uuid)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT coalesce(
+        (SELECT jsonb_build_object('outcome', 'ok',
+                                   'status', mam_preview_json(v))
+           FROM versions v JOIN assets a ON a.id = v.asset_id
+          WHERE a.deleted_at IS NULL
+            AND (p_version IS NULL OR v.id = p_version)
+            AND (p_asset IS NULL OR v.asset_id = p_asset)
+          ORDER BY v.number DESC LIMIT 1),
+        CASE WHEN p_asset IS NOT NULL AND EXISTS (
+                  SELECT 1 FROM assets WHERE id = p_asset
+                                         AND deleted_at IS NULL)
+             THEN jsonb_build_object('outcome', 'ok', 'status',
+                  jsonb_build_object('version_id', NULL, 'job_id', NULL,
+                                     'status', 'none', 'progress', 0,
+                                     'error', NULL, 'renditions', '[]'::jsonb,
+                                     'updated_at', NULL))
+             ELSE jsonb_build_object('outcome', 'not_found') END)
+$$;
+
+-- POST /api/preview/callback.  The status only moves forward: queued <
+-- processing < ready | failed; a late or duplicate callback is accepted
+-- and ignored.  A job that is no longer its version's current one (a
+-- forced re-run replaced it) is ignored too.
+-- Outcomes: applied | ignored (both with event), unknown.
+CREATE OR REPLACE FUNCTION mam_preview_callback(p_job uuid, p_version uuid,
+                                                p_status text, p_progress real,
+                                                p_metadata jsonb,
+                                                p_renditions jsonb,
+                                                p_error text, p_ip text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    j       preview_jobs;
+    v       versions;
+    v_rank  integer;
+    v_new   integer;
+    v_out   text := 'applied';
+BEGIN
+    SELECT * INTO j FROM preview_jobs
+     WHERE id = p_job AND version_id = p_version FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('outcome', 'unknown');
+    END IF;
+    SELECT * INTO v FROM versions WHERE id = j.version_id FOR UPDATE;
+
+    v_rank := CASE j.status WHEN 'queued' THEN 0 WHEN 'processing' THEN 1
+                            ELSE 2 END;
+    v_new := CASE p_status WHEN 'queued' THEN 0 WHEN 'processing' THEN 1
+                           ELSE 2 END;
+
+    IF v.preview_job_id IS DISTINCT FROM j.id OR v_new < v_rank
+       OR (v_rank = 2) THEN
+        v_out := 'ignored';
+    ELSIF p_status = 'processing' THEN
+        UPDATE preview_jobs
+           SET status = 'processing',
+               progress = greatest(progress, coalesce(p_progress, progress)),
+               started_at = coalesce(started_at, now())
+         WHERE id = j.id;
+    ELSIF p_status = 'ready' THEN
+        UPDATE preview_jobs
+           SET status = 'ready', progress = 1, error = NULL,
+               renditions = coalesce(p_renditions, '[]'::jsonb),
+               started_at = coalesce(started_at, now()), finished_at = now()
+         WHERE id = j.id;
+        UPDATE versions SET metadata = coalesce(p_metadata, '{}'::jsonb),
+                            preview_prefix = 'previews/' || asset_id || '/'
+                                             || id || '/'
+         WHERE id = v.id;
+    ELSIF p_status = 'failed' THEN
+        UPDATE preview_jobs
+           SET status = 'failed', error = coalesce(p_error, 'failed'),
+               finished_at = now()
+         WHERE id = j.id;
+    ELSE
+        v_out := 'ignored';
+    END IF;
+
+    -- progress-only updates are frequent; state changes and refusals are
+    -- what an investigator needs
+    IF v_out = 'ignored' OR p_status <> 'processing' OR v_rank = 0 THEN
+        PERFORM mam_audit(NULL, 'preview_callback', 'job', j.id::text, p_ip,
+                          jsonb_build_object('status', p_status,
+                                             'outcome', v_out,
+                                             'version_id', v.id));
+    END IF;
+
+    SELECT * INTO v FROM versions WHERE id = v.id;
+    RETURN jsonb_build_object('outcome', v_out,
+                              'event', jsonb_build_object(
+                                  'asset_id', v.asset_id,
+                                  'status', mam_preview_json(v)));
+END
+$$;
+
+-- Reconciliation: jobs PostgreSQL says should be in flight, with whether
+-- they made no progress for p_stall seconds (stalled) and whether they were
+-- enqueued less than p_grace_ms milliseconds ago (fresh: their entry may
+-- still be on its way, so they are left alone).
+CREATE OR REPLACE FUNCTION mam_preview_active(p_stall integer,
+                                              p_grace_ms integer) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'job_id', j.id,
+               'stalled', j.updated_at < now() - make_interval(secs => p_stall),
+               'fresh', coalesce(j.enqueued_at > now() - make_interval(
+                                     secs => p_grace_ms / 1000.0), false))
+               ORDER BY j.created_at), '[]'::jsonb)
+      FROM preview_jobs j JOIN versions v ON v.preview_job_id = j.id
+     WHERE j.status IN ('queued', 'processing')
+$$;
+
+-- Reconciliation found no live entry for the job: a new attempt's entry.
+-- Refused (gone) when the job finished meanwhile or was enqueued less than
+-- p_grace_ms ago, so two reconcilers that looked at once (an old and a new
+-- worker 0 during a reload) add one entry, not two.
+CREATE OR REPLACE FUNCTION mam_job_requeue(p_job uuid, p_grace_ms integer)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    j  preview_jobs;
+BEGIN
+    UPDATE preview_jobs SET attempts = attempts + 1,
+                            enqueued_at = clock_timestamp(), stream_id = NULL
+     WHERE id = p_job AND status IN ('queued', 'processing')
+       AND (enqueued_at IS NULL
+            OR enqueued_at <= clock_timestamp()
+                              - make_interval(secs => p_grace_ms / 1000.0))
+    RETURNING * INTO j;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('outcome', 'gone');
+    END IF;
+    PERFORM mam_audit(NULL, 'preview_requeue', 'job', j.id::text, NULL,
+                      jsonb_build_object('attempt', j.attempts));
+    RETURN jsonb_build_object('outcome', 'ok', 'entry', mam_job_entry(j));
+END
+$$;
