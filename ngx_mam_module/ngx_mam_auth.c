@@ -670,6 +670,10 @@ ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     argv[argc++] = ngx_mam_message(r->pool, "%ui", g->nlimits);
     argv[argc++] = ngx_mam_message(r->pool, "%d", NGX_MAM_RATE_WINDOW + 1);
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mam: gate: %d keys to Redis, token %s", nkeys,
+                   ctx->authenticated ? "valid" : "none");
+
     if (ngx_mam_redis_command(r, mcf->redis, ngx_mam_gate_redis_done, ctx,
                               argc, argv, NULL)
         != NGX_OK)

@@ -1709,12 +1709,20 @@ ngx_mam_postconfiguration(ngx_conf_t *cf)
 }
 
 
+/*
+ * nginx's debug log names a timer by ngx_event_ident(ev->data), the fd of
+ * the connection data is taken to be: a timer of no connection points at
+ * this one (fd -1), or `error_log ... debug` would crash the worker.
+ */
+static ngx_connection_t  ngx_mam_timer_ident = { .fd = (ngx_socket_t) -1 };
+
+
 void
 ngx_mam_timer_start(ngx_event_t *ev, ngx_event_handler_pt handler,
     void *data, ngx_msec_t first)
 {
     ev->handler = handler;
-    ev->data = data;
+    ev->data = data ? data : &ngx_mam_timer_ident;
     ev->log = ngx_cycle->log;
     ev->cancelable = 1;
 

@@ -755,6 +755,11 @@ ngx_mam_pg_complete(ngx_mam_pg_query_t *q, PGresult *res)
         return;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mam: postgres answered: %s, %d rows",
+                   res ? PQresStatus(PQresultStatus(res)) : "no result",
+                   res ? PQntuples(res) : 0);
+
     q->r = NULL;
     q->cln->handler = NULL;
 

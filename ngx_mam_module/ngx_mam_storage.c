@@ -537,6 +537,10 @@ ngx_mam_storage_run(ngx_http_request_t *r, ngx_mam_storage_op_t *op,
         return NGX_ERROR;
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mam: storage task %d on \"%s\" (%s)", (int) op->op,
+                   op->key ? op->key : "", op->s3 ? "s3" : "local");
+
     return ngx_mam_thread_run(r, op->s3 ? NGX_MAM_THREAD_S3
                                         : NGX_MAM_THREAD_FILES,
                               ngx_mam_storage_work, done, op);

@@ -98,6 +98,9 @@ ngx_mam_thread_event_handler(ngx_event_t *ev)
 
     ngx_http_set_log_request(c->log, r);
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "mam: thread task done%s", c->error ? ", client gone" : "");
+
     r->main->blocked--;
     r->aio = 0;
 

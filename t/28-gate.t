@@ -73,4 +73,27 @@ like($line, qr/^HTTP\/1\.1 405/, 'a method the path does not have: 405');
 like($line, qr/^HTTP\/1\.1 413/, 'a body announced over mam_json_body_limit: 413 before reading it');
 
 $s->check_error_log;
+
+# error_log ... debug shows a request's path through the module
+{
+    my $d = Mam::Stack->new(workers => 1, error_log_level => 'debug');
+    $d->start;
+    my $T = $d->register('tracer@example.com')->{access_token};
+    my $a = $d->create_asset($T, content => 'bytes', filename => 'a.mov');
+    my $from = length $d->error_log_text;
+    is($d->api(GET => "/api/assets/$a->{id}", undef, token => $T)->{status}, 200, 'a read with debug logging');
+    my $trace = substr($d->error_log_text, $from);
+    my @steps = ('mam: route "/api/assets/:id" for "/api/assets/', 'keys to Redis, token valid',
+                 'mam: gate: "/api/assets/:id" passes', 'mam: route "/api/assets/:id": body read, handler runs',
+                 'mam: statement route "/api/assets/:id": 1 parameters', 'mam: postgres execute mam_',
+                 'mam: postgres answered: PGRES_TUPLES_OK, 1 rows');
+    my $at = 0;
+    for my $step (@steps) {
+        my $i = index($trace, $step, $at);
+        ok($i >= 0, "debug trace: $step") or diag(substr($trace, 0, 3000));
+        $at = $i if $i >= 0;
+    }
+    $d->check_error_log;
+}
+
 done_testing();

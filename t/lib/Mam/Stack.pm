@@ -72,6 +72,7 @@ my %DEFAULTS = (
     main_extra       => '',        # text added to the main context
     thread_pool_threads => 4,      # threads of the pool named mam
     server_extra     => '',        # text added to the server {} block
+    error_log_level  => 'info',    # nginx's error_log level (debug: traces)
 );
 
 my %LIVE;    # stacks of this process, torn down at exit
@@ -569,7 +570,7 @@ EOT
 ${load}${user}worker_processes $o{workers};
 daemon off;
 master_process on;
-error_log $p/logs/error.log info;
+error_log $p/logs/error.log $o{error_log_level};
 pid $p/logs/nginx.pid;
 
 events {
