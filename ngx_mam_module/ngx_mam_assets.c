@@ -44,13 +44,6 @@ static const ngx_mam_outcome_t  ngx_mam_asset_outcomes[] = {
 };
 
 
-static void
-ngx_mam_assets_refuse(ngx_http_request_t *r, json_t *v)
-{
-    ngx_mam_refuse_outcome(r, v, ngx_mam_asset_outcomes);
-}
-
-
 /* res as {"outcome":"ok", name: ...}: answers status with {name: ...} */
 static void
 ngx_mam_assets_answer(ngx_http_request_t *r, PGresult *res, ngx_uint_t status,
@@ -869,13 +862,8 @@ ngx_mam_assets_deleted(ngx_http_request_t *r, PGresult *res, void *data)
     json_t            *v;
     ngx_mam_delete_t  *del = data;
 
-    v = ngx_mam_pg_request_json(r, res);
+    v = ngx_mam_outcome_ok(r, res, ngx_mam_asset_outcomes);
     if (v == NULL) {
-        return;
-    }
-
-    if (!ngx_mam_outcome(v, "ok")) {
-        ngx_mam_assets_refuse(r, v);
         return;
     }
 
@@ -958,13 +946,8 @@ ngx_mam_promote_finished(ngx_http_request_t *r, PGresult *res, void *data)
 
     (void) data;
 
-    v = ngx_mam_pg_request_json(r, res);
+    v = ngx_mam_outcome_ok(r, res, ngx_mam_asset_outcomes);
     if (v == NULL) {
-        return;
-    }
-
-    if (!ngx_mam_outcome(v, "ok")) {
-        ngx_mam_assets_refuse(r, v);
         return;
     }
 
@@ -1044,13 +1027,8 @@ ngx_mam_promote_begun(ngx_http_request_t *r, PGresult *res, void *data)
     json_t             *v, *promotion, *from, *to;
     ngx_mam_promote_t  *pr = data;
 
-    v = ngx_mam_pg_request_json(r, res);
+    v = ngx_mam_outcome_ok(r, res, ngx_mam_asset_outcomes);
     if (v == NULL) {
-        return;
-    }
-
-    if (!ngx_mam_outcome(v, "ok")) {
-        ngx_mam_assets_refuse(r, v);
         return;
     }
 

@@ -471,6 +471,14 @@ typedef struct {
 } ngx_mam_sign_t;
 
 
+/* what mam_preview_playable() answers besides "ok" */
+static const ngx_mam_outcome_t  ngx_mam_sign_outcomes[] = {
+    { "not_found", NGX_HTTP_NOT_FOUND, "no such asset or version", NULL },
+    { "not_ready", NGX_HTTP_CONFLICT, "the preview is not ready", NULL },
+    { NULL, 0, NULL, NULL }
+};
+
+
 static void
 ngx_mam_sign_found(ngx_http_request_t *r, PGresult *res, void *data)
 {
@@ -486,24 +494,14 @@ ngx_mam_sign_found(ngx_http_request_t *r, PGresult *res, void *data)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
-    v = ngx_mam_pg_request_json(r, res);
+    v = ngx_mam_outcome_ok(r, res, ngx_mam_sign_outcomes);
     if (v == NULL) {
-        return;
-    }
-
-    if (ngx_mam_outcome(v, "not_found")) {
-        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset or version");
-        return;
-    }
-
-    if (ngx_mam_outcome(v, "not_ready")) {
-        ngx_mam_fail(r, NGX_HTTP_CONFLICT, "the preview is not ready");
         return;
     }
 
     asset = json_string_value(json_object_get(v, "asset_id"));
     version = json_string_value(json_object_get(v, "version_id"));
-    if (!ngx_mam_outcome(v, "ok") || asset == NULL || version == NULL) {
+    if (asset == NULL || version == NULL) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
     }

@@ -139,6 +139,8 @@ void ngx_mam_answer_outcome(ngx_http_request_t *r, PGresult *res,
     const ngx_mam_outcome_t *map, ngx_uint_t status, const char *name);
 void ngx_mam_refuse_outcome(ngx_http_request_t *r, json_t *v,
     const ngx_mam_outcome_t *map);
+json_t *ngx_mam_outcome_ok(ngx_http_request_t *r, PGresult *res,
+    const ngx_mam_outcome_t *map);
 const char *ngx_mam_field_text(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const ngx_mam_field_t *f, const char **out);
 const char *ngx_mam_field_uuid(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,

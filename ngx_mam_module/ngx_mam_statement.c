@@ -138,13 +138,8 @@ ngx_mam_answer_outcome(ngx_http_request_t *r, PGresult *res,
 {
     json_t  *v, *body;
 
-    v = ngx_mam_pg_request_json(r, res);
+    v = ngx_mam_outcome_ok(r, res, map);
     if (v == NULL) {
-        return;
-    }
-
-    if (!ngx_mam_outcome(v, "ok")) {
-        ngx_mam_refuse_outcome(r, v, map);
         return;
     }
 
@@ -160,6 +155,28 @@ ngx_mam_answer_outcome(ngx_http_request_t *r, PGresult *res,
     }
 
     ngx_http_finalize_request(r, ngx_mam_send_json(r, status, body));
+}
+
+
+/* the jsonb answer of a SQL function when its outcome is "ok"; otherwise
+ * the request is answered from map and NULL returned */
+json_t *
+ngx_mam_outcome_ok(ngx_http_request_t *r, PGresult *res,
+    const ngx_mam_outcome_t *map)
+{
+    json_t  *v;
+
+    v = ngx_mam_pg_request_json(r, res);
+    if (v == NULL) {
+        return NULL;
+    }
+
+    if (!ngx_mam_outcome(v, "ok")) {
+        ngx_mam_refuse_outcome(r, v, map);
+        return NULL;
+    }
+
+    return v;
 }
 
 
