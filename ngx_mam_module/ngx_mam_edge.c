@@ -16,9 +16,9 @@
 #include "mam_edge.h"
 #include "mam_sigv4.h"
 
-/* the S3 signature's own slot among module ctxs: internal redirects wipe
- * the ctx array, and the API's ctx type must never be mistaken for it */
-#define ngx_mam_edge_s3_module_tag  ngx_mam_module
+/* the S3 signature's slot among module ctxs: the edge module's own
+ * (internal redirects wipe the ctx array) */
+#define ngx_mam_edge_s3_module_tag  ngx_mam_edge_module
 
 
 #define NGX_MAM_EDGE_MAX_AGE  86400
@@ -39,7 +39,7 @@ ngx_mam_edge_error(ngx_http_request_t *r, ngx_uint_t status,
 
 
 static ngx_int_t
-ngx_mam_edge_cors(ngx_http_request_t *r, ngx_mam_loc_conf_t *lcf)
+ngx_mam_edge_cors(ngx_http_request_t *r, ngx_mam_edge_loc_conf_t *lcf)
 {
     return ngx_mam_add_header(r, "Access-Control-Allow-Origin",
                               &lcf->edge_cors_origin);
@@ -47,7 +47,7 @@ ngx_mam_edge_cors(ngx_http_request_t *r, ngx_mam_loc_conf_t *lcf)
 
 
 static ngx_int_t
-ngx_mam_edge_preflight(ngx_http_request_t *r, ngx_mam_loc_conf_t *lcf)
+ngx_mam_edge_preflight(ngx_http_request_t *r, ngx_mam_edge_loc_conf_t *lcf)
 {
     ngx_str_t  methods = ngx_string("GET, HEAD, OPTIONS");
     ngx_str_t  headers = ngx_string("Range, If-Range, If-None-Match, "
@@ -132,7 +132,7 @@ ngx_mam_edge_signed(ngx_http_request_t *r, ngx_mam_main_conf_t *mcf,
 
 
 static ngx_int_t
-ngx_mam_edge_headers(ngx_http_request_t *r, ngx_mam_loc_conf_t *lcf,
+ngx_mam_edge_headers(ngx_http_request_t *r, ngx_mam_edge_loc_conf_t *lcf,
     mam_edge_url_t *url)
 {
     time_t       left;
@@ -177,12 +177,12 @@ ngx_mam_edge_handler(ngx_http_request_t *r)
     ngx_str_t                  path, uri;
     ngx_str_t                  allow = ngx_string("GET, HEAD, OPTIONS");
     mam_edge_url_t            *url;
-    ngx_mam_loc_conf_t        *lcf;
+    ngx_mam_edge_loc_conf_t        *lcf;
     ngx_mam_main_conf_t       *mcf;
     ngx_http_core_loc_conf_t  *clcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
-    lcf = ngx_http_get_module_loc_conf(r, ngx_mam_module);
+    lcf = ngx_http_get_module_loc_conf(r, ngx_mam_edge_module);
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     if (r->method == NGX_HTTP_OPTIONS) {
@@ -302,7 +302,7 @@ ngx_mam_edge_s3_sign(ngx_http_request_t *r)
     const char           *bucket, *method;
     mam_sigv4_req_t       sr;
     ngx_mam_s3_sig_t     *sig;
-    ngx_mam_loc_conf_t   *lcf;
+    ngx_mam_edge_loc_conf_t   *lcf;
     ngx_mam_main_conf_t  *mcf;
     mam_sigv4_creds_t     cr;
 
@@ -312,7 +312,7 @@ ngx_mam_edge_s3_sign(ngx_http_request_t *r)
     }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
-    lcf = ngx_http_get_module_loc_conf(r, ngx_mam_module);
+    lcf = ngx_http_get_module_loc_conf(r, ngx_mam_edge_module);
 
     if (mcf->s3 == NULL || r->uri.len <= lcf->edge_previews.len
         || ngx_strncmp(r->uri.data, lcf->edge_previews.data,
@@ -607,3 +607,144 @@ ngx_mam_sign_preview_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
     return NGX_DONE;
 }
+
+
+/* --- the edge module: mam_edge locations ---------------------------------- */
+
+/* location /s/ { mam_edge; }: signed playback URLs */
+static char *
+ngx_mam_edge_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_mam_edge_loc_conf_t   *elcf = conf;
+    ngx_mam_main_conf_t       *mcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    (void) cmd;
+
+    if (elcf->edge) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_mam_conf_prefix_location(cf);
+    if (clcf == NULL) {
+        return "must be in a prefix location ending in \"/\"";
+    }
+
+    elcf->edge = 1;
+    clcf->handler = ngx_mam_edge_handler;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
+    mcf->edge_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_mam_edge_not_found_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    (void) cmd;
+    (void) conf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_mam_edge_not_found_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_mam_edge_create_loc_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_mam_edge_loc_conf_t));
+}
+
+
+/* mam_edge itself is per location; the previews prefix and CORS origin are
+ * inherited */
+static char *
+ngx_mam_edge_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_mam_edge_loc_conf_t  *prev = parent;
+    ngx_mam_edge_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_str_value(conf->edge_previews, prev->edge_previews,
+                             "/_mam_previews/");
+    ngx_conf_merge_str_value(conf->edge_cors_origin, prev->edge_cors_origin,
+                             "*");
+
+    if (conf->edge_previews.data[0] != '/'
+        || conf->edge_previews.data[conf->edge_previews.len - 1] != '/')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_edge_previews\" must be a location prefix "
+                           "such as /_mam_previews/");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_command_t  ngx_mam_edge_commands[] = {
+
+    { ngx_string("mam_edge"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_mam_edge_set,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mam_edge_not_found"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_mam_edge_not_found_set,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mam_edge_previews"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_mam_edge_loc_conf_t, edge_previews),
+      NULL },
+
+    { ngx_string("mam_edge_cors_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_mam_edge_loc_conf_t, edge_cors_origin),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_mam_edge_module_ctx = {
+    ngx_mam_edge_add_variables,            /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+    ngx_mam_edge_create_loc_conf,          /* create location configuration */
+    ngx_mam_edge_merge_loc_conf            /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_mam_edge_module = {
+    NGX_MODULE_V1,
+    &ngx_mam_edge_module_ctx,              /* module context */
+    ngx_mam_edge_commands,                 /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};

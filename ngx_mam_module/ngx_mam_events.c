@@ -261,7 +261,7 @@ ngx_mam_events_writer(ngx_http_request_t *r)
     ngx_mam_ctx_t  *ctx;
     ngx_mam_sub_t  *sub;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_mam_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_mam_api_module);
     sub = ctx->data;
 
     if (r->connection->write->timedout) {
@@ -611,7 +611,7 @@ ngx_mam_events_start(ngx_http_request_t *r, PGresult *res, void *data)
                   (ngx_msec_t) ngx_max(sub->expire_at - ngx_time(), 0) * 1000);
 
     /* the gate is done with ctx->data: the writer finds the client there */
-    ctx = ngx_http_get_module_ctx(r, ngx_mam_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_mam_api_module);
     ctx->data = sub;
 
     r->read_event_handler = ngx_http_test_reading;

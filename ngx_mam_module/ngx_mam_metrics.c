@@ -192,27 +192,31 @@ ngx_mam_metrics_log_handler(ngx_http_request_t *r)
     ngx_int_t               route;
     ngx_uint_t              status;
     ngx_mam_ctx_t          *ctx;
-    ngx_mam_loc_conf_t     *mlcf;
+    ngx_mam_api_loc_conf_t     *alcf;
+    ngx_mam_edge_loc_conf_t    *elcf;
+    ngx_mam_upload_loc_conf_t  *ulcf;
     ngx_mam_metrics_shm_t  *shm;
 
     shm = ngx_mam_metrics_shm();
-    mlcf = ngx_http_get_module_loc_conf(r, ngx_mam_module);
+    alcf = ngx_http_get_module_loc_conf(r, ngx_mam_api_module);
+    ulcf = ngx_http_get_module_loc_conf(r, ngx_mam_upload_module);
+    elcf = ngx_http_get_module_loc_conf(r, ngx_mam_edge_module);
 
     if (shm == NULL || r != r->main) {
         return NGX_OK;
     }
 
-    if (mlcf->api) {
-        ctx = ngx_http_get_module_ctx(r, ngx_mam_module);
+    if (alcf->api) {
+        ctx = ngx_http_get_module_ctx(r, ngx_mam_api_module);
         route = ctx ? ngx_mam_route_index(ctx->route) : -1;
         if (route < 0 || route >= NGX_MAM_METRICS_UPLOAD) {
             route = NGX_MAM_METRICS_UNMATCHED;
         }
 
-    } else if (mlcf->upload) {
+    } else if (ulcf->upload) {
         route = NGX_MAM_METRICS_UPLOAD;
 
-    } else if (mlcf->edge || ngx_mam_metrics_edge_served(r)) {
+    } else if (elcf->edge || ngx_mam_metrics_edge_served(r)) {
         route = NGX_MAM_METRICS_EDGE;
 
     } else {
@@ -469,7 +473,7 @@ ngx_mam_metrics_handler(ngx_http_request_t *r)
 /* --- configuration ------------------------------------------------------------ */
 
 /* location = /metrics { mam_metrics; } */
-char *
+static char *
 ngx_mam_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_core_loc_conf_t  *clcf;
@@ -485,7 +489,7 @@ ngx_mam_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /* postconfiguration: the zone and the log-phase counter */
-ngx_int_t
+static ngx_int_t
 ngx_mam_metrics_postconfiguration(ngx_conf_t *cf)
 {
     ngx_str_t                   name = ngx_string("mam_metrics");
@@ -495,7 +499,7 @@ ngx_mam_metrics_postconfiguration(ngx_conf_t *cf)
     ngx_mam_metrics_zone = ngx_shared_memory_add(cf, &name,
                                ngx_align(sizeof(ngx_mam_metrics_shm_t)
                                          + 8 * ngx_pagesize, ngx_pagesize),
-                               &ngx_mam_module);
+                               &ngx_mam_metrics_module);
     if (ngx_mam_metrics_zone == NULL) {
         return NGX_ERROR;
     }
@@ -519,3 +523,46 @@ ngx_mam_metrics_postconfiguration(ngx_conf_t *cf)
 
     return NGX_OK;
 }
+
+
+static ngx_command_t  ngx_mam_metrics_commands[] = {
+
+    { ngx_string("mam_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_mam_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_mam_metrics_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_mam_metrics_postconfiguration,     /* postconfiguration */
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+/* the counters' zone and log handler; their per-worker part (the pool
+ * gauges) starts with the core's workers (ngx_mam_init_process) */
+ngx_module_t  ngx_mam_metrics_module = {
+    NGX_MODULE_V1,
+    &ngx_mam_metrics_module_ctx,           /* module context */
+    ngx_mam_metrics_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};

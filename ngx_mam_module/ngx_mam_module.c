@@ -33,20 +33,10 @@ static char *ngx_mam_conf_set_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_set_health_deep_allow(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_mam_conf_set_api(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_mam_conf_set_upload(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_mam_conf_set_edge(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_mam_conf_set_s3_buckets(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_mam_conf_set_s3_sse(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_mam_conf_set_api_error(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_mam_conf_set_edge_not_found(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static char *ngx_mam_conf_storage_root(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_mam_conf_set_sec_off_slot(ngx_conf_t *cf,
@@ -59,9 +49,6 @@ static ngx_conf_post_t  ngx_mam_storage_root_post = {
 static void *ngx_mam_create_main_conf(ngx_conf_t *cf);
 static char *ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_mam_conf_keys(ngx_conf_t *cf, ngx_mam_main_conf_t *mcf);
-static void *ngx_mam_create_loc_conf(ngx_conf_t *cf);
-static char *ngx_mam_merge_loc_conf(ngx_conf_t *cf, void *parent,
-    void *child);
 static ngx_int_t ngx_mam_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_mam_init_process(ngx_cycle_t *cycle);
 static void ngx_mam_exit_process(ngx_cycle_t *cycle);
@@ -372,13 +359,6 @@ static ngx_command_t  ngx_mam_commands[] = {
       0,
       NULL },
 
-    { ngx_string("mam_metrics"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_mam_metrics_directive,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
     { ngx_string("mam_storage_root"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -505,13 +485,6 @@ static ngx_command_t  ngx_mam_commands[] = {
       offsetof(ngx_mam_main_conf_t, preview_maxlen),
       &ngx_mam_stream_maxlen_bounds },
 
-    { ngx_string("mam_upload"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_mam_conf_set_upload,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
     { ngx_string("mam_s3_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -582,41 +555,6 @@ static ngx_command_t  ngx_mam_commands[] = {
       0,
       NULL },
 
-    { ngx_string("mam_edge"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_mam_conf_set_edge,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("mam_edge_not_found"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_mam_conf_set_edge_not_found,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("mam_api_error"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_mam_conf_set_api_error,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("mam_edge_previews"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_mam_loc_conf_t, edge_previews),
-      NULL },
-
-    { ngx_string("mam_edge_cors_origin"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_mam_loc_conf_t, edge_cors_origin),
-      NULL },
-
     { ngx_string("mam_edge_bind_ip"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -631,19 +569,12 @@ static ngx_command_t  ngx_mam_commands[] = {
       offsetof(ngx_mam_main_conf_t, edge_url),
       NULL },
 
-    { ngx_string("mam_api"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_mam_conf_set_api,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_mam_module_ctx = {
-    ngx_mam_edge_add_variables,            /* preconfiguration */
+    NULL,                                  /* preconfiguration */
     ngx_mam_postconfiguration,             /* postconfiguration */
 
     ngx_mam_create_main_conf,              /* create main configuration */
@@ -652,8 +583,8 @@ static ngx_http_module_t  ngx_mam_module_ctx = {
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    ngx_mam_create_loc_conf,               /* create location configuration */
-    ngx_mam_merge_loc_conf                 /* merge location configuration */
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
 };
 
 
@@ -964,31 +895,6 @@ ngx_mam_conf_set_health_deep_allow(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-static char *
-ngx_mam_conf_set_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_mam_loc_conf_t        *mlcf = conf;
-    ngx_mam_main_conf_t       *mcf;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    (void) cmd;
-
-    if (mlcf->api) {
-        return "is duplicate";
-    }
-
-    mlcf->api = 1;
-
-    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
-    mcf->api_used = 1;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_mam_router_handler;
-
-    return NGX_CONF_OK;
-}
-
-
 /* an absolute path without a trailing slash (keys are appended to it) */
 static char *
 ngx_mam_conf_storage_root(ngx_conf_t *cf, void *post, void *data)
@@ -1015,7 +921,7 @@ ngx_mam_conf_storage_root(ngx_conf_t *cf, void *post, void *data)
 
 /* the enclosing location when it is a plain prefix ending in "/" (the
  * module builds and parses URLs under that name) */
-static ngx_http_core_loc_conf_t *
+ngx_http_core_loc_conf_t *
 ngx_mam_conf_prefix_location(ngx_conf_t *cf)
 {
     ngx_http_core_loc_conf_t  *clcf;
@@ -1030,101 +936,6 @@ ngx_mam_conf_prefix_location(ngx_conf_t *cf)
     }
 
     return clcf;
-}
-
-
-/*
- * location /upload/ { mam_upload; }: the target of presigned PUTs.  Its
- * name is the prefix of every upload URL the API signs.
- */
-static char *
-ngx_mam_conf_set_upload(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_mam_loc_conf_t        *mlcf = conf;
-    ngx_mam_main_conf_t       *mcf;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    (void) cmd;
-
-    if (mlcf->upload) {
-        return "is duplicate";
-    }
-
-    clcf = ngx_mam_conf_prefix_location(cf);
-    if (clcf == NULL) {
-        return "must be in a prefix location ending in \"/\"";
-    }
-
-    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
-    if (mcf->upload_prefix.data) {
-        return "is duplicate: one upload location per http block";
-    }
-
-    mlcf->upload = 1;
-    mcf->upload_prefix = clcf->name;
-    clcf->handler = ngx_mam_upload_handler;
-
-    return NGX_CONF_OK;
-}
-
-
-/* location /s/ { mam_edge; }: signed playback URLs */
-static char *
-ngx_mam_conf_set_edge(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_mam_loc_conf_t        *mlcf = conf;
-    ngx_mam_main_conf_t       *mcf;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    (void) cmd;
-
-    if (mlcf->edge) {
-        return "is duplicate";
-    }
-
-    clcf = ngx_mam_conf_prefix_location(cf);
-    if (clcf == NULL) {
-        return "must be in a prefix location ending in \"/\"";
-    }
-
-    mlcf->edge = 1;
-    clcf->handler = ngx_mam_edge_handler;
-
-    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
-    mcf->edge_used = 1;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_mam_conf_set_edge_not_found(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    (void) cmd;
-    (void) conf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_mam_edge_not_found_handler;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_mam_conf_set_api_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    (void) cmd;
-    (void) conf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_mam_api_error_handler;
-
-    return NGX_CONF_OK;
 }
 
 
@@ -1450,52 +1261,6 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
 }
 
 
-static void *
-ngx_mam_create_loc_conf(ngx_conf_t *cf)
-{
-    return ngx_pcalloc(cf->pool, sizeof(ngx_mam_loc_conf_t));
-}
-
-
-/* the handlers are per location and not inherited; the edge settings are */
-static char *
-ngx_mam_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
-{
-    ngx_mam_loc_conf_t        *prev = parent;
-    ngx_mam_loc_conf_t        *conf = child;
-    ngx_mam_main_conf_t       *mcf;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    ngx_conf_merge_str_value(conf->edge_previews, prev->edge_previews,
-                             "/_mam_previews/");
-    ngx_conf_merge_str_value(conf->edge_cors_origin, prev->edge_cors_origin,
-                             "*");
-
-    if (conf->edge_previews.data[0] != '/'
-        || conf->edge_previews.data[conf->edge_previews.len - 1] != '/')
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"mam_edge_previews\" must be a location prefix "
-                           "such as /_mam_previews/");
-        return NGX_CONF_ERROR;
-    }
-
-    if (!conf->api) {
-        return NGX_CONF_OK;
-    }
-
-    /* JSON bodies up to the limit stay in memory, never in a temp file */
-    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->client_body_buffer_size < mcf->json_body_limit) {
-        clcf->client_body_buffer_size = mcf->json_body_limit;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
 /* key = HKDF-SHA256(master, label), MAM_KEY_DERIVED_LEN bytes */
 static ngx_int_t
 ngx_mam_conf_derive(ngx_conf_t *cf, ngx_str_t *master, const char *label,
@@ -1617,15 +1382,9 @@ ngx_mam_conf_keys(ngx_conf_t *cf, ngx_mam_main_conf_t *mcf)
 static ngx_int_t
 ngx_mam_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_mam_main_conf_t        *mcf;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_mam_main_conf_t  *mcf;
 
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
-
-    if (ngx_mam_metrics_postconfiguration(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
 
     if (mcf->edge_used && mcf->edge_key.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1646,16 +1405,6 @@ ngx_mam_postconfiguration(ngx_conf_t *cf)
     if (!mcf->api_used) {
         return NGX_OK;
     }
-
-    /* the gate: before the body is read, as auth_request checks */
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_mam_router_access_handler;
 
     if (mcf->pg_conninfo.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

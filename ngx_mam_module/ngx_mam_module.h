@@ -128,13 +128,30 @@ typedef struct {
 } ngx_mam_main_conf_t;
 
 
+/*
+ * The module by job: one .so declares five nginx modules (see `config`).
+ * ngx_mam_module is the core (PostgreSQL, Redis, threads, keys and the
+ * shared main configuration, per-worker start and stop); the others own a
+ * job's location directives, location configuration, phase handlers and
+ * per-request context slot:
+ *   ngx_mam_api_module      mam_api, mam_api_error (ngx_mam_router.c)
+ *   ngx_mam_upload_module   mam_upload: PUT and tus (ngx_mam_upload.c)
+ *   ngx_mam_edge_module     mam_edge*: signed playback (ngx_mam_edge.c)
+ *   ngx_mam_metrics_module  mam_metrics (ngx_mam_metrics.c)
+ */
 typedef struct {
     ngx_flag_t                api;
+} ngx_mam_api_loc_conf_t;
+
+typedef struct {
     ngx_flag_t                upload;
+} ngx_mam_upload_loc_conf_t;
+
+typedef struct {
     ngx_flag_t                edge;
     ngx_str_t                 edge_previews;     /* internal location */
     ngx_str_t                 edge_cors_origin;
-} ngx_mam_loc_conf_t;
+} ngx_mam_edge_loc_conf_t;
 
 
 /* a route handler: returns NGX_DONE when it will finalize the request
@@ -206,6 +223,14 @@ struct ngx_mam_ctx_s {
 
 
 extern ngx_module_t  ngx_mam_module;
+extern ngx_module_t  ngx_mam_api_module;
+extern ngx_module_t  ngx_mam_upload_module;
+extern ngx_module_t  ngx_mam_edge_module;
+extern ngx_module_t  ngx_mam_metrics_module;
+
+/* ngx_mam_module.c: the enclosing location when it is a plain prefix
+ * ending in "/" (upload and edge build and parse URLs under its name) */
+ngx_http_core_loc_conf_t *ngx_mam_conf_prefix_location(ngx_conf_t *cf);
 
 
 /* ngx_mam_router.c */
@@ -327,10 +352,7 @@ void ngx_mam_upload_terminate(ngx_http_request_t *r, const char *id,
     const char *user);
 
 /* ngx_mam_metrics.c */
-char *ngx_mam_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 ngx_int_t ngx_mam_metrics_add_variable(ngx_conf_t *cf);
-ngx_int_t ngx_mam_metrics_postconfiguration(ngx_conf_t *cf);
 ngx_int_t ngx_mam_metrics_init_process(ngx_cycle_t *cycle);
 void ngx_mam_metrics_exit_process(void);
 void ngx_mam_metrics_mark_edge(ngx_http_request_t *r);

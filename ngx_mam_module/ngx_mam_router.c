@@ -269,7 +269,7 @@ ngx_mam_router_body_read(ngx_http_request_t *r)
     const char     *message;
     ngx_mam_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_mam_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_mam_api_module);
 
     rc = ngx_mam_json_body(r, &ctx->body, &ctx->raw_body, &message);
 
@@ -371,17 +371,17 @@ ngx_mam_router_find(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 ngx_int_t
 ngx_mam_router_access_handler(ngx_http_request_t *r)
 {
-    ngx_int_t             rc;
-    ngx_mam_ctx_t        *ctx;
-    ngx_mam_loc_conf_t   *mlcf;
-    ngx_mam_main_conf_t  *mcf;
+    ngx_int_t                rc;
+    ngx_mam_ctx_t           *ctx;
+    ngx_mam_main_conf_t     *mcf;
+    ngx_mam_api_loc_conf_t  *alcf;
 
-    mlcf = ngx_http_get_module_loc_conf(r, ngx_mam_module);
-    if (!mlcf->api || r != r->main) {
+    alcf = ngx_http_get_module_loc_conf(r, ngx_mam_api_module);
+    if (!alcf->api || r != r->main) {
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_mam_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_mam_api_module);
     if (ctx != NULL) {
         /* the gate resumed the phases */
         return ctx->passed ? NGX_OK : NGX_AGAIN;
@@ -411,7 +411,7 @@ ngx_mam_router_access_handler(ngx_http_request_t *r)
                    &r->uri);
 
     ctx->access_phase = 1;
-    ngx_http_set_ctx(r, ctx, ngx_mam_module);
+    ngx_http_set_ctx(r, ctx, ngx_mam_api_module);
 
     r->main->count++;
 
@@ -430,7 +430,7 @@ ngx_mam_router_handler(ngx_http_request_t *r)
     ngx_int_t       rc;
     ngx_mam_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_mam_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_mam_api_module);
 
     if (ctx == NULL || !ctx->passed) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -447,3 +447,152 @@ ngx_mam_router_handler(ngx_http_request_t *r)
 
     return NGX_DONE;
 }
+
+
+/* --- the api module: mam_api locations ------------------------------------ */
+
+static char *
+ngx_mam_api_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_mam_api_loc_conf_t    *alcf = conf;
+    ngx_mam_main_conf_t       *mcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    (void) cmd;
+
+    if (alcf->api) {
+        return "is duplicate";
+    }
+
+    alcf->api = 1;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
+    mcf->api_used = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_mam_router_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_mam_api_error_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    (void) cmd;
+    (void) conf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_mam_api_error_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_mam_api_create_loc_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_mam_api_loc_conf_t));
+}
+
+
+/* not inherited: an API location is the one that says mam_api */
+static char *
+ngx_mam_api_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_mam_api_loc_conf_t    *conf = child;
+    ngx_mam_main_conf_t       *mcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    (void) parent;
+
+    if (!conf->api) {
+        return NGX_CONF_OK;
+    }
+
+    /* JSON bodies up to the limit stay in memory, never in a temp file */
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->client_body_buffer_size < mcf->json_body_limit) {
+        clcf->client_body_buffer_size = mcf->json_body_limit;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the gate runs before the body is read, as auth_request checks */
+static ngx_int_t
+ngx_mam_api_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_mam_main_conf_t        *mcf;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
+    if (!mcf->api_used) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_mam_router_access_handler;
+
+    return NGX_OK;
+}
+
+
+static ngx_command_t  ngx_mam_api_commands[] = {
+
+    { ngx_string("mam_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_mam_api_set,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mam_api_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_mam_api_error_set,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_mam_api_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_mam_api_postconfiguration,         /* postconfiguration */
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+    ngx_mam_api_create_loc_conf,           /* create location configuration */
+    ngx_mam_api_merge_loc_conf             /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_mam_api_module = {
+    NGX_MODULE_V1,
+    &ngx_mam_api_module_ctx,               /* module context */
+    ngx_mam_api_commands,                  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};

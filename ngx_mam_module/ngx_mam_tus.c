@@ -298,7 +298,7 @@ ngx_mam_tus_body(ngx_http_request_t *r)
     ngx_temp_file_t  *tf;
     ngx_mam_tus_t    *t;
 
-    t = ngx_http_get_module_ctx(r, ngx_mam_module);
+    t = ngx_http_get_module_ctx(r, ngx_mam_upload_module);
 
     tf = r->request_body ? r->request_body->temp_file : NULL;
 
@@ -774,7 +774,7 @@ ngx_mam_tus_handler(ngx_http_request_t *r)
         return ngx_mam_tus_reject(r, rc, message);
     }
 
-    ngx_http_set_ctx(r, t, ngx_mam_module);
+    ngx_http_set_ctx(r, t, ngx_mam_upload_module);
 
     /* the API's gate: the user's status and authz_version, the role, the
      * rate limits; then ngx_mam_tus_gated(), or the refusal (its tus

@@ -562,7 +562,7 @@ ngx_mam_upload_body(ngx_http_request_t *r)
     ngx_temp_file_t   *tf;
     ngx_mam_upload_t  *up;
 
-    up = ngx_http_get_module_ctx(r, ngx_mam_module);
+    up = ngx_http_get_module_ctx(r, ngx_mam_upload_module);
 
     tf = r->request_body ? r->request_body->temp_file : NULL;
 
@@ -858,7 +858,7 @@ ngx_mam_upload_handler(ngx_http_request_t *r)
                                    mcf->upload_max_size));
     }
 
-    ngx_http_set_ctx(r, up, ngx_mam_module);
+    ngx_http_set_ctx(r, up, ngx_mam_upload_module);
 
     values[0] = up->id;
 
@@ -873,3 +873,89 @@ ngx_mam_upload_handler(ngx_http_request_t *r)
 
     return NGX_DONE;
 }
+
+
+/* --- the upload module: the mam_upload location (PUT and tus) ------------- */
+
+/*
+ * location /upload/ { mam_upload; }: the target of presigned PUTs and tus.
+ * Its name is the prefix of every upload URL the API signs.
+ */
+static char *
+ngx_mam_upload_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_mam_upload_loc_conf_t  *ulcf = conf;
+    ngx_mam_main_conf_t        *mcf;
+    ngx_http_core_loc_conf_t   *clcf;
+
+    (void) cmd;
+
+    if (ulcf->upload) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_mam_conf_prefix_location(cf);
+    if (clcf == NULL) {
+        return "must be in a prefix location ending in \"/\"";
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
+    if (mcf->upload_prefix.data) {
+        return "is duplicate: one upload location per http block";
+    }
+
+    ulcf->upload = 1;
+    mcf->upload_prefix = clcf->name;
+    clcf->handler = ngx_mam_upload_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_mam_upload_create_loc_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_mam_upload_loc_conf_t));
+}
+
+
+static ngx_command_t  ngx_mam_upload_commands[] = {
+
+    { ngx_string("mam_upload"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_mam_upload_set,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+/* the location's flag is not inherited: no merge */
+static ngx_http_module_t  ngx_mam_upload_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+    ngx_mam_upload_create_loc_conf,        /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_mam_upload_module = {
+    NGX_MODULE_V1,
+    &ngx_mam_upload_module_ctx,            /* module context */
+    ngx_mam_upload_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
