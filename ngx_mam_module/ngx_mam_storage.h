@@ -1,8 +1,8 @@
 /*
  * Storage behind one small interface: an operation on keys, run where it
- * cannot block a worker.  The local backend (files under mam_storage_root,
- * on the thread pool) is the first implementation; S3 comes later behind
- * the same calls.
+ * cannot block a worker: the local backend (files under mam_storage_root)
+ * on mam_thread_pool_files, S3 (mam_s3_endpoint) on mam_thread_pool_s3,
+ * behind the same calls.
  */
 
 #ifndef _NGX_MAM_STORAGE_H_INCLUDED_
