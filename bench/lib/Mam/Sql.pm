@@ -1,0 +1,48 @@
+package Mam::Sql;
+# The module's read statements, exactly as it sends them: a tiny C program
+# that includes ngx_mam_module/ngx_mam_sql.h prints one macro.  The
+# benchmarks run these texts (pgbench, the Fastify baseline) and never keep
+# a copy of their own, so a change to the header is measured as it is.
+#
+#   my $sql = sql_text('NGX_MAM_SQL_ASSET_LIST');
+#   my $pg  = pgbench_text($sql);   # $1..$n as pgbench's :p1..:pn
+use strict;
+use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use Exporter 'import';
+
+our @EXPORT_OK = qw(sql_text pgbench_text);
+
+my $HEADER_DIR = abs_path(dirname(__FILE__) . '/../../..') . '/ngx_mam_module';
+my %cache;
+my $dir;
+
+sub sql_text {
+    my ($name) = @_;
+    die "Mam::Sql: $name is not an NGX_MAM_SQL_ macro\n" unless $name =~ /^NGX_MAM_SQL_\w+$/;
+    return $cache{$name} //= do {
+        $dir //= tempdir('mam-sql-XXXXXX', DIR => '/tmp', CLEANUP => 1);
+        open my $fh, '>', "$dir/$name.c" or die "$dir/$name.c: $!";
+        print $fh qq{#include <stdio.h>\n#include "ngx_mam_sql.h"\n}
+                . qq{int main(void) { return fputs($name, stdout) < 0; }\n};
+        close $fh or die "$dir/$name.c: $!";
+        my $out = `cc -I$HEADER_DIR -o $dir/$name $dir/$name.c 2>&1`;
+        die "Mam::Sql: cannot compile $name:\n$out" if $?;
+        my $text = `$dir/$name`;
+        die "Mam::Sql: $name printed nothing\n" if $? || !length $text;
+        $text;
+    };
+}
+
+# pgbench -M prepared sends :name variables (set with -D name=value) as the
+# statement's parameters, so $n becomes :pn and the statement stays the
+# module's: PostgreSQL infers the parameters' types the same way
+sub pgbench_text {
+    my ($sql) = @_;
+    (my $text = $sql) =~ s/\$(\d+)/:p$1/g;
+    return "$text;\n";
+}
+
+1;
