@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "td.h"
-#include "mam_util.h"
+#include "mam_contract.h"
 
 static size_t
 td_callback_discard(char *p, size_t size, size_t n, void *data)
@@ -46,8 +46,9 @@ td_callback_once(const td_config_t *cf, const char *json, long *status)
     }
     free(msg);
 
-    snprintf(hdr_ts, sizeof(hdr_ts), "X-Mam-Timestamp: %s", ts);
-    snprintf(hdr_sig, sizeof(hdr_sig), "X-Mam-Signature: sha256=%s", hex);
+    snprintf(hdr_ts, sizeof(hdr_ts), MAM_CALLBACK_HEADER_TS ": %s", ts);
+    snprintf(hdr_sig, sizeof(hdr_sig), MAM_CALLBACK_HEADER_SIG ": sha256=%s",
+             hex);
 
     c = curl_easy_init();
     if (c == NULL) {
