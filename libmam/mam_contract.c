@@ -1,6 +1,7 @@
 #include "mam_contract.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *const  mam_job_fields[MAM_JOB_NFIELDS] = {
@@ -154,4 +155,105 @@ mam_preview_status_valid(const char *s, size_t len)
     }
 
     return 0;
+}
+
+
+/* --- the callback ------------------------------------------------------- */
+
+/* "{ts}.{body}", the signed message, malloc'd; NULL without memory */
+static char *
+mam_callback_message(const char *ts, size_t tslen, const void *body,
+    size_t blen, size_t *len)
+{
+    char  *msg;
+
+    msg = malloc(tslen + 1 + blen);
+    if (msg == NULL) {
+        return NULL;
+    }
+
+    memcpy(msg, ts, tslen);
+    msg[tslen] = '.';
+    if (blen) {
+        memcpy(msg + tslen + 1, body, blen);
+    }
+
+    *len = tslen + 1 + blen;
+
+    return msg;
+}
+
+int
+mam_callback_sign(const void *key, size_t keylen, long ts, const void *body,
+    size_t len, mam_callback_sig_t *out)
+{
+    int     n, rc;
+    char   *msg, hex[65];
+    size_t  mlen;
+
+    /* what the verifier would refuse is never signed */
+    n = snprintf(out->ts, sizeof(out->ts), "%ld", ts);
+    if (keylen == 0 || ts < 0 || n < 1 || (size_t) n >= sizeof(out->ts)) {
+        return -1;
+    }
+
+    msg = mam_callback_message(out->ts, (size_t) n, body, len, &mlen);
+    if (msg == NULL) {
+        return -1;
+    }
+
+    rc = mam_hmac_hex(key, keylen, msg, mlen, hex);
+    free(msg);
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    memcpy(out->sig, MAM_CALLBACK_SIG_PREFIX,
+           sizeof(MAM_CALLBACK_SIG_PREFIX) - 1);
+    memcpy(out->sig + sizeof(MAM_CALLBACK_SIG_PREFIX) - 1, hex, sizeof(hex));
+
+    return 0;
+}
+
+int
+mam_callback_verify(const void *key, size_t keylen, const char *ts,
+    size_t tslen, const char *sig, size_t siglen, const void *body,
+    size_t blen, long now, long window)
+{
+    int     ok;
+    long    t;
+    char   *msg;
+    size_t  i, plen, mlen;
+
+    plen = sizeof(MAM_CALLBACK_SIG_PREFIX) - 1;
+
+    if (keylen == 0 || tslen == 0 || tslen > MAM_CALLBACK_TS_MAX
+        || siglen != MAM_CALLBACK_SIG_LEN
+        || memcmp(sig, MAM_CALLBACK_SIG_PREFIX, plen) != 0)
+    {
+        return 0;
+    }
+
+    for (i = 0, t = 0; i < tslen; i++) {
+        if (ts[i] < '0' || ts[i] > '9') {
+            return 0;
+        }
+        t = t * 10 + (ts[i] - '0');
+    }
+
+    if (t < now - window || t > now + window) {
+        return 0;
+    }
+
+    msg = mam_callback_message(ts, tslen, body, blen, &mlen);
+    if (msg == NULL) {
+        return 0;
+    }
+
+    ok = mam_hmac_hex_verify(key, keylen, msg, mlen, sig + plen, 64);
+
+    free(msg);
+
+    return ok;
 }

@@ -81,9 +81,36 @@ void mam_job_argv(const mam_job_t *job, char num[16], const char **argv);
 
 /* --- the callback (api.md): POST /api/preview/callback ------------------- */
 
+/*
+ * X-Mam-Timestamp: decimal seconds; X-Mam-Signature: "sha256=" and the hex
+ * HMAC-SHA256 under the callback key of "{timestamp}.{raw body}".  A
+ * timestamp further than the window from now is refused, so a captured
+ * callback cannot be replayed later.
+ */
 #define MAM_CALLBACK_HEADER_TS   "X-Mam-Timestamp"
 #define MAM_CALLBACK_HEADER_SIG  "X-Mam-Signature"
 #define MAM_CALLBACK_WINDOW      300              /* s either side of now */
+#define MAM_CALLBACK_SIG_PREFIX  "sha256="
+#define MAM_CALLBACK_TS_MAX      12               /* digits */
+#define MAM_CALLBACK_SIG_LEN     (sizeof(MAM_CALLBACK_SIG_PREFIX) - 1 + 64)
+
+typedef struct {
+    char  ts[MAM_CALLBACK_TS_MAX + 1];            /* X-Mam-Timestamp */
+    char  sig[MAM_CALLBACK_SIG_LEN + 1];          /* X-Mam-Signature */
+} mam_callback_sig_t;
+
+/* the two header values for body sent at ts (seconds, >= 0); 0 or -1 */
+int mam_callback_sign(const void *key, size_t keylen, long ts,
+    const void *body, size_t len, mam_callback_sig_t *out);
+
+/*
+ * 1 when ts (X-Mam-Timestamp) is within window of now and sig
+ * (X-Mam-Signature, hex digits of either case) is body's signature at ts
+ * under key, compared in constant time; 0 otherwise
+ */
+int mam_callback_verify(const void *key, size_t keylen, const char *ts,
+    size_t tslen, const char *sig, size_t siglen, const void *body,
+    size_t blen, long now, long window);
 
 /* the body: {job_id, version_id, status, progress?, metadata?,
  * renditions?, error?} */

@@ -1,6 +1,11 @@
 /* libmam/mam_contract.c: a job's stream entry, as the module writes it and
- * transcoderd reads it. */
+ * transcoderd reads it; the callback, as transcoderd signs it and the module
+ * verifies it. */
+#include <stdio.h>
 #include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "tap.h"
 #include "mam_contract.h"
@@ -119,11 +124,116 @@ test_status(void)
     ok(!mam_preview_status_valid("none", 4), "none is not a callback's");
 }
 
+#define NOW  1800000000L
+#define KEY  "callback key of at least thirty-two bytes"
+
+static int
+verify(const char *key, const mam_callback_sig_t *sig, const char *body,
+    long now)
+{
+    return mam_callback_verify(key, strlen(key), sig->ts, strlen(sig->ts),
+                               sig->sig, strlen(sig->sig), body,
+                               strlen(body), now, MAM_CALLBACK_WINDOW);
+}
+
+static void
+test_callback(void)
+{
+    char                body[] = "{\"job_id\":\"" JOB "\","
+                                 "\"status\":\"ready\"}";
+    char                upper[MAM_CALLBACK_SIG_LEN + 1], msg[256];
+    char                want[MAM_CALLBACK_SIG_LEN + 1];
+    size_t              i;
+    unsigned int        mdlen;
+    unsigned char       md[32];
+    mam_callback_sig_t  sig, other;
+
+    ok(mam_callback_sign(KEY, strlen(KEY), NOW, body, strlen(body), &sig)
+       == 0, "sign");
+    ok(strcmp(sig.ts, "1800000000") == 0, "X-Mam-Timestamp is the seconds");
+    ok(strncmp(sig.sig, "sha256=", 7) == 0
+       && strlen(sig.sig) == MAM_CALLBACK_SIG_LEN,
+       "X-Mam-Signature is sha256= and 64 hex digits");
+    ok(verify(KEY, &sig, body, NOW), "sign -> verify round trip");
+    ok(verify(KEY, &sig, body, NOW + MAM_CALLBACK_WINDOW),
+       "... still at the window's end");
+
+    /* api.md's formula, computed here on its own */
+    snprintf(msg, sizeof(msg), "%ld.%s", NOW, body);
+    HMAC(EVP_sha256(), KEY, (int) strlen(KEY), (unsigned char *) msg,
+         strlen(msg), md, &mdlen);
+    memcpy(want, "sha256=", 7);
+    for (i = 0; i < 32; i++) {
+        snprintf(want + 7 + 2 * i, 3, "%02x", md[i]);
+    }
+    ok(strcmp(sig.sig, want) == 0,
+       "the signature is hex HMAC-SHA256(key, ts \".\" body)");
+
+    body[10] ^= 1;
+    ok(!verify(KEY, &sig, body, NOW), "a changed byte of the body fails");
+    body[10] ^= 1;
+
+    ok(!verify(KEY "x", &sig, body, NOW), "a wrong key fails");
+    ok(!verify(KEY, &sig, body, NOW + MAM_CALLBACK_WINDOW + 1),
+       "a stale timestamp fails");
+    ok(!verify(KEY, &sig, body, NOW - MAM_CALLBACK_WINDOW - 1),
+       "a timestamp from the future fails");
+
+    other = sig;
+    other.ts[9] = '1';
+    ok(!verify(KEY, &other, body, NOW), "another timestamp, same sig fails");
+
+    other = sig;
+    other.sig[20] = other.sig[20] == '0' ? '1' : '0';
+    ok(!verify(KEY, &other, body, NOW), "a changed signature digit fails");
+
+    other = sig;
+    other.sig[MAM_CALLBACK_SIG_LEN - 1] = '\0';
+    ok(!verify(KEY, &other, body, NOW), "a short signature fails");
+
+    other = sig;
+    memcpy(other.sig, "sha512=", 7);
+    ok(!verify(KEY, &other, body, NOW), "another prefix fails");
+
+    for (i = 0; i <= MAM_CALLBACK_SIG_LEN; i++) {
+        upper[i] = (sig.sig[i] >= 'a' && sig.sig[i] <= 'f' && i >= 7)
+                   ? (char) (sig.sig[i] - 32) : sig.sig[i];
+    }
+    ok(mam_callback_verify(KEY, strlen(KEY), sig.ts, strlen(sig.ts), upper,
+                           strlen(upper), body, strlen(body), NOW,
+                           MAM_CALLBACK_WINDOW),
+       "upper-case hex digits are taken");
+
+    ok(!mam_callback_verify(KEY, strlen(KEY), "+1800000000", 11, sig.sig,
+                            strlen(sig.sig), body, strlen(body), NOW,
+                            MAM_CALLBACK_WINDOW),
+       "a timestamp with a sign fails");
+    ok(!mam_callback_verify("", 0, sig.ts, strlen(sig.ts), sig.sig,
+                            strlen(sig.sig), body, strlen(body), NOW,
+                            MAM_CALLBACK_WINDOW),
+       "an empty key verifies nothing");
+
+    ok(mam_callback_sign(KEY, strlen(KEY), -1, body, strlen(body), &other)
+       == -1, "a negative timestamp is not signed");
+    ok(mam_callback_sign(KEY, strlen(KEY), 1000000000000L, body,
+                         strlen(body), &other) == -1,
+       "a timestamp over 12 digits is not signed");
+    ok(mam_callback_sign("", 0, NOW, body, strlen(body), &other) == -1,
+       "an empty key signs nothing");
+
+    ok(mam_callback_sign(KEY, strlen(KEY), NOW, "", 0, &other) == 0
+       && mam_callback_verify(KEY, strlen(KEY), other.ts, strlen(other.ts),
+                              other.sig, strlen(other.sig), "", 0, NOW,
+                              MAM_CALLBACK_WINDOW),
+       "an empty body round-trips");
+}
+
 int
 main(void)
 {
     test_entry();
     test_status();
+    test_callback();
 
     return done_testing();
 }
