@@ -13,25 +13,44 @@ NGINX_MODULES_DIR ?= /usr/lib/nginx/modules
 
 MODULE = $(BUILDDIR)/modules/ngx_mam_module.so
 MODULE_SRCS = $(wildcard ngx_mam_module/*.c ngx_mam_module/*.h \
-                         ngx_mam_module/config libmam/*.c libmam/*.h)
+                         ngx_mam_module/config libmam/*.h)
 
+# libmam: each object compiled once, position-independent (the module's .so
+# links the same archive as transcoderd, the unit tests and the tools), with
+# the flags ./configure gave nginx's tree; one function family per object,
+# so a program pulls only what it calls and links only those libraries
+LIBMAM = $(BUILDDIR)/libmam.a
 LIBMAM_SRCS = $(wildcard libmam/*.c)
+LIBMAM_OBJS = $(patsubst libmam/%.c,$(BUILDDIR)/libmam/%.o,$(LIBMAM_SRCS))
+LIBMAM_CFLAGS_ALL = $(MAM_CFLAGS) -Werror $(LIBMAM_CFLAGS)
+
 UNIT_TESTS = $(patsubst t/unit/%.c,$(BUILDDIR)/t/unit/%,$(wildcard t/unit/*.c))
 UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Ilibmam -It/unit \
               $(if $(SANITIZE),-fno-omit-frame-pointer -fsanitize=address$(,)undefined)
 UNIT_LIBS = -ljwt -largon2 -ljansson -lcrypto -lcurl
 
-.PHONY: all deps module unit transcoderd spa tools run test bench fuzz install clean distclean
+.PHONY: all deps libmam module unit transcoderd spa tools run test bench fuzz install clean distclean
 
-all: module unit transcoderd spa tools
+all: libmam module unit transcoderd spa tools
+
+libmam: $(LIBMAM)
+
+$(BUILDDIR)/libmam/%.o: libmam/%.c libmam/*.h $(BUILDDIR)/config.mk
+	mkdir -p $(dir $@)
+	$(CC) $(LIBMAM_CFLAGS_ALL) -c -o $@ $<
+
+$(LIBMAM): $(LIBMAM_OBJS)
+	rm -f $@.tmp
+	$(AR) rcs $@.tmp $^
+	mv -f $@.tmp $@
 
 # mam-edge-key: the edge key of a signing key, for an edge-only host
 TOOLS = $(BUILDDIR)/mam-edge-key
 
 tools: $(TOOLS)
 
-$(BUILDDIR)/mam-edge-key: tools/mam-edge-key.c $(LIBMAM_SRCS) libmam/*.h
-	$(CC) $(UNIT_CFLAGS) -O2 -o $@ $< $(LIBMAM_SRCS) $(UNIT_LIBS)
+$(BUILDDIR)/mam-edge-key: tools/mam-edge-key.c $(LIBMAM) libmam/*.h
+	$(CC) $(UNIT_CFLAGS) -O2 -o $@ $< $(LIBMAM) $(UNIT_LIBS)
 
 # the SPA's packages from the lock file; hls.js and tus-js-client are
 # served from html/vendor
@@ -56,7 +75,11 @@ $(BUILDDIR)/config.mk: configure ngx_mam_module/config
 
 module: $(MODULE)
 
-$(MODULE): $(BUILDDIR)/config.mk $(MODULE_SRCS)
+# nginx's Makefile relinks the .so only for its own objects: a newer
+# libmam.a removes the old .so first
+$(MODULE): $(BUILDDIR)/config.mk $(MODULE_SRCS) $(LIBMAM)
+	[ $(BUILDDIR)/nginx/objs/ngx_mam_module.so -nt $(LIBMAM) ] || \
+	    rm -f $(BUILDDIR)/nginx/objs/ngx_mam_module.so
 	$(MAKE) -C $(BUILDDIR)/nginx -f objs/Makefile modules
 	mkdir -p $(dir $@)
 	cp $(BUILDDIR)/nginx/objs/ngx_mam_module.so $@.tmp && mv -f $@.tmp $@
@@ -70,17 +93,20 @@ TD_CFLAGS_ALL = -g -O2 -Wall -Wextra -Werror -Wno-format-truncation -pthread -Il
 
 transcoderd: $(TD_BIN)
 
-$(TD_BIN): $(BUILDDIR)/config.mk $(TD_SRCS) transcoderd/*.h $(LIBMAM_SRCS) libmam/*.h
-	$(CC) $(TD_CFLAGS_ALL) -o $@ $(TD_SRCS) $(LIBMAM_SRCS) $(TD_LIBS) -ljwt -largon2 -lm -pthread
+# libmam.a before the libraries its objects call (TD_LIBS: only those
+# transcoderd's own code and the objects it pulls need; t/62 checks that
+# libjwt and libargon2 stay out)
+$(TD_BIN): $(BUILDDIR)/config.mk $(TD_SRCS) transcoderd/*.h $(LIBMAM) libmam/*.h
+	$(CC) $(TD_CFLAGS_ALL) -o $@ $(TD_SRCS) $(LIBMAM) $(TD_LIBS) -lm -pthread
 
 # the renderer's confinement, from transcoderd's own source
 $(BUILDDIR)/t/unit/sandbox: t/unit/sandbox.c t/unit/tap.h transcoderd/sandbox.c transcoderd/sandbox.h
 	mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -Itranscoderd -o $@ $< transcoderd/sandbox.c -lseccomp -pthread
 
-$(BUILDDIR)/t/unit/%: t/unit/%.c t/unit/tap.h $(LIBMAM_SRCS) libmam/*.h
+$(BUILDDIR)/t/unit/%: t/unit/%.c t/unit/tap.h $(LIBMAM) libmam/*.h
 	mkdir -p $(dir $@)
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(LIBMAM_SRCS) $(UNIT_LIBS)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(LIBMAM) $(UNIT_LIBS)
 
 run: deps
 	$(MAKE) all
@@ -97,7 +123,8 @@ bench: deps
 
 # libFuzzer targets (t/fuzz/*.c) with ASan and UBSan; each runs FUZZ_SECONDS
 # from its corpus in t/fuzz/corpus/NAME (kept in the repo; new inputs go to
-# the build folder)
+# the build folder).  They compile libmam's sources themselves, not
+# libmam.a: coverage must instrument the code under test
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS = $(patsubst t/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(wildcard t/fuzz/*.c))
 
@@ -136,7 +163,7 @@ install: all
 	install -m 0644 conf/transcoderd.service $(DESTDIR)/lib/systemd/system/
 
 clean:
-	rm -rf $(BUILDDIR)/modules $(BUILDDIR)/t
+	rm -rf $(BUILDDIR)/modules $(BUILDDIR)/t $(BUILDDIR)/libmam $(LIBMAM)
 	-[ -d $(BUILDDIR)/nginx/objs ] && $(MAKE) -C $(BUILDDIR)/nginx -f objs/Makefile clean >/dev/null
 
 distclean:

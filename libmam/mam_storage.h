@@ -13,6 +13,11 @@
 #define MAM_KEY_MAX_LEN        1024
 #define MAM_SAFE_NAME_MAX      100
 
+/* the three areas: every key starts with one of these */
+#define MAM_AREA_UPLOADS       "uploads/"      /* staging */
+#define MAM_AREA_MASTERS       "masters/"
+#define MAM_AREA_PREVIEWS      "previews/"
+
 #define MAM_STORAGE_OK         0
 #define MAM_STORAGE_ERROR      (-1)    /* errno says why */
 #define MAM_STORAGE_EXISTS     (-2)    /* the destination already exists */

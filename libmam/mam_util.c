@@ -1,6 +1,5 @@
 #include "mam_util.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -203,49 +202,3 @@ mam_hmac_hex_verify(const void *key, size_t keylen, const void *msg,
     return mam_equal(expect, got, 64);
 }
 
-
-int
-mam_callback_verify(const void *key, size_t keylen, const char *ts,
-    size_t tslen, const char *sig, size_t siglen, const void *body,
-    size_t blen, long now, long window)
-{
-    int     ok;
-    long    t;
-    size_t  i;
-    char   *msg;
-
-    if (keylen == 0 || tslen == 0 || tslen > 12
-        || siglen != sizeof("sha256=") - 1 + 64
-        || memcmp(sig, "sha256=", 7) != 0)
-    {
-        return 0;
-    }
-
-    for (i = 0, t = 0; i < tslen; i++) {
-        if (ts[i] < '0' || ts[i] > '9') {
-            return 0;
-        }
-        t = t * 10 + (ts[i] - '0');
-    }
-
-    if (t < now - window || t > now + window) {
-        return 0;
-    }
-
-    msg = malloc(tslen + 1 + blen);
-    if (msg == NULL) {
-        return 0;
-    }
-
-    memcpy(msg, ts, tslen);
-    msg[tslen] = '.';
-    if (blen) {
-        memcpy(msg + tslen + 1, body, blen);
-    }
-
-    ok = mam_hmac_hex_verify(key, keylen, msg, tslen + 1 + blen, sig + 7, 64);
-
-    free(msg);
-
-    return ok;
-}

@@ -40,15 +40,6 @@ int mam_hmac_hex(const void *key, size_t keylen, const void *msg, size_t len,
 int mam_hmac_hex_verify(const void *key, size_t keylen, const void *msg,
     size_t len, const char *hex, size_t hexlen);
 
-/*
- * transcoderd's callback (api.md): 1 when ts (X-Mam-Timestamp, decimal
- * seconds) is within window of now and sig (X-Mam-Signature) is
- * "sha256=" + the hex HMAC-SHA256 of "{ts}.{body}" under key
- */
-int mam_callback_verify(const void *key, size_t keylen, const char *ts,
-    size_t tslen, const char *sig, size_t siglen, const void *body,
-    size_t blen, long now, long window);
-
 /* constant-time comparison of two equal-length buffers: 1 when equal */
 int mam_equal(const void *a, const void *b, size_t len);
 

@@ -95,8 +95,9 @@ ngx_mam_assets_staging_key(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 
     len = ngx_strlen(*out);
 
-    if (len < sizeof("uploads/") - 1
-        || ngx_strncmp(*out, "uploads/", 8) != 0
+    if (len < sizeof(MAM_AREA_UPLOADS) - 1
+        || ngx_strncmp(*out, MAM_AREA_UPLOADS,
+                       sizeof(MAM_AREA_UPLOADS) - 1) != 0
         || !mam_key_valid(*out, len))
     {
         return "staging_key: not a staging key";
@@ -897,7 +898,7 @@ ngx_mam_assets_delete_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
-    del->op.key = ngx_mam_message(r->pool, "previews/%s", id);
+    del->op.key = ngx_mam_message(r->pool, MAM_AREA_PREVIEWS "%s", id);
 
     values[0] = id;
     values[1] = ctx->user.sub;

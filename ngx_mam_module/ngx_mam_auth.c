@@ -14,6 +14,7 @@
 
 #include "ngx_mam_pg.h"
 #include "ngx_mam_redis.h"
+#include "mam_contract.h"
 
 
 #define NGX_MAM_RATE_WINDOW      60
@@ -45,7 +46,8 @@ static const char  ngx_mam_authz_set_script[] =
     "end "
     "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
     "if cur ~= ARGV[2] then "
-    "  redis.call('PUBLISH', 'mam:authz', KEYS[1] .. ' ' .. ARGV[2]) "
+    "  redis.call('PUBLISH', '" MAM_CHANNEL_AUTHZ "', KEYS[1] .. ' ' .. "
+    "ARGV[2]) "
     "end "
     "return 1";
 
@@ -130,7 +132,7 @@ ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id, long av,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
-    key = ngx_pnalloc(r->pool, sizeof("mam:authz:") + MAM_UUID_LEN);
+    key = ngx_pnalloc(r->pool, sizeof(MAM_AUTHZ_KEY) + MAM_UUID_LEN);
     value = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 16);
     avs = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 1);
     if (done == NULL) {
@@ -142,7 +144,7 @@ ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id, long av,
         return;
     }
 
-    *ngx_sprintf(key, "mam:authz:%s", user_id) = '\0';
+    *ngx_sprintf(key, MAM_AUTHZ_KEY "%s", user_id) = '\0';
     *ngx_sprintf(value, "%l:%s", av, status) = '\0';
     *ngx_sprintf(avs, "%l", av) = '\0';
 
@@ -641,9 +643,9 @@ ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     }
 
     if (ctx->authenticated) {
-        key = ngx_pnalloc(r->pool, sizeof("mam:authz:") + MAM_UUID_LEN);
+        key = ngx_pnalloc(r->pool, sizeof(MAM_AUTHZ_KEY) + MAM_UUID_LEN);
         if (key != NULL) {
-            *ngx_sprintf(key, "mam:authz:%s", ctx->user.sub) = '\0';
+            *ngx_sprintf(key, MAM_AUTHZ_KEY "%s", ctx->user.sub) = '\0';
         }
         keys[nkeys++] = (char *) key;
     }

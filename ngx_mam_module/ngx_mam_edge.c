@@ -324,12 +324,12 @@ ngx_mam_edge_s3_sign(ngx_http_request_t *r)
     rest.data = r->uri.data + lcf->edge_previews.len;
     rest.len = r->uri.len - lcf->edge_previews.len;
 
-    key = ngx_pnalloc(r->pool, sizeof("previews/") + rest.len);
+    key = ngx_pnalloc(r->pool, sizeof(MAM_AREA_PREVIEWS) + rest.len);
     sig = ngx_pcalloc(r->pool, sizeof(ngx_mam_s3_sig_t));
     if (key == NULL || sig == NULL) {
         return NULL;
     }
-    *ngx_sprintf(key, "previews/%V", &rest) = '\0';
+    *ngx_sprintf(key, MAM_AREA_PREVIEWS "%V", &rest) = '\0';
     if (!mam_key_valid((char *) key, ngx_strlen(key))) {
         return NULL;
     }

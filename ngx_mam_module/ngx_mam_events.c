@@ -40,7 +40,6 @@
 #define NGX_MAM_TICKET_TTL       30       /* seconds */
 #define NGX_MAM_TICKET_TTL_STR   "30"
 #define NGX_MAM_TICKET_LEN       43       /* base64url of 32 random bytes */
-#define NGX_MAM_AUTHZ_CHANNEL    "mam:authz"
 #define NGX_MAM_EVENTS_RETRY     "10"     /* Retry-After beyond the cap */
 
 
@@ -342,13 +341,13 @@ ngx_mam_events_authz(redisReply *msg)
     p = (u_char *) msg->str;
     last = p + msg->len;
 
-    if (msg->len < sizeof("mam:authz:") - 1 + MAM_UUID_LEN + 3
-        || p[sizeof("mam:authz:") - 1 + MAM_UUID_LEN] != ' ')
+    if (msg->len < sizeof(MAM_AUTHZ_KEY) - 1 + MAM_UUID_LEN + 3
+        || p[sizeof(MAM_AUTHZ_KEY) - 1 + MAM_UUID_LEN] != ' ')
     {
         return;
     }
 
-    p += sizeof("mam:authz:") - 1;
+    p += sizeof(MAM_AUTHZ_KEY) - 1;
 
     colon = ngx_strlchr(p + MAM_UUID_LEN + 1, last, ':');
     if (colon == NULL) {
@@ -405,7 +404,7 @@ ngx_mam_events_message(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
 
-    if (ngx_strcmp(rr->element[1]->str, NGX_MAM_AUTHZ_CHANNEL) == 0) {
+    if (ngx_strcmp(rr->element[1]->str, MAM_CHANNEL_AUTHZ) == 0) {
         ngx_mam_events_authz(rr->element[2]);
         return;
     }
@@ -453,13 +452,13 @@ ngx_mam_events_connected(ngx_mam_redis_t *rd)
     }
 
     if (redisAsyncCommand(ac, ngx_mam_events_message, NULL,
-                          "SUBSCRIBE " NGX_MAM_PREVIEW_CHANNEL " "
-                          NGX_MAM_AUTHZ_CHANNEL)
+                          "SUBSCRIBE " MAM_CHANNEL_PREVIEWS " "
+                          MAM_CHANNEL_AUTHZ)
         != REDIS_OK)
     {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "mam: cannot subscribe to " NGX_MAM_PREVIEW_CHANNEL
-                      " and " NGX_MAM_AUTHZ_CHANNEL);
+                      "mam: cannot subscribe to " MAM_CHANNEL_PREVIEWS
+                      " and " MAM_CHANNEL_AUTHZ);
     }
 }
 

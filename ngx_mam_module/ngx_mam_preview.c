@@ -13,9 +13,6 @@
 #include "ngx_mam_preview.h"
 
 
-#define NGX_MAM_CALLBACK_WINDOW  300
-
-
 typedef struct {
     json_t                       *entry;
     ngx_mam_preview_done_pt       done;
@@ -33,24 +30,61 @@ ngx_mam_preview_ignore(ngx_http_request_t *r, redisReply *reply, void *data)
 }
 
 
-/* XADD argv of an entry: NGX_MAM_PREVIEW_ARGC strings in pool; NGX_ERROR
- * if malformed.  The stream keeps about mam_preview_stream_maxlen entries:
- * "~" trims whole nodes only, never below that many */
+/* XADD argv of an entry: NGX_MAM_PREVIEW_ARGC strings in pool; NGX_DECLINED
+ * if malformed.  The fields go through mam_job_set() and mam_job_valid(),
+ * the daemon's own parser, so an entry transcoderd would drop is never
+ * added.  The stream keeps about mam_preview_stream_maxlen entries: "~"
+ * trims whole nodes only, never below that many */
 ngx_int_t
 ngx_mam_preview_entry_argv(ngx_pool_t *pool, json_t *entry,
     const char **argv)
 {
-    size_t       i;
+    char        *num;
+    size_t       i, len;
     json_t      *v;
-    const char  *name;
+    mam_job_t   *job;
+    const char  *name, *text;
 
-    static const char  *fields[] = {
-        "job_id", "version_id", "asset_id", "master_key", "attempt",
-        "enqueued_at"
-    };
+    job = ngx_palloc(pool, sizeof(mam_job_t));
+    num = ngx_pnalloc(pool, 16);
+    if (job == NULL || num == NULL) {
+        return NGX_ERROR;
+    }
+
+    mam_job_init(job);
+
+    for (i = 0; i < MAM_JOB_NFIELDS; i++) {
+        name = mam_job_fields[i];
+        v = json_object_get(entry, name);
+
+        if (json_is_string(v)) {
+            text = json_string_value(v);
+            len = json_string_length(v);
+
+        } else if (json_is_integer(v)) {
+            text = ngx_mam_message(pool, "%L",
+                                   (int64_t) json_integer_value(v));
+            len = text ? ngx_strlen(text) : 0;
+
+        } else {
+            return NGX_DECLINED;
+        }
+
+        if (text == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (mam_job_set(job, name, ngx_strlen(name), text, len) != 0) {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (!mam_job_valid(job)) {
+        return NGX_DECLINED;
+    }
 
     argv[0] = "XADD";
-    argv[1] = NGX_MAM_PREVIEW_STREAM;
+    argv[1] = MAM_STREAM_BUILD;
     argv[2] = "MAXLEN";
     argv[3] = "~";
     argv[4] = ngx_mam_message(pool, "%i", ngx_mam_main_conf()->preview_maxlen);
@@ -60,24 +94,21 @@ ngx_mam_preview_entry_argv(ngx_pool_t *pool, json_t *entry,
         return NGX_ERROR;
     }
 
-    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        name = fields[i];
-        v = json_object_get(entry, name);
-
-        argv[6 + 2 * i] = name;
-
-        if (json_is_string(v)) {
-            argv[7 + 2 * i] = json_string_value(v);
-
-        } else if (json_is_integer(v)) {
-            argv[7 + 2 * i] = ngx_mam_message(pool, "%L",
-                                              (int64_t) json_integer_value(v));
-        } else {
-            return NGX_ERROR;
-        }
-    }
+    mam_job_argv(job, num, argv + 6);
 
     return NGX_OK;
+}
+
+
+/* the job_id of an entry, for a log line (a malformed one may have none) */
+const char *
+ngx_mam_preview_job_id(json_t *entry)
+{
+    const char  *id;
+
+    id = json_string_value(json_object_get(entry, MAM_JOB_JOB_ID));
+
+    return id ? id : "(none)";
 }
 
 
@@ -101,7 +132,7 @@ ngx_mam_preview_publish(ngx_http_request_t *r, json_t *event)
     }
 
     argv[0] = "PUBLISH";
-    argv[1] = NGX_MAM_PREVIEW_CHANNEL;
+    argv[1] = MAM_CHANNEL_PREVIEWS;
     argv[2] = text;
 
     (void) ngx_mam_redis_command(r, mcf->redis, ngx_mam_preview_ignore, NULL,
@@ -129,16 +160,17 @@ ngx_mam_dispatch_added(ngx_http_request_t *r, redisReply *reply, void *data)
 
     if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "mam: job %s not added to " NGX_MAM_PREVIEW_STREAM
+                      "mam: job %s not added to " MAM_STREAM_BUILD
                       " (%s); reconciliation will",
-                      json_string_value(json_object_get(d->entry, "job_id")),
+                      ngx_mam_preview_job_id(d->entry),
                       reply && reply->type == REDIS_REPLY_ERROR
                       ? reply->str : "redis unavailable");
         d->done(r, d->data);
         return;
     }
 
-    d->values[0] = json_string_value(json_object_get(d->entry, "job_id"));
+    d->values[0] = json_string_value(json_object_get(d->entry,
+                                                     MAM_JOB_JOB_ID));
     d->values[1] = ngx_mam_message(r->pool, "%s", reply->str);
 
     if (ngx_mam_pg_query(r, "SELECT mam_job_enqueued($1, $2)", 2, d->values,
@@ -154,6 +186,7 @@ void
 ngx_mam_preview_dispatch(ngx_http_request_t *r, json_t *entry,
     json_t *event, ngx_mam_preview_done_pt done, void *data)
 {
+    ngx_int_t             rc;
     const char           *argv[NGX_MAM_PREVIEW_ARGC];
     ngx_mam_dispatch_t   *d;
     ngx_mam_main_conf_t  *mcf;
@@ -163,9 +196,18 @@ ngx_mam_preview_dispatch(ngx_http_request_t *r, json_t *entry,
     ngx_mam_preview_publish(r, event);
 
     d = ngx_pcalloc(r->pool, sizeof(ngx_mam_dispatch_t));
-    if (d == NULL || !json_is_object(entry)
-        || ngx_mam_preview_entry_argv(r->pool, entry, argv) != NGX_OK)
-    {
+    if (d == NULL || !json_is_object(entry)) {
+        done(r, data);
+        return;
+    }
+
+    rc = ngx_mam_preview_entry_argv(r->pool, entry, argv);
+    if (rc != NGX_OK) {
+        if (rc == NGX_DECLINED) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "mam: job %s: malformed entry, not added to "
+                          MAM_STREAM_BUILD, ngx_mam_preview_job_id(entry));
+        }
         done(r, data);
         return;
     }
@@ -399,7 +441,8 @@ ngx_mam_preview_header(ngx_http_request_t *r, const char *name)
 }
 
 
-/* X-Mam-Timestamp within 300 s and X-Mam-Signature over "ts.body" */
+/* X-Mam-Timestamp within MAM_CALLBACK_WINDOW and X-Mam-Signature over
+ * "ts.body" */
 static ngx_int_t
 ngx_mam_preview_callback_verify(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
@@ -408,8 +451,8 @@ ngx_mam_preview_callback_verify(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
-    th = ngx_mam_preview_header(r, "X-Mam-Timestamp");
-    sh = ngx_mam_preview_header(r, "X-Mam-Signature");
+    th = ngx_mam_preview_header(r, MAM_CALLBACK_HEADER_TS);
+    sh = ngx_mam_preview_header(r, MAM_CALLBACK_HEADER_SIG);
 
     if (th == NULL || sh == NULL) {
         return NGX_ERROR;
@@ -419,7 +462,7 @@ ngx_mam_preview_callback_verify(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
                                (char *) th->value.data, th->value.len,
                                (char *) sh->value.data, sh->value.len,
                                ctx->raw_body.data, ctx->raw_body.len,
-                               (long) ngx_time(), NGX_MAM_CALLBACK_WINDOW)
+                               (long) ngx_time(), MAM_CALLBACK_WINDOW)
            ? NGX_OK : NGX_ERROR;
 }
 
@@ -461,7 +504,7 @@ ngx_mam_preview_callback_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     ngx_str_t    s;
     const char  *message;
 
-    v = json_object_get(ctx->body, "progress");
+    v = json_object_get(ctx->body, MAM_CALLBACK_PROGRESS);
     if (v != NULL && !json_is_null(v)) {
         progress = json_is_number(v) ? json_number_value(v) : -1;
         if (progress < 0 || progress > 1) {
@@ -470,7 +513,7 @@ ngx_mam_preview_callback_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
         values[3] = ngx_mam_message(r->pool, "%.4f", progress);
     }
 
-    v = json_object_get(ctx->body, "metadata");
+    v = json_object_get(ctx->body, MAM_CALLBACK_METADATA);
     if (v != NULL && !json_is_null(v)) {
         if (!json_is_object(v)) {
             return "metadata: must be an object";
@@ -482,7 +525,7 @@ ngx_mam_preview_callback_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
         free(text);
     }
 
-    v = json_object_get(ctx->body, "renditions");
+    v = json_object_get(ctx->body, MAM_CALLBACK_RENDITIONS);
     if (v != NULL && !json_is_null(v)) {
         if (!json_is_array(v)) {
             return "renditions: must be an array";
@@ -494,7 +537,8 @@ ngx_mam_preview_callback_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
         free(text);
     }
 
-    rc = ngx_mam_body_string(r, ctx, "error", 1, 2000, 0, &s, &message);
+    rc = ngx_mam_body_string(r, ctx, MAM_CALLBACK_ERROR, 1,
+                             MAM_CALLBACK_ERROR_MAX, 0, &s, &message);
     if (rc == NGX_ERROR) {
         return message;
     }
@@ -517,11 +561,11 @@ ngx_mam_preview_callback_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
                                   "invalid or expired callback signature");
     }
 
-    if (ngx_mam_body_string(r, ctx, "job_id", 1, MAM_UUID_LEN, 1, &job,
-                            &message) != NGX_OK
-        || ngx_mam_body_string(r, ctx, "version_id", 1, MAM_UUID_LEN, 1,
-                               &version, &message) != NGX_OK
-        || ngx_mam_body_string(r, ctx, "status", 1, 16, 1, &status,
+    if (ngx_mam_body_string(r, ctx, MAM_CALLBACK_JOB_ID, 1, MAM_UUID_LEN, 1,
+                            &job, &message) != NGX_OK
+        || ngx_mam_body_string(r, ctx, MAM_CALLBACK_VERSION_ID, 1,
+                               MAM_UUID_LEN, 1, &version, &message) != NGX_OK
+        || ngx_mam_body_string(r, ctx, MAM_CALLBACK_STATUS, 1, 16, 1, &status,
                                &message) != NGX_OK)
     {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
@@ -534,11 +578,7 @@ ngx_mam_preview_callback_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
                                   "job_id, version_id: must be UUIDs");
     }
 
-    if (!((status.len == 10 && ngx_strncmp(status.data, "processing", 10) == 0)
-          || (status.len == 5 && ngx_strncmp(status.data, "ready", 5) == 0)
-          || (status.len == 6 && ngx_strncmp(status.data, "failed", 6) == 0)
-          || (status.len == 6 && ngx_strncmp(status.data, "queued", 6) == 0)))
-    {
+    if (!mam_preview_status_valid((char *) status.data, status.len)) {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "status: must be queued, processing, "
                                   "ready or failed");

@@ -8,14 +8,11 @@
 
 
 #include "ngx_mam_module.h"
+#include "mam_contract.h"
 
 
-#define NGX_MAM_PREVIEW_STREAM   "previews:build"
-#define NGX_MAM_PREVIEW_GROUP    "transcoderd"
-#define NGX_MAM_PREVIEW_CHANNEL  "mam:previews"
-
-/* XADD stream MAXLEN ~ N * and six fields */
-#define NGX_MAM_PREVIEW_ARGC     18
+/* XADD stream MAXLEN ~ N * and the entry's fields */
+#define NGX_MAM_PREVIEW_ARGC     (6 + MAM_JOB_ARGC)
 
 
 typedef void (*ngx_mam_preview_done_pt)(ngx_http_request_t *r, void *data);
@@ -32,9 +29,13 @@ void ngx_mam_preview_dispatch(ngx_http_request_t *r, json_t *entry,
 void ngx_mam_preview_publish(ngx_http_request_t *r, json_t *event);
 
 /* the NGX_MAM_PREVIEW_ARGC arguments of XADD for an entry (trimming the
- * stream); strings live in pool */
+ * stream); strings live in pool.  NGX_DECLINED when the entry is not one
+ * transcoderd would take (mam_job_valid), NGX_ERROR without memory */
 ngx_int_t ngx_mam_preview_entry_argv(ngx_pool_t *pool, json_t *entry,
     const char **argv);
+
+/* the entry's job_id for a log line, "(none)" when it has none */
+const char *ngx_mam_preview_job_id(json_t *entry);
 
 
 #endif /* _NGX_MAM_PREVIEW_H_INCLUDED_ */

@@ -162,10 +162,11 @@ ngx_mam_rc_added(redisReply *reply, void *data)
 
     ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                   "mam: reconcile: job %s re-enqueued as %s",
-                  json_string_value(json_object_get(run->entry, "job_id")),
+                  ngx_mam_preview_job_id(run->entry),
                   reply->str);
 
-    run->values[0] = json_string_value(json_object_get(run->entry, "job_id"));
+    run->values[0] = json_string_value(json_object_get(run->entry,
+                                                       MAM_JOB_JOB_ID));
     run->values[1] = ngx_mam_message(run->pool, "%s", reply->str);
 
     if (ngx_mam_pg_task_query(mcf->pg, run->pool,
@@ -182,6 +183,7 @@ static void
 ngx_mam_rc_requeued(PGresult *res, void *data)
 {
     json_t               *v;
+    ngx_int_t             rc;
     const char           *argv[NGX_MAM_PREVIEW_ARGC];
     ngx_mam_rc_run_t     *run = data;
     ngx_mam_main_conf_t  *mcf;
@@ -207,7 +209,18 @@ ngx_mam_rc_requeued(PGresult *res, void *data)
     run->entry = json_incref(json_object_get(v, "entry"));
     json_decref(v);
 
-    if (ngx_mam_preview_entry_argv(run->pool, run->entry, argv) != NGX_OK
+    rc = ngx_mam_preview_entry_argv(run->pool, run->entry, argv);
+
+    if (rc == NGX_DECLINED) {
+        /* one bad row must not hold up the jobs after it */
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "mam: reconcile: job %s: malformed entry, not added",
+                      ngx_mam_preview_job_id(run->entry));
+        ngx_mam_rc_next(run);
+        return;
+    }
+
+    if (rc != NGX_OK
         || ngx_mam_redis_task_command(mcf->redis, ngx_mam_rc_added, run,
                                       NGX_MAM_PREVIEW_ARGC, argv, NULL)
            != NGX_OK)
@@ -269,8 +282,8 @@ ngx_mam_rc_next(ngx_mam_rc_run_t *run)
 
         for (i = first; i < first + pending; i++) {
             argv[0] = "XACK";
-            argv[1] = NGX_MAM_PREVIEW_STREAM;
-            argv[2] = NGX_MAM_PREVIEW_GROUP;
+            argv[1] = MAM_STREAM_BUILD;
+            argv[2] = MAM_STREAM_GROUP;
             argv[3] = (const char *) e[i].id.data;
             (void) ngx_mam_redis_task_command(mcf->redis, ngx_mam_rc_ignore,
                                               NULL, 4, argv, NULL);
@@ -338,8 +351,9 @@ ngx_mam_rc_entry(ngx_pool_t *pool, redisReply *r, ngx_mam_rc_entry_t *e)
     for (i = 0; i + 1 < f->elements; i += 2) {
         k = f->element[i];
 
-        if (k->type == REDIS_REPLY_STRING && k->len == sizeof("job_id") - 1
-            && ngx_strncmp(k->str, "job_id", k->len) == 0
+        if (k->type == REDIS_REPLY_STRING
+            && k->len == sizeof(MAM_JOB_JOB_ID) - 1
+            && ngx_strncmp(k->str, MAM_JOB_JOB_ID, k->len) == 0
             && f->element[i + 1]->type == REDIS_REPLY_STRING)
         {
             return ngx_mam_rc_copy(pool, &e->job, f->element[i + 1]);
@@ -417,7 +431,7 @@ ngx_mam_rc_unread(ngx_mam_rc_run_t *run)
     mcf = ngx_mam_main_conf();
 
     argv[0] = "XRANGE";
-    argv[1] = NGX_MAM_PREVIEW_STREAM;
+    argv[1] = MAM_STREAM_BUILD;
     argv[2] = ngx_mam_message(run->pool, "(%V", &run->last_delivered);
     argv[3] = "+";
     argv[4] = "COUNT";
@@ -539,7 +553,7 @@ ngx_mam_rc_pending_read(redisReply *reply, void *data)
         slot[i].index = i;
 
         argv[0] = "XRANGE";
-        argv[1] = NGX_MAM_PREVIEW_STREAM;
+        argv[1] = MAM_STREAM_BUILD;
         argv[2] = (const char *) e[i].id.data;
         argv[3] = (const char *) e[i].id.data;
 
@@ -594,7 +608,7 @@ ngx_mam_rc_groups(redisReply *reply, void *data)
             }
 
             if (ngx_strcmp(k->str, "name") == 0) {
-                ours = ngx_strcmp(v->str, NGX_MAM_PREVIEW_GROUP) == 0;
+                ours = ngx_strcmp(v->str, MAM_STREAM_GROUP) == 0;
 
             } else if (ours && ngx_strcmp(k->str, "last-delivered-id") == 0) {
                 if (ngx_mam_rc_copy(run->pool, &run->last_delivered, v)
@@ -608,8 +622,8 @@ ngx_mam_rc_groups(redisReply *reply, void *data)
     }
 
     argv[0] = "XPENDING";
-    argv[1] = NGX_MAM_PREVIEW_STREAM;
-    argv[2] = NGX_MAM_PREVIEW_GROUP;
+    argv[1] = MAM_STREAM_BUILD;
+    argv[2] = MAM_STREAM_GROUP;
     argv[3] = "-";
     argv[4] = "+";
     argv[5] = NGX_MAM_RECONCILE_MAX_S;
@@ -650,7 +664,7 @@ ngx_mam_rc_jobs(PGresult *res, void *data)
 
     argv[0] = "XINFO";
     argv[1] = "GROUPS";
-    argv[2] = NGX_MAM_PREVIEW_STREAM;
+    argv[2] = MAM_STREAM_BUILD;
 
     if (ngx_mam_redis_task_command(mcf->redis, ngx_mam_rc_groups, run, 3,
                                    argv, NULL)
@@ -727,8 +741,8 @@ ngx_mam_rc_handler(ngx_event_t *ev)
 
     argv[0] = "XGROUP";
     argv[1] = "CREATE";
-    argv[2] = NGX_MAM_PREVIEW_STREAM;
-    argv[3] = NGX_MAM_PREVIEW_GROUP;
+    argv[2] = MAM_STREAM_BUILD;
+    argv[3] = MAM_STREAM_GROUP;
     argv[4] = "0";
     argv[5] = "MKSTREAM";
 

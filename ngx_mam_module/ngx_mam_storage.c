@@ -437,7 +437,9 @@ ngx_mam_storage_bucket(ngx_pool_t *pool, const char *key)
     ngx_uint_t            i;
     ngx_mam_main_conf_t  *mcf;
 
-    static const char  *areas[] = { "uploads/", "masters/", "previews/" };
+    static const char  *areas[] = {
+        MAM_AREA_UPLOADS, MAM_AREA_MASTERS, MAM_AREA_PREVIEWS
+    };
 
     mcf = ngx_mam_main_conf();
 

@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # transcoderd's configuration: the example in conf/ is valid, mistakes
 # stop it with a message naming the line, and the systemd unit points at
-# the installed paths.
+# the installed paths.  And it links only the libraries it calls.
 use strict;
 use warnings;
 use FindBin;
@@ -61,4 +61,11 @@ my $unit = do { local (@ARGV, $/) = "$root/conf/transcoderd.service"; <> };
 like($unit, qr{^ExecStart=/usr/local/bin/transcoderd -c /etc/nginx/mam/transcoderd.conf$}m,
      'the systemd unit runs the installed binary with the installed config');
 like($unit, qr{^ExecReload=/bin/kill -HUP \$MAINPID$}m, '... reloads with SIGHUP');
+
+# libmam.a's JWT and password objects are never pulled into transcoderd, so
+# neither is their library (directly or through another)
+my $ldd = `ldd $td 2>&1`;
+is($? >> 8, 0, 'ldd reads transcoderd') or diag($ldd);
+unlike($ldd, qr/\blibjwt\b/, 'transcoderd does not link libjwt');
+unlike($ldd, qr/\blibargon2\b/, '... nor libargon2');
 done_testing();

@@ -1,18 +1,17 @@
 /*
- * The signed callback (api.md): POST callback_url with X-Mam-Timestamp and
- * X-Mam-Signature: sha256=hex(HMAC-SHA256(key, ts "." body)), by libcurl.
- * Network errors and 5xx are retried a few times here; the job's own retry
- * logic handles what still fails.
+ * The signed callback (api.md): POST callback_url by libcurl, with the
+ * headers of mam_callback_sign(), which lives next to the module's
+ * verifier in libmam/mam_contract.c.  Network errors and 5xx are retried a
+ * few times here; the job's own retry logic handles what still fails.
  */
 #include <curl/curl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "td.h"
-#include "mam_util.h"
+#include "mam_contract.h"
 
 static size_t
 td_callback_discard(char *p, size_t size, size_t n, void *data)
@@ -25,29 +24,22 @@ td_callback_discard(char *p, size_t size, size_t n, void *data)
 static int
 td_callback_once(const td_config_t *cf, const char *json, long *status)
 {
-    CURL               *c;
-    CURLcode            rc;
-    char                ts[32], hdr_ts[64], hdr_sig[128], *msg, hex[65];
-    size_t              len;
-    struct curl_slist  *h = NULL;
+    CURL                *c;
+    CURLcode             rc;
+    char                 hdr_ts[64], hdr_sig[128];
+    struct curl_slist   *h = NULL;
+    mam_callback_sig_t   sig;
 
-    snprintf(ts, sizeof(ts), "%ld", (long) time(NULL));
-    len = strlen(ts) + 1 + strlen(json);
-    msg = malloc(len + 1);
-    if (msg == NULL) {
-        return -1;
-    }
-    snprintf(msg, len + 1, "%s.%s", ts, json);
-    if (mam_hmac_hex(cf->callback_key, cf->callback_key_len, msg, len, hex)
+    if (mam_callback_sign(cf->callback_key, cf->callback_key_len,
+                          (long) time(NULL), json, strlen(json), &sig)
         != 0)
     {
-        free(msg);
         return -1;
     }
-    free(msg);
 
-    snprintf(hdr_ts, sizeof(hdr_ts), "X-Mam-Timestamp: %s", ts);
-    snprintf(hdr_sig, sizeof(hdr_sig), "X-Mam-Signature: sha256=%s", hex);
+    snprintf(hdr_ts, sizeof(hdr_ts), MAM_CALLBACK_HEADER_TS ": %s", sig.ts);
+    snprintf(hdr_sig, sizeof(hdr_sig), MAM_CALLBACK_HEADER_SIG ": %s",
+             sig.sig);
 
     c = curl_easy_init();
     if (c == NULL) {

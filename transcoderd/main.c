@@ -32,8 +32,6 @@
 #include "render.h"
 #include "sandbox.h"
 #include "transcode.h"
-#include "mam_storage.h"
-#include "mam_util.h"
 
 volatile sig_atomic_t  td_stop;
 volatile sig_atomic_t  td_reload;
@@ -112,19 +110,20 @@ td_send(td_slot_t *s, const char *status, double progress, json_t *meta,
     char    *body;
     json_t  *o;
 
-    o = json_pack("{s:s, s:s, s:s}", "job_id", s->job->job_id,
-                  "version_id", s->job->version_id, "status", status);
+    o = json_pack("{s:s, s:s, s:s}", MAM_CALLBACK_JOB_ID, s->job->f.job_id,
+                  MAM_CALLBACK_VERSION_ID, s->job->f.version_id,
+                  MAM_CALLBACK_STATUS, status);
     if (progress >= 0) {
-        json_object_set_new(o, "progress", json_real(progress));
+        json_object_set_new(o, MAM_CALLBACK_PROGRESS, json_real(progress));
     }
     if (meta) {
-        json_object_set(o, "metadata", meta);
+        json_object_set(o, MAM_CALLBACK_METADATA, meta);
     }
     if (rends) {
-        json_object_set(o, "renditions", rends);
+        json_object_set(o, MAM_CALLBACK_RENDITIONS, rends);
     }
     if (error) {
-        json_object_set_new(o, "error", json_string(error));
+        json_object_set_new(o, MAM_CALLBACK_ERROR, json_string(error));
     }
 
     body = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
@@ -197,7 +196,7 @@ td_ticker(void *arg)
         pthread_mutex_unlock(&s->lock);
 
         if (moved) {
-            td_send(s, "processing", f, NULL, NULL, NULL, NULL);
+            td_send(s, MAM_PREVIEW_PROCESSING, f, NULL, NULL, NULL, NULL);
         }
         if (alive) {
             td_queue_touch(s->queue, s->job);
@@ -293,22 +292,6 @@ td_sleep_claimed(td_slot_t *s, int ms)
     }
 }
 
-/* every stream field is checked before it names a file: ids are UUIDs and
- * the master is under masters/{asset_id}/ */
-static int
-td_job_valid(const td_job_t *job)
-{
-    size_t  alen = strlen(job->asset_id);
-
-    return mam_uuid_valid(job->job_id, strlen(job->job_id))
-           && mam_uuid_valid(job->asset_id, alen)
-           && mam_uuid_valid(job->version_id, strlen(job->version_id))
-           && mam_key_valid(job->master_key, strlen(job->master_key))
-           && strncmp(job->master_key, "masters/", 8) == 0
-           && strncmp(job->master_key + 8, job->asset_id, alen) == 0
-           && job->master_key[8 + alen] == '/';
-}
-
 /* what the renderer left is folders and plain files only: never a link or
  * anything else the edge or the S3 upload would follow */
 static int
@@ -357,7 +340,7 @@ td_attempt(td_slot_t *s, td_transcode_t *t, const td_render_opts_t *ro,
 
     if (s->cf.s3_on) {
         td_busy(s, 1);
-        rc = td_s3_download(&s->cf, s->job->master_key, input, t->error,
+        rc = td_s3_download(&s->cf, s->job->f.master_key, input, t->error,
                             sizeof(t->error));
         td_busy(s, 0);
         if (rc != 0) {
@@ -418,9 +401,10 @@ td_work_job(td_slot_t *s)
     td_transcode_t    t;
     td_render_opts_t  ro;
 
-    if (!td_job_valid(job)) {
-        td_log(job->job_id, "malformed entry %s: dropped", job->id);
-        td_send(s, "failed", -1, NULL, NULL, "malformed job entry", NULL);
+    if (!mam_job_valid(&job->f)) {
+        td_log(job->f.job_id, "malformed entry %s: dropped", job->id);
+        td_send(s, MAM_PREVIEW_FAILED, -1, NULL, NULL, "malformed job entry",
+                NULL);
         s->result = "failed";
         return 1;
     }
@@ -428,17 +412,17 @@ td_work_job(td_slot_t *s)
     if (s->cf.s3_on) {
         /* scratch copies; the objects are S3's */
         snprintf(input, sizeof(input), "%s/%s.master", s->cf.work_dir,
-                 job->job_id);
-        snprintf(dir, sizeof(dir), "previews/%s/%s", job->asset_id,
-                 job->version_id);
-        snprintf(tmp, sizeof(tmp), "%s/%s.out", s->cf.work_dir, job->job_id);
+                 job->f.job_id);
+        snprintf(dir, sizeof(dir), MAM_AREA_PREVIEWS "%s/%s",
+                 job->f.asset_id, job->f.version_id);
+        snprintf(tmp, sizeof(tmp), "%s/%s.out", s->cf.work_dir, job->f.job_id);
     } else {
         snprintf(input, sizeof(input), "%s/%s", s->cf.storage_root,
-                 job->master_key);
-        snprintf(dir, sizeof(dir), "%s/previews/%s/%s", s->cf.storage_root,
-                 job->asset_id, job->version_id);
-        snprintf(tmp, sizeof(tmp), "%s/previews/%s/.%s.tmp",
-                 s->cf.storage_root, job->asset_id, job->version_id);
+                 job->f.master_key);
+        snprintf(dir, sizeof(dir), "%s/" MAM_AREA_PREVIEWS "%s/%s",
+                 s->cf.storage_root, job->f.asset_id, job->f.version_id);
+        snprintf(tmp, sizeof(tmp), "%s/" MAM_AREA_PREVIEWS "%s/.%s.tmp",
+                 s->cf.storage_root, job->f.asset_id, job->f.version_id);
     }
 
     cores = s->cf.threads ? s->cf.threads
@@ -454,15 +438,15 @@ td_work_job(td_slot_t *s)
     ro.beat = td_beat;
     ro.beat_data = s;
 
-    td_log(job->job_id, "start: entry %s, attempt %d, delivery %d, %s",
-           job->id, job->attempt, job->deliveries, job->master_key);
-    td_send(s, "processing", 0, NULL, NULL, NULL, NULL);
+    td_log(job->f.job_id, "start: entry %s, attempt %ld, delivery %d, %s",
+           job->id, job->f.attempt, job->deliveries, job->f.master_key);
+    td_send(s, MAM_PREVIEW_PROCESSING, 0, NULL, NULL, NULL, NULL);
 
     for (attempt = 1; ; attempt++) {
         memset(&t, 0, sizeof(t));
         t.input = input;
         t.outdir = tmp;
-        t.job = job->job_id;
+        t.job = job->f.job_id;
         t.mode = s->cf.encoder;
         t.preset = s->cf.preset;
         t.threads = cores;
@@ -473,12 +457,12 @@ td_work_job(td_slot_t *s)
         }
 
         if (td_stop) {
-            td_log(job->job_id, "abandoned at shutdown (not acknowledged)");
+            td_log(job->f.job_id, "abandoned at shutdown (not acknowledged)");
             s->result = "abandoned";
             return 0;
         }
 
-        td_log(job->job_id, "attempt %d failed%s: %s", attempt,
+        td_log(job->f.job_id, "attempt %d failed%s: %s", attempt,
                t.permanent ? " for good" : "", t.error);
         td_metrics_attempt_failed();
 
@@ -488,7 +472,7 @@ td_work_job(td_slot_t *s)
                 td_queue_dead(s->queue, job, t.error);
                 s->result = "dead";
             }
-            td_send(s, "failed", -1, NULL, NULL, t.error, &accepted);
+            td_send(s, MAM_PREVIEW_FAILED, -1, NULL, NULL, t.error, &accepted);
             return accepted >= 0;
         }
 
@@ -500,17 +484,19 @@ td_work_job(td_slot_t *s)
     }
 
     /* ready: acknowledged only once the callback was accepted */
-    td_send(s, "ready", -1, t.metadata, t.renditions, NULL, &accepted);
+    td_send(s, MAM_PREVIEW_READY, -1, t.metadata, t.renditions, NULL,
+            &accepted);
     for (attempt = 1; accepted < 0 && attempt < s->cf.attempts && !td_stop;
          attempt++)
     {
         td_sleep_ms(td_backoff(&s->cf, attempt));
-        td_send(s, "ready", -1, t.metadata, t.renditions, NULL, &accepted);
+        td_send(s, MAM_PREVIEW_READY, -1, t.metadata, t.renditions, NULL,
+            &accepted);
     }
     json_decref(t.metadata);
     json_decref(t.renditions);
 
-    td_log(job->job_id, "ready%s", accepted < 0 ? " (callback not accepted, "
+    td_log(job->f.job_id, "ready%s", accepted < 0 ? " (callback not accepted, "
            "left pending)" : "");
     s->result = "ready";
 
@@ -648,10 +634,10 @@ td_dead_letter(td_slot_t *s)
              "result (max_deliveries %d): every transcoder that took the job "
              "stopped before it could report", s->job->deliveries - 1,
              s->cf.max_deliveries);
-    td_log(s->job->job_id, "entry %s: %s", s->job->id, error);
+    td_log(s->job->f.job_id, "entry %s: %s", s->job->id, error);
     td_metrics_job_started();
     td_queue_dead(s->queue, s->job, error);
-    td_send(s, "failed", -1, NULL, NULL, error, &accepted);
+    td_send(s, MAM_PREVIEW_FAILED, -1, NULL, NULL, error, &accepted);
     td_metrics_job_finished("dead", 0);
     if (accepted >= 0) {
         td_queue_ack(s->queue, s->job);

@@ -75,8 +75,8 @@ td_queue_connect(const td_config_t *cf)
     }
 
     /* from the stream's start: nothing added before the group is lost */
-    r = redisCommand(q->rc, "XGROUP CREATE %s %s 0 MKSTREAM", TD_STREAM,
-                     TD_GROUP);
+    r = redisCommand(q->rc, "XGROUP CREATE %s %s 0 MKSTREAM",
+                     MAM_STREAM_BUILD, MAM_STREAM_GROUP);
     freeReplyObject(r);
 
     return q;
@@ -93,59 +93,39 @@ td_queue_free(td_queue_t *q)
     }
 }
 
-/* a field's value into its slot; a value that does not fit leaves the slot
- * empty, so the entry fails validation instead of being cut short */
-static void
-td_queue_field(char *dst, size_t size, const char *v)
-{
-    if (strlen(v) < size) {
-        memcpy(dst, v, strlen(v) + 1);
-    } else {
-        dst[0] = '\0';
-    }
-}
-
-/* the fields of one [id, [k, v, ...]] entry */
+/* the fields of one [id, [k, v, ...]] entry; mam_job_set() leaves a field
+ * that does not fit empty, so the entry fails mam_job_valid() instead of
+ * being cut short */
 static int
 td_queue_entry(redisReply *e, td_job_t *job)
 {
     size_t       i;
-    redisReply  *kv;
-    const char  *k, *v;
+    redisReply  *kv, *k, *v;
 
     memset(job, 0, sizeof(*job));
+    mam_job_init(&job->f);
     job->deliveries = 1;
 
     if (e == NULL || e->type != REDIS_REPLY_ARRAY || e->elements != 2
-        || e->element[0]->type != REDIS_REPLY_STRING)
+        || e->element[0]->type != REDIS_REPLY_STRING
+        || e->element[0]->len == 0 || e->element[0]->len >= sizeof(job->id))
     {
         return -1;
     }
-    td_queue_field(job->id, sizeof(job->id), e->element[0]->str);
+    memcpy(job->id, e->element[0]->str, e->element[0]->len + 1);
 
     kv = e->element[1];
     for (i = 0; kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements;
          i += 2)
     {
-        k = kv->element[i]->str;
-        v = kv->element[i + 1]->str;
-        if (k == NULL || v == NULL) {
-            continue;
-        }
-        if (strcmp(k, "job_id") == 0) {
-            td_queue_field(job->job_id, sizeof(job->job_id), v);
-        } else if (strcmp(k, "version_id") == 0) {
-            td_queue_field(job->version_id, sizeof(job->version_id), v);
-        } else if (strcmp(k, "asset_id") == 0) {
-            td_queue_field(job->asset_id, sizeof(job->asset_id), v);
-        } else if (strcmp(k, "master_key") == 0) {
-            td_queue_field(job->master_key, sizeof(job->master_key), v);
-        } else if (strcmp(k, "attempt") == 0) {
-            job->attempt = atoi(v);
+        k = kv->element[i];
+        v = kv->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING) {
+            (void) mam_job_set(&job->f, k->str, k->len, v->str, v->len);
         }
     }
 
-    return job->id[0] ? 0 : -1;
+    return 0;
 }
 
 /* how many times the group has handed this entry out, this time included */
@@ -155,8 +135,8 @@ td_queue_deliveries(td_queue_t *q, const char *id)
     int          n = 1;
     redisReply  *r, *e;
 
-    r = redisCommand(q->rc, "XPENDING %s %s %s %s 1", TD_STREAM, TD_GROUP,
-                     id, id);
+    r = redisCommand(q->rc, "XPENDING %s %s %s %s 1", MAM_STREAM_BUILD,
+                     MAM_STREAM_GROUP, id, id);
     if (r == NULL) {
         return -1;
     }
@@ -180,8 +160,9 @@ td_queue_claim(td_queue_t *q, td_job_t *job)
     int          found = 0;
     redisReply  *r;
 
-    r = redisCommand(q->rc, "XAUTOCLAIM %s %s %s %d 0-0 COUNT 1", TD_STREAM,
-                     TD_GROUP, q->cf->consumer, q->cf->claim_idle_ms);
+    r = redisCommand(q->rc, "XAUTOCLAIM %s %s %s %d 0-0 COUNT 1",
+                     MAM_STREAM_BUILD, MAM_STREAM_GROUP, q->cf->consumer,
+                     q->cf->claim_idle_ms);
     if (r == NULL) {
         return -1;
     }
@@ -214,15 +195,15 @@ td_queue_next(td_queue_t *q, int block_ms, td_job_t *job)
     rc = td_queue_claim(q, job);
     if (rc != 0) {
         if (rc == 1) {
-            td_log(job->job_id, "claimed entry %s of a dead consumer",
+            td_log(job->f.job_id, "claimed entry %s of a dead consumer",
                    job->id);
         }
         return rc;
     }
 
     r = redisCommand(q->rc, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %d "
-                     "STREAMS %s >", TD_GROUP, q->cf->consumer, block_ms,
-                     TD_STREAM);
+                     "STREAMS %s >", MAM_STREAM_GROUP, q->cf->consumer,
+                     block_ms, MAM_STREAM_BUILD);
     if (r == NULL) {
         return -1;
     }
@@ -230,8 +211,8 @@ td_queue_next(td_queue_t *q, int block_ms, td_job_t *job)
     if (r->type == REDIS_REPLY_ERROR) {
         /* NOGROUP: the stream was deleted; make it again */
         freeReplyObject(r);
-        r = redisCommand(q->rc, "XGROUP CREATE %s %s 0 MKSTREAM", TD_STREAM,
-                         TD_GROUP);
+        r = redisCommand(q->rc, "XGROUP CREATE %s %s 0 MKSTREAM",
+                         MAM_STREAM_BUILD, MAM_STREAM_GROUP);
         freeReplyObject(r);
         return 0;
     }
@@ -259,8 +240,8 @@ td_queue_touch(td_queue_t *q, const td_job_t *job)
 {
     redisReply  *r;
 
-    r = redisCommand(q->rc, "XCLAIM %s %s %s 0 %s JUSTID", TD_STREAM,
-                     TD_GROUP, q->cf->consumer, job->id);
+    r = redisCommand(q->rc, "XCLAIM %s %s %s 0 %s JUSTID", MAM_STREAM_BUILD,
+                     MAM_STREAM_GROUP, q->cf->consumer, job->id);
     if (r == NULL) {
         return -1;
     }
@@ -273,7 +254,8 @@ td_queue_ack(td_queue_t *q, const td_job_t *job)
 {
     redisReply  *r;
 
-    r = redisCommand(q->rc, "XACK %s %s %s", TD_STREAM, TD_GROUP, job->id);
+    r = redisCommand(q->rc, "XACK %s %s %s", MAM_STREAM_BUILD,
+                     MAM_STREAM_GROUP, job->id);
     if (r == NULL) {
         return -1;
     }
@@ -284,16 +266,24 @@ td_queue_ack(td_queue_t *q, const td_job_t *job)
 int
 td_queue_dead(td_queue_t *q, const td_job_t *job, const char *error)
 {
-    char         attempt[16];
+    char         maxlen[16], num[16];
+    const char  *argv[6 + MAM_JOB_ARGC + 2];
     redisReply  *r;
 
-    snprintf(attempt, sizeof(attempt), "%d", job->attempt);
     /* about the newest dead_maxlen entries are kept ("~": whole nodes) */
-    r = redisCommand(q->rc, "XADD %s MAXLEN ~ %d * job_id %s version_id %s "
-                     "asset_id %s master_key %s attempt %s error %s",
-                     TD_DEAD_STREAM, q->cf->dead_maxlen, job->job_id,
-                     job->version_id, job->asset_id, job->master_key,
-                     attempt, error);
+    snprintf(maxlen, sizeof(maxlen), "%d", q->cf->dead_maxlen);
+    argv[0] = "XADD";
+    argv[1] = MAM_STREAM_DEAD;
+    argv[2] = "MAXLEN";
+    argv[3] = "~";
+    argv[4] = maxlen;
+    argv[5] = "*";
+    mam_job_argv(&job->f, num, argv + 6);
+    argv[6 + MAM_JOB_ARGC] = MAM_JOB_ERROR;
+    argv[6 + MAM_JOB_ARGC + 1] = error;
+
+    r = redisCommandArgv(q->rc, (int) (sizeof(argv) / sizeof(argv[0])), argv,
+                         NULL);
     if (r == NULL) {
         return -1;
     }

@@ -8,12 +8,9 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "mam_contract.h"
 #include "mam_s3.h"
 #include "input.h"
-
-#define TD_STREAM       "previews:build"
-#define TD_DEAD_STREAM  "previews:dead"
-#define TD_GROUP        "transcoderd"
 
 typedef enum {
     TD_ENC_AUTO = 0,      /* try h264_nvenc, else libx264 */
@@ -61,13 +58,9 @@ typedef struct {
 } td_config_t;
 
 typedef struct {
-    char  id[64];                           /* stream entry id */
-    char  job_id[64];
-    char  version_id[64];
-    char  asset_id[64];
-    char  master_key[1100];
-    int   attempt;
-    int   deliveries;                       /* by the group, this one too */
+    char       id[64];                      /* stream entry id */
+    mam_job_t  f;                           /* the entry's fields */
+    int        deliveries;                  /* by the group, this one too */
 } td_job_t;
 
 extern volatile sig_atomic_t  td_stop;

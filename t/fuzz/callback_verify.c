@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the verifier of transcoderd's signed callbacks
- * (mam_callback_verify in libmam/mam_util.c).  The input is split into the
+ * (mam_callback_verify in libmam/mam_contract.c).  The input is split into the
  * timestamp header, the signature header and the body.  No crash, and it
  * accepts only what carries the right HMAC for a timestamp in the window.
  */
@@ -11,7 +11,7 @@
 
 #include <openssl/hmac.h>
 
-#include "mam_util.h"
+#include "mam_contract.h"
 
 #define NOW     1800000000L
 #define WINDOW  300L
