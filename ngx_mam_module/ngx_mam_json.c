@@ -84,36 +84,79 @@ ngx_mam_json_cleanup_add(ngx_pool_t *pool, json_t *value)
 }
 
 
+/* a JSON text written into a chain of pool buffers as jansson makes it */
+typedef struct {
+    ngx_pool_t               *pool;
+    ngx_chain_t              *first;
+    ngx_chain_t             **last;
+    ngx_buf_t                *b;
+    size_t                    size;
+} ngx_mam_json_out_t;
+
+
+#define NGX_MAM_JSON_BUF  8192
+
+
+static int
+ngx_mam_json_write(const char *buf, size_t len, void *data)
+{
+    size_t               n;
+    ngx_chain_t         *cl;
+    ngx_mam_json_out_t  *out = data;
+
+    while (len) {
+        if (out->b == NULL || out->b->last == out->b->end) {
+            cl = ngx_alloc_chain_link(out->pool);
+            out->b = ngx_create_temp_buf(out->pool, NGX_MAM_JSON_BUF);
+            if (cl == NULL || out->b == NULL) {
+                return -1;
+            }
+
+            cl->buf = out->b;
+            cl->next = NULL;
+            *out->last = cl;
+            out->last = &cl->next;
+        }
+
+        n = ngx_min(len, (size_t) (out->b->end - out->b->last));
+        out->b->last = ngx_cpymem(out->b->last, buf, n);
+        out->size += n;
+        buf += n;
+        len -= n;
+    }
+
+    return 0;
+}
+
+
+/*
+ * value as the answer, serialized once (json_dumpb() would need a pass to
+ * size the buffer and another to fill it, and jansson's dump is the
+ * costliest part of a large answer)
+ */
 ngx_int_t
 ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status, json_t *value)
 {
-    size_t            size;
-    ngx_int_t         rc;
-    ngx_buf_t        *b;
-    ngx_chain_t       out;
-    ngx_table_elt_t  *cc;
+    ngx_int_t            rc;
+    ngx_table_elt_t     *cc;
+    ngx_mam_json_out_t   out;
 
-    size = json_dumpb(value, NULL, 0, NGX_MAM_JSON_FLAGS);
-    if (size == 0) {
+    ngx_memzero(&out, sizeof(ngx_mam_json_out_t));
+    out.pool = r->pool;
+    out.last = &out.first;
+
+    if (json_dump_callback(value, ngx_mam_json_write, &out,
+                           NGX_MAM_JSON_FLAGS) != 0
+        || ngx_mam_json_write("\n", 1, &out) != 0)
+    {
         return NGX_ERROR;
     }
 
-    b = ngx_create_temp_buf(r->pool, size + 1);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (json_dumpb(value, (char *) b->pos, size, NGX_MAM_JSON_FLAGS) != size) {
-        return NGX_ERROR;
-    }
-
-    b->last = b->pos + size;
-    *b->last++ = '\n';
-    b->last_buf = (r == r->main);
-    b->last_in_chain = 1;
+    out.b->last_buf = (r == r->main);
+    out.b->last_in_chain = 1;
 
     r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
+    r->headers_out.content_length_n = out.size;
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
@@ -136,10 +179,7 @@ ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status, json_t *value)
         return rc;
     }
 
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_output_filter(r, out.first);
 }
 
 
