@@ -640,21 +640,6 @@ ngx_mam_edge_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static char *
-ngx_mam_edge_not_found_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    (void) cmd;
-    (void) conf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_mam_edge_not_found_handler;
-
-    return NGX_CONF_OK;
-}
-
-
 static void *
 ngx_mam_edge_create_loc_conf(ngx_conf_t *cf)
 {
@@ -688,6 +673,11 @@ ngx_mam_edge_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+static ngx_mam_conf_handler_t  ngx_mam_edge_not_found_location = {
+    ngx_mam_edge_not_found_handler
+};
+
+
 static ngx_command_t  ngx_mam_edge_commands[] = {
 
     { ngx_string("mam_edge"),
@@ -699,10 +689,10 @@ static ngx_command_t  ngx_mam_edge_commands[] = {
 
     { ngx_string("mam_edge_not_found"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_mam_edge_not_found_set,
+      ngx_mam_conf_set_location_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_mam_edge_not_found_location },
 
     { ngx_string("mam_edge_previews"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,

@@ -472,22 +472,6 @@ ngx_mam_metrics_handler(ngx_http_request_t *r)
 
 /* --- configuration ------------------------------------------------------------ */
 
-/* location = /metrics { mam_metrics; } */
-static char *
-ngx_mam_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    (void) cmd;
-    (void) conf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_mam_metrics_handler;
-
-    return NGX_CONF_OK;
-}
-
-
 /* postconfiguration: the zone and the log-phase counter */
 static ngx_int_t
 ngx_mam_metrics_postconfiguration(ngx_conf_t *cf)
@@ -525,14 +509,20 @@ ngx_mam_metrics_postconfiguration(ngx_conf_t *cf)
 }
 
 
+/* location = /metrics { mam_metrics; } */
+static ngx_mam_conf_handler_t  ngx_mam_metrics_location = {
+    ngx_mam_metrics_handler
+};
+
+
 static ngx_command_t  ngx_mam_metrics_commands[] = {
 
     { ngx_string("mam_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_mam_metrics_directive,
+      ngx_mam_conf_set_location_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_mam_metrics_location },
 
       ngx_null_command
 };

@@ -919,6 +919,27 @@ ngx_mam_conf_storage_root(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+/*
+ * A directive that makes its location answer with one content handler
+ * (mam_api_error, mam_edge_not_found, mam_metrics): the handler comes in
+ * the command's post field, an ngx_mam_conf_handler_t.
+ */
+char *
+ngx_mam_conf_set_location_handler(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_core_loc_conf_t      *clcf;
+    const ngx_mam_conf_handler_t  *h = cmd->post;
+
+    (void) conf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = h->handler;
+
+    return NGX_CONF_OK;
+}
+
+
 /* the enclosing location when it is a plain prefix ending in "/" (the
  * module builds and parses URLs under that name) */
 ngx_http_core_loc_conf_t *

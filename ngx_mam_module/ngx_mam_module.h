@@ -228,6 +228,15 @@ extern ngx_module_t  ngx_mam_upload_module;
 extern ngx_module_t  ngx_mam_edge_module;
 extern ngx_module_t  ngx_mam_metrics_module;
 
+/* ngx_mam_module.c: a location directive whose command's post is one of
+ * these gets that content handler */
+typedef struct {
+    ngx_http_handler_pt       handler;
+} ngx_mam_conf_handler_t;
+
+char *ngx_mam_conf_set_location_handler(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 /* ngx_mam_module.c: the enclosing location when it is a plain prefix
  * ending in "/" (upload and edge build and parse URLs under its name) */
 ngx_http_core_loc_conf_t *ngx_mam_conf_prefix_location(ngx_conf_t *cf);

@@ -476,21 +476,6 @@ ngx_mam_api_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static char *
-ngx_mam_api_error_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    (void) cmd;
-    (void) conf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_mam_api_error_handler;
-
-    return NGX_CONF_OK;
-}
-
-
 static void *
 ngx_mam_api_create_loc_conf(ngx_conf_t *cf)
 {
@@ -550,6 +535,12 @@ ngx_mam_api_postconfiguration(ngx_conf_t *cf)
 }
 
 
+/* location = /_mam_api_error { internal; mam_api_error; } */
+static ngx_mam_conf_handler_t  ngx_mam_api_error_location = {
+    ngx_mam_api_error_handler
+};
+
+
 static ngx_command_t  ngx_mam_api_commands[] = {
 
     { ngx_string("mam_api"),
@@ -561,10 +552,10 @@ static ngx_command_t  ngx_mam_api_commands[] = {
 
     { ngx_string("mam_api_error"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_mam_api_error_set,
+      ngx_mam_conf_set_location_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_mam_api_error_location },
 
       ngx_null_command
 };

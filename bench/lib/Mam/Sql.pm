@@ -23,7 +23,7 @@ sub sql_text {
     my ($name) = @_;
     die "Mam::Sql: $name is not an NGX_MAM_SQL_ macro\n" unless $name =~ /^NGX_MAM_SQL_\w+$/;
     return $cache{$name} //= do {
-        $dir //= tempdir('mam-sql-XXXXXX', DIR => '/tmp', CLEANUP => 1);
+        $dir //= tempdir(TMPDIR => 1, CLEANUP => 1);
         open my $fh, '>', "$dir/$name.c" or die "$dir/$name.c: $!";
         print $fh qq{#include <stdio.h>\n#include "ngx_mam_sql.h"\n}
                 . qq{int main(void) { return fputs($name, stdout) < 0; }\n};
