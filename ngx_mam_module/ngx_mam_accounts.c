@@ -889,8 +889,6 @@ ngx_mam_logout_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 static void
 ngx_mam_me_done(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    json_t  *user, *body;
-
     (void) data;
 
     if (!ngx_mam_pg_ok(res)) {
@@ -903,14 +901,7 @@ ngx_mam_me_done(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    user = ngx_mam_row_user(res, 0);
-    body = user ? json_pack("{s:o}", "user", user) : NULL;
-    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK, body));
+    ngx_mam_send_items(r, res, "{\"user\":", 0, 0, 1, "}");
 }
 
 

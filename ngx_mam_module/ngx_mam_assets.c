@@ -426,30 +426,24 @@ ngx_mam_cursor_parse(ngx_http_request_t *r, ngx_str_t *cursor,
 }
 
 
-/* the cursor after a row {item, key} of a page: name is the item's field */
+/* the cursor after the row id whose sort key is key */
 json_t *
-ngx_mam_cursor_make(ngx_http_request_t *r, ngx_str_t *scope, json_t *row,
-    const char *name)
+ngx_mam_cursor_make(ngx_http_request_t *r, ngx_str_t *scope, const char *id,
+    ngx_str_t *key)
 {
     u_char               *msg, *p, *out;
-    json_t               *key;
     ngx_str_t             payload, enc;
-    const char           *id;
     char                  sig[MAM_SIG_LEN + 1];
     ngx_mam_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
-    key = json_object_get(row, "key");
-    id = json_string_value(json_object_get(json_object_get(row, name), "id"));
-    if (!json_is_string(key) || id == NULL
-        || ngx_strlen(id) != MAM_UUID_LEN)
-    {
+    if (ngx_strlen(id) != MAM_UUID_LEN) {
         return NULL;
     }
 
     msg = ngx_pnalloc(r->pool, sizeof(NGX_MAM_CURSOR_PREFIX) + scope->len
-                               + MAM_UUID_LEN + json_string_length(key) + 2);
+                               + MAM_UUID_LEN + key->len + 2);
     if (msg == NULL) {
         return NULL;
     }
@@ -457,8 +451,7 @@ ngx_mam_cursor_make(ngx_http_request_t *r, ngx_str_t *scope, json_t *row,
     p = ngx_cpymem(msg, NGX_MAM_CURSOR_PREFIX,
                    sizeof(NGX_MAM_CURSOR_PREFIX) - 1);
     payload.data = p;
-    p = ngx_sprintf(p, "%V\n%s\n", scope, id);
-    p = ngx_cpymem(p, json_string_value(key), json_string_length(key));
+    p = ngx_sprintf(p, "%V\n%s\n%V", scope, id, key);
     payload.len = p - payload.data;
 
     if (mam_hmac_sign(mcf->cursor_key.data, mcf->cursor_key.len, msg, p - msg,
@@ -483,44 +476,51 @@ ngx_mam_cursor_make(ngx_http_request_t *r, ngx_str_t *scope, json_t *row,
 }
 
 
-/* {items, next_cursor} from the rows {NAME, key} of a page, of which there
- * are up to limit + 1: one more means that the list goes on */
 void
-ngx_mam_list_send(ngx_http_request_t *r, json_t *rows, ngx_str_t *scope,
-    const char *name, ngx_uint_t limit)
+ngx_mam_list_send(ngx_http_request_t *r, PGresult *res, int col, int n,
+    ngx_uint_t limit, ngx_str_t *scope, ngx_str_t *key)
 {
-    size_t   i, n;
-    json_t  *items, *next, *body;
+    json_t            *next;
+    ngx_int_t          rc;
+    ngx_mam_answer_t   a;
 
-    items = json_array();
-    if (items == NULL || ngx_mam_json_cleanup_add(r->pool, items) != NGX_OK) {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-
-    n = json_array_size(rows);
-    for (i = 0; i < n && i < limit; i++) {
-        json_array_append(items,
-                          json_object_get(json_array_get(rows, i), name));
-    }
-
-    next = json_null();
-    if (n > limit) {
-        next = ngx_mam_cursor_make(r, scope, json_array_get(rows, limit - 1),
-                                   name);
-        if (next == NULL) {
+    next = NULL;
+    if ((ngx_uint_t) n > limit) {
+        next = ngx_mam_cursor_make(r, scope,
+                                   PQgetvalue(res, limit - 1, col + 1), key);
+        if (next == NULL
+            || ngx_mam_json_cleanup_add(r->pool, next) != NGX_OK)
+        {
             ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
             return;
         }
+        n = limit;
     }
 
-    body = json_pack("{s:O, s:o}", "items", items, "next_cursor", next);
-    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
+    ngx_mam_answer_init(r, &a);
+
+    rc = ngx_mam_answer_add(&a, "{\"items\":[", sizeof("{\"items\":[") - 1);
+    if (rc == NGX_OK) {
+        rc = ngx_mam_answer_add_items(&a, res, col, 0, n);
+    }
+    if (rc == NGX_OK) {
+        rc = ngx_mam_answer_add(&a, "],\"next_cursor\":",
+                                sizeof("],\"next_cursor\":") - 1);
+    }
+    if (rc == NGX_OK) {
+        rc = next ? ngx_mam_answer_add_json(&a, next)
+                  : ngx_mam_answer_add(&a, "null", 4);
+    }
+    if (rc == NGX_OK) {
+        rc = ngx_mam_answer_add(&a, "}", 1);
+    }
+
+    if (rc != NGX_OK) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
 
-    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK, body));
+    ngx_http_finalize_request(r, ngx_mam_answer_send(r, NGX_HTTP_OK, &a));
 }
 
 
@@ -554,34 +554,27 @@ static const char  *ngx_mam_asset_pages[3][2][2] = {
 };
 
 
-/* a page's row as {asset, key}: the key is what the sort compares, the
- * title or the exact creation time */
-static json_t *
-ngx_mam_assets_row(PGresult *res, int row, ngx_uint_t by_title)
+/* the cursor key of a page's row: what the sort compares, the title or the
+ * exact creation time; 0 when the row is not what it should be */
+static ngx_int_t
+ngx_mam_assets_key(ngx_http_request_t *r, PGresult *res, int row,
+    ngx_uint_t by_title, ngx_str_t *key)
 {
-    size_t   n;
-    json_t  *asset;
-    u_char   key[NGX_MAM_ROW_TIME_LEN];
-
-    asset = ngx_mam_row_asset(res, row, 1);
-    if (asset == NULL) {
-        return NULL;
-    }
-
     if (by_title) {
-        return json_pack("{s:o, s:s%}", "asset", asset, "key",
-                         PQgetvalue(res, row, 2),
-                         (size_t) PQgetlength(res, row, 2));
+        key->data = (u_char *) PQgetvalue(res, row, 3);
+        key->len = PQgetlength(res, row, 3);
+        return NGX_OK;
     }
 
-    n = ngx_mam_row_time(key, PQgetvalue(res, row, 4),
-                         PQgetlength(res, row, 4), 6);
-    if (n == 0) {
-        json_decref(asset);
-        return NULL;
+    key->data = ngx_pnalloc(r->pool, NGX_MAM_ROW_TIME_LEN);
+    if (key->data == NULL) {
+        return NGX_ERROR;
     }
 
-    return json_pack("{s:o, s:s%}", "asset", asset, "key", key, n);
+    key->len = ngx_mam_row_time(key->data, PQgetvalue(res, row, 4),
+                                PQgetlength(res, row, 4), 6);
+
+    return key->len ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -627,15 +620,12 @@ ngx_mam_assets_list_query(ngx_http_request_t *r, ngx_mam_list_t *ls)
 static void
 ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    int              i, n;
-    json_t          *rows, *row;
+    int              n;
+    ngx_str_t        key;
     ngx_int_t        words, rc;
     ngx_mam_list_t  *ls = data;
 
-    if (!ngx_mam_pg_ok(res)
-        || PQnfields(res) != 1 + NGX_MAM_SQL_ASSET_NCOLS
-                             + NGX_MAM_SQL_VERSION_NCOLS)
-    {
+    if (!ngx_mam_pg_ok(res) || PQnfields(res) != 1 + NGX_MAM_SQL_ASSET_NCOLS) {
         ngx_mam_pg_fail_request(r, res);
         return;
     }
@@ -663,25 +653,23 @@ ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    rows = json_array();
-    if (rows == NULL || ngx_mam_json_cleanup_add(r->pool, rows) != NGX_OK) {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-
     /* a search without a match is one row of NULLs */
-    for (i = 0; i < n && !PQgetisnull(res, i, 1); i++) {
-        row = ngx_mam_assets_row(res, i, ls->sort.len == 5);
-        if (row == NULL || json_array_append_new(rows, row) != 0) {
-            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-            return;
-        }
+    if (n == 1 && PQgetisnull(res, 0, 1)) {
+        n = 0;
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mam: asset page of %i rows, sort \"%V\"", n, &ls->sort);
 
-    ngx_mam_list_send(r, rows, &ls->sort, "asset", ls->limit);
+    if ((ngx_uint_t) n > ls->limit
+        && ngx_mam_assets_key(r, res, ls->limit - 1, ls->sort.len == 5, &key)
+           != NGX_OK)
+    {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_mam_list_send(r, res, 1, n, ls->limit, &ls->sort, &key);
 }
 
 
@@ -785,15 +773,13 @@ ngx_mam_assets_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 static void
 ngx_mam_assets_got(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    int      i, n;
-    json_t  *asset, *versions, *version, *body;
+    int               n;
+    ngx_int_t         rc;
+    ngx_mam_answer_t  a;
 
     (void) data;
 
-    if (!ngx_mam_pg_ok(res)
-        || PQnfields(res) != NGX_MAM_SQL_ASSET_NCOLS
-                             + NGX_MAM_SQL_VERSION_NCOLS)
-    {
+    if (!ngx_mam_pg_ok(res) || PQnfields(res) != 2) {
         ngx_mam_pg_fail_request(r, res);
         return;
     }
@@ -804,25 +790,35 @@ ngx_mam_assets_got(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    /* rows: the asset with each version, newest first */
-    asset = ngx_mam_row_asset(res, 0, 0);
-    versions = json_array();
-    body = json_pack("{s:o, s:o}", "asset", asset, "versions", versions);
+    /* rows: the asset with each version, newest first; without a version
+     * one row whose version is NULL */
+    if (n == 1 && PQgetisnull(res, 0, 1)) {
+        n = 0;
+    }
 
-    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
+    ngx_mam_answer_init(r, &a);
+
+    rc = ngx_mam_answer_add(&a, "{\"asset\":", sizeof("{\"asset\":") - 1);
+    if (rc == NGX_OK) {
+        rc = ngx_mam_answer_add_items(&a, res, 0, 0, 1);
+    }
+    if (rc == NGX_OK) {
+        rc = ngx_mam_answer_add(&a, ",\"versions\":[",
+                                sizeof(",\"versions\":[") - 1);
+    }
+    if (rc == NGX_OK) {
+        rc = ngx_mam_answer_add_items(&a, res, 1, 0, n);
+    }
+    if (rc == NGX_OK) {
+        rc = ngx_mam_answer_add(&a, "]}", 2);
+    }
+
+    if (rc != NGX_OK) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
 
-    for (i = 0; i < n && !PQgetisnull(res, i, NGX_MAM_SQL_ASSET_NCOLS); i++) {
-        version = ngx_mam_row_version(res, i, NGX_MAM_SQL_ASSET_NCOLS);
-        if (version == NULL || json_array_append_new(versions, version) != 0) {
-            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-            return;
-        }
-    }
-
-    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK, body));
+    ngx_http_finalize_request(r, ngx_mam_answer_send(r, NGX_HTTP_OK, &a));
 }
 
 

@@ -153,44 +153,42 @@ typedef struct {
 } ngx_mam_comments_page_t;
 
 
-/* a page's row as {comment, key}: the key is "timestamp_sec created_at",
- * the two sort values before the id, created_at to the microsecond */
-static json_t *
-ngx_mam_comments_row(PGresult *res, int row)
+/* the cursor key of a page's row: "timestamp_sec created_at", the two sort
+ * values before the id, created_at to the microsecond */
+static ngx_int_t
+ngx_mam_comments_key(ngx_http_request_t *r, PGresult *res, int row,
+    ngx_str_t *key)
 {
-    size_t   n, len;
-    json_t  *comment;
-    u_char   key[NGX_MAM_ROW_TIME_LEN + 32];
+    size_t  n, len;
 
-    comment = ngx_mam_row_comment(res, row, 0);
-    len = PQgetlength(res, row, 5);
-
-    if (comment == NULL || len > 31) {
-        json_decref(comment);
-        return NULL;
+    len = PQgetlength(res, row, 2);
+    if (len > 31) {
+        return NGX_ERROR;
     }
 
-    ngx_memcpy(key, PQgetvalue(res, row, 5), len);
-    key[len++] = ' ';
-    n = ngx_mam_row_time(key + len, PQgetvalue(res, row, 7),
-                         PQgetlength(res, row, 7), 6);
-    if (n == 0) {
-        json_decref(comment);
-        return NULL;
+    key->data = ngx_pnalloc(r->pool, len + 1 + NGX_MAM_ROW_TIME_LEN);
+    if (key->data == NULL) {
+        return NGX_ERROR;
     }
 
-    return json_pack("{s:o, s:s%}", "comment", comment, "key", key, len + n);
+    ngx_memcpy(key->data, PQgetvalue(res, row, 2), len);
+    key->data[len++] = ' ';
+    n = ngx_mam_row_time(key->data + len, PQgetvalue(res, row, 3),
+                         PQgetlength(res, row, 3), 6);
+    key->len = len + n;
+
+    return n ? NGX_OK : NGX_ERROR;
 }
 
 
 static void
 ngx_mam_comments_listed(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    int                       i, n;
-    json_t                   *rows, *row;
+    int                       n;
+    ngx_str_t                 key;
     ngx_mam_comments_page_t  *pg = data;
 
-    if (!ngx_mam_pg_ok(res) || PQnfields(res) != 8) {
+    if (!ngx_mam_pg_ok(res) || PQnfields(res) != NGX_MAM_SQL_COMMENT_NCOLS) {
         ngx_mam_pg_fail_request(r, res);
         return;
     }
@@ -202,21 +200,18 @@ ngx_mam_comments_listed(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    rows = json_array();
-    if (rows == NULL || ngx_mam_json_cleanup_add(r->pool, rows) != NGX_OK) {
+    if (n == 1 && PQgetisnull(res, 0, 0)) {
+        n = 0;
+    }
+
+    if ((ngx_uint_t) n > pg->limit
+        && ngx_mam_comments_key(r, res, pg->limit - 1, &key) != NGX_OK)
+    {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
 
-    for (i = 0; i < n && !PQgetisnull(res, i, 0); i++) {
-        row = ngx_mam_comments_row(res, i);
-        if (row == NULL || json_array_append_new(rows, row) != 0) {
-            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-            return;
-        }
-    }
-
-    ngx_mam_list_send(r, rows, &pg->scope, "comment", pg->limit);
+    ngx_mam_list_send(r, res, 0, n, pg->limit, &pg->scope, &key);
 }
 
 

@@ -84,79 +84,87 @@ ngx_mam_json_cleanup_add(ngx_pool_t *pool, json_t *value)
 }
 
 
-/* a JSON text written into a chain of pool buffers as jansson makes it */
-typedef struct {
-    ngx_pool_t               *pool;
-    ngx_chain_t              *first;
-    ngx_chain_t             **last;
-    ngx_buf_t                *b;
-    size_t                    size;
-} ngx_mam_json_out_t;
+#define NGX_MAM_ANSWER_BUF  8192
 
 
-#define NGX_MAM_JSON_BUF  8192
-
-
-static int
-ngx_mam_json_write(const char *buf, size_t len, void *data)
+ngx_int_t
+ngx_mam_answer_add(ngx_mam_answer_t *a, const char *text, size_t len)
 {
-    size_t               n;
-    ngx_chain_t         *cl;
-    ngx_mam_json_out_t  *out = data;
+    size_t        n;
+    ngx_chain_t  *cl;
 
     while (len) {
-        if (out->b == NULL || out->b->last == out->b->end) {
-            cl = ngx_alloc_chain_link(out->pool);
-            out->b = ngx_create_temp_buf(out->pool, NGX_MAM_JSON_BUF);
-            if (cl == NULL || out->b == NULL) {
-                return -1;
+        if (a->b == NULL || a->b->last == a->b->end) {
+            cl = ngx_alloc_chain_link(a->pool);
+            a->b = ngx_create_temp_buf(a->pool, NGX_MAM_ANSWER_BUF);
+            if (cl == NULL || a->b == NULL) {
+                return NGX_ERROR;
             }
 
-            cl->buf = out->b;
+            cl->buf = a->b;
             cl->next = NULL;
-            *out->last = cl;
-            out->last = &cl->next;
+            *a->last = cl;
+            a->last = &cl->next;
         }
 
-        n = ngx_min(len, (size_t) (out->b->end - out->b->last));
-        out->b->last = ngx_cpymem(out->b->last, buf, n);
-        out->size += n;
-        buf += n;
+        n = ngx_min(len, (size_t) (a->b->end - a->b->last));
+        a->b->last = ngx_cpymem(a->b->last, text, n);
+        a->size += n;
+        text += n;
         len -= n;
     }
 
-    return 0;
+    return NGX_OK;
+}
+
+
+static int
+ngx_mam_answer_write(const char *buf, size_t len, void *data)
+{
+    return ngx_mam_answer_add(data, buf, len) == NGX_OK ? 0 : -1;
+}
+
+
+void
+ngx_mam_answer_init(ngx_http_request_t *r, ngx_mam_answer_t *a)
+{
+    ngx_memzero(a, sizeof(ngx_mam_answer_t));
+    a->pool = r->pool;
+    a->last = &a->first;
 }
 
 
 /*
- * value as the answer, serialized once (json_dumpb() would need a pass to
- * size the buffer and another to fill it, and jansson's dump is the
- * costliest part of a large answer)
+ * value, serialized once into the answer's buffers (json_dumpb() would
+ * need a pass to size a buffer and another to fill it, and jansson's dump
+ * is the costliest part of a large answer)
  */
 ngx_int_t
-ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status, json_t *value)
+ngx_mam_answer_add_json(ngx_mam_answer_t *a, json_t *value)
 {
-    ngx_int_t            rc;
-    ngx_table_elt_t     *cc;
-    ngx_mam_json_out_t   out;
+    return json_dump_callback(value, ngx_mam_answer_write, a,
+                              NGX_MAM_JSON_FLAGS | JSON_ENCODE_ANY) == 0
+           ? NGX_OK : NGX_ERROR;
+}
 
-    ngx_memzero(&out, sizeof(ngx_mam_json_out_t));
-    out.pool = r->pool;
-    out.last = &out.first;
 
-    if (json_dump_callback(value, ngx_mam_json_write, &out,
-                           NGX_MAM_JSON_FLAGS) != 0
-        || ngx_mam_json_write("\n", 1, &out) != 0)
-    {
+/* the answer written so far, ended by a newline, as a JSON body */
+ngx_int_t
+ngx_mam_answer_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_mam_answer_t *a)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *cc;
+
+    if (ngx_mam_answer_add(a, "\n", 1) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    out.b->last_buf = (r == r->main);
-    out.b->last_in_chain = 1;
+    a->b->last_buf = (r == r->main);
+    a->b->last_in_chain = 1;
 
     r->headers_out.status = status;
-    r->headers_out.content_length_n = out.size;
+    r->headers_out.content_length_n = a->size;
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
@@ -179,7 +187,22 @@ ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status, json_t *value)
         return rc;
     }
 
-    return ngx_http_output_filter(r, out.first);
+    return ngx_http_output_filter(r, a->first);
+}
+
+
+ngx_int_t
+ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status, json_t *value)
+{
+    ngx_mam_answer_t  a;
+
+    ngx_mam_answer_init(r, &a);
+
+    if (ngx_mam_answer_add_json(&a, value) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_mam_answer_send(r, status, &a);
 }
 
 

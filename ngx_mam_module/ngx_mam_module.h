@@ -252,6 +252,23 @@ char *ngx_mam_param_uuid(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const char *name);
 
 /* ngx_mam_json.c */
+
+/* an answer's JSON text, written piece by piece into pool buffers: JSON
+ * values (jansson) and JSON texts that are whole already (rows' items) */
+typedef struct {
+    ngx_pool_t               *pool;
+    ngx_chain_t              *first;
+    ngx_chain_t             **last;
+    ngx_buf_t                *b;
+    size_t                    size;
+} ngx_mam_answer_t;
+
+void ngx_mam_answer_init(ngx_http_request_t *r, ngx_mam_answer_t *a);
+ngx_int_t ngx_mam_answer_add(ngx_mam_answer_t *a, const char *text,
+    size_t len);
+ngx_int_t ngx_mam_answer_add_json(ngx_mam_answer_t *a, json_t *value);
+ngx_int_t ngx_mam_answer_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_mam_answer_t *a);
 ngx_int_t ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *value);
 ngx_int_t ngx_mam_api_error_handler(ngx_http_request_t *r);
@@ -307,9 +324,7 @@ ngx_int_t ngx_mam_list_limit(ngx_http_request_t *r, ngx_uint_t *limit);
 ngx_int_t ngx_mam_cursor_parse(ngx_http_request_t *r, ngx_str_t *cursor,
     ngx_str_t *scope, char **after_id, char **after_value);
 json_t *ngx_mam_cursor_make(ngx_http_request_t *r, ngx_str_t *scope,
-    json_t *row, const char *name);
-void ngx_mam_list_send(ngx_http_request_t *r, json_t *rows, ngx_str_t *scope,
-    const char *name, ngx_uint_t limit);
+    const char *id, ngx_str_t *key);
 
 /* route handlers */
 ngx_int_t ngx_mam_health_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);

@@ -63,16 +63,20 @@ void ngx_mam_pg_fail_request(ngx_http_request_t *r, PGresult *res);
 json_t *ngx_mam_pg_request_json(ngx_http_request_t *r, PGresult *res);
 
 
-/* ngx_mam_rows.c: rows of the read statements (ngx_mam_sql.h) as the
- * API's JSON; NULL when out of memory or a column is not what it should be */
+/* ngx_mam_rows.c: rows of the read statements (ngx_mam_sql.h) in answers */
 #define NGX_MAM_ROW_TIME_LEN  sizeof("YYYY-MM-DDTHH:MM:SS.uuuuuuZ")
 
 size_t ngx_mam_row_time(u_char *out, const char *t, size_t len,
     ngx_uint_t digits);
-json_t *ngx_mam_row_asset(PGresult *res, int row, int col);
-json_t *ngx_mam_row_version(PGresult *res, int row, int col);
-json_t *ngx_mam_row_comment(PGresult *res, int row, int col);
-json_t *ngx_mam_row_user(PGresult *res, int row);
+ngx_int_t ngx_mam_answer_add_items(ngx_mam_answer_t *a, PGresult *res,
+    int col, int from, int to);
+void ngx_mam_send_items(ngx_http_request_t *r, PGresult *res,
+    const char *head, int col, int from, int to, const char *tail);
+/* {items, next_cursor} of a page's n rows, each an item in column col and
+ * its id in col + 1; limit + 1 rows mean that the list goes on after row
+ * limit - 1, whose cursor key is key (ngx_mam_assets.c) */
+void ngx_mam_list_send(ngx_http_request_t *r, PGresult *res, int col, int n,
+    ngx_uint_t limit, ngx_str_t *scope, ngx_str_t *key);
 
 
 /* ngx_mam_statement.c: routes that are one statement (see there) */

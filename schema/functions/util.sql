@@ -13,10 +13,14 @@ BEGIN
 END
 $$;
 
+-- A statement that sets `item` itself only refreshes that derived column
+-- (items.sql): the row has not changed.
 CREATE OR REPLACE TRIGGER users_touch BEFORE UPDATE ON users
-    FOR EACH ROW EXECUTE FUNCTION mam_touch_updated_at();
+    FOR EACH ROW WHEN (OLD.item IS NOT DISTINCT FROM NEW.item)
+    EXECUTE FUNCTION mam_touch_updated_at();
 CREATE OR REPLACE TRIGGER assets_touch BEFORE UPDATE ON assets
-    FOR EACH ROW EXECUTE FUNCTION mam_touch_updated_at();
+    FOR EACH ROW WHEN (OLD.item IS NOT DISTINCT FROM NEW.item)
+    EXECUTE FUNCTION mam_touch_updated_at();
 CREATE OR REPLACE TRIGGER preview_jobs_touch BEFORE UPDATE ON preview_jobs
     FOR EACH ROW EXECUTE FUNCTION mam_touch_updated_at();
 
