@@ -97,6 +97,16 @@ mam_sha256_hex(const void *data, size_t len, char out[65])
     mam_hex_encode(md, sizeof(md), out);
 }
 
+/* a Redis script's id (EVALSHA): the SHA-1 of its text */
+void
+mam_sha1_hex(const void *data, size_t len, char out[41])
+{
+    unsigned char  md[SHA_DIGEST_LENGTH];
+
+    SHA1(data, len, md);
+    mam_hex_encode(md, sizeof(md), out);
+}
+
 /* 32 bytes as base64url without padding: 43 characters and a NUL */
 static void
 mam_b64url_32(const unsigned char buf[32], char out[44])

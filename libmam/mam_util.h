@@ -17,6 +17,7 @@ int mam_uuid_v4(char out[MAM_UUID_LEN + 1]);
 
 /* SHA-256 of data as 64 hex characters and a NUL */
 void mam_sha256_hex(const void *data, size_t len, char out[65]);
+void mam_sha1_hex(const void *data, size_t len, char out[41]);
 
 /* base64url without padding of 32 random bytes (43 characters + NUL) */
 int mam_random_token(char out[44]);

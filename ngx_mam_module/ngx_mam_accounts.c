@@ -886,9 +886,21 @@ ngx_mam_logout_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
 /* --- GET /auth/me ------------------------------------------------------- */
 
+/*
+ * The floor of every authenticated request: the gate's one Redis round
+ * trip brings the user's item cached under its authz_version (route flag
+ * NGX_MAM_ROUTE_USER_ITEM), so a current one is answered without
+ * PostgreSQL.  Otherwise the statement reads it and caches it for the next
+ * request.  A change of roles or status raises authz_version, which the
+ * gate reads at each request, so a cached item never outlives one.
+ */
+
 static void
 ngx_mam_me_done(ngx_http_request_t *r, PGresult *res, void *data)
 {
+    ngx_str_t      item;
+    ngx_mam_ctx_t  *ctx;
+
     (void) data;
 
     if (!ngx_mam_pg_ok(res)) {
@@ -901,6 +913,15 @@ ngx_mam_me_done(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
+    ctx = ngx_http_get_module_ctx(r, ngx_mam_api_module);
+    item.data = (u_char *) PQgetvalue(res, 0, 0);
+    item.len = PQgetlength(res, 0, 0);
+
+    if (ctx != NULL && item.len > 0) {
+        ngx_mam_user_item_cache_set(r, ctx->user.sub, PQgetvalue(res, 0, 1),
+                                    &item);
+    }
+
     ngx_mam_send_items(r, res, "{\"user\":", 0, 0, 1, "}");
 }
 
@@ -911,3 +932,34 @@ const ngx_mam_statement_t  ngx_mam_user_me = {
     NULL, 0, NULL,
     ngx_mam_me_done, NULL, NGX_HTTP_OK, NULL
 };
+
+
+ngx_int_t
+ngx_mam_me_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    ngx_int_t         rc;
+    ngx_mam_answer_t  a;
+
+    if (ctx->user_item.len == 0 || ctx->user_item_av != ctx->authz_av) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mam: /auth/me: no current cached item");
+        return ngx_mam_statement_handler(r, ctx);
+    }
+
+    ngx_mam_answer_init(r, &a);
+
+    rc = ngx_mam_answer_add(&a, "{\"user\":", sizeof("{\"user\":") - 1);
+    if (rc == NGX_OK) {
+        rc = ngx_mam_answer_add(&a, (char *) ctx->user_item.data,
+                                ctx->user_item.len);
+    }
+    if (rc == NGX_OK) {
+        rc = ngx_mam_answer_add(&a, "}", 1);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_mam_answer_send(r, NGX_HTTP_OK, &a);
+}

@@ -19,14 +19,23 @@
 
 #define NGX_MAM_RATE_WINDOW      60
 #define NGX_MAM_AUTHZ_CACHE_TTL  "60"
+#define NGX_MAM_USER_ITEM_KEY    "mam:me:"
+
+
+#define NGX_MAM_GATE_MAX_ARGS    10
 
 
 typedef struct {
     ngx_uint_t    nlimits;
     ngx_uint_t    limits[2];
+    /* the command, kept to send the script's text after a NOSCRIPT */
+    int           argc;
+    const char   *argv[NGX_MAM_GATE_MAX_ARGS];
 } ngx_mam_gate_t;
 
 
+/* KEYS: ARGV[1] counters, then keys to read (the user's authz_version and
+ * status, and the user's item where the route answers it) */
 static const char  ngx_mam_gate_script[] =
     "local n = tonumber(ARGV[1]) "
     "local out = {} "
@@ -35,8 +44,12 @@ static const char  ngx_mam_gate_script[] =
     "  if c == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2]) end "
     "  out[i] = c "
     "end "
-    "if #KEYS > n then out[n + 1] = redis.call('GET', KEYS[n + 1]) or '' end "
+    "for i = n + 1, #KEYS do out[i] = redis.call('GET', KEYS[i]) or '' end "
     "return out";
+
+/* the script's id for EVALSHA: Redis keeps scripts it has run, so a request
+ * sends 40 bytes instead of the text (and Redis does not hash it again) */
+static char  ngx_mam_gate_script_sha[41];
 
 static const char  ngx_mam_authz_set_script[] =
     "local cur = redis.call('GET', KEYS[1]) "
@@ -55,6 +68,9 @@ static const char  ngx_mam_authz_set_script[] =
 static void ngx_mam_gate_check_user(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     long av, ngx_str_t *status);
 static void ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+static void ngx_mam_gate_send(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+static void ngx_mam_gate_user_item(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    redisReply *el);
 
 
 ngx_str_t *
@@ -399,6 +415,8 @@ static void
 ngx_mam_gate_check_user(ngx_http_request_t *r, ngx_mam_ctx_t *ctx, long av,
     ngx_str_t *status)
 {
+    ctx->authz_av = av;
+
     if (av > ctx->user.av) {
         ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED,
                      "token outdated: roles or status changed");
@@ -468,6 +486,17 @@ ngx_mam_gate_redis_done(ngx_http_request_t *r, redisReply *reply, void *data)
     u_char          *colon;
     long             av;
 
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR
+        && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
+        && ngx_strcmp(g->argv[0], "EVALSHA") == 0)
+    {
+        /* a Redis that restarted or flushed its scripts: the text, once */
+        g->argv[0] = "EVAL";
+        g->argv[1] = ngx_mam_gate_script;
+        ngx_mam_gate_send(r, ctx);
+        return;
+    }
+
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements < g->nlimits)
     {
@@ -518,7 +547,76 @@ ngx_mam_gate_redis_done(ngx_http_request_t *r, redisReply *reply, void *data)
         return;
     }
 
+    if (ctx->route->flags & NGX_MAM_ROUTE_USER_ITEM
+        && reply->elements > g->nlimits + 1)
+    {
+        ngx_mam_gate_user_item(r, ctx, reply->element[g->nlimits + 1]);
+    }
+
     ngx_mam_gate_check_user(r, ctx, av, &status);
+}
+
+
+/* the user's cached item, "authz_version:item", kept for the route; an
+ * absent or malformed one leaves ctx->user_item empty */
+static void
+ngx_mam_gate_user_item(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    redisReply *el)
+{
+    u_char  *colon, *end;
+
+    if (el->type != REDIS_REPLY_STRING) {
+        return;
+    }
+
+    end = (u_char *) el->str + el->len;
+    colon = ngx_strlchr((u_char *) el->str, end, ':');
+    if (colon == NULL || colon + 1 == end) {
+        return;
+    }
+
+    ctx->user_item_av = ngx_atoi((u_char *) el->str,
+                                 colon - (u_char *) el->str);
+    ctx->user_item.len = end - colon - 1;
+    ctx->user_item.data = ngx_pnalloc(r->pool, ctx->user_item.len);
+
+    if (ctx->user_item_av == NGX_ERROR || ctx->user_item.data == NULL) {
+        ctx->user_item.len = 0;
+        return;
+    }
+
+    ngx_memcpy(ctx->user_item.data, colon + 1, ctx->user_item.len);
+}
+
+
+/* mam:me:{id}: the user's item as of its authz_version, "av:item" */
+void
+ngx_mam_user_item_cache_set(ngx_http_request_t *r, const char *user_id,
+    const char *av, ngx_str_t *item)
+{
+    u_char               *key, *value;
+    const char           *argv[5];
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    key = ngx_pnalloc(r->pool, sizeof(NGX_MAM_USER_ITEM_KEY) + MAM_UUID_LEN);
+    value = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 2 + item->len);
+    if (key == NULL || value == NULL) {
+        return;
+    }
+
+    *ngx_sprintf(key, NGX_MAM_USER_ITEM_KEY "%s", user_id) = '\0';
+    *ngx_sprintf(value, "%s:%V", av, item) = '\0';
+
+    argv[0] = "SET";
+    argv[1] = (char *) key;
+    argv[2] = (char *) value;
+    argv[3] = "EX";
+    argv[4] = NGX_MAM_AUTHZ_CACHE_TTL;
+
+    (void) ngx_mam_redis_command(r, mcf->redis, ngx_mam_gate_ignore_reply,
+                                 NULL, 5, argv, NULL);
 }
 
 
@@ -589,11 +687,11 @@ ngx_mam_auth_gate(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 static void
 ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
-    int                   argc, nkeys, i;
+    int                   nkeys, i;
     u_char               *key;
     ngx_str_t             user;
     ngx_uint_t            limit;
-    const char           *keys[3], *argv[8], *scope;
+    const char           *keys[4], *scope;
     ngx_mam_gate_t       *g;
     ngx_mam_main_conf_t  *mcf;
 
@@ -648,6 +746,16 @@ ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
             *ngx_sprintf(key, MAM_AUTHZ_KEY "%s", ctx->user.sub) = '\0';
         }
         keys[nkeys++] = (char *) key;
+
+        if (ctx->route->flags & NGX_MAM_ROUTE_USER_ITEM) {
+            key = ngx_pnalloc(r->pool,
+                              sizeof(NGX_MAM_USER_ITEM_KEY) + MAM_UUID_LEN);
+            if (key != NULL) {
+                *ngx_sprintf(key, NGX_MAM_USER_ITEM_KEY "%s",
+                             ctx->user.sub) = '\0';
+            }
+            keys[nkeys++] = (char *) key;
+        }
     }
 
     if (nkeys == 0) {
@@ -655,29 +763,46 @@ ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return;
     }
 
-    /* EVAL script numkeys key... ARGV[1]=number of counters ARGV[2]=ttl */
-    argc = 0;
-    argv[argc++] = "EVAL";
-    argv[argc++] = ngx_mam_gate_script;
-    argv[argc++] = ngx_mam_message(r->pool, "%d", nkeys);
+    if (ngx_mam_gate_script_sha[0] == '\0') {
+        mam_sha1_hex(ngx_mam_gate_script, sizeof(ngx_mam_gate_script) - 1,
+                     ngx_mam_gate_script_sha);
+    }
+
+    /* EVALSHA id numkeys key... ARGV[1]=number of counters ARGV[2]=ttl */
+    g->argv[g->argc++] = "EVALSHA";
+    g->argv[g->argc++] = ngx_mam_gate_script_sha;
+    g->argv[g->argc++] = ngx_mam_message(r->pool, "%d", nkeys);
 
     for (i = 0; i < nkeys; i++) {
         if (keys[i] == NULL) {
             ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
             return;
         }
-        argv[argc++] = keys[i];
+        g->argv[g->argc++] = keys[i];
     }
 
-    argv[argc++] = ngx_mam_message(r->pool, "%ui", g->nlimits);
-    argv[argc++] = ngx_mam_message(r->pool, "%d", NGX_MAM_RATE_WINDOW + 1);
+    g->argv[g->argc++] = ngx_mam_message(r->pool, "%ui", g->nlimits);
+    g->argv[g->argc++] = ngx_mam_message(r->pool, "%d",
+                                         NGX_MAM_RATE_WINDOW + 1);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mam: gate: %d keys to Redis, token %s", nkeys,
                    ctx->authenticated ? "valid" : "none");
 
+    ngx_mam_gate_send(r, ctx);
+}
+
+
+static void
+ngx_mam_gate_send(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    ngx_mam_gate_t       *g = ctx->data;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
     if (ngx_mam_redis_command(r, mcf->redis, ngx_mam_gate_redis_done, ctx,
-                              argc, argv, NULL)
+                              g->argc, g->argv, NULL)
         != NGX_OK)
     {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);

@@ -187,7 +187,9 @@ typedef enum {
 
 /* the route may be opened with a single-use ?ticket= instead of a token
  * (EventSource cannot send headers) */
-#define NGX_MAM_ROUTE_TICKET  0x01
+#define NGX_MAM_ROUTE_TICKET     0x01
+/* the gate also reads the user's cached item (ctx->user_item): /auth/me */
+#define NGX_MAM_ROUTE_USER_ITEM  0x02
 
 
 typedef struct {
@@ -217,6 +219,9 @@ struct ngx_mam_ctx_s {
     void                     *data;      /* the route handler's own state */
     ngx_uint_t                authenticated;
     mam_jwt_claims_t          user;      /* when authenticated */
+    long                      authz_av;  /* the user's, as the gate saw it */
+    ngx_str_t                 user_item; /* NGX_MAM_ROUTE_USER_ITEM: cached */
+    long                      user_item_av;  /* ... as of this version */
     unsigned                  access_phase:1;  /* gated in NGX_HTTP_ACCESS_PHASE */
     unsigned                  passed:1;        /* ... and let through */
 };
@@ -332,6 +337,7 @@ ngx_int_t ngx_mam_register_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_login_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_refresh_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_logout_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_me_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_users_list_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_users_update_handler(ngx_http_request_t *r,

@@ -46,6 +46,11 @@ ngx_int_t ngx_mam_redis_task_command(ngx_mam_redis_t *rd,
 void ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id,
     long av, const char *status, ngx_mam_redis_handler_pt done, void *data);
 
+/* caches the user's item (/auth/me) as of authz_version av, for the gate
+ * of a NGX_MAM_ROUTE_USER_ITEM route to bring; no answer is awaited */
+void ngx_mam_user_item_cache_set(ngx_http_request_t *r, const char *user_id,
+    const char *av, ngx_str_t *item);
+
 ngx_uint_t ngx_mam_redis_up(ngx_mam_redis_t *rd);
 
 /* checks "unix:/path" or "IP:port" at configuration time */

@@ -27,8 +27,8 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
       NGX_MAM_PUBLIC, NGX_MAM_WINDOW_AUTH, 0, NULL },
     { NGX_HTTP_POST, "/auth/logout", ngx_mam_logout_handler, NGX_MAM_USER,
       NGX_MAM_WINDOW_AUTH, 0, NULL },
-    { NGX_HTTP_GET, "/auth/me", ngx_mam_statement_handler, NGX_MAM_USER,
-      NGX_MAM_WINDOW_AUTH, 0, &ngx_mam_user_me },
+    { NGX_HTTP_GET, "/auth/me", ngx_mam_me_handler, NGX_MAM_USER,
+      NGX_MAM_WINDOW_AUTH, NGX_MAM_ROUTE_USER_ITEM, &ngx_mam_user_me },
 
     { NGX_HTTP_GET, "/api/users", ngx_mam_users_list_handler, NGX_MAM_ADMIN,
       NGX_MAM_WINDOW_API, 0, NULL },

@@ -28,9 +28,10 @@
 
 /*
  * GET /api/assets: a keyset page of limit + 1 live assets.  Column 0 is
- * the number of words of q (0 without q); an asset's columns follow.  With q the page is one row of NULLs when q has no
- * match, and is not searched at all beyond 8 words (the words are counted
- * as mam_tsquery() splits them, so the cap bounds its prefix scans).
+ * the number of words of q (0 without q); an asset's columns follow.
+ * With q the page is one row of NULLs when q has no match, and is not
+ * searched at all beyond 8 words (the words are counted as mam_tsquery()
+ * splits them, so the cap bounds its prefix scans).
  *
  * Parameters: [q] limit [after_value after_id], q first when present.
  */
@@ -96,9 +97,10 @@
     " ORDER BY c.timestamp_sec, c.created_at, c.id"
 
 
-/* GET /auth/me: the user's item */
+/* GET /auth/me: the user's item, and the authz_version it is of (the item
+ * is cached in Redis under it) */
 #define NGX_MAM_SQL_USER_GET                                                  \
-    "SELECT item FROM users WHERE id = $1"
+    "SELECT item, authz_version FROM users WHERE id = $1"
 
 
 #endif /* _NGX_MAM_SQL_H_INCLUDED_ */

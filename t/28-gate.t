@@ -72,6 +72,55 @@ like($line, qr/^HTTP\/1\.1 405/, 'a method the path does not have: 405');
 ($line) = headers_only('/api/assets', $admin, 70000, 5);
 like($line, qr/^HTTP\/1\.1 413/, 'a body announced over mam_json_body_limit: 413 before reading it');
 
+# --- the gate's script is sent by its id, and by its text after a NOSCRIPT --
+is($s->api(PATCH => "/api/users/$vid", { status => 'active' }, token => $admin)->{status}, 200,
+   'the viewer is active again');
+$V = $s->login('watcher@example.com')->{access_token};
+my $calls = sub {
+    my ($cmd) = @_;
+    my ($n) = $s->redis_cli('INFO', 'commandstats') =~ /^cmdstat_$cmd:calls=(\d+)/m;
+    return $n // 0;
+};
+$s->redis_cli('SCRIPT', 'FLUSH');
+my ($eval, $evalsha) = ($calls->('eval'), $calls->('evalsha'));
+my $from = length $s->error_log_text;
+is($s->api(GET => '/auth/me', undef, token => $V)->{status}, 200,
+   'after SCRIPT FLUSH a request still passes the gate');
+is($calls->('eval') - $eval, 1, '... its EVALSHA met NOSCRIPT, so the text was sent, once');
+unlike(substr($s->error_log_text, $from), qr/redis unavailable/, '... and Redis was not taken for down');
+($eval, $evalsha) = ($calls->('eval'), $calls->('evalsha'));
+is($s->api(GET => '/auth/me', undef, token => $V)->{status}, 200, 'the next request passes');
+is($calls->('eval'), $eval, '... by EVALSHA alone, no script text');
+cmp_ok($calls->('evalsha'), '>', $evalsha, '... (EVALSHA counted)');
+
+# --- /auth/me: the user's item comes with the gate's answer --------------
+# The gate brings mam:me:{id}, "authz_version:item", cached by the first
+# /auth/me; the next one is answered from it while its authz_version is
+# the user's current one, and from PostgreSQL (and cached anew) otherwise.
+$s->redis_cli('DEL', "mam:me:$vid");
+my $me = $s->api(GET => '/auth/me', undef, token => $V);
+is($me->{json}{user}{id}, $vid, '/auth/me answers the user');
+my $av = $s->psql("SELECT authz_version FROM users WHERE id = '$vid'") =~ s/\s+//gr;
+like($s->redis_cli('GET', "mam:me:$vid"), qr/^$av:\{.*"id": "$vid"/, '... and caches its item under its authz_version');
+my $ttl = $s->redis_cli('TTL', "mam:me:$vid") =~ s/\s+//gr;
+ok($ttl > 0 && $ttl <= 60, "... for at most a minute ($ttl s)");
+$s->redis_cli('SET', "mam:me:$vid", qq{$av:{"id": "$vid", "display_name": "from the cache"}});
+is($s->api(GET => '/auth/me', undef, token => $V)->{json}{user}{display_name}, 'from the cache',
+   'a cached item of the current authz_version is the answer (no PostgreSQL)');
+$s->redis_cli('SET', "mam:me:$vid", ($av - 1) . qq{:{"id": "$vid", "display_name": "stale"}});
+is($s->api(GET => '/auth/me', undef, token => $V)->{json}{user}{display_name}, 'watcher@example.com',
+   'one of an older authz_version is not: the row is read again');
+like($s->redis_cli('GET', "mam:me:$vid"), qr/^$av:\{.*watcher/, '... and cached anew');
+$s->redis_cli('SET', "mam:me:$vid", 'garbage');
+is($s->api(GET => '/auth/me', undef, token => $V)->{json}{user}{id}, $vid, 'a malformed one is read again too');
+is($s->api(PATCH => "/api/users/$vid", { roles => ['viewer', 'editor'] }, token => $admin)->{status}, 200,
+   'an admin changes the roles');
+is($s->api(GET => '/auth/me', undef, token => $V)->{status}, 401,
+   '... the old token is refused, cache or not');
+my $V2 = $s->login('watcher@example.com')->{access_token};
+is_deeply([ sort @{ $s->api(GET => '/auth/me', undef, token => $V2)->{json}{user}{roles} } ],
+          [qw(editor viewer)], '... and a new one sees the new roles at once');
+
 $s->check_error_log;
 
 # error_log ... debug shows a request's path through the module
