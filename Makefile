@@ -13,7 +13,7 @@ NGINX_MODULES_DIR ?= /usr/lib/nginx/modules
 
 MODULE = $(BUILDDIR)/modules/ngx_mam_module.so
 MODULE_SRCS = $(wildcard ngx_mam_module/*.c ngx_mam_module/*.h \
-                         ngx_mam_module/config libmam/*.h)
+                         ngx_mam_module/config libmam/*.h libmam/*.def)
 
 # libmam: each object compiled once, position-independent (the module's .so
 # links the same archive as transcoderd, the unit tests and the tools), with
@@ -35,7 +35,7 @@ all: libmam module unit transcoderd spa tools
 
 libmam: $(LIBMAM)
 
-$(BUILDDIR)/libmam/%.o: libmam/%.c libmam/*.h $(BUILDDIR)/config.mk
+$(BUILDDIR)/libmam/%.o: libmam/%.c libmam/*.h libmam/*.def $(BUILDDIR)/config.mk
 	mkdir -p $(dir $@)
 	$(CC) $(LIBMAM_CFLAGS_ALL) -c -o $@ $<
 

@@ -271,7 +271,7 @@ ngx_mam_register_created(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    if (ngx_mam_outcome(v, "taken")) {
+    if (ngx_mam_outcome(v) == MAM_OUTCOME_TAKEN) {
         ngx_mam_fail(r, NGX_HTTP_CONFLICT, "email: already registered");
         return;
     }
@@ -443,7 +443,7 @@ ngx_mam_login_session(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    if (!ngx_mam_outcome(v, "ok")) {
+    if (ngx_mam_outcome(v) != MAM_OUTCOME_OK) {
         ngx_mam_fail(r, NGX_HTTP_FORBIDDEN, "account is not active");
         return;
     }
@@ -724,15 +724,18 @@ ngx_mam_refresh_clear_cookie(ngx_http_request_t *r)
 static void
 ngx_mam_refresh_done(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    json_t  *v;
-    char    *refresh = data;
+    json_t         *v;
+    char           *refresh = data;
+    mam_outcome_t   outcome;
 
     v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
         return;
     }
 
-    if (ngx_mam_outcome(v, "ok")) {
+    outcome = ngx_mam_outcome(v);
+
+    if (outcome == MAM_OUTCOME_OK) {
         ngx_mam_accounts_send_tokens(r, v, refresh);
         return;
     }
@@ -740,7 +743,7 @@ ngx_mam_refresh_done(ngx_http_request_t *r, PGresult *res, void *data)
     (void) ngx_mam_refresh_clear_cookie(r);
 
     ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED,
-                 ngx_mam_outcome(v, "reuse")
+                 outcome == MAM_OUTCOME_REUSE
                  ? "refresh token reuse detected: the session was revoked"
                  : "invalid or expired refresh token");
 }

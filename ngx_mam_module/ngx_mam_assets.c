@@ -28,19 +28,22 @@
 
 /* what the asset functions answer besides "ok" */
 static const ngx_mam_outcome_t  ngx_mam_asset_outcomes[] = {
-    { "not_found", NGX_HTTP_NOT_FOUND, "no such asset", NULL },
-    { "forbidden", NGX_HTTP_FORBIDDEN,
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset", NULL },
+    { MAM_OUTCOME_FORBIDDEN, NGX_HTTP_FORBIDDEN,
       "only the owner or an admin may change this asset", NULL },
-    { "not_yours", NGX_HTTP_FORBIDDEN, "staging_key: not your upload", NULL },
-    { "invalid", NGX_HTTP_BAD_REQUEST, "staging_key: no such upload", NULL },
-    { "incomplete", NGX_HTTP_BAD_REQUEST,
+    { MAM_OUTCOME_NOT_YOURS, NGX_HTTP_FORBIDDEN,
+      "staging_key: not your upload", NULL },
+    { MAM_OUTCOME_INVALID, NGX_HTTP_BAD_REQUEST,
+      "staging_key: no such upload", NULL },
+    { MAM_OUTCOME_INCOMPLETE, NGX_HTTP_BAD_REQUEST,
       "staging_key: the upload is not complete", NULL },
-    { "taken", NGX_HTTP_CONFLICT,
+    { MAM_OUTCOME_TAKEN, NGX_HTTP_CONFLICT,
       "staging_key: the upload belongs to another asset", NULL },
-    { "nothing", NGX_HTTP_CONFLICT, "nothing in staging to promote", NULL },
-    { "busy", NGX_HTTP_CONFLICT, "a promote of this asset is in progress",
-      NULL },
-    { NULL, 0, NULL, NULL }
+    { MAM_OUTCOME_NOTHING, NGX_HTTP_CONFLICT,
+      "nothing in staging to promote", NULL },
+    { MAM_OUTCOME_BUSY, NGX_HTTP_CONFLICT,
+      "a promote of this asset is in progress", NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 
 

@@ -559,7 +559,7 @@ ngx_mam_events_start(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    if (!ngx_mam_outcome(v, "ok")) {
+    if (ngx_mam_outcome(v) != MAM_OUTCOME_OK) {
         ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset");
         return;
     }

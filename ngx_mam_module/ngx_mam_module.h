@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "mam_jwt.h"
+#include "mam_outcome.h"
 #include "mam_s3.h"
 
 
@@ -270,7 +271,7 @@ ngx_int_t ngx_mam_body_string(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 ngx_int_t ngx_mam_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 const char *ngx_mam_message(ngx_pool_t *pool, const char *fmt, ...);
-ngx_uint_t ngx_mam_outcome(json_t *v, const char *outcome);
+mam_outcome_t ngx_mam_outcome(json_t *v);
 
 /* ngx_mam_auth.c */
 void ngx_mam_auth_gate(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);

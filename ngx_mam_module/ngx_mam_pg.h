@@ -108,9 +108,10 @@ struct ngx_mam_field_s {
 
 
 /* an outcome of a SQL function and its answer; message is a format of
- * one double, v[detail], when detail is set */
+ * one double, v[detail], when detail is set.  A map ends with a row of
+ * MAM_OUTCOME_NONE. */
 typedef struct {
-    const char               *outcome;
+    mam_outcome_t             outcome;
     ngx_uint_t                status;
     const char               *message;
     const char               *detail;
@@ -126,7 +127,7 @@ struct ngx_mam_statement_s {
     const char               *any_field_message;
     /* the answer: rows → JSON, or else the outcome map */
     ngx_mam_pg_handler_pt     rows;
-    const ngx_mam_outcome_t  *outcomes;  /* NULL-named row ends */
+    const ngx_mam_outcome_t  *outcomes;
     ngx_uint_t                status;    /* of "ok" */
     const char               *name;      /* answer {name: ...}; NULL: 204 */
 };

@@ -227,13 +227,23 @@ ngx_mam_preview_dispatch(ngx_http_request_t *r, json_t *entry,
 
 /* --- POST /api/preview --------------------------------------------------- */
 
+/* what mam_preview_request() refuses with */
+static const ngx_mam_outcome_t  ngx_mam_preview_outcomes[] = {
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset or version",
+      NULL },
+    { MAM_OUTCOME_FORBIDDEN, NGX_HTTP_FORBIDDEN,
+      "only the owner or an admin may request a preview", NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
+};
+
+
 static void
 ngx_mam_preview_answer(ngx_http_request_t *r, void *data)
 {
     json_t  *v = data;
 
     ngx_http_finalize_request(r, ngx_mam_send_json(r,
-                    ngx_mam_outcome(v, "ready") ? NGX_HTTP_OK
+                    ngx_mam_outcome(v) == MAM_OUTCOME_READY ? NGX_HTTP_OK
                                                  : NGX_HTTP_ACCEPTED,
                     json_object_get(v, "status")));
 }
@@ -251,25 +261,22 @@ ngx_mam_preview_requested(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    if (ngx_mam_outcome(v, "not_found")) {
-        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset or version");
-        return;
-    }
+    switch (ngx_mam_outcome(v)) {
 
-    if (ngx_mam_outcome(v, "forbidden")) {
-        ngx_mam_fail(r, NGX_HTTP_FORBIDDEN,
-                     "only the owner or an admin may request a preview");
-        return;
-    }
-
-    if (ngx_mam_outcome(v, "queued")) {
+    case MAM_OUTCOME_QUEUED:
         ngx_mam_preview_dispatch(r, json_object_get(v, "entry"),
                                  json_object_get(v, "event"),
                                  ngx_mam_preview_answer, v);
         return;
-    }
 
-    ngx_mam_preview_answer(r, v);
+    case MAM_OUTCOME_READY:
+    case MAM_OUTCOME_EXISTING:
+        ngx_mam_preview_answer(r, v);
+        return;
+
+    default:
+        ngx_mam_refuse_outcome(r, v, ngx_mam_preview_outcomes);
+    }
 }
 
 
@@ -370,7 +377,7 @@ ngx_mam_preview_status_found(ngx_http_request_t *r, PGresult *res,
         return;
     }
 
-    if (!ngx_mam_outcome(v, "ok")) {
+    if (ngx_mam_outcome(v) != MAM_OUTCOME_OK) {
         ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset or version");
         return;
     }
@@ -480,7 +487,7 @@ ngx_mam_preview_callback_done(ngx_http_request_t *r, PGresult *res,
         return;
     }
 
-    if (ngx_mam_outcome(v, "unknown")) {
+    if (ngx_mam_outcome(v) == MAM_OUTCOME_UNKNOWN) {
         ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such job for this version");
         return;
     }

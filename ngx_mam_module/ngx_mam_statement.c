@@ -171,7 +171,7 @@ ngx_mam_outcome_ok(ngx_http_request_t *r, PGresult *res,
         return NULL;
     }
 
-    if (!ngx_mam_outcome(v, "ok")) {
+    if (ngx_mam_outcome(v) != MAM_OUTCOME_OK) {
         ngx_mam_refuse_outcome(r, v, map);
         return NULL;
     }
@@ -186,17 +186,18 @@ void
 ngx_mam_refuse_outcome(ngx_http_request_t *r, json_t *v,
     const ngx_mam_outcome_t *map)
 {
-    const char               *outcome, *message;
+    const char               *message, *name;
+    mam_outcome_t             outcome;
     const ngx_mam_outcome_t  *o;
 
-    outcome = json_string_value(json_object_get(v, "outcome"));
+    outcome = ngx_mam_outcome(v);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mam: statement answered \"%s\"",
-                   outcome ? outcome : "(none)");
+                   mam_outcome_name(outcome));
 
-    for (o = map; outcome && o->outcome; o++) {
-        if (ngx_strcmp(o->outcome, outcome) == 0) {
+    for (o = map; outcome != MAM_OUTCOME_NONE && o->outcome; o++) {
+        if (o->outcome == outcome) {
             message = o->detail
                       ? ngx_mam_message(r->pool, o->message,
                             json_number_value(json_object_get(v, o->detail)))
@@ -207,9 +208,10 @@ ngx_mam_refuse_outcome(ngx_http_request_t *r, json_t *v,
         }
     }
 
+    name = json_string_value(json_object_get(v, "outcome"));
+
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "mam: unexpected outcome \"%s\"",
-                  outcome ? outcome : "(none)");
+                  "mam: unexpected outcome \"%s\"", name ? name : "(none)");
 
     ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
 }

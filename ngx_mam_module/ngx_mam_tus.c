@@ -230,7 +230,7 @@ ngx_mam_tus_completed(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    if (!ngx_mam_outcome(v, "ok")) {
+    if (ngx_mam_outcome(v) != MAM_OUTCOME_OK) {
         ngx_mam_fail(r, NGX_HTTP_CONFLICT,
                      "the key already holds a complete upload");
         return;
@@ -451,7 +451,7 @@ ngx_mam_tus_check(ngx_http_request_t *r, ngx_mam_tus_t *t, json_t *v,
 
     *message = NULL;
 
-    if (ngx_mam_outcome(v, "missing")) {
+    if (ngx_mam_outcome(v) == MAM_OUTCOME_MISSING) {
         *message = "unknown upload";
         return NGX_HTTP_NOT_FOUND;
     }
