@@ -364,55 +364,29 @@ ngx_mam_preview_request_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
 /* --- GET /api/preview/status --------------------------------------------- */
 
-static void
-ngx_mam_preview_status_found(ngx_http_request_t *r, PGresult *res,
-    void *data)
-{
-    json_t  *v;
+static const ngx_mam_outcome_t  ngx_mam_preview_status_outcomes[] = {
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset or version",
+      NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
+};
 
-    (void) data;
+/* the version, or the asset's latest, from the query string (a body is
+ * not looked at) */
+static const ngx_mam_field_t  ngx_mam_preview_status_fields[] = {
+    { "version_id", ngx_mam_field_query_uuid, 0, 0, 0 },
+    { "asset_id", ngx_mam_field_query_uuid, 0, 0, 0 },
+    { NULL, NULL, 0, 0, 0 }
+};
 
-    v = ngx_mam_pg_request_json(r, res);
-    if (v == NULL) {
-        return;
-    }
-
-    if (ngx_mam_outcome(v) != MAM_OUTCOME_OK) {
-        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset or version");
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK,
-                                             json_object_get(v, "status")));
-}
-
-
-ngx_int_t
-ngx_mam_preview_status_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
-{
-    const char  **values, *message;
-
-    values = ngx_pcalloc(r->pool, 2 * sizeof(char *));
-    if (values == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    ctx->body = NULL;
-
-    message = ngx_mam_preview_target(r, ctx, &values[0], &values[1]);
-    if (message != NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
-    }
-
-    if (ngx_mam_pg_query(r, "SELECT mam_preview_status($1, $2)", 2, values,
-                         ngx_mam_preview_status_found, NULL)
-        != NGX_OK)
-    {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    return NGX_DONE;
-}
+/* GET /api/preview/status: answers the status object itself */
+const ngx_mam_statement_t  ngx_mam_preview_status = {
+    "SELECT mam_preview_status($1, $2)", 2,
+    { NGX_MAM_ARG_FIELD(0), NGX_MAM_ARG_FIELD(1) },
+    ngx_mam_preview_status_fields,
+    NGX_MAM_STATEMENT_ANY_FIELD | NGX_MAM_STATEMENT_BARE,
+    "version_id or asset_id: required",
+    NULL, ngx_mam_preview_status_outcomes, NGX_HTTP_OK, "status"
+};
 
 
 /* --- POST /api/preview/callback ------------------------------------------ */

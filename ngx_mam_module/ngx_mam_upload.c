@@ -685,24 +685,20 @@ ngx_mam_upload_state(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
+/* what mam_upload_terminate() refuses with */
+static const ngx_mam_outcome_t  ngx_mam_terminate_outcomes[] = {
+    { MAM_OUTCOME_CONFLICT, NGX_HTTP_GONE, "the upload has ended", NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
+};
+
+
 static void
 ngx_mam_upload_terminated(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    json_t  *v;
-
     (void) data;
 
-    v = ngx_mam_pg_request_json(r, res);
-    if (v == NULL) {
-        return;
-    }
-
-    if (ngx_mam_outcome(v) != MAM_OUTCOME_OK) {
-        ngx_mam_fail(r, NGX_HTTP_GONE, "the upload has ended");
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_mam_send_no_content(r));
+    ngx_mam_answer_outcome(r, res, ngx_mam_terminate_outcomes,
+                           NGX_HTTP_NO_CONTENT, NULL);
 }
 
 
