@@ -13,7 +13,7 @@ NGINX_MODULES_DIR ?= /usr/lib/nginx/modules
 
 MODULE = $(BUILDDIR)/modules/ngx_mam_module.so
 MODULE_SRCS = $(wildcard ngx_mam_module/*.c ngx_mam_module/*.h \
-                         ngx_mam_module/config libmam/*.h)
+                         ngx_mam_module/config libmam/*.h libmam/*.def)
 
 # libmam: each object compiled once, position-independent (the module's .so
 # links the same archive as transcoderd, the unit tests and the tools), with
@@ -35,7 +35,7 @@ all: libmam module unit transcoderd spa tools
 
 libmam: $(LIBMAM)
 
-$(BUILDDIR)/libmam/%.o: libmam/%.c libmam/*.h $(BUILDDIR)/config.mk
+$(BUILDDIR)/libmam/%.o: libmam/%.c libmam/*.h libmam/*.def $(BUILDDIR)/config.mk
 	mkdir -p $(dir $@)
 	$(CC) $(LIBMAM_CFLAGS_ALL) -c -o $@ $<
 
@@ -49,7 +49,7 @@ TOOLS = $(BUILDDIR)/mam-edge-key
 
 tools: $(TOOLS)
 
-$(BUILDDIR)/mam-edge-key: tools/mam-edge-key.c $(LIBMAM) libmam/*.h
+$(BUILDDIR)/mam-edge-key: tools/mam-edge-key.c $(LIBMAM) libmam/*.h libmam/*.def
 	$(CC) $(UNIT_CFLAGS) -O2 -o $@ $< $(LIBMAM) $(UNIT_LIBS)
 
 # the SPA's packages from the lock file; hls.js and tus-js-client are
@@ -96,7 +96,7 @@ transcoderd: $(TD_BIN)
 # libmam.a before the libraries its objects call (TD_LIBS: only those
 # transcoderd's own code and the objects it pulls need; t/62 checks that
 # libjwt and libargon2 stay out)
-$(TD_BIN): $(BUILDDIR)/config.mk $(TD_SRCS) transcoderd/*.h $(LIBMAM) libmam/*.h
+$(TD_BIN): $(BUILDDIR)/config.mk $(TD_SRCS) transcoderd/*.h $(LIBMAM) libmam/*.h libmam/*.def
 	$(CC) $(TD_CFLAGS_ALL) -o $@ $(TD_SRCS) $(LIBMAM) $(TD_LIBS) -lm -pthread
 
 # the renderer's confinement, from transcoderd's own source
@@ -104,7 +104,7 @@ $(BUILDDIR)/t/unit/sandbox: t/unit/sandbox.c t/unit/tap.h transcoderd/sandbox.c 
 	mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -Itranscoderd -o $@ $< transcoderd/sandbox.c -lseccomp -pthread
 
-$(BUILDDIR)/t/unit/%: t/unit/%.c t/unit/tap.h $(LIBMAM) libmam/*.h
+$(BUILDDIR)/t/unit/%: t/unit/%.c t/unit/tap.h $(LIBMAM) libmam/*.h libmam/*.def
 	mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(LIBMAM) $(UNIT_LIBS)
 
@@ -128,7 +128,7 @@ bench: deps
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS = $(patsubst t/fuzz/%.c,$(BUILDDIR)/fuzz/%,$(wildcard t/fuzz/*.c))
 
-$(BUILDDIR)/fuzz/%: t/fuzz/%.c $(LIBMAM_SRCS) libmam/*.h
+$(BUILDDIR)/fuzz/%: t/fuzz/%.c $(LIBMAM_SRCS) libmam/*.h libmam/*.def
 	mkdir -p $(dir $@)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -Ilibmam -o $@ $< $(LIBMAM_SRCS) $(UNIT_LIBS)

@@ -271,7 +271,7 @@ ngx_mam_register_created(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    if (ngx_mam_outcome(v, "taken")) {
+    if (ngx_mam_outcome(v) == MAM_OUTCOME_TAKEN) {
         ngx_mam_fail(r, NGX_HTTP_CONFLICT, "email: already registered");
         return;
     }
@@ -432,19 +432,23 @@ ngx_mam_login_forgive(ngx_http_request_t *r, ngx_mam_login_t *lg)
 }
 
 
+/* what mam_session_create() refuses with: the account changed between
+ * the lookup and the session */
+static const ngx_mam_outcome_t  ngx_mam_session_outcomes[] = {
+    { MAM_OUTCOME_INACTIVE, NGX_HTTP_FORBIDDEN, "account is not active",
+      NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
+};
+
+
 static void
 ngx_mam_login_session(ngx_http_request_t *r, PGresult *res, void *data)
 {
     json_t           *v;
     ngx_mam_login_t  *lg = data;
 
-    v = ngx_mam_pg_request_json(r, res);
+    v = ngx_mam_outcome_ok(r, res, ngx_mam_session_outcomes);
     if (v == NULL) {
-        return;
-    }
-
-    if (!ngx_mam_outcome(v, "ok")) {
-        ngx_mam_fail(r, NGX_HTTP_FORBIDDEN, "account is not active");
         return;
     }
 
@@ -724,15 +728,18 @@ ngx_mam_refresh_clear_cookie(ngx_http_request_t *r)
 static void
 ngx_mam_refresh_done(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    json_t  *v;
-    char    *refresh = data;
+    json_t         *v;
+    char           *refresh = data;
+    mam_outcome_t   outcome;
 
     v = ngx_mam_pg_request_json(r, res);
     if (v == NULL) {
         return;
     }
 
-    if (ngx_mam_outcome(v, "ok")) {
+    outcome = ngx_mam_outcome(v);
+
+    if (outcome == MAM_OUTCOME_OK) {
         ngx_mam_accounts_send_tokens(r, v, refresh);
         return;
     }
@@ -740,7 +747,7 @@ ngx_mam_refresh_done(ngx_http_request_t *r, PGresult *res, void *data)
     (void) ngx_mam_refresh_clear_cookie(r);
 
     ngx_mam_fail(r, NGX_HTTP_UNAUTHORIZED,
-                 ngx_mam_outcome(v, "reuse")
+                 outcome == MAM_OUTCOME_REUSE
                  ? "refresh token reuse detected: the session was revoked"
                  : "invalid or expired refresh token");
 }
@@ -850,38 +857,20 @@ ngx_mam_logout_done(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
-ngx_int_t
-ngx_mam_logout_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
-{
-    json_t       *all;
-    const char  **values;
+static const ngx_mam_field_t  ngx_mam_logout_fields[] = {
+    { "all", ngx_mam_field_boolean, 0, 0, 0 },
+    { NULL, NULL, 0, 0, 0 }
+};
 
-    all = ctx->body ? json_object_get(ctx->body, "all") : NULL;
-
-    if (all != NULL && !json_is_boolean(all) && !json_is_null(all)) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "all: must be a boolean");
-    }
-
-    values = ngx_palloc(r->pool, 4 * sizeof(char *));
-    if (values == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    values[0] = ctx->user.sub;
-    values[1] = ctx->user.sid;
-    values[2] = json_is_true(all) ? "true" : "false";
-    values[3] = ngx_mam_ip(r);
-
-    if (ngx_mam_pg_query(r, "SELECT mam_logout($1, $2, $3, $4)", 4, values,
-                         ngx_mam_logout_done, NULL)
-        != NGX_OK)
-    {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    return NGX_DONE;
-}
+/* POST /auth/logout: this session, or with "all" every session of the
+ * user; the answer clears the refresh cookie */
+const ngx_mam_statement_t  ngx_mam_logout = {
+    "SELECT mam_logout($1, $2, $3, $4)", 4,
+    { NGX_MAM_ARG_USER, NGX_MAM_ARG_SID, NGX_MAM_ARG_FIELD(0),
+      NGX_MAM_ARG_IP },
+    ngx_mam_logout_fields, 0, NULL,
+    ngx_mam_logout_done, NULL, NGX_HTTP_NO_CONTENT, NULL
+};
 
 
 /* --- GET /auth/me ------------------------------------------------------- */

@@ -28,19 +28,22 @@
 
 /* what the asset functions answer besides "ok" */
 static const ngx_mam_outcome_t  ngx_mam_asset_outcomes[] = {
-    { "not_found", NGX_HTTP_NOT_FOUND, "no such asset", NULL },
-    { "forbidden", NGX_HTTP_FORBIDDEN,
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset", NULL },
+    { MAM_OUTCOME_FORBIDDEN, NGX_HTTP_FORBIDDEN,
       "only the owner or an admin may change this asset", NULL },
-    { "not_yours", NGX_HTTP_FORBIDDEN, "staging_key: not your upload", NULL },
-    { "invalid", NGX_HTTP_BAD_REQUEST, "staging_key: no such upload", NULL },
-    { "incomplete", NGX_HTTP_BAD_REQUEST,
+    { MAM_OUTCOME_NOT_YOURS, NGX_HTTP_FORBIDDEN,
+      "staging_key: not your upload", NULL },
+    { MAM_OUTCOME_INVALID, NGX_HTTP_BAD_REQUEST,
+      "staging_key: no such upload", NULL },
+    { MAM_OUTCOME_INCOMPLETE, NGX_HTTP_BAD_REQUEST,
       "staging_key: the upload is not complete", NULL },
-    { "taken", NGX_HTTP_CONFLICT,
+    { MAM_OUTCOME_TAKEN, NGX_HTTP_CONFLICT,
       "staging_key: the upload belongs to another asset", NULL },
-    { "nothing", NGX_HTTP_CONFLICT, "nothing in staging to promote", NULL },
-    { "busy", NGX_HTTP_CONFLICT, "a promote of this asset is in progress",
-      NULL },
-    { NULL, 0, NULL, NULL }
+    { MAM_OUTCOME_NOTHING, NGX_HTTP_CONFLICT,
+      "nothing in staging to promote", NULL },
+    { MAM_OUTCOME_BUSY, NGX_HTTP_CONFLICT,
+      "a promote of this asset is in progress", NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 
 
@@ -50,13 +53,6 @@ ngx_mam_assets_answer(ngx_http_request_t *r, PGresult *res, ngx_uint_t status,
     const char *name)
 {
     ngx_mam_answer_outcome(r, res, ngx_mam_asset_outcomes, status, name);
-}
-
-
-static const char *
-ngx_mam_assets_admin(ngx_mam_ctx_t *ctx)
-{
-    return ngx_mam_has_role(ctx, MAM_ROLE_ADMIN) ? "true" : "false";
 }
 
 
@@ -121,28 +117,6 @@ static const ngx_mam_field_t  ngx_mam_asset_update_fields[] = {
     { "staging_key", ngx_mam_assets_staging_key, 1, MAM_KEY_MAX_LEN, 0 },
     { NULL, NULL, 0, 0, 0 }
 };
-
-
-/* title, description, staging_key of a create body */
-static const char *
-ngx_mam_assets_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
-    const char **values)
-{
-    ngx_uint_t              i;
-    const char             *message;
-    const ngx_mam_field_t  *f;
-
-    for (i = 0; ngx_mam_asset_create_fields[i].name; i++) {
-        f = &ngx_mam_asset_create_fields[i];
-
-        message = f->check(r, ctx, f, &values[i]);
-        if (message != NULL) {
-            return message;
-        }
-    }
-
-    return NULL;
-}
 
 
 /* PATCH /api/assets/:id: the owner or an admin; a new staging_key is the
@@ -236,13 +210,13 @@ ngx_mam_assets_staged(ngx_http_request_t *r, void *data)
 ngx_int_t
 ngx_mam_assets_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
+    ngx_uint_t             present;
     const char            *fields[3], **values, *message;
     ngx_mam_create_t      *cr;
     ngx_mam_main_conf_t   *mcf;
 
-    ngx_memzero(fields, sizeof(fields));
-
-    message = ngx_mam_assets_fields(r, ctx, fields);
+    message = ngx_mam_fields_check(r, ctx, ngx_mam_asset_create_fields,
+                                   fields, &present);
     if (message != NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
     }
@@ -832,43 +806,51 @@ const ngx_mam_statement_t  ngx_mam_asset_get = {
 
 /* --- DELETE /api/assets/:id ---------------------------------------------- */
 
-typedef struct {
-    ngx_mam_storage_op_t      op;
-} ngx_mam_delete_t;
-
-
 static void
 ngx_mam_assets_previews_removed(ngx_http_request_t *r, void *data)
 {
     ngx_mam_storage_op_t  *op = data;
-    ngx_mam_delete_t      *del = op->data;
 
-    if (del->op.rc != MAM_STORAGE_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, del->op.err,
+    if (op->rc != MAM_STORAGE_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, op->err,
                       "mam: previews \"%s\" of a deleted asset could not be "
-                      "removed", del->op.key);
+                      "removed", op->key);
     }
 
     ngx_http_finalize_request(r, ngx_mam_send_no_content(r));
 }
 
 
+/* the asset is deleted: its previews go (the masters stay: a soft delete
+ * keeps them), then 204 */
 static void
 ngx_mam_assets_deleted(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    json_t            *v;
-    ngx_mam_delete_t  *del = data;
+    json_t                *v;
+    const char            *id;
+    ngx_mam_ctx_t         *ctx;
+    ngx_mam_storage_op_t  *op;
+
+    (void) data;
 
     v = ngx_mam_outcome_ok(r, res, ngx_mam_asset_outcomes);
     if (v == NULL) {
         return;
     }
 
-    /* soft delete: the masters stay, the previews go */
-    del->op.op = NGX_MAM_STORAGE_REMOVE_TREE;
-    del->op.data = del;
+    ctx = ngx_http_get_module_ctx(r, ngx_mam_api_module);
+    id = ngx_mam_param_uuid(r, ctx, "id");
+    op = ngx_pcalloc(r->pool, sizeof(ngx_mam_storage_op_t));
 
-    if (ngx_mam_storage_run(r, &del->op, ngx_mam_assets_previews_removed)
+    if (id == NULL || op == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    op->op = NGX_MAM_STORAGE_REMOVE_TREE;
+    op->key = ngx_mam_message(r->pool, MAM_AREA_PREVIEWS "%s", id);
+
+    if (ngx_mam_storage_run(r, op, ngx_mam_assets_previews_removed)
         != NGX_OK)
     {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
@@ -876,40 +858,13 @@ ngx_mam_assets_deleted(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
-ngx_int_t
-ngx_mam_assets_delete_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
-{
-    const char        **values, *id;
-    ngx_mam_delete_t   *del;
-
-    id = ngx_mam_param_uuid(r, ctx, "id");
-    if (id == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "id: must be a UUID");
-    }
-
-    del = ngx_pcalloc(r->pool, sizeof(ngx_mam_delete_t));
-    values = ngx_palloc(r->pool, 4 * sizeof(char *));
-    if (del == NULL || values == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    del->op.key = ngx_mam_message(r->pool, MAM_AREA_PREVIEWS "%s", id);
-
-    values[0] = id;
-    values[1] = ctx->user.sub;
-    values[2] = ngx_mam_assets_admin(ctx);
-    values[3] = ngx_mam_ip(r);
-
-    if (ngx_mam_pg_query(r, "SELECT mam_asset_delete($1, $2, $3, $4)", 4,
-                         values, ngx_mam_assets_deleted, del)
-        != NGX_OK)
-    {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    return NGX_DONE;
-}
+/* DELETE /api/assets/:id: the owner or an admin; a soft delete */
+const ngx_mam_statement_t  ngx_mam_asset_delete = {
+    "SELECT mam_asset_delete($1, $2, $3, $4)", 4,
+    { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN, NGX_MAM_ARG_IP },
+    NULL, 0, NULL,
+    ngx_mam_assets_deleted, NULL, NGX_HTTP_NO_CONTENT, NULL
+};
 
 
 /* --- POST /api/promote --------------------------------------------------- */
@@ -1078,7 +1033,7 @@ ngx_mam_promote_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
     values[0] = ngx_mam_cstr(r->pool, &id);
     values[1] = ctx->user.sub;
-    values[2] = ngx_mam_assets_admin(ctx);
+    values[2] = ngx_mam_has_role(ctx, MAM_ROLE_ADMIN) ? "true" : "false";
 
     if (values[0] == NULL
         || ngx_mam_pg_query(r, "SELECT mam_promote_begin($1, $2, $3)", 3,

@@ -97,20 +97,20 @@ ngx_mam_comments_timestamp(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 
 /* what the comment functions answer besides "ok" */
 static const ngx_mam_outcome_t  ngx_mam_comment_create_outcomes[] = {
-    { "not_found", NGX_HTTP_NOT_FOUND, "no such asset", NULL },
-    { "bad_version", NGX_HTTP_BAD_REQUEST,
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset", NULL },
+    { MAM_OUTCOME_BAD_VERSION, NGX_HTTP_BAD_REQUEST,
       "version_id: not a version of this asset", NULL },
-    { "beyond", NGX_HTTP_BAD_REQUEST,
+    { MAM_OUTCOME_BEYOND, NGX_HTTP_BAD_REQUEST,
       "timestamp_sec: must be at most the duration (%.3f s)",
       "duration_sec" },
-    { NULL, 0, NULL, NULL }
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 
 static const ngx_mam_outcome_t  ngx_mam_comment_delete_outcomes[] = {
-    { "not_found", NGX_HTTP_NOT_FOUND, "no such comment", NULL },
-    { "forbidden", NGX_HTTP_FORBIDDEN,
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such comment", NULL },
+    { MAM_OUTCOME_FORBIDDEN, NGX_HTTP_FORBIDDEN,
       "only the author or an admin may delete a comment", NULL },
-    { NULL, 0, NULL, NULL }
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 
 

@@ -473,9 +473,11 @@ typedef struct {
 
 /* what mam_preview_playable() answers besides "ok" */
 static const ngx_mam_outcome_t  ngx_mam_sign_outcomes[] = {
-    { "not_found", NGX_HTTP_NOT_FOUND, "no such asset or version", NULL },
-    { "not_ready", NGX_HTTP_CONFLICT, "the preview is not ready", NULL },
-    { NULL, 0, NULL, NULL }
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset or version",
+      NULL },
+    { MAM_OUTCOME_NOT_READY, NGX_HTTP_CONFLICT, "the preview is not ready",
+      NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 
 

@@ -541,6 +541,13 @@ ngx_mam_events_exit(void)
 
 /* --- the request ----------------------------------------------------------- */
 
+/* what mam_preview_status() refuses with */
+static const ngx_mam_outcome_t  ngx_mam_events_outcomes[] = {
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset", NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
+};
+
+
 static void
 ngx_mam_events_start(ngx_http_request_t *r, PGresult *res, void *data)
 {
@@ -554,13 +561,8 @@ ngx_mam_events_start(ngx_http_request_t *r, PGresult *res, void *data)
     ngx_pool_cleanup_t   *cln;
     ngx_mam_sub_t        *sub = data;
 
-    v = ngx_mam_pg_request_json(r, res);
+    v = ngx_mam_outcome_ok(r, res, ngx_mam_events_outcomes);
     if (v == NULL) {
-        return;
-    }
-
-    if (!ngx_mam_outcome(v, "ok")) {
-        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset");
         return;
     }
 

@@ -507,13 +507,15 @@ ngx_mam_add_header(ngx_http_request_t *r, const char *name, ngx_str_t *value)
 }
 
 
-/* v's "outcome" (what the SQL functions return) is outcome */
-ngx_uint_t
-ngx_mam_outcome(json_t *v, const char *outcome)
+/* v's "outcome" (what the SQL functions answer) as the enum of
+ * libmam/mam_outcomes.def: mapped once per answer, then compared as a
+ * number; MAM_OUTCOME_NONE when v has none or one not in the list */
+mam_outcome_t
+ngx_mam_outcome(json_t *v)
 {
-    const char  *s;
+    json_t  *o;
 
-    s = json_string_value(json_object_get(v, "outcome"));
+    o = json_object_get(v, "outcome");
 
-    return s != NULL && ngx_strcmp(s, outcome) == 0;
+    return mam_outcome_of(json_string_value(o), json_string_length(o));
 }

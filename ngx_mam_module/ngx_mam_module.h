@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "mam_jwt.h"
+#include "mam_outcome.h"
 #include "mam_s3.h"
 
 
@@ -292,7 +293,7 @@ ngx_int_t ngx_mam_body_string(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 ngx_int_t ngx_mam_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 const char *ngx_mam_message(ngx_pool_t *pool, const char *fmt, ...);
-ngx_uint_t ngx_mam_outcome(json_t *v, const char *outcome);
+mam_outcome_t ngx_mam_outcome(json_t *v);
 
 /* ngx_mam_auth.c */
 void ngx_mam_auth_gate(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
@@ -336,18 +337,11 @@ ngx_int_t ngx_mam_health_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_register_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_login_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_refresh_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
-ngx_int_t ngx_mam_logout_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_me_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
-ngx_int_t ngx_mam_users_list_handler(ngx_http_request_t *r,
-    ngx_mam_ctx_t *ctx);
-ngx_int_t ngx_mam_users_update_handler(ngx_http_request_t *r,
-    ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_presign_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_assets_create_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_assets_list_handler(ngx_http_request_t *r,
-    ngx_mam_ctx_t *ctx);
-ngx_int_t ngx_mam_assets_delete_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_promote_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_sign_preview_handler(ngx_http_request_t *r,
@@ -360,11 +354,14 @@ extern const ngx_mam_statement_t  ngx_mam_comment_create;
 extern const ngx_mam_statement_t  ngx_mam_comment_delete;
 extern const ngx_mam_statement_t  ngx_mam_asset_get;
 extern const ngx_mam_statement_t  ngx_mam_asset_update;
+extern const ngx_mam_statement_t  ngx_mam_asset_delete;
 extern const ngx_mam_statement_t  ngx_mam_user_me;
+extern const ngx_mam_statement_t  ngx_mam_logout;
+extern const ngx_mam_statement_t  ngx_mam_users_list;
+extern const ngx_mam_statement_t  ngx_mam_users_update;
+extern const ngx_mam_statement_t  ngx_mam_preview_status;
 
 ngx_int_t ngx_mam_preview_request_handler(ngx_http_request_t *r,
-    ngx_mam_ctx_t *ctx);
-ngx_int_t ngx_mam_preview_status_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_preview_callback_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);

@@ -154,7 +154,7 @@ ngx_mam_mp_recorded(ngx_http_request_t *r, PGresult *res, void *data)
     ngx_mam_mp_t  *mp = data;
 
     v = ngx_mam_pg_json(r->pool, res);
-    if (v == NULL || !ngx_mam_outcome(v, "ok")) {
+    if (v == NULL || ngx_mam_outcome(v) != MAM_OUTCOME_OK) {
         ngx_mam_pg_fail_request(r, res);
         return;
     }
@@ -387,7 +387,7 @@ ngx_mam_mp_check(ngx_http_request_t *r, ngx_mam_mp_t *mp, json_t *v,
 
     *message = NULL;
 
-    if (ngx_mam_outcome(v, "missing")) {
+    if (ngx_mam_outcome(v) == MAM_OUTCOME_MISSING) {
         return NGX_HTTP_NOT_FOUND;
     }
 

@@ -86,6 +86,7 @@ void ngx_mam_list_send(ngx_http_request_t *r, PGresult *res, int col, int n,
 #define NGX_MAM_ARG_USER      2       /* the token's user */
 #define NGX_MAM_ARG_ADMIN     3       /* "true" when the user is an admin */
 #define NGX_MAM_ARG_IP        4       /* the client's address */
+#define NGX_MAM_ARG_SID       5       /* the token's session */
 #define NGX_MAM_ARG_FIELD(n)  (0x100 + (n))   /* body field n, or NULL */
 
 #define NGX_MAM_STATEMENT_MAX_ARGS    8
@@ -93,6 +94,8 @@ void ngx_mam_list_send(ngx_http_request_t *r, PGresult *res, int col, int n,
 
 /* refuse a body without any of the fields */
 #define NGX_MAM_STATEMENT_ANY_FIELD   0x01
+/* "ok" answers v[name] itself, not {name: v[name]} */
+#define NGX_MAM_STATEMENT_BARE        0x02
 
 
 typedef struct ngx_mam_field_s  ngx_mam_field_t;
@@ -103,7 +106,7 @@ typedef const char *(*ngx_mam_field_pt)(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx, const ngx_mam_field_t *f, const char **out);
 
 struct ngx_mam_field_s {
-    const char               *name;
+    const char               *name;     /* in the body, or the query string */
     ngx_mam_field_pt          check;
     size_t                    min;       /* characters, for text */
     size_t                    max;
@@ -112,9 +115,10 @@ struct ngx_mam_field_s {
 
 
 /* an outcome of a SQL function and its answer; message is a format of
- * one double, v[detail], when detail is set */
+ * one double, v[detail], when detail is set.  A map ends with a row of
+ * MAM_OUTCOME_NONE. */
 typedef struct {
-    const char               *outcome;
+    mam_outcome_t             outcome;
     ngx_uint_t                status;
     const char               *message;
     const char               *detail;
@@ -128,9 +132,12 @@ struct ngx_mam_statement_s {
     const ngx_mam_field_t    *fields;    /* NULL-named row ends; or NULL */
     ngx_uint_t                flags;     /* NGX_MAM_STATEMENT_* */
     const char               *any_field_message;
-    /* the answer: rows → JSON, or else the outcome map */
+    /* the answer: rows → JSON, or else the outcome map.  A route whose
+     * answer takes one more step that is not a query (storage, Redis)
+     * gives its own function as rows, called with the statement's result
+     * as any row function is. */
     ngx_mam_pg_handler_pt     rows;
-    const ngx_mam_outcome_t  *outcomes;  /* NULL-named row ends */
+    const ngx_mam_outcome_t  *outcomes;
     ngx_uint_t                status;    /* of "ok" */
     const char               *name;      /* answer {name: ...}; NULL: 204 */
 };
@@ -145,10 +152,16 @@ void ngx_mam_refuse_outcome(ngx_http_request_t *r, json_t *v,
     const ngx_mam_outcome_t *map);
 json_t *ngx_mam_outcome_ok(ngx_http_request_t *r, PGresult *res,
     const ngx_mam_outcome_t *map);
+const char *ngx_mam_fields_check(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *fields, const char **values, ngx_uint_t *present);
 const char *ngx_mam_field_text(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const ngx_mam_field_t *f, const char **out);
 const char *ngx_mam_field_uuid(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const ngx_mam_field_t *f, const char **out);
+const char *ngx_mam_field_boolean(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out);
+const char *ngx_mam_field_query_uuid(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx, const ngx_mam_field_t *f, const char **out);
 
 
 /* a worker's pool at a glance, for the metrics */

@@ -227,13 +227,23 @@ ngx_mam_preview_dispatch(ngx_http_request_t *r, json_t *entry,
 
 /* --- POST /api/preview --------------------------------------------------- */
 
+/* what mam_preview_request() refuses with */
+static const ngx_mam_outcome_t  ngx_mam_preview_outcomes[] = {
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset or version",
+      NULL },
+    { MAM_OUTCOME_FORBIDDEN, NGX_HTTP_FORBIDDEN,
+      "only the owner or an admin may request a preview", NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
+};
+
+
 static void
 ngx_mam_preview_answer(ngx_http_request_t *r, void *data)
 {
     json_t  *v = data;
 
     ngx_http_finalize_request(r, ngx_mam_send_json(r,
-                    ngx_mam_outcome(v, "ready") ? NGX_HTTP_OK
+                    ngx_mam_outcome(v) == MAM_OUTCOME_READY ? NGX_HTTP_OK
                                                  : NGX_HTTP_ACCEPTED,
                     json_object_get(v, "status")));
 }
@@ -251,25 +261,22 @@ ngx_mam_preview_requested(ngx_http_request_t *r, PGresult *res, void *data)
         return;
     }
 
-    if (ngx_mam_outcome(v, "not_found")) {
-        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset or version");
-        return;
-    }
+    switch (ngx_mam_outcome(v)) {
 
-    if (ngx_mam_outcome(v, "forbidden")) {
-        ngx_mam_fail(r, NGX_HTTP_FORBIDDEN,
-                     "only the owner or an admin may request a preview");
-        return;
-    }
-
-    if (ngx_mam_outcome(v, "queued")) {
+    case MAM_OUTCOME_QUEUED:
         ngx_mam_preview_dispatch(r, json_object_get(v, "entry"),
                                  json_object_get(v, "event"),
                                  ngx_mam_preview_answer, v);
         return;
-    }
 
-    ngx_mam_preview_answer(r, v);
+    case MAM_OUTCOME_READY:
+    case MAM_OUTCOME_EXISTING:
+        ngx_mam_preview_answer(r, v);
+        return;
+
+    default:
+        ngx_mam_refuse_outcome(r, v, ngx_mam_preview_outcomes);
+    }
 }
 
 
@@ -357,55 +364,29 @@ ngx_mam_preview_request_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
 /* --- GET /api/preview/status --------------------------------------------- */
 
-static void
-ngx_mam_preview_status_found(ngx_http_request_t *r, PGresult *res,
-    void *data)
-{
-    json_t  *v;
+static const ngx_mam_outcome_t  ngx_mam_preview_status_outcomes[] = {
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset or version",
+      NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
+};
 
-    (void) data;
+/* the version, or the asset's latest, from the query string (a body is
+ * not looked at) */
+static const ngx_mam_field_t  ngx_mam_preview_status_fields[] = {
+    { "version_id", ngx_mam_field_query_uuid, 0, 0, 0 },
+    { "asset_id", ngx_mam_field_query_uuid, 0, 0, 0 },
+    { NULL, NULL, 0, 0, 0 }
+};
 
-    v = ngx_mam_pg_request_json(r, res);
-    if (v == NULL) {
-        return;
-    }
-
-    if (!ngx_mam_outcome(v, "ok")) {
-        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset or version");
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK,
-                                             json_object_get(v, "status")));
-}
-
-
-ngx_int_t
-ngx_mam_preview_status_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
-{
-    const char  **values, *message;
-
-    values = ngx_pcalloc(r->pool, 2 * sizeof(char *));
-    if (values == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    ctx->body = NULL;
-
-    message = ngx_mam_preview_target(r, ctx, &values[0], &values[1]);
-    if (message != NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
-    }
-
-    if (ngx_mam_pg_query(r, "SELECT mam_preview_status($1, $2)", 2, values,
-                         ngx_mam_preview_status_found, NULL)
-        != NGX_OK)
-    {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    return NGX_DONE;
-}
+/* GET /api/preview/status: answers the status object itself */
+const ngx_mam_statement_t  ngx_mam_preview_status = {
+    "SELECT mam_preview_status($1, $2)", 2,
+    { NGX_MAM_ARG_FIELD(0), NGX_MAM_ARG_FIELD(1) },
+    ngx_mam_preview_status_fields,
+    NGX_MAM_STATEMENT_ANY_FIELD | NGX_MAM_STATEMENT_BARE,
+    "version_id or asset_id: required",
+    NULL, ngx_mam_preview_status_outcomes, NGX_HTTP_OK, "status"
+};
 
 
 /* --- POST /api/preview/callback ------------------------------------------ */
@@ -480,7 +461,7 @@ ngx_mam_preview_callback_done(ngx_http_request_t *r, PGresult *res,
         return;
     }
 
-    if (ngx_mam_outcome(v, "unknown")) {
+    if (ngx_mam_outcome(v) == MAM_OUTCOME_UNKNOWN) {
         ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such job for this version");
         return;
     }

@@ -194,7 +194,7 @@ ngx_mam_rc_requeued(PGresult *res, void *data)
         ? json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, NULL)
         : NULL;
 
-    if (v == NULL || !ngx_mam_outcome(v, "ok")) {
+    if (v == NULL || ngx_mam_outcome(v) != MAM_OUTCOME_OK) {
         /* finished or enqueued again meanwhile, or PostgreSQL went away */
         json_decref(v);
         if (res == NULL) {

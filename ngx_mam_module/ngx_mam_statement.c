@@ -1,12 +1,13 @@
 /*
- * Statement routes: a route whose work is "check the body, run one
+ * Statement routes: a route whose work is "check the request, run one
  * statement, answer" has no handler of its own.  Its row in the route
- * table points at an ngx_mam_statement_t that says which body fields it
- * takes and how each is checked, where each parameter of the statement
- * comes from, and how the statement's answer becomes the HTTP answer: a
- * function of the rows (reads), or the {"outcome": ...} of a SQL function
- * through an outcome map (writes).  Adding such an endpoint is a row, a
- * statement and a test.
+ * table points at an ngx_mam_statement_t that says which fields it takes
+ * (of the body or the query string) and how each is checked, where each
+ * parameter of the statement comes from, and how the statement's answer
+ * becomes the HTTP answer: a function of the rows (reads, or an answer
+ * with one more step that is not a query: removing files, writing Redis),
+ * or the {"outcome": ...} of a SQL function through an outcome map
+ * (writes).  Adding such an endpoint is a row, a statement and a test.
  */
 
 #include "ngx_mam_pg.h"
@@ -17,19 +18,21 @@ typedef struct {
 } ngx_mam_statement_ctx_t;
 
 
-/* the body fields of st, checked; values[i] for field i (NULL: absent) */
-static const char *
-ngx_mam_statement_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
-    const ngx_mam_statement_t *st, const char **values)
+/* fields (a NULL-named row ends them), each checked: values[i] for
+ * fields[i] (NULL: absent) and *present of them given; NULL, or the
+ * message of a 400 */
+const char *
+ngx_mam_fields_check(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *fields, const char **values, ngx_uint_t *present)
 {
-    ngx_uint_t              i, present;
+    ngx_uint_t              i;
     const char             *message;
     const ngx_mam_field_t  *f;
 
-    present = 0;
+    *present = 0;
 
-    for (i = 0; st->fields[i].name; i++) {
-        f = &st->fields[i];
+    for (i = 0; fields[i].name; i++) {
+        f = &fields[i];
         values[i] = NULL;
 
         message = f->check(r, ctx, f, &values[i]);
@@ -37,36 +40,70 @@ ngx_mam_statement_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
             return message;
         }
 
-        present += (values[i] != NULL);
-    }
-
-    if (i > 0 && present == 0 && (st->flags & NGX_MAM_STATEMENT_ANY_FIELD)) {
-        return st->any_field_message;
+        *present += (values[i] != NULL);
     }
 
     return NULL;
 }
 
 
+/* the path's :id when a parameter takes it, checked before the body as
+ * the handlers did: NGX_OK, or NGX_ERROR when it is not a UUID */
+static ngx_int_t
+ngx_mam_statement_id(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_statement_t *st, const char **id)
+{
+    ngx_uint_t  i;
+
+    *id = NULL;
+
+    for (i = 0; i < st->nargs; i++) {
+        if (st->args[i] == NGX_MAM_ARG_ID) {
+            *id = ngx_mam_param_uuid(r, ctx, "id");
+            return (*id != NULL) ? NGX_OK : NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_mam_statement_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
-    ngx_uint_t                  i, arg;
-    const char                **values, *message;
+    ngx_uint_t                  i, arg, present;
+    const char                **values, *message, *id;
     const char                 *fields[NGX_MAM_STATEMENT_MAX_FIELDS];
     const ngx_mam_statement_t  *st;
 
     st = ctx->route->statement;
 
-    values = ngx_pcalloc(r->pool, st->nargs * sizeof(char *));
-    if (values == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    if (ngx_mam_statement_id(r, ctx, st, &id) != NGX_OK) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "id: must be a UUID");
     }
 
     if (st->fields != NULL) {
-        message = ngx_mam_statement_fields(r, ctx, st, fields);
+        message = ngx_mam_fields_check(r, ctx, st->fields, fields, &present);
+
+        if (message == NULL && present == 0
+            && (st->flags & NGX_MAM_STATEMENT_ANY_FIELD))
+        {
+            message = st->any_field_message;
+        }
+
         if (message != NULL) {
             return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
+        }
+    }
+
+    values = NULL;
+
+    if (st->nargs > 0) {
+        values = ngx_pcalloc(r->pool, st->nargs * sizeof(char *));
+        if (values == NULL) {
+            return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                      NULL);
         }
     }
 
@@ -76,15 +113,15 @@ ngx_mam_statement_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         switch (arg) {
 
         case NGX_MAM_ARG_ID:
-            values[i] = ngx_mam_param_uuid(r, ctx, "id");
-            if (values[i] == NULL) {
-                return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                          "id: must be a UUID");
-            }
+            values[i] = id;
             break;
 
         case NGX_MAM_ARG_USER:
             values[i] = ctx->user.sub;
+            break;
+
+        case NGX_MAM_ARG_SID:
+            values[i] = ctx->user.sid;
             break;
 
         case NGX_MAM_ARG_ADMIN:
@@ -121,9 +158,22 @@ ngx_mam_statement_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 void
 ngx_mam_statement_answered(ngx_http_request_t *r, PGresult *res, void *data)
 {
+    json_t                     *v, *body;
     const ngx_mam_statement_t  *st = data;
 
-    ngx_mam_answer_outcome(r, res, st->outcomes, st->status, st->name);
+    if (!(st->flags & NGX_MAM_STATEMENT_BARE)) {
+        ngx_mam_answer_outcome(r, res, st->outcomes, st->status, st->name);
+        return;
+    }
+
+    v = ngx_mam_outcome_ok(r, res, st->outcomes);
+    if (v == NULL) {
+        return;
+    }
+
+    body = json_object_get(v, st->name);
+
+    ngx_http_finalize_request(r, ngx_mam_send_json(r, st->status, body));
 }
 
 
@@ -171,7 +221,7 @@ ngx_mam_outcome_ok(ngx_http_request_t *r, PGresult *res,
         return NULL;
     }
 
-    if (!ngx_mam_outcome(v, "ok")) {
+    if (ngx_mam_outcome(v) != MAM_OUTCOME_OK) {
         ngx_mam_refuse_outcome(r, v, map);
         return NULL;
     }
@@ -186,17 +236,18 @@ void
 ngx_mam_refuse_outcome(ngx_http_request_t *r, json_t *v,
     const ngx_mam_outcome_t *map)
 {
-    const char               *outcome, *message;
+    const char               *message, *name;
+    mam_outcome_t             outcome;
     const ngx_mam_outcome_t  *o;
 
-    outcome = json_string_value(json_object_get(v, "outcome"));
+    outcome = ngx_mam_outcome(v);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mam: statement answered \"%s\"",
-                   outcome ? outcome : "(none)");
+                   mam_outcome_name(outcome));
 
-    for (o = map; outcome && o->outcome; o++) {
-        if (ngx_strcmp(o->outcome, outcome) == 0) {
+    for (o = map; outcome != MAM_OUTCOME_NONE && o->outcome; o++) {
+        if (o->outcome == outcome) {
             message = o->detail
                       ? ngx_mam_message(r->pool, o->message,
                             json_number_value(json_object_get(v, o->detail)))
@@ -207,9 +258,10 @@ ngx_mam_refuse_outcome(ngx_http_request_t *r, json_t *v,
         }
     }
 
+    name = json_string_value(json_object_get(v, "outcome"));
+
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "mam: unexpected outcome \"%s\"",
-                  outcome ? outcome : "(none)");
+                  "mam: unexpected outcome \"%s\"", name ? name : "(none)");
 
     ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
 }
@@ -240,6 +292,50 @@ ngx_mam_field_text(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     }
 
     return NULL;
+}
+
+
+/* true or false; absent or null is false */
+const char *
+ngx_mam_field_boolean(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out)
+{
+    json_t  *v;
+
+    v = ctx->body ? json_object_get(ctx->body, f->name) : NULL;
+
+    if (v != NULL && !json_is_boolean(v) && !json_is_null(v)) {
+        return ngx_mam_message(r->pool, "%s: must be a boolean", f->name);
+    }
+
+    *out = json_is_true(v) ? "true" : "false";
+
+    return NULL;
+}
+
+
+/* a UUID in the query string (as it came: a UUID has nothing to decode) */
+const char *
+ngx_mam_field_query_uuid(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out)
+{
+    ngx_str_t  v;
+
+    (void) ctx;
+
+    if (ngx_http_arg(r, (u_char *) f->name, ngx_strlen(f->name), &v)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (!mam_uuid_valid((char *) v.data, v.len)) {
+        return ngx_mam_message(r->pool, "%s: must be a UUID", f->name);
+    }
+
+    *out = ngx_mam_cstr(r->pool, &v);
+
+    return *out ? NULL : "out of memory";
 }
 
 

@@ -219,20 +219,20 @@ ngx_mam_tus_offset_done(ngx_http_request_t *r, void *data)
 
 /* --- PATCH ----------------------------------------------------------------- */
 
+/* what mam_upload_complete() refuses with */
+static const ngx_mam_outcome_t  ngx_mam_tus_complete_outcomes[] = {
+    { MAM_OUTCOME_CONFLICT, NGX_HTTP_CONFLICT,
+      "the key already holds a complete upload", NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
+};
+
+
 static void
 ngx_mam_tus_completed(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    json_t         *v;
     ngx_mam_tus_t  *t = data;
 
-    v = ngx_mam_pg_request_json(r, res);
-    if (v == NULL) {
-        return;
-    }
-
-    if (!ngx_mam_outcome(v, "ok")) {
-        ngx_mam_fail(r, NGX_HTTP_CONFLICT,
-                     "the key already holds a complete upload");
+    if (ngx_mam_outcome_ok(r, res, ngx_mam_tus_complete_outcomes) == NULL) {
         return;
     }
 
@@ -451,7 +451,7 @@ ngx_mam_tus_check(ngx_http_request_t *r, ngx_mam_tus_t *t, json_t *v,
 
     *message = NULL;
 
-    if (ngx_mam_outcome(v, "missing")) {
+    if (ngx_mam_outcome(v) == MAM_OUTCOME_MISSING) {
         *message = "unknown upload";
         return NGX_HTTP_NOT_FOUND;
     }

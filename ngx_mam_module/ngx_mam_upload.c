@@ -260,7 +260,7 @@ ngx_mam_presign_over(ngx_http_request_t *r, json_t *v, ngx_mam_presign_t *ps)
         return;
     }
 
-    if (ngx_mam_outcome(v, "pending")) {
+    if (ngx_mam_outcome(v) == MAM_OUTCOME_PENDING) {
         p = ngx_sprintf(msg, "quota exceeded: %L of %L pending uploads open;"
                         " finish or terminate one first",
                         (int64_t) json_integer_value(json_object_get(v,
@@ -294,19 +294,21 @@ ngx_mam_presign_done(ngx_http_request_t *r, PGresult *res, void *data)
     json_t               *v, *body;
     time_t                expires;
     const char           *id, *method;
+    mam_outcome_t         outcome;
     ngx_mam_presign_t    *ps = data;
     ngx_mam_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
     v = ngx_mam_pg_json(r->pool, res);
+    outcome = v ? ngx_mam_outcome(v) : MAM_OUTCOME_NONE;
 
-    if (v && (ngx_mam_outcome(v, "quota") || ngx_mam_outcome(v, "pending"))) {
+    if (outcome == MAM_OUTCOME_QUOTA || outcome == MAM_OUTCOME_PENDING) {
         ngx_mam_presign_over(r, v, ps);
         return;
     }
 
-    if (v == NULL || !ngx_mam_outcome(v, "ok")) {
+    if (outcome != MAM_OUTCOME_OK) {
         ngx_mam_pg_fail_request(r, res);
         return;
     }
@@ -504,7 +506,9 @@ ngx_mam_upload_completed(ngx_http_request_t *r, PGresult *res, void *data)
     }
 
     /* the file was already at the key: a complete upload (api.md: 409) */
-    if (up->op.rc == MAM_STORAGE_EXISTS || !ngx_mam_outcome(v, "ok")) {
+    if (up->op.rc == MAM_STORAGE_EXISTS
+        || ngx_mam_outcome(v) != MAM_OUTCOME_OK)
+    {
         ngx_mam_fail(r, NGX_HTTP_CONFLICT,
                      "the key already holds a complete upload");
         return;
@@ -589,21 +593,23 @@ static ngx_int_t
 ngx_mam_upload_check(ngx_http_request_t *r, ngx_mam_upload_t *up, json_t *v,
     const char **message)
 {
-    json_t  *size, *key;
+    json_t         *size, *key;
+    mam_outcome_t   state;
 
     *message = NULL;
+    state = ngx_mam_outcome(v);
 
-    if (ngx_mam_outcome(v, "missing")) {
+    if (state == MAM_OUTCOME_MISSING) {
         *message = "unknown upload";
         return NGX_HTTP_NOT_FOUND;
     }
 
-    if (ngx_mam_outcome(v, "complete") || ngx_mam_outcome(v, "consumed")) {
+    if (state == MAM_OUTCOME_COMPLETE || state == MAM_OUTCOME_CONSUMED) {
         *message = "the key already holds a complete upload";
         return NGX_HTTP_CONFLICT;
     }
 
-    if (ngx_mam_outcome(v, "expired")
+    if (state == MAM_OUTCOME_EXPIRED
         || json_is_true(json_object_get(v, "expired")))
     {
         *message = "the upload URL has expired";
@@ -612,7 +618,7 @@ ngx_mam_upload_check(ngx_http_request_t *r, ngx_mam_upload_t *up, json_t *v,
 
     size = json_object_get(v, "size");
     key = json_object_get(v, "staging_key");
-    if (!ngx_mam_outcome(v, "pending") || !json_is_integer(size)
+    if (state != MAM_OUTCOME_PENDING || !json_is_integer(size)
         || !json_is_string(key))
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -679,24 +685,20 @@ ngx_mam_upload_state(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
+/* what mam_upload_terminate() refuses with */
+static const ngx_mam_outcome_t  ngx_mam_terminate_outcomes[] = {
+    { MAM_OUTCOME_CONFLICT, NGX_HTTP_GONE, "the upload has ended", NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
+};
+
+
 static void
 ngx_mam_upload_terminated(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    json_t  *v;
-
     (void) data;
 
-    v = ngx_mam_pg_request_json(r, res);
-    if (v == NULL) {
-        return;
-    }
-
-    if (!ngx_mam_outcome(v, "ok")) {
-        ngx_mam_fail(r, NGX_HTTP_GONE, "the upload has ended");
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_mam_send_no_content(r));
+    ngx_mam_answer_outcome(r, res, ngx_mam_terminate_outcomes,
+                           NGX_HTTP_NO_CONTENT, NULL);
 }
 
 
@@ -732,12 +734,16 @@ ngx_mam_upload_terminate(ngx_http_request_t *r, const char *id,
 ngx_int_t
 ngx_mam_upload_pending(json_t *v, const char **message)
 {
-    if (ngx_mam_outcome(v, "complete") || ngx_mam_outcome(v, "consumed")) {
+    mam_outcome_t  state;
+
+    state = ngx_mam_outcome(v);
+
+    if (state == MAM_OUTCOME_COMPLETE || state == MAM_OUTCOME_CONSUMED) {
         *message = "the upload is complete";
         return NGX_HTTP_CONFLICT;
     }
 
-    if (!ngx_mam_outcome(v, "pending")
+    if (state != MAM_OUTCOME_PENDING
         || json_is_true(json_object_get(v, "expired")))
     {
         *message = "the upload has ended";

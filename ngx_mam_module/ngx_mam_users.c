@@ -12,10 +12,15 @@
 #include "mam_util.h"
 
 
-typedef struct {
-    char          id[MAM_UUID_LEN + 1];
-} ngx_mam_user_update_t;
+/* what mam_user_update() refuses with (demoting or disabling the last
+ * active admin is its error MAM01 instead, which rolls the change back) */
+static const ngx_mam_outcome_t  ngx_mam_user_outcomes[] = {
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such user", NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
+};
 
+
+/* --- GET /api/users ------------------------------------------------------- */
 
 static void
 ngx_mam_users_list_done(ngx_http_request_t *r, PGresult *res, void *data)
@@ -42,23 +47,16 @@ ngx_mam_users_list_done(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
-ngx_int_t
-ngx_mam_users_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
-{
-    (void) ctx;
+/* GET /api/users: every user, oldest first */
+const ngx_mam_statement_t  ngx_mam_users_list = {
+    "SELECT coalesce(jsonb_agg(mam_user_json(u) ORDER BY u.created_at, u.id),"
+    " '[]') FROM users u", 0, { 0 },
+    NULL, 0, NULL,
+    ngx_mam_users_list_done, NULL, NGX_HTTP_OK, NULL
+};
 
-    if (ngx_mam_pg_query(r, "SELECT coalesce(jsonb_agg(mam_user_json(u) "
-                            "ORDER BY u.created_at, u.id), '[]') "
-                            "FROM users u",
-                         0, NULL, ngx_mam_users_list_done, NULL)
-        != NGX_OK)
-    {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
 
-    return NGX_DONE;
-}
-
+/* --- PATCH /api/users/:id ------------------------------------------------- */
 
 static void
 ngx_mam_users_update_sent(ngx_http_request_t *r, redisReply *reply,
@@ -70,42 +68,36 @@ ngx_mam_users_update_sent(ngx_http_request_t *r, redisReply *reply,
 }
 
 
+/* the change is made: written to the authorization cache, then answered */
 static void
 ngx_mam_users_update_done(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    json_t                 *v, *body;
-    const char             *state, *outcome, *status;
-    ngx_mam_user_update_t  *uu = data;
+    json_t         *v, *body;
+    const char     *state, *status, *id;
+    ngx_mam_ctx_t  *ctx;
 
-    if (res == NULL) {
-        ngx_mam_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE, NULL);
-        return;
-    }
+    (void) data;
 
-    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     if (state && ngx_strcmp(state, "MAM01") == 0) {
         ngx_mam_fail(r, NGX_HTTP_CONFLICT,
                      "the last active admin cannot be demoted or disabled");
         return;
     }
 
-    v = (ngx_mam_pg_ok(res) && PQntuples(res) == 1)
-        ? json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, NULL)
-        : NULL;
-
-    if (v == NULL || ngx_mam_json_cleanup_add(r->pool, v) != NGX_OK) {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    v = ngx_mam_outcome_ok(r, res, ngx_mam_user_outcomes);
+    if (v == NULL) {
         return;
     }
 
-    outcome = json_string_value(json_object_get(v, "outcome"));
-    if (outcome == NULL || ngx_strcmp(outcome, "ok") != 0) {
-        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such user");
-        return;
-    }
+    ctx = ngx_http_get_module_ctx(r, ngx_mam_api_module);
+    id = ngx_mam_param_uuid(r, ctx, "id");
 
     body = json_pack("{s:O}", "user", json_object_get(v, "user"));
-    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
+    if (id == NULL || body == NULL
+        || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK)
+    {
+        json_decref(body);
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
@@ -114,35 +106,62 @@ ngx_mam_users_update_done(ngx_http_request_t *r, PGresult *res, void *data)
      * the old tokens refused on every worker */
     status = json_string_value(json_object_get(v, "status"));
 
-    ngx_mam_authz_cache_set(r, uu->id,
+    ngx_mam_authz_cache_set(r, id,
                             (long) json_integer_value(json_object_get(v, "av")),
                             status ? status : "", ngx_mam_users_update_sent,
                             body);
 }
 
 
-/* {"roles": [...]} as a PostgreSQL array literal of known role names */
+/* status: active, pending or disabled */
 static const char *
-ngx_mam_users_roles(ngx_http_request_t *r, json_t *roles, const char **msg)
+ngx_mam_users_status(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out)
+{
+    const char  *message;
+
+    message = ngx_mam_field_text(r, ctx, f, out);
+    if (message != NULL || *out == NULL) {
+        return message;
+    }
+
+    if (ngx_strcmp(*out, "active") != 0 && ngx_strcmp(*out, "pending") != 0
+        && ngx_strcmp(*out, "disabled") != 0)
+    {
+        return "status: must be active, pending or disabled";
+    }
+
+    return NULL;
+}
+
+
+/* roles: [...] as a PostgreSQL array literal of known role names */
+static const char *
+ngx_mam_users_roles(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out)
 {
     u_char      *p, *lit;
     size_t       i;
-    json_t      *v;
+    json_t      *roles, *v;
     unsigned     bit, seen;
-    const char  *name;
+    const char  *name, *message;
 
-    *msg = "roles: must be a non-empty array of viewer, editor, admin";
+    roles = ctx->body ? json_object_get(ctx->body, f->name) : NULL;
+    if (roles == NULL || json_is_null(roles)) {
+        return NULL;
+    }
+
+    message = "roles: must be a non-empty array of viewer, editor, admin";
 
     if (!json_is_array(roles) || json_array_size(roles) == 0
         || json_array_size(roles) > 3)
     {
-        return NULL;
+        return message;
     }
 
     lit = ngx_pnalloc(r->pool, sizeof("{viewer,editor,admin}"));
     if (lit == NULL) {
-        *msg = NULL;
-        return NULL;
+        return "out of memory";
     }
 
     p = lit;
@@ -154,7 +173,7 @@ ngx_mam_users_roles(ngx_http_request_t *r, json_t *roles, const char **msg)
                                                 json_string_length(v))
                                 : 0;
         if (bit == 0 || (seen & bit)) {
-            return NULL;
+            return message;
         }
         seen |= bit;
 
@@ -168,78 +187,24 @@ ngx_mam_users_roles(ngx_http_request_t *r, json_t *roles, const char **msg)
     *p++ = '}';
     *p = '\0';
 
-    return (const char *) lit;
+    *out = (const char *) lit;
+
+    return NULL;
 }
 
 
-ngx_int_t
-ngx_mam_users_update_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
-{
-    json_t                 *roles;
-    ngx_int_t               rc;
-    char                   *id;
-    ngx_str_t               status;
-    const char            **values, *message;
-    ngx_mam_user_update_t  *uu;
+static const ngx_mam_field_t  ngx_mam_user_update_fields[] = {
+    { "status", ngx_mam_users_status, 1, 16, 0 },
+    { "roles", ngx_mam_users_roles, 0, 0, 0 },
+    { NULL, NULL, 0, 0, 0 }
+};
 
-    id = ngx_mam_param_uuid(r, ctx, "id");
-    if (id == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "id: must be a UUID");
-    }
-
-    uu = ngx_pcalloc(r->pool, sizeof(ngx_mam_user_update_t));
-    values = ngx_pcalloc(r->pool, 5 * sizeof(char *));
-    if (uu == NULL || values == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    ngx_memcpy(uu->id, id, MAM_UUID_LEN);
-
-    rc = ngx_mam_body_string(r, ctx, "status", 1, 16, 0, &status, &message);
-    if (rc == NGX_ERROR) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
-    }
-
-    if (rc == NGX_OK) {
-        if (!((status.len == 6 && ngx_strncmp(status.data, "active", 6) == 0)
-              || (status.len == 7
-                  && ngx_strncmp(status.data, "pending", 7) == 0)
-              || (status.len == 8
-                  && ngx_strncmp(status.data, "disabled", 8) == 0)))
-        {
-            return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                      "status: must be active, pending or "
-                                      "disabled");
-        }
-        values[2] = ngx_mam_cstr(r->pool, &status);
-    }
-
-    roles = ctx->body ? json_object_get(ctx->body, "roles") : NULL;
-    if (roles != NULL && !json_is_null(roles)) {
-        values[3] = ngx_mam_users_roles(r, roles, &message);
-        if (values[3] == NULL) {
-            return ngx_mam_send_error(r, message ? NGX_HTTP_BAD_REQUEST
-                                         : NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                      message);
-        }
-    }
-
-    if (values[2] == NULL && values[3] == NULL) {
-        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "status or roles: required");
-    }
-
-    values[0] = ctx->user.sub;
-    values[1] = uu->id;
-    values[4] = ngx_mam_cstr(r->pool, ngx_mam_client_ip(r));
-
-    if (ngx_mam_pg_query(r, "SELECT mam_user_update($1, $2, $3, $4, $5)", 5,
-                         values, ngx_mam_users_update_done, uu)
-        != NGX_OK)
-    {
-        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-    }
-
-    return NGX_DONE;
-}
+/* PATCH /api/users/:id: roles and/or status */
+const ngx_mam_statement_t  ngx_mam_users_update = {
+    "SELECT mam_user_update($1, $2, $3, $4, $5)", 5,
+    { NGX_MAM_ARG_USER, NGX_MAM_ARG_ID, NGX_MAM_ARG_FIELD(0),
+      NGX_MAM_ARG_FIELD(1), NGX_MAM_ARG_IP },
+    ngx_mam_user_update_fields, NGX_MAM_STATEMENT_ANY_FIELD,
+    "status or roles: required",
+    ngx_mam_users_update_done, NULL, NGX_HTTP_OK, NULL
+};

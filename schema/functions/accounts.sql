@@ -41,7 +41,7 @@ BEGIN
     PERFORM pg_advisory_xact_lock(727002);
 
     IF EXISTS (SELECT 1 FROM users WHERE lower(email) = lower(p_email)) THEN
-        RETURN jsonb_build_object('outcome', 'taken');
+        RETURN jsonb_build_object('outcome', 'taken'::mam_outcome);
     END IF;
 
     v_first := NOT EXISTS (SELECT 1 FROM users);
@@ -59,7 +59,8 @@ BEGIN
     VALUES (u.id, 'register', 'user', u.id::text, mam_inet(p_ip),
             jsonb_build_object('status', u.status, 'role', v_role));
 
-    RETURN jsonb_build_object('outcome', 'created', 'user', mam_user_json(u));
+    RETURN jsonb_build_object('outcome', 'created'::mam_outcome,
+                              'user', mam_user_json(u));
 END
 $$;
 
@@ -74,7 +75,7 @@ DECLARE
 BEGIN
     SELECT * INTO u FROM users WHERE id = p_user AND status = 'active';
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'inactive');
+        RETURN jsonb_build_object('outcome', 'inactive'::mam_outcome);
     END IF;
 
     INSERT INTO sessions (user_id, family_id, jti, refresh_token_hash,
@@ -86,7 +87,8 @@ BEGIN
     INSERT INTO audit_log (user_id, action, target_type, target_id, ip)
     VALUES (u.id, 'login', 'session', s.id::text, mam_inet(p_ip));
 
-    RETURN mam_grant_json(u, s.id) || jsonb_build_object('outcome', 'ok');
+    RETURN mam_grant_json(u, s.id)
+           || jsonb_build_object('outcome', 'ok'::mam_outcome);
 END
 $$;
 
@@ -103,7 +105,7 @@ DECLARE
 BEGIN
     SELECT * INTO s FROM sessions WHERE refresh_token_hash = p_hash FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'invalid');
+        RETURN jsonb_build_object('outcome', 'invalid'::mam_outcome);
     END IF;
 
     IF s.replaced_by_jti IS NOT NULL THEN
@@ -115,16 +117,16 @@ BEGIN
                                details)
         VALUES (s.user_id, 'refresh_reuse', 'session', s.id::text,
                 mam_inet(p_ip), jsonb_build_object('family_id', s.family_id));
-        RETURN jsonb_build_object('outcome', 'reuse');
+        RETURN jsonb_build_object('outcome', 'reuse'::mam_outcome);
     END IF;
 
     IF s.revoked_at IS NOT NULL OR s.expires_at <= now() THEN
-        RETURN jsonb_build_object('outcome', 'invalid');
+        RETURN jsonb_build_object('outcome', 'invalid'::mam_outcome);
     END IF;
 
     SELECT * INTO u FROM users WHERE id = s.user_id AND status = 'active';
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'invalid');
+        RETURN jsonb_build_object('outcome', 'invalid'::mam_outcome);
     END IF;
 
     INSERT INTO sessions (user_id, family_id, jti, refresh_token_hash,
@@ -139,7 +141,8 @@ BEGIN
            revoked_reason = 'rotated', last_used_at = now()
      WHERE id = s.id;
 
-    RETURN mam_grant_json(u, n.id) || jsonb_build_object('outcome', 'ok');
+    RETURN mam_grant_json(u, n.id)
+           || jsonb_build_object('outcome', 'ok'::mam_outcome);
 END
 $$;
 
@@ -161,7 +164,8 @@ BEGIN
     VALUES (p_user, 'logout', 'session', p_sid::text, mam_inet(p_ip),
             jsonb_build_object('all', p_all, 'revoked', v_count));
 
-    RETURN jsonb_build_object('outcome', 'ok', 'revoked', v_count);
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+                              'revoked', v_count);
 END
 $$;
 
@@ -182,7 +186,7 @@ BEGIN
 
     SELECT * INTO u FROM users WHERE id = p_target FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'not_found');
+        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
 
     v_old := mam_user_json(u);
@@ -222,7 +226,8 @@ BEGIN
                 jsonb_build_object('before', v_old, 'after', mam_user_json(u)));
     END IF;
 
-    RETURN jsonb_build_object('outcome', 'ok', 'user', mam_user_json(u),
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+                              'user', mam_user_json(u),
                               'av', u.authz_version, 'status', u.status);
 END
 $$;

@@ -48,7 +48,8 @@ BEGIN
                       jsonb_build_object('title', a.title,
                                          'staging_key', p_key));
 
-    RETURN jsonb_build_object('outcome', 'ok', 'asset', mam_asset_json(a));
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+                              'asset', mam_asset_json(a));
 END
 $$;
 
@@ -63,12 +64,12 @@ BEGIN
     SELECT * INTO a FROM assets WHERE id = p_id AND deleted_at IS NULL
        FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'not_found');
+        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
     IF NOT p_admin AND a.user_id <> p_user THEN
-        RETURN jsonb_build_object('outcome', 'forbidden');
+        RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
-    RETURN jsonb_build_object('outcome', 'ok');
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome);
 END
 $$;
 
@@ -113,7 +114,8 @@ BEGIN
                                'description', a.description,
                                'staging_key', a.staging_key)));
 
-    RETURN jsonb_build_object('outcome', 'ok', 'asset', mam_asset_json(a));
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+                              'asset', mam_asset_json(a));
 END
 $$;
 
@@ -130,7 +132,7 @@ BEGIN
     UPDATE assets SET deleted_at = now() WHERE id = p_id;
     PERFORM mam_audit(p_user, 'asset_delete', 'asset', p_id::text, p_ip,
                       NULL);
-    RETURN jsonb_build_object('outcome', 'ok');
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome);
 END
 $$;
 
@@ -170,11 +172,11 @@ BEGIN
     SELECT * INTO a FROM assets WHERE id = p_id;
 
     IF EXISTS (SELECT 1 FROM promotions WHERE asset_id = p_id) THEN
-        RETURN jsonb_build_object('outcome', 'busy');
+        RETURN jsonb_build_object('outcome', 'busy'::mam_outcome);
     END IF;
     SELECT * INTO up FROM uploads WHERE id = a.upload_id;
     IF a.staging_key IS NULL OR NOT FOUND OR up.status <> 'complete' THEN
-        RETURN jsonb_build_object('outcome', 'nothing');
+        RETURN jsonb_build_object('outcome', 'nothing'::mam_outcome);
     END IF;
 
     INSERT INTO promotions (asset_id, upload_id, number, staging_key,
@@ -186,7 +188,7 @@ BEGIN
             up.size, p_user)
     RETURNING * INTO p;
 
-    RETURN jsonb_build_object('outcome', 'ok', 'promotion', p.id,
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome, 'promotion', p.id,
                               'staging_key', p.staging_key,
                               'master_key', p.master_key, 'size', p.size);
 END
@@ -206,7 +208,7 @@ DECLARE
 BEGIN
     DELETE FROM promotions WHERE id = p_promotion RETURNING * INTO p;
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'gone');
+        RETURN jsonb_build_object('outcome', 'gone'::mam_outcome);
     END IF;
 
     INSERT INTO versions (asset_id, number, master_key, size, created_by)
@@ -229,7 +231,8 @@ BEGIN
     j := mam_job_new(v.id, p.created_by, p_ip);
     SELECT * INTO v FROM versions WHERE id = v.id;
 
-    RETURN jsonb_build_object('outcome', 'ok', 'version', mam_version_json(v),
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+                              'version', mam_version_json(v),
                               'entry', mam_job_entry(j),
                               'event', jsonb_build_object(
                                   'asset_id', v.asset_id,
@@ -241,5 +244,5 @@ $$;
 CREATE OR REPLACE FUNCTION mam_promote_abort(p_promotion uuid) RETURNS jsonb
 LANGUAGE sql AS $$
     DELETE FROM promotions WHERE id = p_promotion;
-    SELECT jsonb_build_object('outcome', 'ok')
+    SELECT jsonb_build_object('outcome', 'ok'::mam_outcome)
 $$;

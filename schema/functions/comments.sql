@@ -26,14 +26,14 @@ DECLARE
 BEGIN
     PERFORM 1 FROM assets WHERE id = p_asset AND deleted_at IS NULL;
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'not_found');
+        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
 
     IF p_version IS NOT NULL THEN
         SELECT * INTO v_version FROM versions
          WHERE id = p_version AND asset_id = p_asset;
         IF NOT FOUND THEN
-            RETURN jsonb_build_object('outcome', 'bad_version');
+            RETURN jsonb_build_object('outcome', 'bad_version'::mam_outcome);
         END IF;
     ELSE
         SELECT * INTO v_version FROM versions WHERE asset_id = p_asset
@@ -44,7 +44,7 @@ BEGIN
        AND jsonb_typeof(v_version.metadata->'duration_sec') = 'number' THEN
         v_duration := (v_version.metadata->>'duration_sec')::numeric;
         IF round(p_ts, 3) > v_duration THEN
-            RETURN jsonb_build_object('outcome', 'beyond',
+            RETURN jsonb_build_object('outcome', 'beyond'::mam_outcome,
                                       'duration_sec', v_duration);
         END IF;
     END IF;
@@ -58,7 +58,8 @@ BEGIN
                       jsonb_build_object('asset_id', p_asset,
                                          'version_id', v_version.id));
 
-    RETURN jsonb_build_object('outcome', 'ok', 'comment', mam_comment_json(c));
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+                              'comment', mam_comment_json(c));
 END
 $$;
 
@@ -71,10 +72,10 @@ DECLARE
 BEGIN
     SELECT * INTO c FROM comments WHERE id = p_id FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'not_found');
+        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
     IF NOT p_admin AND c.user_id <> p_user THEN
-        RETURN jsonb_build_object('outcome', 'forbidden');
+        RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
 
     DELETE FROM comments WHERE id = p_id;
@@ -83,6 +84,6 @@ BEGIN
                       jsonb_build_object('asset_id', c.asset_id,
                                          'author', c.user_id));
 
-    RETURN jsonb_build_object('outcome', 'ok');
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome);
 END
 $$;

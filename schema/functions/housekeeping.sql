@@ -46,7 +46,7 @@ BEGIN
         PERFORM mam_audit(NULL, 'upload_expire', 'upload', p_id::text, NULL,
                           NULL);
     END IF;
-    RETURN jsonb_build_object('outcome', 'ok');
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome);
 END
 $$;
 

@@ -29,8 +29,9 @@ CREATE OR REPLACE FUNCTION mam_preview_playable(p_asset uuid, p_version uuid)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT coalesce(
         (SELECT jsonb_build_object(
-                    'outcome', CASE WHEN j.status = 'ready' THEN 'ok'
-                                    ELSE 'not_ready' END,
+                    'outcome', CASE WHEN j.status = 'ready'
+                                    THEN 'ok'::mam_outcome
+                                    ELSE 'not_ready'::mam_outcome END,
                     'asset_id', a.id, 'version_id', v.id)
            FROM assets a
            JOIN versions v ON v.asset_id = a.id
@@ -39,7 +40,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
             AND (p_version IS NULL OR v.id = p_version)
           ORDER BY v.number DESC
           LIMIT 1),
-        jsonb_build_object('outcome', 'not_found'))
+        jsonb_build_object('outcome', 'not_found'::mam_outcome))
 $$;
 
 -- the fields of a stream entry for a job (pipeline.md, The job)
@@ -92,32 +93,32 @@ BEGIN
      ORDER BY number DESC LIMIT 1
        FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'not_found');
+        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
 
     SELECT * INTO a FROM assets WHERE id = v.asset_id AND deleted_at IS NULL;
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'not_found');
+        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
     IF NOT p_admin AND a.user_id <> p_user THEN
-        RETURN jsonb_build_object('outcome', 'forbidden');
+        RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
 
     SELECT * INTO j FROM preview_jobs WHERE id = v.preview_job_id;
 
     IF FOUND AND j.status IN ('queued', 'processing') THEN
-        RETURN jsonb_build_object('outcome', 'existing',
+        RETURN jsonb_build_object('outcome', 'existing'::mam_outcome,
                                   'status', mam_preview_json(v));
     END IF;
     IF FOUND AND j.status = 'ready' AND NOT p_force THEN
-        RETURN jsonb_build_object('outcome', 'ready',
+        RETURN jsonb_build_object('outcome', 'ready'::mam_outcome,
                                   'status', mam_preview_json(v));
     END IF;
 
     j := mam_job_new(v.id, p_user, p_ip);
     SELECT * INTO v FROM versions WHERE id = v.id;
 
-    RETURN jsonb_build_object('outcome', 'queued',
+    RETURN jsonb_build_object('outcome', 'queued'::mam_outcome,
                               'status', mam_preview_json(v),
                               'entry', mam_job_entry(j),
                               'event', jsonb_build_object(
@@ -130,14 +131,14 @@ $$;
 CREATE OR REPLACE FUNCTION mam_job_enqueued(p_job uuid, p_stream_id text)
 RETURNS jsonb LANGUAGE sql AS $$
     UPDATE preview_jobs SET stream_id = p_stream_id WHERE id = p_job;
-    SELECT jsonb_build_object('outcome', 'ok')
+    SELECT jsonb_build_object('outcome', 'ok'::mam_outcome)
 $$;
 
 -- GET /api/preview/status and the first SSE event
 CREATE OR REPLACE FUNCTION mam_preview_status(p_version uuid, p_asset uuid)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT coalesce(
-        (SELECT jsonb_build_object('outcome', 'ok',
+        (SELECT jsonb_build_object('outcome', 'ok'::mam_outcome,
                                    'status', mam_preview_json(v))
            FROM versions v JOIN assets a ON a.id = v.asset_id
           WHERE a.deleted_at IS NULL
@@ -147,12 +148,12 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         CASE WHEN p_asset IS NOT NULL AND EXISTS (
                   SELECT 1 FROM assets WHERE id = p_asset
                                          AND deleted_at IS NULL)
-             THEN jsonb_build_object('outcome', 'ok', 'status',
+             THEN jsonb_build_object('outcome', 'ok'::mam_outcome, 'status',
                   jsonb_build_object('version_id', NULL, 'job_id', NULL,
                                      'status', 'none', 'progress', 0,
                                      'error', NULL, 'renditions', '[]'::jsonb,
                                      'updated_at', NULL))
-             ELSE jsonb_build_object('outcome', 'not_found') END)
+             ELSE jsonb_build_object('outcome', 'not_found'::mam_outcome) END)
 $$;
 
 -- POST /api/preview/callback.  The status only moves forward: queued <
@@ -171,12 +172,12 @@ DECLARE
     v       versions;
     v_rank  integer;
     v_new   integer;
-    v_out   text := 'applied';
+    v_out   mam_outcome := 'applied'::mam_outcome;
 BEGIN
     SELECT * INTO j FROM preview_jobs
      WHERE id = p_job AND version_id = p_version FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'unknown');
+        RETURN jsonb_build_object('outcome', 'unknown'::mam_outcome);
     END IF;
     SELECT * INTO v FROM versions WHERE id = j.version_id FOR UPDATE;
 
@@ -187,7 +188,7 @@ BEGIN
 
     IF v.preview_job_id IS DISTINCT FROM j.id OR v_new < v_rank
        OR (v_rank = 2) THEN
-        v_out := 'ignored';
+        v_out := 'ignored'::mam_outcome;
     ELSIF p_status = 'processing' THEN
         UPDATE preview_jobs
            SET status = 'processing',
@@ -210,7 +211,7 @@ BEGIN
                finished_at = now()
          WHERE id = j.id;
     ELSE
-        v_out := 'ignored';
+        v_out := 'ignored'::mam_outcome;
     END IF;
 
     -- progress-only updates are frequent; state changes and refusals are
@@ -264,10 +265,11 @@ BEGIN
                               - make_interval(secs => p_grace_ms / 1000.0))
     RETURNING * INTO j;
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'gone');
+        RETURN jsonb_build_object('outcome', 'gone'::mam_outcome);
     END IF;
     PERFORM mam_audit(NULL, 'preview_requeue', 'job', j.id::text, NULL,
                       jsonb_build_object('attempt', j.attempts));
-    RETURN jsonb_build_object('outcome', 'ok', 'entry', mam_job_entry(j));
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+                              'entry', mam_job_entry(j));
 END
 $$;

@@ -36,12 +36,14 @@ BEGIN
            AND (status <> 'pending' OR expires_at > now());
 
         IF p_pending IS NOT NULL AND v_open >= p_pending THEN
-            RETURN jsonb_build_object('outcome', 'pending', 'open', v_open,
+            RETURN jsonb_build_object('outcome', 'pending'::mam_outcome,
+                                      'open', v_open,
                                       'pending', p_pending);
         END IF;
 
         IF p_quota IS NOT NULL AND v_used + p_size > p_quota THEN
-            RETURN jsonb_build_object('outcome', 'quota', 'used', v_used,
+            RETURN jsonb_build_object('outcome', 'quota'::mam_outcome,
+                                      'used', v_used,
                                       'quota', p_quota);
         END IF;
     END IF;
@@ -60,7 +62,7 @@ BEGIN
                                          'content_type', p_type,
                                          'resumable', p_resumable));
 
-    RETURN jsonb_build_object('outcome', 'ok', 'id', up.id,
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome, 'id', up.id,
         'staging_key', up.staging_key,
         'expires', extract(epoch FROM up.expires_at)::bigint,
         'expires_at', mam_time(up.expires_at));
@@ -72,7 +74,8 @@ $$;
 CREATE OR REPLACE FUNCTION mam_upload_state(p_id uuid) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT coalesce(
-        (SELECT jsonb_build_object('outcome', status, 'size', size,
+        (SELECT jsonb_build_object('outcome', status::mam_outcome,
+                                   'size', size,
                                    'staging_key', staging_key,
                                    'expired', expires_at <= now(),
                                    'expires',
@@ -82,7 +85,7 @@ LANGUAGE sql STABLE AS $$
                                    's3_upload_id', s3_upload_id,
                                    'part_size', part_size)
            FROM uploads WHERE id = p_id),
-        jsonb_build_object('outcome', 'missing'))
+        jsonb_build_object('outcome', 'missing'::mam_outcome))
 $$;
 
 -- PUT: the body is in place at the staging key
@@ -95,9 +98,10 @@ BEGIN
      WHERE id = p_id AND status = 'pending'
     RETURNING * INTO up;
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'conflict');
+        RETURN jsonb_build_object('outcome', 'conflict'::mam_outcome);
     END IF;
-    RETURN jsonb_build_object('outcome', 'ok', 'staging_key', up.staging_key,
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+                              'staging_key', up.staging_key,
                               'size', up.size);
 END
 $$;
@@ -112,20 +116,20 @@ DECLARE
 BEGIN
     SELECT * INTO up FROM uploads WHERE staging_key = p_key FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'invalid');
+        RETURN jsonb_build_object('outcome', 'invalid'::mam_outcome);
     END IF;
     IF up.user_id <> p_user THEN
-        RETURN jsonb_build_object('outcome', 'not_yours');
+        RETURN jsonb_build_object('outcome', 'not_yours'::mam_outcome);
     END IF;
     IF up.status <> 'complete' THEN
-        RETURN jsonb_build_object('outcome', 'incomplete');
+        RETURN jsonb_build_object('outcome', 'incomplete'::mam_outcome);
     END IF;
     IF EXISTS (SELECT 1 FROM assets WHERE upload_id = up.id
                                       AND id IS DISTINCT FROM p_asset)
        OR EXISTS (SELECT 1 FROM promotions WHERE upload_id = up.id) THEN
-        RETURN jsonb_build_object('outcome', 'taken');
+        RETURN jsonb_build_object('outcome', 'taken'::mam_outcome);
     END IF;
-    RETURN jsonb_build_object('outcome', 'ok', 'id', up.id);
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome, 'id', up.id);
 END
 $$;
 
@@ -137,8 +141,9 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE uploads SET status = 'complete', completed_at = now()
      WHERE staging_key = p_key AND status = 'pending' AND size = p_size;
-    RETURN jsonb_build_object('outcome', CASE WHEN FOUND THEN 'ok'
-                                              ELSE 'unchanged' END);
+    RETURN jsonb_build_object('outcome', CASE WHEN FOUND
+                                              THEN 'ok'::mam_outcome
+                                              ELSE 'unchanged'::mam_outcome END);
 END
 $$;
 
@@ -150,8 +155,9 @@ BEGIN
     UPDATE uploads SET s3_upload_id = p_s3_upload_id, part_size = p_part_size
      WHERE id = p_id AND status = 'pending' AND resumable
        AND s3_upload_id IS NULL;
-    RETURN jsonb_build_object('outcome', CASE WHEN FOUND THEN 'ok'
-                                              ELSE 'conflict' END);
+    RETURN jsonb_build_object('outcome', CASE WHEN FOUND
+                                              THEN 'ok'::mam_outcome
+                                              ELSE 'conflict'::mam_outcome END);
 END
 $$;
 
@@ -167,10 +173,10 @@ BEGIN
      WHERE id = p_id AND user_id = p_user AND status = 'pending' AND resumable
     RETURNING * INTO up;
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'conflict');
+        RETURN jsonb_build_object('outcome', 'conflict'::mam_outcome);
     END IF;
     PERFORM mam_audit(p_user, 'upload_terminate', 'upload', p_id::text, p_ip,
                       NULL);
-    RETURN jsonb_build_object('outcome', 'ok');
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome);
 END
 $$;
