@@ -887,8 +887,9 @@ const ngx_mam_statement_t  ngx_mam_logout = {
 static void
 ngx_mam_me_done(ngx_http_request_t *r, PGresult *res, void *data)
 {
-    ngx_str_t      item;
-    ngx_mam_ctx_t  *ctx;
+    ngx_str_t          item;
+    ngx_mam_ctx_t     *ctx;
+    ngx_mam_answer_t   a;
 
     (void) data;
 
@@ -911,7 +912,11 @@ ngx_mam_me_done(ngx_http_request_t *r, PGresult *res, void *data)
                                     &item);
     }
 
-    ngx_mam_send_items(r, res, "{\"user\":", 0, 0, 1, "}");
+    ngx_mam_answer_init(r, &a);
+    ngx_mam_answer_text(&a, "{\"user\":");
+    ngx_mam_answer_add_items(&a, res, 0, 0, 1);
+    ngx_mam_answer_text(&a, "}");
+    ngx_mam_answer_finish(r, &a);
 }
 
 
@@ -926,7 +931,6 @@ const ngx_mam_statement_t  ngx_mam_user_me = {
 ngx_int_t
 ngx_mam_me_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
-    ngx_int_t         rc;
     ngx_mam_answer_t  a;
 
     if (ctx->user_item.len == 0 || ctx->user_item_av != ctx->authz_av) {
@@ -936,18 +940,12 @@ ngx_mam_me_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     }
 
     ngx_mam_answer_init(r, &a);
+    ngx_mam_answer_text(&a, "{\"user\":");
+    ngx_mam_answer_add(&a, (char *) ctx->user_item.data, ctx->user_item.len);
+    ngx_mam_answer_text(&a, "}");
 
-    rc = ngx_mam_answer_add(&a, "{\"user\":", sizeof("{\"user\":") - 1);
-    if (rc == NGX_OK) {
-        rc = ngx_mam_answer_add(&a, (char *) ctx->user_item.data,
-                                ctx->user_item.len);
-    }
-    if (rc == NGX_OK) {
-        rc = ngx_mam_answer_add(&a, "}", 1);
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (a.failed) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
     return ngx_mam_answer_send(r, NGX_HTTP_OK, &a);

@@ -455,7 +455,6 @@ ngx_mam_list_send(ngx_http_request_t *r, PGresult *res, int col, int n,
     ngx_uint_t limit, ngx_str_t *scope, ngx_str_t *key)
 {
     json_t            *next;
-    ngx_int_t          rc;
     ngx_mam_answer_t   a;
 
     next = NULL;
@@ -472,29 +471,18 @@ ngx_mam_list_send(ngx_http_request_t *r, PGresult *res, int col, int n,
     }
 
     ngx_mam_answer_init(r, &a);
+    ngx_mam_answer_text(&a, "{\"items\":[");
+    ngx_mam_answer_add_items(&a, res, col, 0, n);
+    ngx_mam_answer_text(&a, "],\"next_cursor\":");
 
-    rc = ngx_mam_answer_add(&a, "{\"items\":[", sizeof("{\"items\":[") - 1);
-    if (rc == NGX_OK) {
-        rc = ngx_mam_answer_add_items(&a, res, col, 0, n);
-    }
-    if (rc == NGX_OK) {
-        rc = ngx_mam_answer_add(&a, "],\"next_cursor\":",
-                                sizeof("],\"next_cursor\":") - 1);
-    }
-    if (rc == NGX_OK) {
-        rc = next ? ngx_mam_answer_add_json(&a, next)
-                  : ngx_mam_answer_add(&a, "null", 4);
-    }
-    if (rc == NGX_OK) {
-        rc = ngx_mam_answer_add(&a, "}", 1);
+    if (next) {
+        ngx_mam_answer_add_json(&a, next);
+    } else {
+        ngx_mam_answer_text(&a, "null");
     }
 
-    if (rc != NGX_OK) {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_mam_answer_send(r, NGX_HTTP_OK, &a));
+    ngx_mam_answer_text(&a, "}");
+    ngx_mam_answer_finish(r, &a);
 }
 
 
@@ -748,7 +736,6 @@ static void
 ngx_mam_assets_got(ngx_http_request_t *r, PGresult *res, void *data)
 {
     int               n;
-    ngx_int_t         rc;
     ngx_mam_answer_t  a;
 
     (void) data;
@@ -771,28 +758,12 @@ ngx_mam_assets_got(ngx_http_request_t *r, PGresult *res, void *data)
     }
 
     ngx_mam_answer_init(r, &a);
-
-    rc = ngx_mam_answer_add(&a, "{\"asset\":", sizeof("{\"asset\":") - 1);
-    if (rc == NGX_OK) {
-        rc = ngx_mam_answer_add_items(&a, res, 0, 0, 1);
-    }
-    if (rc == NGX_OK) {
-        rc = ngx_mam_answer_add(&a, ",\"versions\":[",
-                                sizeof(",\"versions\":[") - 1);
-    }
-    if (rc == NGX_OK) {
-        rc = ngx_mam_answer_add_items(&a, res, 1, 0, n);
-    }
-    if (rc == NGX_OK) {
-        rc = ngx_mam_answer_add(&a, "]}", 2);
-    }
-
-    if (rc != NGX_OK) {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_mam_answer_send(r, NGX_HTTP_OK, &a));
+    ngx_mam_answer_text(&a, "{\"asset\":");
+    ngx_mam_answer_add_items(&a, res, 0, 0, 1);
+    ngx_mam_answer_text(&a, ",\"versions\":[");
+    ngx_mam_answer_add_items(&a, res, 1, 0, n);
+    ngx_mam_answer_text(&a, "]}");
+    ngx_mam_answer_finish(r, &a);
 }
 
 

@@ -87,18 +87,19 @@ ngx_mam_json_cleanup_add(ngx_pool_t *pool, json_t *value)
 #define NGX_MAM_ANSWER_BUF  8192
 
 
-ngx_int_t
+void
 ngx_mam_answer_add(ngx_mam_answer_t *a, const char *text, size_t len)
 {
     size_t        n;
     ngx_chain_t  *cl;
 
-    while (len) {
+    while (len && !a->failed) {
         if (a->b == NULL || a->b->last == a->b->end) {
             cl = ngx_alloc_chain_link(a->pool);
             a->b = ngx_create_temp_buf(a->pool, NGX_MAM_ANSWER_BUF);
             if (cl == NULL || a->b == NULL) {
-                return NGX_ERROR;
+                a->failed = 1;
+                return;
             }
 
             cl->buf = a->b;
@@ -113,15 +114,17 @@ ngx_mam_answer_add(ngx_mam_answer_t *a, const char *text, size_t len)
         text += n;
         len -= n;
     }
-
-    return NGX_OK;
 }
 
 
 static int
 ngx_mam_answer_write(const char *buf, size_t len, void *data)
 {
-    return ngx_mam_answer_add(data, buf, len) == NGX_OK ? 0 : -1;
+    ngx_mam_answer_t  *a = data;
+
+    ngx_mam_answer_add(a, buf, len);
+
+    return a->failed ? -1 : 0;
 }
 
 
@@ -139,12 +142,15 @@ ngx_mam_answer_init(ngx_http_request_t *r, ngx_mam_answer_t *a)
  * need a pass to size a buffer and another to fill it, and jansson's dump
  * is the costliest part of a large answer)
  */
-ngx_int_t
+void
 ngx_mam_answer_add_json(ngx_mam_answer_t *a, json_t *value)
 {
-    return json_dump_callback(value, ngx_mam_answer_write, a,
-                              NGX_MAM_JSON_FLAGS | JSON_ENCODE_ANY) == 0
-           ? NGX_OK : NGX_ERROR;
+    if (!a->failed
+        && json_dump_callback(value, ngx_mam_answer_write, a,
+                              NGX_MAM_JSON_FLAGS | JSON_ENCODE_ANY) != 0)
+    {
+        a->failed = 1;
+    }
 }
 
 
@@ -156,7 +162,9 @@ ngx_mam_answer_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_int_t         rc;
     ngx_table_elt_t  *cc;
 
-    if (ngx_mam_answer_add(a, "\n", 1) != NGX_OK) {
+    ngx_mam_answer_text(a, "\n");
+
+    if (a->failed) {
         return NGX_ERROR;
     }
 
@@ -197,12 +205,22 @@ ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status, json_t *value)
     ngx_mam_answer_t  a;
 
     ngx_mam_answer_init(r, &a);
-
-    if (ngx_mam_answer_add_json(&a, value) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    ngx_mam_answer_add_json(&a, value);
 
     return ngx_mam_answer_send(r, status, &a);
+}
+
+
+/* the answer as 200, or 500 when it could not be written; ends r */
+void
+ngx_mam_answer_finish(ngx_http_request_t *r, ngx_mam_answer_t *a)
+{
+    if (a->failed) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_answer_send(r, NGX_HTTP_OK, a));
 }
 
 

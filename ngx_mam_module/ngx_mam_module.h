@@ -260,21 +260,27 @@ char *ngx_mam_param_uuid(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 /* ngx_mam_json.c */
 
 /* an answer's JSON text, written piece by piece into pool buffers: JSON
- * values (jansson) and JSON texts that are whole already (rows' items) */
+ * values (jansson) and JSON texts that are whole already (rows' items).
+ * A piece that cannot be written marks the answer failed and the pieces
+ * after it do nothing, so a writer checks once, when it sends. */
 typedef struct {
     ngx_pool_t               *pool;
     ngx_chain_t              *first;
     ngx_chain_t             **last;
     ngx_buf_t                *b;
     size_t                    size;
+    ngx_uint_t                failed;
 } ngx_mam_answer_t;
 
 void ngx_mam_answer_init(ngx_http_request_t *r, ngx_mam_answer_t *a);
-ngx_int_t ngx_mam_answer_add(ngx_mam_answer_t *a, const char *text,
-    size_t len);
-ngx_int_t ngx_mam_answer_add_json(ngx_mam_answer_t *a, json_t *value);
+void ngx_mam_answer_add(ngx_mam_answer_t *a, const char *text, size_t len);
+#define ngx_mam_answer_text(a, literal)                                       \
+    ngx_mam_answer_add(a, literal, sizeof(literal) - 1)
+void ngx_mam_answer_add_json(ngx_mam_answer_t *a, json_t *value);
+/* NGX_ERROR for a failed answer */
 ngx_int_t ngx_mam_answer_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_mam_answer_t *a);
+void ngx_mam_answer_finish(ngx_http_request_t *r, ngx_mam_answer_t *a);
 ngx_int_t ngx_mam_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *value);
 ngx_int_t ngx_mam_api_error_handler(ngx_http_request_t *r);

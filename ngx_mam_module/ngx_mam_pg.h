@@ -68,10 +68,8 @@ json_t *ngx_mam_pg_request_json(ngx_http_request_t *r, PGresult *res);
 
 size_t ngx_mam_row_time(u_char *out, const char *t, size_t len,
     ngx_uint_t digits);
-ngx_int_t ngx_mam_answer_add_items(ngx_mam_answer_t *a, PGresult *res,
-    int col, int from, int to);
-void ngx_mam_send_items(ngx_http_request_t *r, PGresult *res,
-    const char *head, int col, int from, int to, const char *tail);
+void ngx_mam_answer_add_items(ngx_mam_answer_t *a, PGresult *res, int col,
+    int from, int to);
 /* {items, next_cursor} of a page's n rows, each an item in column col and
  * its id in col + 1; limit + 1 rows mean that the list goes on after row
  * limit - 1, whose cursor key is key (ngx_mam_assets.c) */

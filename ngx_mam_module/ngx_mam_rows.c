@@ -45,46 +45,26 @@ ngx_mam_row_time(u_char *out, const char *t, size_t len, ngx_uint_t digits)
 
 
 /* the items of rows from .. to - 1 in column col, comma separated; an item
- * that is NULL or empty (a row the triggers never wrote) is an error */
-ngx_int_t
+ * that is NULL or empty (a row the triggers never wrote) fails the answer */
+void
 ngx_mam_answer_add_items(ngx_mam_answer_t *a, PGresult *res, int col,
     int from, int to)
 {
     int  i;
 
     for (i = from; i < to; i++) {
-        if (PQgetisnull(res, i, col) || PQgetlength(res, i, col) == 0
-            || (i > from && ngx_mam_answer_add(a, ",", 1) != NGX_OK)
-            || ngx_mam_answer_add(a, PQgetvalue(res, i, col),
-                                  PQgetlength(res, i, col))
-               != NGX_OK)
-        {
+        if (PQgetisnull(res, i, col) || PQgetlength(res, i, col) == 0) {
             ngx_log_error(NGX_LOG_ALERT, a->pool->log, 0,
                           "mam: row %d of a read has no item", i);
-            return NGX_ERROR;
+            a->failed = 1;
+            return;
         }
+
+        if (i > from) {
+            ngx_mam_answer_text(a, ",");
+        }
+
+        ngx_mam_answer_add(a, PQgetvalue(res, i, col),
+                           PQgetlength(res, i, col));
     }
-
-    return NGX_OK;
-}
-
-
-/* head, the items of rows from .. to - 1 in column col, tail: the answer */
-void
-ngx_mam_send_items(ngx_http_request_t *r, PGresult *res, const char *head,
-    int col, int from, int to, const char *tail)
-{
-    ngx_mam_answer_t  a;
-
-    ngx_mam_answer_init(r, &a);
-
-    if (ngx_mam_answer_add(&a, head, ngx_strlen(head)) != NGX_OK
-        || ngx_mam_answer_add_items(&a, res, col, from, to) != NGX_OK
-        || ngx_mam_answer_add(&a, tail, ngx_strlen(tail)) != NGX_OK)
-    {
-        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_mam_answer_send(r, NGX_HTTP_OK, &a));
 }
