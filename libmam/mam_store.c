@@ -145,6 +145,17 @@ mam_store_content_type(const char *key)
 
 /* --- S3 helpers ----------------------------------------------------------- */
 
+/* a request on bucket/key, everything else empty */
+static void
+mam_store_s3_req(mam_s3_req_t *req, const char *method, const char *bucket,
+    const char *key)
+{
+    memset(req, 0, sizeof(*req));
+    req->method = method;
+    req->bucket = bucket;
+    req->key = key;
+}
+
 /* a request without a body: its status (and Content-Length), or -1 */
 static int
 mam_store_s3_call(const mam_store_t *st, const char *method,
@@ -152,10 +163,7 @@ mam_store_s3_call(const mam_store_t *st, const char *method,
 {
     mam_s3_req_t  req;
 
-    memset(&req, 0, sizeof(req));
-    req.method = method;
-    req.bucket = bucket;
-    req.key = key;
+    mam_store_s3_req(&req, method, bucket, key);
 
     if (mam_s3_perform(&st->s3, &req) != 0) {
         return -1;
@@ -339,10 +347,7 @@ mam_store_s3_put(const mam_store_t *st, const char *file, const char *key,
         return rc;
     }
 
-    memset(&req, 0, sizeof(req));
-    req.method = "PUT";
-    req.bucket = bucket;
-    req.key = key;
+    mam_store_s3_req(&req, "PUT", bucket, key);
     req.upload = f;
     req.upload_size = sb.st_size;
     if (mam_store_write_once(key)) {
@@ -474,10 +479,7 @@ mam_store_s3_promote(const mam_store_t *st, const char *from_key,
         return MAM_STORAGE_ERROR;
     }
 
-    memset(&req, 0, sizeof(req));
-    req.method = "PUT";
-    req.bucket = bucket;
-    req.key = key;
+    mam_store_s3_req(&req, "PUT", bucket, key);
     req.headers[req.nheaders++] = (mam_sigv4_pair_t) { "x-amz-copy-source",
                                                        source };
     req.headers[req.nheaders++] = (mam_sigv4_pair_t) { "if-none-match", "*" };
@@ -632,10 +634,7 @@ mam_store_s3_remove_folder(const mam_store_t *st, const char *key)
 
     /* list and delete until nothing is left (bounded) */
     for (round = 0; round < MAM_STORE_LIST_ROUNDS; round++) {
-        memset(&req, 0, sizeof(req));
-        req.method = "GET";
-        req.bucket = bucket;
-        req.key = "";
+        mam_store_s3_req(&req, "GET", bucket, "");
         req.query[req.nquery++] = (mam_sigv4_pair_t) { "list-type", "2" };
         req.query[req.nquery++] = (mam_sigv4_pair_t) { "prefix", prefix };
         req.body = body;
@@ -780,10 +779,7 @@ mam_store_download(const mam_store_t *st, const char *key, const char *file,
         return MAM_STORAGE_ERROR;
     }
 
-    memset(&req, 0, sizeof(req));
-    req.method = "GET";
-    req.bucket = bucket;
-    req.key = key;
+    mam_store_s3_req(&req, "GET", bucket, key);
     req.download = f;
 
     if (mam_s3_perform(&st->s3, &req) != 0 || req.status != 200) {
