@@ -561,6 +561,39 @@ mam_s3_multipart_create(const mam_s3_t *s3, const char *bucket,
 }
 
 int
+mam_s3_multipart_upload_part(const mam_s3_t *s3, const char *bucket,
+    const char *key, const char *upload_id, int number, FILE *f,
+    off_t offset, off_t size, char *etag, size_t etag_size)
+{
+    char          num[16];
+    mam_s3_req_t  req;
+
+    if (fseeko(f, offset, SEEK_SET) != 0) {
+        return -1;
+    }
+
+    snprintf(num, sizeof(num), "%d", number);
+
+    memset(&req, 0, sizeof(req));
+    req.method = "PUT";
+    req.bucket = bucket;
+    req.key = key;
+    req.query[req.nquery++] = (mam_sigv4_pair_t) { "partNumber", num };
+    req.query[req.nquery++] = (mam_sigv4_pair_t) { "uploadId", upload_id };
+    req.upload = f;
+    req.upload_size = size;
+
+    if (mam_s3_perform(s3, &req) != 0 || req.status != 200
+        || req.etag[0] == '\0' || strlen(req.etag) >= etag_size)
+    {
+        return -1;
+    }
+
+    strcpy(etag, req.etag);
+    return 0;
+}
+
+int
 mam_s3_multipart_complete(const mam_s3_t *s3, const char *bucket,
     const char *key, const char *upload_id, const mam_s3_part_t *parts,
     size_t nparts)

@@ -107,6 +107,11 @@ typedef struct {
 int mam_s3_multipart_create(const mam_s3_t *s3, const char *bucket,
     const char *key, const mam_sigv4_pair_t *headers, size_t nheaders,
     char *upload_id, size_t size);
+/* UploadPart: size bytes of f from offset as part number; its ETag into
+ * etag (size etag_size) */
+int mam_s3_multipart_upload_part(const mam_s3_t *s3, const char *bucket,
+    const char *key, const char *upload_id, int number, FILE *f,
+    off_t offset, off_t size, char *etag, size_t etag_size);
 int mam_s3_multipart_complete(const mam_s3_t *s3, const char *bucket,
     const char *key, const char *upload_id, const mam_s3_part_t *parts,
     size_t nparts);

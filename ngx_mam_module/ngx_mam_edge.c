@@ -334,7 +334,7 @@ ngx_mam_edge_s3_sign(ngx_http_request_t *r)
         return NULL;
     }
 
-    bucket = ngx_mam_storage_bucket(r->pool, (char *) key);
+    bucket = mam_store_bucket(mcf->store, (char *) key);
     if (bucket == NULL) {
         return NULL;
     }

@@ -1049,10 +1049,12 @@ ngx_mam_conf_s3(ngx_conf_t *cf, ngx_mam_main_conf_t *mcf)
                "\"mam_s3_credentials_file\"";
     }
 
-    mcf->s3 = ngx_pcalloc(cf->pool, sizeof(mam_s3_t));
+    /* the client lives in the store; mcf->s3 is a shortcut for the code
+     * that signs requests in the event loop (presigned URLs, the edge) */
+    mcf->s3 = &mcf->store->s3;
     endpoint = ngx_mam_cstr(cf->pool, &mcf->s3_endpoint);
     if (ngx_conf_full_name(cf->cycle, &mcf->s3_credentials_file, 1) != NGX_OK
-        || mcf->s3 == NULL || endpoint == NULL)
+        || endpoint == NULL)
     {
         return NGX_CONF_ERROR;
     }
@@ -1089,7 +1091,46 @@ ngx_mam_conf_s3(ngx_conf_t *cf, ngx_mam_main_conf_t *mcf)
         return "\"mam_s3_sse\" takes AES256, aws:kms or aws:kms KEY_ID";
     }
 
+    if (mam_store_init_s3(mcf->store,
+                          ngx_mam_cstr(cf->pool, &mcf->s3_bucket[0]),
+                          ngx_mam_cstr(cf->pool, &mcf->s3_bucket[1]),
+                          ngx_mam_cstr(cf->pool, &mcf->s3_bucket[2]))
+        != 0)
+    {
+        return NGX_CONF_ERROR;
+    }
+    mcf->store->object_lock = mcf->s3_object_lock == 1;
+    mcf->store->part_size = (off_t) mcf->upload_part_size;
+
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The storage both the API and housekeeping use (mam_store.h): local files
+ * under mam_storage_root, or S3 when mam_s3_endpoint is set.  Read-only
+ * after this, so the thread pool's tasks share it.
+ */
+static char *
+ngx_mam_conf_store(ngx_conf_t *cf, ngx_mam_main_conf_t *mcf)
+{
+    char  *root;
+
+    mcf->store = ngx_pcalloc(cf->pool, sizeof(mam_store_t));
+    if (mcf->store == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* mam_storage_root is required by mam_api, checked once the locations
+     * are known; until then a store without a root has no local paths */
+    if (mcf->storage_root.data) {
+        root = ngx_mam_cstr(cf->pool, &mcf->storage_root);
+        if (root == NULL || mam_store_init_local(mcf->store, root) != 0) {
+            return "\"mam_storage_root\" must be an absolute path";
+        }
+    }
+
+    return ngx_mam_conf_s3(cf, mcf);
 }
 
 
@@ -1199,7 +1240,7 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    rv = ngx_mam_conf_s3(cf, mcf);
+    rv = ngx_mam_conf_store(cf, mcf);
     if (rv != NGX_CONF_OK) {
         if (rv != NGX_CONF_ERROR) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", rv);

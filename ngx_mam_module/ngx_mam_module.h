@@ -16,6 +16,7 @@
 #include "mam_jwt.h"
 #include "mam_outcome.h"
 #include "mam_s3.h"
+#include "mam_store.h"
 
 
 #define NGX_MAM_VERSION          "0.1.0"
@@ -104,7 +105,9 @@ typedef struct {
     ngx_flag_t                edge_bind_ip;
     ngx_str_t                 edge_url;          /* signed URLs start so */
 
-    /* S3 storage instead of local directories when s3 is set */
+    /* the storage (mam_store.h): local under storage_root, or S3 when
+     * s3 is set (then s3 is &store->s3) */
+    mam_store_t              *store;
     mam_s3_t                 *s3;
     ngx_str_t                 s3_endpoint;
     ngx_str_t                 s3_region;

@@ -16,7 +16,6 @@
 #include "ngx_mam_storage.h"
 
 
-#define NGX_MAM_MP_MAX_PARTS  10000
 #define NGX_MAM_MP_URL_LEN    8192
 #define NGX_MAM_MP_MAX_TTL    (7 * 86400)     /* S3's longest presign */
 /* presigned URLs per answer: signing is done in the worker, so a client
@@ -42,7 +41,7 @@ ngx_mam_mp_part_size(json_int_t size, size_t configured)
 {
     json_int_t  least;
 
-    least = (size + NGX_MAM_MP_MAX_PARTS - 1) / NGX_MAM_MP_MAX_PARTS;
+    least = (size + MAM_STORE_MAX_PARTS - 1) / MAM_STORE_MAX_PARTS;
     least = (least + (1 << 20) - 1) & ~((json_int_t) (1 << 20) - 1);
 
     return least > (json_int_t) configured ? least : (json_int_t) configured;
@@ -66,7 +65,7 @@ ngx_mam_mp_part_urls(ngx_http_request_t *r, ngx_mam_mp_t *mp,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
-    bucket = ngx_mam_storage_bucket(r->pool, mp->staging_key);
+    bucket = mam_store_bucket(mcf->store, mp->staging_key);
     url = ngx_pnalloc(r->pool, NGX_MAM_MP_URL_LEN);
     list = json_array();
     if (bucket == NULL || url == NULL || list == NULL) {

@@ -1,8 +1,9 @@
 /*
- * Storage behind one small interface: an operation on keys, run where it
- * cannot block a worker: the local backend (files under mam_storage_root)
- * on mam_thread_pool_files, S3 (mam_s3_endpoint) on mam_thread_pool_s3,
- * behind the same calls.
+ * Storage for the module: an operation on keys run by libmam's store
+ * (mam_store.h) on the thread pool, never in a worker: local files under
+ * mam_storage_root on mam_thread_pool_files, S3 (mam_s3_endpoint) on
+ * mam_thread_pool_s3.  The event loop only checks the keys and keeps the
+ * caller's state; the task maps keys to paths or buckets itself.
  */
 
 #ifndef _NGX_MAM_STORAGE_H_INCLUDED_
@@ -11,8 +12,7 @@
 
 #include "ngx_mam_module.h"
 
-#include "mam_storage.h"
-#include "mam_partial.h"
+#include "mam_store.h"
 
 
 typedef enum {
@@ -66,18 +66,10 @@ typedef struct {
     ngx_err_t                 err;       /* errno when MAM_STORAGE_ERROR */
     off_t                     size;
 
-    /* the backend's own */
-    char                     *path;
-    char                     *from_path;
-    const mam_s3_t           *s3;        /* S3 instead of local files */
-    const char               *bucket;
-    const char               *from_bucket;
-    ngx_flag_t                object_lock;
+    /* set by ngx_mam_storage_run*() */
+    const mam_store_t        *store;
 } ngx_mam_storage_op_t;
 
-
-/* the S3 bucket of a key's area (uploads/, masters/, previews/), or NULL */
-const char *ngx_mam_storage_bucket(ngx_pool_t *pool, const char *key);
 
 /* for a request: done(r, op) runs in the event loop afterwards (op->data
  * carries the caller's state) */

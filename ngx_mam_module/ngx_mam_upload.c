@@ -166,7 +166,7 @@ ngx_mam_presign_s3(ngx_http_request_t *r, ngx_mam_presign_t *ps,
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
     url = ngx_pnalloc(r->pool, 8192);
-    bucket = key ? ngx_mam_storage_bucket(r->pool, key) : NULL;
+    bucket = key ? mam_store_bucket(mcf->store, key) : NULL;
     if (url == NULL || bucket == NULL) {
         return NULL;
     }

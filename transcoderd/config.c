@@ -209,17 +209,20 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
     }
     if (strcmp(k, "s3_endpoint") == 0) {
         cf->s3_on = 1;
-        return mam_s3_set_endpoint(&cf->s3, v) == 0 ? 0 : -1;
+        return mam_s3_set_endpoint(&cf->store.s3, v) == 0 ? 0 : -1;
     }
     if (strcmp(k, "s3_region") == 0) {
-        return td_copy(cf->s3.region, sizeof(cf->s3.region), v);
+        return td_copy(cf->store.s3.region, sizeof(cf->store.s3.region),
+                       v);
     }
     if (strcmp(k, "s3_path_style") == 0) {
-        cf->s3.path_style = strcmp(v, "on") == 0;
+        cf->store.s3.path_style = strcmp(v, "on") == 0;
         return strcmp(v, "on") == 0 || strcmp(v, "off") == 0 ? 0 : -1;
     }
     if (strcmp(k, "s3_credentials_file") == 0) {
-        if (mam_s3_load_credentials(&cf->s3, v, kerr, sizeof(kerr)) != 0) {
+        if (mam_s3_load_credentials(&cf->store.s3, v, kerr, sizeof(kerr))
+            != 0)
+        {
             snprintf(err, len, "s3_credentials_file: %s", kerr);
             return -2;
         }
@@ -227,11 +230,11 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
     }
     if (strcmp(k, "s3_sse") == 0) {
         /* AES256 | aws:kms [KEY_ID]; AES256 when not given */
-        return mam_s3_set_sse(&cf->s3, v) == 0 ? 0 : -1;
+        return mam_s3_set_sse(&cf->store.s3, v) == 0 ? 0 : -1;
     }
     if (strcmp(k, "s3_buckets") == 0) {
-        return sscanf(v, "%63s %63s %63s", cf->s3_bucket[0], cf->s3_bucket[1],
-                      cf->s3_bucket[2]) == 3 ? 0 : -1;
+        return sscanf(v, "%63s %63s %63s", cf->store.bucket[0],
+                      cf->store.bucket[1], cf->store.bucket[2]) == 3 ? 0 : -1;
     }
     /* deadlines of every S3 call, as the module's mam_s3_timeout and
      * mam_s3_low_speed_*: seconds, bytes/s, seconds */
@@ -241,7 +244,7 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
         if (td_int(v, 1, 3600, &sec) != 0) {
             return -1;
         }
-        cf->s3.timeout_ms = sec * 1000L;
+        cf->store.s3.timeout_ms = sec * 1000L;
         return 0;
     }
     if (strcmp(k, "s3_low_speed_limit") == 0) {
@@ -250,7 +253,7 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
         if (td_int(v, 1, 1024 * 1024 * 1024, &rate) != 0) {
             return -1;
         }
-        cf->s3.low_speed_limit = rate;
+        cf->store.s3.low_speed_limit = rate;
         return 0;
     }
     if (strcmp(k, "s3_low_speed_time") == 0) {
@@ -259,7 +262,7 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
         if (td_int(v, 1, 3600, &sec) != 0) {
             return -1;
         }
-        cf->s3.low_speed_time = sec;
+        cf->store.s3.low_speed_time = sec;
         return 0;
     }
     if (strcmp(k, "s3_multipart_threshold") == 0) {
@@ -268,7 +271,7 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
         if (td_int(v, 5, 5 * 1024, &mb) != 0) {
             return -1;
         }
-        cf->s3_multipart = (long) mb * 1024 * 1024;
+        cf->store.part_size = (off_t) mb * 1024 * 1024;
         return 0;
     }
     if (strcmp(k, "s3_multipart_threshold_kb") == 0) {
@@ -278,7 +281,7 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
         if (td_int(v, 1, 5 * 1024 * 1024, &kb) != 0) {
             return -1;
         }
-        cf->s3_multipart = (long) kb * 1024;
+        cf->store.part_size = (off_t) kb * 1024;
         return 0;
     }
     if (strcmp(k, "work_dir") == 0) {
@@ -335,7 +338,7 @@ td_config_load(const char *path, td_config_t *cf, char *err, size_t len)
     cf->backoff_ms = 2000;
     cf->claim_idle_ms = 60000;
     cf->encoder = TD_ENC_AUTO;
-    cf->s3_multipart = 16L * 1024 * 1024;
+    cf->store.part_size = (off_t) 16 * 1024 * 1024;
     td_limits_default(&cf->limits);
     cf->stall_timeout = 120;
     cf->job_timeout = 12 * 3600;
@@ -396,18 +399,28 @@ td_config_load(const char *path, td_config_t *cf, char *err, size_t len)
     }
 
     if (cf->s3_on) {
-        if (!cf->s3.access_key[0] || !cf->s3_bucket[2][0]) {
+        if (!cf->store.s3.access_key[0]
+            || mam_store_init_s3(&cf->store, cf->store.bucket[0],
+                                 cf->store.bucket[1], cf->store.bucket[2])
+               != 0)
+        {
             snprintf(err, len, "%s: s3_endpoint needs s3_credentials_file "
                      "and s3_buckets", path);
             return -1;
         }
-        if (!cf->s3.region[0]) {
-            strcpy(cf->s3.region, "us-east-1");
+        if (!cf->store.s3.region[0]) {
+            strcpy(cf->store.s3.region, "us-east-1");
         }
         if (!cf->work_dir[0]) {
             strcpy(cf->work_dir, "/var/tmp");
         }
+
+    } else if (mam_store_init_local(&cf->store, cf->storage_root) != 0) {
+        snprintf(err, len, "%s: storage_root must be an absolute path", path);
+        return -1;
     }
+
+    cf->store.note = td_storage_note;
 
     if (cf->consumer[0] == '\0') {
         gethostname(host, sizeof(host));

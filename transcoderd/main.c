@@ -70,21 +70,6 @@ td_signal(int sig)
 }
 
 static int
-td_rm_entry(const char *path, const struct stat *st, int type,
-    struct FTW *ftw)
-{
-    (void) st;
-    (void) ftw;
-    return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static void
-td_rm_tree(const char *path)
-{
-    nftw(path, td_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int
 td_mkdirs(const char *path)
 {
     char  buf[2048], *p;
@@ -237,27 +222,6 @@ td_ticker_stop(td_slot_t *s)
     }
 }
 
-/* the rendered folder replaces whatever was published before, at once */
-static int
-td_publish(const char *tmp, const char *final)
-{
-    char  old[2200];
-
-    if (rename(tmp, final) == 0) {
-        return 0;
-    }
-    if (errno != ENOTEMPTY && errno != EEXIST) {
-        return -1;
-    }
-    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_EXCHANGE) != 0) {
-        return -1;
-    }
-    /* tmp now holds the previous ladder */
-    snprintf(old, sizeof(old), "%s", tmp);
-    td_rm_tree(old);
-    return 0;
-}
-
 static int
 td_backoff(const td_config_t *cf, int attempt)
 {
@@ -328,8 +292,9 @@ td_attempt(td_slot_t *s, td_transcode_t *t, const td_render_opts_t *ro,
     const char *input, const char *dir, const char *tmp)
 {
     int  rc = -1;
+    int  on_s3 = s->cf.store.kind == MAM_STORE_S3;
 
-    td_rm_tree(tmp);
+    (void) mam_local_remove_tree(tmp);
     td_ticker_start(s);
 
     if (td_mkdirs(tmp) != 0) {
@@ -338,10 +303,10 @@ td_attempt(td_slot_t *s, td_transcode_t *t, const td_render_opts_t *ro,
         goto done;
     }
 
-    if (s->cf.s3_on) {
+    if (on_s3) {
         td_busy(s, 1);
-        rc = td_s3_download(&s->cf, s->job->f.master_key, input, t->error,
-                            sizeof(t->error));
+        rc = td_storage_fetch(&s->cf, s->job->f.master_key, input, t->error,
+                              sizeof(t->error));
         td_busy(s, 0);
         if (rc != 0) {
             goto done;                  /* storage trouble: transient */
@@ -362,26 +327,24 @@ td_attempt(td_slot_t *s, td_transcode_t *t, const td_render_opts_t *ro,
         goto done;
     }
 
-    if (s->cf.s3_on) {
+    /* local: one rename, no transfer to wait for */
+    if (on_s3) {
         td_busy(s, 1);
-        rc = td_s3_publish(&s->cf, tmp, dir, t->error, sizeof(t->error));
-        td_busy(s, 0);
     } else {
         td_ticker_stop(s);
-        rc = td_publish(tmp, dir);
-        if (rc != 0) {
-            snprintf(t->error, sizeof(t->error), "cannot publish %s: %s",
-                     dir, strerror(errno));
-        }
+    }
+    rc = td_storage_publish(&s->cf, tmp, dir, t->error, sizeof(t->error));
+    if (on_s3) {
+        td_busy(s, 0);
     }
 
 done:
     td_ticker_stop(s);
-    if (s->cf.s3_on) {
+    if (on_s3) {
         unlink(input);
     }
-    if (rc != 0 || s->cf.s3_on) {
-        td_rm_tree(tmp);
+    if (rc != 0 || on_s3) {
+        (void) mam_local_remove_tree(tmp);
     }
     if (rc != 0) {
         json_decref(t->metadata);
@@ -409,20 +372,17 @@ td_work_job(td_slot_t *s)
         return 1;
     }
 
-    if (s->cf.s3_on) {
-        /* scratch copies; the objects are S3's */
-        snprintf(input, sizeof(input), "%s/%s.master", s->cf.work_dir,
-                 job->f.job_id);
-        snprintf(dir, sizeof(dir), MAM_AREA_PREVIEWS "%s/%s",
-                 job->f.asset_id, job->f.version_id);
-        snprintf(tmp, sizeof(tmp), "%s/%s.out", s->cf.work_dir, job->f.job_id);
-    } else {
-        snprintf(input, sizeof(input), "%s/%s", s->cf.storage_root,
-                 job->f.master_key);
-        snprintf(dir, sizeof(dir), "%s/" MAM_AREA_PREVIEWS "%s/%s",
-                 s->cf.storage_root, job->f.asset_id, job->f.version_id);
-        snprintf(tmp, sizeof(tmp), "%s/" MAM_AREA_PREVIEWS "%s/.%s.tmp",
-                 s->cf.storage_root, job->f.asset_id, job->f.version_id);
+    /* dir is the previews folder's key; input and tmp are local files */
+    if (td_storage_paths(&s->cf, &job->f, input, sizeof(input), dir,
+                         sizeof(dir), tmp, sizeof(tmp))
+        != 0)
+    {
+        td_log(job->f.job_id, "entry %s: storage paths too long: dropped",
+               job->id);
+        td_send(s, MAM_PREVIEW_FAILED, -1, NULL, NULL, "malformed job entry",
+                NULL);
+        s->result = "failed";
+        return 1;
     }
 
     cores = s->cf.threads ? s->cf.threads

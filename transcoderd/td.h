@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "mam_contract.h"
-#include "mam_s3.h"
+#include "mam_store.h"
 #include "input.h"
 
 typedef enum {
@@ -40,12 +40,12 @@ typedef struct {
     int                claim_idle_ms;       /* XAUTOCLAIM min idle */
     int                threads;             /* 0: the cores */
 
-    /* S3 storage (s3_endpoint set) instead of storage_root's folders */
+    /* the storage (mam_store.h): storage_root's folders, or S3 when
+     * s3_endpoint is set (s3_on while reading the file); its part_size is
+     * s3_multipart_threshold, from which an object goes up in parts */
     int                s3_on;
-    mam_s3_t           s3;
-    char               s3_bucket[3][64];    /* staging, masters, previews */
+    mam_store_t        store;
     char               work_dir[1024];      /* local scratch for S3 jobs */
-    long               s3_multipart;        /* bytes from which to use parts */
     char               metrics_listen[64];  /* IP:port, or "" for none */
 
     /* hostile masters (input.h, render.h) */
@@ -85,11 +85,17 @@ void td_log(const char *job, const char *fmt, ...)
 /* callback.c: 0 accepted (2xx), 1 refused for good (4xx), -1 transient */
 int td_callback(const td_config_t *cf, const char *json);
 
-/* s3io.c */
-int td_s3_download(const td_config_t *cf, const char *key, const char *path,
+/* storage.c: where a job reads its master and renders, and how the
+ * rendered folder is published, on either backend */
+int td_storage_paths(const td_config_t *cf, const mam_job_t *job, char *input,
+    size_t input_size, char *prefix, size_t prefix_size, char *tmp,
+    size_t tmp_size);
+int td_storage_fetch(const td_config_t *cf, const char *key, const char *path,
     char *err, size_t len);
-int td_s3_publish(const td_config_t *cf, const char *dir, const char *prefix,
-    char *err, size_t len);
+int td_storage_publish(const td_config_t *cf, const char *dir,
+    const char *prefix, char *err, size_t len);
+/* the store's notes (an object sent in parts) into the daemon's log */
+void td_storage_note(const char *message);
 
 /* queue.c: a hiredis connection per job slot */
 typedef struct td_queue_s  td_queue_t;
