@@ -104,7 +104,7 @@ $(BUILDDIR)/t/unit/sandbox: t/unit/sandbox.c t/unit/tap.h transcoderd/sandbox.c 
 	mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -Itranscoderd -o $@ $< transcoderd/sandbox.c -lseccomp -pthread
 
-$(BUILDDIR)/t/unit/%: t/unit/%.c t/unit/tap.h $(LIBMAM) libmam/*.h libmam/*.def
+$(BUILDDIR)/t/unit/%: t/unit/%.c t/unit/tap.h t/unit/helpers.h $(LIBMAM) libmam/*.h libmam/*.def
 	mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(LIBMAM) $(UNIT_LIBS)
 

@@ -128,10 +128,12 @@ int
 mam_store_path(const mam_store_t *st, const char *key, char *buf,
     size_t size)
 {
-    if (st->root[0] != '/') {
+    /* a bad key is EINVAL, so a caller's error says why */
+    if (st->root[0] != '/' || mam_local_path(buf, size, st->root, key) != 0) {
+        errno = EINVAL;
         return -1;
     }
-    return mam_local_path(buf, size, st->root, key);
+    return 0;
 }
 
 const char *
@@ -548,7 +550,6 @@ mam_store_remove(const mam_store_t *st, const char *key)
 
     if (st->kind == MAM_STORE_LOCAL) {
         if (mam_store_path(st, key, path, sizeof(path)) != 0) {
-            errno = EINVAL;
             return MAM_STORAGE_ERROR;
         }
         return mam_local_remove(path);
@@ -674,7 +675,6 @@ mam_store_remove_folder(const mam_store_t *st, const char *key)
     }
 
     if (mam_store_path(st, key, path, sizeof(path)) != 0) {
-        errno = EINVAL;
         return MAM_STORAGE_ERROR;
     }
     return mam_local_remove_tree(path);
@@ -691,7 +691,6 @@ mam_store_size(const mam_store_t *st, const char *key, off_t *size)
 
     if (st->kind == MAM_STORE_LOCAL) {
         if (mam_store_path(st, key, path, sizeof(path)) != 0) {
-            errno = EINVAL;
             return MAM_STORAGE_ERROR;
         }
         *size = mam_local_size(path);

@@ -10,6 +10,7 @@
 
 #include "mam_partial.h"
 #include "tap.h"
+#include "helpers.h"
 
 static int
 parse(const char *v, mam_checksum_t *sum)
@@ -24,22 +25,6 @@ write_file(const char *path, const char *text)
 
     fputs(text, f);
     fclose(f);
-}
-
-static char *
-read_file(const char *path)
-{
-    static char  buf[256];
-    FILE        *f = fopen(path, "r");
-    size_t       n;
-
-    if (f == NULL) {
-        return NULL;
-    }
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 static void

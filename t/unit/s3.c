@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "tap.h"
+#include "helpers.h"
 #include "mam_s3.h"
 
 #include <arpa/inet.h>
@@ -28,28 +29,19 @@ now(void)
 int
 main(void)
 {
-    int                 fd, rc;
+    int                 fd, rc, port = 0;
     char                endpoint[64], body[256];
     double              t0, took;
     FILE               *f;
     mam_s3_t            s3;
     mam_s3_req_t        req;
-    struct sockaddr_in  sin;
-    socklen_t           len = sizeof(sin);
 
     /* a listener that never accepts: the kernel completes the handshake */
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok(fd >= 0 && bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0
-       && listen(fd, 16) == 0
-       && getsockname(fd, (struct sockaddr *) &sin, &len) == 0,
-       "a stalled peer listens");
+    fd = listen_loopback(&port);
+    ok(fd >= 0, "a stalled peer listens");
 
     memset(&s3, 0, sizeof(s3));
-    snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d",
-             ntohs(sin.sin_port));
+    snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", port);
     ok(mam_s3_set_endpoint(&s3, endpoint) == 0, "endpoint %s", endpoint);
     s3.path_style = 1;
     strcpy(s3.region, "us-east-1");

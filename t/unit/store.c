@@ -18,6 +18,7 @@
 
 #include "mam_store.h"
 #include "tap.h"
+#include "helpers.h"
 
 
 static char  root[64];
@@ -34,22 +35,6 @@ write_file(const char *path, const char *text)
 
     fputs(text, f);
     fclose(f);
-}
-
-static char *
-read_file(const char *path)
-{
-    static char  buf[4096];
-    size_t       n;
-    FILE        *f = fopen(path, "r");
-
-    if (f == NULL) {
-        return NULL;
-    }
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 static const char *
@@ -373,20 +358,11 @@ peer_start(int status, const char *log, int *port)
 {
     int                 fd, c;
     pid_t               pid;
-    struct sockaddr_in  sin;
-    socklen_t           len = sizeof(sin);
 
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *) &sin, sizeof(sin)) != 0
-        || listen(fd, 16) != 0
-        || getsockname(fd, (struct sockaddr *) &sin, &len) != 0)
-    {
+    fd = listen_loopback(port);
+    if (fd < 0) {
         return -1;
     }
-    *port = ntohs(sin.sin_port);
 
     fflush(stdout);
     pid = fork();
