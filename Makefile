@@ -44,13 +44,14 @@ $(LIBMAM): $(LIBMAM_OBJS)
 	$(AR) rcs $@.tmp $^
 	mv -f $@.tmp $@
 
-# mam-edge-key: the edge key of a signing key, for an edge-only host
-TOOLS = $(BUILDDIR)/mam-edge-key
+# mam-edge-key: the edge key of a signing key, for an edge-only host;
+# mam-password-hash: a password's Argon2id encoding (mam-admin)
+TOOLS = $(BUILDDIR)/mam-edge-key $(BUILDDIR)/mam-password-hash
 
 tools: $(TOOLS)
 
-$(BUILDDIR)/mam-edge-key: tools/mam-edge-key.c $(LIBMAM) libmam/*.h libmam/*.def
-	$(CC) $(UNIT_CFLAGS) -O2 -o $@ $< $(LIBMAM) $(UNIT_LIBS)
+$(BUILDDIR)/mam-%: tools/mam-%.c $(LIBMAM) libmam/*.h libmam/*.def
+	$(CC) $(UNIT_CFLAGS) -O2 $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS) -o $@ $< $(LIBMAM) $(UNIT_LIBS)
 
 # the SPA's packages from the lock file; hls.js and tus-js-client are
 # served from html/vendor
@@ -75,9 +76,18 @@ $(BUILDDIR)/config.mk: configure ngx_mam_module/config
 
 module: $(MODULE)
 
+# the newest migration the module needs (/api/health): remade when schema/
+# changes, replaced only when its text does, so nothing rebuilds needlessly
+SCHEMA_H = $(BUILDDIR)/include/mam_schema.h
+
+$(SCHEMA_H): schema $(wildcard schema/[0-9]*.sql) scripts/schema-header
+	mkdir -p $(dir $@)
+	scripts/schema-header schema > $@.tmp
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; touch $@; else mv -f $@.tmp $@; fi
+
 # nginx's Makefile relinks the .so only for its own objects: a newer
 # libmam.a removes the old .so first
-$(MODULE): $(BUILDDIR)/config.mk $(MODULE_SRCS) $(LIBMAM)
+$(MODULE): $(BUILDDIR)/config.mk $(MODULE_SRCS) $(LIBMAM) $(SCHEMA_H)
 	[ $(BUILDDIR)/nginx/objs/ngx_mam_module.so -nt $(LIBMAM) ] || \
 	    rm -f $(BUILDDIR)/nginx/objs/ngx_mam_module.so
 	$(MAKE) -C $(BUILDDIR)/nginx -f objs/Makefile modules
@@ -89,7 +99,7 @@ unit: $(UNIT_TESTS)
 TD_SRCS = $(wildcard transcoderd/*.c)
 TD_BIN = $(BUILDDIR)/transcoderd
 TD_CFLAGS_ALL = -g -O2 -Wall -Wextra -Werror -Wno-format-truncation -pthread -Ilibmam -Itranscoderd \
-                $(TD_CFLAGS) $(if $(SANITIZE),-O1 -fno-omit-frame-pointer -fsanitize=address$(,)undefined)
+                $(TD_CFLAGS) $(EXTRA_CFLAGS) $(if $(SANITIZE),-O1 -fno-omit-frame-pointer -fsanitize=address$(,)undefined)
 
 transcoderd: $(TD_BIN)
 
@@ -97,7 +107,7 @@ transcoderd: $(TD_BIN)
 # transcoderd's own code and the objects it pulls need; t/62 checks that
 # libjwt and libargon2 stay out)
 $(TD_BIN): $(BUILDDIR)/config.mk $(TD_SRCS) transcoderd/*.h $(LIBMAM) libmam/*.h libmam/*.def
-	$(CC) $(TD_CFLAGS_ALL) -o $@ $(TD_SRCS) $(LIBMAM) $(TD_LIBS) -lm -pthread
+	$(CC) $(TD_CFLAGS_ALL) $(EXTRA_LDFLAGS) -o $@ $(TD_SRCS) $(LIBMAM) $(TD_LIBS) -lm -pthread
 
 # the renderer's confinement, from transcoderd's own source
 $(BUILDDIR)/t/unit/sandbox: t/unit/sandbox.c t/unit/tap.h transcoderd/sandbox.c transcoderd/sandbox.h
