@@ -9,7 +9,6 @@ BUILDDIR ?= $(if $(SANITIZE),build-asan,build)
 PORT ?= 8080
 DATA_DIR ?= .run
 PROVE_JOBS ?= 2
-NGINX_MODULES_DIR ?= /usr/lib/nginx/modules
 
 MODULE = $(BUILDDIR)/modules/ngx_mam_module.so
 MODULE_SRCS = $(wildcard ngx_mam_module/*.c ngx_mam_module/*.h \
@@ -29,7 +28,7 @@ UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Ilibmam -It/unit \
               $(if $(SANITIZE),-fno-omit-frame-pointer -fsanitize=address$(,)undefined)
 UNIT_LIBS = -ljwt -largon2 -ljansson -lcrypto -lcurl
 
-.PHONY: all deps libmam module unit transcoderd spa tools run test bench fuzz install clean distclean
+.PHONY: all deps libmam module unit transcoderd spa tools run test bench fuzz install uninstall deb dist clean distclean
 
 all: libmam module unit transcoderd spa tools
 
@@ -44,28 +43,27 @@ $(LIBMAM): $(LIBMAM_OBJS)
 	$(AR) rcs $@.tmp $^
 	mv -f $@.tmp $@
 
-# mam-edge-key: the edge key of a signing key, for an edge-only host
-TOOLS = $(BUILDDIR)/mam-edge-key
+# mam-edge-key: the edge key of a signing key, for an edge-only host;
+# mam-password-hash: a password's Argon2id encoding (mam-admin)
+TOOLS = $(BUILDDIR)/mam-edge-key $(BUILDDIR)/mam-password-hash
 
 tools: $(TOOLS)
 
-$(BUILDDIR)/mam-edge-key: tools/mam-edge-key.c $(LIBMAM) libmam/*.h libmam/*.def
-	$(CC) $(UNIT_CFLAGS) -O2 -o $@ $< $(LIBMAM) $(UNIT_LIBS)
+$(BUILDDIR)/mam-%: tools/mam-%.c $(LIBMAM) libmam/*.h libmam/*.def
+	$(CC) $(UNIT_CFLAGS) -O2 $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS) -o $@ $< $(LIBMAM) $(UNIT_LIBS)
 
 # the SPA's packages from the lock file; hls.js and tus-js-client are
-# served from html/vendor
-spa: html/vendor/hls.min.js html/vendor/tus.min.js
+# served from html/vendor.  scripts/vendor-spa copies them from node_modules
+# once it holds the locked versions (here running `npm ci` when it does
+# not; make install and the Debian build never do: MAM_NPM_CI=0)
+MAM_NPM_CI ?= 1
+SPA_VENDOR = html/vendor/hls.min.js html/vendor/tus.min.js
 
-node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+spa: $(SPA_VENDOR)
 
-html/vendor/hls.min.js: node_modules/.package-lock.json
-	mkdir -p html/vendor
-	cp node_modules/hls.js/dist/hls.min.js $@
-
-html/vendor/tus.min.js: node_modules/.package-lock.json
-	mkdir -p html/vendor
-	cp node_modules/tus-js-client/dist/tus.min.js $@
+$(SPA_VENDOR): package.json package-lock.json scripts/vendor-spa \
+               $(wildcard node_modules/hls.js/package.json node_modules/tus-js-client/package.json)
+	MAM_NPM_CI=$(MAM_NPM_CI) scripts/vendor-spa
 
 deps:
 	@scripts/install-deps
@@ -75,9 +73,18 @@ $(BUILDDIR)/config.mk: configure ngx_mam_module/config
 
 module: $(MODULE)
 
+# the newest migration the module needs (/api/health): remade when schema/
+# changes, replaced only when its text does, so nothing rebuilds needlessly
+SCHEMA_H = $(BUILDDIR)/include/mam_schema.h
+
+$(SCHEMA_H): schema $(wildcard schema/[0-9]*.sql) scripts/schema-header
+	mkdir -p $(dir $@)
+	scripts/schema-header schema > $@.tmp
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; touch $@; else mv -f $@.tmp $@; fi
+
 # nginx's Makefile relinks the .so only for its own objects: a newer
 # libmam.a removes the old .so first
-$(MODULE): $(BUILDDIR)/config.mk $(MODULE_SRCS) $(LIBMAM)
+$(MODULE): $(BUILDDIR)/config.mk $(MODULE_SRCS) $(LIBMAM) $(SCHEMA_H)
 	[ $(BUILDDIR)/nginx/objs/ngx_mam_module.so -nt $(LIBMAM) ] || \
 	    rm -f $(BUILDDIR)/nginx/objs/ngx_mam_module.so
 	$(MAKE) -C $(BUILDDIR)/nginx -f objs/Makefile modules
@@ -89,7 +96,7 @@ unit: $(UNIT_TESTS)
 TD_SRCS = $(wildcard transcoderd/*.c)
 TD_BIN = $(BUILDDIR)/transcoderd
 TD_CFLAGS_ALL = -g -O2 -Wall -Wextra -Werror -Wno-format-truncation -pthread -Ilibmam -Itranscoderd \
-                $(TD_CFLAGS) $(if $(SANITIZE),-O1 -fno-omit-frame-pointer -fsanitize=address$(,)undefined)
+                $(TD_CFLAGS) $(EXTRA_CFLAGS) $(if $(SANITIZE),-O1 -fno-omit-frame-pointer -fsanitize=address$(,)undefined)
 
 transcoderd: $(TD_BIN)
 
@@ -97,7 +104,7 @@ transcoderd: $(TD_BIN)
 # transcoderd's own code and the objects it pulls need; t/62 checks that
 # libjwt and libargon2 stay out)
 $(TD_BIN): $(BUILDDIR)/config.mk $(TD_SRCS) transcoderd/*.h $(LIBMAM) libmam/*.h libmam/*.def
-	$(CC) $(TD_CFLAGS_ALL) -o $@ $(TD_SRCS) $(LIBMAM) $(TD_LIBS) -lm -pthread
+	$(CC) $(TD_CFLAGS_ALL) $(EXTRA_LDFLAGS) -o $@ $(TD_SRCS) $(LIBMAM) $(TD_LIBS) -lm -pthread
 
 # the renderer's confinement, from transcoderd's own source
 $(BUILDDIR)/t/unit/sandbox: t/unit/sandbox.c t/unit/tap.h transcoderd/sandbox.c transcoderd/sandbox.h
@@ -154,13 +161,92 @@ fuzz:
 	        $(BUILDDIR)/fuzz/new/$$name t/fuzz/corpus/$$name || exit 1; \
 	done
 
-install: all
-	install -d $(DESTDIR)$(NGINX_MODULES_DIR) $(DESTDIR)/etc/nginx/mam \
-	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/lib/systemd/system
+# make install: for systems without the Debian packages (debian/rules uses
+# it too, into debian/tmp).  Honours DESTDIR and PREFIX (./configure
+# --prefix, default /usr/local); needs no network (the SPA's scripts come
+# from node_modules at the locked versions, or a `make dist` tarball);
+# never replaces a configuration file that exists (the new one goes next
+# to it as FILE.dist).  make uninstall removes what it installed but the
+# configuration.
+SYSCONFDIR ?= /etc
+NGINX_MODULES_DIR = $(PREFIX)/lib/nginx/modules
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+SHARE = $(PREFIX)/share/mam
+CONF_FILES = nginx/conf.d/mam.conf:conf/conf.d/mam.conf \
+             nginx/sites-available/mam:conf/sites-available/mam \
+             nginx/modules-enabled/60-mam-thread-pools.conf:conf/modules-enabled/60-mam-thread-pools.conf \
+             mam/transcoderd.conf:conf/transcoderd.conf
+EXAMPLES = conf/edge.conf conf/mam-s3.conf conf/redis-acl.conf conf/s3-cors.xml \
+           conf/s3-lifecycle.json conf/postgresql/pg_hba.conf conf/postgresql/pg_ident.conf \
+           conf/redis/redis-mam.conf
+
+install: module transcoderd tools
+	$(MAKE) MAM_NPM_CI=0 spa
+	install -d $(DESTDIR)$(NGINX_MODULES_DIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+	    $(DESTDIR)$(PREFIX)/lib/mam $(DESTDIR)$(SHARE)/schema/functions $(DESTDIR)$(SHARE)/libmam \
+	    $(DESTDIR)$(SHARE)/examples $(DESTDIR)$(PREFIX)/share/nginx/modules-available \
+	    $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
 	install -m 0644 $(MODULE) $(DESTDIR)$(NGINX_MODULES_DIR)/
-	install -m 0755 $(TD_BIN) $(DESTDIR)$(PREFIX)/bin/transcoderd
-	install -m 0644 conf/*.conf $(DESTDIR)/etc/nginx/mam/
-	install -m 0644 conf/transcoderd.service $(DESTDIR)/lib/systemd/system/
+	sed 's|modules/ngx_mam_module.so|$(NGINX_MODULES_DIR)/ngx_mam_module.so|' \
+	    conf/modules-available/mod-http-mam.conf > $(DESTDIR)$(PREFIX)/share/nginx/modules-available/mod-http-mam.conf
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/nginx/modules-available/mod-http-mam.conf
+	install -m 0755 $(TD_BIN) $(DESTDIR)$(PREFIX)/sbin/transcoderd
+	install -m 0755 $(BUILDDIR)/mam-edge-key $(DESTDIR)$(PREFIX)/bin/mam-edge-key
+	install -m 0755 $(BUILDDIR)/mam-password-hash $(DESTDIR)$(PREFIX)/lib/mam/mam-password-hash
+	sed 's|/usr/lib/mam/mam-password-hash|$(PREFIX)/lib/mam/mam-password-hash|' scripts/mam-admin \
+	    > $(DESTDIR)$(PREFIX)/sbin/mam-admin && chmod 0755 $(DESTDIR)$(PREFIX)/sbin/mam-admin
+	printf '#!/bin/sh\n# the migration runner of %s/schema\nexec %s/schema/migrate "$$@"\n' \
+	    $(SHARE) $(SHARE) > $(DESTDIR)$(PREFIX)/bin/mam-migrate && chmod 0755 $(DESTDIR)$(PREFIX)/bin/mam-migrate
+	install -m 0755 schema/migrate $(DESTDIR)$(SHARE)/schema/
+	install -m 0644 schema/[0-9]*.sql $(DESTDIR)$(SHARE)/schema/
+	install -m 0644 schema/functions/*.sql $(DESTDIR)$(SHARE)/schema/functions/
+	install -m 0644 libmam/mam_outcomes.def $(DESTDIR)$(SHARE)/libmam/
+	rm -rf $(DESTDIR)$(SHARE)/html && cp -R html $(DESTDIR)$(SHARE)/html
+	chmod -R u=rwX,go=rX $(DESTDIR)$(SHARE)/html
+	install -m 0644 $(EXAMPLES) $(DESTDIR)$(SHARE)/examples/
+	sed 's|/usr/sbin/|$(PREFIX)/sbin/|g' conf/mam-transcoderd.service \
+	    > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/mam-transcoderd.service
+	install -m 0644 conf/sysusers.d/mam-transcoderd.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/
+	install -m 0644 conf/tmpfiles.d/mam-transcoderd.conf conf/tmpfiles.d/mam-web.conf \
+	    $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/
+	@for pair in $(CONF_FILES); do \
+	    dest=$(DESTDIR)$(SYSCONFDIR)/$${pair%%:*}; src=$${pair#*:}; \
+	    install -d $$(dirname $$dest); \
+	    if [ -e $$dest ]; then \
+	        echo "install: keeping $$dest (the new one is $$dest.dist)"; \
+	        install -m 0644 $$src $$dest.dist; \
+	    else \
+	        install -m 0644 $$src $$dest; \
+	    fi; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(NGINX_MODULES_DIR)/ngx_mam_module.so \
+	    $(DESTDIR)$(PREFIX)/share/nginx/modules-available/mod-http-mam.conf \
+	    $(DESTDIR)$(PREFIX)/sbin/transcoderd $(DESTDIR)$(PREFIX)/sbin/mam-admin \
+	    $(DESTDIR)$(PREFIX)/bin/mam-migrate $(DESTDIR)$(PREFIX)/bin/mam-edge-key \
+	    $(DESTDIR)$(PREFIX)/lib/mam/mam-password-hash \
+	    $(DESTDIR)$(SYSTEMD_UNIT_DIR)/mam-transcoderd.service \
+	    $(DESTDIR)$(PREFIX)/lib/sysusers.d/mam-transcoderd.conf \
+	    $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/mam-transcoderd.conf \
+	    $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/mam-web.conf
+	rm -rf $(DESTDIR)$(SHARE)
+	-rmdir $(DESTDIR)$(PREFIX)/lib/mam 2>/dev/null
+	@echo "uninstall: configuration kept: $(foreach p,$(CONF_FILES),$(SYSCONFDIR)/$(firstword $(subst :, ,$(p))))"
+
+# the Debian packages (debian/): libnginx-mod-http-mam, mam-transcoderd,
+# mam-web, into ../ (dpkg-buildpackage's place), then lintian
+deb:
+	dpkg-buildpackage -us -uc -b
+	lintian --fail-on error ../mam-nginx_$$(dpkg-parsechangelog -S Version)_$$(dpkg --print-architecture).changes
+
+# a source tarball with the SPA's vendored scripts, so building from it
+# needs neither npm nor the network
+dist: spa
+	@v=$$(dpkg-parsechangelog -S Version 2>/dev/null || echo 0); \
+	git archive --prefix=mam-nginx-$$v/ -o mam-nginx-$$v.tar HEAD && \
+	tar --transform "s|^|mam-nginx-$$v/|" -rf mam-nginx-$$v.tar html/vendor && \
+	gzip -f mam-nginx-$$v.tar && echo "dist: mam-nginx-$$v.tar.gz"
 
 clean:
 	rm -rf $(BUILDDIR)/modules $(BUILDDIR)/t $(BUILDDIR)/libmam $(LIBMAM)

@@ -14,6 +14,12 @@
  * `?deep=1` and `?probe=` always probe live, for the addresses of
  * mam_health_deep_allow only (403 for others).
  *
+ * The same query reads the newest row of schema_migrations: the answer
+ * names it (`schema`) and the newest migration this build needs
+ * (`schema_required`, from the highest schema/NNN_*.sql when it was built,
+ * mam_schema.h), and is 503 saying so when the database is behind, so an
+ * upgrade that reloaded nginx before migrating shows at once.
+ *
  * `?probe=<1..64 of [A-Za-z0-9_-]>` is round-tripped through PostgreSQL as a
  * query parameter and echoed back, so a client can tell that the answer was
  * computed for its own request (used by the pool tests and useful to check
@@ -22,10 +28,19 @@
 
 #include "ngx_mam_pg.h"
 #include "ngx_mam_redis.h"
+#include "mam_schema.h"
 
 
 #define NGX_MAM_HEALTH_PROBE_MAX  64
 #define NGX_MAM_HEALTH_CACHE      1000    /* ms */
+#define NGX_MAM_HEALTH_SCHEMA_MAX 64
+
+/* the newest migration applied, as schema_migrations names it ("" when
+ * none is) and its number */
+typedef struct {
+    u_char        name[NGX_MAM_HEALTH_SCHEMA_MAX];
+    ngx_int_t     number;
+} ngx_mam_health_schema_t;
 
 
 typedef struct {
@@ -37,6 +52,7 @@ typedef struct {
     ngx_uint_t    refresh;     /* this probe refreshes the worker's cache */
     ngx_str_t     probe;
     json_t       *probe_echo;
+    ngx_mam_health_schema_t  schema;
 } ngx_mam_health_t;
 
 
@@ -48,6 +64,7 @@ typedef struct {
     unsigned           valid:1;
     unsigned           pg_ok:1;
     unsigned           redis_ok:1;
+    ngx_mam_health_schema_t  schema;
 } ngx_mam_health_cache_t;
 
 
@@ -56,29 +73,53 @@ static ngx_mam_health_cache_t  ngx_mam_health_cache;
 
 static ngx_int_t
 ngx_mam_health_answer(ngx_http_request_t *r, ngx_uint_t pg_ok,
-    ngx_uint_t redis_ok, json_t *probe_echo)
+    ngx_uint_t redis_ok, ngx_mam_health_schema_t *schema, json_t *probe_echo)
 {
+    u_char      msg[NGX_MAM_HEALTH_SCHEMA_MAX + 160], *last;
     json_t     *body;
-    ngx_uint_t  ok;
+    ngx_uint_t  ok, schema_ok;
 
-    ok = pg_ok && redis_ok;
+    /* the schema is known only from a query that answered */
+    schema_ok = !pg_ok || schema->number >= NGX_MAM_SCHEMA_NUMBER;
+    ok = pg_ok && redis_ok && schema_ok;
 
-    body = json_pack("{s:s, s:s, s:s, s:s}",
+    body = json_pack("{s:s, s:s, s:s, s:s, s:s}",
                      "status", ok ? "ok" : "unavailable",
                      "postgres", pg_ok ? "ok" : "down",
                      "redis", redis_ok ? "ok" : "down",
-                     "version", NGX_MAM_VERSION);
+                     "version", NGX_MAM_VERSION,
+                     "schema_required", NGX_MAM_SCHEMA_VERSION);
 
     if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (pg_ok) {
+        json_object_set_new(body, "schema", schema->name[0]
+                            ? json_string((char *) schema->name)
+                            : json_null());
+    }
+
     if (!ok) {
         json_object_set_new(body, "error", json_string("unavailable"));
-        json_object_set_new(body, "message", json_string(
-            !pg_ok ? (!redis_ok ? "postgres and redis are down"
-                                : "postgres is down")
-                   : "redis is down"));
+
+        if (!pg_ok || !redis_ok) {
+            json_object_set_new(body, "message", json_string(
+                !pg_ok ? (!redis_ok ? "postgres and redis are down"
+                                    : "postgres is down")
+                       : "redis is down"));
+
+        } else {
+            last = ngx_snprintf(msg, sizeof(msg) - 1,
+                                "the database schema is behind this module: "
+                                "%s applied, %s needed; run the migrations "
+                                "(mam-migrate)",
+                                schema->name[0] ? (char *) schema->name
+                                                : "no migration",
+                                NGX_MAM_SCHEMA_VERSION);
+            *last = '\0';
+            json_object_set_new(body, "message", json_string((char *) msg));
+        }
     }
 
     if (probe_echo) {
@@ -104,11 +145,13 @@ ngx_mam_health_finish(ngx_http_request_t *r, ngx_mam_health_t *h)
         c->valid = 1;
         c->pg_ok = h->pg_ok ? 1 : 0;
         c->redis_ok = h->redis_ok ? 1 : 0;
+        c->schema = h->schema;
         c->done = ngx_current_msec;
     }
 
     ngx_http_finalize_request(r, ngx_mam_health_answer(r, h->pg_ok,
                                                        h->redis_ok,
+                                                       &h->schema,
                                                        h->probe_echo));
 }
 
@@ -129,10 +172,27 @@ ngx_mam_health_cleanup(void *data)
 static void
 ngx_mam_health_pg_done(ngx_http_request_t *r, PGresult *res, void *data)
 {
+    int                i, len;
+    ngx_int_t          n;
     ngx_mam_health_t  *h = data;
 
     h->pg_done = 1;
-    h->pg_ok = ngx_mam_pg_ok(res) && PQntuples(res) == 1;
+    h->pg_ok = ngx_mam_pg_ok(res) && PQntuples(res) == 1
+               && PQnfields(res) == 2;
+
+    if (h->pg_ok && !PQgetisnull(res, 0, 1)) {
+        len = PQgetlength(res, 0, 1);
+        len = ngx_min(len, NGX_MAM_HEALTH_SCHEMA_MAX - 1);
+        ngx_memcpy(h->schema.name, PQgetvalue(res, 0, 1), len);
+        h->schema.name[len] = '\0';
+        /* NNN_name: the number before the first '_' */
+        for (n = 0, i = 0; i < len && h->schema.name[i] >= '0'
+                           && h->schema.name[i] <= '9' && n < 100000; i++)
+        {
+            n = n * 10 + (h->schema.name[i] - '0');
+        }
+        h->schema.number = n;
+    }
 
     if (h->pg_ok && h->probe.len) {
         h->probe_echo = json_stringn(PQgetvalue(res, 0, 0),
@@ -197,7 +257,8 @@ ngx_mam_health_cached(ngx_http_request_t *r, ngx_uint_t *refresh)
     *refresh = 0;
 
     if (c->valid && now - c->done < NGX_MAM_HEALTH_CACHE) {
-        return ngx_mam_health_answer(r, c->pg_ok, c->redis_ok, NULL);
+        return ngx_mam_health_answer(r, c->pg_ok, c->redis_ok, &c->schema,
+                                     NULL);
     }
 
     p = c->prober;
@@ -211,13 +272,14 @@ ngx_mam_health_cached(ngx_http_request_t *r, ngx_uint_t *refresh)
         /* the next probe is on its way: the last result meanwhile, or, at
          * a worker's start before any, a probe of its own */
         return c->valid ? ngx_mam_health_answer(r, c->pg_ok, c->redis_ok,
-                                                NULL)
+                                                &c->schema, NULL)
                         : NGX_DECLINED;
     }
 
     /* out for a second: what it still waits for does not answer */
     return ngx_mam_health_answer(r, p->pg_done && p->pg_ok,
-                                 p->redis_done && p->redis_ok, NULL);
+                                 p->redis_done && p->redis_ok, &p->schema,
+                                 NULL);
 }
 
 
@@ -311,7 +373,13 @@ ngx_mam_health_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         }
     }
 
-    if (ngx_mam_pg_query(r, h->probe.len ? "SELECT $1::text" : "SELECT 1",
+    /* schema_migrations exists once anything was migrated: the module
+     * serves no database that was not (a failing query is "down") */
+    if (ngx_mam_pg_query(r, h->probe.len
+                            ? "SELECT $1::text, (SELECT max(version)"
+                              " FROM schema_migrations)"
+                            : "SELECT 1, (SELECT max(version)"
+                              " FROM schema_migrations)",
                          h->probe.len ? 1 : 0, values,
                          ngx_mam_health_pg_done, h)
         != NGX_OK)

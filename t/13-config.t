@@ -163,38 +163,70 @@ like($out, qr/"mam_upload" directive must be in a prefix location ending in/, 'm
 
 unlike($out, qr/[0-9a-f]{64}/, 'no key material in nginx -t output');
 
-# the examples in conf/ pass nginx -t (with this stack's paths)
+# the examples in conf/ pass nginx -t (with this stack's paths), laid out
+# as Debian's nginx has them: the stock nginx.conf untouched but for its
+# paths, the module snippet and thread pools in modules-enabled/,
+# conf.d/mam.conf, sites-enabled/mam
 my $root = $Mam::Stack::ROOT;
 my $etc = "$dir/etc";
 mkdir $etc;
+mkdir "$etc/$_" for qw(modules-enabled conf.d sites-enabled);
 $s->write_file("$dir/secrets/s3.credentials", "access_key_id = AK\nsecret_access_key = SK\n");
 # conf/edge.conf holds only the edge key, as mam-edge-key prints it
 $s->write_file("$dir/secrets/edge.key", scalar `$Mam::Stack::BUILD/mam-edge-key $dir/secrets/sign.key`);
-for my $f (qw(nginx.conf mam.conf edge.conf mam-s3.conf)) {
-    my $text = $s->slurp("$root/conf/$f");
-    $text =~ s{/usr/lib/nginx/modules/ngx_mam_module\.so}{$root/build/modules/ngx_mam_module.so}g;
-    $text =~ s{/etc/nginx/mam/secrets/}{$dir/secrets/}g;
-    $text =~ s{/etc/nginx/mam/}{$etc/}g;
+sub paths {
+    my ($text) = @_;
+    $text =~ s{^load_module modules/ngx_mam_module\.so;}{load_module $Mam::Stack::BUILD/modules/ngx_mam_module.so;}mg;
+    $text =~ s{/etc/mam/secrets/}{$dir/secrets/}g;
+    $text =~ s{/etc/nginx/}{$etc/}g;
     $text =~ s{/var/lib/mam/storage}{$dir/storage}g;
     $text =~ s{/etc/ssl/mam/}{$dir/ssl/}g;
-    $s->write_file("$etc/$f", $text);
+    $text =~ s{/var/log/nginx/}{$dir/nginx/logs/}g;
+    $text =~ s{/run/nginx\.pid}{$dir/nginx/logs/nginx.pid}g;
+    return $text;
+}
+my $stock = -r '/etc/nginx/nginx.conf' && $s->slurp('/etc/nginx/nginx.conf') =~ m{include /etc/nginx/conf\.d/\*\.conf;}
+          ? $s->slurp('/etc/nginx/nginx.conf')
+          : "user www-data;\nworker_processes auto;\npid /run/nginx.pid;\n"
+            . "include /etc/nginx/modules-enabled/*.conf;\nevents { worker_connections 768; }\n"
+            . "http {\n    include /etc/nginx/mime.types;\n    include /etc/nginx/conf.d/*.conf;\n"
+            . "    include /etc/nginx/sites-enabled/*;\n}\n";
+$s->write_file("$etc/nginx.conf", paths($stock));
+$s->write_file("$etc/mime.types", $s->slurp('/etc/nginx/mime.types'));
+$s->write_file("$etc/modules-enabled/50-mod-http-mam.conf",
+               paths($s->slurp("$root/conf/modules-available/mod-http-mam.conf")));
+$s->write_file("$etc/modules-enabled/60-mam-thread-pools.conf",
+               paths($s->slurp("$root/conf/modules-enabled/60-mam-thread-pools.conf")));
+$s->write_file("$etc/conf.d/mam.conf", paths($s->slurp("$root/conf/conf.d/mam.conf")));
+$s->write_file("$etc/sites-enabled/mam", paths($s->slurp("$root/conf/sites-available/mam")));
+for my $f (qw(edge.conf mam-s3.conf)) {
+    $s->write_file("$etc/$f", paths($s->slurp("$root/conf/$f")));
 }
 mkdir "$dir/ssl";
 system("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=mam.test "
        . "-keyout $dir/ssl/privkey.pem -out $dir/ssl/fullchain.pem 2>/dev/null") == 0
     or die 'openssl';
 ($rc, $out) = $s->run_quiet('nginx', '-t', '-p', $s->prefix, '-c', "$etc/nginx.conf");
-is($rc, 0, 'conf/nginx.conf with conf/mam.conf passes nginx -t') or diag($out);
-(my $with_s3 = $s->slurp("$etc/nginx.conf")) =~ s{(include \S+/mam\.conf;)}{$1\n    include $etc/mam-s3.conf;};
-$s->write_file("$etc/nginx-s3.conf", $with_s3);
-($rc, $out) = $s->run_quiet('nginx', '-t', '-p', $s->prefix, '-c', "$etc/nginx-s3.conf");
+is($rc, 0, "Debian's nginx.conf with conf/'s module snippet, thread pools, conf.d/mam.conf "
+   . 'and sites-available/mam passes nginx -t') or diag($out);
+my $site = $s->slurp("$root/conf/sites-available/mam");
+like($site, qr/listen 443 ssl/, 'the site serves HTTPS');
+like($site, qr/add_header Strict-Transport-Security "max-age=\d+" always;/, '... with HSTS');
+like($site, qr{listen 80;.*?location / \{ return 301 https://\$host\$request_uri; \}}s,
+     '... and plain HTTP redirects to it');
+like($s->slurp("$root/conf/conf.d/mam.conf"), qr/^# set_real_ip_from /m,
+     'conf.d/mam.conf shows set_real_ip_from behind a proxy');
+$s->write_file("$etc/conf.d/mam-s3.conf", $s->slurp("$etc/mam-s3.conf"));
+($rc, $out) = $s->run_quiet('nginx', '-t', '-p', $s->prefix, '-c', "$etc/nginx.conf");
 is($rc, 0, '... and with conf/mam-s3.conf') or diag($out);
 unlike($out, qr/SK|AK/, '... never printing the credentials');
+unlink "$etc/conf.d/mam-s3.conf";
+(my $with_s3 = $s->slurp("$etc/nginx.conf")) =~ s{(include \S+/conf\.d/\*\.conf;)}{$1\n    include $etc/mam-s3.conf;} or die;
 (my $no_buckets = $with_s3) =~ s{include \S+/mam-s3\.conf;}{mam_s3_endpoint http://127.0.0.1:9000;};
 $s->write_file("$etc/nginx-s3b.conf", $no_buckets);
 ($rc, $out) = $s->run_quiet('nginx', '-t', '-p', $s->prefix, '-c', "$etc/nginx-s3b.conf");
 like($out, qr/"mam_s3_endpoint" needs "mam_s3_buckets"/, 'an S3 endpoint without buckets is refused');
-$s->write_file("$etc/edge-main.conf", "load_module $root/build/modules/ngx_mam_module.so;\n"
+$s->write_file("$etc/edge-main.conf", "load_module $Mam::Stack::BUILD/modules/ngx_mam_module.so;\n"
                . "events {}\nhttp {\n    include $etc/edge.conf;\n}\n");
 ($rc, $out) = $s->run_quiet('nginx', '-t', '-p', $s->prefix, '-c', "$etc/edge-main.conf");
 is($rc, 0, 'conf/edge.conf (the edge on its own) passes nginx -t') or diag($out);

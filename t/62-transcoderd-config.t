@@ -9,6 +9,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Temp qw(tempdir);
 use Mam::Stack;
+use POSIX ();
 
 my $root = $Mam::Stack::ROOT;
 my $td = "$root/build/transcoderd";
@@ -27,7 +28,7 @@ sub check {
 }
 
 my $example = do { local (@ARGV, $/) = "$root/conf/transcoderd.conf"; <> };
-$example =~ s{/etc/nginx/mam/secrets/callback.key}{$dir/callback.key};
+$example =~ s{/etc/mam/secrets/callback.key}{$dir/callback.key};
 my ($rc, $out) = check($example);
 is($rc, 0, 'conf/transcoderd.conf passes transcoderd -t') or diag($out);
 
@@ -57,10 +58,45 @@ like($out, qr/are required/, 'missing required settings are named');
 ($rc, $out) = (system("$td -c $dir/nonexistent.conf >/dev/null 2>&1") >> 8, '');
 isnt($rc, 0, 'a missing configuration file stops it');
 
-my $unit = do { local (@ARGV, $/) = "$root/conf/transcoderd.service"; <> };
-like($unit, qr{^ExecStart=/usr/local/bin/transcoderd -c /etc/nginx/mam/transcoderd.conf$}m,
+my $unit = do { local (@ARGV, $/) = "$root/conf/mam-transcoderd.service"; <> };
+like($unit, qr{^ExecStart=/usr/sbin/transcoderd -c /etc/mam/transcoderd.conf$}m,
      'the systemd unit runs the installed binary with the installed config');
 like($unit, qr{^ExecReload=/bin/kill -HUP \$MAINPID$}m, '... reloads with SIGHUP');
+like($unit, qr{^Type=notify$}m, '... is Type=notify (sd_notify READY=1, RELOADING=1)');
+like($unit, qr{^User=mam-transcoderd$}m, '... runs as its own user, not www-data');
+for my $line ('ProtectSystem=strict', 'PrivateTmp=yes', 'NoNewPrivileges=yes',
+              'ReadWritePaths=/var/lib/mam/storage/previews /var/lib/mam/work',
+              'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6') {
+    like($unit, qr{^\Q$line\E$}m, "... $line");
+}
+like($unit, qr{^MemoryMax=\d+[KMG]$}m, '... MemoryMax');
+my $verify = `systemd-analyze verify $root/conf/mam-transcoderd.service 2>&1`;
+unlike($verify, qr/Unknown (key|section)|Failed to parse|Invalid/i,
+       'systemd-analyze finds no unknown or invalid setting') or diag($verify);
+
+# sd_notify: READY=1 on a notify socket once running (built with libsystemd)
+SKIP: {
+    skip 'transcoderd built without libsystemd', 1
+        unless `ldd $td 2>&1` =~ /libsystemd/;
+    require IO::Socket::UNIX;
+    my $nsock = "$dir/notify.sock";
+    my $ns = IO::Socket::UNIX->new(Type => IO::Socket::UNIX::SOCK_DGRAM(), Local => $nsock)
+        or die "notify socket: $!";
+    open my $nf, '>', "$dir/notify.conf" or die;
+    print $nf $base;
+    close $nf;
+    my $pid = fork // die;
+    if (!$pid) {
+        $ENV{NOTIFY_SOCKET} = $nsock;
+        open STDOUT, '>', '/dev/null'; open STDERR, '>', '/dev/null';
+        exec $td, '-c', "$dir/notify.conf" or POSIX::_exit(127);
+    }
+    my $got = '';
+    my $rin = ''; vec($rin, fileno($ns), 1) = 1;
+    if (select(my $rout = $rin, undef, undef, 20)) { $ns->recv($got, 4096) }
+    kill 'TERM', $pid; waitpid $pid, 0;
+    like($got, qr/^READY=1$/m, 'transcoderd tells systemd READY=1 once it runs');
+}
 
 # libmam.a's JWT and password objects are never pulled into transcoderd, so
 # neither is their library (directly or through another)

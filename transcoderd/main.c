@@ -27,6 +27,13 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <libavutil/log.h>
+#ifdef TD_SYSTEMD
+#include <systemd/sd-daemon.h>
+#else
+/* built without libsystemd: no readiness notification (Type=simple) */
+#define sd_notify(unset, state)  ((void) (state), 0)
+#define sd_notifyf(unset, ...)   0
+#endif
 
 #include "td.h"
 #include "render.h"
@@ -741,12 +748,19 @@ main(int argc, char **argv)
         pthread_create(&threads[i], NULL, td_slot, NULL);
     }
 
+    /* systemd (Type=notify): configured, confinement probed, slots
+     * running; a no-op without $NOTIFY_SOCKET */
+    sd_notifyf(0, "READY=1\nSTATUS=%d job slot(s) reading previews:build\n"
+               "MAINPID=%lu", td_cf.jobs, (unsigned long) getpid());
+
     while (!td_stop) {
         usleep(100000);
         if (td_reload) {
             td_reload = 0;
+            sd_notify(0, "RELOADING=1");
             if (td_config_load(path, &cf, err, sizeof(err)) != 0) {
                 td_log(NULL, "reload refused: %s", err);
+                sd_notifyf(0, "READY=1\nSTATUS=reload refused: %s", err);
                 continue;
             }
             /* the consumer name and slot count stay for this process */
@@ -757,9 +771,11 @@ main(int argc, char **argv)
             pthread_mutex_unlock(&td_cf_lock);
             td_log_open(td_cf.log_file);
             td_log(NULL, "configuration re-read, log reopened");
+            sd_notify(0, "READY=1\nSTATUS=configuration re-read");
         }
     }
 
+    sd_notify(0, "STOPPING=1");
     td_log(NULL, "stopping");
     for (i = 0; i < td_cf.jobs; i++) {
         pthread_join(threads[i], NULL);
