@@ -115,7 +115,7 @@ async function partsUpload(job, p, file, onprogress) {
 async function terminate(p) {
   if (p.method === 's3-multipart') return api('DELETE', `/api/uploads/${p.upload_id}`);
   if (p.method !== 'tus') return null;
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 8; i++) {
     const res = await fetch(new URL(p.upload_url, location.href), {
       method: 'DELETE', headers: { 'Tus-Resumable': '1.0.0', Authorization: `Bearer ${auth.token}` } });
     // 423/409: the interrupted PATCH still holds the upload for a moment
