@@ -1,10 +1,12 @@
 /*
  * Time-coded comments: list (ordered by timestamp_sec, then created_at, a
  * page at a time), create (any signed-in user, viewers included), delete
- * (author or admin).
+ * (author or admin).  Each change is published on mam:previews (the
+ * asset's event streams: {asset_id, comment: {id, version_id, action}}).
  */
 
 #include "ngx_mam_pg.h"
+#include "ngx_mam_preview.h"
 #include "mam_body.h"
 
 
@@ -114,6 +116,36 @@ static const ngx_mam_outcome_t  ngx_mam_comment_delete_outcomes[] = {
 };
 
 
+/* a comment created or deleted: its event published, then the answer of
+ * the statement (data) */
+static void
+ngx_mam_comments_changed(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    json_t                     *v, *body;
+    const ngx_mam_statement_t  *st = data;
+
+    v = ngx_mam_outcome_ok(r, res, st->outcomes);
+    if (v == NULL) {
+        return;
+    }
+
+    ngx_mam_preview_publish(r, json_object_get(v, "event"));
+
+    if (st->name == NULL) {
+        ngx_http_finalize_request(r, ngx_mam_send_no_content(r));
+        return;
+    }
+
+    body = json_pack("{s:O}", st->name, json_object_get(v, st->name));
+    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_send_json(r, st->status, body));
+}
+
+
 /* POST /api/assets/:id/comments: any signed-in user, viewers included */
 static const ngx_mam_field_t  ngx_mam_comment_fields[] = {
     { "timestamp_sec", ngx_mam_comments_timestamp, 0, 0, 1 },
@@ -127,7 +159,8 @@ const ngx_mam_statement_t  ngx_mam_comment_create = {
     { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_FIELD(0),
       NGX_MAM_ARG_FIELD(1), NGX_MAM_ARG_FIELD(2), NGX_MAM_ARG_IP },
     ngx_mam_comment_fields, 0, NULL,
-    NULL, ngx_mam_comment_create_outcomes, NGX_HTTP_CREATED, "comment"
+    ngx_mam_comments_changed, ngx_mam_comment_create_outcomes,
+    NGX_HTTP_CREATED, "comment"
 };
 
 /* DELETE /api/comments/:id: the author or an admin */
@@ -135,7 +168,8 @@ const ngx_mam_statement_t  ngx_mam_comment_delete = {
     "SELECT mam_comment_delete($1, $2, $3, $4)", 4,
     { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN, NGX_MAM_ARG_IP },
     NULL, 0, NULL,
-    NULL, ngx_mam_comment_delete_outcomes, NGX_HTTP_NO_CONTENT, NULL
+    ngx_mam_comments_changed, ngx_mam_comment_delete_outcomes,
+    NGX_HTTP_NO_CONTENT, NULL
 };
 
 

@@ -1,6 +1,18 @@
 /*
  * GET /api/preview/events?asset_id=: Server-Sent Events of an asset's
- * preview status.  Each worker holds one Redis connection SUBSCRIBEd to
+ * preview status ("event: status", the first one at once) and of its
+ * comments ("event: comment": {asset_id, id, version_id, action} with
+ * action created or deleted; the comment itself is read through the API).
+ * Without asset_id the stream carries these events of every asset (the
+ * SPA's grid), beginning with a ": connected" comment.  Every event names
+ * its asset_id.  Events are scoped by what the subscriber may see: today
+ * every signed-in user may see every asset (and its comments), so the
+ * asset filter is the only one.
+ *
+ * The channel's messages are {asset_id, <kind>: {...}}, kind being one of
+ * ngx_mam_events_kinds; a message may carry several.
+ *
+ * Each worker holds one Redis connection SUBSCRIBEd to
  * mam:previews and fans every message out to its own waiting clients, so
  * a change made through any worker (or host) reaches every subscriber.
  * Clients are kept in a per-worker queue; one timer pings them all.
@@ -112,7 +124,8 @@ ngx_mam_events_end(ngx_mam_sub_t *sub, const char *why)
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "mam: events client of %s ended: %s", sub->asset_id, why);
+                  "mam: events client of %s ended: %s",
+                  sub->asset_id[0] ? sub->asset_id : "every asset", why);
 
     r->keepalive = 0;
     rc = ngx_http_send_special(r, NGX_HTTP_LAST);
@@ -295,27 +308,40 @@ ngx_mam_events_cleanup(void *data)
 
     ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                   "mam: events client of %s left, %ui in this worker",
-                  sub->asset_id, ngx_mam_events_nsubs);
+                  sub->asset_id[0] ? sub->asset_id : "every asset",
+                  ngx_mam_events_nsubs);
 }
 
 
-/* "event: status\ndata: {json}\n\n" for a status object */
+/* what a message of the channel may carry: the SSE event of each */
+static const char  *ngx_mam_events_kinds[] = { "status", "comment", NULL };
+
+
+/* "event: {kind}\ndata: {json}\n\n" for an object of that kind, which
+ * is given the asset's id */
 static u_char *
-ngx_mam_events_frame(ngx_pool_t *pool, json_t *status, size_t *len)
+ngx_mam_events_frame(ngx_pool_t *pool, const char *kind, json_t *obj,
+    const char *asset, size_t *len)
 {
     char    *text;
     size_t   n;
     u_char  *frame;
 
-    text = json_dumps(status, NGX_MAM_JSON_FLAGS);
+    if (json_object_set_new(obj, "asset_id", json_string(asset)) != 0) {
+        return NULL;
+    }
+
+    text = json_dumps(obj, NGX_MAM_JSON_FLAGS);
     if (text == NULL) {
         return NULL;
     }
 
     n = ngx_strlen(text);
-    frame = ngx_pnalloc(pool, sizeof("event: status\ndata: \n\n") + n);
+    frame = ngx_pnalloc(pool, sizeof("event: \ndata: \n\n") + ngx_strlen(kind)
+                              + n);
     if (frame != NULL) {
-        *len = ngx_sprintf(frame, "event: status\ndata: %s\n\n", text) - frame;
+        *len = ngx_sprintf(frame, "event: %s\ndata: %s\n\n", kind, text)
+               - frame;
     }
 
     free(text);
@@ -385,10 +411,10 @@ ngx_mam_events_message(redisAsyncContext *ac, void *reply, void *privdata)
 {
     size_t          len;
     u_char         *frame;
-    json_t         *event, *status;
+    json_t         *event, *obj;
     ngx_pool_t     *pool;
     redisReply     *rr = reply;
-    const char     *asset;
+    const char     *asset, **k;
     ngx_queue_t    *q, *next;
     ngx_mam_sub_t  *sub;
 
@@ -411,31 +437,46 @@ ngx_mam_events_message(redisAsyncContext *ac, void *reply, void *privdata)
 
     event = json_loadb(rr->element[2]->str, rr->element[2]->len, 0, NULL);
     asset = json_string_value(json_object_get(event, "asset_id"));
-    status = json_object_get(event, "status");
 
-    pool = NULL;
-    if (asset != NULL && json_is_object(status)) {
-        pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (asset == NULL || !mam_uuid_valid(asset, ngx_strlen(asset))) {
+        json_decref(event);
+        return;
     }
 
-    frame = pool ? ngx_mam_events_frame(pool, status, &len) : NULL;
+    pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (pool == NULL) {
+        json_decref(event);
+        return;
+    }
 
-    for (q = ngx_queue_head(&ngx_mam_events_subs);
-         frame && q != ngx_queue_sentinel(&ngx_mam_events_subs);
-         q = next)
-    {
-        next = ngx_queue_next(q);
-        sub = ngx_queue_data(q, ngx_mam_sub_t, queue);
+    for (k = ngx_mam_events_kinds; *k; k++) {
+        obj = json_object_get(event, *k);
+        if (!json_is_object(obj)) {
+            continue;
+        }
 
-        if (ngx_strcmp(sub->asset_id, asset) == 0) {
-            ngx_mam_events_send(sub, frame, len);
+        frame = ngx_mam_events_frame(pool, *k, obj, asset, &len);
+        if (frame == NULL) {
+            continue;
+        }
+
+        for (q = ngx_queue_head(&ngx_mam_events_subs);
+             q != ngx_queue_sentinel(&ngx_mam_events_subs);
+             q = next)
+        {
+            next = ngx_queue_next(q);
+            sub = ngx_queue_data(q, ngx_mam_sub_t, queue);
+
+            /* a stream of one asset, or of every asset */
+            if (sub->asset_id[0] == '\0'
+                || ngx_strcmp(sub->asset_id, asset) == 0)
+            {
+                ngx_mam_events_send(sub, frame, len);
+            }
         }
     }
 
-    if (pool) {
-        ngx_destroy_pool(pool);
-    }
-
+    ngx_destroy_pool(pool);
     json_decref(event);
 }
 
@@ -548,25 +589,18 @@ static const ngx_mam_outcome_t  ngx_mam_events_outcomes[] = {
 };
 
 
+/* the stream's headers, then its first frame; the client joins the
+ * worker's queue */
 static void
-ngx_mam_events_start(ngx_http_request_t *r, PGresult *res, void *data)
+ngx_mam_events_open(ngx_http_request_t *r, ngx_mam_sub_t *sub, u_char *frame,
+    size_t len)
 {
-    size_t                len;
-    u_char               *frame;
-    json_t               *v;
     ngx_int_t             rc;
     ngx_str_t             v_nocache = ngx_string("no-cache");
     ngx_str_t             v_nobuf = ngx_string("no");
     ngx_mam_ctx_t        *ctx;
     ngx_pool_cleanup_t   *cln;
-    ngx_mam_sub_t        *sub = data;
 
-    v = ngx_mam_outcome_ok(r, res, ngx_mam_events_outcomes);
-    if (v == NULL) {
-        return;
-    }
-
-    frame = ngx_mam_events_frame(r->pool, json_object_get(v, "status"), &len);
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (frame == NULL || cln == NULL) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
@@ -598,7 +632,8 @@ ngx_mam_events_start(ngx_http_request_t *r, PGresult *res, void *data)
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "mam: events client of %s joined, %ui in this worker",
-                  sub->asset_id, ngx_mam_events_nsubs);
+                  sub->asset_id[0] ? sub->asset_id : "every asset",
+                  ngx_mam_events_nsubs);
 
     cln->handler = ngx_mam_events_cleanup;
     cln->data = sub;
@@ -625,14 +660,48 @@ ngx_mam_events_start(ngx_http_request_t *r, PGresult *res, void *data)
 }
 
 
+/* a stream of one asset begins with its current status */
+static void
+ngx_mam_events_start(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    size_t          len;
+    json_t         *v;
+    u_char         *frame;
+    ngx_mam_sub_t  *sub = data;
+
+    v = ngx_mam_outcome_ok(r, res, ngx_mam_events_outcomes);
+    if (v == NULL) {
+        return;
+    }
+
+    len = 0;
+    frame = NULL;
+    if (json_is_object(json_object_get(v, "status"))) {
+        frame = ngx_mam_events_frame(r->pool, "status",
+                                     json_object_get(v, "status"),
+                                     sub->asset_id, &len);
+    }
+
+    ngx_mam_events_open(r, sub, frame, len);
+}
+
+
 static void
 ngx_mam_events_query(ngx_http_request_t *r, ngx_mam_sub_t *sub)
 {
     const char  **values;
 
+    static u_char  connected[] = ": connected\n\n";
+
     values = ngx_pcalloc(r->pool, 2 * sizeof(char *));
     if (values == NULL) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    /* every asset's stream: nothing to read first */
+    if (sub->asset_id[0] == '\0') {
+        ngx_mam_events_open(r, sub, connected, sizeof(connected) - 1);
         return;
     }
 
@@ -733,9 +802,12 @@ ngx_mam_events_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     ngx_str_t       asset;
     ngx_mam_sub_t  *sub;
 
-    if (ngx_http_arg(r, (u_char *) "asset_id", 8, &asset) != NGX_OK
-        || !mam_uuid_valid((char *) asset.data, asset.len))
-    {
+    /* no asset_id: every asset's events */
+    if (ngx_http_arg(r, (u_char *) "asset_id", 8, &asset) != NGX_OK) {
+        asset.len = 0;
+    }
+
+    if (asset.len && !mam_uuid_valid((char *) asset.data, asset.len)) {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
                                   "asset_id: must be a UUID");
     }
@@ -745,7 +817,7 @@ ngx_mam_events_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
-    ngx_memcpy(sub->asset_id, asset.data, MAM_UUID_LEN);
+    ngx_memcpy(sub->asset_id, asset.data, asset.len);
     ngx_memcpy(sub->user, ctx->user.sub, MAM_UUID_LEN);
     sub->av = ctx->user.av;
     sub->expire_at = ctx->user.exp;

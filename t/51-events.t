@@ -78,7 +78,6 @@ is($s->api(GET => "/api/preview/events?asset_id=$aid&access_token=x.y.z")->{stat
    'a query token: 401');
 is($s->api(GET => "/api/preview/events?asset_id=$aid&ticket=x")->{status}, 401,
    'a bad ticket: 401');
-is($s->api(GET => '/api/preview/events', undef, token => $E)->{status}, 400, 'no asset_id: 400');
 is($s->api(GET => '/api/preview/events?asset_id=nope', undef, token => $E)->{status}, 400,
    'a malformed asset_id: 400');
 is($s->api(GET => '/api/preview/events?asset_id=5b0e8c8e-0d4c-4c9a-9b8a-1f0e2d3c4b5a', undef,
@@ -94,6 +93,11 @@ for my $i (1 .. 8) {
 }
 my $other_asset = $s->create_asset($E, title => 'other');
 my $bystander = open_sse("/api/preview/events?asset_id=$other_asset->{id}", Authorization => "Bearer $E");
+
+# without asset_id: every asset's events (the grid)
+my $every = open_sse('/api/preview/events', Authorization => "Bearer $E");
+ok(wait_for($every, qr/^HTTP\/1\.1 200.*?\r\n\r\n.*: connected\n\n/s),
+   'no asset_id: a stream of every asset, beginning with ": connected"');
 
 my $ok = grep { wait_for($_, qr/^HTTP\/1\.1 200/) } @clients;
 is($ok, 8, '8 clients (header or ?ticket=) get 200');
@@ -124,6 +128,26 @@ is($ev[1]{version_id}, $vid, '... for the version');
 
 ok(wait_for($clients[0], qr/^: ping\n\n/m, 3), 'a ": ping" comment comes (every 1 s here)');
 ok(!wait_for($bystander, qr/"status":"processing"/, 0.5), "a client of another asset gets none of this asset's events");
+
+wait_for($every, qr/"progress":0\.6/);
+my @all = map { decode_json($_) } $every->{buf} =~ /^event: status\ndata: (.*)\n\n/mg;
+is_deeply([ map { "$_->{asset_id} $_->{progress}" } @all ], [ "$aid 0.2", "$aid 0.6" ],
+          "the stream of every asset gets this asset's changes, naming the asset");
+is($ev[0]{asset_id}, $aid, "an asset's stream names the asset too, from the first event");
+
+# comments: their ids (the comment is read through the API), on the
+# asset's streams and the stream of every asset only
+my $c = $s->api(POST => "/api/assets/$aid/comments", { timestamp_sec => 0.5, content => 'live' },
+                token => $E)->{json}{comment};
+my $comment_re = qr/^event: comment\ndata: (.*\Q$c->{id}\E.*)\n\n/m;
+my @created = map { my $d = wait_for($_, $comment_re); $d ? decode_json($d) : {} } $clients[4], $every;
+is_deeply($created[0], { asset_id => $aid, id => $c->{id}, version_id => $vid, action => 'created' },
+          'a new comment: "event: comment" {asset_id, id, version_id, action: created}');
+is_deeply($created[1], $created[0], '... on the stream of every asset too');
+unlike($created[0]{content} // '', qr/live/, '... without its content');
+is($s->api(DELETE => "/api/comments/$c->{id}", undef, token => $E)->{status}, 204, 'the comment deleted');
+ok(wait_for($clients[4], qr/^event: comment\ndata: .*"action":"deleted"/m), '... "event: comment" with action deleted');
+ok(!wait_for($bystander, qr/event: comment/, 0.3), "a client of another asset gets none of this asset's comments");
 
 callback({ job_id => $job, version_id => $vid, status => 'ready', metadata => { duration_sec => 1 },
            renditions => [] });

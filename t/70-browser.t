@@ -22,7 +22,7 @@ my $media = tempdir(CLEANUP => 1);
 make_media("$media/first.mp4", seconds => 5, size => '1280x720');
 make_media("$media/second.mp4", seconds => 2, size => '640x360');
 # large enough for the SPA's resumable mode (32 MiB): tus chunks of 8 MiB
-for my $n (qw(a b)) {
+for my $n (qw(a b c)) {
     system("head -c " . (40 * 1024 * 1024) . " /dev/urandom > $media/resume-$n.mov") == 0 or die;
 }
 my $shots = "$root/docs/screenshots";
@@ -30,7 +30,7 @@ make_path($shots);
 
 open my $node, '-|', 'env', "BASE=" . $s->base_url, "MEDIA=$media/first.mp4",
     "MEDIA2=$media/second.mp4", "SHOTS=$shots", "BIG_A=$media/resume-a.mov",
-    "BIG_B=$media/resume-b.mov", "SEEDED=$media/seeded", 'node', "$root/t/browser/spa.mjs"
+    "BIG_B=$media/resume-b.mov", "BIG_C=$media/resume-c.mov", "SEEDED=$media/seeded", 'node', "$root/t/browser/spa.mjs"
     or die "node: $!";
 
 my $seeded = 0;
@@ -64,7 +64,7 @@ for my $n (qw(a b)) {
        Digest::SHA->new(256)->addfile("$media/resume-$n.mov", 'b')->hexdigest,
        "resume-$n.mov: the master's SHA-256 is the file's");
 }
-ok(-s "$shots/$_.png", "screenshot $_.png") for qw(grid player upload admin mobile);
+ok(-s "$shots/$_.png", "screenshot $_.png") for qw(grid player upload admin mobile dark tray);
 
 $s->check_error_log;
 done_testing();

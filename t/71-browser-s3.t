@@ -43,5 +43,8 @@ my ($sid) = $s->psql("SELECT id FROM assets WHERE title = 'small'") =~ /(\S+)/;
 is($s->s3_sse('mam-masters', "masters/" . ($sid // 'none') . "/v1/original.mov"), 'AES256',
    'the small file\'s master is written encrypted too');
 
+is($s->psql("SELECT count(*) FROM assets WHERE title = 'cancel-me'"), "0\n",
+   'the cancelled upload made no asset');
+
 $s->check_error_log;
 done_testing();

@@ -13,8 +13,11 @@ LANGUAGE sql STABLE AS $$
         'created_at', mam_time(c.created_at))
 $$;
 
--- Outcomes: ok (comment), not_found, bad_version (not of this asset),
--- beyond (after the version's known duration, with duration_sec).
+-- Outcomes: ok (comment, event), not_found, bad_version (not of this
+-- asset), beyond (after the version's known duration, with duration_sec).
+-- The event is published on mam:previews for the asset's event streams: the
+-- comment's ids only, so a subscriber reads the comment itself through the
+-- API with its own rights.
 CREATE OR REPLACE FUNCTION mam_comment_create(p_asset uuid, p_user uuid,
                                               p_ts numeric, p_content text,
                                               p_version uuid, p_ip text)
@@ -59,11 +62,17 @@ BEGIN
                                          'version_id', v_version.id));
 
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
-                              'comment', mam_comment_json(c));
+                              'comment', mam_comment_json(c),
+                              'event', jsonb_build_object(
+                                  'asset_id', c.asset_id,
+                                  'comment', jsonb_build_object(
+                                      'id', c.id, 'version_id', c.version_id,
+                                      'action', 'created')));
 END
 $$;
 
--- Outcomes: ok, not_found, forbidden (neither the author nor an admin).
+-- Outcomes: ok (event, as for create), not_found, forbidden (neither the
+-- author nor an admin).
 CREATE OR REPLACE FUNCTION mam_comment_delete(p_id uuid, p_user uuid,
                                               p_admin boolean, p_ip text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -84,6 +93,11 @@ BEGIN
                       jsonb_build_object('asset_id', c.asset_id,
                                          'author', c.user_id));
 
-    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome);
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+                              'event', jsonb_build_object(
+                                  'asset_id', c.asset_id,
+                                  'comment', jsonb_build_object(
+                                      'id', c.id, 'version_id', c.version_id,
+                                      'action', 'deleted')));
 END
 $$;

@@ -2,9 +2,11 @@
 // parts PUT straight to the staging bucket, a reload mid-way, the same file
 // chosen again continues with the parts S3 lacks; a small file goes up in
 // one presigned PUT with the headers the presign answer names (SSE among
-// them).  Prints TAP.
+// them); cancelling an upload in the tray aborts the multipart upload on
+// the server (DELETE /api/uploads/:id).  Prints TAP.
 // Environment: BASE, BIG (a file of 40 MiB), SMALL (a small one), CHROMIUM.
 import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
 
 const BASE = process.env.BASE;
 let n = 0, failed = 0;
@@ -71,6 +73,26 @@ try {
   await page.locator('#uploads li.done').nth(1).waitFor({ timeout: 30000 });
   ok(puts.length === 1 && puts[0]['x-amz-server-side-encryption'] === 'AES256',
      'a small file is one PUT to S3 with the presigned SSE header', JSON.stringify(puts));
+
+  // slowed down, so that there is time to cancel
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0,
+                                                       downloadThroughput: -1, uploadThroughput: 3 * 1024 * 1024 });
+  await page.locator('#file').setInputFiles({ name: 'cancel-me.mov', mimeType: 'video/quicktime',
+                                             buffer: readFileSync(process.env.BIG) });
+  const item = page.locator('#tray #uploads li', { hasText: 'cancel-me' });
+  await page.waitForFunction(() => {
+    const li = [...document.querySelectorAll('#uploads li')].find((l) => l.textContent.includes('cancel-me'));
+    return li && li.querySelector('progress').value > 0.02;
+  }, null, { polling: 20, timeout: 60000 });
+  const ended = page.waitForResponse((r) => r.request().method() === 'DELETE' && /\/api\/uploads\//.test(r.url()));
+  await item.getByRole('button', { name: /Cancel the upload/ }).click();
+  const res = await ended;
+  await page.locator('#tray #uploads li.cancelled', { hasText: 'cancel-me' }).waitFor();
+  const saved = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('mam-upload:')));
+  ok(res.status() === 204 && saved.length === 0,
+     'cancel in the tray aborts the multipart upload on the server (DELETE /api/uploads/:id)',
+     `${res.status()} ${saved}`);
 } catch (e) {
   ok(false, 'the browser run', e.stack || e.message);
   console.log(`# uploads: ${await browser.contexts()[0]?.pages()[0]?.locator('#uploads').textContent().catch(() => '?')}`);

@@ -3,7 +3,7 @@
 // TAP.  Environment: BASE (http://127.0.0.1:PORT), MEDIA (a short mp4),
 // MEDIA2, SHOTS (screenshot folder), CHROMIUM (the browser).
 import { chromium } from 'playwright-core';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 const BASE = process.env.BASE;
 const SHOTS = process.env.SHOTS;
@@ -46,8 +46,53 @@ async function newPage(width = 1280, height = 900, scheme = 'light') {
 
 const PW = 'correct horse battery';
 
+// the API from the test itself, as another user or another tab would
+async function call(method, path, body, token, raw, extra = {}) {
+  const headers = { ...extra };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined && !raw) headers['Content-Type'] = 'application/json';
+  const r = await fetch(new URL(path, BASE), { method, headers,
+    body: body === undefined ? undefined : raw ? body : JSON.stringify(body) });
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch (e) { /* not JSON */ }
+  return { status: r.status, json, headers: r.headers };
+}
+const tokenOf = async (email) => (await call('POST', '/auth/login', { email, password: PW })).json.access_token;
+
+// a file into staging: its staging_key
+async function stage(token, file, name) {
+  const bytes = readFileSync(file);
+  const p = (await call('POST', '/api/presign', { filename: name, content_type: 'video/mp4',
+                                                  size: bytes.length }, token)).json;
+  const put = await fetch(new URL(p.upload_url, BASE), { method: 'PUT', headers: p.headers || {}, body: bytes });
+  if (put.status !== 201 && put.status !== 200) throw new Error(`PUT ${put.status}`);
+  return p.staging_key;
+}
+
+// every EventSource a page opens, and whether it is still open
+const TRACK_STREAMS = () => {
+  const Real = window.EventSource;
+  window.__streams = [];
+  window.EventSource = class extends Real {
+    constructor(url, opts) { super(url, opts); window.__streams.push(this); }
+  };
+};
+const openStreams = (p) => p.evaluate(() => window.__streams
+  .filter((e) => e.readyState !== 2).map((e) => new URL(e.url).search));
+
 try {
   const { ctx, page } = await newPage();
+  await ctx.addInitScript(TRACK_STREAMS);
+  // the browser's own dialogs (beforeunload): accepted unless a test says
+  const dialogs = [];
+  let dialogAnswer = 'accept';
+  page.on('dialog', async (d) => {
+    dialogs.push(d.type());
+    if (dialogAnswer === 'accept') await d.accept(); else await d.dismiss();
+  });
+  const streamUrls = [];
+  page.on('request', (r) => { if (r.url().includes('/api/preview/events?')) streamUrls.push(r.url()); });
 
   // --- accounts ------------------------------------------------------------
   await check('an anonymous visit lands on the sign-in form', async () => {
@@ -70,6 +115,51 @@ try {
       await new Promise((r) => setTimeout(r, 50));
     }
     return true;
+  });
+
+  // another person, a viewer: registered, approved and demoted by the admin
+  await call('POST', '/auth/register', { email: 'cleo@example.com', password: PW, display_name: 'Cleo Client' });
+  {
+    const t = await tokenOf('ada@example.com');
+    const cleo = (await call('GET', '/api/users', undefined, t)).json.items.find((u) => u.email === 'cleo@example.com');
+    await call('PATCH', `/api/users/${cleo.id}`, { status: 'active', roles: ['viewer'] }, t);
+  }
+
+  await check('index.html loads app.js as an ES module that imports the others', async () => {
+    const mods = [];
+    const seen = (r) => { if (/\/js\/.*\.js$/.test(r.url())) mods.push(new URL(r.url()).pathname); };
+    page.on('request', seen);
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    page.off('request', seen);
+    const type = await page.evaluate(() => document.querySelector('script[src="/app.js"]').type);
+    return { ok: type === 'module' && mods.includes('/js/api.js') && mods.includes('/js/router.js')
+                 && mods.includes('/js/events.js') && mods.includes('/js/uploads.js')
+                 && mods.includes('/js/player.js') && mods.some((m) => m.startsWith('/js/views/')),
+             diag: `${type}: ${mods.join(' ')}` };
+  });
+
+  await check('index.html and the modules are served no-cache with an ETag, and revalidated (304)', async () => {
+    const heads = {};
+    for (const p of ['/', '/assets/00000000-0000-0000-0000-000000000000', '/app.js', '/js/api.js', '/app.css']) {
+      const r = await fetch(BASE + p);
+      heads[p] = [r.status, r.headers.get('cache-control'), r.headers.get('etag')];
+    }
+    const again = await fetch(BASE + '/js/api.js', { headers: { 'If-None-Match': heads['/js/api.js'][2] } });
+    // and the browser itself asks again on a reload: 304, not an old copy
+    const revalidated = [];
+    const seen = async (r) => {
+      if (!/\/app\.js$|\/js\/api\.js$/.test(r.url())) return;
+      revalidated.push(`${r.status()} ${(await r.request().allHeaders())['if-none-match'] ? 'INM' : '-'}`);
+    };
+    page.on('response', seen);
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    page.off('response', seen);
+    const good = Object.values(heads).every(([st, cc, etag]) => st === 200 && cc === 'no-cache' && /^(W\/)?"/.test(etag || ''));
+    return { ok: good && again.status === 304 && revalidated.length >= 2
+                 && revalidated.every((x) => x.startsWith('304') || x.endsWith('INM')),
+             diag: JSON.stringify({ heads, again: again.status, revalidated }) };
   });
 
   await check('a readable message, never raw JSON, for a wrong password', async () => {
@@ -264,7 +354,80 @@ try {
     return true;
   });
 
+  // --- live: one stream per page -----------------------------------------------
+  const assetId = page.url().split('/assets/')[1];
+  const cleoSays = async (content, at = 0.5) => (await call('POST', `/api/assets/${assetId}/comments`,
+    { timestamp_sec: at, content }, await tokenOf('cleo@example.com'))).json.comment;
+
+  await check('the asset page holds one event stream, of its asset', async () => {
+    const open = await openStreams(page);
+    return { ok: open.length === 1 && open[0].includes(`asset_id=${assetId}`) && open[0].includes('ticket='),
+             diag: JSON.stringify(open) };
+  });
+
+  await check("another person's comment appears on the open asset, and goes when deleted", async () => {
+    const c = await cleoSays('From Cleo, live');
+    const li = page.locator('#comments li', { hasText: 'From Cleo, live' });
+    await li.waitFor({ timeout: 10000 });
+    const who = await li.locator('strong').textContent();
+    await call('DELETE', `/api/comments/${c.id}`, undefined, await tokenOf('ada@example.com'));
+    await li.waitFor({ state: 'detached', timeout: 10000 });
+    return { ok: who === 'Cleo Client', diag: who };
+  });
+
+  await check('after the server ends the stream (token expiry) it is opened again with a fresh ticket', async () => {
+    // this stack's tokens live 60 s, and a stream as long as its token
+    const mine = () => streamUrls.filter((u) => u.includes(assetId));
+    const before = mine().length;
+    const t0 = Date.now();
+    while (mine().length <= before && Date.now() - t0 < 80000) await page.waitForTimeout(500);
+    const tickets = mine().map((u) => new URL(u).searchParams.get('ticket'));
+    await page.waitForTimeout(1500);
+    await cleoSays('After the reconnection', 1);
+    await page.locator('#comments li', { hasText: 'After the reconnection' }).waitFor({ timeout: 10000 });
+    const open = await openStreams(page);
+    return { ok: tickets.length > before && new Set(tickets).size === tickets.length && open.length === 1,
+             diag: `${tickets.length} connections, ${new Set(tickets).size} tickets, ${open.length} open` };
+  });
+
+  await check('a new version is announced on its page', async () => {
+    const t = await tokenOf('ada@example.com');
+    const key = await stage(t, process.env.MEDIA2, 'first-v2.mp4');
+    await call('PATCH', `/api/assets/${assetId}`, { staging_key: key }, t);
+    const v = await call('POST', '/api/promote', { asset_id: assetId }, t);
+    const note = page.locator('#new-version');
+    await note.waitFor({ timeout: 10000 });
+    const text = await note.textContent();
+    await note.getByRole('button', { name: 'Show the new version' }).click();
+    await page.locator('#versions li', { hasText: 'v2' }).waitFor();
+    return { ok: v.status === 201 && /new version \(v2\)/.test(text), diag: `${v.status} ${text}` };
+  });
+
   // --- grid: search, posters, infinite scroll -------------------------------
+  await check('grid tiles follow their previews live: status, then the poster', async () => {
+    const t = await tokenOf('ada@example.com');
+    const key = await stage(t, process.env.MEDIA2, 'live-tile.mp4');
+    const a = (await call('POST', '/api/assets', { title: 'live tile', staging_key: key }, t)).json.asset;
+    await page.goto(BASE + '/');
+    const tile = page.locator(`#grid .tile[data-id="${a.id}"]`);
+    await tile.waitFor();
+    const before = await tile.locator('.badge').textContent();
+    const open = await openStreams(page);
+    await call('POST', '/api/promote', { asset_id: a.id }, t);
+    const seen = new Set();
+    const badge = tile.locator('.badge');
+    const t0 = Date.now();
+    while (!(await tile.locator('img').count()) && Date.now() - t0 < 90000) {
+      seen.add((await badge.textContent()).replace(/ \d+ %$/, ''));
+      await page.waitForTimeout(100);
+    }
+    seen.add(await badge.textContent());
+    const img = await tile.locator('img').count();
+    return { ok: before === 'none' && img === 1 && seen.has('ready') && (seen.has('queued') || seen.has('processing'))
+                 && open.length === 1 && !open[0].includes('asset_id'),
+             diag: JSON.stringify({ before, seen: [...seen], img, open }) };
+  });
+
   await check('the grid shows poster thumbnails once previews are ready', async () => {
     await page.goto(BASE + '/');
     await page.locator('#grid .tile img').first().waitFor({ timeout: 30000 });
@@ -342,6 +505,125 @@ try {
     return { ok: during < 1, diag: `progress while offline ${during}` };
   });
 
+  // --- the upload tray ------------------------------------------------------------
+  const cdp = await ctx.newCDPSession(page);
+  const throttle = (bytesPerSec) => cdp.send('Network.emulateNetworkConditions', {
+    offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: bytesPerSec });
+  const trayItem = (name) => page.locator('#tray #uploads li', { hasText: name }).last();
+
+  await check('an upload continues in the tray while the person moves around the app', async () => {
+    await page.goto(BASE + '/upload');
+    await throttle(6 * 1024 * 1024);
+    await page.locator('#file').setInputFiles(process.env.BIG_C);
+    await waitProgress('resume-c', 0.05);
+    await page.getByRole('link', { name: 'Assets' }).first().click();
+    await page.waitForURL(BASE + '/');
+    const p1 = await progressOf('resume-c');
+    await page.locator('#grid .tile').first().click();
+    await page.waitForURL(/\/assets\//);
+    await page.screenshot({ path: `${SHOTS}/tray.png` });
+    await throttle(-1);
+    await trayItem('resume-c').and(page.locator('li.done')).waitFor({ timeout: 60000 });
+    return { ok: p1 > 0 && p1 < 1, diag: `progress on the grid ${p1}` };
+  });
+
+  await check('a page unload with an upload running asks first', async () => {
+    await page.goto(BASE + '/upload');
+    await page.locator('h1').click();           // a person's gesture: the browser may ask
+    await throttle(3 * 1024 * 1024);
+    await page.locator('#file').setInputFiles({ name: 'cancel-me.mov', mimeType: 'video/quicktime',
+                                               buffer: readFileSync(process.env.BIG_C) });
+    await waitProgress('cancel-me', 0.02);
+    const idle = await page.evaluate(() => {
+      const e = new Event('beforeunload', { cancelable: true });
+      window.dispatchEvent(e);
+      return e.defaultPrevented;
+    });
+    dialogAnswer = 'dismiss';
+    const n = dialogs.length;
+    await page.reload({ timeout: 4000 }).catch(() => {});
+    dialogAnswer = 'accept';
+    const stayed = await trayItem('cancel-me').and(page.locator('li.running')).count();
+    return { ok: idle && dialogs.slice(n).includes('beforeunload') && stayed === 1,
+             diag: JSON.stringify({ prevented: idle, dialogs: dialogs.slice(n), stayed }) };
+  });
+
+  await check('cancel in the tray ends the upload on the server (tus DELETE)', async () => {
+    // the interrupted PATCH may hold the upload a moment (423): asked again
+    const deletes = [];
+    const seen = (r) => { if (r.request().method() === 'DELETE' && r.url().includes('/upload/')) deletes.push(r); };
+    page.on('response', seen);
+    await trayItem('cancel-me').getByRole('button', { name: /Cancel the upload/ }).click();
+    await trayItem('cancel-me').and(page.locator('li.cancelled')).waitFor({ timeout: 30000 });
+    page.off('response', seen);
+    await throttle(-1);
+    const res = deletes[deletes.length - 1];
+    const head = await call('HEAD', res.url(), undefined, await tokenOf('ada@example.com'),
+                            false, { 'Tus-Resumable': '1.0.0' });
+    const saved = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('mam-upload:')));
+    const idle = await page.evaluate(() => {
+      const e = new Event('beforeunload', { cancelable: true });
+      window.dispatchEvent(e);
+      return e.defaultPrevented;
+    });
+    return { ok: res.status() === 204 && [404, 410].includes(head.status) && saved.length === 0 && !idle,
+             diag: JSON.stringify({ deletes: deletes.map((r) => r.status()), head: head.status, saved, idle }) };
+  });
+
+  // --- asset actions ---------------------------------------------------------------
+  const dropped = (await call('GET', '/api/assets?q=dropped', undefined, await tokenOf('ada@example.com'))).json.items[0];
+
+  await check('retry a failed preview from the asset page (POST /api/preview)', async () => {
+    await page.goto(`${BASE}/assets/${dropped.id}`);
+    await page.locator('#preview-failed').waitFor({ timeout: 60000 });
+    const asked = page.waitForResponse((r) => r.url().endsWith('/api/preview') && r.request().method() === 'POST');
+    await page.getByRole('button', { name: 'Retry the preview' }).click();
+    const res = await asked;
+    // queued again, then (it is no video) failed again, live
+    await page.locator('#preview-failed').waitFor({ timeout: 60000 });
+    const jobs = (await call('GET', `/api/preview/status?asset_id=${dropped.id}`, undefined,
+                             await tokenOf('ada@example.com'))).json;
+    return { ok: res.status() === 202 && jobs.job_id !== dropped.latest_version.preview.job_id,
+             diag: `${res.status()} ${JSON.stringify(jobs)}` };
+  });
+
+  await check('the owner edits the title and description', async () => {
+    await page.getByRole('button', { name: 'Edit title and description' }).click();
+    await page.getByLabel('Title').fill('dropped, renamed');
+    await page.getByLabel('Description').fill('Not really a video.');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('h1', { hasText: 'dropped, renamed' }).waitFor();
+    await page.reload();
+    await page.locator('h1', { hasText: 'dropped, renamed' }).waitFor();
+    return await page.locator('#asset-description').textContent() === 'Not really a video.';
+  });
+
+  await check('a viewer sees no asset actions', async () => {
+    const v = await newPage();
+    await v.page.goto(BASE + '/login');
+    await v.page.getByLabel('Email').fill('cleo@example.com');
+    await v.page.getByLabel('Password').fill(PW);
+    await v.page.getByRole('button', { name: 'Sign in' }).click();
+    await v.page.waitForURL(BASE + '/');
+    await v.page.goto(`${BASE}/assets/${dropped.id}`);
+    await v.page.locator('#preview-failed').waitFor({ timeout: 30000 });
+    const n = await v.page.locator('#asset-actions, #retry-preview').count();
+    const form = await v.page.getByRole('button', { name: 'Comment', exact: true }).count();
+    await v.ctx.close();
+    return { ok: n === 0 && form === 1, diag: `${n} actions` };
+  });
+
+  await check('delete asks for confirmation, then removes the asset', async () => {
+    await page.getByRole('button', { name: 'Delete asset' }).click();
+    await page.locator('dialog#confirm').getByRole('button', { name: 'Cancel' }).click();
+    const still = (await call('GET', `/api/assets/${dropped.id}`, undefined, await tokenOf('ada@example.com'))).status;
+    await page.getByRole('button', { name: 'Delete asset' }).click();
+    await page.locator('dialog#confirm').getByRole('button', { name: 'Delete' }).click();
+    await page.waitForURL(BASE + '/');
+    const gone = (await call('GET', `/api/assets/${dropped.id}`, undefined, await tokenOf('ada@example.com'))).status;
+    return { ok: still === 200 && gone === 404, diag: `${still} then ${gone}` };
+  });
+
   // --- admin and a pending account ----------------------------------------
   const other = await newPage();
   await check('a new account in approval mode sees that it awaits approval', async () => {
@@ -380,6 +662,9 @@ try {
     await page.getByRole('button', { name: 'Toggle dark mode' }).click();
     await page.reload();
     const after = await page.evaluate(() => document.documentElement.dataset.theme);
+    await page.goto(BASE + '/');
+    await page.locator('#grid .tile img').first().waitFor();
+    await page.screenshot({ path: `${SHOTS}/dark.png` });
     return before === 'light' && after === 'dark';
   });
 

@@ -559,6 +559,8 @@ EOT
         ? "        location / {\n"
         . "            root $ROOT/html;\n"
         . "            try_files \$uri /index.html;\n"
+        . "            etag on;\n"
+        . "            add_header Cache-Control \"no-cache\" always;\n"
         . "            add_header Content-Security-Policy \"" . $self->spa_csp(%o) . "\" always;\n"
         . "            add_header X-Content-Type-Options nosniff always;\n"
         . "            add_header Referrer-Policy same-origin always;\n"

@@ -1,0 +1,123 @@
+// The asset grid: search as you type, infinite scroll on the keyset
+// cursor, poster thumbnails, and live tiles: the stream of every asset's
+// events updates a tile's status (with the progress) and brings its poster
+// once the preview is ready.
+
+import { api, isEditor } from '../api.js';
+import { h, view } from '../dom.js';
+import { liveEvents } from '../events.js';
+import { onLeave } from '../router.js';
+
+async function posterUrl(assetId, versionId) {
+  const r = await api('POST', '/api/sign-preview', { asset_id: assetId, version_id: versionId, ttl_sec: 3600 });
+  return r.url.replace(/index\.m3u8$/, 'poster.jpg');
+}
+
+function badgeText(st) {
+  if (st.status === 'processing') return `processing ${Math.round((st.progress || 0) * 100)} %`;
+  return st.status;
+}
+
+// a tile and how to show a status of its asset's newest version
+function tile(asset) {
+  const thumb = h('div', { class: 'thumb' });
+  const badge = h('span', { class: 'badge' });
+  let versionId = asset.latest_version ? asset.latest_version.id : null;
+  let shown = null;
+  const show = (st) => {
+    // an older version's news changes nothing here
+    if (versionId && st.version_id && st.version_id !== versionId
+        && st.status !== 'queued') return;
+    if (st.version_id) versionId = st.version_id;
+    badge.className = `badge ${st.status}`;
+    badge.textContent = badgeText(st);
+    if (st.status === 'ready') {
+      if (shown === versionId) return;
+      shown = versionId;
+      posterUrl(asset.id, versionId).then((url) => {
+        thumb.replaceChildren(h('img', { src: url, alt: `Poster of ${asset.title}`, loading: 'lazy' }));
+      }).catch(() => {});
+    } else {
+      shown = null;
+      thumb.replaceChildren(st.status === 'none' ? 'No version yet' : `Preview ${st.status}`);
+    }
+  };
+  show(asset.latest_version ? asset.latest_version.preview : { status: 'none' });
+  const el = h('a', { class: 'tile', href: `/assets/${asset.id}`, 'data-link': true, dataset: { id: asset.id } },
+    thumb,
+    h('div', { class: 'meta' }, h('strong', {}, asset.title), badge, ' ',
+      h('span', { class: 'muted' }, asset.owner.display_name)));
+  return { el, show };
+}
+
+export function gridView() {
+  const search = h('input', { type: 'search', id: 'search', placeholder: 'Search titles and descriptions',
+                              'aria-label': 'Search assets' });
+  const grid = h('div', { class: 'grid', id: 'grid', 'aria-live': 'polite' });
+  const state = h('p', { class: 'muted', id: 'grid-state' });
+  const sentinel = h('div', { class: 'sentinel' });
+  const tiles = new Map();         // asset id → tile
+  let cursor = null, done = false, loading = false, gen = 0;
+
+  async function load(reset) {
+    if (loading && !reset) return;
+    if (reset) { gen++; cursor = null; done = false; grid.replaceChildren(); tiles.clear(); }
+    if (done) return;
+    const mine = gen;
+    loading = true;
+    state.textContent = 'Loading…';
+    const q = new URLSearchParams({ limit: '24' });
+    if (search.value.trim()) q.set('q', search.value.trim());
+    if (cursor) q.set('cursor', cursor);
+    try {
+      const r = await api('GET', `/api/assets?${q}`);
+      if (mine !== gen) return;
+      for (const a of r.items) {
+        const t = tile(a);
+        tiles.set(a.id, t);
+        grid.append(t.el);
+      }
+      cursor = r.next_cursor;
+      done = !cursor;
+      state.textContent = grid.children.length === 0
+        ? (search.value.trim() ? 'No asset matches your search.' : 'No assets yet. Upload one to get started.')
+        : '';
+    } catch (e) {
+      if (mine !== gen) return;
+      loading = false;
+      // no automatic retry: the person decides
+      state.replaceChildren(h('span', { class: 'error' }, e.message), ' ',
+                            h('button', { class: 'ghost', onclick: () => load(false) }, 'Retry'));
+      return;
+    }
+    loading = false;
+    // keep loading while the sentinel is still on screen
+    if (!done && sentinel.getBoundingClientRect().top < innerHeight + 200) load(false);
+  }
+
+  // the tiles on screen follow their assets' previews
+  liveEvents(null, {
+    status: (st) => { const t = tiles.get(st.asset_id); if (t) t.show(st); },
+    // what happened while the stream was down: the newest state of each tile
+    reconnected: () => {
+      for (const [id, t] of tiles) {
+        api('GET', `/api/preview/status?asset_id=${id}`).then(t.show).catch(() => {});
+      }
+    },
+  });
+
+  let timer;
+  search.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { loading = false; load(true); }, 250);
+  });
+  const io = new IntersectionObserver((es) => { if (es.some((e) => e.isIntersecting)) load(false); },
+                                      { rootMargin: '200px' });
+  io.observe(sentinel);
+  onLeave(() => io.disconnect());
+
+  view('Assets', h('div', { class: 'row' }, h('h1', {}, 'Assets'),
+                   isEditor() ? h('a', { class: 'button', href: '/upload', 'data-link': true, style: 'margin-left:auto' }, 'Upload') : null),
+       search, grid, state, sentinel);
+  load(true);
+}
