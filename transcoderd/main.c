@@ -31,8 +31,21 @@
 #include <systemd/sd-daemon.h>
 #else
 /* built without libsystemd: no readiness notification (Type=simple) */
-#define sd_notify(unset, state)  ((void) (state), 0)
-#define sd_notifyf(unset, ...)   0
+static int
+sd_notify(int unset, const char *state)
+{
+    (void) unset;
+    (void) state;
+    return 0;
+}
+
+static int
+sd_notifyf(int unset, const char *format, ...)
+{
+    (void) unset;
+    (void) format;
+    return 0;
+}
 #endif
 
 #include "td.h"
