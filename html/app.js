@@ -11,9 +11,9 @@
 //   js/player.js      hls.js with renewed signed URLs, timeline, keys
 //   js/views/*.js     accounts, grid, upload, asset, admin
 
-import { auth, isAdmin, isEditor, logout, onAuthChange, refresh } from './js/api.js';
-import { $, h } from './js/dom.js';
-import { addRoute, go, route, startRouter } from './js/router.js';
+import { auth, isAdmin, isEditor, logout, onAuthChange, onSessionEnd, resume } from './js/api.js';
+import { $, h, view } from './js/dom.js';
+import { addRoute, go, leave, route, startRouter } from './js/router.js';
 import { startTray } from './js/uploads.js';
 import { loginView, registerView } from './js/views/accounts.js';
 import { adminView } from './js/views/admin.js';
@@ -35,15 +35,31 @@ function renderNav() {
                         h('a', { href: '/register', 'data-link': true }, 'Register'));
     return;
   }
-  nav.replaceChildren(
+  // (replaceChildren would write a null as the text "null")
+  nav.replaceChildren(...[
     h('a', { href: '/', 'data-link': true }, 'Assets'),
     isEditor() ? h('a', { href: '/upload', 'data-link': true }, 'Upload') : null,
     isAdmin() ? h('a', { href: '/admin', 'data-link': true }, 'Users') : null,
-    h('span', { class: 'muted', style: 'margin-left:auto' }, auth.user.display_name),
+    h('span', { class: 'muted who', title: auth.user.email }, auth.user.display_name),
     h('button', { class: 'ghost', type: 'button', id: 'logout',
-                  onclick: async () => { await logout(); go('/login'); } }, 'Sign out'));
+                  onclick: async () => { await logout(); go('/login'); } }, 'Sign out'),
+  ].filter(Boolean));
 }
 onAuthChange(renderNav);
+
+// the account was disabled or its roles changed while a page was open:
+// the page stops (its stream, its player) and says so, with a way back in
+onSessionEnd(() => {
+  leave();
+  const next = location.pathname.startsWith('/login') ? '' : `?next=${encodeURIComponent(location.pathname + location.search)}`;
+  view('Session ended', h('div', { class: 'card', id: 'session-ended' },
+    h('h1', {}, 'Your session ended'),
+    h('p', {}, 'Your account was disabled or its access changed while this page was open, so you were signed out.'),
+    h('p', {}, h('a', { class: 'button', href: `/login${next}`, 'data-link': true, id: 'sign-in-again' }, 'Sign in again'))));
+  const heading = $('#session-ended h1');
+  heading.tabIndex = -1;
+  heading.focus({ preventScroll: true });
+});
 
 // theme: the system's preference until the user picks one, then remembered
 $('#theme').addEventListener('click', () => {
@@ -55,4 +71,4 @@ $('#theme').addEventListener('click', () => {
 startRouter();
 startTray();
 renderNav();
-refresh().then(route);
+resume().then(route);

@@ -169,6 +169,11 @@ is($st{audio_only}{status}, 'ready', 'audio-only source: ready');
 is_deeply($st{audio_only}{renditions}, [], '... with no video renditions');
 like(playlist(out('audio_only') . '/index.m3u8'), qr/#EXT-X-STREAM-INF:[^\n]*CODECS="mp4a\.40\.2"\naudio\/index\.m3u8/,
      '... and an audio-only master entry');
+{
+    my $am = version_of($jobs{audio_only}[0])->{metadata};
+    is($am->{audio_codec}, 'aac', '... metadata: audio_codec aac');
+    ok(exists $am->{encoder} && !defined $am->{encoder}, '... metadata: no video encoder (encoder null, not libx264)');
+}
 
 is($st{silent}{status}, 'ready', 'video without audio: ready');
 unlike(playlist(out('silent') . '/index.m3u8'), qr/EXT-X-MEDIA|AUDIO=/, '... and no audio group');

@@ -325,7 +325,10 @@ td_metadata(td_ctx_t *c)
         json_object_set_new(m, "audio_codec", json_null());
     }
 
-    json_object_set_new(m, "encoder", json_string(c->encoder_name));
+    /* the video encoder: none for a master without video */
+    json_object_set_new(m, "encoder", c->vidx >= 0
+                                      ? json_string(c->encoder_name)
+                                      : json_null());
 
     c->t->metadata = m;
 }

@@ -28,10 +28,24 @@ export function toast(text, bad = false) {
   setTimeout(() => m.remove(), 5000);
 }
 
+// set by the router on a navigation (not on the first page of a visit,
+// where the browser starts at the top by itself)
+export const nav = { moved: false };
+
+// a page: its title, its content, and after a navigation the focus on its
+// heading (tabindex=-1, no ring: app.css), so that a screen reader starts
+// there and Tab continues from there
 export function view(title, ...children) {
   document.title = `${title} · MAM`;
   main.replaceChildren(...children);
-  main.focus({ preventScroll: true });
+  if (!nav.moved) return;
+  const heading = main.querySelector('h1');
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+  } else {
+    main.focus({ preventScroll: true });
+  }
 }
 
 export function field(label, attrs) {
@@ -56,14 +70,33 @@ export function confirmDialog(question, action = 'Delete') {
   });
 }
 
-// hh:mm:ss.ff, ff being frames at the version's frame rate
-export function timecode(sec, fps = 25) {
-  const f = Math.round(fps) || 25;
-  const frames = Math.floor(sec * f + 1e-6);
-  const ff = frames % f;
-  const s = Math.floor(frames / f);
-  const p = (n) => String(n).padStart(2, '0');
-  return `${p(Math.floor(s / 3600))}:${p(Math.floor(s / 60) % 60)}:${p(s % 60)}.${p(ff)}`;
+// a timecode: hh:mm:ss:ff, ff the frame within the second at the
+// version's frame rate (the seconds stay the player's), when the rate is
+// known; else hh:mm:ss.mmm (audio).  timecodeLabel says which.
+export function timecode(sec, fps) {
+  const t = Math.max(0, sec || 0);
+  const s = Math.floor(t + 1e-6);
+  const p = (n, w = 2) => String(n).padStart(w, '0');
+  const hms = `${p(Math.floor(s / 3600))}:${p(Math.floor(s / 60) % 60)}:${p(s % 60)}`;
+  if (fps > 0) return `${hms}:${p(Math.min(Math.ceil(fps) - 1, Math.floor((t - s) * fps + 1e-6)))}`;
+  return `${hms}.${p(Math.min(999, Math.round((t - s) * 1000)), 3)}`;
+}
+
+export const timecodeLabel = (fps) => (fps > 0
+  ? `hours:minutes:seconds:frames, at ${Math.round(fps * 1000) / 1000} frames a second`
+  : 'hours:minutes:seconds.milliseconds');
+
+// a timecode as typed back: hh:mm:ss:ff, hh:mm:ss.mmm, mm:ss or seconds
+export function parseTimecode(text, fps) {
+  const m = String(text).trim().match(/^(?:(?:(\d+):)?(\d{1,2}):)?(\d{1,2}(?:\.\d+)?)(?::(\d{1,3}))?$/);
+  if (!m) return null;
+  const [, hh, mm, ss, ff] = m;
+  let sec = Number(hh || 0) * 3600 + Number(mm || 0) * 60 + Number(ss);
+  if (ff !== undefined) {
+    if (!(fps > 0) || Number(ff) >= Math.ceil(fps)) return null;
+    sec += Number(ff) / fps;
+  }
+  return Number.isFinite(sec) ? sec : null;
 }
 
 export function formatDuration(sec) {

@@ -157,6 +157,10 @@ function update() {
 
 export const uploading = () => jobs.size > 0;
 
+// a failure that another try may get past: the network, the server, a
+// rate limit, an upload the server holds or let expire
+const retryable = (e) => !e.status || e.status >= 500 || [408, 409, 410, 423, 429].includes(e.status);
+
 async function uploadOne(file, li) {
   const job = { cancelled: false, abort: null };
   const bar = h('progress', { max: 1, value: 0, 'aria-label': `Upload progress of ${file.name}` });
@@ -201,8 +205,12 @@ async function uploadOne(file, li) {
     } else {
       // an upload the server no longer continues is started afresh on retry
       if ([403, 404, 409, 410].includes(e.status)) localStorage.removeItem(uploadKey(file));
+      // Retry only where trying again can help: not for a refused file
+      // (415 its type, 413 its size, 400, 403 no right to upload)
       status.replaceChildren(h('span', { class: 'error' }, e.message), ' ',
-                             h('button', { class: 'ghost retry', type: 'button', onclick: () => uploadOne(file, li) }, 'Retry'));
+                             retryable(e) ? h('button', { class: 'ghost retry', type: 'button',
+                                                          'aria-label': `Retry the upload of ${file.name}`,
+                                                          onclick: () => uploadOne(file, li) }, 'Retry') : null);
       li.className = 'failed';
     }
   } finally {

@@ -222,14 +222,31 @@ try {
     return true;
   });
 
-  await check('a failed upload shows its error and a retry button', async () => {
+  await check('a refused file (415) shows why, and no Retry (trying again cannot help)', async () => {
     // a PDF is not video or audio: the presign refuses it (415)
     await page.locator('#file').setInputFiles({ name: 'notes.pdf', mimeType: 'application/pdf',
                                                buffer: Buffer.from('%PDF-1.4') });
-    const li = page.locator('#uploads li.failed');
+    const li = page.locator('#uploads li.failed', { hasText: 'notes.pdf' });
     await li.waitFor();
     const text = await li.textContent();
-    return /not supported|must be video/.test(text) && await li.locator('button.retry').isVisible();
+    return { ok: /not supported/.test(text) && await li.locator('button.retry').count() === 0, diag: text };
+  });
+
+  await check('a failure that may pass (503) offers Retry, which uploads the file', async () => {
+    let refused = 0;
+    const presign = (u) => u.pathname === '/api/presign';
+    await page.route(presign, (r) => {
+      if (refused++) return r.continue();
+      return r.fulfill({ status: 503, contentType: 'application/json',
+                         body: '{"error":"unavailable","message":"service temporarily unavailable"}' });
+    });
+    await page.locator('#file').setInputFiles({ name: 'again.mp4', mimeType: 'video/mp4',
+                                               buffer: Buffer.from('not really a video either') });
+    const li = page.locator('#uploads li', { hasText: 'again.mp4' });
+    await li.locator('button.retry').click();
+    await page.locator('#uploads li.done', { hasText: 'again.mp4' }).waitFor();
+    await page.unroute(presign);
+    return true;
   });
 
   // --- live status and the player -------------------------------------------
@@ -310,7 +327,7 @@ try {
     await page.locator('#comments li', { hasText: 'Cut here' }).waitFor();
     const tc = await page.locator('#comments li', { hasText: 'Cut here' }).locator('.tc').textContent();
     await page.locator('#timeline .marker').first().waitFor();
-    return tc === '00:00:02.00';
+    return { ok: tc === '00:00:02:00', diag: tc };
   });
 
   await check('comments are sorted by time; clicking one seeks there', async () => {
@@ -348,10 +365,14 @@ try {
              diag: JSON.stringify({ order, asked }) };
   });
 
-  await check('delete one\'s own comment', async () => {
+  await check('delete one\'s own comment, after a confirmation', async () => {
     await page.locator('#comments li', { hasText: 'Earlier' }).locator('button.delete').click();
+    await page.locator('dialog#confirm').getByRole('button', { name: 'Cancel' }).click();
+    const kept = await page.locator('#comments li', { hasText: 'Earlier' }).count();
+    await page.locator('#comments li', { hasText: 'Earlier' }).locator('button.delete').click();
+    await page.locator('dialog#confirm').getByRole('button', { name: 'Delete comment' }).click();
     await page.locator('#comments li', { hasText: 'Earlier' }).waitFor({ state: 'detached' });
-    return true;
+    return { ok: kept === 1, diag: `${kept} after Cancel` };
   });
 
   // --- live: one stream per page -----------------------------------------------
@@ -648,6 +669,7 @@ try {
     await row.locator('button.approve').click();
     await row.locator('select.status').locator('option[value="active"][selected]').waitFor({ state: 'attached' });
     await page.locator('#users tr[data-email="pat@example.com"] select.role').selectOption('viewer');
+    await page.locator('dialog#confirm').getByRole('button', { name: 'Change role' }).click();
     await page.getByText('Saved pat@example.com').last().waitFor();
     await page.screenshot({ path: `${SHOTS}/admin.png` });
     const p = other.page;

@@ -4,6 +4,12 @@ import { api, signedIn } from '../api.js';
 import { field, h, view } from '../dom.js';
 import { go } from '../router.js';
 
+// where to go after signing in: ?next= when it is a path of this app
+function next() {
+  const n = new URLSearchParams(location.search).get('next') || '/';
+  return /^\/(?!\/)/.test(n) && !n.startsWith('/login') ? n : '/';
+}
+
 export function loginView() {
   const err = h('p', { class: 'error', role: 'alert' });
   const form = h('form', { class: 'card', 'aria-labelledby': 'login-title' },
@@ -19,7 +25,7 @@ export function loginView() {
     const f = new FormData(form);
     try {
       signedIn(await api('POST', '/auth/login', { email: f.get('email'), password: f.get('password') }));
-      go('/');
+      go(next());
     } catch (ex) {
       err.textContent = ex.message;
     }

@@ -5,38 +5,54 @@
 // others, and a new version, which is announced.
 
 import { api, auth, isAdmin, mayModify } from '../api.js';
-import { confirmDialog, formatDuration, h, timecode, toast, view } from '../dom.js';
+import { confirmDialog, formatDuration, h, parseTimecode, timecode, timecodeLabel, toast, view } from '../dom.js';
 import { liveEvents } from '../events.js';
 import { startPlayer } from '../player.js';
 import { go, onLeave, route } from '../router.js';
 
-function setupComments(asset, version, fps, box, player) {
+// clock.fps: the version's frame rate once known (0: timecodes in ms)
+function setupComments(asset, version, clock, box, player) {
   const list = h('ul', { class: 'comments', id: 'comments' });
   const text = h('textarea', { id: 'comment-text', rows: 2, maxlength: 4000, 'aria-label': 'Comment' });
-  const at = h('span', { class: 'muted', id: 'comment-at' }, timecode(0, fps));
+  // the comment's time: the playhead's until the person starts writing
+  // (focus or first key in the box), then held, shown and editable
+  const format = h('span', { class: 'muted', id: 'tc-format' });
+  const at = h('input', { id: 'comment-at', class: 'tc-input', inputmode: 'decimal', autocomplete: 'off',
+                          'aria-describedby': 'tc-format', value: timecode(0, clock.fps) });
+  const now = h('button', { type: 'button', class: 'ghost', id: 'comment-now' }, 'Use the playhead');
   const err = h('p', { class: 'error', role: 'alert' });
   let items = [];
+  let held = false, edited = false;
+  const playhead = () => (player.video ? player.video.currentTime : 0);
+  const hold = () => {
+    if (held) return;
+    held = true;
+    at.value = timecode(playhead(), clock.fps);
+  };
+  const release = () => { held = false; edited = false; };
 
   const markers = () => {
     const tl = player.timeline, v = player.video;
     if (!tl || !v || !v.duration) return;
     tl.querySelectorAll('.marker').forEach((m) => m.remove());
     for (const c of items) {
-      tl.append(h('div', { class: 'marker', title: `${timecode(c.timestamp_sec, fps)} ${c.content}`,
+      tl.append(h('div', { class: 'marker', title: `${timecode(c.timestamp_sec, clock.fps)} ${c.content}`,
                            style: `left:${Math.min(100, (c.timestamp_sec / v.duration) * 100)}%` }));
     }
   };
 
   const render = () => {
     list.replaceChildren(...items.map((c) => h('li', { dataset: { id: c.id } },
-      h('button', { class: 'tc', type: 'button', 'aria-label': `Seek to ${timecode(c.timestamp_sec, fps)}`,
+      h('button', { class: 'tc', type: 'button', 'aria-label': `Seek to ${timecode(c.timestamp_sec, clock.fps)}`,
                     onclick: () => { if (player.video) { player.video.currentTime = c.timestamp_sec; } } },
-        timecode(c.timestamp_sec, fps)),
+        timecode(c.timestamp_sec, clock.fps)),
       ' ', h('strong', {}, c.user.display_name), h('div', {}, c.content),
       (c.user.id === auth.user.id || isAdmin())
         ? h('button', { class: 'ghost delete', type: 'button', 'aria-label': 'Delete comment',
                         onclick: async () => {
-                          try { await api('DELETE', `/api/comments/${c.id}`); await load(); }
+                          const short = c.content.length > 60 ? `${c.content.slice(0, 60)}…` : c.content;
+                          if (!await confirmDialog(`Delete the comment “${short}”?`, 'Delete comment')) return;
+                          try { await api('DELETE', `/api/comments/${c.id}`); toast('Comment deleted'); await load(); }
                           catch (e) { toast(e.message, true); }
                         } }, 'Delete') : null)));
     if (!items.length) list.append(h('li', { class: 'muted' }, 'No comments yet.'));
@@ -64,22 +80,39 @@ function setupComments(asset, version, fps, box, player) {
     } catch (e) { if (mine === gen) err.textContent = e.message; }
   };
 
-  const form = h('form', {},
-    h('div', { class: 'row' }, 'At ', at),
+  const form = h('form', { id: 'comment-form' },
+    h('div', { class: 'row at' }, h('label', { for: 'comment-at' }, 'At'), at, now, format),
     text, err, h('button', { type: 'submit' }, 'Comment'));
+  text.addEventListener('focus', hold);
+  text.addEventListener('keydown', hold);
+  // passing through the box (Tab) with nothing written holds nothing
+  text.addEventListener('blur', () => { if (!text.value && !edited) release(); });
+  at.addEventListener('input', () => { held = true; edited = true; });
+  now.addEventListener('click', () => { held = true; at.value = timecode(playhead(), clock.fps); text.focus(); });
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.textContent = '';
-    const t = player.video ? player.video.currentTime : 0;
+    const t = held ? parseTimecode(at.value, clock.fps) : playhead();
+    if (t === null) {
+      err.textContent = `The time must read ${clock.fps > 0 ? 'hh:mm:ss:ff' : 'hh:mm:ss.mmm'}, like ${timecode(0, clock.fps)}.`;
+      at.focus();
+      return;
+    }
     try {
       await api('POST', `/api/assets/${asset.id}/comments`,
                 { timestamp_sec: Math.round(t * 1000) / 1000, content: text.value,
                   version_id: version ? version.id : undefined });
       text.value = '';
+      release();
       await load();
     } catch (ex) { err.textContent = ex.message; }
   });
-  const tick = setInterval(() => { if (player.video) at.textContent = timecode(player.video.currentTime, fps); }, 100);
+  const shown = () => {
+    format.textContent = `(${timecodeLabel(clock.fps)})`;
+    if (!held && document.activeElement !== at) at.value = timecode(playhead(), clock.fps);
+  };
+  shown();
+  const tick = setInterval(shown, 100);
   onLeave(() => clearInterval(tick));
 
   box.replaceChildren(h('h2', { id: 'c-title' }, 'Comments'), list, form);
@@ -154,7 +187,7 @@ export async function assetView(id) {
   }
   const { asset, versions } = data;
   const latest = versions[0];
-  const fps = latest && latest.metadata.frame_rate ? latest.metadata.frame_rate : 25;
+  const clock = { fps: latest && latest.metadata.frame_rate ? latest.metadata.frame_rate : 0 };
 
   const stage = h('div', { id: 'stage' });
   const commentsBox = h('section', { class: 'card', 'aria-labelledby': 'c-title' });
@@ -187,7 +220,7 @@ export async function assetView(id) {
        h('div', { class: 'layout' }, h('div', {}, stage, vers, meta), side));
 
   const player = { video: null };
-  const comments = setupComments(asset, latest, fps, commentsBox, player);
+  const comments = setupComments(asset, latest, clock, commentsBox, player);
   const known = new Set(versions.map((v) => v.id));
 
   // a version added while the page is open is announced, not swapped in
@@ -222,9 +255,14 @@ export async function assetView(id) {
     if (st.status === 'ready') {
       playing = true;
       const fresh = await api('GET', `/api/assets/${id}`);
-      renderMeta(fresh.versions[0].metadata);
+      const v = fresh.versions.find((x) => x.id === latest.id) || fresh.versions[0];
+      renderMeta(v.metadata);
       renderVersions(fresh.versions);
-      startPlayer(asset, latest, stage, player, comments);
+      clock.fps = v.metadata.frame_rate || 0;
+      // no video renditions: an audio-only source
+      const audioOnly = !v.metadata.video_codec && !((v.preview.renditions || st.renditions || []).length);
+      startPlayer(asset, latest, stage, player, comments, { fps: clock.fps, audioOnly });
+      comments.changed();
     } else if (st.status === 'failed') {
       stage.replaceChildren(h('div', { id: 'preview-failed' },
         h('p', { class: 'error' }, `The preview failed: ${st.error || 'unknown error'}`),

@@ -1,12 +1,14 @@
-// The asset grid: search as you type, infinite scroll on the keyset
-// cursor, poster thumbnails, and live tiles: the stream of every asset's
-// events updates a tile's status (with the progress) and brings its poster
-// once the preview is ready.
+// The asset grid: search as you type (kept in the URL, ?q=), infinite
+// scroll on the keyset cursor, poster thumbnails (an audio tile for an
+// audio-only version, which has no poster), and live tiles: the stream of
+// every asset's events updates a tile's status (with the progress) and
+// brings its poster once the preview is ready.  Back to the grid brings
+// the search and the scroll position back.
 
 import { api, isEditor } from '../api.js';
 import { h, view } from '../dom.js';
 import { liveEvents } from '../events.js';
-import { onLeave } from '../router.js';
+import { onLeave, savedScroll } from '../router.js';
 
 async function posterUrl(assetId, versionId) {
   const r = await api('POST', '/api/sign-preview', { asset_id: assetId, version_id: versionId, ttl_sec: 3600 });
@@ -34,11 +36,19 @@ function tile(asset) {
     if (st.status === 'ready') {
       if (shown === versionId) return;
       shown = versionId;
+      // no video renditions: no poster to ask for
+      if (Array.isArray(st.renditions) && st.renditions.length === 0) {
+        thumb.className = 'thumb audio';
+        thumb.replaceChildren(h('span', { 'aria-hidden': 'true', class: 'note' }, '♪'), ' Audio');
+        return;
+      }
+      thumb.className = 'thumb';
       posterUrl(asset.id, versionId).then((url) => {
         thumb.replaceChildren(h('img', { src: url, alt: `Poster of ${asset.title}`, loading: 'lazy' }));
       }).catch(() => {});
     } else {
       shown = null;
+      thumb.className = 'thumb';
       thumb.replaceChildren(st.status === 'none' ? 'No version yet' : `Preview ${st.status}`);
     }
   };
@@ -52,12 +62,14 @@ function tile(asset) {
 
 export function gridView() {
   const search = h('input', { type: 'search', id: 'search', placeholder: 'Search titles and descriptions',
-                              'aria-label': 'Search assets' });
+                              'aria-label': 'Search assets', value: new URLSearchParams(location.search).get('q') || '' });
+  const restore = savedScroll();
   const grid = h('div', { class: 'grid', id: 'grid', 'aria-live': 'polite' });
   const state = h('p', { class: 'muted', id: 'grid-state' });
   const sentinel = h('div', { class: 'sentinel' });
   const tiles = new Map();         // asset id → tile
   let cursor = null, done = false, loading = false, gen = 0;
+  let restoring = restore;
 
   async function load(reset) {
     if (loading && !reset) return;
@@ -91,6 +103,12 @@ export function gridView() {
       return;
     }
     loading = false;
+    // back to where the person was (Back): enough pages for that position
+    if (restoring) {
+      scrollTo(0, restoring);
+      if (!done && Math.abs(scrollY - restoring) > 2) return load(false);
+      restoring = 0;
+    }
     // keep loading while the sentinel is still on screen
     if (!done && sentinel.getBoundingClientRect().top < innerHeight + 200) load(false);
   }
@@ -109,7 +127,13 @@ export function gridView() {
   let timer;
   search.addEventListener('input', () => {
     clearTimeout(timer);
-    timer = setTimeout(() => { loading = false; load(true); }, 250);
+    timer = setTimeout(() => {
+      // the search in the URL (one history entry, replaced as one types)
+      const q = search.value.trim();
+      history.replaceState(history.state, '', q ? `/?q=${encodeURIComponent(q)}` : '/');
+      loading = false;
+      load(true);
+    }, 250);
   });
   const io = new IntersectionObserver((es) => { if (es.some((e) => e.isIntersecting)) load(false); },
                                       { rootMargin: '200px' });
