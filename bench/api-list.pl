@@ -11,6 +11,9 @@
 #    database with the module's own statement (NGX_MAM_SQL_ASSET_LIST of
 #    ngx_mam_sql.h) and the same JSON.  Bar: the API serves twice its rate.
 #
+# The user measured is a member of the project of the assets, not an
+# admin: its list is the project-scoped statement (issue 19).
+#
 # Every asset has a version with a ready preview, as assets made through
 # the API do; BENCH_VERSIONS=0 seeds assets alone, as the runs before
 # issue 16 did.
@@ -30,6 +33,11 @@ my $PATH = '/api/assets?limit=24';
 
 my $s = Mam::Stack->new(rate_limits => 'off', workers => 2);
 $s->start;
+# the first account is the admin, whose list is unscoped; the measured
+# user is the second, an editor and a member of the default project (as
+# every account is) that holds the seeded assets: the list it gets is the
+# project-scoped one (issue 19), against the bare unscoped page
+$s->register('admin@example.com');
 my $login = $s->register('bench@example.com');
 seed_assets($s, $login->{user}{id}, $ASSETS, versions => $ENV{BENCH_VERSIONS} // 1);
 $s->psql('ANALYZE');

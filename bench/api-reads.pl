@@ -53,9 +53,10 @@ EOT
 # each route's statement, and the parameters the module sends it on a
 # first page (limit + 1, and a position before every comment)
 my %stmt = (
-    asset    => [ 'NGX_MAM_SQL_ASSET_GET', { p1 => $id } ],
+    asset    => [ 'NGX_MAM_SQL_ASSET_GET', { p1 => $id, p2 => 'false', p3 => $uid } ],
     comments => [ 'NGX_MAM_SQL_COMMENT_PAGE', { p1 => $id, p2 => 25, p3 => -1,
-                  p4 => '-infinity', p5 => '00000000-0000-0000-0000-000000000000' } ],
+                  p4 => '-infinity', p5 => '00000000-0000-0000-0000-000000000000',
+                  p6 => 'false', p7 => $uid } ],
 );
 for my $name (keys %stmt) {
     my ($macro, $vars) = @{ $stmt{$name} };
@@ -72,9 +73,9 @@ my $count = sub {
                      . join(', ', map { "'$_'" } @args) . ')');
     return $n + 0;
 };
-my ($nv, $nc) = ($count->('NGX_MAM_SQL_ASSET_GET', $id),
+my ($nv, $nc) = ($count->('NGX_MAM_SQL_ASSET_GET', $id, 'false', $uid),
                  $count->('NGX_MAM_SQL_COMMENT_PAGE', $id, 25, -1, '-infinity',
-                          '00000000-0000-0000-0000-000000000000'));
+                          '00000000-0000-0000-0000-000000000000', 'false', $uid));
 die "api-reads: the statements return $nv versions and $nc comments, not 3 and 25\n"
     unless $nv == 3 && $nc == 25;
 for my $path ("/api/assets/$id", "/api/assets/$id/comments", '/auth/me') {

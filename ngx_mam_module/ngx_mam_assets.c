@@ -30,7 +30,10 @@
 static const ngx_mam_outcome_t  ngx_mam_asset_outcomes[] = {
     { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset", NULL },
     { MAM_OUTCOME_FORBIDDEN, NGX_HTTP_FORBIDDEN,
-      "only the owner or an admin may change this asset", NULL },
+      "only the owner (an editor of its project), a manager of its project "
+      "or an admin may change this asset", NULL },
+    { MAM_OUTCOME_NOT_MANAGER, NGX_HTTP_FORBIDDEN,
+      "project_id: moving an asset takes a manager of both projects", NULL },
     { MAM_OUTCOME_NOT_YOURS, NGX_HTTP_FORBIDDEN,
       "staging_key: not your upload", NULL },
     { MAM_OUTCOME_INVALID, NGX_HTTP_BAD_REQUEST,
@@ -47,13 +50,25 @@ static const ngx_mam_outcome_t  ngx_mam_asset_outcomes[] = {
 };
 
 
-/* res as {"outcome":"ok", name: ...}: answers status with {name: ...} */
-static void
-ngx_mam_assets_answer(ngx_http_request_t *r, PGresult *res, ngx_uint_t status,
-    const char *name)
-{
-    ngx_mam_answer_outcome(r, res, ngx_mam_asset_outcomes, status, name);
-}
+/* what creating an asset answers besides "ok": the project's refusals,
+ * then the upload's */
+static const ngx_mam_outcome_t  ngx_mam_asset_create_outcomes[] = {
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such project", NULL },
+    { MAM_OUTCOME_FORBIDDEN, NGX_HTTP_FORBIDDEN,
+      "project_id: only its editors and managers may add assets", NULL },
+    { MAM_OUTCOME_NOTHING, NGX_HTTP_BAD_REQUEST,
+      "project_id: required (you are not an editor of the default project)",
+      NULL },
+    { MAM_OUTCOME_NOT_YOURS, NGX_HTTP_FORBIDDEN,
+      "staging_key: not your upload", NULL },
+    { MAM_OUTCOME_INVALID, NGX_HTTP_BAD_REQUEST,
+      "staging_key: no such upload", NULL },
+    { MAM_OUTCOME_INCOMPLETE, NGX_HTTP_BAD_REQUEST,
+      "staging_key: the upload is not complete", NULL },
+    { MAM_OUTCOME_TAKEN, NGX_HTTP_CONFLICT,
+      "staging_key: the upload belongs to another asset", NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
+};
 
 
 /* title: 1..200 characters, not only spaces */
@@ -108,6 +123,7 @@ static const ngx_mam_field_t  ngx_mam_asset_create_fields[] = {
     { "title", ngx_mam_assets_title, 1, 200, 1 },
     { "description", ngx_mam_field_text, 0, 5000, 0 },
     { "staging_key", ngx_mam_assets_staging_key, 1, MAM_KEY_MAX_LEN, 1 },
+    { "project_id", ngx_mam_field_uuid, 1, MAM_UUID_LEN, 0 },
     { NULL, NULL, 0, 0, 0 }
 };
 
@@ -115,19 +131,21 @@ static const ngx_mam_field_t  ngx_mam_asset_update_fields[] = {
     { "title", ngx_mam_assets_title, 1, 200, 0 },
     { "description", ngx_mam_field_text, 0, 5000, 0 },
     { "staging_key", ngx_mam_assets_staging_key, 1, MAM_KEY_MAX_LEN, 0 },
+    { "project_id", ngx_mam_field_uuid, 1, MAM_UUID_LEN, 0 },
     { NULL, NULL, 0, 0, 0 }
 };
 
 
-/* PATCH /api/assets/:id: the owner or an admin; a new staging_key is the
- * next version's upload */
+/* PATCH /api/assets/:id: the owner (an editor of its project), a manager
+ * of its project or an admin; a new staging_key is the next version's
+ * upload, a project_id a move (managers of both projects) */
 const ngx_mam_statement_t  ngx_mam_asset_update = {
-    "SELECT mam_asset_update($1, $2, $3, $4, $5, $6, $7)", 7,
+    "SELECT mam_asset_update($1, $2, $3, $4, $5, $6, $7, $8)", 8,
     { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN,
       NGX_MAM_ARG_FIELD(0), NGX_MAM_ARG_FIELD(1), NGX_MAM_ARG_FIELD(2),
-      NGX_MAM_ARG_IP },
+      NGX_MAM_ARG_FIELD(3), NGX_MAM_ARG_IP },
     ngx_mam_asset_update_fields, NGX_MAM_STATEMENT_ANY_FIELD,
-    "title, description or staging_key: required",
+    "title, description, staging_key or project_id: required",
     NULL, ngx_mam_asset_outcomes, NGX_HTTP_OK, "asset"
 };
 
@@ -145,15 +163,17 @@ ngx_mam_assets_created(ngx_http_request_t *r, PGresult *res, void *data)
 {
     (void) data;
 
-    ngx_mam_assets_answer(r, res, NGX_HTTP_CREATED, "asset");
+    ngx_mam_answer_outcome(r, res, ngx_mam_asset_create_outcomes,
+                           NGX_HTTP_CREATED, "asset");
 }
 
 
 static void
 ngx_mam_assets_create_query(ngx_http_request_t *r, ngx_mam_create_t *cr)
 {
-    if (ngx_mam_pg_query(r, "SELECT mam_asset_create($1, $2, $3, $4, $5)",
-                         5, cr->values, ngx_mam_assets_created, NULL)
+    if (ngx_mam_pg_query(r, "SELECT mam_asset_create($1, $2, $3, $4, $5, "
+                            "$6, $7)",
+                         7, cr->values, ngx_mam_assets_created, NULL)
         != NGX_OK)
     {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
@@ -195,7 +215,7 @@ ngx_mam_assets_staged(ngx_http_request_t *r, void *data)
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
-    values[0] = cr->values[3];
+    values[0] = cr->values[5];
     values[1] = ngx_mam_message(r->pool, "%O", op->size);
 
     if (ngx_mam_pg_query(r, "SELECT mam_upload_seen($1, $2)", 2, values,
@@ -211,7 +231,7 @@ ngx_int_t
 ngx_mam_assets_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
     ngx_uint_t             present;
-    const char            *fields[3], **values, *message;
+    const char            *fields[4], **values, *message;
     ngx_mam_create_t      *cr;
     ngx_mam_main_conf_t   *mcf;
 
@@ -221,16 +241,19 @@ ngx_mam_assets_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
     }
 
-    values = ngx_palloc(r->pool, 5 * sizeof(char *));
+    values = ngx_palloc(r->pool, 7 * sizeof(char *));
     if (values == NULL || fields[0] == NULL || fields[2] == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
+    /* without project_id: the default project (mam_project_for_asset) */
     values[0] = ctx->user.sub;
-    values[1] = fields[0];
-    values[2] = fields[1];
-    values[3] = fields[2];
-    values[4] = ngx_mam_ip(r);
+    values[1] = ngx_mam_has_role(ctx, MAM_ROLE_ADMIN) ? "true" : "false";
+    values[2] = fields[3];
+    values[3] = fields[0];
+    values[4] = fields[1];
+    values[5] = fields[2];
+    values[6] = ngx_mam_ip(r);
 
     cr = ngx_pcalloc(r->pool, sizeof(ngx_mam_create_t));
     if (cr == NULL) {
@@ -242,7 +265,7 @@ ngx_mam_assets_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
     if (mcf->s3) {
         cr->op.op = NGX_MAM_STORAGE_SIZE;
-        cr->op.key = values[3];
+        cr->op.key = values[5];
         cr->op.data = cr;
         if (ngx_mam_storage_run(r, &cr->op, ngx_mam_assets_staged)
             != NGX_OK)
@@ -253,8 +276,9 @@ ngx_mam_assets_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return NGX_DONE;
     }
 
-    if (ngx_mam_pg_query(r, "SELECT mam_asset_create($1, $2, $3, $4, $5)",
-                         5, values, ngx_mam_assets_created, NULL)
+    if (ngx_mam_pg_query(r, "SELECT mam_asset_create($1, $2, $3, $4, $5, "
+                            "$6, $7)",
+                         7, values, ngx_mam_assets_created, NULL)
         != NGX_OK)
     {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
@@ -269,6 +293,7 @@ ngx_mam_assets_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 typedef struct {
     ngx_str_t                 sort;
     ngx_uint_t                limit;
+    char                     *user;      /* NULL: an admin's list */
     char                     *q;
     char                     *after_value;
     char                     *after_id;
@@ -490,7 +515,8 @@ static void ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res,
     void *data);
 
 
-/* the statements of the list, by sort, search and cursor */
+/* the statements of the list, by sort, search and cursor: an admin's
+ * (every asset) */
 static const char  *ngx_mam_asset_pages[3][2][2] = {
     {   /* -created_at */
         { NGX_MAM_SQL_ASSET_PAGE("", NGX_MAM_SQL_ORDER_NEW),
@@ -513,6 +539,33 @@ static const char  *ngx_mam_asset_pages[3][2][2] = {
         { NGX_MAM_SQL_ASSET_SEARCH("", NGX_MAM_SQL_ORDER_TITLE),
           NGX_MAM_SQL_ASSET_SEARCH(NGX_MAM_SQL_AFTER_TITLE("$3", "$4"),
                                    NGX_MAM_SQL_ORDER_TITLE) } }
+};
+
+
+/* ... and everyone else's: the assets of the caller's projects, the user
+ * the last parameter */
+static const char  *ngx_mam_member_pages[3][2][2] = {
+    {   /* -created_at */
+        { NGX_MAM_SQL_MEMBER_PAGE("", NGX_MAM_SQL_ORDER_NEW, "$2"),
+          NGX_MAM_SQL_MEMBER_PAGE(NGX_MAM_SQL_AFTER_NEW("$2", "$3"),
+                                  NGX_MAM_SQL_ORDER_NEW, "$4") },
+        { NGX_MAM_SQL_MEMBER_SEARCH("", NGX_MAM_SQL_ORDER_NEW, "$3"),
+          NGX_MAM_SQL_MEMBER_SEARCH(NGX_MAM_SQL_AFTER_NEW("$3", "$4"),
+                                    NGX_MAM_SQL_ORDER_NEW, "$5") } },
+    {   /* created_at */
+        { NGX_MAM_SQL_MEMBER_PAGE("", NGX_MAM_SQL_ORDER_OLD, "$2"),
+          NGX_MAM_SQL_MEMBER_PAGE(NGX_MAM_SQL_AFTER_OLD("$2", "$3"),
+                                  NGX_MAM_SQL_ORDER_OLD, "$4") },
+        { NGX_MAM_SQL_MEMBER_SEARCH("", NGX_MAM_SQL_ORDER_OLD, "$3"),
+          NGX_MAM_SQL_MEMBER_SEARCH(NGX_MAM_SQL_AFTER_OLD("$3", "$4"),
+                                    NGX_MAM_SQL_ORDER_OLD, "$5") } },
+    {   /* title */
+        { NGX_MAM_SQL_MEMBER_PAGE("", NGX_MAM_SQL_ORDER_TITLE, "$2"),
+          NGX_MAM_SQL_MEMBER_PAGE(NGX_MAM_SQL_AFTER_TITLE("$2", "$3"),
+                                  NGX_MAM_SQL_ORDER_TITLE, "$4") },
+        { NGX_MAM_SQL_MEMBER_SEARCH("", NGX_MAM_SQL_ORDER_TITLE, "$3"),
+          NGX_MAM_SQL_MEMBER_SEARCH(NGX_MAM_SQL_AFTER_TITLE("$3", "$4"),
+                                    NGX_MAM_SQL_ORDER_TITLE, "$5") } }
 };
 
 
@@ -547,7 +600,7 @@ ngx_mam_assets_list_query(ngx_http_request_t *r, ngx_mam_list_t *ls)
     ngx_uint_t    sort;
     const char  **values, *sql;
 
-    values = ngx_palloc(r->pool, 4 * sizeof(char *));
+    values = ngx_palloc(r->pool, 5 * sizeof(char *));
     if (values == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
@@ -567,7 +620,13 @@ ngx_mam_assets_list_query(ngx_http_request_t *r, ngx_mam_list_t *ls)
         values[n++] = ls->after_id;
     }
 
-    sql = ngx_mam_asset_pages[sort][ls->q != NULL][ls->after_id != NULL];
+    if (ls->user != NULL) {
+        values[n++] = ls->user;
+        sql = ngx_mam_member_pages[sort][ls->q != NULL][ls->after_id != NULL];
+
+    } else {
+        sql = ngx_mam_asset_pages[sort][ls->q != NULL][ls->after_id != NULL];
+    }
 
     if (ngx_mam_pg_query(r, sql, n, values, ngx_mam_assets_listed, ls)
         != NGX_OK)
@@ -714,11 +773,14 @@ ngx_mam_assets_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     const char      *message;
     ngx_mam_list_t  *ls;
 
-    (void) ctx;
-
     ls = ngx_pcalloc(r->pool, sizeof(ngx_mam_list_t));
     if (ls == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    /* an admin sees every asset; anyone else those of their projects */
+    if (!ngx_mam_has_role(ctx, MAM_ROLE_ADMIN)) {
+        ls->user = ctx->user.sub;
     }
 
     message = ngx_mam_assets_list_args(r, ls);
@@ -769,7 +831,8 @@ ngx_mam_assets_got(ngx_http_request_t *r, PGresult *res, void *data)
 
 /* GET /api/assets/:id: the asset and its versions, newest first */
 const ngx_mam_statement_t  ngx_mam_asset_get = {
-    NGX_MAM_SQL_ASSET_GET, 1, { NGX_MAM_ARG_ID },
+    NGX_MAM_SQL_ASSET_GET, 3,
+    { NGX_MAM_ARG_ID, NGX_MAM_ARG_ADMIN, NGX_MAM_ARG_USER },
     NULL, 0, NULL,
     ngx_mam_assets_got, NULL, NGX_HTTP_OK, NULL
 };

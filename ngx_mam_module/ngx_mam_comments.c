@@ -100,6 +100,8 @@ ngx_mam_comments_timestamp(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 /* what the comment functions answer besides "ok" */
 static const ngx_mam_outcome_t  ngx_mam_comment_create_outcomes[] = {
     { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset", NULL },
+    { MAM_OUTCOME_FORBIDDEN, NGX_HTTP_FORBIDDEN,
+      "a viewer of the project may not comment", NULL },
     { MAM_OUTCOME_BAD_VERSION, NGX_HTTP_BAD_REQUEST,
       "version_id: not a version of this asset", NULL },
     { MAM_OUTCOME_BEYOND, NGX_HTTP_BAD_REQUEST,
@@ -111,7 +113,8 @@ static const ngx_mam_outcome_t  ngx_mam_comment_create_outcomes[] = {
 static const ngx_mam_outcome_t  ngx_mam_comment_delete_outcomes[] = {
     { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such comment", NULL },
     { MAM_OUTCOME_FORBIDDEN, NGX_HTTP_FORBIDDEN,
-      "only the author or an admin may delete a comment", NULL },
+      "only the author, a manager of the project or an admin may delete "
+      "a comment", NULL },
     { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 
@@ -155,15 +158,16 @@ static const ngx_mam_field_t  ngx_mam_comment_fields[] = {
 };
 
 const ngx_mam_statement_t  ngx_mam_comment_create = {
-    "SELECT mam_comment_create($1, $2, $3, $4, $5, $6)", 6,
-    { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_FIELD(0),
+    "SELECT mam_comment_create($1, $2, $3, $4, $5, $6, $7)", 7,
+    { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN, NGX_MAM_ARG_FIELD(0),
       NGX_MAM_ARG_FIELD(1), NGX_MAM_ARG_FIELD(2), NGX_MAM_ARG_IP },
     ngx_mam_comment_fields, 0, NULL,
     ngx_mam_comments_changed, ngx_mam_comment_create_outcomes,
     NGX_HTTP_CREATED, "comment"
 };
 
-/* DELETE /api/comments/:id: the author or an admin */
+/* DELETE /api/comments/:id: the author, a manager of the asset's project
+ * or an admin */
 const ngx_mam_statement_t  ngx_mam_comment_delete = {
     "SELECT mam_comment_delete($1, $2, $3, $4)", 4,
     { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN, NGX_MAM_ARG_IP },
@@ -259,7 +263,7 @@ ngx_mam_comments_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     const char              **values;
     ngx_mam_comments_page_t  *pg;
 
-    values = ngx_pcalloc(r->pool, 5 * sizeof(char *));
+    values = ngx_pcalloc(r->pool, 7 * sizeof(char *));
     pg = ngx_pcalloc(r->pool, sizeof(ngx_mam_comments_page_t));
     if (values == NULL || pg == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
@@ -315,7 +319,11 @@ ngx_mam_comments_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         values[4] = after_id;
     }
 
-    if (ngx_mam_pg_query(r, NGX_MAM_SQL_COMMENT_PAGE, 5, values,
+    /* the asset only for whom may see it */
+    values[5] = ngx_mam_has_role(ctx, MAM_ROLE_ADMIN) ? "true" : "false";
+    values[6] = ctx->user.sub;
+
+    if (ngx_mam_pg_query(r, NGX_MAM_SQL_COMMENT_PAGE, 7, values,
                          ngx_mam_comments_listed, pg)
         != NGX_OK)
     {

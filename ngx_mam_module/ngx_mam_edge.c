@@ -579,7 +579,7 @@ ngx_mam_sign_preview_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     }
 
     sg = ngx_pcalloc(r->pool, sizeof(ngx_mam_sign_t));
-    values = ngx_pcalloc(r->pool, 2 * sizeof(char *));
+    values = ngx_pcalloc(r->pool, 6 * sizeof(char *));
     if (sg == NULL || values == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
@@ -599,8 +599,15 @@ ngx_mam_sign_preview_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     values[0] = ngx_mam_cstr(r->pool, &asset);
     values[1] = rc == NGX_OK ? ngx_mam_cstr(r->pool, &version) : NULL;
 
-    if (values[0] == NULL
-        || ngx_mam_pg_query(r, "SELECT mam_preview_playable($1, $2)", 2,
+    /* scoped by the caller's projects, and audited (play_sign) */
+    values[2] = ctx->user.sub;
+    values[3] = ngx_mam_has_role(ctx, MAM_ROLE_ADMIN) ? "true" : "false";
+    values[4] = ngx_mam_message(r->pool, "%T", sg->ttl);
+    values[5] = ngx_mam_ip(r);
+
+    if (values[0] == NULL || values[4] == NULL
+        || ngx_mam_pg_query(r, "SELECT mam_preview_playable($1, $2, $3, $4, "
+                               "$5, $6)", 6,
                             values, ngx_mam_sign_found, sg)
            != NGX_OK)
     {

@@ -5,12 +5,15 @@
  * action created or deleted; the comment itself is read through the API).
  * Without asset_id the stream carries these events of every asset (the
  * SPA's grid), beginning with a ": connected" comment.  Every event names
- * its asset_id.  Events are scoped by what the subscriber may see: today
- * every signed-in user may see every asset (and its comments), so the
- * asset filter is the only one.
+ * its asset_id.  Events are scoped by what the subscriber may see: the
+ * assets of the projects they are a member of (an admin: every asset).
+ * The stream reads those projects once, when it opens; a membership
+ * change raises the user's authz_version, which ends their streams as a
+ * role change does, and the client reopens with the new set.
  *
- * The channel's messages are {asset_id, <kind>: {...}}, kind being one of
- * ngx_mam_events_kinds; a message may carry several.
+ * The channel's messages are {asset_id, project_id, <kind>: {...}}, kind
+ * being one of ngx_mam_events_kinds; a message may carry several.  One
+ * without project_id reaches admins only.
  *
  * Each worker holds one Redis connection SUBSCRIBEd to
  * mam:previews and fans every message out to its own waiting clients, so
@@ -80,6 +83,12 @@ typedef struct {
     ngx_uint_t                 nbusy;
     char                       user[MAM_UUID_LEN + 1];
     long                       av;
+    /* the projects whose events the stream carries, read when it opened
+     * (a membership change ends the stream: mam_member_changed());
+     * every project for an admin */
+    char                     (*projects)[MAM_UUID_LEN + 1];
+    ngx_uint_t                 nprojects;
+    unsigned                   admin:1;
     time_t                     expire_at;
     ngx_event_t                expire;     /* the token's expiry */
     char                      *slot_key;   /* mam:evs:{user}, or NULL */
@@ -406,6 +415,31 @@ ngx_mam_events_authz(redisReply *msg)
 }
 
 
+/* whether the subscriber may see an event of the project: an event that
+ * names none is for admins only */
+static ngx_uint_t
+ngx_mam_events_may_see(ngx_mam_sub_t *sub, const char *project)
+{
+    ngx_uint_t  i;
+
+    if (sub->admin) {
+        return 1;
+    }
+
+    if (project == NULL) {
+        return 0;
+    }
+
+    for (i = 0; i < sub->nprojects; i++) {
+        if (ngx_strcmp(sub->projects[i], project) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static void
 ngx_mam_events_message(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -414,7 +448,7 @@ ngx_mam_events_message(redisAsyncContext *ac, void *reply, void *privdata)
     json_t         *event, *obj;
     ngx_pool_t     *pool;
     redisReply     *rr = reply;
-    const char     *asset, **k;
+    const char     *asset, *project, **k;
     ngx_queue_t    *q, *next;
     ngx_mam_sub_t  *sub;
 
@@ -437,6 +471,7 @@ ngx_mam_events_message(redisAsyncContext *ac, void *reply, void *privdata)
 
     event = json_loadb(rr->element[2]->str, rr->element[2]->len, 0, NULL);
     asset = json_string_value(json_object_get(event, "asset_id"));
+    project = json_string_value(json_object_get(event, "project_id"));
 
     if (asset == NULL || !mam_uuid_valid(asset, ngx_strlen(asset))) {
         json_decref(event);
@@ -467,9 +502,11 @@ ngx_mam_events_message(redisAsyncContext *ac, void *reply, void *privdata)
             next = ngx_queue_next(q);
             sub = ngx_queue_data(q, ngx_mam_sub_t, queue);
 
-            /* a stream of one asset, or of every asset */
-            if (sub->asset_id[0] == '\0'
-                || ngx_strcmp(sub->asset_id, asset) == 0)
+            /* a stream of one asset, or of every asset, of the
+             * subscriber's projects */
+            if ((sub->asset_id[0] == '\0'
+                 || ngx_strcmp(sub->asset_id, asset) == 0)
+                && ngx_mam_events_may_see(sub, project))
             {
                 ngx_mam_events_send(sub, frame, len);
             }
@@ -660,7 +697,44 @@ ngx_mam_events_open(ngx_http_request_t *r, ngx_mam_sub_t *sub, u_char *frame,
 }
 
 
-/* a stream of one asset begins with its current status */
+/* the projects of a non-admin's stream, from mam_preview_status() */
+static ngx_int_t
+ngx_mam_events_projects(ngx_http_request_t *r, ngx_mam_sub_t *sub, json_t *v)
+{
+    size_t       i;
+    json_t      *list;
+    const char  *id;
+
+    if (sub->admin) {
+        return NGX_OK;
+    }
+
+    list = json_object_get(v, "projects");
+    if (!json_is_array(list)) {
+        return NGX_ERROR;
+    }
+
+    sub->projects = ngx_pcalloc(r->pool,
+                                (json_array_size(list) + 1)
+                                * sizeof(*sub->projects));
+    if (sub->projects == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < json_array_size(list); i++) {
+        id = json_string_value(json_array_get(list, i));
+        if (id == NULL || !mam_uuid_valid(id, ngx_strlen(id))) {
+            return NGX_ERROR;
+        }
+        ngx_memcpy(sub->projects[sub->nprojects++], id, MAM_UUID_LEN);
+    }
+
+    return NGX_OK;
+}
+
+
+/* a stream of one asset begins with its current status, a stream of every
+ * asset with a comment; both know their projects */
 static void
 ngx_mam_events_start(ngx_http_request_t *r, PGresult *res, void *data)
 {
@@ -669,8 +743,20 @@ ngx_mam_events_start(ngx_http_request_t *r, PGresult *res, void *data)
     u_char         *frame;
     ngx_mam_sub_t  *sub = data;
 
+    static u_char  connected[] = ": connected\n\n";
+
     v = ngx_mam_outcome_ok(r, res, ngx_mam_events_outcomes);
     if (v == NULL) {
+        return;
+    }
+
+    if (ngx_mam_events_projects(r, sub, v) != NGX_OK) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    if (sub->asset_id[0] == '\0') {
+        ngx_mam_events_open(r, sub, connected, sizeof(connected) - 1);
         return;
     }
 
@@ -691,23 +777,20 @@ ngx_mam_events_query(ngx_http_request_t *r, ngx_mam_sub_t *sub)
 {
     const char  **values;
 
-    static u_char  connected[] = ": connected\n\n";
-
-    values = ngx_pcalloc(r->pool, 2 * sizeof(char *));
+    values = ngx_pcalloc(r->pool, 4 * sizeof(char *));
     if (values == NULL) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
 
-    /* every asset's stream: nothing to read first */
-    if (sub->asset_id[0] == '\0') {
-        ngx_mam_events_open(r, sub, connected, sizeof(connected) - 1);
-        return;
-    }
+    /* the asset's status (not_found for one the user may not see) and the
+     * user's projects; for every asset's stream, the projects alone */
+    values[1] = sub->asset_id[0] ? sub->asset_id : NULL;
+    values[2] = sub->user;
+    values[3] = sub->admin ? "true" : "false";
 
-    values[1] = sub->asset_id;
-
-    if (ngx_mam_pg_query(r, "SELECT mam_preview_status($1, $2)", 2, values,
+    if (ngx_mam_pg_query(r, "SELECT mam_preview_status($1, $2, $3, $4)", 4,
+                         values,
                          ngx_mam_events_start, sub)
         != NGX_OK)
     {
@@ -821,6 +904,7 @@ ngx_mam_events_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     ngx_memcpy(sub->user, ctx->user.sub, MAM_UUID_LEN);
     sub->av = ctx->user.av;
     sub->expire_at = ctx->user.exp;
+    sub->admin = ngx_mam_has_role(ctx, MAM_ROLE_ADMIN) ? 1 : 0;
 
     if (ngx_mam_events_slot(r, sub) != NGX_OK) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);

@@ -369,6 +369,14 @@ extern const ngx_mam_statement_t  ngx_mam_logout;
 extern const ngx_mam_statement_t  ngx_mam_users_list;
 extern const ngx_mam_statement_t  ngx_mam_users_update;
 extern const ngx_mam_statement_t  ngx_mam_preview_status;
+extern const ngx_mam_statement_t  ngx_mam_project_create;
+extern const ngx_mam_statement_t  ngx_mam_project_list;
+extern const ngx_mam_statement_t  ngx_mam_project_get;
+extern const ngx_mam_statement_t  ngx_mam_project_update;
+extern const ngx_mam_statement_t  ngx_mam_project_delete;
+extern const ngx_mam_statement_t  ngx_mam_member_add;
+extern const ngx_mam_statement_t  ngx_mam_member_update;
+extern const ngx_mam_statement_t  ngx_mam_member_remove;
 
 ngx_int_t ngx_mam_preview_request_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);

@@ -380,8 +380,9 @@ static const ngx_mam_field_t  ngx_mam_preview_status_fields[] = {
 
 /* GET /api/preview/status: answers the status object itself */
 const ngx_mam_statement_t  ngx_mam_preview_status = {
-    "SELECT mam_preview_status($1, $2)", 2,
-    { NGX_MAM_ARG_FIELD(0), NGX_MAM_ARG_FIELD(1) },
+    "SELECT mam_preview_status($1, $2, $3, $4)", 4,
+    { NGX_MAM_ARG_FIELD(0), NGX_MAM_ARG_FIELD(1), NGX_MAM_ARG_USER,
+      NGX_MAM_ARG_ADMIN },
     ngx_mam_preview_status_fields,
     NGX_MAM_STATEMENT_ANY_FIELD | NGX_MAM_STATEMENT_BARE,
     "version_id or asset_id: required",

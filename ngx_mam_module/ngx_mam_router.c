@@ -89,6 +89,25 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
     { NGX_HTTP_PATCH, "/api/users/:id", ngx_mam_statement_handler,
       NGX_MAM_ADMIN, NGX_MAM_WINDOW_API, 0, &ngx_mam_users_update },
 
+    /* projects: the gate asks only for a user (an editor to create one);
+     * the project role is the SQL functions' */
+    { NGX_HTTP_POST, "/api/projects", ngx_mam_statement_handler,
+      NGX_MAM_EDITOR, NGX_MAM_WINDOW_API, 0, &ngx_mam_project_create },
+    { NGX_HTTP_GET, "/api/projects", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_project_list },
+    { NGX_HTTP_GET, "/api/projects/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_project_get },
+    { NGX_HTTP_PATCH, "/api/projects/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_project_update },
+    { NGX_HTTP_DELETE, "/api/projects/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_project_delete },
+    { NGX_HTTP_POST, "/api/projects/:id/members", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_member_add },
+    { NGX_HTTP_PATCH, "/api/projects/:id/members", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_member_update },
+    { NGX_HTTP_DELETE, "/api/projects/:id/members", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_member_remove },
+
     { 0, NULL, NULL, NGX_MAM_PUBLIC, NGX_MAM_WINDOW_API, 0, NULL }
 };
 

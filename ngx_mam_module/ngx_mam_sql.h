@@ -33,7 +33,22 @@
  * searched at all beyond 8 words (the words are counted as mam_tsquery()
  * splits them, so the cap bounds its prefix scans).
  *
- * Parameters: [q] limit [after_value after_id], q first when present.
+ * An admin's page is of every asset (ASSET_PAGE, ASSET_SEARCH); anyone
+ * else's of the assets of their projects (MEMBER_PAGE, MEMBER_SEARCH): a
+ * semi-join on project_members (the caller's rows,
+ * project_members_user_idx) that PostgreSQL plans by the share of the
+ * assets those projects hold: a caller of the projects that hold most
+ * assets gets the unscoped plan (the live index read backwards, each row
+ * tested against the hashed list of projects, no sort), one of small
+ * projects the range scans of assets_project_created_idx or
+ * assets_project_title_idx (schema 016).  A per-project LATERAL page
+ * merged and cut reads at most (projects + 1) x limit rows in every case,
+ * but its sort of the wide rows cost the common case a third of its rate
+ * (bench/api-list.pl), so the planner chooses.  A non-member's assets are
+ * never answered.
+ *
+ * Parameters: [q] limit [after_value after_id], q first when present;
+ * the member statements take the user after them.
  */
 #define NGX_MAM_SQL_ASSET_PAGE(after, order)                                  \
     "SELECT 0, " NGX_MAM_SQL_ASSET_COLS                                       \
@@ -48,6 +63,26 @@
     " ORDER BY " order " LIMIT $2) a ON true"                                 \
     " ORDER BY " order
 
+#define NGX_MAM_SQL_MEMBER_PAGE(after, order, user)                           \
+    "SELECT 0, " NGX_MAM_SQL_ASSET_COLS                                       \
+    " FROM assets a WHERE a.deleted_at IS NULL" after                         \
+    " AND a.project_id IN (SELECT m.project_id FROM project_members m"       \
+    " WHERE m.user_id = " user "::uuid)"                                      \
+    " ORDER BY " order " LIMIT $1"
+
+/* a search reads the matches of q in the caller's projects (the search
+ * index, then the membership: a search is bounded by its words, not by
+ * the page) */
+#define NGX_MAM_SQL_MEMBER_SEARCH(after, order, user)                         \
+    "SELECT w.n, " NGX_MAM_SQL_ASSET_COLS                                     \
+    " FROM (SELECT mam_query_words($1) AS n) w"                               \
+    " LEFT JOIN LATERAL (SELECT * FROM assets a WHERE w.n BETWEEN 1 AND 8"   \
+    " AND a.deleted_at IS NULL AND a.search @@ mam_tsquery($1)" after        \
+    " AND a.project_id IN (SELECT m.project_id FROM project_members m"       \
+    " WHERE m.user_id = " user "::uuid)"                                      \
+    " ORDER BY " order " LIMIT $2) a ON true"                                 \
+    " ORDER BY " order
+
 #define NGX_MAM_SQL_ORDER_NEW      "a.created_at DESC, a.id DESC"
 #define NGX_MAM_SQL_ORDER_OLD      "a.created_at, a.id"
 #define NGX_MAM_SQL_ORDER_TITLE    "a.title, a.id"
@@ -59,18 +94,22 @@
 #define NGX_MAM_SQL_AFTER_TITLE(v, id)                                        \
     " AND (a.title, a.id) > (" v "::text, " id "::uuid)"
 
-/* -created_at, first page: the API's default list (bench/api-list.pl) */
+/* -created_at, first page, of a member (not an admin): the API's default
+ * list (bench/api-list.pl); parameters limit, user */
 #define NGX_MAM_SQL_ASSET_LIST                                                \
-    NGX_MAM_SQL_ASSET_PAGE("", NGX_MAM_SQL_ORDER_NEW)
+    NGX_MAM_SQL_MEMBER_PAGE("", NGX_MAM_SQL_ORDER_NEW, "$2")
 
 
 /* GET /api/assets/:id: the asset's item, with one row per version's item,
  * newest first (one row with a NULL version without a version); no row:
- * no such live asset */
+ * no such live asset, or one the caller may not see (parameters: asset,
+ * admin, user) */
 #define NGX_MAM_SQL_ASSET_GET                                                 \
     "SELECT a.item, v.item FROM assets a"                                     \
     " LEFT JOIN versions v ON v.asset_id = a.id"                              \
     " WHERE a.id = $1 AND a.deleted_at IS NULL"                               \
+    " AND ($2::boolean OR EXISTS (SELECT 1 FROM project_members m"            \
+    " WHERE m.project_id = a.project_id AND m.user_id = $3::uuid))"           \
     " ORDER BY v.number DESC"
 
 
@@ -83,13 +122,16 @@
 
 /*
  * GET /api/assets/:id/comments: a keyset page of limit + 1 comments by
- * time code.  No row: no such live asset; one row of NULLs: no comment.
- * Parameters: asset, limit, after timestamp_sec, after created_at, after id
- * (the first page starts before every comment).
+ * time code.  No row: no such live asset, or one the caller may not see;
+ * one row of NULLs: no comment.  Parameters: asset, limit, after
+ * timestamp_sec, after created_at, after id (the first page starts before
+ * every comment), admin, user.
  */
 #define NGX_MAM_SQL_COMMENT_PAGE                                              \
     "SELECT " NGX_MAM_SQL_COMMENT_COLS                                        \
-    " FROM (SELECT id FROM assets WHERE id = $1 AND deleted_at IS NULL) a"    \
+    " FROM (SELECT id FROM assets x WHERE id = $1 AND deleted_at IS NULL"    \
+    " AND ($6::boolean OR EXISTS (SELECT 1 FROM project_members m"            \
+    " WHERE m.project_id = x.project_id AND m.user_id = $7::uuid))) a"        \
     " LEFT JOIN LATERAL (SELECT * FROM comments c WHERE c.asset_id = a.id"   \
     " AND (c.timestamp_sec, c.created_at, c.id)"                              \
     " > ($3::numeric, $4::timestamptz, $5::uuid)"                             \

@@ -134,7 +134,7 @@ $s->check_error_log;
     my $trace = substr($d->error_log_text, $from);
     my @steps = ('mam: route "/api/assets/:id" for "/api/assets/', 'keys to Redis, token valid',
                  'mam: gate: "/api/assets/:id" passes', 'mam: route "/api/assets/:id": body read, handler runs',
-                 'mam: statement route "/api/assets/:id": 1 parameters', 'mam: postgres execute mam_',
+                 'mam: statement route "/api/assets/:id": 3 parameters', 'mam: postgres execute mam_',
                  'mam: postgres answered: PGRES_TUPLES_OK, 1 rows');
     my $at = 0;
     for my $step (@steps) {

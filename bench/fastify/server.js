@@ -122,7 +122,9 @@ function worker () {
     // one more telling that the list goes on.  Each item is parsed, as
     // node-postgres does with a json column, and Fastify serializes the
     // page.
-    const { rows } = await pool.query({ name: 'asset_list', text: listSql, values: [limit + 1], rowMode: 'array' })
+    // the module's statement is a member's (not an admin's) page: the
+    // assets of the caller's projects, so it takes the user
+    const { rows } = await pool.query({ name: 'asset_list', text: listSql, values: [limit + 1, req.user.sub], rowMode: 'array' })
     const items = []
     for (const r of rows.slice(0, limit)) if (r[1] !== null) items.push(JSON.parse(r[1]))
     return { items, next_cursor: rows.length > limit ? cursor(rows[limit - 1], 1) : null }

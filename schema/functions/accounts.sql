@@ -55,6 +55,13 @@ BEGIN
     INSERT INTO user_roles (user_id, role_id)
     SELECT u.id, id FROM roles WHERE name = v_role;
 
+    -- every account joins the default project (016), as every account
+    -- saw every asset before projects: the instance's role there
+    INSERT INTO project_members (project_id, user_id, role)
+    SELECT p.id, u.id, CASE v_role WHEN 'admin' THEN 'manager'
+                                   ELSE 'editor' END
+      FROM projects p WHERE p.is_default;
+
     INSERT INTO audit_log (user_id, action, target_type, target_id, ip, details)
     VALUES (u.id, 'register', 'user', u.id::text, mam_inet(p_ip),
             jsonb_build_object('status', u.status, 'role', v_role));

@@ -17,7 +17,8 @@ $$;
 CREATE OR REPLACE FUNCTION mam_asset_json(a assets) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
-        'id', a.id, 'title', a.title, 'description', a.description,
+        'id', a.id, 'project_id', a.project_id, 'title', a.title,
+        'description', a.description,
         'owner', (SELECT jsonb_build_object('id', u.id,
                                             'display_name', u.display_name)
                     FROM users u WHERE u.id = a.user_id),
@@ -28,24 +29,35 @@ LANGUAGE sql STABLE AS $$
                             ORDER BY v.number DESC LIMIT 1))
 $$;
 
-CREATE OR REPLACE FUNCTION mam_asset_create(p_user uuid, p_title text,
+CREATE OR REPLACE FUNCTION mam_asset_create(p_user uuid, p_admin boolean,
+                                            p_project uuid, p_title text,
                                             p_desc text, p_key text, p_ip text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    c  jsonb;
-    a  assets;
+    c          jsonb;
+    a          assets;
+    v_project  uuid;
 BEGIN
+    c := mam_project_for_asset(p_project, p_user, p_admin);
+    IF c->>'outcome' <> 'ok' THEN
+        RETURN c;
+    END IF;
+    v_project := (c->>'project_id')::uuid;
+
     c := mam_claim_upload(p_user, p_key, NULL);
     IF c->>'outcome' <> 'ok' THEN
         RETURN c;
     END IF;
 
-    INSERT INTO assets (user_id, title, description, staging_key, upload_id)
-    VALUES (p_user, p_title, coalesce(p_desc, ''), p_key, (c->>'id')::uuid)
+    INSERT INTO assets (user_id, project_id, title, description, staging_key,
+                        upload_id)
+    VALUES (p_user, v_project, p_title, coalesce(p_desc, ''), p_key,
+            (c->>'id')::uuid)
     RETURNING * INTO a;
 
     PERFORM mam_audit(p_user, 'asset_create', 'asset', a.id::text, p_ip,
                       jsonb_build_object('title', a.title,
+                                         'project_id', a.project_id,
                                          'staging_key', p_key));
 
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
@@ -53,20 +65,27 @@ BEGIN
 END
 $$;
 
--- The live asset p_id if the caller may modify it.
--- Outcomes: ok, not_found, forbidden.
+-- The live asset p_id if the caller may modify it: its owner while an
+-- editor of its project, a manager of its project, or an admin.
+-- Outcomes: ok, not_found (also for a non-member: the asset is not
+-- revealed), forbidden.
 CREATE OR REPLACE FUNCTION mam_asset_for_change(p_id uuid, p_user uuid,
                                                 p_admin boolean) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-    a  assets;
+    a       assets;
+    v_rank  integer;
 BEGIN
     SELECT * INTO a FROM assets WHERE id = p_id AND deleted_at IS NULL
        FOR UPDATE;
     IF NOT FOUND THEN
         RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
-    IF NOT p_admin AND a.user_id <> p_user THEN
+    v_rank := mam_project_rank(a.project_id, p_user, p_admin);
+    IF v_rank = 0 THEN
+        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
+    END IF;
+    IF v_rank < 4 AND NOT (v_rank = 3 AND a.user_id = p_user) THEN
         RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome);
@@ -74,10 +93,12 @@ END
 $$;
 
 -- PATCH: title, description, and (our addition) a new staging_key that
--- the next promote turns into the next version.
+-- the next promote turns into the next version, and project_id: a move,
+-- for a manager of both projects (or an admin).
 CREATE OR REPLACE FUNCTION mam_asset_update(p_id uuid, p_user uuid,
                                             p_admin boolean, p_title text,
-                                            p_desc text, p_key text, p_ip text)
+                                            p_desc text, p_key text,
+                                            p_project uuid, p_ip text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     c      jsonb;
@@ -89,6 +110,14 @@ BEGIN
         RETURN c;
     END IF;
     SELECT * INTO v_old FROM assets WHERE id = p_id;
+
+    IF p_project IS NOT NULL AND p_project <> v_old.project_id THEN
+        IF mam_project_rank(v_old.project_id, p_user, p_admin) < 4
+           OR mam_project_rank(p_project, p_user, p_admin) < 4 THEN
+            RETURN jsonb_build_object('outcome', 'not_manager'::mam_outcome);
+        END IF;
+        UPDATE assets SET project_id = p_project WHERE id = p_id;
+    END IF;
 
     IF p_key IS NOT NULL THEN
         c := mam_claim_upload(p_user, p_key, p_id);
@@ -108,10 +137,12 @@ BEGIN
         jsonb_build_object('before', jsonb_build_object(
                                'title', v_old.title,
                                'description', v_old.description,
+                               'project_id', v_old.project_id,
                                'staging_key', v_old.staging_key),
                            'after', jsonb_build_object(
                                'title', a.title,
                                'description', a.description,
+                               'project_id', a.project_id,
                                'staging_key', a.staging_key)));
 
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
@@ -236,6 +267,8 @@ BEGIN
                               'entry', mam_job_entry(j),
                               'event', jsonb_build_object(
                                   'asset_id', v.asset_id,
+                                  'project_id', (SELECT project_id FROM assets
+                                                  WHERE id = v.asset_id),
                                   'status', mam_preview_json(v)));
 END
 $$;

@@ -13,23 +13,34 @@ LANGUAGE sql STABLE AS $$
         'created_at', mam_time(c.created_at))
 $$;
 
--- Outcomes: ok (comment, event), not_found, bad_version (not of this
--- asset), beyond (after the version's known duration, with duration_sec).
+-- Outcomes: ok (comment, event), not_found (also for a non-member of the
+-- asset's project), forbidden (a viewer of it: commenting takes
+-- commenter), bad_version (not of this asset), beyond (after the
+-- version's known duration, with duration_sec).
 -- The event is published on mam:previews for the asset's event streams: the
 -- comment's ids only, so a subscriber reads the comment itself through the
 -- API with its own rights.
 CREATE OR REPLACE FUNCTION mam_comment_create(p_asset uuid, p_user uuid,
+                                              p_admin boolean,
                                               p_ts numeric, p_content text,
                                               p_version uuid, p_ip text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_version   versions;
     v_duration  numeric;
+    v_project   uuid;
+    v_rank      integer;
     c           comments;
 BEGIN
-    PERFORM 1 FROM assets WHERE id = p_asset AND deleted_at IS NULL;
-    IF NOT FOUND THEN
+    SELECT project_id INTO v_project FROM assets
+     WHERE id = p_asset AND deleted_at IS NULL;
+    v_rank := CASE WHEN FOUND THEN mam_project_rank(v_project, p_user, p_admin)
+                   ELSE 0 END;
+    IF v_rank = 0 THEN
         RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
+    END IF;
+    IF v_rank < 2 THEN
+        RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
 
     IF p_version IS NOT NULL THEN
@@ -65,25 +76,32 @@ BEGIN
                               'comment', mam_comment_json(c),
                               'event', jsonb_build_object(
                                   'asset_id', c.asset_id,
+                                  'project_id', v_project,
                                   'comment', jsonb_build_object(
                                       'id', c.id, 'version_id', c.version_id,
                                       'action', 'created')));
 END
 $$;
 
--- Outcomes: ok (event, as for create), not_found, forbidden (neither the
--- author nor an admin).
+-- Outcomes: ok (event, as for create), not_found (also for a non-member
+-- of the asset's project), forbidden (neither the author, still a
+-- commenter there, nor a manager of the project nor an admin).
 CREATE OR REPLACE FUNCTION mam_comment_delete(p_id uuid, p_user uuid,
                                               p_admin boolean, p_ip text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    c  comments;
+    c          comments;
+    v_project  uuid;
+    v_rank     integer;
 BEGIN
     SELECT * INTO c FROM comments WHERE id = p_id FOR UPDATE;
-    IF NOT FOUND THEN
+    SELECT project_id INTO v_project FROM assets WHERE id = c.asset_id;
+    v_rank := CASE WHEN c.id IS NULL THEN 0
+                   ELSE mam_project_rank(v_project, p_user, p_admin) END;
+    IF v_rank = 0 THEN
         RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
-    IF NOT p_admin AND c.user_id <> p_user THEN
+    IF v_rank < 4 AND NOT (v_rank >= 2 AND c.user_id = p_user) THEN
         RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
 
@@ -96,6 +114,7 @@ BEGIN
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                               'event', jsonb_build_object(
                                   'asset_id', c.asset_id,
+                                  'project_id', v_project,
                                   'comment', jsonb_build_object(
                                       'id', c.id, 'version_id', c.version_id,
                                       'action', 'deleted')));

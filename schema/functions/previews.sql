@@ -22,25 +22,43 @@ LANGUAGE sql STABLE AS $$
                            'updated_at', mam_time(v.created_at)))
 $$;
 
--- What POST /api/sign-preview needs: the version (given, or the
--- asset's latest) of a live asset, and whether its preview is ready.
--- Outcomes: ok (asset_id, version_id), not_found, not_ready.
-CREATE OR REPLACE FUNCTION mam_preview_playable(p_asset uuid, p_version uuid)
-RETURNS jsonb LANGUAGE sql STABLE AS $$
-    SELECT coalesce(
-        (SELECT jsonb_build_object(
-                    'outcome', CASE WHEN j.status = 'ready'
-                                    THEN 'ok'::mam_outcome
-                                    ELSE 'not_ready'::mam_outcome END,
-                    'asset_id', a.id, 'version_id', v.id)
-           FROM assets a
-           JOIN versions v ON v.asset_id = a.id
-           LEFT JOIN preview_jobs j ON j.id = v.preview_job_id
-          WHERE a.id = p_asset AND a.deleted_at IS NULL
-            AND (p_version IS NULL OR v.id = p_version)
-          ORDER BY v.number DESC
-          LIMIT 1),
-        jsonb_build_object('outcome', 'not_found'::mam_outcome))
+-- POST /api/sign-preview: the version (given, or the asset's latest) of
+-- a live asset the caller may see, and whether its preview is ready; a
+-- playback signed is audited (play_sign).
+-- Outcomes: ok (asset_id, version_id), not_found (also for a non-member
+-- of the asset's project), not_ready.
+CREATE OR REPLACE FUNCTION mam_preview_playable(p_asset uuid, p_version uuid,
+                                                p_user uuid, p_admin boolean,
+                                                p_ttl integer, p_ip text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    r  record;
+BEGIN
+    SELECT a.id AS asset_id, v.id AS version_id, j.status
+      INTO r
+      FROM assets a
+      JOIN versions v ON v.asset_id = a.id
+      LEFT JOIN preview_jobs j ON j.id = v.preview_job_id
+     WHERE a.id = p_asset AND a.deleted_at IS NULL
+       AND (p_version IS NULL OR v.id = p_version)
+       AND mam_project_rank(a.project_id, p_user, p_admin) > 0
+     ORDER BY v.number DESC
+     LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
+    END IF;
+    IF r.status IS DISTINCT FROM 'ready' THEN
+        RETURN jsonb_build_object('outcome', 'not_ready'::mam_outcome);
+    END IF;
+
+    PERFORM mam_audit(p_user, 'play_sign', 'version', r.version_id::text,
+                      p_ip, jsonb_build_object('asset_id', r.asset_id,
+                                               'ttl_sec', p_ttl));
+
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+                              'asset_id', r.asset_id,
+                              'version_id', r.version_id);
+END
 $$;
 
 -- the fields of a stream entry for a job (pipeline.md, The job)
@@ -83,9 +101,10 @@ CREATE OR REPLACE FUNCTION mam_preview_request(p_version uuid, p_asset uuid,
                                                p_force boolean, p_ip text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    a  assets;
-    v  versions;
-    j  preview_jobs;
+    a       assets;
+    v       versions;
+    j       preview_jobs;
+    v_rank  integer;
 BEGIN
     SELECT * INTO v FROM versions
      WHERE (p_version IS NULL OR id = p_version)
@@ -97,10 +116,13 @@ BEGIN
     END IF;
 
     SELECT * INTO a FROM assets WHERE id = v.asset_id AND deleted_at IS NULL;
-    IF NOT FOUND THEN
+    v_rank := CASE WHEN FOUND THEN mam_project_rank(a.project_id, p_user,
+                                                    p_admin)
+                   ELSE 0 END;
+    IF v_rank = 0 THEN
         RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
-    IF NOT p_admin AND a.user_id <> p_user THEN
+    IF v_rank < 4 AND NOT (v_rank = 3 AND a.user_id = p_user) THEN
         RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
 
@@ -123,6 +145,7 @@ BEGIN
                               'entry', mam_job_entry(j),
                               'event', jsonb_build_object(
                                   'asset_id', v.asset_id,
+                                  'project_id', a.project_id,
                                   'status', mam_preview_json(v)));
 END
 $$;
@@ -134,8 +157,12 @@ RETURNS jsonb LANGUAGE sql AS $$
     SELECT jsonb_build_object('outcome', 'ok'::mam_outcome)
 $$;
 
--- GET /api/preview/status and the first SSE event
-CREATE OR REPLACE FUNCTION mam_preview_status(p_version uuid, p_asset uuid)
+-- GET /api/preview/status and the first SSE event of an asset's stream,
+-- for a caller who may see the asset (not_found otherwise).  projects:
+-- the projects whose events the caller's streams carry (null for an
+-- admin: all), read once when a stream opens (ngx_mam_events.c).
+CREATE OR REPLACE FUNCTION mam_preview_status(p_version uuid, p_asset uuid,
+                                              p_user uuid, p_admin boolean)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT coalesce(
         (SELECT jsonb_build_object('outcome', 'ok'::mam_outcome,
@@ -144,16 +171,25 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
           WHERE a.deleted_at IS NULL
             AND (p_version IS NULL OR v.id = p_version)
             AND (p_asset IS NULL OR v.asset_id = p_asset)
+            AND mam_project_rank(a.project_id, p_user, p_admin) > 0
           ORDER BY v.number DESC LIMIT 1),
         CASE WHEN p_asset IS NOT NULL AND EXISTS (
                   SELECT 1 FROM assets WHERE id = p_asset
-                                         AND deleted_at IS NULL)
+                                         AND deleted_at IS NULL
+                                         AND mam_project_rank(project_id,
+                                                 p_user, p_admin) > 0)
              THEN jsonb_build_object('outcome', 'ok'::mam_outcome, 'status',
                   jsonb_build_object('version_id', NULL, 'job_id', NULL,
                                      'status', 'none', 'progress', 0,
                                      'error', NULL, 'renditions', '[]'::jsonb,
                                      'updated_at', NULL))
+             WHEN p_version IS NULL AND p_asset IS NULL
+             THEN jsonb_build_object('outcome', 'ok'::mam_outcome)
              ELSE jsonb_build_object('outcome', 'not_found'::mam_outcome) END)
+    || jsonb_build_object('projects',
+           CASE WHEN p_admin THEN NULL
+                ELSE (SELECT coalesce(jsonb_agg(m.project_id), '[]')
+                        FROM project_members m WHERE m.user_id = p_user) END)
 $$;
 
 -- POST /api/preview/callback.  The status only moves forward: queued <
@@ -227,6 +263,8 @@ BEGIN
     RETURN jsonb_build_object('outcome', v_out,
                               'event', jsonb_build_object(
                                   'asset_id', v.asset_id,
+                                  'project_id', (SELECT project_id FROM assets
+                                                  WHERE id = v.asset_id),
                                   'status', mam_preview_json(v)));
 END
 $$;

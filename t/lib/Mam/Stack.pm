@@ -783,6 +783,7 @@ sub create_asset {
     my $r = $self->api(POST => '/api/assets',
                        { title => $opt{title} // 'An asset',
                          (defined $opt{description} ? (description => $opt{description}) : ()),
+                         (defined $opt{project_id} ? (project_id => $opt{project_id}) : ()),
                          staging_key => $key }, token => $token);
     die "create asset: $r->{status} $r->{content}\n" unless $r->{status} == 201;
     return $r->{json}{asset};

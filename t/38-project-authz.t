@@ -1,0 +1,243 @@
+#!/usr/bin/perl
+# The project authorization matrix (issue 19), the reference as routes are
+# added: every route that touches an asset or a project, called by a
+# member of the asset's project in each project role (viewer, commenter,
+# editor who did not make the asset, editor who owns it, manager), by a
+# non-member (404: the asset's existence is not revealed) and by an admin
+# who is no member (admins see all).  Then what each sees in the lists,
+# the search and the event streams.  t/34-authz-matrix.t keeps the
+# instance roles' matrix (anonymous, viewer, editor, admin).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use IO::Socket::INET;
+use IO::Select;
+use JSON::PP qw(decode_json);
+use Time::HiRes qw(time);
+use Mam::Stack;
+
+my $s = Mam::Stack->new;
+$s->start;
+
+my $admin = $s->register('admin@example.com');
+my %user;
+$user{$_} = $s->register("$_\@example.com")
+    for qw(manager viewer commenter editor owner outsider extra);
+my $A = $admin->{access_token};
+my $M = $user{manager}{access_token};
+
+# the project P: made by the manager, who adds a member in each role; the
+# admin is no member of it
+my $r = $s->api(POST => '/api/projects', { name => 'Client A', description => 'the first client' },
+                token => $M);
+is($r->{status}, 201, 'an editor creates a project: 201');
+my $P = $r->{json}{project}{id};
+is($r->{json}{project}{my_role}, 'manager', 'its creator is its manager');
+my %role = (viewer => 'viewer', commenter => 'commenter', editor => 'editor', owner => 'editor');
+for my $who (sort keys %role) {
+    $r = $s->api(POST => "/api/projects/$P/members",
+                 { user_id => $user{$who}{user}{id}, role => $role{$who} }, token => $M);
+    is($r->{status}, 201, "the manager adds the $who as $role{$who}: 201");
+}
+# a member's change outdates their tokens (as a role change does): 401 until
+# they sign in again
+is($s->api(GET => '/api/projects', undef, token => $user{viewer}{access_token})->{status}, 401,
+   'a new member\'s old token is refused (authz_version)');
+$user{$_} = $s->login("$_\@example.com") for keys %role;
+
+# a second project the manager manages, to move assets into
+my $P2 = $s->api(POST => '/api/projects', { name => 'Client B' }, token => $M)->{json}{project}{id};
+
+my %tok = (map({ $_ => $user{$_}{access_token} } keys %user), admin => $A);
+my @who = qw(viewer commenter editor owner manager outsider admin);
+my $O = $tok{owner};
+
+# fresh resources per call, so a success does not change the next row
+sub asset { $s->create_asset($O, project_id => $P, title => 'In project A') }
+sub promoted {
+    my $a = asset();
+    my $r = $s->api(POST => '/api/promote', { asset_id => $a->{id} }, token => $O);
+    die "promote: $r->{status}\n" unless $r->{status} == 201;
+    return $a;
+}
+sub comment {
+    my $a = asset();
+    return $s->api(POST => "/api/assets/$a->{id}/comments", { timestamp_sec => 1, content => 'x' },
+                   token => $O)->{json}{comment}{id};
+}
+
+my %members = map { $_ => 1 } qw(viewer commenter editor owner manager admin);
+sub seen { my ($ok) = @_; return { map { $_ => $members{$_} ? $ok : 404 } @who } }
+sub by {
+    my (%h) = @_;
+    return { outsider => 404, admin => $h{manager}, %h };
+}
+
+my @matrix = (
+    ['GET /api/assets/:id', sub { my $a = asset(); (GET => "/api/assets/$a->{id}") }, seen(200)],
+    ['PATCH /api/assets/:id', sub { my $a = asset(); (PATCH => "/api/assets/$a->{id}", { title => 'new' }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 200, manager => 200)],
+    ['PATCH /api/assets/:id {project_id} (a move)', sub { my $a = asset();
+                                                          (PATCH => "/api/assets/$a->{id}", { project_id => $P2 }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => 200)],
+    ['DELETE /api/assets/:id', sub { my $a = asset(); (DELETE => "/api/assets/$a->{id}") },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 204, manager => 204)],
+    ['POST /api/promote', sub { my $a = asset(); (POST => '/api/promote', { asset_id => $a->{id} }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 201, manager => 201)],
+    ['POST /api/preview', sub { my $a = promoted(); (POST => '/api/preview', { asset_id => $a->{id} }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 202, manager => 202)],
+    ['GET /api/preview/status', sub { my $a = asset(); (GET => "/api/preview/status?asset_id=$a->{id}") },
+     seen(200)],
+    ['POST /api/sign-preview (the preview is not ready: 409)',
+     sub { my $a = promoted(); (POST => '/api/sign-preview', { asset_id => $a->{id} }) }, seen(409)],
+    ['GET /api/assets/:id/comments', sub { my $a = asset(); (GET => "/api/assets/$a->{id}/comments") },
+     seen(200)],
+    ['POST /api/assets/:id/comments', sub { my $a = asset();
+                                            (POST => "/api/assets/$a->{id}/comments",
+                                             { timestamp_sec => 0, content => 'hi' }) },
+     by(viewer => 403, commenter => 201, editor => 201, owner => 201, manager => 201)],
+    ['DELETE /api/comments/:id (the owner wrote it)', sub { my $c = comment(); (DELETE => "/api/comments/$c") },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 204, manager => 204)],
+    ['POST /api/assets {project_id}', sub { my ($who) = @_;
+                                             my $key = $s->upload($tok{$who}, 'abc');
+                                             (POST => '/api/assets',
+                                              { title => 't', staging_key => $key, project_id => $P }) },
+     by(viewer => 403, commenter => 403, editor => 201, owner => 201, manager => 201)],
+    ['GET /api/projects/:id', sub { (GET => "/api/projects/$P") }, seen(200)],
+    ['PATCH /api/projects/:id', sub { (PATCH => "/api/projects/$P", { description => 'changed' }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => 200)],
+    ['POST /api/projects/:id/members', sub { (POST => "/api/projects/$P/members",
+                                              { user_id => $user{extra}{user}{id}, role => 'viewer' }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => 201)],
+    ['PATCH /api/projects/:id/members', sub { (PATCH => "/api/projects/$P/members",
+                                               { user_id => $user{extra}{user}{id}, can_download => JSON::PP::true }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => 200)],
+    ['DELETE /api/projects/:id/members', sub { (DELETE => "/api/projects/$P/members",
+                                                { user_id => $user{extra}{user}{id} }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => 204)],
+);
+
+for my $row (@matrix) {
+    my ($name, $build, $expect) = @$row;
+    for my $who (@who) {
+        # the member rows need the extra user in the project (or not)
+        if ($name =~ m{^(PATCH|DELETE) /api/projects/:id/members}) {
+            $s->psql("INSERT INTO project_members (project_id, user_id, role) VALUES ('$P', "
+                     . "'$user{extra}{user}{id}', 'viewer') ON CONFLICT DO NOTHING");
+        } elsif ($name =~ m{^POST /api/projects/:id/members}) {
+            $s->psql("DELETE FROM project_members WHERE user_id = '$user{extra}{user}{id}' "
+                     . "AND project_id = '$P'");
+        }
+        my ($method, $path, $body) = $build->($who);
+        my $r = $s->api($method, $path, $body, token => $tok{$who});
+        is($r->{status}, $expect->{$who}, "$name as $who: $expect->{$who}")
+            or diag($r->{content});
+    }
+}
+
+# --- what each sees -----------------------------------------------------------
+
+my $seen = asset();
+$s->api(PATCH => "/api/assets/$seen->{id}", { title => 'Zanzibar harbour', description => 'in project A' },
+        token => $O);
+my $default = $s->create_asset($tok{outsider}, title => 'Zanzibar default');
+for my $who (@who) {
+    my %ids = map { $_->{id} => 1 }
+              @{ $s->api(GET => '/api/assets?limit=100', undef, token => $tok{$who})->{json}{items} };
+    is(!!$ids{$seen->{id}}, !!$members{$who}, "GET /api/assets as $who: project A's asset "
+       . ($members{$who} ? 'listed' : 'not listed'));
+    my %found = map { $_->{id} => 1 }
+                @{ $s->api(GET => '/api/assets?q=zanzibar', undef, token => $tok{$who})->{json}{items} };
+    is(!!$found{$seen->{id}}, !!$members{$who}, "GET /api/assets?q= as $who: "
+       . ($members{$who} ? 'found' : 'not found'));
+    # every account is a member of the default project
+    ok($found{$default->{id}}, "GET /api/assets?q= as $who: the default project's asset found");
+}
+
+# the project list: members see their projects; admins all
+my %pl = map { $_ => { map { $_->{id} => 1 } @{ $s->api(GET => '/api/projects', undef,
+                                                         token => $tok{$_})->{json}{items} } } } @who;
+ok($pl{viewer}{$P} && !$pl{outsider}{$P} && $pl{admin}{$P}, 'GET /api/projects: members and admins see P');
+
+# a page of the manager's list is in order across both projects, with a
+# cursor that continues it
+$s->create_asset($M, project_id => $P2, title => "moved $_") for 1 .. 3;
+my (@all, $cursor);
+do {
+    my $r = $s->api(GET => '/api/assets?limit=5' . ($cursor ? "&cursor=$cursor" : ''), undef, token => $M);
+    push @all, @{ $r->{json}{items} };
+    $cursor = $r->{json}{next_cursor};
+} while ($cursor);
+my @times = map { $_->{created_at} } @all;
+is_deeply(\@times, [ sort { $b cmp $a } @times ], 'the scoped list pages newest first across projects');
+my %uniq = map { $_->{id} => 1 } @all;
+is(scalar(keys %uniq), scalar(@all), 'no asset twice across the pages');
+
+# --- events: a non-member's streams carry nothing of project A --------------
+
+sub open_sse {
+    my ($path, $token) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
+    print $sock "GET $path HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+              . "Authorization: Bearer $token\r\n\r\n";
+    $sock->blocking(0);
+    return { sock => $sock, buf => '' };
+}
+
+sub wait_for {
+    my ($c, $re, $timeout) = @_;
+    my $sel = IO::Select->new($c->{sock});
+    my $deadline = time + ($timeout // 5);
+    while (time < $deadline) {
+        return 1 if $c->{buf} =~ $re;
+        next unless $sel->can_read(0.05);
+        my $n = sysread $c->{sock}, my $chunk, 65536;
+        last unless $n;
+        $c->{buf} .= $chunk;
+    }
+    return $c->{buf} =~ $re ? 1 : 0;
+}
+
+my $target = asset();
+for my $who (qw(outsider viewer admin)) {
+    my $c = open_sse("/api/preview/events?asset_id=$target->{id}", $tok{$who});
+    my $ok = $who eq 'outsider' ? 404 : 200;
+    ok(wait_for($c, qr{^HTTP/1.1 $ok}), "GET /api/preview/events?asset_id= as $who: $ok");
+}
+my %all = map { $_ => open_sse('/api/preview/events', $tok{$_}) } qw(outsider viewer admin);
+ok(wait_for($all{$_}, qr/: connected/), "every asset's stream of the $_ opens") for sort keys %all;
+$s->api(POST => "/api/assets/$target->{id}/comments", { timestamp_sec => 1, content => 'secret' }, token => $O);
+ok(wait_for($all{viewer}, qr/event: comment\ndata: [^\n]*$target->{id}/), 'a member receives the comment event');
+ok(wait_for($all{admin}, qr/event: comment\ndata: [^\n]*$target->{id}/), 'an admin receives it');
+ok(!wait_for($all{outsider}, qr/$target->{id}/, 1), 'a non-member does not');
+
+# removing a member ends their streams at once
+$s->api(DELETE => "/api/projects/$P/members", { user_id => $user{viewer}{user}{id} }, token => $M);
+ok(wait_for($all{viewer}, qr/0\r\n\r\n/, 5), 'a removed member\'s stream ends');
+$user{viewer} = $s->login('viewer@example.com');
+is($s->api(GET => "/api/assets/$target->{id}", undef, token => $user{viewer}{access_token})->{status}, 404,
+   'and the asset is now 404 for them');
+
+# --- projects: delete ---------------------------------------------------------
+
+is($s->api(DELETE => "/api/projects/$P", undef, token => $M)->{status}, 409,
+   'a project that holds assets cannot be deleted: 409');
+my $default_id = $s->psql('SELECT id FROM projects WHERE is_default');
+chomp $default_id;
+is($s->api(DELETE => "/api/projects/$default_id", undef, token => $A)->{status}, 409,
+   'the default project cannot be deleted: 409');
+my $empty = $s->api(POST => '/api/projects', { name => 'Empty' }, token => $M)->{json}{project}{id};
+is($s->api(DELETE => "/api/projects/$empty", undef, token => $tok{outsider})->{status}, 404,
+   'a non-member deleting a project: 404');
+is($s->api(DELETE => "/api/projects/$empty", undef, token => $M)->{status}, 204, 'its manager deletes it: 204');
+is($s->api(GET => "/api/projects/$empty", undef, token => $M)->{status}, 404, 'then it is gone');
+
+like($s->psql(q{SELECT string_agg(DISTINCT action, ',' ORDER BY action) FROM audit_log
+                 WHERE action LIKE 'project%' OR action LIKE 'member%' OR action = 'play_sign'}),
+     qr/^member_add,member_remove,member_update,project_create,project_delete,project_update$/m,
+     'project and member changes are audited');
+
+$s->check_error_log;
+done_testing();
