@@ -51,7 +51,7 @@ mam_edge_segment(const char **p, const char *end, const char **seg,
  * when they decode into that set, no empty, "." or ".." segment
  */
 static int
-mam_edge_rest(const char *s, size_t len, mam_edge_url_t *url)
+mam_edge_rest(const char *s, size_t len, char *out, size_t *out_len)
 {
     size_t  i, n, seg;
     int     hi, lo;
@@ -66,14 +66,13 @@ mam_edge_rest(const char *s, size_t len, mam_edge_url_t *url)
     for (i = 0; i <= len; i++) {
         if (i == len || s[i] == '/') {
             if (seg == 0
-                || (seg == 1 && url->rest[n - 1] == '.')
-                || (seg == 2 && url->rest[n - 1] == '.'
-                    && url->rest[n - 2] == '.'))
+                || (seg == 1 && out[n - 1] == '.')
+                || (seg == 2 && out[n - 1] == '.' && out[n - 2] == '.'))
             {
                 return MAM_EDGE_BAD;
             }
             if (i < len) {
-                url->rest[n++] = '/';
+                out[n++] = '/';
             }
             seg = 0;
             continue;
@@ -96,48 +95,40 @@ mam_edge_rest(const char *s, size_t len, mam_edge_url_t *url)
         if (!mam_edge_name_char((unsigned char) c)) {
             return MAM_EDGE_BAD;
         }
-        url->rest[n++] = c;
+        out[n++] = c;
         seg++;
     }
 
-    url->rest[n] = '\0';
-    url->rest_len = n;
+    out[n] = '\0';
+    *out_len = n;
 
     return MAM_EDGE_OK;
 }
 
-int
-mam_edge_parse(const char *path, size_t len, mam_edge_url_t *url)
+/* "{exp}/{sig}/" at *p, advancing it: OK, BAD or FORBIDDEN */
+static int
+mam_edge_head(const char **p, const char *end, long *exp, char *exp_text,
+    char *sig)
 {
     size_t       n, i;
-    const char  *p, *end, *seg;
-
-    memset(url, 0, sizeof(*url));
-
-    if (len > MAM_EDGE_REST_MAX + 256) {
-        return MAM_EDGE_BAD;
-    }
-
-    p = path;
-    end = path + len;
+    const char  *seg;
 
     /* exp */
-    if (mam_edge_segment(&p, end, &seg, &n) != 1
-        || n == 0 || n >= 12)
-    {
+    if (mam_edge_segment(p, end, &seg, &n) != 1 || n == 0 || n >= 12) {
         return MAM_EDGE_BAD;
     }
-    url->exp = 0;
+    *exp = 0;
     for (i = 0; i < n; i++) {
         if (seg[i] < '0' || seg[i] > '9') {
             return MAM_EDGE_BAD;
         }
-        url->exp = url->exp * 10 + (seg[i] - '0');
+        *exp = *exp * 10 + (seg[i] - '0');
     }
-    memcpy(url->exp_text, seg, n);
+    memcpy(exp_text, seg, n);
+    exp_text[n] = '\0';
 
     /* sig: checked for shape only; a bad one is 403, not 400 */
-    if (mam_edge_segment(&p, end, &seg, &n) != 1) {
+    if (mam_edge_segment(p, end, &seg, &n) != 1) {
         return MAM_EDGE_BAD;
     }
     if (n != MAM_SIG_LEN) {
@@ -152,7 +143,33 @@ mam_edge_parse(const char *path, size_t len, mam_edge_url_t *url)
             return MAM_EDGE_FORBIDDEN;
         }
     }
-    memcpy(url->sig, seg, n);
+    memcpy(sig, seg, n);
+    sig[n] = '\0';
+
+    return MAM_EDGE_OK;
+}
+
+
+int
+mam_edge_parse(const char *path, size_t len, mam_edge_url_t *url)
+{
+    int          rc;
+    size_t       n;
+    const char  *p, *end, *seg;
+
+    memset(url, 0, sizeof(*url));
+
+    if (len > MAM_EDGE_REST_MAX + 256) {
+        return MAM_EDGE_BAD;
+    }
+
+    p = path;
+    end = path + len;
+
+    rc = mam_edge_head(&p, end, &url->exp, url->exp_text, url->sig);
+    if (rc != MAM_EDGE_OK) {
+        return rc;
+    }
 
     /* asset_id, version_id */
     if (mam_edge_segment(&p, end, &seg, &n) != 1
@@ -169,8 +186,9 @@ mam_edge_parse(const char *path, size_t len, mam_edge_url_t *url)
     }
     memcpy(url->version_id, seg, n);
 
-    return mam_edge_rest(p, (size_t) (end - p), url);
+    return mam_edge_rest(p, (size_t) (end - p), url->rest, &url->rest_len);
 }
+
 
 size_t
 mam_edge_message(char *buf, size_t size, const char *exp,
@@ -251,4 +269,249 @@ mam_edge_content_type(const char *rest, size_t len)
     }
 
     return NULL;
+}
+
+
+/* --- download URLs -------------------------------------------------------- */
+
+static int
+mam_edge_name_byte_ok(unsigned char c)
+{
+    return c >= 0x20 && c != 0x7f && c != '/' && c != '\\' && c != '"';
+}
+
+
+/* the name segment as sent: [A-Za-z0-9._-] and %XX of any byte a file
+ * name may hold, 1..MAM_EDGE_NAME_MAX bytes decoded, not "." or ".." */
+static int
+mam_edge_name(const char *s, size_t len, mam_edge_dl_t *dl)
+{
+    int     hi, lo;
+    size_t  i, n;
+
+    if (len == 0 || len > 3 * MAM_EDGE_NAME_MAX
+        || (len == 1 && s[0] == '.')
+        || (len == 2 && s[0] == '.' && s[1] == '.'))
+    {
+        return MAM_EDGE_BAD;
+    }
+
+    n = 0;
+    for (i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            if (i + 2 >= len) {
+                return MAM_EDGE_BAD;
+            }
+            hi = mam_edge_hex((unsigned char) s[i + 1]);
+            lo = mam_edge_hex((unsigned char) s[i + 2]);
+            if (hi < 0 || lo < 0
+                || !mam_edge_name_byte_ok((unsigned char) (hi * 16 + lo)))
+            {
+                return MAM_EDGE_BAD;
+            }
+            i += 2;
+
+        } else if (!mam_edge_name_char((unsigned char) s[i])) {
+            return MAM_EDGE_BAD;
+        }
+        n++;
+    }
+
+    if (n > MAM_EDGE_NAME_MAX) {
+        return MAM_EDGE_BAD;
+    }
+
+    memcpy(dl->name, s, len);
+    dl->name[len] = '\0';
+    dl->name_len = len;
+
+    return MAM_EDGE_OK;
+}
+
+
+int
+mam_edge_dl_parse(const char *path, size_t len, mam_edge_dl_t *dl)
+{
+    int          rc;
+    size_t       n;
+    const char  *p, *end, *seg;
+
+    memset(dl, 0, sizeof(*dl));
+
+    if (len > 3 * MAM_EDGE_NAME_MAX + MAM_EDGE_REST_MAX + 64) {
+        return MAM_EDGE_BAD;
+    }
+
+    p = path;
+    end = path + len;
+
+    rc = mam_edge_head(&p, end, &dl->exp, dl->exp_text, dl->sig);
+    if (rc != MAM_EDGE_OK) {
+        return rc;
+    }
+
+    if (mam_edge_segment(&p, end, &seg, &n) != 1
+        || mam_edge_name(seg, n, dl) != MAM_EDGE_OK)
+    {
+        return MAM_EDGE_BAD;
+    }
+
+    if (mam_edge_rest(p, (size_t) (end - p), dl->key, &dl->key_len)
+        != MAM_EDGE_OK)
+    {
+        return MAM_EDGE_BAD;
+    }
+
+    /* an original or a file of a preview, nothing else */
+    if (!((dl->key_len > sizeof("masters/") - 1
+           && strncmp(dl->key, "masters/", sizeof("masters/") - 1) == 0)
+          || (dl->key_len > sizeof("previews/") - 1
+              && strncmp(dl->key, "previews/", sizeof("previews/") - 1)
+                 == 0)))
+    {
+        return MAM_EDGE_BAD;
+    }
+
+    return MAM_EDGE_OK;
+}
+
+
+static size_t
+mam_edge_dl_message(char *buf, size_t size, const char *exp,
+    const char *name, const char *key, const char *client_ip)
+{
+    int  n;
+
+    if (client_ip) {
+        n = snprintf(buf, size, "d/%s/%s/%s/%s", exp, name, key, client_ip);
+    } else {
+        n = snprintf(buf, size, "d/%s/%s/%s", exp, name, key);
+    }
+
+    return (n < 0 || (size_t) n >= size) ? 0 : (size_t) n;
+}
+
+
+int
+mam_edge_dl_verify(const unsigned char *key, size_t keylen,
+    const mam_edge_dl_t *dl, const char *client_ip)
+{
+    char    msg[MAM_EDGE_DL_MESSAGE_MAX];
+    size_t  len;
+
+    len = mam_edge_dl_message(msg, sizeof(msg), dl->exp_text, dl->name,
+                              dl->key, client_ip);
+
+    return len > 0
+           && mam_hmac_verify(key, keylen, msg, len, dl->sig, MAM_SIG_LEN);
+}
+
+
+int
+mam_edge_dl_sign(const unsigned char *key, size_t keylen, long exp,
+    const char *name, const char *object_key, const char *client_ip,
+    char *buf, size_t size)
+{
+    int     n;
+    char    exps[24], msg[MAM_EDGE_DL_MESSAGE_MAX], sig[MAM_SIG_LEN + 1];
+    size_t  len;
+
+    snprintf(exps, sizeof(exps), "%ld", exp);
+
+    len = mam_edge_dl_message(msg, sizeof(msg), exps, name, object_key,
+                              client_ip);
+    if (len == 0 || mam_hmac_sign(key, keylen, msg, len, sig) != 0) {
+        return -1;
+    }
+
+    n = snprintf(buf, size, "d/%s/%s/%s/%s", exps, sig, name, object_key);
+
+    return (n < 0 || (size_t) n >= size) ? -1 : 0;
+}
+
+
+size_t
+mam_edge_name_encode(const char *in, char *out, size_t size)
+{
+    static const char  hex[] = "0123456789ABCDEF";
+    size_t             len, i, n;
+    unsigned char      c;
+
+    len = strlen(in);
+    if (len > MAM_EDGE_NAME_MAX) {
+        len = MAM_EDGE_NAME_MAX;
+        /* not in the middle of a UTF-8 sequence */
+        while (len > 0 && ((unsigned char) in[len] & 0xc0) == 0x80) {
+            len--;
+        }
+    }
+
+    n = 0;
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) in[i];
+        if (!mam_edge_name_byte_ok(c)) {
+            c = '_';
+        }
+
+        if (n + 4 > size) {
+            return 0;
+        }
+
+        if (mam_edge_name_char(c)) {
+            out[n++] = (char) c;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 0x0f];
+        }
+    }
+
+    if (n == 0 || (n == 1 && out[0] == '.')
+        || (n == 2 && out[0] == '.' && out[1] == '.'))
+    {
+        if (size < sizeof("download")) {
+            return 0;
+        }
+        memcpy(out, "download", sizeof("download") - 1);
+        n = sizeof("download") - 1;
+    }
+
+    out[n] = '\0';
+
+    return n;
+}
+
+
+int
+mam_edge_disposition(const char *name, char *buf, size_t size)
+{
+    int            hi, lo;
+    size_t         i, n, len;
+    unsigned char  c;
+
+    n = (size_t) snprintf(buf, size, "attachment; filename=\"");
+    len = strlen(name);
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) name[i];
+        if (c == '%' && i + 2 < len) {
+            hi = mam_edge_hex((unsigned char) name[i + 1]);
+            lo = mam_edge_hex((unsigned char) name[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                c = (unsigned char) (hi * 16 + lo);
+                i += 2;
+            }
+        }
+        if (c >= 0x80 || !mam_edge_name_byte_ok(c)) {
+            c = '_';
+        }
+        if (n + 1 >= size) {
+            return -1;
+        }
+        buf[n++] = (char) c;
+    }
+
+    i = (size_t) snprintf(buf + n, size - n, "\"; filename*=UTF-8''%s", name);
+
+    return (n + i >= size) ? -1 : 0;
 }

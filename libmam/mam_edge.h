@@ -45,6 +45,51 @@ int mam_edge_sign(const unsigned char *key, size_t keylen, long exp,
     const char *asset_id, const char *version_id, const char *rest,
     const char *client_ip, char *buf, size_t size);
 
+/*
+ * Download URLs (README, Downloads):
+ *   {prefix}d/{exp}/{sig}/{name}/{key}
+ * name: the file name the answer's Content-Disposition gives,
+ * percent-encoded (mam_edge_name_encode()); key: a storage key under
+ * masters/ or previews/.  sig = base64url(HMAC-SHA256(key,
+ * "d/{exp}/{name}/{key}" ["/{client_ip}"])): the file and the name it is
+ * saved under are both signed, and the "d/" keeps the message apart from
+ * a playback one, which starts with a digit.
+ */
+#define MAM_EDGE_NAME_MAX         255     /* bytes of the decoded name */
+#define MAM_EDGE_DL_MESSAGE_MAX   2048
+
+typedef struct {
+    long    exp;
+    char    exp_text[24];
+    char    sig[MAM_SIG_LEN + 1];
+    char    name[3 * MAM_EDGE_NAME_MAX + 1];  /* as sent: percent-encoded */
+    size_t  name_len;
+    char    key[MAM_EDGE_REST_MAX + 1];       /* decoded, validated */
+    size_t  key_len;
+} mam_edge_dl_t;
+
+/* path: the raw path after "{prefix}d/": OK, BAD or FORBIDDEN */
+int mam_edge_dl_parse(const char *path, size_t len, mam_edge_dl_t *dl);
+
+/* 1 when dl's signature is right for key (constant-time compare) */
+int mam_edge_dl_verify(const unsigned char *key, size_t keylen,
+    const mam_edge_dl_t *dl, const char *client_ip);
+
+/* "d/{exp}/{sig}/{name}/{object_key}" into buf; name as encoded;
+ * -1 when it does not fit */
+int mam_edge_dl_sign(const unsigned char *key, size_t keylen, long exp,
+    const char *name, const char *object_key, const char *client_ip,
+    char *buf, size_t size);
+
+/* a file name (UTF-8) percent-encoded for a download URL: bytes outside
+ * [A-Za-z0-9._-] as %XX, control characters, '/', '\' and '"' as '_',
+ * at most MAM_EDGE_NAME_MAX bytes; its length, 0 when out is too small */
+size_t mam_edge_name_encode(const char *in, char *out, size_t size);
+
+/* the Content-Disposition of an encoded name: attachment; filename="ASCII
+ * with '_' for other bytes"; filename*=UTF-8''name.  0 or -1 */
+int mam_edge_disposition(const char *name, char *buf, size_t size);
+
 /* Content-Type by the extension of rest, or NULL */
 const char *mam_edge_content_type(const char *rest, size_t len);
 

@@ -107,5 +107,65 @@ main(void)
     ok(strcmp(mam_edge_content_type("poster.jpg", 10), "image/jpeg") == 0, "jpg type");
     ok(mam_edge_content_type("x.bin", 5) == NULL, "unknown type");
 
+    /* download URLs */
+    {
+        mam_edge_dl_t  d;
+        char           name[800], cd[1200];
+
+        ok(mam_edge_name_encode("Reel 1 \xc3\xa9t\xc3\xa9 \"final\".mov", name,
+                                sizeof(name)) > 0
+           && strcmp(name, "Reel%201%20%C3%A9t%C3%A9%20_final_.mov") == 0,
+           "a file name is percent-encoded, quotes made '_'");
+        ok(mam_edge_name_encode("a/b\\c\x01.mp4", name, sizeof(name)) > 0
+           && strcmp(name, "a_b_c_.mp4") == 0, "slashes and controls made '_'");
+        ok(mam_edge_name_encode("..", name, sizeof(name)) > 0
+           && strcmp(name, "download") == 0, "\"..\" becomes download");
+        ok(mam_edge_disposition("Reel%201%20%C3%A9t%C3%A9.mov", cd, sizeof(cd))
+           == 0 && strcmp(cd, "attachment; filename=\"Reel 1 __t__.mov\"; "
+                              "filename*=UTF-8''Reel%201%20%C3%A9t%C3%A9.mov") == 0,
+           "Content-Disposition: an ASCII filename and the UTF-8 filename*");
+
+        ok(mam_edge_name_encode("Reel 1.mov", name, sizeof(name)) > 0
+           && mam_edge_dl_sign(key, 32, 1700000000, name,
+                               "masters/" A "/v1/original.mov", NULL, buf,
+                               sizeof(buf)) == 0
+           && strncmp(buf, "d/1700000000/", 13) == 0, "a download URL signs");
+        ok(mam_edge_dl_parse(buf + 2, strlen(buf + 2), &d) == MAM_EDGE_OK
+           && strcmp(d.name, "Reel%201.mov") == 0
+           && strcmp(d.key, "masters/" A "/v1/original.mov") == 0
+           && mam_edge_dl_verify(key, 32, &d, NULL), "... parses and verifies");
+        ok(!mam_edge_dl_verify(key, 32, &d, "10.0.0.1"), "... not with an IP");
+        ok(parse(buf + 2, &u) == MAM_EDGE_BAD
+           || !mam_edge_verify(key, 32, &u, NULL),
+           "... and is no playback URL");
+
+        snprintf(path, sizeof(path), "%s", buf + 2);
+        path[strlen(path) - 5] = 'x';
+        ok(mam_edge_dl_parse(path, strlen(path), &d) == MAM_EDGE_OK
+           && !mam_edge_dl_verify(key, 32, &d, NULL), "another file: refused");
+        snprintf(path, sizeof(path), "1700000000/%.43s/Other.mov/masters/" A
+                 "/v1/original.mov", buf + 13);
+        ok(mam_edge_dl_parse(path, strlen(path), &d) == MAM_EDGE_OK
+           && !mam_edge_dl_verify(key, 32, &d, NULL), "another name: refused");
+        snprintf(path, sizeof(path), "1700000000/%.43s/a.mov/uploads/x/y", buf + 13);
+        ok(mam_edge_dl_parse(path, strlen(path), &d) == MAM_EDGE_BAD,
+           "an uploads/ key: 400");
+        snprintf(path, sizeof(path), "1700000000/%.43s/a%%22b/masters/x", buf + 13);
+        ok(mam_edge_dl_parse(path, strlen(path), &d) == MAM_EDGE_BAD,
+           "a quote in the name: 400");
+        snprintf(path, sizeof(path), "1700000000/%.43s/a.mov/masters/../x", buf + 13);
+        ok(mam_edge_dl_parse(path, strlen(path), &d) == MAM_EDGE_BAD,
+           "a .. segment in the key: 400");
+
+        /* a playback signature does not sign a download */
+        ok(mam_edge_sign(key, 32, 1700000000, A, V, "index.m3u8", NULL, buf,
+                         sizeof(buf)) == 0, "a playback URL");
+        snprintf(path, sizeof(path), "1700000000/%.43s/x.mov/previews/" A "/" V
+                 "/index.m3u8", buf + 11);
+        ok(mam_edge_dl_parse(path, strlen(path), &d) == MAM_EDGE_OK
+           && !mam_edge_dl_verify(key, 32, &d, NULL),
+           "its signature does not sign a download");
+    }
+
     return done_testing();
 }
