@@ -8,6 +8,12 @@
  * keeps.
  *
  * POST /api/sign-preview issues such URLs for ready previews.
+ *
+ * Download URLs ({edge}d/..., mam_edge.h) are validated the same way and
+ * served from the masters location (an original) or the previews one,
+ * with the Content-Disposition of the name they sign.  POST
+ * /api/versions/:id/download issues them with local storage, and a
+ * presigned S3 GET with response-content-disposition with S3.
  */
 
 #include "ngx_mam_pg.h"
@@ -169,6 +175,123 @@ ngx_mam_edge_headers(ngx_http_request_t *r, ngx_mam_edge_loc_conf_t *lcf,
 }
 
 
+/* {edge}d/{exp}/{sig}/{name}/{key}: the file at key as an attachment */
+static ngx_int_t
+ngx_mam_edge_download(ngx_http_request_t *r, ngx_mam_main_conf_t *mcf,
+    ngx_mam_edge_loc_conf_t *lcf, ngx_str_t *path)
+{
+    char            *ip;
+    u_char          *cd;
+    size_t           skip;
+    time_t           left;
+    ngx_int_t        rc;
+    ngx_str_t        uri, value, *location;
+    mam_edge_dl_t   *dl;
+    const char      *type;
+
+    dl = ngx_palloc(r->pool, sizeof(mam_edge_dl_t));
+    cd = ngx_pnalloc(r->pool, 2 * MAM_EDGE_NAME_MAX * 3 + 64);
+    if (dl == NULL || cd == NULL) {
+        return ngx_mam_edge_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    rc = mam_edge_dl_parse((char *) path->data, path->len, dl);
+
+    if (rc == MAM_EDGE_BAD) {
+        return ngx_mam_edge_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "malformed download URL");
+    }
+
+    ip = NULL;
+    if (mcf->edge_bind_ip) {
+        ip = ngx_mam_cstr(r->pool, ngx_mam_client_ip(r));
+        if (ip == NULL) {
+            return ngx_mam_edge_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                      NULL);
+        }
+    }
+
+    if (rc != MAM_EDGE_OK
+        || !(mam_edge_dl_verify(mcf->edge_key.data, mcf->edge_key.len, dl,
+                                ip)
+             || (mcf->edge_key_previous.len
+                 && mam_edge_dl_verify(mcf->edge_key_previous.data,
+                                       mcf->edge_key_previous.len, dl, ip))))
+    {
+        return ngx_mam_edge_error(r, NGX_HTTP_FORBIDDEN, "invalid signature");
+    }
+
+    if (dl->exp < ngx_time()) {
+        return ngx_mam_edge_error(r, NGX_HTTP_GONE,
+                                  "the download URL has expired");
+    }
+
+    if (ngx_strncmp(dl->key, "masters/", sizeof("masters/") - 1) == 0) {
+        location = &lcf->edge_masters;
+        skip = sizeof("masters/") - 1;
+
+    } else {
+        location = &lcf->edge_previews;
+        skip = sizeof("previews/") - 1;
+    }
+
+    /* the disposition is the signed name's, whatever the query says */
+    if (mam_edge_disposition(dl->name, (char *) cd,
+                             2 * MAM_EDGE_NAME_MAX * 3 + 64)
+        != 0)
+    {
+        return ngx_mam_edge_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    value.data = cd;
+    value.len = ngx_strlen(cd);
+
+    type = mam_store_content_type(dl->key);
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type.len = ngx_strlen(type);
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    left = dl->exp - ngx_time();
+    if (left > NGX_MAM_EDGE_MAX_AGE) {
+        left = NGX_MAM_EDGE_MAX_AGE;
+    }
+
+    uri.data = ngx_pnalloc(r->pool, sizeof("private, max-age=")
+                                    + NGX_TIME_T_LEN);
+    if (uri.data == NULL) {
+        return ngx_mam_edge_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+    uri.len = ngx_sprintf(uri.data, "private, max-age=%T", left) - uri.data;
+
+    if (ngx_mam_add_header(r, "Content-Disposition", &value) != NGX_OK
+        || ngx_mam_add_header(r, "Cache-Control", &uri) != NGX_OK
+        || ngx_mam_add_header(r, "X-Content-Type-Options",
+                              &(ngx_str_t) ngx_string("nosniff")) != NGX_OK
+        || ngx_mam_edge_cors(r, lcf) != NGX_OK)
+    {
+        return ngx_mam_edge_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    uri.len = location->len + dl->key_len - skip;
+    uri.data = ngx_pnalloc(r->pool, uri.len);
+    if (uri.data == NULL) {
+        return ngx_mam_edge_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    ngx_sprintf(uri.data, "%V%s", location, dl->key + skip);
+
+    r->expect_tested = 1;
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    ngx_mam_metrics_mark_edge(r);
+
+    return ngx_http_internal_redirect(r, &uri, NULL);
+}
+
+
 ngx_int_t
 ngx_mam_edge_handler(ngx_http_request_t *r)
 {
@@ -202,6 +325,13 @@ ngx_mam_edge_handler(ngx_http_request_t *r)
     if (ngx_mam_edge_raw_path(r, &clcf->name, &path) != NGX_OK) {
         return ngx_mam_edge_error(r, NGX_HTTP_BAD_REQUEST,
                                   "malformed playback URL");
+    }
+
+    /* a download URL: playback URLs start with a digit */
+    if (path.len > 2 && path.data[0] == 'd' && path.data[1] == '/') {
+        path.data += 2;
+        path.len -= 2;
+        return ngx_mam_edge_download(r, mcf, lcf, &path);
     }
 
     rc = mam_edge_parse((char *) path.data, path.len, url);
@@ -618,6 +748,146 @@ ngx_mam_sign_preview_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 }
 
 
+/* --- POST /api/versions/:id/download ------------------------------------ */
+
+#define NGX_MAM_DOWNLOAD_TTL      300
+#define NGX_MAM_DOWNLOAD_URL_LEN  8192
+
+
+static const ngx_mam_outcome_t  ngx_mam_download_outcomes[] = {
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND,
+      "no such version or rendition", NULL },
+    { MAM_OUTCOME_FORBIDDEN, NGX_HTTP_FORBIDDEN,
+      "downloads need can_download in the asset's project", NULL },
+    { MAM_OUTCOME_NOT_READY, NGX_HTTP_CONFLICT,
+      "the rendition has no file of its own to download", NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
+};
+
+
+/* the signed URL of v's key under v's file name: the edge's (local
+ * storage), or a presigned GET of the bucket (S3) */
+static char *
+ngx_mam_download_url(ngx_http_request_t *r, ngx_mam_main_conf_t *mcf,
+    const char *key, const char *filename, time_t exp)
+{
+    char              *ip, *url, *name, *cd;
+    const char        *bucket;
+    mam_sigv4_pair_t   q[1];
+
+    url = ngx_pnalloc(r->pool, NGX_MAM_DOWNLOAD_URL_LEN);
+    name = ngx_pnalloc(r->pool, 3 * MAM_EDGE_NAME_MAX + 1);
+    cd = ngx_pnalloc(r->pool, 6 * MAM_EDGE_NAME_MAX + 64);
+    if (url == NULL || name == NULL || cd == NULL
+        || mam_edge_name_encode(filename, name, 3 * MAM_EDGE_NAME_MAX + 1)
+           == 0)
+    {
+        return NULL;
+    }
+
+    if (mcf->s3 != NULL) {
+        bucket = mam_store_bucket(mcf->store, key);
+        if (bucket == NULL
+            || mam_edge_disposition(name, cd, 6 * MAM_EDGE_NAME_MAX + 64)
+               != 0)
+        {
+            return NULL;
+        }
+
+        q[0] = (mam_sigv4_pair_t) { "response-content-disposition", cd };
+
+        return mam_s3_presign_query(mcf->s3, "GET", bucket, key, NULL, 0,
+                                    q, 1, (long) (exp - ngx_time()), url,
+                                    NGX_MAM_DOWNLOAD_URL_LEN)
+               == 0 ? url : NULL;
+    }
+
+    ip = NULL;
+    if (mcf->edge_bind_ip) {
+        ip = ngx_mam_cstr(r->pool, ngx_mam_client_ip(r));
+        if (ip == NULL) {
+            return NULL;
+        }
+    }
+
+    if (mcf->edge_url.len >= NGX_MAM_DOWNLOAD_URL_LEN) {
+        return NULL;
+    }
+
+    ngx_memcpy(url, mcf->edge_url.data, mcf->edge_url.len);
+
+    return mam_edge_dl_sign(mcf->edge_key.data, mcf->edge_key.len, exp, name,
+                            key, ip, url + mcf->edge_url.len,
+                            NGX_MAM_DOWNLOAD_URL_LEN - mcf->edge_url.len)
+           == 0 ? url : NULL;
+}
+
+
+static void
+ngx_mam_download_found(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    char                 *url;
+    json_t               *v, *body;
+    time_t                exp;
+    u_char                when[sizeof("1970-01-01T00:00:00Z")];
+    ngx_tm_t              tm;
+    const char           *key, *filename;
+    ngx_mam_main_conf_t  *mcf;
+
+    (void) data;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    v = ngx_mam_outcome_ok(r, res, ngx_mam_download_outcomes);
+    if (v == NULL) {
+        return;
+    }
+
+    key = json_string_value(json_object_get(v, "key"));
+    filename = json_string_value(json_object_get(v, "filename"));
+    exp = ngx_time() + NGX_MAM_DOWNLOAD_TTL;
+
+    url = (key && filename) ? ngx_mam_download_url(r, mcf, key, filename, exp)
+                            : NULL;
+    if (url == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_gmtime(exp, &tm);
+    *ngx_sprintf(when, "%4d-%02d-%02dT%02d:%02d:%02dZ", tm.ngx_tm_year,
+                 tm.ngx_tm_mon, tm.ngx_tm_mday, tm.ngx_tm_hour,
+                 tm.ngx_tm_min, tm.ngx_tm_sec) = '\0';
+
+    body = json_pack("{s:s, s:s, s:s}", "url", url, "expires_at",
+                     (char *) when, "filename", filename);
+    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
+        json_decref(body);
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK, body));
+}
+
+
+static const ngx_mam_field_t  ngx_mam_version_download_fields[] = {
+    { "rendition", ngx_mam_field_text, 1, 64, 1 },
+    { NULL, NULL, 0, 0, 0 }
+};
+
+
+/* POST /api/versions/:id/download {rendition: NAME | "original"}: members
+ * with can_download and admins; audited (download) */
+const ngx_mam_statement_t  ngx_mam_version_download = {
+    "SELECT mam_version_download($1, $2, $3, $4, $5)", 5,
+    { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN,
+      NGX_MAM_ARG_FIELD(0), NGX_MAM_ARG_IP },
+    ngx_mam_version_download_fields, 0, NULL,
+    ngx_mam_download_found, ngx_mam_download_outcomes, NGX_HTTP_OK, NULL
+};
+
+
 /* --- the edge module: mam_edge locations ---------------------------------- */
 
 /* location /s/ { mam_edge; }: signed playback URLs */
@@ -666,6 +936,8 @@ ngx_mam_edge_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_str_value(conf->edge_previews, prev->edge_previews,
                              "/_mam_previews/");
+    ngx_conf_merge_str_value(conf->edge_masters, prev->edge_masters,
+                             "/_mam_masters/");
     ngx_conf_merge_str_value(conf->edge_cors_origin, prev->edge_cors_origin,
                              "*");
 
@@ -675,6 +947,15 @@ ngx_mam_edge_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"mam_edge_previews\" must be a location prefix "
                            "such as /_mam_previews/");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->edge_masters.data[0] != '/'
+        || conf->edge_masters.data[conf->edge_masters.len - 1] != '/')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_edge_masters\" must be a location prefix "
+                           "such as /_mam_masters/");
         return NGX_CONF_ERROR;
     }
 
@@ -708,6 +989,13 @@ static ngx_command_t  ngx_mam_edge_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_mam_edge_loc_conf_t, edge_previews),
+      NULL },
+
+    { ngx_string("mam_edge_masters"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_mam_edge_loc_conf_t, edge_masters),
       NULL },
 
     { ngx_string("mam_edge_cors_origin"),

@@ -154,6 +154,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t                edge;
     ngx_str_t                 edge_previews;     /* internal location */
+    ngx_str_t                 edge_masters;      /* internal location */
     ngx_str_t                 edge_cors_origin;
 } ngx_mam_edge_loc_conf_t;
 
@@ -377,6 +378,7 @@ extern const ngx_mam_statement_t  ngx_mam_project_delete;
 extern const ngx_mam_statement_t  ngx_mam_member_add;
 extern const ngx_mam_statement_t  ngx_mam_member_update;
 extern const ngx_mam_statement_t  ngx_mam_member_remove;
+extern const ngx_mam_statement_t  ngx_mam_version_download;
 
 ngx_int_t ngx_mam_preview_request_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);

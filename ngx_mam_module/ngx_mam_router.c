@@ -62,6 +62,8 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
     { NGX_HTTP_POST, "/api/sign-preview", ngx_mam_sign_preview_handler,
       NGX_MAM_USER,
       NGX_MAM_WINDOW_API, 0, NULL },
+    { NGX_HTTP_POST, "/api/versions/:id/download", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_version_download },
 
     { NGX_HTTP_POST, "/api/preview", ngx_mam_preview_request_handler,
       NGX_MAM_EDITOR,

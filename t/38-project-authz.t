@@ -62,6 +62,12 @@ sub promoted {
     die "promote: $r->{status}\n" unless $r->{status} == 201;
     return $a;
 }
+sub version {
+    my $a = asset();
+    my $r = $s->api(POST => '/api/promote', { asset_id => $a->{id} }, token => $O);
+    die "promote: $r->{status}\n" unless $r->{status} == 201;
+    return $r->{json}{version}{id};
+}
 sub comment {
     my $a = asset();
     return $s->api(POST => "/api/assets/$a->{id}/comments", { timestamp_sec => 1, content => 'x' },
@@ -92,6 +98,9 @@ my @matrix = (
      seen(200)],
     ['POST /api/sign-preview (the preview is not ready: 409)',
      sub { my $a = promoted(); (POST => '/api/sign-preview', { asset_id => $a->{id} }) }, seen(409)],
+    ['POST /api/versions/:id/download (only the manager has can_download)',
+     sub { my $v = version(); (POST => "/api/versions/$v/download", { rendition => 'original' }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => 200)],
     ['GET /api/assets/:id/comments', sub { my $a = asset(); (GET => "/api/assets/$a->{id}/comments") },
      seen(200)],
     ['POST /api/assets/:id/comments', sub { my $a = asset();
@@ -235,8 +244,9 @@ is($s->api(DELETE => "/api/projects/$empty", undef, token => $M)->{status}, 204,
 is($s->api(GET => "/api/projects/$empty", undef, token => $M)->{status}, 404, 'then it is gone');
 
 like($s->psql(q{SELECT string_agg(DISTINCT action, ',' ORDER BY action) FROM audit_log
-                 WHERE action LIKE 'project%' OR action LIKE 'member%' OR action = 'play_sign'}),
-     qr/^member_add,member_remove,member_update,project_create,project_delete,project_update$/m,
+                 WHERE action LIKE 'project%' OR action LIKE 'member%' OR action = 'play_sign'
+                    OR action = 'download'}),
+     qr/^download,member_add,member_remove,member_update,project_create,project_delete,project_update$/m,
      'project and member changes are audited');
 
 $s->check_error_log;

@@ -242,8 +242,10 @@ BEGIN
         RETURN jsonb_build_object('outcome', 'gone'::mam_outcome);
     END IF;
 
-    INSERT INTO versions (asset_id, number, master_key, size, created_by)
-    VALUES (p.asset_id, p.number, p.master_key, p.size, p.created_by)
+    INSERT INTO versions (asset_id, number, master_key, size, created_by,
+                          filename)
+    VALUES (p.asset_id, p.number, p.master_key, p.size, p.created_by,
+            (SELECT left(filename, 255) FROM uploads WHERE id = p.upload_id))
     RETURNING * INTO v;
 
     UPDATE assets SET version_count = p.number,

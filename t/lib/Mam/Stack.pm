@@ -546,6 +546,13 @@ EOT
                        . "            disable_symlinks on;\n"
                        . "            log_not_found off;\n"
                        . "            error_page 404 = \@mam_not_found;\n"
+                       . "        }\n"
+                       . "        location /_mam_masters/ {\n"
+                       . "            internal;\n"
+                       . "            alias $d/storage/masters/;\n"
+                       . "            disable_symlinks on;\n"
+                       . "            log_not_found off;\n"
+                       . "            error_page 404 = \@mam_not_found;\n"
                        . "        }\n")
              . "        location \@mam_not_found { mam_edge_not_found; }\n"
              . "        # nginx's own refusals in api.md's error shape\n"
