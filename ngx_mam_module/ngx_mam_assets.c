@@ -71,26 +71,6 @@ static const ngx_mam_outcome_t  ngx_mam_asset_create_outcomes[] = {
 };
 
 
-/* title: 1..200 characters, not only spaces */
-static const char *
-ngx_mam_assets_title(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
-    const ngx_mam_field_t *f, const char **out)
-{
-    const char  *message, *p;
-
-    message = ngx_mam_field_text(r, ctx, f, out);
-    if (message != NULL || *out == NULL) {
-        return message;
-    }
-
-    for (p = *out; *p == ' '; p++) {
-        /* void */
-    }
-
-    return *p ? NULL : "title: must not be blank";
-}
-
-
 /* staging_key: a key under uploads/ */
 static const char *
 ngx_mam_assets_staging_key(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
@@ -120,7 +100,7 @@ ngx_mam_assets_staging_key(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 
 /* the fields of a create (title and staging_key required) and an update */
 static const ngx_mam_field_t  ngx_mam_asset_create_fields[] = {
-    { "title", ngx_mam_assets_title, 1, 200, 1 },
+    { "title", ngx_mam_field_name, 1, 200, 1 },
     { "description", ngx_mam_field_text, 0, 5000, 0 },
     { "staging_key", ngx_mam_assets_staging_key, 1, MAM_KEY_MAX_LEN, 1 },
     { "project_id", ngx_mam_field_uuid, 1, MAM_UUID_LEN, 0 },
@@ -128,7 +108,7 @@ static const ngx_mam_field_t  ngx_mam_asset_create_fields[] = {
 };
 
 static const ngx_mam_field_t  ngx_mam_asset_update_fields[] = {
-    { "title", ngx_mam_assets_title, 1, 200, 0 },
+    { "title", ngx_mam_field_name, 1, 200, 0 },
     { "description", ngx_mam_field_text, 0, 5000, 0 },
     { "staging_key", ngx_mam_assets_staging_key, 1, MAM_KEY_MAX_LEN, 0 },
     { "project_id", ngx_mam_field_uuid, 1, MAM_UUID_LEN, 0 },

@@ -154,6 +154,8 @@ const char *ngx_mam_fields_check(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const ngx_mam_field_t *fields, const char **values, ngx_uint_t *present);
 const char *ngx_mam_field_text(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const ngx_mam_field_t *f, const char **out);
+const char *ngx_mam_field_name(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out);
 const char *ngx_mam_field_uuid(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const ngx_mam_field_t *f, const char **out);
 const char *ngx_mam_field_boolean(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,

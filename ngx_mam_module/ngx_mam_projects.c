@@ -26,26 +26,6 @@ static const ngx_mam_outcome_t  ngx_mam_project_outcomes[] = {
 };
 
 
-/* name: 1..200 characters, not only spaces */
-static const char *
-ngx_mam_projects_name(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
-    const ngx_mam_field_t *f, const char **out)
-{
-    const char  *message, *p;
-
-    message = ngx_mam_field_text(r, ctx, f, out);
-    if (message != NULL || *out == NULL) {
-        return message;
-    }
-
-    for (p = *out; *p == ' '; p++) {
-        /* void */
-    }
-
-    return *p ? NULL : "name: must not be blank";
-}
-
-
 /* role: viewer, commenter, editor or manager */
 static const char *
 ngx_mam_projects_role(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
@@ -113,13 +93,13 @@ ngx_mam_projects_got(ngx_http_request_t *r, PGresult *res, void *data)
 /* --- projects ------------------------------------------------------------- */
 
 static const ngx_mam_field_t  ngx_mam_project_create_fields[] = {
-    { "name", ngx_mam_projects_name, 1, 200, 1 },
+    { "name", ngx_mam_field_name, 1, 200, 1 },
     { "description", ngx_mam_field_text, 0, 5000, 0 },
     { NULL, NULL, 0, 0, 0 }
 };
 
 static const ngx_mam_field_t  ngx_mam_project_update_fields[] = {
-    { "name", ngx_mam_projects_name, 1, 200, 0 },
+    { "name", ngx_mam_field_name, 1, 200, 0 },
     { "description", ngx_mam_field_text, 0, 5000, 0 },
     { NULL, NULL, 0, 0, 0 }
 };

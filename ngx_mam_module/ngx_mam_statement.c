@@ -295,6 +295,32 @@ ngx_mam_field_text(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 }
 
 
+/* a name or title: f->min..f->max characters, not only spaces */
+const char *
+ngx_mam_field_name(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out)
+{
+    const char  *message, *p;
+
+    message = ngx_mam_field_text(r, ctx, f, out);
+    if (message != NULL || *out == NULL) {
+        return message;
+    }
+
+    for (p = *out; *p == ' '; p++) {
+        /* void */
+    }
+
+    if (*p) {
+        return NULL;
+    }
+
+    message = ngx_mam_message(r->pool, "%s: must not be blank", f->name);
+
+    return message ? message : "out of memory";
+}
+
+
 /* true or false; absent or null is false */
 const char *
 ngx_mam_field_boolean(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,

@@ -49,6 +49,9 @@ $user{$_} = $s->login("$_\@example.com") for keys %role;
 
 # a second project the manager manages, to move assets into
 my $P2 = $s->api(POST => '/api/projects', { name => 'Client B' }, token => $M)->{json}{project}{id};
+my $blank = $s->api(POST => '/api/projects', { name => '   ' }, token => $M);
+is($blank->{status}, 400, 'a blank project name is 400');
+like($blank->{json}{message} // '', qr/^name: must not be blank/, '... saying which field');
 
 my %tok = (map({ $_ => $user{$_}{access_token} } keys %user), admin => $A);
 my @who = qw(viewer commenter editor owner manager outsider admin);
