@@ -24,9 +24,13 @@ close $fh;
 chmod 0755, "$bin/npm";
 local $ENV{PATH} = "$bin:$ENV{PATH}";
 
+# the build under test (make test SANITIZE=1: the sanitizer build, with
+# its own flags, so that install finds it up to date)
+my $sanitize = $ENV{MAM_SANITIZE} ? 'SANITIZE=1' : '';
+
 sub make {
     my ($target) = @_;
-    my $out = `make -s -C '$root' BUILDDIR='$build' DESTDIR='$dest' PREFIX=/usr $target 2>&1`;
+    my $out = `make -s -C '$root' $sanitize BUILDDIR='$build' DESTDIR='$dest' PREFIX=/usr $target 2>&1`;
     return ($? >> 8, $out);
 }
 
