@@ -900,7 +900,11 @@ ngx_mam_events_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
-    ngx_memcpy(sub->asset_id, asset.data, asset.len);
+    /* without asset_id: a stream of every asset the user may see */
+    if (asset.len) {
+        ngx_memcpy(sub->asset_id, asset.data, asset.len);
+    }
+
     ngx_memcpy(sub->user, ctx->user.sub, MAM_UUID_LEN);
     sub->av = ctx->user.av;
     sub->expire_at = ctx->user.exp;

@@ -116,10 +116,13 @@ is(callback({ job_id => $job3, version_id => $v3->{id}, status => 'processing', 
 $s->psql("UPDATE preview_jobs SET stream_id = NULL WHERE id = '$job3'");
 # progress at once after the UPDATE: on a loaded machine the UPDATE alone
 # can take long enough that the first report would already look stalled
-callback({ job_id => $job3, version_id => $v3->{id}, status => 'processing', progress => 0.15 });
-sleep 1;
-callback({ job_id => $job3, version_id => $v3->{id}, status => 'processing', progress => 0.2 });
-sleep 1;
+# then every 0.3 s for 2 s, so that no single slow request (a sanitizer
+# build on a busy machine) leaves a gap near the 2 s stall timeout
+for my $i (1 .. 7) {
+    callback({ job_id => $job3, version_id => $v3->{id}, status => 'processing',
+               progress => 0.12 + $i * 0.01 });
+    select(undef, undef, undef, 0.3);
+}
 is(entries_of($job3), 1, 'a pending entry with progress is live by the job it carries, stream_id or not');
 is(attempts($job3), 1, '... attempt 1');
 is(pending_count(), 1, '... still pending');
