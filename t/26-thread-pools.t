@@ -13,7 +13,9 @@ use POSIX ':sys_wait_h';
 use Mam::Stack;
 use Mam::Parallel qw(parallel_requests);
 
-my $FLOOD = 40;      # logins queued at once (each an Argon2 verify)
+my $FLOOD = 80;      # logins queued at once (each an Argon2 verify): enough
+                     # work (about 2 s here) that the control below waits
+                     # past $BOUND even on a fast, quiet machine
 my $BOUND = 1.0;     # seconds a PUT or a promote may take meanwhile
 
 # starts $FLOOD logins in a child, each for an address of its own (the
