@@ -393,9 +393,12 @@ try {
     await page.waitForURL(/\/assets\//);
     await page.goBack();
     await page.waitForURL(/\?q=clock$/);
-    await page.waitForFunction(() => document.querySelectorAll('#grid .tile').length === 1);
+    // the grid again shows the search's match (and only matches)
+    await page.waitForFunction(() => document.querySelectorAll('#grid .tile').length >= 1);
     const value = await page.getByLabel('Search assets').inputValue();
-    return { ok: value === 'clock', diag: value };
+    const titles = await page.locator('#grid .tile').allTextContents();
+    return { ok: value === 'clock' && titles.every((t) => /clock/i.test(t)),
+             diag: JSON.stringify({ value, titles }) };
   });
 
   await check('Back to the grid brings its scroll position back', async () => {
