@@ -17,8 +17,9 @@ $$;
 CREATE OR REPLACE FUNCTION mam_asset_json(a assets) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
-        'id', a.id, 'project_id', a.project_id, 'title', a.title,
-        'description', a.description,
+        'id', a.id, 'project_id', a.project_id, 'folder_id', a.folder_id,
+        'title', a.title, 'description', a.description,
+        'fields', a.fields, 'tags', to_jsonb(a.tags),
         'owner', (SELECT jsonb_build_object('id', u.id,
                                             'display_name', u.display_name)
                     FROM users u WHERE u.id = a.user_id),
