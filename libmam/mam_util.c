@@ -212,3 +212,118 @@ mam_hmac_hex_verify(const void *key, size_t keylen, const void *msg,
     return mam_equal(expect, got, 64);
 }
 
+
+
+/* n decimal digits at s as a number, or -1 */
+static int
+mam_digits(const char *s, size_t n)
+{
+    int     v = 0;
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+
+    return v;
+}
+
+
+static int
+mam_days_in_month(int year, int month)
+{
+    static const int  days[] = { 31, 28, 31, 30, 31, 30,
+                                 31, 31, 30, 31, 30, 31 };
+
+    if (month == 2
+        && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
+    {
+        return 29;
+    }
+
+    return days[month - 1];
+}
+
+
+/*
+ * An ISO-8601 time as the API takes it: YYYY-MM-DD, optionally followed by
+ * T (or a space) HH:MM[:SS[.1-6 digits]] and Z or +HH:MM / -HH:MM.  Every
+ * field is range-checked (February 30 is no date), so PostgreSQL's cast of
+ * what passes never fails.
+ */
+int
+mam_time_valid(const char *s, size_t len)
+{
+    int     y, m, d, v;
+    size_t  i;
+
+    if (len < 10 || s[4] != '-' || s[7] != '-') {
+        return 0;
+    }
+
+    y = mam_digits(s, 4);
+    m = mam_digits(s + 5, 2);
+    d = mam_digits(s + 8, 2);
+    if (y < 1 || m < 1 || m > 12 || d < 1 || d > mam_days_in_month(y, m)) {
+        return 0;
+    }
+
+    if (len == 10) {
+        return 1;
+    }
+
+    /* THH:MM */
+    if (len < 16 || (s[10] != 'T' && s[10] != ' ') || s[13] != ':') {
+        return 0;
+    }
+    if (mam_digits(s + 11, 2) < 0 || mam_digits(s + 11, 2) > 23
+        || mam_digits(s + 14, 2) < 0 || mam_digits(s + 14, 2) > 59)
+    {
+        return 0;
+    }
+    i = 16;
+
+    /* :SS[.ffffff] */
+    if (i < len && s[i] == ':') {
+        v = (i + 3 <= len) ? mam_digits(s + i + 1, 2) : -1;
+        if (v < 0 || v > 59) {
+            return 0;
+        }
+        i += 3;
+
+        if (i < len && s[i] == '.') {
+            size_t  start = ++i;
+
+            while (i < len && s[i] >= '0' && s[i] <= '9' && i - start < 6) {
+                i++;
+            }
+            if (i == start) {
+                return 0;
+            }
+        }
+    }
+
+    if (i == len) {
+        return 1;
+    }
+
+    if (s[i] == 'Z') {
+        return i + 1 == len;
+    }
+
+    /* +HH:MM */
+    if ((s[i] != '+' && s[i] != '-') || len - i != 6 || s[i + 3] != ':') {
+        return 0;
+    }
+    v = mam_digits(s + i + 1, 2);
+    if (v < 0 || v > 15 || mam_digits(s + i + 4, 2) < 0
+        || mam_digits(s + i + 4, 2) > 59)
+    {
+        return 0;
+    }
+
+    return 1;
+}

@@ -277,6 +277,7 @@ typedef struct {
     char                     *q;
     char                     *after_value;
     char                     *after_id;
+    ngx_mam_filter_t          filter;
 } ngx_mam_list_t;
 
 
@@ -287,12 +288,26 @@ ngx_int_t
 ngx_mam_list_arg(ngx_http_request_t *r, const char *name, size_t max,
     ngx_str_t *out)
 {
-    u_char     *p, *dst, *src;
-    ngx_str_t   raw;
+    ngx_str_t  raw;
 
     if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK) {
         return NGX_DECLINED;
     }
+
+    return ngx_mam_arg_decode(r, &raw, max, out);
+}
+
+
+/* a raw query value decoded as ngx_mam_list_arg() does: NGX_OK or
+ * NGX_ERROR (the filters use it for the arguments they find) */
+ngx_int_t
+ngx_mam_arg_decode(ngx_http_request_t *r, ngx_str_t *arg, size_t max,
+    ngx_str_t *out)
+{
+    u_char     *p, *dst, *src;
+    ngx_str_t   raw;
+
+    raw = *arg;
 
     if (raw.len > 3 * max) {
         return NGX_ERROR;
@@ -549,6 +564,55 @@ static const char  *ngx_mam_member_pages[3][2][2] = {
 };
 
 
+/* the filtered pages (ngx_mam_sql.h: FACET_PAGE, FACET_SEARCH), by
+ * caller (an admin's, a member's), sort, search and cursor; a member's
+ * take the user last */
+#define NGX_MAM_FACET_PAGES(order, after, sorder, safter, scope)              \
+    { { NGX_MAM_SQL_FACET_PAGE("", order, scope("$6")),                       \
+        NGX_MAM_SQL_FACET_PAGE(after, order, scope("$8")) },                  \
+      { NGX_MAM_SQL_FACET_SEARCH("", sorder, sscope("$6")),                   \
+        NGX_MAM_SQL_FACET_SEARCH(safter, sorder, sscope("$8")) } }
+
+#define NGX_MAM_NO_SCOPE(user)  ""
+
+static const char  *ngx_mam_facet_pages[2][3][2][2] = {
+    {   /* an admin's */
+#define sscope NGX_MAM_NO_SCOPE
+        NGX_MAM_FACET_PAGES(NGX_MAM_SQL_ORDER_F_NEW, NGX_MAM_SQL_AFTER_F_NEW,
+                            NGX_MAM_SQL_ORDER_NEW,
+                            NGX_MAM_SQL_AFTER_NEW("$6", "$7"),
+                            NGX_MAM_NO_SCOPE),
+        NGX_MAM_FACET_PAGES(NGX_MAM_SQL_ORDER_F_OLD, NGX_MAM_SQL_AFTER_F_OLD,
+                            NGX_MAM_SQL_ORDER_OLD,
+                            NGX_MAM_SQL_AFTER_OLD("$6", "$7"),
+                            NGX_MAM_NO_SCOPE),
+        NGX_MAM_FACET_PAGES(NGX_MAM_SQL_ORDER_F_TITLE,
+                            NGX_MAM_SQL_AFTER_F_TITLE,
+                            NGX_MAM_SQL_ORDER_TITLE,
+                            NGX_MAM_SQL_AFTER_TITLE("$6", "$7"),
+                            NGX_MAM_NO_SCOPE)
+#undef sscope
+    },
+    {   /* a member's */
+#define sscope NGX_MAM_SQL_SEARCH_SCOPE
+        NGX_MAM_FACET_PAGES(NGX_MAM_SQL_ORDER_F_NEW, NGX_MAM_SQL_AFTER_F_NEW,
+                            NGX_MAM_SQL_ORDER_NEW,
+                            NGX_MAM_SQL_AFTER_NEW("$6", "$7"),
+                            NGX_MAM_SQL_FACET_SCOPE),
+        NGX_MAM_FACET_PAGES(NGX_MAM_SQL_ORDER_F_OLD, NGX_MAM_SQL_AFTER_F_OLD,
+                            NGX_MAM_SQL_ORDER_OLD,
+                            NGX_MAM_SQL_AFTER_OLD("$6", "$7"),
+                            NGX_MAM_SQL_FACET_SCOPE),
+        NGX_MAM_FACET_PAGES(NGX_MAM_SQL_ORDER_F_TITLE,
+                            NGX_MAM_SQL_AFTER_F_TITLE,
+                            NGX_MAM_SQL_ORDER_TITLE,
+                            NGX_MAM_SQL_AFTER_TITLE("$6", "$7"),
+                            NGX_MAM_SQL_FACET_SCOPE)
+#undef sscope
+    }
+};
+
+
 /* the cursor key of a page's row: what the sort compares, the title or the
  * exact creation time; 0 when the row is not what it should be */
 static ngx_int_t
@@ -573,6 +637,43 @@ ngx_mam_assets_key(ngx_http_request_t *r, PGresult *res, int row,
 }
 
 
+/* a filtered page: [driver | q] limit tokens from to [value id] [user] */
+static ngx_int_t
+ngx_mam_assets_filtered_query(ngx_http_request_t *r, ngx_mam_list_t *ls,
+    ngx_uint_t sort, const char **values)
+{
+    int           n;
+    const char   *sql;
+
+    n = 0;
+    values[n++] = ls->q ? ls->q : (char *) ls->filter.driver.data;
+    values[n++] = ngx_mam_message(r->pool, "%ui", ls->limit + 1);
+    values[n++] = (char *) ls->filter.tokens.data;
+    values[n++] = ls->filter.from;
+    values[n++] = ls->filter.to;
+
+    if (ls->after_id != NULL) {
+        values[n++] = ls->after_value;
+        values[n++] = ls->after_id;
+    }
+
+    if (ls->user != NULL) {
+        values[n++] = ls->user;
+    }
+
+    sql = ngx_mam_facet_pages[ls->user != NULL][sort][ls->q != NULL]
+                             [ls->after_id != NULL];
+
+    if (ngx_mam_pg_query(r, sql, n, values, ngx_mam_assets_listed, ls)
+        != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}
+
+
 static ngx_int_t
 ngx_mam_assets_list_query(ngx_http_request_t *r, ngx_mam_list_t *ls)
 {
@@ -580,12 +681,17 @@ ngx_mam_assets_list_query(ngx_http_request_t *r, ngx_mam_list_t *ls)
     ngx_uint_t    sort;
     const char  **values, *sql;
 
-    values = ngx_palloc(r->pool, 5 * sizeof(char *));
+    values = ngx_palloc(r->pool, 8 * sizeof(char *));
     if (values == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
     sort = (ls->sort.len == 5) ? 2 : (ls->sort.data[0] == '-') ? 0 : 1;
+
+    if (ls->filter.on) {
+        return ngx_mam_assets_filtered_query(r, ls, sort, values);
+    }
+
     n = 0;
 
     /* the parameters in the statement's order: [q] limit [value id] */
@@ -743,7 +849,7 @@ ngx_mam_assets_list_args(ngx_http_request_t *r, ngx_mam_list_t *ls)
         return "cursor: not a cursor this server issued for this sort";
     }
 
-    return NULL;
+    return ngx_mam_filter_args(r, &ls->filter);
 }
 
 
@@ -764,6 +870,9 @@ ngx_mam_assets_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     }
 
     message = ngx_mam_assets_list_args(r, ls);
+    if (message == ngx_mam_filter_nomem) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
     if (message != NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
     }

@@ -336,6 +336,23 @@ ngx_int_t ngx_mam_thread_task(ngx_pool_t *mem, ngx_uint_t kind,
  * (ngx_mam_assets.c; the comment list uses them too) */
 ngx_int_t ngx_mam_list_arg(ngx_http_request_t *r, const char *name,
     size_t max, ngx_str_t *out);
+ngx_int_t ngx_mam_arg_decode(ngx_http_request_t *r, ngx_str_t *raw,
+    size_t max, ngx_str_t *out);
+
+/* the asset list's filters (ngx_mam_filters.c): the tokens of the facets
+ * they ask for and the created_at range; on 0 when the request has none */
+typedef struct {
+    ngx_uint_t   on;
+    ngx_str_t    driver;       /* the token the page reads by, NUL-ended */
+    ngx_str_t    tokens;       /* every token, newline-separated, NUL-ended */
+    const char  *from;         /* created_at >= */
+    const char  *to;           /* created_at < */
+} ngx_mam_filter_t;
+
+extern const char  ngx_mam_filter_nomem[];
+
+/* NULL, the message of a 400, or ngx_mam_filter_nomem */
+const char *ngx_mam_filter_args(ngx_http_request_t *r, ngx_mam_filter_t *f);
 ngx_int_t ngx_mam_list_limit(ngx_http_request_t *r, ngx_uint_t *limit);
 ngx_int_t ngx_mam_cursor_parse(ngx_http_request_t *r, ngx_str_t *cursor,
     ngx_str_t *scope, char **after_id, char **after_value);

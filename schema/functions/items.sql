@@ -18,11 +18,59 @@ BEGIN
 END
 $$;
 
+-- An asset's facets (020): the tokens its list filters match, lower-cased
+-- (filters ignore case), distinct and sorted, so an unchanged set compares
+-- equal and its rows stay.  A text value longer than 200 characters makes
+-- no token (no filter takes one).
+CREATE OR REPLACE FUNCTION mam_asset_facets(a assets, j jsonb) RETURNS text[]
+LANGUAGE sql STABLE AS $$
+    SELECT array_agg(DISTINCT lower(t) ORDER BY lower(t))
+      FROM (SELECT 'p:' || a.project_id AS t
+            UNION ALL SELECT 'o:' || a.user_id
+            UNION ALL SELECT 's:' || coalesce(
+                          j #>> '{latest_version,preview,status}', 'none')
+            UNION ALL SELECT 'd:' || a.folder_id WHERE a.folder_id IS NOT NULL
+            UNION ALL SELECT 't:' || tag FROM unnest(a.tags) tag
+            UNION ALL SELECT 'f:' || f.key || '=' || v.v
+                        FROM jsonb_each(a.fields) f,
+                             LATERAL (SELECT f.value #>> '{}' AS v
+                                       WHERE jsonb_typeof(f.value)
+                                             IN ('string', 'number')
+                                      UNION ALL
+                                      SELECT x FROM jsonb_array_elements_text(
+                                          CASE jsonb_typeof(f.value)
+                                          WHEN 'array' THEN f.value
+                                          ELSE '[]' END) x) v
+                       WHERE length(v.v) <= 200) facets
+$$;
+
 CREATE OR REPLACE FUNCTION mam_asset_write_item() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    j  jsonb;
 BEGIN
-    NEW.item := mam_asset_json(NEW)::text;
+    j := mam_asset_json(NEW);
+    NEW.item := j::text;
+    NEW.facets := mam_asset_facets(NEW, j);
     RETURN NEW;
+END
+$$;
+
+-- A live asset's rows in asset_facets: its facets and "*", with the sort
+-- keys; rewritten when one of them changes, gone when it is deleted.
+CREATE OR REPLACE FUNCTION mam_asset_facets_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        DELETE FROM asset_facets WHERE asset_id = NEW.id;
+    END IF;
+    IF NEW.deleted_at IS NULL THEN
+        INSERT INTO asset_facets (asset_id, token, project_id, created_at,
+                                  title)
+        SELECT NEW.id, t, NEW.project_id, NEW.created_at, NEW.title
+          FROM unnest(NEW.facets || '{*}'::text[]) t;
+    END IF;
+    RETURN NULL;
 END
 $$;
 
@@ -46,6 +94,16 @@ CREATE OR REPLACE TRIGGER users_write_item BEFORE INSERT OR UPDATE ON users
     FOR EACH ROW EXECUTE FUNCTION mam_user_write_item();
 CREATE OR REPLACE TRIGGER assets_write_item BEFORE INSERT OR UPDATE ON assets
     FOR EACH ROW EXECUTE FUNCTION mam_asset_write_item();
+CREATE OR REPLACE TRIGGER assets_facets_added AFTER INSERT ON assets
+    FOR EACH ROW EXECUTE FUNCTION mam_asset_facets_changed();
+CREATE OR REPLACE TRIGGER assets_facets_changed AFTER UPDATE ON assets
+    FOR EACH ROW
+    WHEN (OLD.facets IS DISTINCT FROM NEW.facets
+          OR OLD.title IS DISTINCT FROM NEW.title
+          OR OLD.created_at IS DISTINCT FROM NEW.created_at
+          OR OLD.project_id IS DISTINCT FROM NEW.project_id
+          OR OLD.deleted_at IS DISTINCT FROM NEW.deleted_at)
+    EXECUTE FUNCTION mam_asset_facets_changed();
 CREATE OR REPLACE TRIGGER versions_write_item
     BEFORE INSERT OR UPDATE ON versions
     FOR EACH ROW EXECUTE FUNCTION mam_version_write_item();

@@ -1,0 +1,147 @@
+#!/usr/bin/perl
+# The asset list's filters (issue 19): project, folder, tag, field.NAME,
+# status, owner, created_from/created_to, combined with each other, with q,
+# the sorts and the keyset cursor, scoped to the caller's projects; the
+# facets they read (schema 020) follow every change of the asset; bad
+# filters are 400.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Mam::Stack;
+
+# the cursors and times in a query string (base64url and digits need none
+# but '+' and ':')
+sub uri_escape_utf8 { my ($v) = @_; $v =~ s/([^A-Za-z0-9._~-])/sprintf('%%%02X', ord $1)/ge; return $v }
+
+my $s = Mam::Stack->new;
+$s->start;
+
+my $admin = $s->register('admin@example.com');
+my $m = $s->register('manager@example.com');
+my $x = $s->register('member@example.com');
+my ($A, $M) = ($admin->{access_token}, $m->{access_token});
+
+my $P1 = $s->api(POST => '/api/projects', { name => 'One' }, token => $M)->{json}{project}{id};
+my $P2 = $s->api(POST => '/api/projects', { name => 'Two' }, token => $M)->{json}{project}{id};
+is($s->api(POST => "/api/projects/$P1/members", { user_id => $x->{user}{id}, role => 'editor' },
+           token => $M)->{status}, 201, 'the member joins project One only');
+$x = $s->login('member@example.com');
+my $X = $x->{access_token};
+
+# the assets, oldest first
+my %a;
+$a{$_->[0]} = $s->create_asset($_->[2], project_id => $_->[1], title => $_->[3])
+    for ([a1 => $P1, $M, 'Alpha harbour'], [a2 => $P1, $M, 'Bravo'], [a3 => $P1, $M, 'Charlie'],
+         [b1 => $P2, $M, 'Delta harbour'], [x1 => $P1, $X, 'Echo']);
+my %name = map { $a{$_}{id} => $_ } keys %a;
+
+# tags, fields and a folder as their writers store them (tags lower-cased and
+# sorted, a number in one form)
+$s->psql(qq{INSERT INTO folders (id, project_id, name)
+            VALUES ('00000000-0000-4000-8000-00000000f01d', '$P1', 'Cuts')});
+my $F = '00000000-0000-4000-8000-00000000f01d';
+$s->psql(qq{UPDATE assets SET tags = '{blue,red}' WHERE id = '$a{a1}{id}'});
+$s->psql(qq{UPDATE assets SET tags = '{red}', folder_id = '$F' WHERE id = '$a{a2}{id}'});
+$s->psql(qq{UPDATE assets SET fields = '{"client":"Acme","genre":["doc","news"],"n":5}'
+            WHERE id = '$a{a3}{id}'});
+$s->psql(qq{UPDATE assets SET tags = '{red}' WHERE id = '$a{b1}{id}'});
+
+sub psql1 { chomp(my $v = $s->psql($_[0])); return $v }
+
+sub names {
+    my ($query, $token) = @_;
+    my $r = $s->api(GET => "/api/assets?$query", undef, token => $token);
+    return "$r->{status} " . ($r->{content} // '') unless $r->{status} == 200;
+    return join ' ', map { $name{$_->{id}} // '?' } @{ $r->{json}{items} };
+}
+
+is(names('tag=red', $A), 'b1 a2 a1', 'tag: an admin gets every project\'s, newest first');
+is(names('tag=red', $X), 'a2 a1', '... a member only their projects\'');
+is(names('tag=RED', $X), 'a2 a1', 'filters ignore case');
+is(names('tag=%20red%20', $X), 'a2 a1', '... and the spaces around a value');
+is(names("project=$P2", $X), '', 'project: one the caller is no member of is an empty page');
+is(names("project=$P2", $M), 'b1', '... its member gets its assets');
+is(names("project=$P1&sort=title", $M), 'a1 a2 a3 x1', '... by title');
+is(names('field.client=acme', $X), 'a3', 'field: a text value');
+is(names('field.genre=news', $X), 'a3', '... one of a multi-value field\'s');
+is(names('field.n=5', $X), 'a3', '... a number');
+is(names('field.client=acm', $X), '', '... the whole value only');
+is(names("folder=$F", $X), 'a2', 'folder');
+is(names("owner=$x->{user}{id}", $M), 'x1', 'owner');
+is(names('status=none', $X), 'x1 a3 a2 a1', 'status: none before a version');
+is(names('tag=red&tag=blue', $X), 'a1', 'two filters are both required');
+is(names("tag=red&project=$P1", $A), 'a2 a1', '... of different kinds');
+is(names('tag=red&q=harbour', $A), 'b1 a1', 'with q: the matches that pass the filters');
+is(names('tag=red&q=harbour', $X), 'a1', '... in the caller\'s projects');
+is(names('tag=red&q=harbour&sort=title', $A), 'a1 b1', '... by title');
+is(names('q=harbour&sort=created_at', $X), 'a1', 'q alone is unchanged');
+
+# the time range: from inclusive, to exclusive
+chomp(my $t2 = $s->psql(qq{SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                     FROM assets WHERE id = '$a{a2}{id}'}));
+is(names("created_from=$t2&project=$P1", $M), 'x1 a3 a2', 'created_from is inclusive');
+is(names("created_to=$t2&project=$P1", $M), 'a1', 'created_to is exclusive');
+is(names('created_from=' . uri_escape_utf8($t2), $X), 'x1 a3 a2', 'a time range alone');
+is(names('created_from=2000-01-01&created_to=2000-01-02', $A), '', '... that holds nothing');
+
+# pages: limit 1 walks the filtered list in order, each cursor once
+for my $sort ('-created_at', 'created_at', 'title') {
+    my ($seen, $cursor, $pages) = ('', undef, 0);
+    do {
+        my $r = $s->api(GET => "/api/assets?project=$P1&sort=$sort&limit=1"
+                               . ($cursor ? '&cursor=' . uri_escape_utf8($cursor) : ''),
+                        undef, token => $X);
+        die "page: $r->{status}\n" unless $r->{status} == 200;
+        $seen .= join '', map { ' ' . $name{$_->{id}} } @{ $r->{json}{items} };
+        $cursor = $r->{json}{next_cursor};
+    } while ($cursor && ++$pages < 10);
+    my $want = names("project=$P1&sort=$sort&limit=100", $X);
+    is(substr($seen, 1), $want, "pages of 1 ($sort) give the whole filtered list");
+}
+
+# the facets follow the asset
+$s->api(PATCH => "/api/assets/$a{a1}{id}", { title => 'Zulu' }, token => $M);
+is(names("tag=red&sort=title", $X), 'a2 a1', 'a new title moves the asset in the title order');
+is($s->api(PATCH => "/api/assets/$a{a1}{id}", { project_id => $P2 }, token => $M)->{status}, 200,
+   'the manager moves a1 to project Two');
+is(names('tag=red', $X), 'a2', '... which the member no longer sees');
+is(names("project=$P2", $M), 'b1 a1', '... and is in Two\'s list');
+is($s->api(DELETE => "/api/assets/$a{a2}{id}", undef, token => $M)->{status}, 204, 'a2 is deleted');
+is(names('tag=red', $A), 'b1 a1', '... and in no filtered list');
+is(psql1(qq{SELECT count(*) FROM asset_facets WHERE asset_id = '$a{a2}{id}'}), 0,
+   '... nor in asset_facets');
+is(psql1(qq{SELECT count(*) = cardinality(max(a.facets)) + 1 FROM asset_facets f
+               JOIN assets a ON a.id = f.asset_id WHERE a.id = '$a{a3}{id}'}), 't',
+   'a live asset has a row per facet and "*"');
+is(psql1(qq{SELECT array_to_string(facets, ' ') FROM assets WHERE id = '$a{a3}{id}'}),
+   "f:client=acme f:genre=doc f:genre=news f:n=5 o:$m->{user}{id} p:$P1 s:none",
+   'the facets of a3');
+
+# a version changes the status
+is($s->api(POST => '/api/promote', { asset_id => $a{x1}{id} }, token => $X)->{status}, 201,
+   'x1 gets a version');
+is(names("status=none&project=$P1", $X), 'a3', 'status none no longer has it');
+like(names("project=$P1", $X), qr/^x1 /, '... it is still in its project');
+isnt(names("status=none&project=$P1", $X), names("project=$P1", $X), '... with a status other than none');
+
+# bad filters
+for my $bad (['project=nope', 'project'], ['folder=00000000-0000-4000-8000-00000000F01D', 'folder'],
+             ['owner=1', 'owner'], ['status=done', 'status'], ['field.Bad=x', 'field.NAME'],
+             ['field.=x', 'field.NAME'], ['field.a=', 'field.NAME'], ['field.a=%20', 'field.NAME'],
+             ['tag=', 'tag'], ['tag=' . ('x' x 201), 'tag'], ['tag=%01', 'tag'],
+             ['created_from=2026-02-30', 'created_from'], ['created_to=yesterday', 'created_to'],
+             ['created_from=2026-12-01T25:00', 'created_from'],
+             [join('&', map { "tag=t$_" } 1 .. 9), 'at most 8']) {
+    my $r = $s->api(GET => "/api/assets?$bad->[0]", undef, token => $X);
+    is($r->{status}, 400, "$bad->[0]: 400");
+    like($r->{json}{message} // '', qr/^\Q$bad->[1]\E/, '... naming it');
+}
+is(names(join('&', map { "tag=t$_" } 1 .. 8), $X), '', 'eight filters are fine');
+is(names('tag=red&tag=red&tag=red&tag=red&tag=red&tag=red&tag=red&tag=red&tag=red', $A), 'b1 a1',
+   'a repeated filter counts once');
+is(names('unknown=1&tag=red', $A), 'b1 a1', 'an argument that is no filter is ignored');
+
+$s->check_error_log;
+done_testing;
