@@ -10,6 +10,7 @@
 # which holds the assets; one asset in ten has the tag "red".  Measured:
 #  - ?project=P           the SPA's grid of one project (every asset)
 #  - ?project=P&tag=red   a filter of a tenth of them, in the project
+# BENCH_PLAIN=1 measures the list without a filter too (api-list.pl's).
 use strict;
 use warnings;
 use FindBin;
@@ -17,7 +18,7 @@ use lib "$FindBin::Bin/../t/lib", "$FindBin::Bin/lib";
 use HTTP::Tiny;
 use JSON::PP;
 use Mam::Stack;
-use Mam::Bench qw(seed_assets wrk_run pgbench_run alternate verdict);
+use Mam::Bench qw(seed_assets bare_page wrk_run pgbench_run alternate verdict);
 
 my $ASSETS = $ENV{BENCH_ASSETS} // 100_000;
 
@@ -32,15 +33,10 @@ $s->psql(q{UPDATE assets SET tags = '{red}'
 $s->psql('VACUUM ANALYZE');
 chomp(my $P = $s->psql('SELECT id FROM projects WHERE is_default'));
 
-my $bare = $s->data_dir . '/bare-page.sql';
-$s->write_file($bare, <<'EOT');
-SELECT coalesce(json_agg(json_build_object('id', id, 'title', title,
-         'description', description, 'created_at', created_at)), '[]')
-  FROM (SELECT id, title, description, created_at FROM assets
-         WHERE deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 24) a;
-EOT
+my $bare = bare_page($s);
 
-my %path = (project => "/api/assets?limit=24&project=$P",
+my %path = (plain   => '/api/assets?limit=24',
+            project => "/api/assets?limit=24&project=$P",
             tag     => "/api/assets?limit=24&project=$P&tag=red");
 
 # each answers a full page, and the tag's only red assets
@@ -56,13 +52,14 @@ for my $k (sort keys %path) {
 }
 
 my $r = alternate(
+    ($ENV{BENCH_PLAIN} ? (plain => sub { wrk_run($s->url($path{plain}), token => $login->{access_token}, @_) }) : ()),
     project => sub { wrk_run($s->url($path{project}), token => $login->{access_token}, @_) },
     tag     => sub { wrk_run($s->url($path{tag}), token => $login->{access_token}, @_) },
     pgbench => sub { pgbench_run($s, $bare, @_) },
 );
 
 my $ok = 1;
-for my $k (qw(project tag)) {
+for my $k ($ENV{BENCH_PLAIN} ? qw(plain project tag) : qw(project tag)) {
     my ($v, $pass) = verdict($r->{$k}{rps}, $r->{pgbench}{rps}, 0.5);
     $ok &&= $pass;
     printf "ROW api list filtered|GET %s, %d assets, %d connections (req/s; p50 %.1f ms, p99 %.1f ms)|%.0f|%.0f (pgbench, bare keyset page)|%s\n",

@@ -26,7 +26,7 @@ use JSON::PP;
 use Time::HiRes qw(sleep time);
 use Mam::Stack;
 use Mam::Sql qw(sql_text);
-use Mam::Bench qw(seed_assets wrk_run pgbench_run alternate verdict);
+use Mam::Bench qw(seed_assets bare_page wrk_run pgbench_run alternate verdict);
 
 my $ASSETS = $ENV{BENCH_ASSETS} // 10_000;
 my $PATH = '/api/assets?limit=24';
@@ -42,13 +42,7 @@ my $login = $s->register('bench@example.com');
 seed_assets($s, $login->{user}{id}, $ASSETS, versions => $ENV{BENCH_VERSIONS} // 1);
 $s->psql('ANALYZE');
 
-my $bare = $s->data_dir . '/bare-page.sql';
-$s->write_file($bare, <<'EOT');
-SELECT coalesce(json_agg(json_build_object('id', id, 'title', title,
-         'description', description, 'created_at', created_at)), '[]')
-  FROM (SELECT id, title, description, created_at FROM assets
-         WHERE deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 24) a;
-EOT
+my $bare = bare_page($s);
 
 # the Fastify server on a port of its own, the stack's database and keys;
 # its pool has as many connections per worker as the module's

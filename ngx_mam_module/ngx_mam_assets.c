@@ -565,51 +565,39 @@ static const char  *ngx_mam_member_pages[3][2][2] = {
 
 
 /* the filtered pages (ngx_mam_sql.h: FACET_PAGE, FACET_SEARCH), by
- * caller (an admin's, a member's), sort, search and cursor; a member's
- * take the user last */
-#define NGX_MAM_FACET_PAGES(order, after, sorder, safter, scope)              \
-    { { NGX_MAM_SQL_FACET_PAGE("", order, scope("$6")),                       \
-        NGX_MAM_SQL_FACET_PAGE(after, order, scope("$8")) },                  \
-      { NGX_MAM_SQL_FACET_SEARCH("", sorder, sscope("$6")),                   \
-        NGX_MAM_SQL_FACET_SEARCH(safter, sorder, sscope("$8")) } }
+ * caller (an admin's, a member's), sort, kind (a page, a page with a time
+ * range, a search) and cursor; the parameters' numbers follow from which
+ * of the optional ones the statement has */
+#define NGX_MAM_FACET_SORT(o, fo, after, fafter, scope, sscope)               \
+    { { NGX_MAM_SQL_FACET_PAGE("", "", fo, scope("$4")),                      \
+        NGX_MAM_SQL_FACET_PAGE(fafter("$4", "$5"), "", fo, scope("$6")) },    \
+      { NGX_MAM_SQL_FACET_PAGE("", NGX_MAM_SQL_RANGE("f", "$4", "$5"), fo,    \
+                               scope("$6")),                                  \
+        NGX_MAM_SQL_FACET_PAGE(fafter("$4", "$5"),                            \
+                               NGX_MAM_SQL_RANGE("f", "$6", "$7"), fo,        \
+                               scope("$8")) },                                \
+      { NGX_MAM_SQL_FACET_SEARCH("", NGX_MAM_SQL_RANGE("a", "$4", "$5"), o,   \
+                                 sscope("$6")),                               \
+        NGX_MAM_SQL_FACET_SEARCH(after("$4", "$5"),                           \
+                                 NGX_MAM_SQL_RANGE("a", "$6", "$7"), o,       \
+                                 sscope("$8")) } }
 
 #define NGX_MAM_NO_SCOPE(user)  ""
 
-static const char  *ngx_mam_facet_pages[2][3][2][2] = {
-    {   /* an admin's */
-#define sscope NGX_MAM_NO_SCOPE
-        NGX_MAM_FACET_PAGES(NGX_MAM_SQL_ORDER_F_NEW, NGX_MAM_SQL_AFTER_F_NEW,
-                            NGX_MAM_SQL_ORDER_NEW,
-                            NGX_MAM_SQL_AFTER_NEW("$6", "$7"),
-                            NGX_MAM_NO_SCOPE),
-        NGX_MAM_FACET_PAGES(NGX_MAM_SQL_ORDER_F_OLD, NGX_MAM_SQL_AFTER_F_OLD,
-                            NGX_MAM_SQL_ORDER_OLD,
-                            NGX_MAM_SQL_AFTER_OLD("$6", "$7"),
-                            NGX_MAM_NO_SCOPE),
-        NGX_MAM_FACET_PAGES(NGX_MAM_SQL_ORDER_F_TITLE,
-                            NGX_MAM_SQL_AFTER_F_TITLE,
-                            NGX_MAM_SQL_ORDER_TITLE,
-                            NGX_MAM_SQL_AFTER_TITLE("$6", "$7"),
-                            NGX_MAM_NO_SCOPE)
-#undef sscope
-    },
-    {   /* a member's */
-#define sscope NGX_MAM_SQL_SEARCH_SCOPE
-        NGX_MAM_FACET_PAGES(NGX_MAM_SQL_ORDER_F_NEW, NGX_MAM_SQL_AFTER_F_NEW,
-                            NGX_MAM_SQL_ORDER_NEW,
-                            NGX_MAM_SQL_AFTER_NEW("$6", "$7"),
-                            NGX_MAM_SQL_FACET_SCOPE),
-        NGX_MAM_FACET_PAGES(NGX_MAM_SQL_ORDER_F_OLD, NGX_MAM_SQL_AFTER_F_OLD,
-                            NGX_MAM_SQL_ORDER_OLD,
-                            NGX_MAM_SQL_AFTER_OLD("$6", "$7"),
-                            NGX_MAM_SQL_FACET_SCOPE),
-        NGX_MAM_FACET_PAGES(NGX_MAM_SQL_ORDER_F_TITLE,
-                            NGX_MAM_SQL_AFTER_F_TITLE,
-                            NGX_MAM_SQL_ORDER_TITLE,
-                            NGX_MAM_SQL_AFTER_TITLE("$6", "$7"),
-                            NGX_MAM_SQL_FACET_SCOPE)
-#undef sscope
-    }
+#define NGX_MAM_FACET_CALLER(scope, sscope)                                   \
+    { NGX_MAM_FACET_SORT(NGX_MAM_SQL_ORDER_NEW, NGX_MAM_SQL_ORDER_F_NEW,      \
+                         NGX_MAM_SQL_AFTER_NEW, NGX_MAM_SQL_AFTER_F_NEW,      \
+                         scope, sscope),                                      \
+      NGX_MAM_FACET_SORT(NGX_MAM_SQL_ORDER_OLD, NGX_MAM_SQL_ORDER_F_OLD,      \
+                         NGX_MAM_SQL_AFTER_OLD, NGX_MAM_SQL_AFTER_F_OLD,      \
+                         scope, sscope),                                      \
+      NGX_MAM_FACET_SORT(NGX_MAM_SQL_ORDER_TITLE, NGX_MAM_SQL_ORDER_F_TITLE,  \
+                         NGX_MAM_SQL_AFTER_TITLE, NGX_MAM_SQL_AFTER_F_TITLE,  \
+                         scope, sscope) }
+
+static const char  *ngx_mam_facet_pages[2][3][3][2] = {
+    NGX_MAM_FACET_CALLER(NGX_MAM_NO_SCOPE, NGX_MAM_NO_SCOPE),
+    NGX_MAM_FACET_CALLER(NGX_MAM_SQL_FACET_SCOPE, NGX_MAM_SQL_SEARCH_SCOPE)
 };
 
 
@@ -637,31 +625,38 @@ ngx_mam_assets_key(ngx_http_request_t *r, PGresult *res, int row,
 }
 
 
-/* a filtered page: [driver | q] limit tokens from to [value id] [user] */
+/* a filtered page: [driver | q] limit tokens [value id] [from to] [user] */
 static ngx_int_t
 ngx_mam_assets_filtered_query(ngx_http_request_t *r, ngx_mam_list_t *ls,
     ngx_uint_t sort, const char **values)
 {
     int           n;
+    ngx_uint_t    kind;
     const char   *sql;
+
+    /* a page, a page in a time range, a search (always in one) */
+    kind = ls->q ? 2 : (ls->filter.from || ls->filter.to) ? 1 : 0;
 
     n = 0;
     values[n++] = ls->q ? ls->q : (char *) ls->filter.driver.data;
     values[n++] = ngx_mam_message(r->pool, "%ui", ls->limit + 1);
     values[n++] = (char *) ls->filter.tokens.data;
-    values[n++] = ls->filter.from;
-    values[n++] = ls->filter.to;
 
     if (ls->after_id != NULL) {
         values[n++] = ls->after_value;
         values[n++] = ls->after_id;
     }
 
+    if (kind != 0) {
+        values[n++] = ls->filter.from ? ls->filter.from : "-infinity";
+        values[n++] = ls->filter.to ? ls->filter.to : "infinity";
+    }
+
     if (ls->user != NULL) {
         values[n++] = ls->user;
     }
 
-    sql = ngx_mam_facet_pages[ls->user != NULL][sort][ls->q != NULL]
+    sql = ngx_mam_facet_pages[ls->user != NULL][sort][kind]
                              [ls->after_id != NULL];
 
     if (ngx_mam_pg_query(r, sql, n, values, ngx_mam_assets_listed, ls)

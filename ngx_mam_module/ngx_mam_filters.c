@@ -321,16 +321,10 @@ ngx_mam_filter_args(ngx_http_request_t *r, ngx_mam_filter_t *f)
     }
 
     f->on = 1;
-    if (f->from == NULL) {
-        f->from = "-infinity";
-    }
-    if (f->to == NULL) {
-        f->to = "infinity";
-    }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mam: list filter of %ui tokens, from \"%s\" to \"%s\"",
-                   t.n, f->from, f->to);
+                   t.n, f->from ? f->from : "", f->to ? f->to : "");
 
     return ngx_mam_filter_join(r, &t, f) == NGX_OK ? NULL
                                                    : ngx_mam_filter_nomem;

@@ -345,8 +345,8 @@ typedef struct {
     ngx_uint_t   on;
     ngx_str_t    driver;       /* the token the page reads by, NUL-ended */
     ngx_str_t    tokens;       /* every token, newline-separated, NUL-ended */
-    const char  *from;         /* created_at >= */
-    const char  *to;           /* created_at < */
+    const char  *from;         /* created_at >=, or NULL */
+    const char  *to;           /* created_at <, or NULL */
 } ngx_mam_filter_t;
 
 extern const char  ngx_mam_filter_nomem[];

@@ -99,35 +99,47 @@
  * owner, created_from/created_to): the same pages over asset_facets (schema
  * 020), one row per live asset and token with the sort keys beside it.
  * Without q a page reads the rows of one token, the driving one (ngx_mam_
- * assets.c picks the narrowest kind the request has, or "*" for a time
+ * filters.c picks the narrowest kind the request has, or "*" for a time
  * range alone), in the sort's order from asset_facets_created_idx or
  * _title_idx, and checks the asset's facets for the others: a page costs
- * its rows however many assets the token has.  With q the search reads the
- * matches and checks the facets.  Tokens are compared lower-cased (filters
- * ignore case).  A member's page is of the rows of their projects, as the
- * lists above.
+ * its rows however many assets the token has.  That plan is the generic
+ * plan because migration 020 tells the planner that a token is common
+ * (n_distinct): with a rare one it reads the few rows the index has for
+ * it, in order, which is as cheap.  The time range has statements of its
+ * own, since PostgreSQL takes a range of parameters for a narrow one and
+ * would sort.  With q the search reads the matches and checks the facets
+ * and the range.  Each row's asset is read by its key (the LATERAL's
+ * OFFSET 0 keeps the facets' test out of it: PostgreSQL takes "facets @>"
+ * for rare and would rather read every asset once than look up each row's).
+ * Tokens are compared lower-cased (filters ignore case).
+ * A member's page is of the rows of their projects, as the lists above.
  *
  * Parameters: $1 the driving token (PAGE) or q (SEARCH), $2 limit, $3
- * every token, newline-separated, $4 and $5 the created_at range, then
- * [after_value after_id], then the user for a member's.
+ * every token, newline-separated, then [after_value after_id], then
+ * [created_from created_to] (every search has them), then the user for a
+ * member's.
  */
-#define NGX_MAM_SQL_FACET_PAGE(after, order, scope)                           \
+#define NGX_MAM_SQL_FACET_PAGE(after, range, order, scope)                    \
     "SELECT 0, " NGX_MAM_SQL_ASSET_COLS                                       \
-    " FROM asset_facets f JOIN assets a ON a.id = f.asset_id"                 \
-    " WHERE f.token = lower($1) AND f.created_at >= $4::timestamptz"          \
-    " AND f.created_at < $5::timestamptz AND a.deleted_at IS NULL"            \
-    " AND a.facets @> string_to_array(lower($3), E'\\n')" after scope        \
-    " ORDER BY " order " LIMIT $2"
+    " FROM asset_facets f CROSS JOIN LATERAL (SELECT x.item, x.id, x.title,"  \
+    " x.created_at, x.facets, x.deleted_at FROM assets x"                     \
+    " WHERE x.id = f.asset_id OFFSET 0) a"                                    \
+    " WHERE f.token = lower($1) AND a.deleted_at IS NULL"                     \
+    " AND a.facets @> string_to_array(lower($3), E'\\n')"                    \
+    after range scope " ORDER BY " order " LIMIT $2"
 
-#define NGX_MAM_SQL_FACET_SEARCH(after, order, scope)                         \
+#define NGX_MAM_SQL_FACET_SEARCH(after, range, order, scope)                  \
     "SELECT w.n, " NGX_MAM_SQL_ASSET_COLS                                     \
     " FROM (SELECT mam_query_words($1) AS n) w"                               \
     " LEFT JOIN LATERAL (SELECT * FROM assets a WHERE w.n BETWEEN 1 AND 8"   \
     " AND a.deleted_at IS NULL AND a.search @@ mam_tsquery($1)"              \
     " AND a.facets @> string_to_array(lower($3), E'\\n')"                    \
-    " AND a.created_at >= $4::timestamptz AND a.created_at < $5::timestamptz" \
-    after scope " ORDER BY " order " LIMIT $2) a ON true"                     \
+    after range scope " ORDER BY " order " LIMIT $2) a ON true"               \
     " ORDER BY " order
+
+#define NGX_MAM_SQL_RANGE(t, from, to)                                        \
+    " AND " t ".created_at >= " from "::timestamptz"                          \
+    " AND " t ".created_at < " to "::timestamptz"
 
 #define NGX_MAM_SQL_FACET_SCOPE(user)                                         \
     " AND f.project_id IN (SELECT m.project_id FROM project_members m"       \
@@ -140,19 +152,18 @@
 #define NGX_MAM_SQL_ORDER_F_OLD    "f.created_at, f.asset_id"
 #define NGX_MAM_SQL_ORDER_F_TITLE  "f.title, f.asset_id"
 
-#define NGX_MAM_SQL_AFTER_F_NEW                                               \
-    " AND (f.created_at, f.asset_id) < ($6::timestamptz, $7::uuid)"
-#define NGX_MAM_SQL_AFTER_F_OLD                                               \
-    " AND (f.created_at, f.asset_id) > ($6::timestamptz, $7::uuid)"
-#define NGX_MAM_SQL_AFTER_F_TITLE                                             \
-    " AND (f.title, f.asset_id) > ($6::text, $7::uuid)"
+#define NGX_MAM_SQL_AFTER_F_NEW(v, id)                                        \
+    " AND (f.created_at, f.asset_id) < (" v "::timestamptz, " id "::uuid)"
+#define NGX_MAM_SQL_AFTER_F_OLD(v, id)                                        \
+    " AND (f.created_at, f.asset_id) > (" v "::timestamptz, " id "::uuid)"
+#define NGX_MAM_SQL_AFTER_F_TITLE(v, id)                                      \
+    " AND (f.title, f.asset_id) > (" v "::text, " id "::uuid)"
 
-/* a member's filtered list by project, -created_at, first page: the SPA's
- * grid of one project (bench/api-list.pl); parameters as above, the user
- * $6 */
+/* a member's filtered list, -created_at, first page: the SPA's grid of one
+ * project (bench/api-filter.pl); parameters driver, limit, tokens, user */
 #define NGX_MAM_SQL_ASSET_LIST_FILTERED                                       \
-    NGX_MAM_SQL_FACET_PAGE("", NGX_MAM_SQL_ORDER_F_NEW,                       \
-                           NGX_MAM_SQL_FACET_SCOPE("$6"))
+    NGX_MAM_SQL_FACET_PAGE("", "", NGX_MAM_SQL_ORDER_F_NEW,                   \
+                           NGX_MAM_SQL_FACET_SCOPE("$4"))
 
 
 /* -created_at, first page, of a member (not an admin): the API's default

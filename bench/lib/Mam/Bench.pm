@@ -6,7 +6,7 @@ use warnings;
 use Exporter 'import';
 use Mam::Stack;
 
-our @EXPORT_OK = qw(seed_assets wrk_run pgbench_run alternate median verdict);
+our @EXPORT_OK = qw(seed_assets bare_page wrk_run pgbench_run alternate median verdict);
 
 our $SECONDS = $ENV{BENCH_SECONDS} // 10;
 our $RUNS = $ENV{BENCH_RUNS} // 3;
@@ -49,6 +49,21 @@ SELECT id, 'ready', 1,
   FROM versions;
 UPDATE versions v SET preview_job_id = j.id FROM preview_jobs j WHERE j.version_id = v.id;
 EOT
+}
+
+# the pgbench script of the bare keyset page, the lists' baseline: the 24
+# newest live assets' id, title, description and created_at as JSON, the
+# least SQL that can answer; returns its path
+sub bare_page {
+    my ($s) = @_;
+    my $path = $s->data_dir . '/bare-page.sql';
+    $s->write_file($path, <<'EOT');
+SELECT coalesce(json_agg(json_build_object('id', id, 'title', title,
+         'description', description, 'created_at', created_at)), '[]')
+  FROM (SELECT id, title, description, created_at FROM assets
+         WHERE deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 24) a;
+EOT
+    return $path;
 }
 
 sub median { my @v = sort { $a <=> $b } @_; return $v[ $#v / 2 ] }
