@@ -108,6 +108,17 @@ is($s->psql("SELECT count(*) FROM audit_log WHERE action IN ('register', 'login'
    $s->psql("SELECT count(*) FROM audit_log WHERE action IN ('register', 'login', 'presign')"),
    'instance-level rows have no project');
 
+# the backfill of migration 019 finds what mam_audit() found: its UPDATE,
+# run on these rows with their columns cleared, gives each row the same
+# (before any asset moved: a row written before 019 gets the project its
+# asset is in at the upgrade)
+my ($backfill) = $s->slurp("$Mam::Stack::ROOT/schema/019_audit.sql") =~ /^(WITH k AS .*?;)$/ms;
+ok(defined $backfill, 'migration 019 has its backfill');
+my $before = $s->psql('SELECT id, project_id, asset_id FROM audit_log ORDER BY id');
+$s->psql("UPDATE audit_log SET project_id = NULL, asset_id = NULL; $backfill");
+is($s->psql('SELECT id, project_id, asset_id FROM audit_log ORDER BY id'), $before,
+   '... which gives every row the project and asset mam_audit() gave it');
+
 # the admin moves Q's asset into P: its row follows the asset
 $r = $s->api(PATCH => "/api/assets/$qa->{id}", { project_id => $P }, token => $A);
 is($r->{status}, 200, 'an admin moves an asset from Q to P');
