@@ -85,7 +85,8 @@ ngx_mam_audit_listed(ngx_http_request_t *r, PGresult *res, void *data)
 
     /* column 0: 0 for a caller who manages no project */
     n = PQntuples(res);
-    if (n > 0 && PQgetlength(res, 0, 0) == 1 && PQgetvalue(res, 0, 0)[0] == '0')
+    if (n > 0 && PQgetlength(res, 0, 0) == 1
+        && PQgetvalue(res, 0, 0)[0] == '0')
     {
         ngx_mam_fail(r, NGX_HTTP_FORBIDDEN,
                      "only an admin or a project's manager may read the "
@@ -218,28 +219,6 @@ ngx_mam_audit_time(ngx_http_request_t *r, ngx_str_t *v)
 }
 
 
-/* a query argument that is a UUID: NULL and *out, or the message */
-static const char *
-ngx_mam_audit_uuid(ngx_http_request_t *r, const char *name, const char **out)
-{
-    ngx_int_t  rc;
-    ngx_str_t  v;
-
-    rc = ngx_mam_list_arg(r, name, MAM_UUID_LEN, &v);
-    if (rc == NGX_DECLINED) {
-        return NULL;
-    }
-
-    if (rc != NGX_OK || !mam_uuid_valid((char *) v.data, v.len)) {
-        return ngx_mam_message(r->pool, "%s: must be a UUID", name);
-    }
-
-    *out = (char *) v.data;
-
-    return NULL;
-}
-
-
 /* from, to: NULL and *out (absent: "-infinity", "infinity"), or the message */
 static const char *
 ngx_mam_audit_bound(ngx_http_request_t *r, const char *name, const char **out)
@@ -327,9 +306,17 @@ ngx_mam_audit_cursor(ngx_http_request_t *r, const char **values)
 }
 
 
+/* the UUID filters, as the statement routes read them from the query */
+static const ngx_mam_field_t  ngx_mam_audit_uuids[] = {
+    { "actor", ngx_mam_field_query_uuid, 0, 0, 0 },
+    { "asset", ngx_mam_field_query_uuid, 0, 0, 0 },
+    { "project", ngx_mam_field_query_uuid, 0, 0, 0 }
+};
+
+
 static const char *
-ngx_mam_audit_args(ngx_http_request_t *r, ngx_mam_audit_page_t *pg,
-    const char **values)
+ngx_mam_audit_args(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    ngx_mam_audit_page_t *pg, const char **values)
 {
     const char  *message;
 
@@ -346,13 +333,13 @@ ngx_mam_audit_args(ngx_http_request_t *r, ngx_mam_audit_page_t *pg,
     values[NGX_MAM_AUDIT_AFTER] = "infinity";
     values[NGX_MAM_AUDIT_AFTER_ID] = "0";
 
-    if ((message = ngx_mam_audit_uuid(r, "actor",
-                                      &values[NGX_MAM_AUDIT_ACTOR]))
+    if ((message = ngx_mam_field_query_uuid(r, ctx, &ngx_mam_audit_uuids[0],
+                                            &values[NGX_MAM_AUDIT_ACTOR]))
         || (message = ngx_mam_audit_action(r, &values[NGX_MAM_AUDIT_ACTION]))
-        || (message = ngx_mam_audit_uuid(r, "asset",
-                                         &values[NGX_MAM_AUDIT_ASSET]))
-        || (message = ngx_mam_audit_uuid(r, "project",
-                                         &values[NGX_MAM_AUDIT_PROJECT]))
+        || (message = ngx_mam_field_query_uuid(r, ctx, &ngx_mam_audit_uuids[1],
+                                               &values[NGX_MAM_AUDIT_ASSET]))
+        || (message = ngx_mam_field_query_uuid(r, ctx, &ngx_mam_audit_uuids[2],
+                                               &values[NGX_MAM_AUDIT_PROJECT]))
         || (message = ngx_mam_audit_bound(r, "from",
                                           &values[NGX_MAM_AUDIT_FROM]))
         || (message = ngx_mam_audit_bound(r, "to", &values[NGX_MAM_AUDIT_TO]))
@@ -378,7 +365,7 @@ ngx_mam_audit_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
-    message = ngx_mam_audit_args(r, pg, values);
+    message = ngx_mam_audit_args(r, ctx, pg, values);
     if (message != NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
     }

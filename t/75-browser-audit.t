@@ -12,6 +12,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(make_path);
 use Mam::Stack;
+use Mam::Browser qw(browser_script);
 
 my $root = $Mam::Stack::ROOT;
 plan skip_all => 'chromium is not installed (make deps)' unless -x '/usr/bin/chromium';
@@ -40,15 +41,8 @@ my $qa = $s->create_asset($t{quinn}, project_id => $Q, title => 'Quarry face');
 $s->api(PATCH => "/api/assets/$qa->{id}", { title => 'Quarry face, north' }, token => $t{quinn});
 my $shots = "$root/docs/screenshots";
 make_path($shots);
-open my $node, '-|', 'env', "BASE=" . $s->base_url, "SHOTS=$shots", "P=$P", "Q=$Q",
-    "PA=$pa->{id}", "QA=$qa->{id}", 'node', "$root/t/browser/audit.mjs" or die "node: $!";
-while (my $line = <$node>) {
-    chomp $line;
-    if ($line =~ /^(not )?ok \d+ - (.*)$/) { ok(!$1, $2) }
-    elsif ($line =~ /^#/) { diag($line) }
-}
-close $node;
-is($? >> 8, 0, 'the browser run ended cleanly');
+browser_script('audit.mjs', BASE => $s->base_url, SHOTS => $shots, P => $P, Q => $Q,
+               PA => $pa->{id}, QA => $qa->{id});
 ok(-s "$shots/audit.png", 'screenshot audit.png');
 
 $s->check_error_log;

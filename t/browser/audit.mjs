@@ -4,25 +4,10 @@
 // Quinn's projects), PA and QA (an asset of each), CHROMIUM (the browser).
 import { chromium } from 'playwright-core';
 
+import { check, ok, plan } from './tap.mjs';
+
 const { BASE, SHOTS, P, Q, PA, QA } = process.env;
 const PW = 'correct horse battery';
-let n = 0, failed = 0;
-
-function ok(cond, what, diag) {
-  n++;
-  if (!cond) failed++;
-  console.log(`${cond ? '' : 'not '}ok ${n} - ${what}`);
-  if (!cond && diag) console.log(`# ${String(diag).split('\n').join('\n# ')}`);
-}
-
-async function check(what, fn) {
-  try {
-    const r = await fn();
-    ok(r === undefined || r === true || (r && r.ok), what, r && r.diag);
-  } catch (e) {
-    ok(false, what, e.stack || e.message);
-  }
-}
 
 const same = (a, b) => ({ ok: JSON.stringify(a) === JSON.stringify(b),
                           diag: `got ${JSON.stringify(a)}\nwant ${JSON.stringify(b)}` });
@@ -180,5 +165,4 @@ try {
 }
 
 await browser.close();
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+process.exit(plan());

@@ -31,6 +31,15 @@ function toIso(local) {
 }
 const when = (iso) => new Date(iso).toLocaleString();
 
+// an entry's details: a line of them, the whole of them on opening
+function details(d) {
+  const text = JSON.stringify(d);
+  if (text === '{}') return '';
+  if (text.length <= 60) return h('code', { class: 'details' }, text);
+  return h('details', {}, h('summary', {}, h('code', {}, `${text.slice(0, 56)}…`)),
+           h('pre', { class: 'details' }, JSON.stringify(d, null, 2)));
+}
+
 // the projects the caller may read the log of, and the people in them
 async function choices() {
   const { items } = await api('GET', '/api/projects');
@@ -106,9 +115,11 @@ export async function auditView() {
     td('When', h('time', { datetime: it.at }, when(it.at))),
     td('Actor', it.actor ? filterLink('actor', it.actor.id, it.actor.display_name) : h('span', { class: 'muted' }, 'system')),
     td('Action', h('code', {}, it.action)),
-    td('Target', it.target_type ? `${it.target_type} ${it.target_id || ''}`.trim() : ''),
+    td('Target', it.target_type || '', it.target_id
+      ? [' ', h('code', { title: it.target_id }, it.target_id.length > 12 ? `${it.target_id.slice(0, 8)}…` : it.target_id)]
+      : ''),
     td('Asset', it.asset_id ? filterLink('asset', it.asset_id, it.asset_id.slice(0, 8)) : ''),
-    td('Details', h('code', { class: 'details' }, JSON.stringify(it.details))),
+    td('Details', details(it.details)),
     admin ? td('Address', it.ip || '') : null);
 
   let cursor = null;
