@@ -9,15 +9,16 @@
 //   js/events.js      the page's one live event stream (tickets, reconnects)
 //   js/uploads.js     the upload tray above the routes (tus, S3 parts, cancel)
 //   js/player.js      hls.js with renewed signed URLs, timeline, keys
-//   js/views/*.js     accounts, grid, upload, asset, admin
+//   js/views/*.js     accounts, grid, upload, asset, admin, audit
 
-import { auth, isAdmin, isEditor, logout, onAuthChange, onSessionEnd, resume } from './js/api.js';
+import { api, auth, isAdmin, isEditor, logout, onAuthChange, onSessionEnd, resume } from './js/api.js';
 import { $, h, view } from './js/dom.js';
 import { addRoute, go, leave, route, startRouter } from './js/router.js';
 import { startTray } from './js/uploads.js';
 import { loginView, registerView } from './js/views/accounts.js';
 import { adminView } from './js/views/admin.js';
 import { assetView } from './js/views/asset.js';
+import { auditView } from './js/views/audit.js';
 import { gridView } from './js/views/grid.js';
 import { uploadView } from './js/views/upload.js';
 
@@ -27,6 +28,25 @@ addRoute(/^\/register$/, registerView);
 addRoute(/^\/upload$/, uploadView);
 addRoute(/^\/assets\/([0-9a-f-]{36})$/, assetView);
 addRoute(/^\/admin$/, adminView);
+addRoute(/^\/audit$/, auditView);
+
+// the audit log's link: for admins, and for managers of a project, which
+// GET /api/projects says (my_role); asked again at every sign-in and
+// refresh, so a new manager finds it after their next one
+const audit = { user: null, manages: false };
+async function checkAudit() {
+  const user = auth.user && !isAdmin() ? auth.user.id : null;
+  if (!user) { audit.user = null; audit.manages = false; return; }
+  try {
+    const { items } = await api('GET', '/api/projects');
+    const manages = items.some((p) => p.my_role === 'manager');
+    if (!auth.user || auth.user.id !== user) return;
+    const changedNow = audit.user !== user || audit.manages !== manages;
+    Object.assign(audit, { user, manages });
+    if (changedNow) renderNav();
+  } catch { /* no link: the page itself says 403 when asked */ }
+}
+const mayAudit = () => isAdmin() || (audit.user === auth.user.id && audit.manages);
 
 function renderNav() {
   const nav = $('#nav');
@@ -40,12 +60,14 @@ function renderNav() {
     h('a', { href: '/', 'data-link': true }, 'Assets'),
     isEditor() ? h('a', { href: '/upload', 'data-link': true }, 'Upload') : null,
     isAdmin() ? h('a', { href: '/admin', 'data-link': true }, 'Users') : null,
+    mayAudit() ? h('a', { href: '/audit', 'data-link': true, id: 'nav-audit' }, 'Audit') : null,
     h('span', { class: 'muted who', title: auth.user.email }, auth.user.display_name),
     h('button', { class: 'ghost', type: 'button', id: 'logout',
                   onclick: async () => { await logout(); go('/login'); } }, 'Sign out'),
   ].filter(Boolean));
 }
 onAuthChange(renderNav);
+onAuthChange(checkAudit);
 
 // the account was disabled or its roles changed while a page was open:
 // the page stops (its stream, its player) and says so, with a way back in

@@ -249,8 +249,10 @@ mam_days_in_month(int year, int month)
 
 
 /*
- * An ISO-8601 time as the API takes it: YYYY-MM-DD, optionally followed by
- * T (or a space) HH:MM[:SS[.1-6 digits]] and Z or +HH:MM / -HH:MM.  Every
+ * An ISO-8601 time as the API takes it, one instant whatever PostgreSQL's
+ * session time zone: YYYY-MM-DD (the caller binds it as midnight UTC), or
+ * YYYY-MM-DDTHH:MM[:SS[.1-6 digits]] with Z or +HH:MM / -HH:MM (a ' ' for
+ * the '+': an unencoded '+' of a query string reads as a space).  Every
  * field is range-checked (February 30 is no date), so PostgreSQL's cast of
  * what passes never fails.
  */
@@ -276,7 +278,7 @@ mam_time_valid(const char *s, size_t len)
     }
 
     /* THH:MM */
-    if (len < 16 || (s[10] != 'T' && s[10] != ' ') || s[13] != ':') {
+    if (len < 16 || s[10] != 'T' || s[13] != ':') {
         return 0;
     }
     if (mam_digits(s + 11, 2) < 0 || mam_digits(s + 11, 2) > 23
@@ -307,7 +309,7 @@ mam_time_valid(const char *s, size_t len)
     }
 
     if (i == len) {
-        return 1;
+        return 0;
     }
 
     if (s[i] == 'Z') {
@@ -315,7 +317,9 @@ mam_time_valid(const char *s, size_t len)
     }
 
     /* +HH:MM */
-    if ((s[i] != '+' && s[i] != '-') || len - i != 6 || s[i + 3] != ':') {
+    if ((s[i] != '+' && s[i] != '-' && s[i] != ' ')
+        || len - i != 6 || s[i + 3] != ':')
+    {
         return 0;
     }
     v = mam_digits(s + i + 1, 2);

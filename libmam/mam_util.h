@@ -41,8 +41,9 @@ int mam_hmac_hex(const void *key, size_t keylen, const void *msg, size_t len,
 int mam_hmac_hex_verify(const void *key, size_t keylen, const void *msg,
     size_t len, const char *hex, size_t hexlen);
 
-/* 1 when s is an ISO-8601 date or time the API takes (YYYY-MM-DD, then
- * optionally THH:MM[:SS[.ffffff]] and Z or +HH:MM), every field in range */
+/* 1 when s is an ISO-8601 date or time the API takes: YYYY-MM-DD, or
+ * YYYY-MM-DDTHH:MM[:SS[.ffffff]] with Z or +HH:MM / -HH:MM (' ' for '+'),
+ * every field in range */
 int mam_time_valid(const char *s, size_t len);
 
 /* constant-time comparison of two equal-length buffers: 1 when equal */

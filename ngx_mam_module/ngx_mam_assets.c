@@ -351,11 +351,36 @@ ngx_mam_arg_decode(ngx_http_request_t *r, ngx_str_t *arg, size_t max,
 }
 
 
+/* a row's id in a cursor: a UUID, or a row number (the audit log's) */
+static ngx_int_t
+ngx_mam_cursor_id_valid(const u_char *id, size_t len)
+{
+    size_t  i;
+
+    if (mam_uuid_valid((const char *) id, len)) {
+        return 1;
+    }
+
+    if (len == 0 || len > NGX_INT64_LEN - 1) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (id[i] < '0' || id[i] > '9') {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 /*
  * cursor = base64url(scope "\n" id "\n" key) "." HMAC of "mam-cursor\n" and
  * the same, with the cursor key.  The scope is what the cursor is valid for:
- * the asset list's sort, or "comments:" and the asset's id.  after_id and
- * after_value get the id and the key of the last item of the page.
+ * the asset list's sort, "comments:" and the asset's id, or "audit".
+ * after_id and after_value get the id and the key of the last item of the
+ * page.
  */
 ngx_int_t
 ngx_mam_cursor_parse(ngx_http_request_t *r, ngx_str_t *cursor,
@@ -402,18 +427,18 @@ ngx_mam_cursor_parse(ngx_http_request_t *r, ngx_str_t *cursor,
 
     if (nl2 == NULL || (size_t) (nl1 - payload.data) != scope->len
         || ngx_strncmp(payload.data, scope->data, scope->len) != 0
-        || !mam_uuid_valid((char *) nl1 + 1, nl2 - nl1 - 1))
+        || !ngx_mam_cursor_id_valid(nl1 + 1, nl2 - nl1 - 1))
     {
         return NGX_ERROR;
     }
 
-    *after_id = ngx_pnalloc(r->pool, MAM_UUID_LEN + 1);
+    *after_id = ngx_pnalloc(r->pool, nl2 - nl1);
     *after_value = ngx_pnalloc(r->pool, end - nl2);
     if (*after_id == NULL || *after_value == NULL) {
         return NGX_ERROR;
     }
 
-    *ngx_cpymem(*after_id, nl1 + 1, MAM_UUID_LEN) = '\0';
+    *ngx_cpymem(*after_id, nl1 + 1, nl2 - nl1 - 1) = '\0';
     *ngx_cpymem(*after_value, nl2 + 1, end - nl2 - 1) = '\0';
 
     return NGX_OK;
@@ -425,6 +450,7 @@ json_t *
 ngx_mam_cursor_make(ngx_http_request_t *r, ngx_str_t *scope, const char *id,
     ngx_str_t *key)
 {
+    size_t                len;
     u_char               *msg, *p, *out;
     ngx_str_t             payload, enc;
     char                  sig[MAM_SIG_LEN + 1];
@@ -432,12 +458,13 @@ ngx_mam_cursor_make(ngx_http_request_t *r, ngx_str_t *scope, const char *id,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
-    if (ngx_strlen(id) != MAM_UUID_LEN) {
+    len = ngx_strlen(id);
+    if (!ngx_mam_cursor_id_valid((const u_char *) id, len)) {
         return NULL;
     }
 
     msg = ngx_pnalloc(r->pool, sizeof(NGX_MAM_CURSOR_PREFIX) + scope->len
-                               + MAM_UUID_LEN + key->len + 2);
+                               + len + key->len + 2);
     if (msg == NULL) {
         return NULL;
     }
@@ -779,10 +806,19 @@ ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res, void *data)
 ngx_int_t
 ngx_mam_list_limit(ngx_http_request_t *r, ngx_uint_t *limit)
 {
+    return ngx_mam_list_limit_or(r, NGX_MAM_LIST_DEFAULT, limit);
+}
+
+
+/* limit: 1..100, dflt when absent (the audit log's is not the assets') */
+ngx_int_t
+ngx_mam_list_limit_or(ngx_http_request_t *r, ngx_uint_t dflt,
+    ngx_uint_t *limit)
+{
     ngx_int_t  rc, n;
     ngx_str_t  v;
 
-    *limit = NGX_MAM_LIST_DEFAULT;
+    *limit = dflt;
 
     rc = ngx_mam_list_arg(r, "limit", 3, &v);
     if (rc == NGX_ERROR) {

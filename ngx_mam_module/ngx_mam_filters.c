@@ -143,13 +143,36 @@ ngx_mam_filter_status(ngx_str_t *v)
 }
 
 
+/* an ISO-8601 time the API takes (mam_time_valid()) as the text to bind:
+ * a date as midnight UTC, an offset's '+' that came as a space as '+';
+ * NULL when it is none (the audit log's from/to use it too) */
+const char *
+ngx_mam_time_arg(ngx_http_request_t *r, ngx_str_t *v)
+{
+    if (!mam_time_valid((char *) v->data, v->len)) {
+        return NULL;
+    }
+
+    if (v->len == 10) {
+        return ngx_mam_message(r->pool, "%VT00:00:00Z", v);
+    }
+
+    if (v->data[v->len - 6] == ' ') {
+        v->data[v->len - 6] = '+';
+    }
+
+    return ngx_mam_cstr(r->pool, v);
+}
+
+
 /* one key=value of the query string, when it is a filter; NULL or the
  * message of the 400 */
 static const char *
 ngx_mam_filter_pair(ngx_http_request_t *r, ngx_mam_tokens_t *t,
     ngx_mam_filter_t *f, ngx_str_t *key, ngx_str_t *raw)
 {
-    ngx_str_t  v, name;
+    ngx_str_t    v, name;
+    const char  *time;
 
 #define ngx_mam_key_is(s)                                                     \
     (key->len == sizeof(s) - 1 && ngx_strncmp(key->data, s, key->len) == 0)
@@ -210,16 +233,17 @@ ngx_mam_filter_pair(ngx_http_request_t *r, ngx_mam_tokens_t *t,
 
     if (ngx_mam_key_is("created_from") || ngx_mam_key_is("created_to")) {
         if (ngx_mam_arg_decode(r, raw, 40, &v) != NGX_OK
-            || !mam_time_valid((char *) v.data, v.len))
+            || (time = ngx_mam_time_arg(r, &v)) == NULL)
         {
-            return key->len == 12
-                   ? "created_from: must be an ISO-8601 date or time"
-                   : "created_to: must be an ISO-8601 date or time";
+            return ngx_mam_message(r->pool,
+                                   "%V: must be an ISO-8601 time, YYYY-MM-DD "
+                                   "or YYYY-MM-DDTHH:MM[:SS[.ffffff]] with Z "
+                                   "or +HH:MM", key);
         }
         if (key->len == 12) {
-            f->from = (char *) v.data;
+            f->from = time;
         } else {
-            f->to = (char *) v.data;
+            f->to = time;
         }
     }
 

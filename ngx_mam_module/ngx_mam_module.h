@@ -333,7 +333,7 @@ ngx_int_t ngx_mam_thread_task(ngx_pool_t *mem, ngx_uint_t kind,
     ngx_mam_thread_work_pt work, ngx_mam_task_done_pt done, void *data);
 
 /* lists: query arguments, limit, signed keyset cursors, a page's answer
- * (ngx_mam_assets.c; the comment list uses them too) */
+ * (ngx_mam_assets.c; the comment list and the audit log use them too) */
 ngx_int_t ngx_mam_list_arg(ngx_http_request_t *r, const char *name,
     size_t max, ngx_str_t *out);
 ngx_int_t ngx_mam_arg_decode(ngx_http_request_t *r, ngx_str_t *raw,
@@ -353,7 +353,10 @@ extern const char  ngx_mam_filter_nomem[];
 
 /* NULL, the message of a 400, or ngx_mam_filter_nomem */
 const char *ngx_mam_filter_args(ngx_http_request_t *r, ngx_mam_filter_t *f);
+const char *ngx_mam_time_arg(ngx_http_request_t *r, ngx_str_t *v);
 ngx_int_t ngx_mam_list_limit(ngx_http_request_t *r, ngx_uint_t *limit);
+ngx_int_t ngx_mam_list_limit_or(ngx_http_request_t *r, ngx_uint_t dflt,
+    ngx_uint_t *limit);
 ngx_int_t ngx_mam_cursor_parse(ngx_http_request_t *r, ngx_str_t *cursor,
     ngx_str_t *scope, char **after_id, char **after_value);
 json_t *ngx_mam_cursor_make(ngx_http_request_t *r, ngx_str_t *scope,
@@ -375,6 +378,7 @@ ngx_int_t ngx_mam_sign_preview_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_comments_list_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_audit_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 
 /* statement routes (ngx_mam_statement.c), defined beside their feature */
 extern const ngx_mam_statement_t  ngx_mam_comment_create;

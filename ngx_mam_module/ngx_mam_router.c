@@ -110,6 +110,11 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
     { NGX_HTTP_DELETE, "/api/projects/:id/members", ngx_mam_statement_handler,
       NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_member_remove },
 
+    /* the audit log: admins, and managers of a project (the statement
+     * knows who manages what) */
+    { NGX_HTTP_GET, "/api/audit", ngx_mam_audit_handler, NGX_MAM_USER,
+      NGX_MAM_WINDOW_API, 0, NULL },
+
     { 0, NULL, NULL, NGX_MAM_PUBLIC, NGX_MAM_WINDOW_API, 0, NULL }
 };
 

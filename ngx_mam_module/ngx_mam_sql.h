@@ -217,4 +217,153 @@
     "SELECT item, authz_version FROM users WHERE id = $1"
 
 
+
+/*
+ * GET /api/audit (ngx_mam_audit.c): a keyset page of limit + 1 audit rows,
+ * newest first by (at, id).  Column 0 says whether the caller may read the
+ * log: 1 in an admin's statements, the number of projects the caller
+ * manages in the others (0: 403; their page is then not read at all);
+ * then the row's item (built here: audit rows keep no item), its id and
+ * its exact time, the cursor's parts.  A manager's page without a row is
+ * one row of NULLs after the count.
+ *
+ * The module's sessions plan once per statement (force_generic_plan), so
+ * "($n IS NULL OR col = $n)" never reaches an index, and a LIMIT $n is
+ * planned as a tenth of the rows.  So there is one statement per index a
+ * page is read from, chosen by the most selective filter given (asset >
+ * actor > project > action > none): its index (schema/019_audit.sql) is
+ * read backwards over one range, the filter's value with the time range
+ * and the cursor, and cut at a constant NGX_MAM_SQL_AUDIT_READ rows (the
+ * most a page may ask, + 1), then at limit + 1; the other filters test the
+ * rows read.  The range is two row comparisons on (filter column, at, id)
+ * and the order is by the three, not an equality: with "col = $n" the
+ * generic plan guesses 1/ndistinct of the rows and, where the column has
+ * few distinct values (a small instance's actors), reads the time index
+ * and tests col instead, which for a rare value is the whole log; no
+ * other index gives this order.
+ *
+ * A manager's page is read from the asset's or the actor's index, each
+ * row tested against the projects they manage, or else from a page of
+ * each managed project (audit_log_project_idx) merged and cut: never a row
+ * of a project they do not manage.
+ *
+ * Parameters: $1 limit + 1, $2 from (inclusive), $3 to (exclusive), $4 $5
+ * the cursor's time and id (the first page: infinity, 0), $6 actor, $7
+ * action, $8 asset, $9 project (each NULL when not a filter); the
+ * manager's statements take the user as $10.
+ */
+#define NGX_MAM_SQL_AUDIT_READ    "101"
+
+#define NGX_MAM_SQL_AUDIT_ITEM(ip)                                            \
+    "jsonb_build_object('id', l.id, 'at', mam_time(l.at),"                   \
+    " 'actor', CASE WHEN u.id IS NOT NULL THEN jsonb_build_object("          \
+    "'id', u.id, 'email', u.email, 'display_name', u.display_name) END,"     \
+    " 'action', l.action, 'target_type', l.target_type,"                     \
+    " 'target_id', l.target_id, 'project_id', l.project_id,"                 \
+    " 'asset_id', l.asset_id, 'details', l.details, 'ip', " ip ")"
+
+/* the upper bound of the range: the cursor or to, whichever is nearer */
+#define NGX_MAM_SQL_AUDIT_UPPER                                               \
+    "LEAST($3::timestamptz, $4::timestamptz),"                                \
+    " CASE WHEN $4::timestamptz < $3::timestamptz THEN $5::bigint"            \
+    " ELSE 0 END"
+
+/* the filters, each "($n IS NULL OR col = $n)", as one CASE: PostgreSQL
+ * guesses half the rows pass it, where the product of four generic
+ * estimates (a fraction of a percent) would make it expect fewer rows in
+ * the range than a page and read all of them (a bitmap scan, then a sort)
+ * rather than the index backwards until the page is full */
+#define NGX_MAM_SQL_AUDIT_TESTS(also)                                         \
+    " AND CASE WHEN ($6::uuid IS NULL OR l.user_id = $6::uuid)"               \
+    " AND ($7::text IS NULL OR l.action = $7::text)"                          \
+    " AND ($8::uuid IS NULL OR l.asset_id = $8::uuid)"                        \
+    " AND ($9::uuid IS NULL OR l.project_id = $9::uuid)" also                 \
+    " THEN true ELSE false END"
+
+#define NGX_MAM_SQL_AUDIT_ORDER   " ORDER BY l.at DESC, l.id DESC"
+
+/* every row of the range (audit_log_at_idx) */
+#define NGX_MAM_SQL_AUDIT_ROWS_ALL                                            \
+    "SELECT * FROM audit_log l WHERE l.at >= $2::timestamptz"                 \
+    " AND (l.at, l.id) < (" NGX_MAM_SQL_AUDIT_UPPER ")"                       \
+    NGX_MAM_SQL_AUDIT_TESTS("") NGX_MAM_SQL_AUDIT_ORDER                       \
+    " LIMIT " NGX_MAM_SQL_AUDIT_READ
+
+/* the rows of the range whose column col is v (the index on col, at, id);
+ * "first" comes first in the WHERE, "also" in the tests */
+#define NGX_MAM_SQL_AUDIT_ROWS_BY(col, v, first, also)                        \
+    "SELECT * FROM audit_log l WHERE " first "l." col " IS NOT NULL"          \
+    " AND (l." col ", l.at, l.id) >= (" v ", $2::timestamptz, 0)"             \
+    " AND (l." col ", l.at, l.id) < (" v ", " NGX_MAM_SQL_AUDIT_UPPER ")"     \
+    NGX_MAM_SQL_AUDIT_TESTS(also)                                             \
+    " ORDER BY l." col " DESC, l.at DESC, l.id DESC"                          \
+    " LIMIT " NGX_MAM_SQL_AUDIT_READ
+
+/* the page's items, with their actors */
+#define NGX_MAM_SQL_AUDIT_ITEMS(rows, ip)                                     \
+    "SELECT " NGX_MAM_SQL_AUDIT_ITEM(ip) " AS item, l.id,"                    \
+    " l.at AT TIME ZONE 'UTC' AS utc, l.at FROM (" rows ") l"                 \
+    " LEFT JOIN users u ON u.id = l.user_id"                                  \
+    NGX_MAM_SQL_AUDIT_ORDER " LIMIT $1"
+
+/* an admin's page: every row, ip shown */
+#define NGX_MAM_SQL_AUDIT_PAGE(rows)                                          \
+    "SELECT 1, p.item, p.id, p.utc FROM ("                                    \
+    NGX_MAM_SQL_AUDIT_ITEMS(rows, "host(l.ip)")                               \
+    ") p ORDER BY p.at DESC, p.id DESC"
+
+#define NGX_MAM_SQL_AUDIT_MANAGED                                             \
+    "SELECT m.project_id FROM project_members m"                              \
+    " WHERE m.user_id = $10::uuid AND m.role = 'manager'"
+
+/* a manager's page: the rows of "rows", ip hidden */
+#define NGX_MAM_SQL_AUDIT_MANAGER(rows)                                       \
+    "SELECT k.n, p.item, p.id, p.utc FROM (SELECT count(*) AS n FROM ("       \
+    NGX_MAM_SQL_AUDIT_MANAGED ") x) k LEFT JOIN ("                            \
+    NGX_MAM_SQL_AUDIT_ITEMS(rows, "NULL")                                     \
+    ") p ON true ORDER BY p.at DESC, p.id DESC"
+
+/* ... from one index, each row tested against an array of their
+ * projects (made once: an uncorrelated subquery is an InitPlan; no join
+ * for the planner to start from the projects); nothing is read unless
+ * they manage a project (EXISTS: a one-time filter) */
+#define NGX_MAM_SQL_AUDIT_MANAGER_BY(col, v)                                  \
+    NGX_MAM_SQL_AUDIT_MANAGER(NGX_MAM_SQL_AUDIT_ROWS_BY(col, v,               \
+        "EXISTS (" NGX_MAM_SQL_AUDIT_MANAGED ") AND ",                        \
+        " AND l.project_id = ANY (ARRAY(" NGX_MAM_SQL_AUDIT_MANAGED "))"))
+
+/* the statements, by the filter whose index they read (ngx_mam_audit.c
+ * chooses; t/43-audit.t checks their plans) */
+#define NGX_MAM_SQL_AUDIT_ALL                                                 \
+    NGX_MAM_SQL_AUDIT_PAGE(NGX_MAM_SQL_AUDIT_ROWS_ALL)
+#define NGX_MAM_SQL_AUDIT_ASSET                                               \
+    NGX_MAM_SQL_AUDIT_PAGE(NGX_MAM_SQL_AUDIT_ROWS_BY("asset_id", "$8::uuid", \
+                                                     "", ""))
+#define NGX_MAM_SQL_AUDIT_ACTOR                                               \
+    NGX_MAM_SQL_AUDIT_PAGE(NGX_MAM_SQL_AUDIT_ROWS_BY("user_id", "$6::uuid",  \
+                                                     "", ""))
+#define NGX_MAM_SQL_AUDIT_PROJECT                                             \
+    NGX_MAM_SQL_AUDIT_PAGE(NGX_MAM_SQL_AUDIT_ROWS_BY("project_id",           \
+                                                     "$9::uuid", "", ""))
+#define NGX_MAM_SQL_AUDIT_ACTION                                              \
+    NGX_MAM_SQL_AUDIT_PAGE(NGX_MAM_SQL_AUDIT_ROWS_BY("action", "$7::text",   \
+                                                     "", ""))
+#define NGX_MAM_SQL_AUDIT_MANAGER_ASSET                                       \
+    NGX_MAM_SQL_AUDIT_MANAGER_BY("asset_id", "$8::uuid")
+#define NGX_MAM_SQL_AUDIT_MANAGER_ACTOR                                       \
+    NGX_MAM_SQL_AUDIT_MANAGER_BY("user_id", "$6::uuid")
+
+/* ... or a page of each managed project (or of the one asked for),
+ * merged: at most projects x NGX_MAM_SQL_AUDIT_READ rows read */
+#define NGX_MAM_SQL_AUDIT_MANAGER_PROJECTS                                    \
+    NGX_MAM_SQL_AUDIT_MANAGER(                                                \
+        "SELECT l.* FROM (" NGX_MAM_SQL_AUDIT_MANAGED                         \
+        " AND ($9::uuid IS NULL OR m.project_id = $9::uuid)) m"               \
+        " CROSS JOIN LATERAL ("                                               \
+        NGX_MAM_SQL_AUDIT_ROWS_BY("project_id", "m.project_id", "", "")       \
+        ") l" NGX_MAM_SQL_AUDIT_ORDER " LIMIT " NGX_MAM_SQL_AUDIT_READ)
+
+#define NGX_MAM_SQL_AUDIT_NCOLS    4
+
+
 #endif /* _NGX_MAM_SQL_H_INCLUDED_ */

@@ -40,11 +40,42 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
--- one audit_log row, written in the transaction of the change it records
+-- text as a uuid, NULL when it is not one (details are what callers wrote)
+CREATE OR REPLACE FUNCTION mam_uuid_or_null(p text) RETURNS uuid
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                THEN p::uuid END
+$$;
+
+-- one audit_log row, written in the transaction of the change it records.
+-- It finds the row's asset and project itself (GET /api/audit scopes and
+-- filters by them), so no caller names them twice: the asset is details'
+-- asset_id, else the target when it is an asset, a version's or a preview
+-- job's asset, or details' version_id's; the project is details'
+-- project_id, else the target when it is a project, else the asset's
+-- project (where it is now: a move's row belongs to the project it went
+-- to).  019_audit.sql backfilled older rows the same way.
 CREATE OR REPLACE FUNCTION mam_audit(p_user uuid, p_action text, p_type text,
                                      p_target text, p_ip text, p_details jsonb)
 RETURNS void LANGUAGE sql AS $$
-    INSERT INTO audit_log (user_id, action, target_type, target_id, ip, details)
-    VALUES (p_user, p_action, p_type, p_target, mam_inet(p_ip),
-            coalesce(p_details, '{}'))
+    INSERT INTO audit_log (user_id, action, target_type, target_id, ip,
+                           details, asset_id, project_id)
+    SELECT p_user, p_action, p_type, p_target, mam_inet(p_ip),
+           coalesce(p_details, '{}'), a.asset,
+           coalesce(mam_uuid_or_null(p_details->>'project_id'),
+                    CASE WHEN p_type = 'project'
+                         THEN mam_uuid_or_null(p_target) END,
+                    (SELECT s.project_id FROM assets s WHERE s.id = a.asset))
+      FROM (SELECT coalesce(
+                mam_uuid_or_null(p_details->>'asset_id'),
+                CASE WHEN p_type = 'asset' THEN mam_uuid_or_null(p_target) END,
+                (SELECT v.asset_id FROM versions v
+                  WHERE p_type = 'version'
+                    AND v.id = mam_uuid_or_null(p_target)),
+                (SELECT v.asset_id FROM preview_jobs j
+                   JOIN versions v ON v.id = j.version_id
+                  WHERE p_type = 'job' AND j.id = mam_uuid_or_null(p_target)),
+                (SELECT v.asset_id FROM versions v
+                  WHERE v.id = mam_uuid_or_null(p_details->>'version_id'))
+            ) AS asset) a
 $$;
