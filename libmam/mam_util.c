@@ -316,14 +316,14 @@ mam_time_valid(const char *s, size_t len)
         return i + 1 == len;
     }
 
-    /* +HH:MM */
+    /* +HH:MM, the furthest zone +14:00 */
     if ((s[i] != '+' && s[i] != '-' && s[i] != ' ')
         || len - i != 6 || s[i + 3] != ':')
     {
         return 0;
     }
     v = mam_digits(s + i + 1, 2);
-    if (v < 0 || v > 15 || mam_digits(s + i + 4, 2) < 0
+    if (v < 0 || v > 14 || mam_digits(s + i + 4, 2) < 0
         || mam_digits(s + i + 4, 2) > 59)
     {
         return 0;
