@@ -199,7 +199,7 @@ ngx_mam_fields_fixed(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 }
 
 
-/* --- definitions ---------------------------------------------------------- */
+/* --- definitions --------------------------------------------------------- */
 
 static const ngx_mam_field_t  ngx_mam_field_create_fields[] = {
     { "name", ngx_mam_fields_name, 1, 40, 1 },
@@ -258,7 +258,7 @@ const ngx_mam_statement_t  ngx_mam_field_delete = {
 };
 
 
-/* --- bulk edit ------------------------------------------------------------ */
+/* --- bulk edit ----------------------------------------------------------- */
 
 static const ngx_mam_field_t  ngx_mam_assets_bulk_fields[] = {
     { "ids", ngx_mam_field_json, NGX_MAM_FIELD_JSON_ARRAY, 100, 1 },

@@ -40,7 +40,8 @@ END
 $$;
 
 -- {outcome, message}: a refusal whose message the module answers
-CREATE OR REPLACE FUNCTION mam_refusal(p_outcome text, p_message text)
+CREATE OR REPLACE FUNCTION mam_refusal(p_outcome mam_outcome,
+                                       p_message text)
 RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_build_object('outcome', p_outcome::mam_outcome,
                               'message', p_message)
@@ -243,7 +244,7 @@ BEGIN
                               'fields', v_fields,
                               'tags', to_jsonb(coalesce(v_tags, '{}')));
 EXCEPTION WHEN SQLSTATE 'MAM01' THEN
-    RETURN mam_refusal('invalid', SQLERRM);
+    RETURN mam_refusal('invalid'::mam_outcome, SQLERRM);
 END
 $$;
 
@@ -306,23 +307,27 @@ BEGIN
 
     IF p_kind IN ('choice', 'multi_choice') THEN
         IF p_choices IS NULL THEN
-            RETURN mam_refusal('invalid', 'choices: required for a '
-                                          || p_kind || ' field');
+            RETURN mam_refusal('invalid'::mam_outcome,
+                               'choices: required for a '
+                                   || p_kind || ' field');
         END IF;
         v_choices := mam_choices_norm(p_choices);
     ELSIF p_choices IS NOT NULL THEN
-        RETURN mam_refusal('invalid', 'choices: only for choice and '
-                                      || 'multi_choice fields');
+        RETURN mam_refusal('invalid'::mam_outcome,
+                           'choices: only for choice and '
+                               || 'multi_choice fields');
     END IF;
 
     IF EXISTS (SELECT 1 FROM project_fields
                 WHERE project_id = p_project AND name = p_name) THEN
-        RETURN mam_refusal('taken', 'name: the project has a field '
-                                    || p_name || ' already');
+        RETURN mam_refusal('taken'::mam_outcome,
+                           'name: the project has a field '
+                               || p_name || ' already');
     END IF;
     IF (SELECT count(*) FROM project_fields
          WHERE project_id = p_project) >= 100 THEN
-        RETURN mam_refusal('conflict', 'a project has at most 100 fields');
+        RETURN mam_refusal('conflict'::mam_outcome,
+                           'a project has at most 100 fields');
     END IF;
 
     INSERT INTO project_fields (project_id, name, label, kind, choices,
@@ -340,7 +345,7 @@ BEGIN
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                               'field', mam_field_json(f));
 EXCEPTION WHEN SQLSTATE 'MAM01' THEN
-    RETURN mam_refusal('invalid', SQLERRM);
+    RETURN mam_refusal('invalid'::mam_outcome, SQLERRM);
 END
 $$;
 
@@ -368,8 +373,9 @@ BEGIN
 
     IF p_choices IS NOT NULL THEN
         IF v_old.kind NOT IN ('choice', 'multi_choice') THEN
-            RETURN mam_refusal('invalid', 'choices: only for choice and '
-                                          || 'multi_choice fields');
+            RETURN mam_refusal('invalid'::mam_outcome,
+                               'choices: only for choice and '
+                                   || 'multi_choice fields');
         END IF;
         v_choices := mam_choices_norm(p_choices);
         v_gone := array(SELECT x FROM unnest(v_old.choices) x
@@ -379,10 +385,11 @@ BEGIN
          WHERE EXISTS (SELECT 1 FROM assets a
                         WHERE a.project_id = v_old.project_id
                           AND (a.fields -> v_old.name = to_jsonb(g)
-                               OR a.fields -> v_old.name @> jsonb_build_array(g)))
+                               OR a.fields -> v_old.name
+                                  @> jsonb_build_array(g)))
          ORDER BY g LIMIT 1;
         IF v_used IS NOT NULL THEN
-            RETURN mam_refusal('conflict', 'choices: "' || v_used
+            RETURN mam_refusal('conflict'::mam_outcome, 'choices: "' || v_used
                 || '" is in use by assets; change their values first');
         END IF;
     END IF;
@@ -402,7 +409,7 @@ BEGIN
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                               'field', mam_field_json(f));
 EXCEPTION WHEN SQLSTATE 'MAM01' THEN
-    RETURN mam_refusal('invalid', SQLERRM);
+    RETURN mam_refusal('invalid'::mam_outcome, SQLERRM);
 END
 $$;
 
@@ -454,19 +461,21 @@ BEGIN
        OR jsonb_array_length(p_ids) NOT BETWEEN 1 AND 100
        OR EXISTS (SELECT 1 FROM jsonb_array_elements(p_ids) e
                    WHERE jsonb_typeof(e) <> 'string'
-                      OR (e #>> '{}') !~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$')
+                      OR (e #>> '{}')
+                         !~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$')
     THEN
-        RETURN mam_refusal('invalid', 'ids: must be an array of 1 to 100 '
-                                      || 'asset ids');
+        RETURN mam_refusal('invalid'::mam_outcome,
+                           'ids: must be an array of 1 to 100 '
+                               || 'asset ids');
     END IF;
     SELECT array_agg(e::uuid ORDER BY n) INTO v_ids
       FROM jsonb_array_elements_text(p_ids) WITH ORDINALITY AS x (e, n);
     IF cardinality(v_ids) <> (SELECT count(DISTINCT x) FROM unnest(v_ids) x)
     THEN
-        RETURN mam_refusal('invalid', 'ids: each asset once');
+        RETURN mam_refusal('invalid'::mam_outcome, 'ids: each asset once');
     END IF;
     IF p_fields IS NULL AND p_add IS NULL AND p_remove IS NULL THEN
-        RETURN mam_refusal('invalid',
+        RETURN mam_refusal('invalid'::mam_outcome,
                            'fields, tags_add or tags_remove: required');
     END IF;
 
@@ -476,19 +485,23 @@ BEGIN
     FOR i IN 1 .. cardinality(v_ids) LOOP
         c := mam_asset_for_change(v_ids[i], p_user, p_admin);
         IF c->>'outcome' = 'not_found' THEN
-            RETURN mam_refusal('not_found', 'ids: asset ' || v_ids[i]
-                                            || ': no such asset');
+            RETURN mam_refusal('not_found'::mam_outcome,
+                               'ids: asset ' || v_ids[i]
+                                   || ': no such asset');
         ELSIF c->>'outcome' <> 'ok' THEN
-            RETURN mam_refusal(c->>'outcome', 'ids: asset ' || v_ids[i]
-                || ': only the owner (an editor of its project), a manager '
-                || 'of its project or an admin may change it');
+            RETURN mam_refusal('forbidden'::mam_outcome,
+                               'ids: asset ' || v_ids[i]
+                                   || ': only the owner (an editor of its '
+                                   || 'project), a manager of its project '
+                                   || 'or an admin may change it');
         END IF;
         SELECT * INTO v_old FROM assets WHERE id = v_ids[i];
         c := mam_asset_meta(v_old.project_id, v_old.fields, v_old.tags,
                             p_fields, NULL, p_add, p_remove);
         IF c->>'outcome' <> 'ok' THEN
-            RETURN mam_refusal(c->>'outcome', 'asset ' || v_ids[i] || ': '
-                                              || (c->>'message'));
+            RETURN mam_refusal('invalid'::mam_outcome,
+                               'asset ' || v_ids[i] || ': '
+                                   || (c->>'message'));
         END IF;
         v_metas := array_append(v_metas, c);
     END LOOP;
