@@ -9,7 +9,9 @@
 //   js/events.js      the page's one live event stream (tickets, reconnects)
 //   js/uploads.js     the upload tray above the routes (tus, S3 parts, cancel)
 //   js/player.js      hls.js with renewed signed URLs, timeline, keys
-//   js/views/*.js     accounts, grid, upload, asset, admin
+//   js/metadata.js    custom fields and tags: inputs by kind, project rights
+//   js/views/*.js     accounts, grid (+ filters, bulk), upload, asset (+
+//                     assetmeta), admin, fields
 
 import { auth, isAdmin, isEditor, logout, onAuthChange, onSessionEnd, resume } from './js/api.js';
 import { $, h, view } from './js/dom.js';
@@ -18,6 +20,7 @@ import { startTray } from './js/uploads.js';
 import { loginView, registerView } from './js/views/accounts.js';
 import { adminView } from './js/views/admin.js';
 import { assetView } from './js/views/asset.js';
+import { fieldsView } from './js/views/fields.js';
 import { gridView } from './js/views/grid.js';
 import { uploadView } from './js/views/upload.js';
 
@@ -27,6 +30,7 @@ addRoute(/^\/register$/, registerView);
 addRoute(/^\/upload$/, uploadView);
 addRoute(/^\/assets\/([0-9a-f-]{36})$/, assetView);
 addRoute(/^\/admin$/, adminView);
+addRoute(/^\/projects\/([0-9a-f-]{36})\/fields$/, fieldsView);
 
 function renderNav() {
   const nav = $('#nav');
