@@ -28,7 +28,7 @@ export const mayChange = (asset, p) => isAdmin() || (!!p && (p.my_role === 'mana
 // the choice or the asset (the generic sentence says less)
 export function reason(e) {
   if (!e.detail || ![400, 403, 404, 409].includes(e.status)) return e.message;
-  return `${e.detail.charAt(0).toUpperCase()}${e.detail.slice(1)}${/[.!?]$/.test(e.detail) ? '' : '.'}`;
+  return /[.!?]$/.test(e.detail) ? e.detail : `${e.detail}.`;
 }
 
 export const parseTags = (text) => String(text || '').split(',').map((t) => t.trim()).filter(Boolean);

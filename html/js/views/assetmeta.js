@@ -50,7 +50,7 @@ export async function metaSection(asset, project) {
     const tags = h('input', { id: 'af-tags', value: (asset.tags || []).join(', '), 'aria-describedby': 'af-tags-hint' });
     const cancel = h('button', { type: 'button', class: 'ghost' }, 'Cancel');
     const form = h('form', { id: 'fields-form', 'aria-label': 'Edit fields and tags' },
-      inputs.map(([f, i]) => fieldRow(f, i, `af-${f.name}`)),
+      inputs.flatMap(([f, i]) => fieldRow(f, i, `af-${f.name}`)),
       h('label', { for: 'af-tags' }, 'Tags'), tags,
       h('p', { class: 'muted hint', id: 'af-tags-hint' }, 'Separated by commas; stored in lowercase.'),
       err, h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save'), cancel));

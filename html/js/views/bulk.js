@@ -7,7 +7,7 @@
 
 import { api } from '../api.js';
 import { h, toast } from '../dom.js';
-import { fieldInput, fieldRow, fieldsOf, parseTags, reason } from '../metadata.js';
+import { fieldInput, fieldsOf, parseTags, reason } from '../metadata.js';
 
 const MAX = 100;
 
@@ -28,7 +28,9 @@ async function bulkDialog(selected) {
       const act = h('select', { id: `bulk-act-${f.name}`, 'aria-label': `${f.label}: what to do` },
         h('option', { value: 'keep' }, 'Leave as is'), h('option', { value: 'set' }, 'Set to'),
         h('option', { value: 'clear' }, 'Clear'));
-      const slot = h('div', { class: 'bulk-value', hidden: true }, fieldRow(f, input, id));
+      // the row names the field: the input needs no label of its own
+      if (f.kind !== 'multi_choice') input.el.setAttribute('aria-label', `${f.label}: the value to set`);
+      const slot = h('div', { class: 'bulk-value', hidden: true }, input.el);
       act.addEventListener('change', () => { slot.hidden = act.value !== 'set'; });
       return { f, input, act, el: h('div', { class: 'bulk-field', dataset: { field: f.name } },
         h('div', { class: 'row' }, h('strong', {}, f.label), act), slot) };
