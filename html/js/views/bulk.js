@@ -5,7 +5,7 @@
 // nothing: a refusal names the asset and nothing changes).  Field values
 // need one project: the URL's, or the one all selected assets are in.
 
-import { api } from '../api.js';
+import { api, isEditor } from '../api.js';
 import { h, toast } from '../dom.js';
 import { fieldInput, fieldsOf, parseTags, reason } from '../metadata.js';
 
@@ -116,8 +116,10 @@ export function bulkSelection(onChanged) {
     if (await bulkDialog(selected)) { reset(); onChanged(); } else edit.focus();
   });
 
-  // a tile with its checkbox (outside the tile's link)
+  // a tile with its checkbox (outside the tile's link); none for an
+  // instance viewer, who changes no asset
   const wrap = (tileEl, asset) => {
+    if (!isEditor()) return tileEl;
     const box = h('input', { type: 'checkbox', class: 'select', dataset: { id: asset.id },
                              'aria-label': `Select ${asset.title}` });
     box.asset = asset;
