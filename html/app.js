@@ -9,7 +9,9 @@
 //   js/events.js      the page's one live event stream (tickets, reconnects)
 //   js/uploads.js     the upload tray above the routes (tus, S3 parts, cancel)
 //   js/player.js      hls.js with renewed signed URLs, timeline, keys
-//   js/views/*.js     accounts, grid, upload, asset, admin, audit
+//   js/metadata.js    custom fields and tags: inputs by kind, project rights
+//   js/views/*.js     accounts, grid (+ filters, bulk), upload, asset (+
+//                     assetmeta), admin, audit, fields
 
 import { api, auth, isAdmin, isEditor, logout, onAuthChange, onSessionEnd, resume } from './js/api.js';
 import { $, h, view } from './js/dom.js';
@@ -19,6 +21,7 @@ import { loginView, registerView } from './js/views/accounts.js';
 import { adminView } from './js/views/admin.js';
 import { assetView } from './js/views/asset.js';
 import { auditView } from './js/views/audit.js';
+import { fieldsView } from './js/views/fields.js';
 import { gridView } from './js/views/grid.js';
 import { uploadView } from './js/views/upload.js';
 
@@ -29,6 +32,7 @@ addRoute(/^\/upload$/, uploadView);
 addRoute(/^\/assets\/([0-9a-f-]{36})$/, assetView);
 addRoute(/^\/admin$/, adminView);
 addRoute(/^\/audit$/, auditView);
+addRoute(/^\/projects\/([0-9a-f-]{36})\/fields$/, fieldsView);
 
 // the audit log's link: for admins, and for managers of a project, which
 // GET /api/projects says (my_role); asked again at every sign-in and

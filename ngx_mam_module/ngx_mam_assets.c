@@ -112,20 +112,24 @@ static const ngx_mam_field_t  ngx_mam_asset_update_fields[] = {
     { "description", ngx_mam_field_text, 0, 5000, 0 },
     { "staging_key", ngx_mam_assets_staging_key, 1, MAM_KEY_MAX_LEN, 0 },
     { "project_id", ngx_mam_field_uuid, 1, MAM_UUID_LEN, 0 },
+    { "fields", ngx_mam_field_json, NGX_MAM_FIELD_JSON_OBJECT, 100, 0 },
+    { "tags", ngx_mam_field_json, NGX_MAM_FIELD_JSON_ARRAY, 50, 0 },
     { NULL, NULL, 0, 0, 0 }
 };
 
 
 /* PATCH /api/assets/:id: the owner (an editor of its project), a manager
  * of its project or an admin; a new staging_key is the next version's
- * upload, a project_id a move (managers of both projects) */
+ * upload, a project_id a move (managers of both projects); fields and
+ * tags are checked in SQL against the project's fields (fields.sql) */
 const ngx_mam_statement_t  ngx_mam_asset_update = {
-    "SELECT mam_asset_update($1, $2, $3, $4, $5, $6, $7, $8)", 8,
+    "SELECT mam_asset_update($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", 10,
     { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN,
       NGX_MAM_ARG_FIELD(0), NGX_MAM_ARG_FIELD(1), NGX_MAM_ARG_FIELD(2),
-      NGX_MAM_ARG_FIELD(3), NGX_MAM_ARG_IP },
+      NGX_MAM_ARG_FIELD(3), NGX_MAM_ARG_FIELD(4), NGX_MAM_ARG_FIELD(5),
+      NGX_MAM_ARG_IP },
     ngx_mam_asset_update_fields, NGX_MAM_STATEMENT_ANY_FIELD,
-    "title, description, staging_key or project_id: required",
+    "title, description, staging_key, project_id, fields or tags: required",
     NULL, ngx_mam_asset_outcomes, NGX_HTTP_OK, "asset"
 };
 

@@ -400,6 +400,11 @@ extern const ngx_mam_statement_t  ngx_mam_member_add;
 extern const ngx_mam_statement_t  ngx_mam_member_update;
 extern const ngx_mam_statement_t  ngx_mam_member_remove;
 extern const ngx_mam_statement_t  ngx_mam_version_download;
+extern const ngx_mam_statement_t  ngx_mam_field_list;
+extern const ngx_mam_statement_t  ngx_mam_field_create;
+extern const ngx_mam_statement_t  ngx_mam_field_update;
+extern const ngx_mam_statement_t  ngx_mam_field_delete;
+extern const ngx_mam_statement_t  ngx_mam_assets_bulk;
 
 ngx_int_t ngx_mam_preview_request_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);

@@ -87,7 +87,7 @@ void ngx_mam_list_send(ngx_http_request_t *r, PGresult *res, int col, int n,
 #define NGX_MAM_ARG_SID       5       /* the token's session */
 #define NGX_MAM_ARG_FIELD(n)  (0x100 + (n))   /* body field n, or NULL */
 
-#define NGX_MAM_STATEMENT_MAX_ARGS    8
+#define NGX_MAM_STATEMENT_MAX_ARGS    12
 #define NGX_MAM_STATEMENT_MAX_FIELDS  8
 
 /* refuse a body without any of the fields */
@@ -162,6 +162,12 @@ const char *ngx_mam_field_boolean(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const ngx_mam_field_t *f, const char **out);
 const char *ngx_mam_field_query_uuid(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx, const ngx_mam_field_t *f, const char **out);
+/* ngx_mam_fields.c: a JSON object (min 1) or array (min 2) of at most max
+ * members, as JSON text for a jsonb parameter */
+const char *ngx_mam_field_json(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out);
+#define NGX_MAM_FIELD_JSON_OBJECT  1
+#define NGX_MAM_FIELD_JSON_ARRAY   2
 
 
 /* a worker's pool at a glance, for the metrics */

@@ -56,6 +56,8 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
       NGX_MAM_EDITOR, NGX_MAM_WINDOW_API, 0, &ngx_mam_asset_update },
     { NGX_HTTP_DELETE, "/api/assets/:id", ngx_mam_statement_handler,
       NGX_MAM_EDITOR, NGX_MAM_WINDOW_API, 0, &ngx_mam_asset_delete },
+    { NGX_HTTP_PATCH, "/api/assets", ngx_mam_statement_handler,
+      NGX_MAM_EDITOR, NGX_MAM_WINDOW_API, 0, &ngx_mam_assets_bulk },
     { NGX_HTTP_POST, "/api/promote", ngx_mam_promote_handler,
       NGX_MAM_EDITOR,
       NGX_MAM_WINDOW_API, 0, NULL },
@@ -114,6 +116,16 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
      * knows who manages what) */
     { NGX_HTTP_GET, "/api/audit", ngx_mam_audit_handler, NGX_MAM_USER,
       NGX_MAM_WINDOW_API, 0, NULL },
+
+    /* custom fields (ngx_mam_fields.c): members read, managers change */
+    { NGX_HTTP_GET, "/api/projects/:id/fields", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_field_list },
+    { NGX_HTTP_POST, "/api/projects/:id/fields", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_field_create },
+    { NGX_HTTP_PATCH, "/api/fields/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_field_update },
+    { NGX_HTTP_DELETE, "/api/fields/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_field_delete },
 
     { 0, NULL, NULL, NGX_MAM_PUBLIC, NGX_MAM_WINDOW_API, 0, NULL }
 };

@@ -231,7 +231,9 @@ ngx_mam_outcome_ok(ngx_http_request_t *r, PGresult *res,
 
 
 /* the refusal of map for v's outcome (a message may take one number of v,
- * its detail field); an outcome map does not know is a 500 */
+ * its detail field; a function's own "message", naming the field or the
+ * row refused, comes before the map's); an outcome map does not know is a
+ * 500 */
 void
 ngx_mam_refuse_outcome(ngx_http_request_t *r, json_t *v,
     const ngx_mam_outcome_t *map)
@@ -252,6 +254,10 @@ ngx_mam_refuse_outcome(ngx_http_request_t *r, json_t *v,
                       ? ngx_mam_message(r->pool, o->message,
                             json_number_value(json_object_get(v, o->detail)))
                       : o->message;
+
+            if (json_is_string(json_object_get(v, "message"))) {
+                message = json_string_value(json_object_get(v, "message"));
+            }
 
             ngx_mam_fail(r, o->status, message);
             return;

@@ -77,6 +77,17 @@ sub comment {
                    token => $O)->{json}{comment}{id};
 }
 
+# a field of P for the value rows, and a fresh one per call for the others
+my $fields = 0;
+$s->api(POST => "/api/projects/$P/fields", { name => 'note', label => 'Note', kind => 'text' }, token => $M)->{status} == 201
+    or die "field note\n";
+sub field {
+    my $r = $s->api(POST => "/api/projects/$P/fields", { name => 'g' . ++$fields, label => 'G', kind => 'text' },
+                    token => $M);
+    die "field: $r->{status}\n" unless $r->{status} == 201;
+    return $r->{json}{field}{id};
+}
+
 my %members = map { $_ => 1 } qw(viewer commenter editor owner manager admin);
 sub seen { my ($ok) = @_; return { map { $_ => $members{$_} ? $ok : 404 } @who } }
 sub by {
@@ -129,6 +140,23 @@ my @matrix = (
     ['DELETE /api/projects/:id/members', sub { (DELETE => "/api/projects/$P/members",
                                                 { user_id => $user{extra}{user}{id} }) },
      by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => 204)],
+    # custom fields (t/39-fields.t): members read, managers change
+    ['GET /api/projects/:id/fields', sub { (GET => "/api/projects/$P/fields") }, seen(200)],
+    ['POST /api/projects/:id/fields', sub { (POST => "/api/projects/$P/fields",
+                                             { name => 'f' . ++$fields, label => 'F', kind => 'text' }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => 201)],
+    ['PATCH /api/fields/:id', sub { my $f = field(); (PATCH => "/api/fields/$f", { label => 'changed' }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => 200)],
+    ['DELETE /api/fields/:id', sub { my $f = field(); (DELETE => "/api/fields/$f") },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => 204)],
+    ['PATCH /api/assets/:id {fields, tags}', sub { my $a = asset();
+                                                   (PATCH => "/api/assets/$a->{id}",
+                                                    { fields => { note => 'n' }, tags => ['t'] }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 200, manager => 200)],
+    ['PATCH /api/assets (bulk)', sub { my $a = asset();
+                                       (PATCH => '/api/assets',
+                                        { ids => [$a->{id}], fields => { note => 'n' }, tags_add => ['t'] }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 200, manager => 200)],
 );
 
 for my $row (@matrix) {

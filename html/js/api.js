@@ -73,6 +73,8 @@ export class ApiError extends Error {
     super(plainMessage(status, body));
     this.status = status;
     this.code = body && body.error;
+    // the server's own words (naming the field or the asset refused)
+    this.detail = body && typeof body.message === 'string' ? body.message : '';
   }
 }
 

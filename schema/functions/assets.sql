@@ -95,14 +95,18 @@ $$;
 
 -- PATCH: title, description, and (our addition) a new staging_key that
 -- the next promote turns into the next version, and project_id: a move,
--- for a manager of both projects (or an admin).
+-- for a manager of both projects (or an admin); fields (values of the
+-- project's custom fields, null removes one) and tags (replaced), checked
+-- by mam_asset_meta() (fields.sql) against the asset's (new) project.
 CREATE OR REPLACE FUNCTION mam_asset_update(p_id uuid, p_user uuid,
                                             p_admin boolean, p_title text,
                                             p_desc text, p_key text,
-                                            p_project uuid, p_ip text)
+                                            p_project uuid, p_fields jsonb,
+                                            p_tags jsonb, p_ip text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     c      jsonb;
+    m      jsonb;
     a      assets;
     v_old  assets;
 BEGIN
@@ -117,6 +121,16 @@ BEGIN
            OR mam_project_rank(p_project, p_user, p_admin) < 4 THEN
             RETURN jsonb_build_object('outcome', 'not_manager'::mam_outcome);
         END IF;
+    END IF;
+
+    -- checked before anything is written: a bad value changes nothing
+    m := mam_asset_meta(coalesce(p_project, v_old.project_id), v_old.fields,
+                        v_old.tags, p_fields, p_tags, NULL, NULL);
+    IF m->>'outcome' <> 'ok' THEN
+        RETURN m;
+    END IF;
+
+    IF p_project IS NOT NULL AND p_project <> v_old.project_id THEN
         UPDATE assets SET project_id = p_project WHERE id = p_id;
     END IF;
 
@@ -130,7 +144,10 @@ BEGIN
     END IF;
 
     UPDATE assets SET title = coalesce(p_title, title),
-                      description = coalesce(p_desc, description)
+                      description = coalesce(p_desc, description),
+                      fields = m->'fields',
+                      tags = array(SELECT jsonb_array_elements_text(
+                                              m->'tags'))
      WHERE id = p_id
     RETURNING * INTO a;
 
@@ -139,12 +156,16 @@ BEGIN
                                'title', v_old.title,
                                'description', v_old.description,
                                'project_id', v_old.project_id,
-                               'staging_key', v_old.staging_key),
+                               'staging_key', v_old.staging_key,
+                               'fields', v_old.fields,
+                               'tags', to_jsonb(v_old.tags)),
                            'after', jsonb_build_object(
                                'title', a.title,
                                'description', a.description,
                                'project_id', a.project_id,
-                               'staging_key', a.staging_key)));
+                               'staging_key', a.staging_key,
+                               'fields', a.fields,
+                               'tags', to_jsonb(a.tags))));
 
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                               'asset', mam_asset_json(a));

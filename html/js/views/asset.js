@@ -1,14 +1,18 @@
-// The asset page: the player (or the preview's progress), versions,
-// metadata, time-coded comments, and the owner's or an admin's actions
-// (edit the title and description, delete, retry a failed preview).  Live
+// The asset page: the player (or the preview's progress), versions (a
+// download button each where the project allows it), metadata, custom
+// fields and tags (assetmeta.js), time-coded comments, and the owner's or
+// an admin's actions (edit the title and description, delete, retry a
+// failed preview).  Live
 // over the asset's event stream: the preview's status, comments made by
 // others, and a new version, which is announced.
 
 import { api, auth, isAdmin, mayModify } from '../api.js';
 import { confirmDialog, formatDuration, h, parseTimecode, timecode, timecodeLabel, toast, view } from '../dom.js';
 import { liveEvents } from '../events.js';
+import { myProjects } from '../metadata.js';
 import { startPlayer } from '../player.js';
 import { go, onLeave, route } from '../router.js';
+import { downloadButton, metaSection } from './assetmeta.js';
 
 // clock.fps: the version's frame rate once known (0: timecodes in ms)
 function setupComments(asset, version, clock, box, player) {
@@ -179,6 +183,8 @@ function actions(asset, heading, desc) {
 
 export async function assetView(id) {
   view('Asset', h('p', { class: 'muted' }, 'Loading…'));
+  // the caller's projects (role, downloads), asked beside the asset
+  const projects = myProjects().catch(() => []);
   let data;
   try {
     data = await api('GET', `/api/assets/${id}`);
@@ -186,6 +192,8 @@ export async function assetView(id) {
     return view('Asset', h('p', { class: 'error' }, e.message));
   }
   const { asset, versions } = data;
+  const project = (await projects).find((p) => p.id === asset.project_id) || null;
+  asset.fields = asset.fields || {};
   const latest = versions[0];
   const clock = { fps: latest && latest.metadata.frame_rate ? latest.metadata.frame_rate : 0 };
 
@@ -199,7 +207,7 @@ export async function assetView(id) {
     vers.replaceChildren(h('h2', { id: 'v-title' }, 'Versions'),
       list.length ? h('ul', {}, list.map((v) => h('li', {}, `v${v.number} · `,
         h('span', { class: `badge ${v.preview.status}` }, v.preview.status),
-        ` · ${new Date(v.created_at).toLocaleString()}`)))
+        ` · ${new Date(v.created_at).toLocaleString()} `, downloadButton(v, project))))
         : h('p', { class: 'muted' }, 'No version yet.'));
   }
   renderVersions(versions);
@@ -216,8 +224,10 @@ export async function assetView(id) {
 
   const heading = h('h1', {}, asset.title);
   const desc = h('p', { class: 'muted', id: 'asset-description' }, asset.description || '');
+  const fieldsBox = h('div', { id: 'asset-fields-slot' });
   view(asset.title, heading, desc, actions(asset, heading, desc), news,
-       h('div', { class: 'layout' }, h('div', {}, stage, vers, meta), side));
+       h('div', { class: 'layout' }, h('div', {}, stage, vers, meta, fieldsBox), side));
+  metaSection(asset, project).then((box) => fieldsBox.replaceChildren(box));
 
   const player = { video: null };
   const comments = setupComments(asset, latest, clock, commentsBox, player);

@@ -3,12 +3,15 @@
 // audio-only version, which has no poster), and live tiles: the stream of
 // every asset's events updates a tile's status (with the progress) and
 // brings its poster once the preview is ready.  Back to the grid brings
-// the search and the scroll position back.
+// the search and the scroll position back.  The filter bar (filters.js)
+// and the selection with its bulk edit (bulk.js) are their own modules.
 
 import { api, isEditor } from '../api.js';
 import { h, view } from '../dom.js';
 import { liveEvents } from '../events.js';
 import { onLeave, savedScroll } from '../router.js';
+import { bulkSelection } from './bulk.js';
+import { filterBar, filterParams, setParams } from './filters.js';
 
 async function posterUrl(assetId, versionId) {
   const r = await api('POST', '/api/sign-preview', { asset_id: assetId, version_id: versionId, ttl_sec: 3600 });
@@ -70,6 +73,8 @@ export function gridView() {
   const tiles = new Map();         // asset id → tile
   let cursor = null, done = false, loading = false, gen = 0;
   let restoring = restore;
+  const sel = bulkSelection(() => load(true));
+  const filters = filterBar(() => { sel.reset(); loading = false; load(true); });
 
   async function load(reset) {
     if (loading && !reset) return;
@@ -80,6 +85,7 @@ export function gridView() {
     state.textContent = 'Loading…';
     const q = new URLSearchParams({ limit: '24' });
     if (search.value.trim()) q.set('q', search.value.trim());
+    for (const [k, v] of filterParams()) q.set(k, v);
     if (cursor) q.set('cursor', cursor);
     try {
       const r = await api('GET', `/api/assets?${q}`);
@@ -87,12 +93,13 @@ export function gridView() {
       for (const a of r.items) {
         const t = tile(a);
         tiles.set(a.id, t);
-        grid.append(t.el);
+        grid.append(sel.wrap(t.el, a));
       }
       cursor = r.next_cursor;
       done = !cursor;
       state.textContent = grid.children.length === 0
-        ? (search.value.trim() ? 'No asset matches your search.' : 'No assets yet. Upload one to get started.')
+        ? (search.value.trim() || filterParams().length ? 'No asset matches your search.'
+          : 'No assets yet. Upload one to get started.')
         : '';
     } catch (e) {
       if (mine !== gen) return;
@@ -129,8 +136,7 @@ export function gridView() {
     clearTimeout(timer);
     timer = setTimeout(() => {
       // the search in the URL (one history entry, replaced as one types)
-      const q = search.value.trim();
-      history.replaceState(history.state, '', q ? `/?q=${encodeURIComponent(q)}` : '/');
+      setParams({ q: search.value.trim() });
       loading = false;
       load(true);
     }, 250);
@@ -142,6 +148,6 @@ export function gridView() {
 
   view('Assets', h('div', { class: 'row' }, h('h1', {}, 'Assets'),
                    isEditor() ? h('a', { class: 'button', href: '/upload', 'data-link': true, style: 'margin-left:auto' }, 'Upload') : null),
-       search, grid, state, sentinel);
+       search, filters, sel.bar, grid, state, sentinel);
   load(true);
 }

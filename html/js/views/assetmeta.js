@@ -1,0 +1,78 @@
+// The asset page's custom fields and tags (shown to members, edited by
+// whoever may change the asset: PATCH /api/assets/:id {fields, tags}),
+// and a version's download button, for members with downloads (POST
+// /api/versions/:id/download, then the signed URL, an attachment).
+
+import { api } from '../api.js';
+import { h, toast } from '../dom.js';
+import { fieldInput, fieldRow, fieldsOf, mayChange, mayDownload, parseTags, reason, showValue } from '../metadata.js';
+
+export function downloadButton(version, project) {
+  if (!mayDownload(project)) return null;
+  return h('button', { type: 'button', class: 'ghost download', dataset: { version: version.id },
+                       'aria-label': `Download v${version.number} (original)`,
+                       onclick: async (e) => {
+                         e.target.disabled = true;
+                         try {
+                           const r = await api('POST', `/api/versions/${version.id}/download`, { rendition: 'original' });
+                           location.assign(r.url);
+                         } catch (ex) { toast(reason(ex), true); }
+                         e.target.disabled = false;
+                       } }, 'Download');
+}
+
+// the card: the values of the project's fields and the tags
+export async function metaSection(asset, project) {
+  const box = h('section', { class: 'card', id: 'asset-fields', 'aria-labelledby': 'af-title' });
+  let fields = [];
+  try {
+    fields = await fieldsOf(asset.project_id);
+  } catch (e) { /* the tags still show */ }
+  const editable = mayChange(asset, project);
+
+  const show = () => {
+    const tags = asset.tags || [];
+    box.replaceChildren(h('div', { class: 'row' }, h('h2', { id: 'af-title' }, 'Fields and tags'),
+        editable ? h('button', { type: 'button', class: 'ghost', id: 'edit-fields', onclick: edit },
+                     'Edit fields and tags') : null),
+      fields.length
+        ? h('dl', { class: 'metadata', id: 'field-values' }, fields.flatMap((f) => [
+          h('dt', {}, f.label), h('dd', { dataset: { field: f.name } }, showValue(f, asset.fields[f.name]))]))
+        : h('p', { class: 'muted' }, 'The project has no fields.'),
+      h('p', { class: 'tags', id: 'asset-tags' }, tags.length
+        ? tags.map((t) => h('span', { class: 'badge tag' }, t))
+        : h('span', { class: 'muted' }, 'No tags.')));
+  };
+
+  function edit() {
+    const err = h('p', { class: 'error', role: 'alert' });
+    const inputs = fields.map((f) => [f, fieldInput(f, asset.fields[f.name], `af-${f.name}`)]);
+    const tags = h('input', { id: 'af-tags', value: (asset.tags || []).join(', '), 'aria-describedby': 'af-tags-hint' });
+    const cancel = h('button', { type: 'button', class: 'ghost' }, 'Cancel');
+    const form = h('form', { id: 'fields-form', 'aria-label': 'Edit fields and tags' },
+      inputs.flatMap(([f, i]) => fieldRow(f, i, `af-${f.name}`)),
+      h('label', { for: 'af-tags' }, 'Tags'), tags,
+      h('p', { class: 'muted hint', id: 'af-tags-hint' }, 'Separated by commas; stored in lowercase.'),
+      err, h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save'), cancel));
+    cancel.addEventListener('click', () => { show(); box.querySelector('#edit-fields').focus(); });
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      err.textContent = '';
+      try {
+        // every field: its value, or null (removed)
+        const values = Object.fromEntries(inputs.map(([f, i]) => [f.name, i.value()]));
+        const r = await api('PATCH', `/api/assets/${asset.id}`, { fields: values, tags: parseTags(tags.value) });
+        Object.assign(asset, r.asset);
+        toast('Saved');
+        show();
+        box.querySelector('#edit-fields').focus();
+      } catch (ex) { err.textContent = reason(ex); }
+    });
+    box.replaceChildren(h('h2', { id: 'af-title' }, 'Fields and tags'), form);
+    const first = form.querySelector('input, select');
+    if (first) first.focus();
+  }
+
+  show();
+  return box;
+}
