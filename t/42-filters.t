@@ -37,16 +37,27 @@ $a{$_->[0]} = $s->create_asset($_->[2], project_id => $_->[1], title => $_->[3])
          [b1 => $P2, $M, 'Delta harbour'], [x1 => $P1, $X, 'Echo']);
 my %name = map { $a{$_}{id} => $_ } keys %a;
 
-# tags, fields and a folder as their writers store them (tags lower-cased and
-# sorted, a number in one form)
+# tags and field values through the API (stored normalized: tags lower-cased
+# and sorted, a number in one form); a folder
+for my $f ([client => 'text'], [genre => 'multi_choice', [qw(doc news)]], [n => 'number']) {
+    my $r = $s->api(POST => "/api/projects/$P1/fields",
+                    { name => $f->[0], label => ucfirst $f->[0], kind => $f->[1],
+                      ($f->[2] ? (choices => $f->[2]) : ()) }, token => $M);
+    die "field $f->[0]: $r->{status} $r->{content}\n" unless $r->{status} == 201;
+}
+sub patch {
+    my ($who, $body) = @_;
+    my $r = $s->api(PATCH => "/api/assets/$a{$who}{id}", $body, token => $M);
+    die "PATCH $who: $r->{status} $r->{content}\n" unless $r->{status} == 200;
+}
+patch(a1 => { tags => ['Red', ' blue'] });
+patch(a2 => { tags => ['red'] });
+patch(a3 => { fields => { client => 'Acme', genre => [qw(news doc)], n => 5.0 } });
+patch(b1 => { tags => ['RED'] });
 $s->psql(qq{INSERT INTO folders (id, project_id, name)
             VALUES ('00000000-0000-4000-8000-00000000f01d', '$P1', 'Cuts')});
 my $F = '00000000-0000-4000-8000-00000000f01d';
-$s->psql(qq{UPDATE assets SET tags = '{blue,red}' WHERE id = '$a{a1}{id}'});
-$s->psql(qq{UPDATE assets SET tags = '{red}', folder_id = '$F' WHERE id = '$a{a2}{id}'});
-$s->psql(qq{UPDATE assets SET fields = '{"client":"Acme","genre":["doc","news"],"n":5}'
-            WHERE id = '$a{a3}{id}'});
-$s->psql(qq{UPDATE assets SET tags = '{red}' WHERE id = '$a{b1}{id}'});
+$s->psql(qq{UPDATE assets SET folder_id = '$F' WHERE id = '$a{a2}{id}'});
 
 sub psql1 { chomp(my $v = $s->psql($_[0])); return $v }
 
