@@ -188,9 +188,20 @@ await check('the filter bar shows the project\'s fields', async () => {
   return { ok: await mia.locator('#flt-field-shot_on').getAttribute('type') === 'date' };
 });
 
-await check('filters go into the URL and the request, as /api/assets takes them', async () => {
+await check('a tag filter shows its assets only (the server filters)', async () => {
+  const answered = mia.waitForResponse((r) => /[?&]tag=sunset/.test(r.url()));
   await mia.locator('#flt-tag').fill('Sunset');
   await mia.waitForURL(/tag=sunset/);
+  await answered;
+  await mia.waitForFunction((id) => {
+    const ids = [...document.querySelectorAll('#grid .tile')].map((t) => t.dataset.id);
+    return ids.length === 1 && ids[0] === id;
+  }, ASSETS[0], { timeout: 10000 }).catch(() => {});
+  const ids = await mia.locator('#grid .tile').evaluateAll((ts) => ts.map((t) => t.dataset.id));
+  return { ok: ids.length === 1 && ids[0] === ASSETS[0], diag: ids.join(',') };
+});
+
+await check('filters go into the URL and the request, as /api/assets takes them', async () => {
   await mia.locator('#flt-status').selectOption('queued');
   await mia.locator('#flt-field-rating').selectOption('good');
   await mia.locator('#flt-from').fill('2024-01-01');
