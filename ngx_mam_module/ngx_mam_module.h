@@ -378,6 +378,10 @@ extern const ngx_mam_statement_t  ngx_mam_project_delete;
 extern const ngx_mam_statement_t  ngx_mam_member_add;
 extern const ngx_mam_statement_t  ngx_mam_member_update;
 extern const ngx_mam_statement_t  ngx_mam_member_remove;
+extern const ngx_mam_statement_t  ngx_mam_folder_list;
+extern const ngx_mam_statement_t  ngx_mam_folder_create;
+extern const ngx_mam_statement_t  ngx_mam_folder_update;
+extern const ngx_mam_statement_t  ngx_mam_folder_delete;
 extern const ngx_mam_statement_t  ngx_mam_version_download;
 
 ngx_int_t ngx_mam_preview_request_handler(ngx_http_request_t *r,

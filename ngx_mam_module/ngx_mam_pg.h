@@ -87,7 +87,7 @@ void ngx_mam_list_send(ngx_http_request_t *r, PGresult *res, int col, int n,
 #define NGX_MAM_ARG_SID       5       /* the token's session */
 #define NGX_MAM_ARG_FIELD(n)  (0x100 + (n))   /* body field n, or NULL */
 
-#define NGX_MAM_STATEMENT_MAX_ARGS    8
+#define NGX_MAM_STATEMENT_MAX_ARGS    12
 #define NGX_MAM_STATEMENT_MAX_FIELDS  8
 
 /* refuse a body without any of the fields */
@@ -158,6 +158,8 @@ const char *ngx_mam_field_name(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const ngx_mam_field_t *f, const char **out);
 const char *ngx_mam_field_uuid(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const ngx_mam_field_t *f, const char **out);
+const char *ngx_mam_field_uuid_or_null(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx, const ngx_mam_field_t *f, const char **out);
 const char *ngx_mam_field_boolean(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const ngx_mam_field_t *f, const char **out);
 const char *ngx_mam_field_query_uuid(ngx_http_request_t *r,

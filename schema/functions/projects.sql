@@ -213,22 +213,36 @@ LANGUAGE sql AS $$
     RETURNING *
 $$;
 
--- POST /api/projects/:id/members {user_id, role, can_download?}
--- (managers, admins).  Outcomes: ok (member, av, status), not_found,
--- forbidden, unknown (no such user), taken (already a member).
+-- POST /api/projects/:id/members {user_id | email, role, can_download?}
+-- (managers, admins).  A manager cannot list the users (admins only), so
+-- a member is also added by the e-mail of an active account (exact,
+-- case-insensitive).  Outcomes: ok (member, av, status), not_found,
+-- forbidden, invalid (neither or both of user_id and email), unknown (no
+-- such user), missing (no active account with the e-mail), taken
+-- (already a member).
 CREATE OR REPLACE FUNCTION mam_member_add(p_id uuid, p_actor uuid,
                                           p_admin boolean, p_user uuid,
-                                          p_role text, p_download boolean,
-                                          p_ip text)
+                                          p_email text, p_role text,
+                                          p_download boolean, p_ip text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     c  jsonb;
     m  project_members;
     u  users;
 BEGIN
+    IF (p_user IS NULL) = (p_email IS NULL) THEN
+        RETURN jsonb_build_object('outcome', 'invalid'::mam_outcome);
+    END IF;
     c := mam_project_for_change(p_id, p_actor, p_admin);
     IF c->>'outcome' <> 'ok' THEN
         RETURN c;
+    END IF;
+    IF p_email IS NOT NULL THEN
+        SELECT id INTO p_user FROM users
+         WHERE lower(email) = lower(p_email) AND status = 'active';
+        IF NOT FOUND THEN
+            RETURN jsonb_build_object('outcome', 'missing'::mam_outcome);
+        END IF;
     END IF;
     PERFORM 1 FROM users WHERE id = p_user;
     IF NOT FOUND THEN
