@@ -9,7 +9,8 @@
 //   js/events.js      the page's one live event stream (tickets, reconnects)
 //   js/uploads.js     the upload tray above the routes (tus, S3 parts, cancel)
 //   js/player.js      hls.js with renewed signed URLs, timeline, keys
-//   js/views/*.js     accounts, grid, upload, asset, admin
+//   js/views/*.js     accounts, grid, upload, asset, admin, projects,
+//                     folders (the grid's project switcher and folder tree)
 
 import { auth, isAdmin, isEditor, logout, onAuthChange, onSessionEnd, resume } from './js/api.js';
 import { $, h, view } from './js/dom.js';
@@ -19,6 +20,7 @@ import { loginView, registerView } from './js/views/accounts.js';
 import { adminView } from './js/views/admin.js';
 import { assetView } from './js/views/asset.js';
 import { gridView } from './js/views/grid.js';
+import { projectView, projectsView } from './js/views/projects.js';
 import { uploadView } from './js/views/upload.js';
 
 addRoute(/^\/$/, gridView);
@@ -27,6 +29,8 @@ addRoute(/^\/register$/, registerView);
 addRoute(/^\/upload$/, uploadView);
 addRoute(/^\/assets\/([0-9a-f-]{36})$/, assetView);
 addRoute(/^\/admin$/, adminView);
+addRoute(/^\/projects$/, projectsView);
+addRoute(/^\/projects\/([0-9a-f-]{36})$/, projectView);
 
 function renderNav() {
   const nav = $('#nav');
@@ -38,6 +42,7 @@ function renderNav() {
   // (replaceChildren would write a null as the text "null")
   nav.replaceChildren(...[
     h('a', { href: '/', 'data-link': true }, 'Assets'),
+    h('a', { href: '/projects', 'data-link': true }, 'Projects'),
     isEditor() ? h('a', { href: '/upload', 'data-link': true }, 'Upload') : null,
     isAdmin() ? h('a', { href: '/admin', 'data-link': true }, 'Users') : null,
     h('span', { class: 'muted who', title: auth.user.email }, auth.user.display_name),

@@ -73,6 +73,8 @@ export class ApiError extends Error {
     super(plainMessage(status, body));
     this.status = status;
     this.code = body && body.error;
+    // the server's own message, for a view that says more than the code
+    this.detail = body && typeof body.message === 'string' ? body.message : '';
   }
 }
 

@@ -9,6 +9,7 @@ import { api, isEditor } from '../api.js';
 import { h, view } from '../dom.js';
 import { liveEvents } from '../events.js';
 import { onLeave, savedScroll } from '../router.js';
+import { gridUrl, scope, sidebar, uploadUrl } from './folders.js';
 
 async function posterUrl(assetId, versionId) {
   const r = await api('POST', '/api/sign-preview', { asset_id: assetId, version_id: versionId, ttl_sec: 3600 });
@@ -80,6 +81,8 @@ export function gridView() {
     state.textContent = 'Loading…';
     const q = new URLSearchParams({ limit: '24' });
     if (search.value.trim()) q.set('q', search.value.trim());
+    // the sidebar's project and folder (folders.js)
+    for (const [k, v] of Object.entries(scope())) if (v) q.set(k, v);
     if (cursor) q.set('cursor', cursor);
     try {
       const r = await api('GET', `/api/assets?${q}`);
@@ -130,7 +133,7 @@ export function gridView() {
     timer = setTimeout(() => {
       // the search in the URL (one history entry, replaced as one types)
       const q = search.value.trim();
-      history.replaceState(history.state, '', q ? `/?q=${encodeURIComponent(q)}` : '/');
+      history.replaceState(history.state, '', gridUrl({ ...scope(), q }));
       loading = false;
       load(true);
     }, 250);
@@ -140,8 +143,12 @@ export function gridView() {
   io.observe(sentinel);
   onLeave(() => io.disconnect());
 
-  view('Assets', h('div', { class: 'row' }, h('h1', {}, 'Assets'),
-                   isEditor() ? h('a', { class: 'button', href: '/upload', 'data-link': true, style: 'margin-left:auto' }, 'Upload') : null),
-       search, grid, state, sentinel);
+  // the sidebar after the tiles in the document (Tab reaches the search
+  // first), on their left on screen (app.css)
+  view('Assets', h('div', { class: 'with-side' }, h('div', { class: 'side-main' },
+    h('div', { class: 'row' }, h('h1', {}, 'Assets'),
+      isEditor() ? h('a', { class: 'button', href: uploadUrl(),
+                            'data-link': true, style: 'margin-left:auto', id: 'grid-upload' }, 'Upload') : null),
+    search, grid, state, sentinel), sidebar()));
   load(true);
 }
