@@ -71,7 +71,7 @@ export function formDialog(title, fields, action = 'Save') {
                      required: f.required, maxlength: f.max })));
     const form = h('form', { method: 'dialog' },
       h('h2', { id: 'dlg-title' }, title),
-      fields.map((f, i) => [h('label', { for: `dlg-${f.name}` }, f.label), inputs[i]]),
+      fields.flatMap((f, i) => [h('label', { for: `dlg-${f.name}` }, f.label), inputs[i]]),
       h('div', { class: 'row dialog-actions' },
         h('button', { type: 'submit', value: 'ok', id: 'dlg-ok' }, action),
         h('button', { type: 'button', class: 'ghost', value: 'no', id: 'dlg-cancel' }, 'Cancel')));
@@ -184,7 +184,7 @@ export function sidebar() {
     const root = link('', current ? current.name : 'Project');
     root.classList.add('root');
     dropTarget(root, '');
-    tree.replaceChildren(root, ul(''));
+    tree.replaceChildren(...[root, ul('')].filter(Boolean));
     tools.replaceChildren();
     if (!mayEdit(current)) return;
     const selected = folders.find((f) => f.id === folder);

@@ -74,7 +74,7 @@ export async function projectsView() {
       } catch (err) { toast(why(err, REFUSALS), true); }
     });
   }
-  view('Projects', h('h1', {}, 'Projects'), table, form);
+  view('Projects', ...[h('h1', {}, 'Projects'), table, form].filter(Boolean));
   try { await load(); } catch (e) { main.append(h('p', { class: 'error' }, e.message)); }
 }
 
@@ -150,13 +150,14 @@ export async function projectView(id) {
       await load();
     });
   }
-  view(project.name, h('p', {}, h('a', { href: '/projects', 'data-link': true }, '← Projects')),
+  // (view() would write a null as the text "null")
+  view(project.name, ...[h('p', {}, h('a', { href: '/projects', 'data-link': true }, '← Projects')),
     h('div', { class: 'row' }, h('h1', {}, project.name),
       h('a', { class: 'button', href: gridUrl({ project: id }), 'data-link': true, style: 'margin-left:auto',
                id: 'open-assets' }, 'Open its assets')),
     project.description ? h('p', { class: 'muted' }, project.description) : null,
     h('h2', {}, 'Members'),
     may ? null : h('p', { class: 'muted', id: 'members-readonly' }, 'Only a manager of the project changes its members.'),
-    table, form);
+    table, form].filter(Boolean));
   render(data.members);
 }
