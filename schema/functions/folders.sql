@@ -51,28 +51,6 @@ RETURNS TABLE (id uuid, n integer) LANGUAGE sql STABLE AS $$
     SELECT id, n FROM down
 $$;
 
--- The project p_project locked for a change of its folders by an editor
--- or manager (or an admin).  Outcomes: ok, not_found (not a member or no
--- such project), forbidden (below editor).
-CREATE OR REPLACE FUNCTION mam_folder_project_for_change(p_project uuid,
-                                                         p_user uuid,
-                                                         p_admin boolean)
-RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-    v_rank  integer;
-BEGIN
-    PERFORM 1 FROM projects WHERE id = p_project FOR UPDATE;
-    v_rank := mam_project_rank(p_project, p_user, p_admin);
-    IF v_rank = 0 THEN
-        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
-    END IF;
-    IF v_rank < 3 THEN
-        RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
-    END IF;
-    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome);
-END
-$$;
-
 -- The folder p_id of a project the caller may change folders in, its
 -- project locked.  Outcomes: ok (project_id), not_found, forbidden.
 CREATE OR REPLACE FUNCTION mam_folder_for_change(p_id uuid, p_user uuid,
@@ -86,11 +64,11 @@ BEGIN
     IF NOT FOUND THEN
         RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
-    c := mam_folder_project_for_change(v_project, p_user, p_admin);
+    c := mam_project_locked(v_project, p_user, p_admin, 3);
     IF c->>'outcome' <> 'ok' THEN
         RETURN c;
     END IF;
-    -- moved to another project meanwhile?  (folders never move: deleted)
+    -- deleted while the lock was awaited? (a folder never changes project)
     PERFORM 1 FROM folders WHERE id = p_id AND project_id = v_project;
     IF NOT FOUND THEN
         RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
@@ -150,7 +128,7 @@ DECLARE
     f         folders;
     v_parent  uuid;
 BEGIN
-    c := mam_folder_project_for_change(p_project, p_user, p_admin);
+    c := mam_project_locked(p_project, p_user, p_admin, 3);
     IF c->>'outcome' <> 'ok' THEN
         RETURN c;
     END IF;

@@ -115,10 +115,12 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         jsonb_build_object('outcome', 'not_found'::mam_outcome))
 $$;
 
--- The project p_id locked for a change by a manager (or an admin).
--- Outcomes: ok, not_found (not a member), forbidden (not a manager).
-CREATE OR REPLACE FUNCTION mam_project_for_change(p_id uuid, p_user uuid,
-                                                  p_admin boolean)
+-- The project p_id locked for a change by a member of rank p_rank or
+-- above (or an admin).  Outcomes: ok, not_found (not a member), forbidden
+-- (below p_rank).
+CREATE OR REPLACE FUNCTION mam_project_locked(p_id uuid, p_user uuid,
+                                              p_admin boolean,
+                                              p_rank integer)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_rank  integer;
@@ -128,11 +130,18 @@ BEGIN
     IF v_rank = 0 THEN
         RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
-    IF v_rank < 4 THEN
+    IF v_rank < p_rank THEN
         RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome);
 END
+$$;
+
+-- The project p_id locked for a change by a manager (or an admin).
+CREATE OR REPLACE FUNCTION mam_project_for_change(p_id uuid, p_user uuid,
+                                                  p_admin boolean)
+RETURNS jsonb LANGUAGE sql AS $$
+    SELECT mam_project_locked(p_id, p_user, p_admin, 4)
 $$;
 
 -- PATCH /api/projects/:id {name?, description?} (managers, admins)
