@@ -185,6 +185,8 @@ export async function assetView(id) {
   } catch (e) {
     return view('Asset', h('p', { class: 'error' }, e.message));
   }
+  // left (Back) while it loaded: the page now shown is another's
+  if (location.pathname !== `/assets/${id}`) return;
   const { asset, versions } = data;
   const latest = versions[0];
   const clock = { fps: latest && latest.metadata.frame_rate ? latest.metadata.frame_rate : 0 };
