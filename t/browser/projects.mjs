@@ -229,6 +229,17 @@ await check('a folder dragged onto another moves into it', async () => {
   return { ok: f && f.parent_id === R, diag: JSON.stringify(f) };
 });
 
+await check('an asset tile dropped on a folder moves the asset there', async () => {
+  await page.locator('#folders a.folder.root').click();
+  await page.waitForURL(`${BASE}/?project=${A}`);
+  const tile = page.locator('.tile', { hasText: 'alpha' });
+  const id = await tile.getAttribute('data-id');
+  await tile.dragTo(folderLink(page, 'Rushes'));
+  await toastSays(page, /Asset moved/);
+  const a = (await call('GET', `/api/assets/${id}`, undefined, pia)).json.asset;
+  return { ok: a.folder_id === R, diag: JSON.stringify(a) };
+});
+
 await check('an upload from the folder goes into it', async () => {
   await folderLink(page, 'Rushes').click();
   await page.waitForURL(`${BASE}/?project=${A}&folder=${R}`);

@@ -13,7 +13,7 @@
 
 import { api, isAdmin } from '../api.js';
 import { h, toast, confirmDialog } from '../dom.js';
-import { go } from '../router.js';
+import { go, onLeave } from '../router.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -126,6 +126,13 @@ export function sidebar() {
     h('label', { for: 'project-switch' }, 'Project'), switcher, tree, tools,
     h('p', {}, h('a', { href: '/projects', 'data-link': true, id: 'manage-projects' }, 'Manage projects')));
   switcher.addEventListener('change', () => go(gridUrl({ project: switcher.value })));
+  // a tile dragged from the grid names its asset (grid.js knows nothing of it)
+  const tileDrag = (e) => {
+    const t = e.target.closest && e.target.closest('.tile[data-id]');
+    if (t) e.dataTransfer.setData('application/x-mam-asset', t.dataset.id);
+  };
+  document.addEventListener('dragstart', tileDrag);
+  onLeave(() => document.removeEventListener('dragstart', tileDrag));
 
   let folders = [];
   let current = null;
@@ -165,8 +172,9 @@ export function sidebar() {
         if (dragged !== id) moveFolder(dragged, id);
         return;
       }
-      const m = (e.dataTransfer.getData('text/uri-list') || '').match(/\/assets\/([0-9a-f-]{36})/);
-      if (m) moveAsset(m[1], id);
+      const m = e.dataTransfer.getData('application/x-mam-asset')
+        || ((e.dataTransfer.getData('text/uri-list') || '').match(/\/assets\/([0-9a-f-]{36})/) || [])[1];
+      if (m) moveAsset(m, id);
     });
   };
 
