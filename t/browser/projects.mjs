@@ -3,27 +3,11 @@
 // (a short mp4), SHOTS (screenshot folder), CHROMIUM.
 import { chromium } from 'playwright-core';
 import { readFileSync } from 'node:fs';
+import { check as step, done, ok } from './tap.mjs';
 
 const BASE = process.env.BASE;
 const SHOTS = process.env.SHOTS;
 const PW = 'correct horse battery';
-let n = 0, failed = 0;
-
-function ok(cond, what, diag) {
-  n++;
-  if (!cond) failed++;
-  console.log(`${cond ? '' : 'not '}ok ${n} - ${what}`);
-  if (!cond && diag) console.log(`# ${String(diag).split('\n').join('\n# ')}`);
-}
-async function check(what, fn) {
-  try {
-    const r = await fn();
-    ok(r === undefined || r === true || (r && r.ok), what, r && r.diag);
-  } catch (e) {
-    ok(false, what, e.stack || e.message);
-    if (process.env.FAIL_SHOTS && globalThis.page) await globalThis.page.screenshot({ path: `${process.env.FAIL_SHOTS}/fail-${n}.png` });
-  }
-}
 
 async function call(method, path, body, token) {
   const headers = {};
@@ -88,7 +72,9 @@ const inRushes = (page, name) => page.locator('#folders li')
   .locator('ul a.folder', { hasText: new RegExp(`^${name}$`) });
 
 const page = await newPage();
-globalThis.page = page;
+// a failed step leaves a screenshot where FAIL_SHOTS says
+const check = (what, fn) => step(what, fn, (i) => (process.env.FAIL_SHOTS
+  ? page.screenshot({ path: `${process.env.FAIL_SHOTS}/fail-${i}.png` }) : Promise.resolve()));
 let A, B;
 const pia = await tokenOf('pia@example.com');
 
@@ -274,5 +260,4 @@ await check('an empty folder is deleted; its parent is shown', async () => {
 
 ok(csp.length === 0, 'no Content-Security-Policy violation', csp.join('\n'));
 await browser.close();
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+process.exit(done());
