@@ -11,7 +11,8 @@
 //   js/player.js      hls.js with renewed signed URLs, timeline, keys
 //   js/metadata.js    custom fields and tags: inputs by kind, project rights
 //   js/views/*.js     accounts, grid (+ filters, bulk), upload, asset (+
-//                     assetmeta), admin, audit, fields
+//                     assetmeta), admin, audit, fields, projects, folders
+//                     (the grid's project switcher and folder tree)
 
 import { api, auth, isAdmin, isEditor, logout, onAuthChange, onSessionEnd, resume } from './js/api.js';
 import { $, h, view } from './js/dom.js';
@@ -23,6 +24,7 @@ import { assetView } from './js/views/asset.js';
 import { auditView } from './js/views/audit.js';
 import { fieldsView } from './js/views/fields.js';
 import { gridView } from './js/views/grid.js';
+import { projectView, projectsView } from './js/views/projects.js';
 import { uploadView } from './js/views/upload.js';
 
 addRoute(/^\/$/, gridView);
@@ -32,6 +34,8 @@ addRoute(/^\/upload$/, uploadView);
 addRoute(/^\/assets\/([0-9a-f-]{36})$/, assetView);
 addRoute(/^\/admin$/, adminView);
 addRoute(/^\/audit$/, auditView);
+addRoute(/^\/projects$/, projectsView);
+addRoute(/^\/projects\/([0-9a-f-]{36})$/, projectView);
 addRoute(/^\/projects\/([0-9a-f-]{36})\/fields$/, fieldsView);
 
 // the audit log's link: for admins, and for managers of a project, which
@@ -62,6 +66,7 @@ function renderNav() {
   // (replaceChildren would write a null as the text "null")
   nav.replaceChildren(...[
     h('a', { href: '/', 'data-link': true }, 'Assets'),
+    h('a', { href: '/projects', 'data-link': true }, 'Projects'),
     isEditor() ? h('a', { href: '/upload', 'data-link': true }, 'Upload') : null,
     isAdmin() ? h('a', { href: '/admin', 'data-link': true }, 'Users') : null,
     mayAudit() ? h('a', { href: '/audit', 'data-link': true, id: 'nav-audit' }, 'Audit') : null,

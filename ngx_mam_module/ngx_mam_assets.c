@@ -44,6 +44,8 @@ static const ngx_mam_outcome_t  ngx_mam_asset_outcomes[] = {
       "staging_key: the upload belongs to another asset", NULL },
     { MAM_OUTCOME_NOTHING, NGX_HTTP_CONFLICT,
       "nothing in staging to promote", NULL },
+    { MAM_OUTCOME_UNKNOWN, NGX_HTTP_BAD_REQUEST,
+      "folder_id: no such folder in the asset's project", NULL },
     { MAM_OUTCOME_BUSY, NGX_HTTP_CONFLICT,
       "a promote of this asset is in progress", NULL },
     { MAM_OUTCOME_NONE, 0, NULL, NULL }
@@ -67,6 +69,8 @@ static const ngx_mam_outcome_t  ngx_mam_asset_create_outcomes[] = {
       "staging_key: the upload is not complete", NULL },
     { MAM_OUTCOME_TAKEN, NGX_HTTP_CONFLICT,
       "staging_key: the upload belongs to another asset", NULL },
+    { MAM_OUTCOME_UNKNOWN, NGX_HTTP_BAD_REQUEST,
+      "folder_id: no such folder in the asset's project", NULL },
     { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 
@@ -104,6 +108,7 @@ static const ngx_mam_field_t  ngx_mam_asset_create_fields[] = {
     { "description", ngx_mam_field_text, 0, 5000, 0 },
     { "staging_key", ngx_mam_assets_staging_key, 1, MAM_KEY_MAX_LEN, 1 },
     { "project_id", ngx_mam_field_uuid, 1, MAM_UUID_LEN, 0 },
+    { "folder_id", ngx_mam_field_uuid_or_null, 1, MAM_UUID_LEN, 0 },
     { NULL, NULL, 0, 0, 0 }
 };
 
@@ -114,22 +119,26 @@ static const ngx_mam_field_t  ngx_mam_asset_update_fields[] = {
     { "project_id", ngx_mam_field_uuid, 1, MAM_UUID_LEN, 0 },
     { "fields", ngx_mam_field_json, NGX_MAM_FIELD_JSON_OBJECT, 100, 0 },
     { "tags", ngx_mam_field_json, NGX_MAM_FIELD_JSON_ARRAY, 50, 0 },
+    { "folder_id", ngx_mam_field_uuid_or_null, 1, MAM_UUID_LEN, 0 },
     { NULL, NULL, 0, 0, 0 }
 };
 
 
 /* PATCH /api/assets/:id: the owner (an editor of its project), a manager
  * of its project or an admin; a new staging_key is the next version's
- * upload, a project_id a move (managers of both projects); fields and
- * tags are checked in SQL against the project's fields (fields.sql) */
+ * upload, a project_id a move (managers of both projects), a folder_id a
+ * folder of its project (null: the root); fields and tags are checked in
+ * SQL against the project's fields (fields.sql) */
 const ngx_mam_statement_t  ngx_mam_asset_update = {
-    "SELECT mam_asset_update($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", 10,
+    "SELECT mam_asset_update($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    11,
     { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN,
       NGX_MAM_ARG_FIELD(0), NGX_MAM_ARG_FIELD(1), NGX_MAM_ARG_FIELD(2),
       NGX_MAM_ARG_FIELD(3), NGX_MAM_ARG_FIELD(4), NGX_MAM_ARG_FIELD(5),
-      NGX_MAM_ARG_IP },
+      NGX_MAM_ARG_IP, NGX_MAM_ARG_FIELD(6) },
     ngx_mam_asset_update_fields, NGX_MAM_STATEMENT_ANY_FIELD,
-    "title, description, staging_key, project_id, fields or tags: required",
+    "title, description, staging_key, project_id, folder_id, fields or "
+    "tags: required",
     NULL, ngx_mam_asset_outcomes, NGX_HTTP_OK, "asset"
 };
 
@@ -156,8 +165,8 @@ static void
 ngx_mam_assets_create_query(ngx_http_request_t *r, ngx_mam_create_t *cr)
 {
     if (ngx_mam_pg_query(r, "SELECT mam_asset_create($1, $2, $3, $4, $5, "
-                            "$6, $7)",
-                         7, cr->values, ngx_mam_assets_created, NULL)
+                            "$6, $7, $8)",
+                         8, cr->values, ngx_mam_assets_created, NULL)
         != NGX_OK)
     {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
@@ -215,7 +224,7 @@ ngx_int_t
 ngx_mam_assets_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 {
     ngx_uint_t             present;
-    const char            *fields[4], **values, *message;
+    const char            *fields[5], **values, *message;
     ngx_mam_create_t      *cr;
     ngx_mam_main_conf_t   *mcf;
 
@@ -225,7 +234,7 @@ ngx_mam_assets_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
     }
 
-    values = ngx_palloc(r->pool, 7 * sizeof(char *));
+    values = ngx_palloc(r->pool, 8 * sizeof(char *));
     if (values == NULL || fields[0] == NULL || fields[2] == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
@@ -238,6 +247,7 @@ ngx_mam_assets_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     values[4] = fields[1];
     values[5] = fields[2];
     values[6] = ngx_mam_ip(r);
+    values[7] = fields[4];     /* folder_id: none or "" is the root */
 
     cr = ngx_pcalloc(r->pool, sizeof(ngx_mam_create_t));
     if (cr == NULL) {
@@ -261,8 +271,8 @@ ngx_mam_assets_create_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     }
 
     if (ngx_mam_pg_query(r, "SELECT mam_asset_create($1, $2, $3, $4, $5, "
-                            "$6, $7)",
-                         7, values, ngx_mam_assets_created, NULL)
+                            "$6, $7, $8)",
+                         8, values, ngx_mam_assets_created, NULL)
         != NGX_OK)
     {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);

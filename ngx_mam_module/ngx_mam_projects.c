@@ -22,6 +22,10 @@ static const ngx_mam_outcome_t  ngx_mam_project_outcomes[] = {
       "user_id: no such user, or not a member", NULL },
     { MAM_OUTCOME_TAKEN, NGX_HTTP_CONFLICT,
       "user_id: already a member", NULL },
+    { MAM_OUTCOME_MISSING, NGX_HTTP_NOT_FOUND,
+      "email: no active account with this address", NULL },
+    { MAM_OUTCOME_INVALID, NGX_HTTP_BAD_REQUEST,
+      "user_id or email: required (one of them)", NULL },
     { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 
@@ -211,7 +215,8 @@ ngx_mam_members_changed(ngx_http_request_t *r, PGresult *res, void *data)
 
 
 static const ngx_mam_field_t  ngx_mam_member_add_fields[] = {
-    { "user_id", ngx_mam_field_uuid, 1, MAM_UUID_LEN, 1 },
+    { "user_id", ngx_mam_field_uuid, 1, MAM_UUID_LEN, 0 },
+    { "email", ngx_mam_field_text, 3, 254, 0 },
     { "role", ngx_mam_projects_role, 1, 16, 1 },
     { "can_download", ngx_mam_projects_flag, 0, 0, 0 },
     { NULL, NULL, 0, 0, 0 }
@@ -230,12 +235,13 @@ static const ngx_mam_field_t  ngx_mam_member_remove_fields[] = {
 };
 
 
-/* POST /api/projects/:id/members {user_id, role, can_download?} */
+/* POST /api/projects/:id/members {user_id | email, role, can_download?}:
+ * by e-mail too, since a manager cannot list the users */
 const ngx_mam_statement_t  ngx_mam_member_add = {
-    "SELECT mam_member_add($1, $2, $3, $4, $5, $6, $7)", 7,
+    "SELECT mam_member_add($1, $2, $3, $4, $5, $6, $7, $8)", 8,
     { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN,
       NGX_MAM_ARG_FIELD(0), NGX_MAM_ARG_FIELD(1), NGX_MAM_ARG_FIELD(2),
-      NGX_MAM_ARG_IP },
+      NGX_MAM_ARG_FIELD(3), NGX_MAM_ARG_IP },
     ngx_mam_member_add_fields, 0, NULL,
     ngx_mam_members_changed, ngx_mam_project_outcomes, NGX_HTTP_CREATED,
     "member"

@@ -111,6 +111,15 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
       NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_member_update },
     { NGX_HTTP_DELETE, "/api/projects/:id/members", ngx_mam_statement_handler,
       NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_member_remove },
+    /* folders: the project role is the SQL functions' too */
+    { NGX_HTTP_GET, "/api/projects/:id/folders", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_folder_list },
+    { NGX_HTTP_POST, "/api/projects/:id/folders", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_folder_create },
+    { NGX_HTTP_PATCH, "/api/folders/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_folder_update },
+    { NGX_HTTP_DELETE, "/api/folders/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_folder_delete },
 
     /* the audit log: admins, and managers of a project (the statement
      * knows who manages what) */

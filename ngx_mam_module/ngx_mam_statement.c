@@ -371,6 +371,25 @@ ngx_mam_field_query_uuid(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 }
 
 
+/* a UUID, or null: "" (a folder_id's null is the root, absent is no
+ * change: the SQL function tells them apart) */
+const char *
+ngx_mam_field_uuid_or_null(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out)
+{
+    json_t  *v;
+
+    v = ctx->body ? json_object_get(ctx->body, f->name) : NULL;
+
+    if (v != NULL && json_is_null(v)) {
+        *out = "";
+        return NULL;
+    }
+
+    return ngx_mam_field_uuid(r, ctx, f, out);
+}
+
+
 /* a UUID */
 const char *
 ngx_mam_field_uuid(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,

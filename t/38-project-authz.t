@@ -71,6 +71,13 @@ sub version {
     die "promote: $r->{status}\n" unless $r->{status} == 201;
     return $r->{json}{version}{id};
 }
+# a folder of P (made by the manager), fresh per call
+my $fn = 0;
+sub folder {
+    my $r = $s->api(POST => "/api/projects/$P/folders", { name => 'folder ' . ++$fn }, token => $M);
+    die "folder: $r->{status}\n" unless $r->{status} == 201;
+    return $r->{json}{folder}{id};
+}
 sub comment {
     my $a = asset();
     return $s->api(POST => "/api/assets/$a->{id}/comments", { timestamp_sec => 1, content => 'x' },
@@ -129,6 +136,26 @@ my @matrix = (
                                               { title => 't', staging_key => $key, project_id => $P }) },
      by(viewer => 403, commenter => 403, editor => 201, owner => 201, manager => 201)],
     ['GET /api/projects/:id', sub { (GET => "/api/projects/$P") }, seen(200)],
+    ['GET /api/projects/:id/folders', sub { (GET => "/api/projects/$P/folders") }, seen(200)],
+    ['POST /api/projects/:id/folders', sub { (POST => "/api/projects/$P/folders", { name => 'new ' . ++$fn }) },
+     by(viewer => 403, commenter => 403, editor => 201, owner => 201, manager => 201)],
+    ['PATCH /api/folders/:id (rename)', sub { my $f = folder(); (PATCH => "/api/folders/$f", { name => 'renamed ' . ++$fn }) },
+     by(viewer => 403, commenter => 403, editor => 200, owner => 200, manager => 200)],
+    ['PATCH /api/folders/:id (move)', sub { my ($f, $to) = (folder(), folder());
+                                            (PATCH => "/api/folders/$f", { parent_id => $to }) },
+     by(viewer => 403, commenter => 403, editor => 200, owner => 200, manager => 200)],
+    ['DELETE /api/folders/:id', sub { my $f = folder(); (DELETE => "/api/folders/$f") },
+     by(viewer => 403, commenter => 403, editor => 204, owner => 204, manager => 204)],
+    ['POST /api/assets {project_id, folder_id}', sub { my ($who) = @_;
+                                                       my $f = folder();
+                                                       my $key = $s->upload($tok{$who}, 'abc');
+                                                       (POST => '/api/assets',
+                                                        { title => 't', staging_key => $key, project_id => $P,
+                                                          folder_id => $f }) },
+     by(viewer => 403, commenter => 403, editor => 201, owner => 201, manager => 201)],
+    ['PATCH /api/assets/:id {folder_id}', sub { my $a = asset(); my $f = folder();
+                                                (PATCH => "/api/assets/$a->{id}", { folder_id => $f }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 200, manager => 200)],
     ['PATCH /api/projects/:id', sub { (PATCH => "/api/projects/$P", { description => 'changed' }) },
      by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => 200)],
     ['POST /api/projects/:id/members', sub { (POST => "/api/projects/$P/members",
@@ -137,6 +164,9 @@ my @matrix = (
     ['PATCH /api/projects/:id/members', sub { (PATCH => "/api/projects/$P/members",
                                                { user_id => $user{extra}{user}{id}, can_download => JSON::PP::true }) },
      by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => 200)],
+    ['POST /api/projects/:id/members {email}', sub { (POST => "/api/projects/$P/members",
+                                                      { email => 'EXTRA@example.com', role => 'viewer' }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => 201)],
     ['DELETE /api/projects/:id/members', sub { (DELETE => "/api/projects/$P/members",
                                                 { user_id => $user{extra}{user}{id} }) },
      by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => 204)],
@@ -276,8 +306,8 @@ is($s->api(GET => "/api/projects/$empty", undef, token => $M)->{status}, 404, 't
 
 like($s->psql(q{SELECT string_agg(DISTINCT action, ',' ORDER BY action) FROM audit_log
                  WHERE action LIKE 'project%' OR action LIKE 'member%' OR action = 'play_sign'
-                    OR action = 'download'}),
-     qr/^download,member_add,member_remove,member_update,project_create,project_delete,project_update$/m,
+                    OR action = 'download' OR action LIKE 'folder%'}),
+     qr/^download,folder_create,folder_delete,folder_update,member_add,member_remove,member_update,project_create,project_delete,project_update$/m,
      'project and member changes are audited');
 
 $s->check_error_log;

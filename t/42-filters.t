@@ -37,8 +37,8 @@ $a{$_->[0]} = $s->create_asset($_->[2], project_id => $_->[1], title => $_->[3])
          [b1 => $P2, $M, 'Delta harbour'], [x1 => $P1, $X, 'Echo']);
 my %name = map { $a{$_}{id} => $_ } keys %a;
 
-# tags and field values through the API (stored normalized: tags lower-cased
-# and sorted, a number in one form); a folder
+# tags, field values and a folder through the API (stored normalized: tags
+# lower-cased and sorted, a number in one form)
 for my $f ([client => 'text'], [genre => 'multi_choice', [qw(doc news)]], [n => 'number']) {
     my $r = $s->api(POST => "/api/projects/$P1/fields",
                     { name => $f->[0], label => ucfirst $f->[0], kind => $f->[1],
@@ -54,10 +54,8 @@ patch(a1 => { tags => ['Red', ' blue'] });
 patch(a2 => { tags => ['red'] });
 patch(a3 => { fields => { client => 'Acme', genre => [qw(news doc)], n => 5.0 } });
 patch(b1 => { tags => ['RED'] });
-$s->psql(qq{INSERT INTO folders (id, project_id, name)
-            VALUES ('00000000-0000-4000-8000-00000000f01d', '$P1', 'Cuts')});
-my $F = '00000000-0000-4000-8000-00000000f01d';
-$s->psql(qq{UPDATE assets SET folder_id = '$F' WHERE id = '$a{a2}{id}'});
+my $F = $s->api(POST => "/api/projects/$P1/folders", { name => 'Cuts' }, token => $M)->{json}{folder}{id};
+patch(a2 => { folder_id => $F });
 
 sub psql1 { chomp(my $v = $s->psql($_[0])); return $v }
 
@@ -138,7 +136,7 @@ like(names("project=$P1", $X), qr/^x1 /, '... it is still in its project');
 isnt(names("status=none&project=$P1", $X), names("project=$P1", $X), '... with a status other than none');
 
 # bad filters
-for my $bad (['project=nope', 'project'], ['folder=00000000-0000-4000-8000-00000000F01D', 'folder'],
+for my $bad (['project=nope', 'project'], ['folder=' . uc($F), 'folder'],
              ['owner=1', 'owner'], ['status=done', 'status'], ['field.Bad=x', 'field.NAME'],
              ['field.=x', 'field.NAME'], ['field.a=', 'field.NAME'], ['field.a=%20', 'field.NAME'],
              ['tag=', 'tag'], ['tag=' . ('x' x 201), 'tag'], ['tag=%01', 'tag'],

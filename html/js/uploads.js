@@ -161,7 +161,8 @@ export const uploading = () => jobs.size > 0;
 // rate limit, an upload the server holds or let expire
 const retryable = (e) => !e.status || e.status >= 500 || [408, 409, 410, 423, 429].includes(e.status);
 
-async function uploadOne(file, li) {
+// target: { project_id?, folder_id? }, where the asset goes (upload.js)
+async function uploadOne(file, li, target = {}) {
   const job = { cancelled: false, abort: null };
   const bar = h('progress', { max: 1, value: 0, 'aria-label': `Upload progress of ${file.name}` });
   const status = h('span', { class: 'muted' }, 'Preparing…');
@@ -190,7 +191,7 @@ async function uploadOne(file, li) {
     cancel.remove();
     status.textContent = 'Creating the asset…';
     const title = file.name.replace(/\.[^.]+$/, '') || file.name;
-    const { asset } = await api('POST', '/api/assets', { title, staging_key: p.staging_key });
+    const { asset } = await api('POST', '/api/assets', { title, staging_key: p.staging_key, ...target });
     await api('POST', '/api/promote', { asset_id: asset.id });
     bar.value = 1;
     status.replaceChildren('Uploaded: ', h('a', { href: `/assets/${asset.id}`, 'data-link': true, class: 'open' }, 'open'));
@@ -210,7 +211,7 @@ async function uploadOne(file, li) {
       status.replaceChildren(h('span', { class: 'error' }, e.message), ' ',
                              retryable(e) ? h('button', { class: 'ghost retry', type: 'button',
                                                           'aria-label': `Retry the upload of ${file.name}`,
-                                                          onclick: () => uploadOne(file, li) }, 'Retry') : null);
+                                                          onclick: () => uploadOne(file, li, target) }, 'Retry') : null);
       li.className = 'failed';
     }
   } finally {
@@ -219,11 +220,11 @@ async function uploadOne(file, li) {
   }
 }
 
-export function addUploads(files) {
+export function addUploads(files, target = {}) {
   for (const f of files) {
     const li = h('li');
     list.append(li);
-    uploadOne(f, li);
+    uploadOne(f, li, target);
   }
 }
 

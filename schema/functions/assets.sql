@@ -32,12 +32,14 @@ $$;
 
 CREATE OR REPLACE FUNCTION mam_asset_create(p_user uuid, p_admin boolean,
                                             p_project uuid, p_title text,
-                                            p_desc text, p_key text, p_ip text)
+                                            p_desc text, p_key text, p_ip text,
+                                            p_folder text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     c          jsonb;
     a          assets;
     v_project  uuid;
+    v_folder   uuid;
 BEGIN
     c := mam_project_for_asset(p_project, p_user, p_admin);
     IF c->>'outcome' <> 'ok' THEN
@@ -45,20 +47,28 @@ BEGIN
     END IF;
     v_project := (c->>'project_id')::uuid;
 
+    -- a folder of the asset's project ('' or none: its root)
+    c := mam_folder_in(p_folder, v_project);
+    IF c->>'outcome' <> 'ok' THEN
+        RETURN c;
+    END IF;
+    v_folder := (c->>'folder_id')::uuid;
+
     c := mam_claim_upload(p_user, p_key, NULL);
     IF c->>'outcome' <> 'ok' THEN
         RETURN c;
     END IF;
 
-    INSERT INTO assets (user_id, project_id, title, description, staging_key,
-                        upload_id)
-    VALUES (p_user, v_project, p_title, coalesce(p_desc, ''), p_key,
+    INSERT INTO assets (user_id, project_id, folder_id, title, description,
+                        staging_key, upload_id)
+    VALUES (p_user, v_project, v_folder, p_title, coalesce(p_desc, ''), p_key,
             (c->>'id')::uuid)
     RETURNING * INTO a;
 
     PERFORM mam_audit(p_user, 'asset_create', 'asset', a.id::text, p_ip,
                       jsonb_build_object('title', a.title,
                                          'project_id', a.project_id,
+                                         'folder_id', a.folder_id,
                                          'staging_key', p_key));
 
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
@@ -94,44 +104,60 @@ END
 $$;
 
 -- PATCH: title, description, and (our addition) a new staging_key that
--- the next promote turns into the next version, and project_id: a move,
--- for a manager of both projects (or an admin); fields (values of the
--- project's custom fields, null removes one) and tags (replaced), checked
--- by mam_asset_meta() (fields.sql) against the asset's (new) project.
+-- the next promote turns into the next version, project_id: a move, for
+-- a manager of both projects (or an admin), folder_id (021): a folder of
+-- the asset's project ('' the root; a move without one: the new project's
+-- root), fields (values of the project's custom fields, null removes one)
+-- and tags (replaced), checked by mam_asset_meta() (fields.sql) against
+-- the asset's (new) project.  Outcomes besides for_change's: not_manager,
+-- unknown (no such folder in the project), mam_asset_meta's and
+-- mam_claim_upload's.
 CREATE OR REPLACE FUNCTION mam_asset_update(p_id uuid, p_user uuid,
                                             p_admin boolean, p_title text,
                                             p_desc text, p_key text,
                                             p_project uuid, p_fields jsonb,
-                                            p_tags jsonb, p_ip text)
+                                            p_tags jsonb, p_ip text,
+                                            p_folder text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    c      jsonb;
-    m      jsonb;
-    a      assets;
-    v_old  assets;
+    c          jsonb;
+    m          jsonb;
+    f          jsonb;
+    a          assets;
+    v_old      assets;
+    v_project  uuid;
 BEGIN
     c := mam_asset_for_change(p_id, p_user, p_admin);
     IF c->>'outcome' <> 'ok' THEN
         RETURN c;
     END IF;
     SELECT * INTO v_old FROM assets WHERE id = p_id;
+    v_project := coalesce(p_project, v_old.project_id);
 
-    IF p_project IS NOT NULL AND p_project <> v_old.project_id THEN
+    IF v_project <> v_old.project_id THEN
         IF mam_project_rank(v_old.project_id, p_user, p_admin) < 4
-           OR mam_project_rank(p_project, p_user, p_admin) < 4 THEN
+           OR mam_project_rank(v_project, p_user, p_admin) < 4 THEN
             RETURN jsonb_build_object('outcome', 'not_manager'::mam_outcome);
         END IF;
     END IF;
 
     -- checked before anything is written: a bad value changes nothing
-    m := mam_asset_meta(coalesce(p_project, v_old.project_id), v_old.fields,
-                        v_old.tags, p_fields, p_tags, NULL, NULL);
+    m := mam_asset_meta(v_project, v_old.fields, v_old.tags, p_fields,
+                        p_tags, NULL, NULL);
     IF m->>'outcome' <> 'ok' THEN
         RETURN m;
     END IF;
 
-    IF p_project IS NOT NULL AND p_project <> v_old.project_id THEN
-        UPDATE assets SET project_id = p_project WHERE id = p_id;
+    -- the folder: the one given (of the asset's project, after a move),
+    -- else the same one, else (a move) the new project's root
+    IF p_folder IS NOT NULL OR v_project <> v_old.project_id THEN
+        f := mam_folder_in(p_folder, v_project);
+        IF f->>'outcome' <> 'ok' THEN
+            RETURN f;
+        END IF;
+        UPDATE assets SET project_id = v_project,
+                          folder_id = (f->>'folder_id')::uuid
+         WHERE id = p_id;
     END IF;
 
     IF p_key IS NOT NULL THEN
@@ -156,6 +182,7 @@ BEGIN
                                'title', v_old.title,
                                'description', v_old.description,
                                'project_id', v_old.project_id,
+                               'folder_id', v_old.folder_id,
                                'staging_key', v_old.staging_key,
                                'fields', v_old.fields,
                                'tags', to_jsonb(v_old.tags)),
@@ -163,6 +190,7 @@ BEGIN
                                'title', a.title,
                                'description', a.description,
                                'project_id', a.project_id,
+                               'folder_id', a.folder_id,
                                'staging_key', a.staging_key,
                                'fields', a.fields,
                                'tags', to_jsonb(a.tags))));

@@ -115,10 +115,12 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         jsonb_build_object('outcome', 'not_found'::mam_outcome))
 $$;
 
--- The project p_id locked for a change by a manager (or an admin).
--- Outcomes: ok, not_found (not a member), forbidden (not a manager).
-CREATE OR REPLACE FUNCTION mam_project_for_change(p_id uuid, p_user uuid,
-                                                  p_admin boolean)
+-- The project p_id locked for a change by a member of rank p_rank or
+-- above (or an admin).  Outcomes: ok, not_found (not a member), forbidden
+-- (below p_rank).
+CREATE OR REPLACE FUNCTION mam_project_locked(p_id uuid, p_user uuid,
+                                              p_admin boolean,
+                                              p_rank integer)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_rank  integer;
@@ -128,11 +130,18 @@ BEGIN
     IF v_rank = 0 THEN
         RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
-    IF v_rank < 4 THEN
+    IF v_rank < p_rank THEN
         RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome);
 END
+$$;
+
+-- The project p_id locked for a change by a manager (or an admin).
+CREATE OR REPLACE FUNCTION mam_project_for_change(p_id uuid, p_user uuid,
+                                                  p_admin boolean)
+RETURNS jsonb LANGUAGE sql AS $$
+    SELECT mam_project_locked(p_id, p_user, p_admin, 4)
 $$;
 
 -- PATCH /api/projects/:id {name?, description?} (managers, admins)
@@ -213,22 +222,36 @@ LANGUAGE sql AS $$
     RETURNING *
 $$;
 
--- POST /api/projects/:id/members {user_id, role, can_download?}
--- (managers, admins).  Outcomes: ok (member, av, status), not_found,
--- forbidden, unknown (no such user), taken (already a member).
+-- POST /api/projects/:id/members {user_id | email, role, can_download?}
+-- (managers, admins).  A manager cannot list the users (admins only), so
+-- a member is also added by the e-mail of an active account (exact,
+-- case-insensitive).  Outcomes: ok (member, av, status), not_found,
+-- forbidden, invalid (neither or both of user_id and email), unknown (no
+-- such user), missing (no active account with the e-mail), taken
+-- (already a member).
 CREATE OR REPLACE FUNCTION mam_member_add(p_id uuid, p_actor uuid,
                                           p_admin boolean, p_user uuid,
-                                          p_role text, p_download boolean,
-                                          p_ip text)
+                                          p_email text, p_role text,
+                                          p_download boolean, p_ip text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     c  jsonb;
     m  project_members;
     u  users;
 BEGIN
+    IF (p_user IS NULL) = (p_email IS NULL) THEN
+        RETURN jsonb_build_object('outcome', 'invalid'::mam_outcome);
+    END IF;
     c := mam_project_for_change(p_id, p_actor, p_admin);
     IF c->>'outcome' <> 'ok' THEN
         RETURN c;
+    END IF;
+    IF p_email IS NOT NULL THEN
+        SELECT id INTO p_user FROM users
+         WHERE lower(email) = lower(p_email) AND status = 'active';
+        IF NOT FOUND THEN
+            RETURN jsonb_build_object('outcome', 'missing'::mam_outcome);
+        END IF;
     END IF;
     PERFORM 1 FROM users WHERE id = p_user;
     IF NOT FOUND THEN

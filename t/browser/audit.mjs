@@ -4,7 +4,7 @@
 // Quinn's projects), PA and QA (an asset of each), CHROMIUM (the browser).
 import { chromium } from 'playwright-core';
 
-import { check, ok, plan } from './tap.mjs';
+import { check, done, ok } from './tap.mjs';
 
 const { BASE, SHOTS, P, Q, PA, QA } = process.env;
 const PW = 'correct horse battery';
@@ -165,4 +165,4 @@ try {
 }
 
 await browser.close();
-process.exit(plan());
+process.exit(done());

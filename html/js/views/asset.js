@@ -191,6 +191,8 @@ export async function assetView(id) {
   } catch (e) {
     return view('Asset', h('p', { class: 'error' }, e.message));
   }
+  // left (Back) while it loaded: the page now shown is another's
+  if (location.pathname !== `/assets/${id}`) return;
   const { asset, versions } = data;
   const project = (await projects).find((p) => p.id === asset.project_id) || null;
   asset.fields = asset.fields || {};

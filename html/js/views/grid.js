@@ -12,6 +12,7 @@ import { liveEvents } from '../events.js';
 import { onLeave, savedScroll } from '../router.js';
 import { bulkSelection } from './bulk.js';
 import { filterBar, filterParams, setParams } from './filters.js';
+import { sidebar, uploadUrl } from './folders.js';
 
 async function posterUrl(assetId, versionId) {
   const r = await api('POST', '/api/sign-preview', { asset_id: assetId, version_id: versionId, ttl_sec: 3600 });
@@ -85,6 +86,8 @@ export function gridView() {
     state.textContent = 'Loading…';
     const q = new URLSearchParams({ limit: '24' });
     if (search.value.trim()) q.set('q', search.value.trim());
+    // the filters of the URL: the sidebar's project and folder
+    // (folders.js) and the filter bar's (filters.js)
     for (const [k, v] of filterParams()) q.set(k, v);
     if (cursor) q.set('cursor', cursor);
     try {
@@ -146,8 +149,12 @@ export function gridView() {
   io.observe(sentinel);
   onLeave(() => io.disconnect());
 
-  view('Assets', h('div', { class: 'row' }, h('h1', {}, 'Assets'),
-                   isEditor() ? h('a', { class: 'button', href: '/upload', 'data-link': true, style: 'margin-left:auto' }, 'Upload') : null),
-       search, filters, sel.bar, grid, state, sentinel);
+  // the sidebar after the tiles in the document (Tab reaches the search
+  // first), on their left on screen (app.css)
+  view('Assets', h('div', { class: 'with-side' }, h('div', { class: 'side-main' },
+    h('div', { class: 'row' }, h('h1', {}, 'Assets'),
+      isEditor() ? h('a', { class: 'button', href: uploadUrl(),
+                            'data-link': true, style: 'margin-left:auto', id: 'grid-upload' }, 'Upload') : null),
+    search, filters, sel.bar, grid, state, sentinel), sidebar()));
   load(true);
 }

@@ -2,11 +2,40 @@
 // upload tray (uploads.js), which keeps them going across pages.  The file
 // input itself is the picker (visually hidden, never display:none): Tab
 // reaches it, the drop zone shows its focus, and Enter or Space opens it.
-// A viewer sees at once that uploading needs the editor role.
+// A viewer sees at once that uploading needs the editor role.  The files
+// go into the project and folder chosen above the drop zone (from the
+// grid's Upload link: the grid's project and folder, ?project=&folder=);
+// the projects offered are those where the caller may add assets.
 
-import { isEditor } from '../api.js';
+import { api, isEditor } from '../api.js';
 import { h, view } from '../dom.js';
 import { addUploads } from '../uploads.js';
+import { folderOptions, mayEdit, projectsOf, scope } from './folders.js';
+
+// the project and folder <select>s; target() says where files go now
+function targetPicker() {
+  const chosen = scope();
+  const project = h('select', { id: 'upload-project', name: 'project' });
+  const folder = h('select', { id: 'upload-folder', name: 'folder' }, h('option', { value: '' }, '(project root)'));
+  const el = h('div', { class: 'row upload-target' },
+    h('div', {}, h('label', { for: 'upload-project' }, 'Project'), project),
+    h('div', {}, h('label', { for: 'upload-folder' }, 'Folder'), folder));
+  const folders = async (want) => {
+    folder.replaceChildren(h('option', { value: '' }, '(project root)'));
+    if (!project.value) return;
+    const { items } = await api('GET', `/api/projects/${project.value}/folders`);
+    folder.replaceChildren(...folderOptions(items).map(([v, t]) => h('option', { value: v, selected: v === want }, t)));
+  };
+  project.addEventListener('change', () => folders('').catch(() => {}));
+  projectsOf().then(async (all) => {
+    const mine = all.filter(mayEdit);
+    const pick = mine.find((p) => p.id === chosen.project) || mine.find((p) => p.default) || mine[0];
+    project.replaceChildren(...mine.map((p) => h('option', { value: p.id, selected: p === pick }, p.name)));
+    await folders(pick && pick.id === chosen.project ? chosen.folder : '');
+  }).catch(() => {});
+  const target = () => (project.value ? { project_id: project.value, folder_id: folder.value || null } : {});
+  return { el, target };
+}
 
 export function uploadView() {
   if (!isEditor()) {
@@ -24,9 +53,10 @@ export function uploadView() {
     input,
     h('p', { class: 'muted', id: 'drop-help' },
       'Enter or Space opens the file picker. Uploads continue in the tray while you move around the app.'));
-  input.addEventListener('change', () => { addUploads([...input.files]); input.value = ''; });
+  const to = targetPicker();
+  input.addEventListener('change', () => { addUploads([...input.files], to.target()); input.value = ''; });
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-  drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); addUploads([...e.dataTransfer.files]); });
-  view('Upload', h('h1', {}, 'Upload'), drop);
+  drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); addUploads([...e.dataTransfer.files], to.target()); });
+  view('Upload', h('h1', {}, 'Upload'), to.el, drop);
 }
