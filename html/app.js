@@ -56,6 +56,19 @@ async function checkAudit() {
 }
 const mayAudit = () => isAdmin() || (audit.user === auth.user.id && audit.manages);
 
+// a phone's header keeps one line: Assets and Upload stay in it, the other
+// pages go behind a "More" menu (rebuilt when the width crosses the line)
+const narrow = matchMedia('(max-width: 600px)');
+narrow.addEventListener('change', () => renderNav());
+
+function moreMenu(links) {
+  const menu = h('details', { class: 'more', id: 'nav-more' },
+    h('summary', {}, 'More'), h('div', { class: 'more-list' }, ...links));
+  // a page chosen (or a click elsewhere) closes it
+  menu.addEventListener('click', (e) => { if (e.target.closest('a')) menu.open = false; });
+  return menu;
+}
+
 function renderNav() {
   const nav = $('#nav');
   if (!auth.user) {
@@ -64,17 +77,25 @@ function renderNav() {
     return;
   }
   // (replaceChildren would write a null as the text "null")
-  nav.replaceChildren(...[
-    h('a', { href: '/', 'data-link': true }, 'Assets'),
+  const pages = [
     h('a', { href: '/projects', 'data-link': true }, 'Projects'),
-    isEditor() ? h('a', { href: '/upload', 'data-link': true }, 'Upload') : null,
     isAdmin() ? h('a', { href: '/admin', 'data-link': true }, 'Users') : null,
     mayAudit() ? h('a', { href: '/audit', 'data-link': true, id: 'nav-audit' }, 'Audit') : null,
+  ].filter(Boolean);
+  nav.replaceChildren(...[
+    h('a', { href: '/', 'data-link': true }, 'Assets'),
+    narrow.matches ? null : pages[0],
+    isEditor() ? h('a', { href: '/upload', 'data-link': true }, 'Upload') : null,
+    ...(narrow.matches ? [moreMenu(pages)] : pages.slice(1)),
     h('span', { class: 'muted who', title: auth.user.email }, auth.user.display_name),
     h('button', { class: 'ghost', type: 'button', id: 'logout',
                   onclick: async () => { await logout(); go('/login'); } }, 'Sign out'),
   ].filter(Boolean));
 }
+document.addEventListener('click', (e) => {
+  const menu = $('#nav-more');
+  if (menu && menu.open && !menu.contains(e.target)) menu.open = false;
+});
 onAuthChange(renderNav);
 onAuthChange(checkAudit);
 

@@ -25,12 +25,16 @@ make_media("$media/second.mp4", seconds => 2, size => '640x360');
 for my $n (qw(a b c)) {
     system("head -c " . (40 * 1024 * 1024) . " /dev/urandom > $media/resume-$n.mov") == 0 or die;
 }
+# the upload cancelled: a file on disk (a 40 MiB buffer handed to
+# setInputFiles outlasts its timeout)
+link("$media/resume-c.mov", "$media/cancel-me.mov") or die "link: $!";
 my $shots = "$root/docs/screenshots";
 make_path($shots);
 
 open my $node, '-|', 'env', "BASE=" . $s->base_url, "MEDIA=$media/first.mp4",
     "MEDIA2=$media/second.mp4", "SHOTS=$shots", "BIG_A=$media/resume-a.mov",
-    "BIG_B=$media/resume-b.mov", "BIG_C=$media/resume-c.mov", "SEEDED=$media/seeded", 'node', "$root/t/browser/spa.mjs"
+    "BIG_B=$media/resume-b.mov", "BIG_C=$media/resume-c.mov",
+    "CANCEL_ME=$media/cancel-me.mov", "SEEDED=$media/seeded", 'node', "$root/t/browser/spa.mjs"
     or die "node: $!";
 
 my $seeded = 0;

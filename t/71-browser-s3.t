@@ -19,10 +19,14 @@ $s->start;
 my $dir = tempdir(CLEANUP => 1);
 my $big = "$dir/parts.mov";
 system("head -c " . (40 * 1024 * 1024) . " /dev/urandom > $big") == 0 or die;
+# the upload cancelled: a file on disk (a 40 MiB buffer handed to
+# setInputFiles outlasts its timeout)
+link($big, "$dir/cancel-me.mov") or die "link: $!";
 my $small = "$dir/small.mov";
 system("head -c 100000 /dev/urandom > $small") == 0 or die;
 
-open my $node, '-|', 'env', "BASE=" . $s->base_url, "BIG=$big", "SMALL=$small", "S3=" . $s->s3_url,
+open my $node, '-|', 'env', "BASE=" . $s->base_url, "BIG=$big", "CANCEL_ME=$dir/cancel-me.mov",
+    "SMALL=$small", "S3=" . $s->s3_url,
     'node', "$root/t/browser/s3-upload.mjs" or die "node: $!";
 while (my $line = <$node>) {
     chomp $line;

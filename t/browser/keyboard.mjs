@@ -531,6 +531,22 @@ try {
     return { ok: r.header <= 64 && !r.overflow && r.out.length === 0, diag: JSON.stringify(r) };
   });
 
+  await check('at 375 px the other pages are behind "More": it opens, leads there and closes', async () => {
+    const phone = await newPage({ width: 375, height: 812 });
+    await signIn(phone, 'ada@example.com');
+    await phone.locator('#grid .tile').first().waitFor();
+    const hidden = await phone.getByRole('link', { name: 'Audit' }).isVisible();
+    await phone.locator('#nav-more summary').click();
+    const shown = await phone.locator('#nav-more .more-list a').allTextContents();
+    const inside = await phone.evaluate(() => document.querySelector('#nav-more .more-list').getBoundingClientRect().right <= innerWidth);
+    await phone.getByRole('link', { name: 'Audit' }).click();
+    await phone.waitForURL(/\/audit$/);
+    const open = await phone.locator('#nav-more').evaluate((d) => d.open);
+    await phone.context().close();
+    return { ok: !hidden && shown.join(',') === 'Projects,Users,Audit' && inside && !open,
+             diag: JSON.stringify({ hidden, shown, inside, open }) };
+  });
+
   await check('on a touch screen the keyboard shortcut hint is hidden', async () => {
     const phone = await newPage({ width: 375, height: 812, hasTouch: true, isMobile: true });
     await signIn(phone, 'eddie@example.com', `/assets/${CLOCK}`);

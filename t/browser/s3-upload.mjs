@@ -6,7 +6,6 @@
 // the server (DELETE /api/uploads/:id).  Prints TAP.
 // Environment: BASE, BIG (a file of 40 MiB), SMALL (a small one), CHROMIUM.
 import { chromium } from 'playwright-core';
-import { readFileSync } from 'node:fs';
 
 const BASE = process.env.BASE;
 let n = 0, failed = 0;
@@ -78,8 +77,7 @@ try {
   const cdp = await ctx.newCDPSession(page);
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0,
                                                        downloadThroughput: -1, uploadThroughput: 3 * 1024 * 1024 });
-  await page.locator('#file').setInputFiles({ name: 'cancel-me.mov', mimeType: 'video/quicktime',
-                                             buffer: readFileSync(process.env.BIG) });
+  await page.locator('#file').setInputFiles(process.env.CANCEL_ME);
   const item = page.locator('#tray #uploads li', { hasText: 'cancel-me' });
   await page.waitForFunction(() => {
     const li = [...document.querySelectorAll('#uploads li')].find((l) => l.textContent.includes('cancel-me'));

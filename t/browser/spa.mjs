@@ -552,8 +552,7 @@ try {
     await page.goto(BASE + '/upload');
     await page.locator('h1').click();           // a person's gesture: the browser may ask
     await throttle(3 * 1024 * 1024);
-    await page.locator('#file').setInputFiles({ name: 'cancel-me.mov', mimeType: 'video/quicktime',
-                                               buffer: readFileSync(process.env.BIG_C) });
+    await page.locator('#file').setInputFiles(process.env.CANCEL_ME);
     await waitProgress('cancel-me', 0.02);
     const idle = await page.evaluate(() => {
       const e = new Event('beforeunload', { cancelable: true });
