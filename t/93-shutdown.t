@@ -74,6 +74,10 @@ pass('then the old worker exits');
 is_deeply([ alerts() ], [], 'no alert (no socket left open at exit)');
 
 # --- a query that hangs past mam_pg_query_timeout -------------------------------
+# the new worker's connections made first: a connection begun while
+# PostgreSQL is stopped would wait its own timeout before the query's
+$s->wait_until(sub { ($s->http(GET => '/api/health?deep=1')->{status} // 0) == 200 }, 10,
+               'the new worker did not reach PostgreSQL');
 $s->freeze_postgres('STOP');
 $q = send_request(GET => '/api/health?probe=hung');
 $a = read_answer($q, 15);

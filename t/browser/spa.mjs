@@ -684,7 +684,9 @@ try {
     await page.reload();
     const after = await page.evaluate(() => document.documentElement.dataset.theme);
     await page.goto(BASE + '/');
-    await page.locator('#grid .tile img').first().waitFor();
+    await page.locator('#grid .tile').first().waitFor();
+    // posters for the screenshot; a loaded machine may be slow to show them
+    await page.locator('#grid .tile img').first().waitFor({ timeout: 60000 }).catch(() => {});
     await page.screenshot({ path: `${SHOTS}/dark.png` });
     return before === 'light' && after === 'dark';
   });
