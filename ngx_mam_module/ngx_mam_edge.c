@@ -359,6 +359,12 @@ ngx_mam_edge_handler(ngx_http_request_t *r)
         return ngx_mam_edge_error(r, NGX_HTTP_NOT_FOUND, "no such file");
     }
 
+    /* a rendition's file to download lies in the preview folder, but is
+     * a download's (can_download), never a playback signature's */
+    if (ngx_strncmp(p, "downloads/", sizeof("downloads/") - 1) == 0) {
+        return ngx_mam_edge_error(r, NGX_HTTP_NOT_FOUND, "no such file");
+    }
+
     if (ngx_mam_edge_headers(r, lcf, url) != NGX_OK) {
         return ngx_mam_edge_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }

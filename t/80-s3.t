@@ -109,6 +109,19 @@ is($s->s3_sse($PREVIEWS, "$prefix/360p/segment_000.ts"), 'AES256',
    'previews are encrypted: a multipart object (named at create) ...');
 is($s->s3_sse($PREVIEWS, "$prefix/index.m3u8"), 'AES256', '... and a single PUT');
 
+# --- a rendition's download: a presigned GET of the previews bucket ----------
+my $dl = $s->api(POST => "/api/versions/$v->{id}/download", { rendition => '360p' }, token => $E);
+is($dl->{status}, 200, 'a rendition\'s download with S3 storage');
+like($dl->{json}{url}, qr{^\Q@{[ $s->s3_url ]}\E/$PREVIEWS/\Q$prefix\E/downloads/360p\.mp4\?.*response-content-disposition=},
+     '... a presigned GET of its MP4 in the previews bucket');
+my $got = HTTP::Tiny->new(timeout => 30)->get($dl->{json}{url});
+is($got->{status}, 200, '... which the S3 peer serves');
+is($got->{content}, $s->s3_object($PREVIEWS, "$prefix/downloads/360p.mp4"), '... the exact object');
+is(substr($got->{content}, 4, 4), 'ftyp', '... an MP4');
+is($got->{headers}{'content-disposition'},
+   q{attachment; filename="my clip 360p.mp4"; filename*=UTF-8''my%20clip%20360p.mp4},
+   '... as an attachment named after the original and the rendition');
+
 # --- playback through the edge's signed proxy_pass ------------------------
 my $url = $s->api(POST => '/api/sign-preview', { asset_id => $aid }, token => $E)->{json}{url};
 $r = $s->http(GET => $url);

@@ -36,6 +36,7 @@
 #include <libavutil/time.h>
 #include <libswscale/swscale.h>
 
+#include "downloads.h"
 #include "transcode.h"
 
 #define TD_MAX_RENDITIONS  4
@@ -1381,6 +1382,35 @@ td_master(td_ctx_t *c)
     return 0;
 }
 
+/* each rendition as one MP4 with the audio (downloads/NAME.mp4), named in
+ * its entry of the renditions as "download" */
+static int
+td_downloads(td_ctx_t *c)
+{
+    int      i;
+    char     key[64], e[256];
+    json_t  *entry;
+
+    for (i = 0; c->vidx >= 0 && i < c->nr; i++) {
+        if (td_download_mp4(c->t->outdir, c->r[i].name, c->aidx >= 0,
+                            &c->t->interrupt, &c->t->packets, e, sizeof(e))
+            != 0)
+        {
+            td_fail(c->t, 0, "%s", e);
+            return -1;
+        }
+        snprintf(key, sizeof(key), "downloads/%s.mp4", c->r[i].name);
+        entry = json_array_get(c->t->renditions, i);
+        if (entry == NULL
+            || json_object_set_new(entry, "download", json_string(key)) != 0)
+        {
+            td_fail(c->t, 0, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* --- GPU probing and the job --------------------------------------------- */
 
 static AVBufferRef  *td_cuda_device;
@@ -1637,6 +1667,9 @@ td_transcode_once(td_transcode_t *t, td_encoder_mode_t mode, int *used_gpu)
     if (rc == 0) {
         td_metadata(&c);
         rc = td_master(&c);
+    }
+    if (rc == 0) {
+        rc = td_downloads(&c);
     }
 
     *used_gpu = c.used_gpu;

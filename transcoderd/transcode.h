@@ -33,7 +33,8 @@ typedef struct {
 
     /* results */
     json_t             *metadata;    /* pipeline.md's fields + encoder */
-    json_t             *renditions;  /* [{name, width, height, bandwidth}] */
+    json_t             *renditions;  /* [{name, width, height, bandwidth,
+                                        download}] */
     char                error[512];
     int                 permanent;   /* retrying cannot help */
 } td_transcode_t;

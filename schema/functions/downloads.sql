@@ -7,17 +7,21 @@
 
 -- Outcomes: ok {asset_id, version_id, key, filename}, not_found (no such
 -- version or rendition, or not a member), forbidden (no can_download),
--- not_ready (a rendition that has no file of its own to download).
+-- not_ready (a rendition rendered before transcoderd wrote downloads: no
+-- file of its own).  A rendition's file is downloads/NAME.mp4 of the
+-- version's preview folder, named after the original: "clip 720p.mp4".
 CREATE OR REPLACE FUNCTION mam_version_download(p_version uuid, p_user uuid,
                                                 p_admin boolean,
                                                 p_rendition text, p_ip text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    r      record;
-    v_key  text;
+    r       record;
+    v_key   text;
+    v_name  text;
 BEGIN
     SELECT a.id AS asset_id, a.project_id, a.title, v.id AS version_id,
-           v.number, v.master_key, v.filename, j.status, j.renditions
+           v.number, v.master_key, v.filename, v.preview_prefix, j.status,
+           j.renditions
       INTO r
       FROM versions v
       JOIN assets a ON a.id = v.asset_id
@@ -33,6 +37,11 @@ BEGIN
 
     IF p_rendition = 'original' THEN
         v_key := r.master_key;
+        v_name := coalesce(r.filename,
+                           r.title || ' v' || r.number
+                           || coalesce('.' || substring(r.master_key
+                                                FROM '\.([A-Za-z0-9]{1,10})$'),
+                                       ''));
     ELSE
         IF r.status IS DISTINCT FROM 'ready'
            OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements(r.renditions) e
@@ -40,9 +49,22 @@ BEGIN
         THEN
             RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
         END IF;
-        -- transcoderd writes a rendition as HLS segments only: nothing
-        -- to hand over as one file yet
-        RETURN jsonb_build_object('outcome', 'not_ready'::mam_outcome);
+        -- transcoderd remuxes each rendition with the audio into
+        -- downloads/NAME.mp4 of the preview folder; a preview rendered
+        -- before it did has no such file
+        IF r.preview_prefix IS NULL
+           OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements(r.renditions) e
+                           WHERE e->>'name' = p_rendition
+                             AND e->>'download' = 'downloads/' || p_rendition
+                                                  || '.mp4')
+        THEN
+            RETURN jsonb_build_object('outcome', 'not_ready'::mam_outcome);
+        END IF;
+        v_key := r.preview_prefix || 'downloads/' || p_rendition || '.mp4';
+        -- the original's name without its extension, then the rendition
+        v_name := coalesce(substring(r.filename FROM '^(.+)\.[^.]*$'),
+                           r.filename, r.title || ' v' || r.number)
+                  || ' ' || p_rendition || '.mp4';
     END IF;
 
     PERFORM mam_audit(p_user, 'download', 'version', r.version_id::text,
@@ -52,10 +74,6 @@ BEGIN
 
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
         'asset_id', r.asset_id, 'version_id', r.version_id, 'key', v_key,
-        'filename', coalesce(r.filename,
-                             r.title || ' v' || r.number
-                             || coalesce('.' || substring(r.master_key
-                                                  FROM '\.([A-Za-z0-9]{1,10})$'),
-                                         '')));
+        'filename', v_name);
 END
 $$;

@@ -547,6 +547,27 @@ try {
              diag: JSON.stringify({ hidden, shown, inside, open }) };
   });
 
+  await check('a rendition downloads as its own MP4, chosen beside Download', async () => {
+    const p = await newPage();
+    await signIn(p, 'ada@example.com', `/assets/${CLOCK}`);
+    const pick = p.locator('#versions select.rendition');
+    await pick.waitFor();
+    const options = await pick.locator('option').allTextContents();
+    await pick.selectOption({ index: 1 });
+    const [download, res] = await Promise.all([
+      p.waitForEvent('download'),
+      p.waitForResponse((r) => /\/api\/versions\/[^/]+\/download$/.test(r.url())),
+      p.locator('#versions button.download').click(),
+    ]);
+    const asked = res.request().postDataJSON().rendition;
+    const name = download.suggestedFilename();
+    const bytes = (await readFileSync(await download.path())).length;
+    await p.context().close();
+    return { ok: options[0] === 'Original' && options.length > 1 && res.status() === 200
+                 && options[1] === `${asked} MP4` && name === `clock ${asked}.mp4` && bytes > 10000,
+             diag: JSON.stringify({ options, asked, status: res.status(), name, bytes }) };
+  });
+
   await check('on a touch screen the keyboard shortcut hint is hidden', async () => {
     const phone = await newPage({ width: 375, height: 812, hasTouch: true, isMobile: true });
     await signIn(phone, 'eddie@example.com', `/assets/${CLOCK}`);

@@ -7,18 +7,29 @@ import { api } from '../api.js';
 import { h, toast } from '../dom.js';
 import { fieldInput, fieldRow, fieldsOf, mayChange, mayDownload, parseTags, reason, showValue } from '../metadata.js';
 
+// the original, or a rendition transcoderd wrote a file of its own for
+// (renditions[].download), chosen beside the button
 export function downloadButton(version, project) {
   if (!mayDownload(project)) return null;
-  return h('button', { type: 'button', class: 'ghost download', dataset: { version: version.id },
-                       'aria-label': `Download v${version.number} (original)`,
+  const names = ((version.preview && version.preview.renditions) || [])
+    .filter((r) => r.download).map((r) => r.name);
+  const pick = names.length
+    ? h('select', { class: 'rendition', 'aria-label': `File of v${version.number} to download` },
+        h('option', { value: 'original' }, 'Original'),
+        ...names.map((n) => h('option', { value: n }, `${n} MP4`)))
+    : null;
+  const button = h('button', { type: 'button', class: 'ghost download', dataset: { version: version.id },
+                       'aria-label': `Download v${version.number}` + (pick ? '' : ' (original)'),
                        onclick: async (e) => {
                          e.target.disabled = true;
                          try {
-                           const r = await api('POST', `/api/versions/${version.id}/download`, { rendition: 'original' });
+                           const rendition = pick ? pick.value : 'original';
+                           const r = await api('POST', `/api/versions/${version.id}/download`, { rendition });
                            location.assign(r.url);
                          } catch (ex) { toast(reason(ex), true); }
                          e.target.disabled = false;
                        } }, 'Download');
+  return pick ? h('span', { class: 'download-pick' }, pick, ' ', button) : button;
 }
 
 // the card: the values of the project's fields and the tags
