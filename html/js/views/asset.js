@@ -261,7 +261,8 @@ export async function assetView(id) {
   function renderVersions() {
     picker.replaceChildren(...versions.map((v, i) => h('option', { value: v.id, selected: current && v.id === current.id },
       `v${v.number}${i === 0 ? ' (latest)' : ''}`)));
-    pickerRow.hidden = versions.length < 2;
+    // a choice from two versions on (.row's display would outdo [hidden])
+    pickerRow.style.display = versions.length < 2 ? 'none' : '';
     vers.replaceChildren(h('h2', { id: 'v-title' }, 'Versions'),
       versions.length ? h('ul', {}, versions.map((v) => h('li', { class: current && v.id === current.id ? 'on-screen' : null },
         `v${v.number} · `,
