@@ -12,6 +12,7 @@
 
 #define NGX_MAM_COMMENT_MAX      4000
 #define NGX_MAM_TIMESTAMP_MAX    999999999.0   /* numeric(12, 3) */
+#define NGX_MAM_FRAME_MAX        999999999     /* comments_frame_range */
 #define NGX_MAM_CURSOR_MAX       1024
 
 
@@ -97,6 +98,39 @@ ngx_mam_comments_timestamp(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 }
 
 
+/* frame (issue 20): optional, a JSON integer 0..999999999, the frame the
+ * reviewer saw; absent or null stores none (the server derives none) */
+static const char *
+ngx_mam_comments_frame(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out)
+{
+    u_char      *p;
+    json_t      *v;
+    json_int_t   n;
+
+    v = json_object_get(ctx->body, f->name);
+    if (v == NULL || json_is_null(v)) {
+        return NULL;
+    }
+
+    /* a real (2.0), a string or a boolean is refused, not converted */
+    n = json_is_integer(v) ? json_integer_value(v) : -1;
+    if (n < 0 || n > NGX_MAM_FRAME_MAX) {
+        return "frame: must be an integer from 0 to 999999999";
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 1);
+    if (p == NULL) {
+        return "out of memory";
+    }
+
+    *ngx_sprintf(p, "%L", (int64_t) n) = '\0';
+    *out = (const char *) p;
+
+    return NULL;
+}
+
+
 /* what the comment functions answer besides "ok" */
 static const ngx_mam_outcome_t  ngx_mam_comment_create_outcomes[] = {
     { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset", NULL },
@@ -107,6 +141,9 @@ static const ngx_mam_outcome_t  ngx_mam_comment_create_outcomes[] = {
     { MAM_OUTCOME_BEYOND, NGX_HTTP_BAD_REQUEST,
       "timestamp_sec: must be at most the duration (%.3f s)",
       "duration_sec" },
+    { MAM_OUTCOME_BAD_FRAME, NGX_HTTP_BAD_REQUEST,
+      "frame: must be within one frame of timestamp_sec at the version's "
+      "frame rate (%.3f)", "frame_rate" },
     { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 
@@ -154,13 +191,15 @@ static const ngx_mam_field_t  ngx_mam_comment_fields[] = {
     { "timestamp_sec", ngx_mam_comments_timestamp, 0, 0, 1 },
     { "content", ngx_mam_comments_content, 0, 0, 1 },
     { "version_id", ngx_mam_field_uuid, 1, MAM_UUID_LEN, 0 },
+    { "frame", ngx_mam_comments_frame, 0, 0, 0 },
     { NULL, NULL, 0, 0, 0 }
 };
 
 const ngx_mam_statement_t  ngx_mam_comment_create = {
-    "SELECT mam_comment_create($1, $2, $3, $4, $5, $6, $7)", 7,
+    "SELECT mam_comment_create($1, $2, $3, $4, $5, $6, $7, $8)", 8,
     { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN, NGX_MAM_ARG_FIELD(0),
-      NGX_MAM_ARG_FIELD(1), NGX_MAM_ARG_FIELD(2), NGX_MAM_ARG_IP },
+      NGX_MAM_ARG_FIELD(1), NGX_MAM_ARG_FIELD(2), NGX_MAM_ARG_IP,
+      NGX_MAM_ARG_FIELD(3) },
     ngx_mam_comment_fields, 0, NULL,
     ngx_mam_comments_changed, ngx_mam_comment_create_outcomes,
     NGX_HTTP_CREATED, "comment"

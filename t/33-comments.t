@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # Time-coded comments: order, shapes, bounds (content, timestamp, the
-# version's duration), version_id, pages (limit, signed cursors), who may
-# delete, audit.
+# version's duration), version_id, frames and version numbers (issue 20),
+# pages (limit, signed cursors), who may delete, audit.
 use strict;
 use warnings;
 use FindBin;
@@ -36,8 +36,11 @@ sub list { $s->api(GET => "/api/assets/$_[0]/comments", undef, token => $_[1] //
 my $r = post($id, { timestamp_sec => 3.25, content => 'Nice cut' });
 is($r->{status}, 201, 'POST comment is 201');
 my $c = $r->{json}{comment};
-is_deeply([ sort keys %$c ], [qw(asset_id content created_at id timestamp_sec user version_id)],
-          'comment has the fields of api.md');
+is_deeply([ sort keys %$c ], [qw(asset_id content created_at frame id timestamp_sec user version_id
+                                  version_number)],
+          'comment has the fields of api.md, frame and version_number');
+is($c->{frame}, undef, 'no frame sent: none stored (never derived)');
+is($c->{version_number}, 1, 'version_number is the version\'s number');
 is_deeply($c->{user}, { id => $ed->{user}{id}, display_name => 'Ed' }, 'user {id, display_name}');
 is($c->{timestamp_sec}, 3.25, 'timestamp_sec is a number');
 is($c->{version_id}, $v1->{id}, 'version_id defaults to the latest version');
@@ -88,6 +91,53 @@ is(post($id, { timestamp_sec => 1, content => "line one\nline two" })->{status},
 bad({ timestamp_sec => 1, content => 'x', version_id => $ov->{id} }, 'version_id',
     'a version of another asset');
 bad({ timestamp_sec => 1, content => 'x', version_id => 'nope' }, 'version_id', 'a malformed version_id');
+
+# --- frames and version numbers (issue 20) --------------------------------
+# v1 has no frame rate yet: any frame in bounds goes
+$r = post($id, { timestamp_sec => 2, content => 'frame 48', frame => 48 });
+is($r->{status}, 201, 'a frame is accepted');
+is($r->{json}{comment}{frame}, 48, '... stored and answered as an integer');
+for my $f (-1, 1e9, 2.5, '12', JSON::PP::true, [1], { n => 1 }) {
+    bad({ timestamp_sec => 1, content => 'x', frame => $f }, 'frame',
+        'frame ' . (ref $f ? JSON::PP->new->allow_nonref->encode($f) : "'$f'"));
+}
+is(post($id, { timestamp_sec => 1, content => 'null frame', frame => undef })->{json}{comment}{frame}, undef,
+   'a null frame is no frame');
+is(post($id, { timestamp_sec => 1, content => 'max frame', frame => 999999999 })->{status}, 201,
+   'frame 999999999 is the bound');
+ok(!eval { $s->psql(qq{INSERT INTO comments (asset_id, user_id, timestamp_sec, content, frame)
+                       VALUES ('$id', '$ed->{user}{id}', 0, 'x', -1)}); 1 },
+   'the table refuses a negative frame');
+# with a measured rate the frame must be the one at timestamp_sec (within one)
+$s->psql(qq{UPDATE versions SET metadata = '{"duration_sec": 12.5, "frame_rate": 29.97}'
+            WHERE id = '$v1->{id}'});
+$r = post($id, { timestamp_sec => 4.02, content => 'at 29.97', frame => 120 });
+is($r->{status}, 201, 'the frame at timestamp_sec at 29.97 fps is accepted');
+is(post($id, { timestamp_sec => 4.02, content => 'next', frame => 121 })->{status}, 201,
+   '... and its neighbour (the seconds are rounded to the millisecond)');
+bad({ timestamp_sec => 4.02, content => 'x', frame => 200 }, 'frame', 'a frame far from timestamp_sec');
+like(post($id, { timestamp_sec => 4.02, content => 'x', frame => 118 })->{json}{message} // '',
+     qr/29\.970/, '... naming the frame rate');
+$s->psql(qq{UPDATE versions SET metadata = '{"duration_sec": 12.5}' WHERE id = '$v1->{id}'});
+
+# a second version: each comment carries the number of its own version
+my $v2key = $s->upload($E, 'second master', filename => 'v2.mp4');
+is($s->api(PATCH => "/api/assets/$id", { staging_key => $v2key }, token => $E)->{status}, 200,
+   'a new version is staged');
+my $v2 = $s->api(POST => '/api/promote', { asset_id => $id }, token => $E)->{json}{version};
+is($v2->{number}, 2, '... and promoted as v2');
+$r = post($id, { timestamp_sec => 1, content => 'on v2', frame => 3 });
+is($r->{json}{comment}{version_number}, 2, 'a comment on the latest version says 2');
+is($r->{json}{comment}{version_id}, $v2->{id}, '... with its version_id');
+$r = post($id, { timestamp_sec => 1, content => 'on v1', version_id => $v1->{id} });
+is($r->{json}{comment}{version_number}, 1, 'a comment on v1 says 1');
+my %num = map { $_->{content} => $_->{version_number} }
+          @{ $s->api(GET => "/api/assets/$id/comments?limit=100", undef, token => $V)->{json}{items} };
+is_deeply([ @num{'on v2', 'on v1', 'Nice cut', 'frame 48'} ], [2, 1, 1, 1],
+          'the list carries every comment\'s version number');
+is($s->psql(qq{SELECT count(*) FROM comments WHERE item::jsonb->>'version_number' IS NULL
+               AND version_id IS NOT NULL}), "0\n", 'every item has its version number');
+
 my $evil = q{'); DELETE FROM comments; --};
 $r = post($id, { timestamp_sec => 2, content => $evil });
 is($r->{json}{comment}{content}, $evil, 'SQL metacharacters are stored verbatim');
@@ -186,7 +236,7 @@ is($s->api(DELETE => "/api/comments/$theirs", undef, token => $A)->{status}, 204
 is($s->api(DELETE => '/api/comments/nope', undef, token => $A)->{status}, 400, 'a malformed id is 400');
 ok(!grep({ $_->{content} =~ /^(mine|theirs)$/ } @{ list($id)->{json}{items} }), 'deleted comments are gone');
 
-like($s->psql(q{SELECT count(*) FROM audit_log WHERE action = 'comment_create'}), qr/^1\d$/m,
+like($s->psql(q{SELECT count(*) FROM audit_log WHERE action = 'comment_create'}), qr/^2\d$/m,
      'comment creation is audited');
 is($s->psql(q{SELECT count(*) FROM audit_log WHERE action = 'comment_delete'}), "2\n",
    'comment deletion is audited');

@@ -70,31 +70,91 @@ export function confirmDialog(question, action = 'Delete') {
   });
 }
 
-// a timecode: hh:mm:ss:ff, ff the frame within the second at the
-// version's frame rate (the seconds stay the player's), when the rate is
-// known; else hh:mm:ss.mmm (audio).  timecodeLabel says which.
+// Frames and timecodes (issue 20).  A frame is counted from 0 at the
+// version's measured frame rate (metadata.frame_rate); frameOf() is the
+// frame shown at a time, frameTime() the middle of a frame's interval, so a
+// seek there lands inside it whatever the browser rounds.
+export const frameOf = (sec, fps) => Math.max(0, Math.floor(Math.max(0, sec || 0) * fps + 1e-6));
+export const frameTime = (frame, fps) => (frame + 0.5) / fps;
+
+// metadata.frame_rate is rounded to 1/1000: the NTSC rates are taken as
+// their exact fractions, so a frame count does not drift over an hour
+export function exactRate(fps) {
+  for (const r of [24000 / 1001, 30000 / 1001, 48000 / 1001, 60000 / 1001]) {
+    if (Math.abs(fps - r) < 0.001) return r;
+  }
+  return fps > 0 ? fps : 0;
+}
+
+// 29.97 and 59.94 (NTSC) read as drop-frame timecode, hh:mm:ss;ff
+export const isDropFrame = (fps) => Math.abs(fps - 30000 / 1001) < 0.01 || Math.abs(fps - 60000 / 1001) < 0.01;
+
+// a rate near a whole number counts frames SMPTE's way (ff from 0 to the
+// nominal rate - 1, 23.976 as 24); another rate (12.5) keeps the clock's
+// seconds with ff the frame within the second
+const nominal = (fps) => (Math.abs(fps - Math.round(fps)) < 0.1 || isDropFrame(fps) ? Math.round(fps) : 0);
+
+// the drop-frame count: 2 (29.97) or 4 (59.94) frame numbers skipped at
+// every minute but each tenth, so the timecode keeps to the clock
+function dropFrameTimecode(frame, fps) {
+  const nom = Math.round(fps), drop = nom / 15;
+  const per10 = Math.round(fps * 600), perMin = nom * 60 - drop;
+  const d = Math.floor(frame / per10), m = frame % per10;
+  const n = frame + drop * 9 * d + (m > drop ? drop * Math.floor((m - drop) / perMin) : 0);
+  return [Math.floor(n / (nom * 3600)), Math.floor(n / (nom * 60)) % 60, Math.floor(n / nom) % 60, n % nom];
+}
+
+const pad = (n, w = 2) => String(n).padStart(w, '0');
+
+// a timecode: hh:mm:ss:ff at the version's frame rate (hh:mm:ss;ff,
+// drop-frame, at 29.97 and 59.94) when the rate is known; else
+// hh:mm:ss.mmm (audio).  timecodeLabel says which.
 export function timecode(sec, fps) {
   const t = Math.max(0, sec || 0);
+  if (fps > 0) return frameTimecode(frameOf(t, fps), fps);
   const s = Math.floor(t + 1e-6);
-  const p = (n, w = 2) => String(n).padStart(w, '0');
-  const hms = `${p(Math.floor(s / 3600))}:${p(Math.floor(s / 60) % 60)}:${p(s % 60)}`;
-  if (fps > 0) return `${hms}:${p(Math.min(Math.ceil(fps) - 1, Math.floor((t - s) * fps + 1e-6)))}`;
-  return `${hms}.${p(Math.min(999, Math.round((t - s) * 1000)), 3)}`;
+  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}.${pad(Math.min(999, Math.round((t - s) * 1000)), 3)}`;
+}
+
+export function frameTimecode(frame, fps) {
+  const nom = nominal(fps);
+  let hh, mm, ss, ff;
+  if (isDropFrame(fps)) [hh, mm, ss, ff] = dropFrameTimecode(frame, fps);
+  else if (nom) [hh, mm, ss, ff] = [Math.floor(frame / (nom * 3600)), Math.floor(frame / (nom * 60)) % 60,
+                                    Math.floor(frame / nom) % 60, frame % nom];
+  else {
+    const t = frame / fps, s = Math.floor(t + 1e-6);
+    [hh, mm, ss, ff] = [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60,
+                        Math.min(Math.ceil(fps) - 1, Math.floor((t - s) * fps + 1e-6))];
+  }
+  return `${pad(hh)}:${pad(mm)}:${pad(ss)}${isDropFrame(fps) ? ';' : ':'}${pad(ff)}`;
 }
 
 export const timecodeLabel = (fps) => (fps > 0
-  ? `hours:minutes:seconds:frames, at ${Math.round(fps * 1000) / 1000} frames a second`
+  ? `hours:minutes:seconds${isDropFrame(fps) ? ';frames, drop-frame' : ':frames'}, at ${Math.round(fps * 1000) / 1000} frames a second`
   : 'hours:minutes:seconds.milliseconds');
 
-// a timecode as typed back: hh:mm:ss:ff, hh:mm:ss.mmm, mm:ss or seconds
+// a timecode's frame number: hh:mm:ss:ff or hh:mm:ss;ff (either separator)
+function parseFrame(hh, mm, ss, ff, fps) {
+  const nom = nominal(fps);
+  if (!nom) return Math.round((hh * 3600 + mm * 60 + ss) * fps) + ff;
+  const minutes = hh * 60 + mm;
+  const drop = isDropFrame(fps) ? (nom / 15) * (minutes - Math.floor(minutes / 10)) : 0;
+  return (hh * 3600 + mm * 60 + ss) * nom + ff - drop;
+}
+
+// a timecode as typed back: hh:mm:ss:ff (or ;ff), hh:mm:ss.mmm, mm:ss or
+// seconds; a timecode with frames is the start of that frame
 export function parseTimecode(text, fps) {
-  const m = String(text).trim().match(/^(?:(?:(\d+):)?(\d{1,2}):)?(\d{1,2}(?:\.\d+)?)(?::(\d{1,3}))?$/);
+  const m = String(text).trim().match(/^(?:(?:(\d+):)?(\d{1,2}):)?(\d{1,2}(?:\.\d+)?)(?:[:;](\d{1,3}))?$/);
   if (!m) return null;
   const [, hh, mm, ss, ff] = m;
   let sec = Number(hh || 0) * 3600 + Number(mm || 0) * 60 + Number(ss);
   if (ff !== undefined) {
-    if (!(fps > 0) || Number(ff) >= Math.ceil(fps)) return null;
-    sec += Number(ff) / fps;
+    const top = nominal(fps) || Math.ceil(fps);
+    if (!(fps > 0) || Number(ff) >= top || !Number.isInteger(Number(ss))) return null;
+    const frame = parseFrame(Number(hh || 0), Number(mm || 0), Number(ss), Number(ff), fps);
+    sec = Math.max(0, frame) / fps;
   }
   return Number.isFinite(sec) ? sec : null;
 }

@@ -1,22 +1,39 @@
 // The player: hls.js from a signed URL that is renewed before it expires,
-// a quality menu, a timeline (a slider) with the comments' markers, and
-// keys.  An audio-only version gets an audio player: no picture, no
-// quality menu.
+// a quality menu, a timeline (a slider) with the comments' markers, a
+// timecode, and keys.  An audio-only version gets an audio player: no
+// picture, no quality menu.  One player per version shown: the version
+// switcher stops one (the stop() it returns) and starts another.
 //
 // Keys belong to the focused control: the player's shortcuts (Space,
 // ←/→, F) act only while the focus is on the player itself (its timeline
-// or media element) or on nothing in particular (the page's body, main
-// or heading); Space on a button presses that button.  On the focused
-// media element the browser's own keys act, once.
+// or media element) or on nothing in particular (the page's body, main or
+// heading); Space on a button presses that button.  On the focused media
+// element the browser's own keys act, once.  The editor's keys (`,` `.`
+// frame steps, J/K/L shuttle) mean nothing to a button, a link or the
+// video, so they act everywhere but where letters are typed or choose
+// (inputs, text areas, selects): after a click on a comment's time, `.`
+// steps on from there.
 
 import { api } from './api.js';
-import { h, timecode } from './dom.js';
+import { frameOf, frameTime, h, timecode } from './dom.js';
 import { onLeave } from './router.js';
 
+// J/L speeds, as editors' shuttles go: each press doubles, up to 8x
+const SHUTTLE_MAX = 8;
+// reverse play is emulated by stepping back (media elements play forwards
+// only): a step every 100 ms of speed x 100 ms
+const REVERSE_TICK_MS = 100;
+
+// where typed letters are text or a choice: the editor's keys stay out
+const EDITABLE = (el) => el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName);
 const PASSIVE = (el) => el === document.body || el === document.documentElement
   || el.id === 'main' || /^H[1-6]$/.test(el.tagName);
 
+// fps: the version's frame rate (0: none known, audio; steps are then 40 ms)
 export function startPlayer(asset, version, stage, player, comments, { fps, audioOnly }) {
+  const stops = [];
+  const later = (fn) => stops.push(fn);
+  let stopped = false;
   const media = audioOnly
     ? h('audio', { id: 'audio', controls: true, preload: 'metadata', 'aria-label': `Audio player: ${asset.title}` })
     : h('video', { id: 'video', controls: true, playsinline: true, 'aria-label': `Player: ${asset.title}` });
@@ -27,12 +44,17 @@ export function startPlayer(asset, version, stage, player, comments, { fps, audi
                               'aria-valuemax': 0, 'aria-valuenow': 0, 'aria-valuetext': timecode(0, fps) });
   const played = h('div', { class: 'played' });
   timeline.append(played);
+  // the playhead's timecode and frame number (data-frame: what a test reads)
+  const clock = h('output', { id: 'timecode', class: 'timecode', 'aria-live': 'off',
+                              'aria-label': 'Timecode', dataset: { frame: '0' } }, timecode(0, fps));
+  const speed = h('span', { id: 'shuttle', class: 'muted', 'aria-live': 'polite' });
   const box = h('div', { class: audioOnly ? 'player audio-only' : 'player' }, media);
   stage.replaceChildren(box, timeline,
-    h('div', { class: 'row' },
+    h('div', { class: 'row' }, clock, speed,
       quality ? [h('label', { for: 'quality', style: 'margin:0' }, 'Quality'), quality] : null,
       h('span', { class: 'muted keys-hint', id: 'keys-hint' },
-        audioOnly ? 'Space: play/pause · ←/→: 5 s' : 'Space: play/pause · ←/→: 5 s · F: fullscreen')));
+        `Space: play/pause · ←/→: 5 s · ,/.: ${fps > 0 ? 'one frame' : '40 ms'} · J/K/L: shuttle`
+        + (audioOnly ? '' : ' · F: fullscreen'))));
   player.video = media;
   player.timeline = timeline;
 
@@ -54,6 +76,7 @@ export function startPlayer(asset, version, stage, player, comments, { fps, audi
   };
 
   sign().then((url) => {
+    if (stopped) return;
     if (window.Hls && Hls.isSupported()) {
       const hls = new Hls({ xhrSetup: (xhr, u) => xhr.open('GET', rewrite(u), true) });
       player.hls = hls;
@@ -67,13 +90,13 @@ export function startPlayer(asset, version, stage, player, comments, { fps, audi
       hls.loadSource(url);
       hls.attachMedia(media);
       if (quality) quality.addEventListener('change', () => { hls.currentLevel = Number(quality.value); });
-      onLeave(() => hls.destroy());
+      later(() => hls.destroy());
     } else {
       media.src = url;
       stage.dataset.ready = '1';
     }
-  }).catch((e) => stage.replaceChildren(h('p', { class: 'error' }, e.message)));
-  onLeave(() => clearInterval(renew));
+  }).catch((e) => { if (!stopped) stage.replaceChildren(h('p', { class: 'error' }, e.message)); });
+  later(() => clearInterval(renew));
 
   const seek = (t) => {
     if (!media.duration) return;
@@ -86,19 +109,73 @@ export function startPlayer(asset, version, stage, player, comments, { fps, audi
     timeline.setAttribute('aria-valuenow', String(Math.round(media.currentTime * 1000) / 1000));
     timeline.setAttribute('aria-valuetext', `${timecode(media.currentTime, fps)} of ${timecode(d, fps)}`);
   };
-  media.addEventListener('timeupdate', slider);
-  media.addEventListener('seeked', slider);
+  // the timecode follows every frame while playing, and every seek
+  const shown = () => {
+    const t = media.currentTime;
+    clock.value = timecode(t, fps);
+    clock.textContent = clock.value;
+    clock.dataset.frame = fps > 0 ? String(frameOf(t, fps)) : '';
+  };
+  let raf = 0;
+  const follow = () => { shown(); raf = media.paused ? 0 : requestAnimationFrame(follow); };
+  media.addEventListener('play', () => { if (!raf) raf = requestAnimationFrame(follow); });
+  later(() => cancelAnimationFrame(raf));
+  media.addEventListener('timeupdate', () => { slider(); shown(); });
+  media.addEventListener('seeked', () => { slider(); shown(); });
   media.addEventListener('loadedmetadata', () => { slider(); comments.markers(); });
   timeline.addEventListener('click', (e) => {
     const r = timeline.getBoundingClientRect();
     seek(((e.clientX - r.left) / r.width) * media.duration);
   });
 
-  const toggle = () => (media.paused ? media.play().catch(() => {}) : media.pause());
+  // J/K/L: 0 paused, 1..8 forwards, -1..-8 backwards (emulated)
+  let shuttle = 0, reverse = 0;
+  const shuttleTo = (n) => {
+    shuttle = n;
+    clearInterval(reverse);
+    reverse = 0;
+    speed.textContent = n === 0 || n === 1 ? '' : `${n > 0 ? '▶' : '◀'} ${Math.abs(n)}×`;
+    if (n > 0) {
+      media.playbackRate = n;
+      media.play().catch(() => {});
+    } else {
+      media.pause();
+      media.playbackRate = 1;
+      if (n < 0) {
+        reverse = setInterval(() => {
+          if (media.currentTime <= 0) return shuttleTo(0);
+          seek(media.currentTime + n * (REVERSE_TICK_MS / 1000));
+        }, REVERSE_TICK_MS);
+      }
+    }
+  };
+  later(() => clearInterval(reverse));
+  const faster = (dir) => {
+    const same = Math.sign(shuttle) === dir;
+    shuttleTo(same ? dir * Math.min(SHUTTLE_MAX, Math.abs(shuttle) * 2) : dir);
+  };
+  // Space and the browser's own controls leave the shuttle at 1x
+  media.addEventListener('pause', () => { if (shuttle > 0) { shuttle = 0; speed.textContent = ''; } });
+
+  // one frame back or on, paused: to the middle of the neighbouring frame's
+  // interval, so the browser shows exactly that frame
+  const step = (n) => {
+    shuttleTo(0);
+    if (!(fps > 0)) return seek(media.currentTime + n * 0.04);
+    const last = media.duration ? frameOf(media.duration, fps) - 1 : Infinity;
+    const f = Math.max(0, Math.min(last, frameOf(media.currentTime, fps) + n));
+    return seek(frameTime(f, fps));
+  };
+  player.seekFrame = (f) => { shuttleTo(0); seek(frameTime(f, fps)); };
+
+  const toggle = () => {
+    if (shuttle < 0) return shuttleTo(0);
+    return media.paused ? media.play().catch(() => {}) : media.pause();
+  };
   // the slider's own keys (WAI-ARIA slider): arrows, Page Up/Down, Home, End
   timeline.addEventListener('keydown', (e) => {
-    const step = { ArrowRight: 5, ArrowUp: 5, ArrowLeft: -5, ArrowDown: -5, PageUp: 30, PageDown: -30 }[e.key];
-    if (step) seek(media.currentTime + step);
+    const by = { ArrowRight: 5, ArrowUp: 5, ArrowLeft: -5, ArrowDown: -5, PageUp: 30, PageDown: -30 }[e.key];
+    if (by) seek(media.currentTime + by);
     else if (e.key === 'Home') seek(0);
     else if (e.key === 'End') seek(media.duration);
     else if (e.key === ' ') toggle();
@@ -107,9 +184,18 @@ export function startPlayer(asset, version, stage, player, comments, { fps, audi
     e.stopPropagation();
   });
 
+  // the editor's keys: frame steps and the shuttle (no browser has them)
+  const editorKey = { ',': () => step(-1), '.': () => step(1), j: () => faster(-1), J: () => faster(-1),
+                      k: () => shuttleTo(0), K: () => shuttleTo(0), l: () => faster(1), L: () => faster(1) };
   const keys = (e) => {
     if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;
+    const own = editorKey[e.key];
+    if (own && !EDITABLE(t)) {
+      e.preventDefault();
+      own();
+      return;
+    }
     if (t === media) return;                    // the browser's own media keys, once
     if (!PASSIVE(t) && !box.contains(t)) return; // a control's key is the control's
     if (e.key === ' ') { e.preventDefault(); toggle(); }
@@ -120,5 +206,17 @@ export function startPlayer(asset, version, stage, player, comments, { fps, audi
     }
   };
   document.addEventListener('keydown', keys);
-  onLeave(() => document.removeEventListener('keydown', keys));
+  later(() => document.removeEventListener('keydown', keys));
+
+  // stopped by a version switch or by leaving the page
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    stops.forEach((fn) => fn());
+    media.pause();
+    media.removeAttribute('src');
+    if (player.video === media) { player.video = null; player.timeline = null; player.seekFrame = null; }
+  };
+  onLeave(stop);
+  return stop;
 }

@@ -161,7 +161,23 @@ export const uploading = () => jobs.size > 0;
 // rate limit, an upload the server holds or let expire
 const retryable = (e) => !e.status || e.status >= 500 || [408, 409, 410, 423, 429].includes(e.status);
 
-// target: { project_id?, folder_id? }, where the asset goes (upload.js)
+// the staged upload made an asset (target: { project_id?, folder_id? },
+// where it goes: upload.js) or the next version of one (target:
+// { asset_id }: the asset page's "Upload new version"), then promoted
+async function promoteUpload(file, p, target, status) {
+  if (target.asset_id) {
+    status.textContent = 'Adding the version…';
+    await api('PATCH', `/api/assets/${target.asset_id}`, { staging_key: p.staging_key });
+    const { version } = await api('POST', '/api/promote', { asset_id: target.asset_id });
+    return { id: target.asset_id, done: `Uploaded as v${version.number}: ` };
+  }
+  status.textContent = 'Creating the asset…';
+  const title = file.name.replace(/\.[^.]+$/, '') || file.name;
+  const { asset } = await api('POST', '/api/assets', { title, staging_key: p.staging_key, ...target });
+  await api('POST', '/api/promote', { asset_id: asset.id });
+  return { id: asset.id, done: 'Uploaded: ' };
+}
+
 async function uploadOne(file, li, target = {}) {
   const job = { cancelled: false, abort: null };
   const bar = h('progress', { max: 1, value: 0, 'aria-label': `Upload progress of ${file.name}` });
@@ -189,12 +205,9 @@ async function uploadOne(file, li, target = {}) {
     if (job.cancelled) throw new Cancelled();
     localStorage.removeItem(uploadKey(file));
     cancel.remove();
-    status.textContent = 'Creating the asset…';
-    const title = file.name.replace(/\.[^.]+$/, '') || file.name;
-    const { asset } = await api('POST', '/api/assets', { title, staging_key: p.staging_key, ...target });
-    await api('POST', '/api/promote', { asset_id: asset.id });
+    const made = await promoteUpload(file, p, target, status);
     bar.value = 1;
-    status.replaceChildren('Uploaded: ', h('a', { href: `/assets/${asset.id}`, 'data-link': true, class: 'open' }, 'open'));
+    status.replaceChildren(made.done, h('a', { href: `/assets/${made.id}`, 'data-link': true, class: 'open' }, 'open'));
     li.className = 'done';
   } catch (e) {
     cancel.remove();

@@ -1,29 +1,49 @@
 -- Time-coded comments.  One function per write, as for assets; the list
 -- is a static statement in the module (ngx_mam_module/ngx_mam_sql.h).
 
--- the `comment` object of api.md
+-- the `comment` object of api.md, with (issue 20) the frame and the
+-- number of its version (null without a version): a version's number never
+-- changes, so the item needs no trigger on versions
 CREATE OR REPLACE FUNCTION mam_comment_json(c comments) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'id', c.id, 'asset_id', c.asset_id, 'version_id', c.version_id,
+        'version_number', (SELECT v.number FROM versions v
+                            WHERE v.id = c.version_id),
         'user', (SELECT jsonb_build_object('id', u.id,
                                            'display_name', u.display_name)
                    FROM users u WHERE u.id = c.user_id),
-        'timestamp_sec', c.timestamp_sec, 'content', c.content,
-        'created_at', mam_time(c.created_at))
+        'timestamp_sec', c.timestamp_sec, 'frame', c.frame,
+        'content', c.content, 'created_at', mam_time(c.created_at))
+$$;
+
+-- a frame that lies within one frame of timestamp_sec at the version's
+-- measured frame rate (issue 20); anything goes while the rate is unknown
+-- (no metadata yet, audio), and a comment without a frame has none
+CREATE OR REPLACE FUNCTION mam_comment_frame_fits(p_frame integer,
+                                                  p_ts numeric,
+                                                  p_metadata jsonb)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_frame IS NULL
+        OR jsonb_typeof(p_metadata->'frame_rate') IS DISTINCT FROM 'number'
+        OR (p_metadata->>'frame_rate')::numeric <= 0
+        OR abs(p_frame - p_ts * (p_metadata->>'frame_rate')::numeric) <= 1
 $$;
 
 -- Outcomes: ok (comment, event), not_found (also for a non-member of the
 -- asset's project), forbidden (a viewer of it: commenting takes
 -- commenter), bad_version (not of this asset), beyond (after the
--- version's known duration, with duration_sec).
+-- version's known duration, with duration_sec), bad_frame (a frame more
+-- than one frame away from timestamp_sec at the version's frame rate, with
+-- frame_rate).  p_frame is the client's, never derived (023).
 -- The event is published on mam:previews for the asset's event streams: the
 -- comment's ids only, so a subscriber reads the comment itself through the
 -- API with its own rights.
 CREATE OR REPLACE FUNCTION mam_comment_create(p_asset uuid, p_user uuid,
                                               p_admin boolean,
                                               p_ts numeric, p_content text,
-                                              p_version uuid, p_ip text)
+                                              p_version uuid, p_ip text,
+                                              p_frame integer)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_version   versions;
@@ -63,9 +83,17 @@ BEGIN
         END IF;
     END IF;
 
+    IF NOT mam_comment_frame_fits(p_frame, round(p_ts, 3),
+                                  v_version.metadata) THEN
+        RETURN jsonb_build_object('outcome', 'bad_frame'::mam_outcome,
+                                  'frame_rate',
+                                  v_version.metadata->'frame_rate');
+    END IF;
+
     INSERT INTO comments (asset_id, version_id, user_id, timestamp_sec,
-                          content)
-    VALUES (p_asset, v_version.id, p_user, round(p_ts, 3), p_content)
+                          content, frame)
+    VALUES (p_asset, v_version.id, p_user, round(p_ts, 3), p_content,
+            p_frame)
     RETURNING * INTO c;
 
     PERFORM mam_audit(p_user, 'comment_create', 'comment', c.id::text, p_ip,

@@ -1,21 +1,32 @@
-// The asset page: the player (or the preview's progress), versions (a
-// download button each where the project allows it), metadata, custom
-// fields and tags (assetmeta.js), time-coded comments, and the owner's or
-// an admin's actions (edit the title and description, delete, retry a
-// failed preview).  Live
-// over the asset's event stream: the preview's status, comments made by
-// others, and a new version, which is announced.
+// The asset page: the player (or the preview's progress) of the version on
+// screen, a version switcher (?version=N in the URL), versions (a download
+// button each where the project allows it), metadata, custom fields and
+// tags (assetmeta.js), time-coded comments (of the version on screen, or
+// of every version), and the owner's or an admin's actions (edit the
+// title and description, upload a new version, delete, retry a failed
+// preview).  Live over the asset's event stream: the preview's status,
+// comments made by others, and a new version, which is announced.
 
 import { api, auth, isAdmin, mayModify } from '../api.js';
-import { confirmDialog, formatDuration, h, parseTimecode, timecode, timecodeLabel, toast, view } from '../dom.js';
+import { confirmDialog, exactRate, formatDuration, frameOf, frameTimecode, h, parseTimecode, timecode, timecodeLabel,
+         toast, view } from '../dom.js';
 import { liveEvents } from '../events.js';
 import { myProjects } from '../metadata.js';
 import { startPlayer } from '../player.js';
-import { go, onLeave, route } from '../router.js';
+import { addUploads } from '../uploads.js';
+import { go, onLeave } from '../router.js';
 import { downloadButton, metaSection } from './assetmeta.js';
 
-// clock.fps: the version's frame rate once known (0: timecodes in ms)
-function setupComments(asset, version, clock, box, player) {
+// a comment's timecode: its frame where it has one (exact), else its seconds
+const commentTimecode = (c, fps) => (c.frame !== null && c.frame !== undefined && fps > 0
+  ? frameTimecode(c.frame, fps) : timecode(c.timestamp_sec, fps));
+
+// clock.fps: the frame rate of the version on screen once known (0:
+// timecodes in ms); current(): that version; rateOf(versionId): a
+// version's rate (a comment's timecode is at its own version's rate);
+// seekTo(comment): a click on a comment (its version shown first when
+// another is on screen)
+function setupComments(asset, current, clock, box, player, seekTo, rateOf) {
   const list = h('ul', { class: 'comments', id: 'comments' });
   const text = h('textarea', { id: 'comment-text', rows: 2, maxlength: 4000, 'aria-label': 'Comment' });
   // the comment's time: the playhead's until the person starts writing
@@ -35,21 +46,35 @@ function setupComments(asset, version, clock, box, player) {
   };
   const release = () => { held = false; edited = false; };
 
+  // the version on screen's comments, or (the switch) every version's
+  const all = h('input', { type: 'checkbox', id: 'comments-all' });
+  const allRow = h('label', { class: 'row check', for: 'comments-all' }, all, 'Show all versions\' comments');
+  const shownItems = () => {
+    const v = current();
+    return all.checked || !v ? items : items.filter((c) => c.version_id === v.id);
+  };
+
   const markers = () => {
-    const tl = player.timeline, v = player.video;
+    const tl = player.timeline, v = player.video, on = current();
     if (!tl || !v || !v.duration) return;
     tl.querySelectorAll('.marker').forEach((m) => m.remove());
-    for (const c of items) {
-      tl.append(h('div', { class: 'marker', title: `${timecode(c.timestamp_sec, clock.fps)} ${c.content}`,
+    // the timeline is the version on screen's: its comments only
+    for (const c of items.filter((x) => !on || x.version_id === on.id)) {
+      tl.append(h('div', { class: 'marker', title: `${commentTimecode(c, clock.fps)} ${c.content}`,
                            style: `left:${Math.min(100, (c.timestamp_sec / v.duration) * 100)}%` }));
     }
   };
 
   const render = () => {
-    list.replaceChildren(...items.map((c) => h('li', { dataset: { id: c.id } },
-      h('button', { class: 'tc', type: 'button', 'aria-label': `Seek to ${timecode(c.timestamp_sec, clock.fps)}`,
-                    onclick: () => { if (player.video) { player.video.currentTime = c.timestamp_sec; } } },
-        timecode(c.timestamp_sec, clock.fps)),
+    const on = current();
+    const tc = (c) => commentTimecode(c, c.version_id ? rateOf(c.version_id) : clock.fps);
+    list.replaceChildren(...shownItems().map((c) => h('li', { dataset: { id: c.id, frame: c.frame ?? '' },
+                                                          class: on && c.version_id !== on.id ? 'other-version' : null },
+      h('button', { class: 'tc', type: 'button', 'aria-label': `Seek to ${tc(c)}`
+                      + (c.version_number ? ` of version ${c.version_number}` : ''),
+                    onclick: () => seekTo(c) },
+        tc(c)),
+      ' ', c.version_number ? h('span', { class: 'badge vnum', title: `Version ${c.version_number}` }, `v${c.version_number}`) : null,
       ' ', h('strong', {}, c.user.display_name), h('div', {}, c.content),
       (c.user.id === auth.user.id || isAdmin())
         ? h('button', { class: 'ghost delete', type: 'button', 'aria-label': 'Delete comment',
@@ -59,9 +84,12 @@ function setupComments(asset, version, clock, box, player) {
                           try { await api('DELETE', `/api/comments/${c.id}`); toast('Comment deleted'); await load(); }
                           catch (e) { toast(e.message, true); }
                         } }, 'Delete') : null)));
-    if (!items.length) list.append(h('li', { class: 'muted' }, 'No comments yet.'));
+    if (!list.children.length) {
+      list.append(h('li', { class: 'muted' }, items.length ? 'No comments on this version yet.' : 'No comments yet.'));
+    }
     markers();
   };
+  all.addEventListener('change', render);
 
   // every page (100 a page, next_cursor followed; at most 50 pages), the
   // newest load winning when a post, a delete or an event starts another
@@ -102,9 +130,12 @@ function setupComments(asset, version, clock, box, player) {
       at.focus();
       return;
     }
+    const version = current();
     try {
+      // the frame on screen, exact; the seconds to the millisecond
       await api('POST', `/api/assets/${asset.id}/comments`,
                 { timestamp_sec: Math.round(t * 1000) / 1000, content: text.value,
+                  frame: clock.fps > 0 ? frameOf(t, clock.fps) : undefined,
                   version_id: version ? version.id : undefined });
       text.value = '';
       release();
@@ -119,7 +150,7 @@ function setupComments(asset, version, clock, box, player) {
   const tick = setInterval(shown, 100);
   onLeave(() => clearInterval(tick));
 
-  box.replaceChildren(h('h2', { id: 'c-title' }, 'Comments'), list, form);
+  box.replaceChildren(h('h2', { id: 'c-title' }, 'Comments'), allRow, list, form);
   load();
   // a comment event (anyone's): the list read again, at most every 200 ms
   let soon = null;
@@ -128,7 +159,9 @@ function setupComments(asset, version, clock, box, player) {
     soon = setTimeout(load, 200);
   };
   onLeave(() => clearTimeout(soon));
-  return { markers, changed };
+  // another version on screen: its comments, its frame rate's timecodes
+  const switched = () => { if (!held) at.value = timecode(playhead(), clock.fps); render(); };
+  return { markers, changed, switched };
 }
 
 // the owner's or an admin's: edit title and description, delete
@@ -137,7 +170,16 @@ function actions(asset, heading, desc) {
   const bar = h('div', { class: 'row actions', id: 'asset-actions' });
   const edit = h('button', { type: 'button', class: 'ghost', id: 'edit-asset' }, 'Edit title and description');
   const del = h('button', { type: 'button', class: 'danger', id: 'delete-asset' }, 'Delete asset');
-  bar.append(edit, del);
+  // a new version: the file goes through the upload tray (resumable from
+  // 32 MiB, like any upload), then PATCH {staging_key} and promote; the
+  // page announces the version when its preview is queued
+  const file = h('input', { type: 'file', id: 'version-file', accept: 'video/*,audio/*', class: 'picker' });
+  const upload = h('label', { for: 'version-file', class: 'button ghost', id: 'upload-version' }, 'Upload new version');
+  file.addEventListener('change', () => {
+    addUploads([...file.files], { asset_id: asset.id });
+    file.value = '';
+  });
+  bar.append(edit, upload, file, del);
 
   edit.addEventListener('click', () => {
     const err = h('p', { class: 'error', role: 'alert' });
@@ -181,6 +223,12 @@ function actions(asset, heading, desc) {
   return bar;
 }
 
+// the version ?version=N names, else the latest
+function chosenVersion(versions) {
+  const n = Number(new URLSearchParams(location.search).get('version'));
+  return versions.find((v) => v.number === n) || versions[0];
+}
+
 export async function assetView(id) {
   view('Asset', h('p', { class: 'muted' }, 'Loading…'));
   // the caller's projects (role, downloads), asked beside the asset
@@ -193,11 +241,14 @@ export async function assetView(id) {
   }
   // left (Back) while it loaded: the page now shown is another's
   if (location.pathname !== `/assets/${id}`) return;
-  const { asset, versions } = data;
+  const { asset } = data;
+  let versions = data.versions;
   const project = (await projects).find((p) => p.id === asset.project_id) || null;
   asset.fields = asset.fields || {};
-  const latest = versions[0];
-  const clock = { fps: latest && latest.metadata.frame_rate ? latest.metadata.frame_rate : 0 };
+  // the version on screen
+  let current = chosenVersion(versions);
+  const rateOf = (v) => exactRate(v && v.metadata.frame_rate ? v.metadata.frame_rate : 0);
+  const clock = { fps: rateOf(current) };
 
   const stage = h('div', { id: 'stage' });
   const commentsBox = h('section', { class: 'card', 'aria-labelledby': 'c-title' });
@@ -205,14 +256,25 @@ export async function assetView(id) {
   const meta = h('section', { class: 'card', id: 'metadata', 'aria-labelledby': 'm-title' });
   const vers = h('section', { class: 'card', id: 'versions', 'aria-labelledby': 'v-title' });
   const news = h('div', { id: 'news', role: 'status' });
-  function renderVersions(list) {
+  const picker = h('select', { id: 'version-select', 'aria-label': 'Version on screen' });
+  const pickerRow = h('div', { class: 'row version-pick' }, h('label', { for: 'version-select', style: 'margin:0' }, 'Version'), picker);
+  function renderVersions() {
+    picker.replaceChildren(...versions.map((v, i) => h('option', { value: v.id, selected: current && v.id === current.id },
+      `v${v.number}${i === 0 ? ' (latest)' : ''}`)));
+    // a choice from two versions on (.row's display would outdo [hidden])
+    pickerRow.style.display = versions.length < 2 ? 'none' : '';
     vers.replaceChildren(h('h2', { id: 'v-title' }, 'Versions'),
-      list.length ? h('ul', {}, list.map((v) => h('li', {}, `v${v.number} · `,
+      versions.length ? h('ul', {}, versions.map((v) => h('li', { class: current && v.id === current.id ? 'on-screen' : null },
+        `v${v.number} · `,
         h('span', { class: `badge ${v.preview.status}` }, v.preview.status),
-        ` · ${new Date(v.created_at).toLocaleString()} `, downloadButton(v, project))))
+        ` · ${new Date(v.created_at).toLocaleString()} `,
+        current && v.id === current.id ? h('span', { class: 'muted' }, '(on screen) ')
+          : h('button', { type: 'button', class: 'ghost play-version', 'aria-label': `Play version ${v.number}`,
+                          onclick: () => showVersion(v.id) }, 'Play'),
+        downloadButton(v, project))))
         : h('p', { class: 'muted' }, 'No version yet.'));
   }
-  renderVersions(versions);
+  picker.addEventListener('change', () => showVersion(picker.value));
 
   function renderMeta(m) {
     const rows = [['Duration', formatDuration(m.duration_sec)],
@@ -222,18 +284,43 @@ export async function assetView(id) {
     meta.replaceChildren(h('h2', { id: 'm-title' }, 'Metadata'),
       h('dl', { class: 'metadata' }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
   }
-  renderMeta(latest ? latest.metadata : {});
 
   const heading = h('h1', {}, asset.title);
   const desc = h('p', { class: 'muted', id: 'asset-description' }, asset.description || '');
   const fieldsBox = h('div', { id: 'asset-fields-slot' });
   view(asset.title, heading, desc, actions(asset, heading, desc), news,
-       h('div', { class: 'layout' }, h('div', {}, stage, vers, meta, fieldsBox), side));
+       h('div', { class: 'layout' }, h('div', {}, pickerRow, stage, vers, meta, fieldsBox), side));
   metaSection(asset, project).then((box) => fieldsBox.replaceChildren(box));
 
   const player = { video: null };
-  const comments = setupComments(asset, latest, clock, commentsBox, player);
+  // a frame to land on once the player of a version switched to is ready
+  let pendingFrame = null;
+  const seekTo = (c) => {
+    const at = () => {
+      if (c.frame !== null && c.frame !== undefined && clock.fps > 0 && player.seekFrame) player.seekFrame(c.frame);
+      else if (player.video) player.video.currentTime = c.timestamp_sec;
+    };
+    if (c.version_id && current && c.version_id !== current.id && versions.some((v) => v.id === c.version_id)) {
+      pendingFrame = at;
+      showVersion(c.version_id);
+    } else {
+      at();
+    }
+  };
+  const versionRate = (versionId) => {
+    const v = versions.find((x) => x.id === versionId);
+    return v && v.metadata.frame_rate ? rateOf(v) : clock.fps;
+  };
+  const comments = setupComments(asset, () => current, clock, commentsBox, player, seekTo, versionRate);
   const known = new Set(versions.map((v) => v.id));
+
+  const reread = async () => {
+    const fresh = await api('GET', `/api/assets/${id}`);
+    versions = fresh.versions;
+    if (current) current = versions.find((v) => v.id === current.id) || current;
+    renderVersions();
+    return fresh;
+  };
 
   // a version added while the page is open is announced, not swapped in
   let announcing = false;
@@ -242,38 +329,48 @@ export async function assetView(id) {
     announcing = true;
     let number = '';
     try {
-      const fresh = await api('GET', `/api/assets/${id}`);
-      const v = fresh.versions.find((x) => x.id === versionId);
+      await reread();
+      const v = versions.find((x) => x.id === versionId);
       if (v) number = ` (v${v.number})`;
-      renderVersions(fresh.versions);
     } catch (e) { /* the announcement still stands */ }
+    announcing = false;
     news.replaceChildren(h('div', { class: 'card notice', id: 'new-version' },
       `A new version${number} of this asset was added. `,
-      h('button', { type: 'button', onclick: () => route() }, 'Show the new version')));
+      h('button', { type: 'button', onclick: () => { news.replaceChildren(); showVersion(versionId); } },
+        'Show the new version')));
   };
 
-  // the preview's status, then the player without a reload
+  // the preview's status of the version on screen, then its player
   const bar = h('progress', { max: 1, value: 0, id: 'preview-progress', 'aria-label': 'Preview progress' });
   const label = h('p', { id: 'preview-status' }, 'Preparing the preview…');
-  let playing = false;
+  let playing = false, stopPlayer = null, left = false;
   const retry = () => h('button', { type: 'button', id: 'retry-preview', onclick: async (e) => {
     e.target.disabled = true;
     try {
-      showStatus(await api('POST', '/api/preview', { version_id: latest.id }));
+      showStatus(await api('POST', '/api/preview', { version_id: current.id }));
     } catch (ex) { toast(ex.message, true); e.target.disabled = false; }
   } }, 'Retry the preview');
   const showStatus = async (st) => {
-    if (playing) return;
+    if (playing || left || !current) return;
+    if (st.version_id && st.version_id !== current.id) return;
+    const version = current;
     if (st.status === 'ready') {
       playing = true;
-      const fresh = await api('GET', `/api/assets/${id}`);
-      const v = fresh.versions.find((x) => x.id === latest.id) || fresh.versions[0];
+      await reread();
+      if (left || version.id !== current.id) return;
+      const v = current;
       renderMeta(v.metadata);
-      renderVersions(fresh.versions);
-      clock.fps = v.metadata.frame_rate || 0;
+      clock.fps = rateOf(v);
       // no video renditions: an audio-only source
       const audioOnly = !v.metadata.video_codec && !((v.preview.renditions || st.renditions || []).length);
-      startPlayer(asset, latest, stage, player, comments, { fps: clock.fps, audioOnly });
+      stopPlayer = startPlayer(asset, v, stage, player, comments, { fps: clock.fps, audioOnly });
+      stage.dataset.version = String(v.number);
+      if (pendingFrame) {
+        const land = pendingFrame;
+        pendingFrame = null;
+        player.video.addEventListener('loadedmetadata', () => land(), { once: true });
+      }
+      comments.switched();
       comments.changed();
     } else if (st.status === 'failed') {
       stage.replaceChildren(h('div', { id: 'preview-failed' },
@@ -287,7 +384,39 @@ export async function assetView(id) {
     }
   };
 
-  if (!latest) stage.replaceChildren(h('p', { class: 'muted' }, 'No version yet.'));
+  // another version on screen: the player stopped, the URL (?version=N)
+  // replaced, its status asked, its comments shown
+  async function showVersion(versionId) {
+    let v = versions.find((x) => x.id === versionId);
+    if (!v) {
+      try { await reread(); } catch (e) { return toast(e.message, true); }
+      v = versions.find((x) => x.id === versionId);
+      if (!v) return;
+    }
+    if (stopPlayer) stopPlayer();
+    stopPlayer = null;
+    playing = false;
+    delete stage.dataset.ready;
+    delete stage.dataset.version;
+    current = v;
+    clock.fps = rateOf(v);
+    const url = new URL(location.href);
+    if (v === versions[0]) url.searchParams.delete('version');
+    else url.searchParams.set('version', String(v.number));
+    history.replaceState(history.state, '', url.pathname + url.search);
+    renderVersions();
+    renderMeta(v.metadata);
+    comments.switched();
+    stage.replaceChildren(label, bar);
+    try {
+      showStatus(await api('GET', `/api/preview/status?version_id=${v.id}`));
+    } catch (e) { stage.replaceChildren(h('p', { class: 'error' }, e.message)); }
+  }
+
+  renderVersions();
+  renderMeta(current ? current.metadata : {});
+  if (!current) stage.replaceChildren(h('p', { class: 'muted' }, 'No version yet.'));
+  else if (current !== versions[0]) showVersion(current.id);
 
   // one stream for the page: status, comments, new versions
   liveEvents(id, {
@@ -296,12 +425,12 @@ export async function assetView(id) {
       if (!known.has(st.version_id)) {
         known.add(st.version_id);
         announce(st.version_id);
-      } else if (latest && st.version_id === latest.id) {
+      } else if (current && st.version_id === current.id) {
         showStatus(st);
       }
     },
     comment: () => comments.changed(),
     reconnected: () => comments.changed(),
   });
-  onLeave(() => { playing = true; });
+  onLeave(() => { left = true; });
 }

@@ -6,7 +6,7 @@ use warnings;
 use JSON::PP;
 use Exporter 'import';
 
-our @EXPORT_OK = qw(make_media ffprobe keyframes playlist set_rotation);
+our @EXPORT_OK = qw(make_media make_frame_counter ffprobe keyframes playlist set_rotation);
 
 # make_media($path, seconds => 4, size => '640x360', rate => 25,
 #            audio => 1, video => 1, vf => '...', extra => [...])
@@ -30,6 +30,19 @@ sub make_media {
     push @cmd, @{ $o{extra} // [] }, $path;
     system(@cmd) == 0 or die "ffmpeg failed: @cmd\n";
     return $path;
+}
+
+# A video whose every frame shows its own number (plus offset) as ten
+# blocks 32 px wide across the top 80 rows of a 320x240 picture, bit i
+# (value 2^i) white (235) or black (16) in block i, on grey: a browser test
+# reads the frame on screen back from a canvas (t/browser/review.mjs).
+#   make_frame_counter($path, rate => '30000/1001', seconds => 6, offset => 0)
+sub make_frame_counter {
+    my ($path, %o) = @_;
+    my $off = $o{offset} // 0;
+    my $bit = "mod(floor((N+$off)/pow(2\\,floor(X/32)))\\,2)";
+    return make_media($path, seconds => $o{seconds} // 6, size => '320x240', rate => $o{rate} // 25,
+                      vf => "geq=lum='if(lt(Y\\,80)\\,if($bit\\,235\\,16)\\,64)':cb=128:cr=128");
 }
 
 # a phone-style display matrix (rotate 90 clockwise to display) in the

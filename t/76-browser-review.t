@@ -1,0 +1,68 @@
+#!/usr/bin/perl
+# Review on the asset page (issue 20) in a real browser: t/browser/review.mjs
+# (playwright-core driving Debian's chromium, headless) against a stack with
+# transcoderd.  A new version uploaded from the page, the version switcher,
+# comments of the version on screen or of all versions with their version
+# numbers, frame stepping (`,` `.`), J/K/L, the timecode (drop-frame at
+# 29.97), and a click on a comment landing on its exact frame.  The frame on
+# screen is read from the picture itself: every frame of the test videos
+# shows its own number in binary (Mam::Media::make_frame_counter), which the
+# page decodes from a canvas.  Screenshot: docs/screenshots/review.png.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use Mam::Stack;
+use Mam::Browser qw(browser_script);
+use Mam::Media qw(make_frame_counter);
+
+my $root = $Mam::Stack::ROOT;
+plan skip_all => 'chromium is not installed (make deps)' unless -x '/usr/bin/chromium';
+
+my $s = Mam::Stack->new(transcoderd => 1);
+$s->start;
+my $media = tempdir(CLEANUP => 1);
+# v1: 29.97 fps (drop-frame timecode), frames 0..179; v2, uploaded by the
+# browser: 24 fps, frames numbered from 512, so a frame tells its version
+make_frame_counter("$media/v1.mp4", rate => '30000/1001', seconds => 6);
+make_frame_counter("$media/v2.mp4", rate => 24, seconds => 4, offset => 512);
+sub slurp { open my $f, '<', $_[0] or die "$_[0]: $!"; binmode $f; local $/; <$f> }
+
+my $ada = $s->register('ada@example.com', display_name => 'Ada Admin')->{access_token};
+my $eve = $s->register('eve@example.com', display_name => 'Eve Editor')->{access_token};
+my $a = $s->create_asset($eve, title => 'Counter', content => slurp("$media/v1.mp4"), filename => 'v1.mp4');
+my $r = $s->api(POST => '/api/promote', { asset_id => $a->{id} }, token => $eve);
+die "promote: $r->{status}\n" unless $r->{status} == 201;
+my $v1 = $r->{json}{version};
+$s->wait_until(sub {
+    my $st = $s->api(GET => "/api/preview/status?asset_id=$a->{id}", undef, token => $eve)->{json};
+    die "the preview failed: $st->{error}\n" if $st->{status} eq 'failed';
+    $st->{status} eq 'ready';
+}, 120, 'the preview of v1');
+my $meta = $s->api(GET => "/api/assets/$a->{id}", undef, token => $eve)->{json}{versions}[0]{metadata};
+is($meta->{frame_rate}, 29.97, 'v1 is measured at 29.97 fps');
+
+# a comment on v1 at frame 100 (3.337 s), made through the API
+$r = $s->api(POST => "/api/assets/$a->{id}/comments",
+             { timestamp_sec => 3.337, frame => 100, content => 'v1 note at frame 100', version_id => $v1->{id} },
+             token => $ada);
+is($r->{status}, 201, 'a comment on v1 with its frame');
+
+my $shots = "$root/docs/screenshots";
+make_path($shots);
+browser_script('review.mjs', BASE => $s->base_url, SHOTS => $shots, ASSET => $a->{id},
+               V2 => "$media/v2.mp4");
+ok(-s "$shots/review.png", 'screenshot review.png');
+
+# what the browser wrote, as the API has it
+my $items = $s->api(GET => "/api/assets/$a->{id}/comments", undef, token => $ada)->{json}{items};
+my ($note) = grep { $_->{content} eq 'v2 note' } @$items;
+ok($note, 'the comment written in the browser is there');
+is($note->{version_number}, 2, '... on v2');
+is($note->{frame}, 37, '... at the frame typed (00:00:01:13 at 24 fps)');
+
+$s->check_error_log;
+done_testing();

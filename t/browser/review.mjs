@@ -1,0 +1,224 @@
+// Review on the asset page (issue 20): playwright-core driving Debian's
+// chromium, headless, against the stack t/76-browser-review.t started.
+// Prints TAP.  Environment: BASE, SHOTS (screenshot folder), ASSET (an
+// asset whose v1, 29.97 fps, shows its frame numbers 0..179 in binary, with
+// a comment at frame 100), V2 (a 24 fps file showing 512 + its frame
+// number), CHROMIUM (the browser).
+//
+// The frame on screen is read from the picture: the <video> drawn on a
+// canvas, ten blocks across the top, block i white when bit i is set.
+import { chromium } from 'playwright-core';
+
+import { check, done, ok } from './tap.mjs';
+
+const { BASE, SHOTS, ASSET, V2 } = process.env;
+const PW = 'correct horse battery';
+const same = (a, b) => ({ ok: JSON.stringify(a) === JSON.stringify(b),
+                          diag: `got ${JSON.stringify(a)}\nwant ${JSON.stringify(b)}` });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required', '--mute-audio'],
+});
+const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const page = await ctx.newPage();
+page.setDefaultTimeout(30000);
+const csp = [];
+page.on('pageerror', (e) => console.log(`# page error: ${e.message}`));
+page.on('console', (m) => {
+  if (/Content Security Policy|Content-Security-Policy/i.test(m.text())) csp.push(m.text());
+});
+
+// the number the frame on screen shows, once no seek is pending and the
+// frame is presented
+async function frameOnScreen() {
+  return page.evaluate(async () => {
+    const v = document.querySelector('#video');
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    for (let i = 0; i < 200 && (v.seeking || v.readyState < 2); i++) await sleep(50);
+    await new Promise((r) => {
+      if (v.requestVideoFrameCallback) v.requestVideoFrameCallback(() => r());
+      setTimeout(r, 400);
+    });
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth;
+    c.height = v.videoHeight;
+    const g = c.getContext('2d');
+    g.drawImage(v, 0, 0);
+    let n = 0;
+    for (let i = 0; i < 10; i++) {
+      const x = Math.round(((i * 32 + 16) * v.videoWidth) / 320);
+      const y = Math.round((40 * v.videoHeight) / 240);
+      if (g.getImageData(x, y, 1, 1).data[0] > 128) n += 2 ** i;
+    }
+    return n;
+  });
+}
+// what the player says: its timecode, frame and state
+const shown = () => page.evaluate(() => {
+  const v = document.querySelector('#video'), tc = document.querySelector('#timecode');
+  return { tc: tc.textContent, frame: Number(tc.dataset.frame), t: v.currentTime, paused: v.paused,
+           rate: v.playbackRate };
+});
+const ready = (n) => page.locator(`#stage[data-ready="1"][data-version="${n}"]`).waitFor({ timeout: 60000 });
+const commentTexts = () => page.$$eval('#comments li[data-id]', (lis) => lis.map((li) => li.querySelector('div').textContent));
+
+try {
+  await page.goto(BASE + '/login');
+  await page.getByLabel('Email').fill('eve@example.com');
+  await page.getByLabel('Password').fill(PW);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  await page.goto(`${BASE}/assets/${ASSET}`);
+
+  await check('v1 plays, its timecode drop-frame at 29.97 (hh:mm:ss;ff)', async () => {
+    await ready(1);
+    await page.evaluate(() => document.querySelector('#video').pause());
+    const s = await shown();
+    return { ok: /^00:00:00;00$/.test(s.tc), diag: JSON.stringify(s) };
+  });
+
+  await check('a click on a comment lands on its exact frame (100 of v1)', async () => {
+    await page.locator('#comments li', { hasText: 'v1 note at frame 100' }).locator('.tc').click();
+    const n = await frameOnScreen();
+    const s = await shown();
+    return { ok: n === 100 && s.frame === 100 && s.tc === '00:00:03;10' && s.paused,
+             diag: JSON.stringify({ onScreen: n, ...s }) };
+  });
+
+  // the focus still on the comment's time (a button): the editor's keys act
+  await check('`.` steps one frame on at 29.97, `,` one back, paused', async () => {
+    const seen = [];
+    for (const key of ['.', '.', '.', ',']) {
+      await page.keyboard.press(key);
+      seen.push(await frameOnScreen());
+    }
+    const s = await shown();
+    return { ok: same(seen, [101, 102, 103, 102]).ok && s.frame === 102 && s.paused,
+             diag: JSON.stringify({ seen, ...s }) };
+  });
+
+  await check('J/K/L: L plays, L again doubles, K pauses, J plays backwards', async () => {
+    await page.keyboard.press('l');
+    await page.waitForTimeout(300);
+    const a = await shown();
+    await page.keyboard.press('l');
+    const b = await shown();
+    await page.keyboard.press('k');
+    const c = await shown();
+    await page.keyboard.press('j');
+    await page.waitForTimeout(800);
+    const d = await shown();
+    await page.keyboard.press('k');
+    await page.waitForTimeout(200);
+    const e = await shown();
+    return { ok: !a.paused && a.rate === 1 && b.rate === 2 && c.paused && d.paused && d.t < c.t - 0.3
+                 && e.paused && Math.abs(e.t - d.t) < 0.15,
+             diag: JSON.stringify({ a, b, c, d, e }) };
+  });
+
+  // --- a new version from the page ---------------------------------------------
+  await check('"Upload new version" sends the file through the tray and promotes it as v2', async () => {
+    await page.locator('#version-file').setInputFiles(V2);
+    await page.locator('#uploads li.done', { hasText: 'Uploaded as v2' }).waitFor({ timeout: 30000 });
+  });
+
+  await check('the new version is announced, and shown on request', async () => {
+    const note = page.locator('#new-version');
+    await note.waitFor({ timeout: 20000 });
+    const text = await note.textContent();
+    await note.getByRole('button', { name: 'Show the new version' }).click();
+    await ready(2);
+    await page.evaluate(() => document.querySelector('#video').pause());
+    const n = await frameOnScreen();
+    const s = await shown();
+    return { ok: /\(v2\)/.test(text) && n === 512 && /^00:00:00:00$/.test(s.tc)
+                 && new URL(page.url()).search === '',
+             diag: JSON.stringify({ text, onScreen: n, ...s, url: page.url() }) };
+  });
+
+  await check('frames step at v2\'s own rate (24 fps, hh:mm:ss:ff)', async () => {
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    for (let i = 0; i < 5; i++) await page.keyboard.press('.');
+    const n = await frameOnScreen();
+    const s = await shown();
+    return { ok: n === 517 && s.frame === 5 && s.tc === '00:00:00:05', diag: JSON.stringify({ onScreen: n, ...s }) };
+  });
+
+  await check('in the comment box J/K/L and `.` are letters, not the player\'s', async () => {
+    const before = await shown();
+    await page.locator('#comment-text').focus();
+    await page.keyboard.type('l.j');
+    await page.waitForTimeout(300);
+    const after = await shown();
+    const text = await page.locator('#comment-text').inputValue();
+    await page.locator('#comment-text').fill('');
+    return { ok: text === 'l.j' && after.paused && after.frame === before.frame,
+             diag: JSON.stringify({ text, before, after }) };
+  });
+
+  await check('a comment on v2 at a typed timecode carries v2 and the frame', async () => {
+    await page.locator('#comment-text').focus();
+    await page.locator('#comment-at').fill('00:00:01:13');
+    await page.locator('#comment-text').fill('v2 note');
+    await page.getByRole('button', { name: 'Comment', exact: true }).click();
+    const li = page.locator('#comments li', { hasText: 'v2 note' });
+    await li.waitFor();
+    const badge = await li.locator('.vnum').textContent();
+    const tc = await li.locator('.tc').textContent();
+    return { ok: badge === 'v2' && tc === '00:00:01:13', diag: JSON.stringify({ badge, tc }) };
+  });
+
+  await check('the comments shown are the version on screen\'s', async () => same(await commentTexts(), ['v2 note']));
+
+  await check('the switcher plays v1 again (?version=1), with v1\'s comments only', async () => {
+    await page.locator('#version-select').selectOption({ label: 'v1' });
+    await ready(1);
+    await page.evaluate(() => document.querySelector('#video').pause());
+    const n = await frameOnScreen();
+    const texts = await commentTexts();
+    return { ok: n < 512 && new URL(page.url()).searchParams.get('version') === '1'
+                 && same(texts, ['v1 note at frame 100']).ok,
+             diag: JSON.stringify({ onScreen: n, url: page.url(), texts }) };
+  });
+
+  await check('"Show all versions\' comments" lists both, each with its version number', async () => {
+    await page.locator('#comments-all').check();
+    const got = await page.$$eval('#comments li[data-id]', (lis) => lis.map((li) =>
+      `${li.querySelector('.vnum').textContent} ${li.querySelector('.tc').textContent} ${li.querySelector('div').textContent}`));
+    // each timecode at its own version's rate: 37 at 24 fps, 100 at 29.97
+    return same(got.sort(), ['v1 00:00:03;10 v1 note at frame 100', 'v2 00:00:01:13 v2 note']);
+  });
+
+  await check('a click on v2\'s comment from v1 shows v2 and lands on frame 37', async () => {
+    await page.locator('#comments li', { hasText: 'v2 note' }).locator('.tc').click();
+    await ready(2);
+    await page.waitForFunction(() => document.querySelector('#timecode').dataset.frame === '37');
+    const n = await frameOnScreen();
+    const s = await shown();
+    return { ok: n === 512 + 37 && s.frame === 37 && s.paused, diag: JSON.stringify({ onScreen: n, ...s }) };
+  });
+
+  await check('a reload keeps the version on screen', async () => {
+    await page.locator('#version-select').selectOption({ label: 'v1' });
+    await ready(1);
+    await page.reload();
+    await ready(1);
+    return { ok: (await page.locator('#version-select').inputValue()) !== '' && new URL(page.url()).searchParams.get('version') === '1' };
+  });
+
+  await check('the screenshot of review: v1 at frame 100, every version\'s comments', async () => {
+    await page.locator('#comments-all').check();
+    await page.locator('#comments li', { hasText: 'v1 note at frame 100' }).locator('.tc').click();
+    await frameOnScreen();
+    await page.waitForTimeout(1000);           // the controls' spinner gone
+    await page.screenshot({ path: `${SHOTS}/review.png` });
+  });
+
+  ok(csp.length === 0, 'no Content-Security-Policy violation', csp.join('\n'));
+} catch (e) {
+  ok(false, 'the run', e.stack || e.message);
+} finally {
+  await browser.close();
+}
+process.exit(done());
