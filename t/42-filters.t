@@ -8,8 +8,10 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../bench/lib";
 use Test::More;
 use Mam::Stack;
+use Mam::Sql qw(sql_text);
 
 # the cursors and times in a query string (base64url and digits need none
 # but '+' and ':')
@@ -151,6 +153,30 @@ is(names(join('&', map { "tag=t$_" } 1 .. 8), $X), '', 'eight filters are fine')
 is(names('tag=red&tag=red&tag=red&tag=red&tag=red&tag=red&tag=red&tag=red&tag=red', $A), 'b1 a1',
    'a repeated filter counts once');
 is(names('unknown=1&tag=red', $A), 'b1 a1', 'an argument that is no filter is ignored');
+
+# the generic plans over many assets: a project's page reads the project's
+# own index of assets in order (no row of asset_facets, no sort), a tag's
+# page the tag's rows of asset_facets in order
+$s->psql(qq{INSERT INTO assets (user_id, project_id, title, tags, created_at, updated_at)
+            SELECT '$m->{user}{id}', '$P2', 'Bulk ' || g, CASE WHEN g % 10 = 0 THEN '{red}' ELSE '{}' END::text[],
+                   now() - g * interval '1 second', now()
+              FROM generate_series(1, 20000) g;
+            ANALYZE assets; ANALYZE asset_facets});
+for my $c (['NGX_MAM_SQL_ASSET_LIST_PROJECT', "'$P2', 25, '', '$m->{user}{id}'",
+            qr/Index Scan Backward using assets_project_created_idx on assets/, 'asset_facets'],
+           ['NGX_MAM_SQL_ASSET_LIST_FILTERED', "'t:red', 25, 'p:$P2', '$m->{user}{id}'",
+            qr/Index Only Scan Backward using asset_facets_created_idx on asset_facets/, 'Seq Scan']) {
+    my ($name, $args, $want, $not) = @$c;
+    my $explain = $s->psql('SET plan_cache_mode = force_generic_plan; PREPARE q AS ' . sql_text($name)
+                           . "; EXPLAIN (COSTS OFF) EXECUTE q($args)");
+    like($explain, $want, "$name: its generic plan reads in order");
+    unlike($explain, qr/Sort|\Q$not\E/, '... with no sort, nor ' . $not) or diag($explain);
+}
+my $page = $s->api(GET => "/api/assets?project=$P2&limit=3", undef, token => $M)->{json};
+is(join(' ', map { $_->{id} } @{ $page->{items} }),
+   join(' ', split /\n/, $s->psql(qq{SELECT id FROM assets WHERE project_id = '$P2' AND deleted_at IS NULL
+                                     ORDER BY created_at DESC, id DESC LIMIT 3})),
+   '... and the page is the project\'s newest three');
 
 $s->check_error_log;
 done_testing;
