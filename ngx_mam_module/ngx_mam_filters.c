@@ -281,9 +281,9 @@ ngx_mam_filter_list(ngx_mam_tokens_t *t, ngx_uint_t skip, u_char *p,
 /* the driving token (the first of the narrowest kind), every token and
  * the others joined by newlines, which no decoded argument holds (a page
  * reads the driver's rows, so tests only the others on each; a search
- * tests every one).  A
- * project drives as its id: its page reads the project's own index of
- * assets (ngx_mam_sql.h) */
+ * tests every one).  A project drives as its id: its page reads the
+ * project's own index of assets; a folder's, a tag's or a field value's
+ * rows carry the items (ngx_mam_sql.h) */
 static ngx_int_t
 ngx_mam_filter_join(ngx_http_request_t *r, ngx_mam_tokens_t *t,
     ngx_mam_filter_t *f)
@@ -322,6 +322,8 @@ ngx_mam_filter_join(ngx_http_request_t *r, ngx_mam_tokens_t *t,
 
     skip = (kind == NGX_MAM_FACET_PROJECT) ? sizeof("p:") - 1 : 0;
     f->project = (kind == NGX_MAM_FACET_PROJECT);
+    f->items = (kind == NGX_MAM_FACET_FOLDER || kind == NGX_MAM_FACET_FIELD
+                || kind == NGX_MAM_FACET_TAG);
     f->driver.data = p;
     f->driver.len = t->token[drive].len - skip;
     p = ngx_cpymem(p, t->token[drive].data + skip, f->driver.len);
