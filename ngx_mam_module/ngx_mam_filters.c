@@ -253,14 +253,43 @@ ngx_mam_filter_pair(ngx_http_request_t *r, ngx_mam_tokens_t *t,
 }
 
 
-/* the driving token (the first of the narrowest kind) and the tokens
- * joined by newlines, which no decoded argument holds */
+/* the tokens but the one at skip (none when skip is t->n), newline-
+ * separated and NUL-ended at p, as out; the end */
+static u_char *
+ngx_mam_filter_list(ngx_mam_tokens_t *t, ngx_uint_t skip, u_char *p,
+    ngx_str_t *out)
+{
+    ngx_uint_t  i;
+
+    out->data = p;
+    for (i = 0; i < t->n; i++) {
+        if (i == skip) {
+            continue;
+        }
+        if (p != out->data) {
+            *p++ = '\n';
+        }
+        p = ngx_cpymem(p, t->token[i].data, t->token[i].len);
+    }
+    out->len = p - out->data;
+    *p++ = '\0';
+
+    return p;
+}
+
+
+/* the driving token (the first of the narrowest kind), every token and
+ * the others joined by newlines, which no decoded argument holds (a page
+ * reads the driver's rows, so tests only the others on each; a search
+ * tests every one).  A project drives as its id: its page reads the
+ * project's own index of assets; a folder's, a tag's or a field value's
+ * rows carry the items (ngx_mam_sql.h) */
 static ngx_int_t
 ngx_mam_filter_join(ngx_http_request_t *r, ngx_mam_tokens_t *t,
     ngx_mam_filter_t *f)
 {
     u_char      *p;
-    size_t       len;
+    size_t       len, skip;
     ngx_uint_t   i, kind, drive;
 
     len = 0;
@@ -279,27 +308,25 @@ ngx_mam_filter_join(ngx_http_request_t *r, ngx_mam_tokens_t *t,
     if (t->n == 0) {
         ngx_str_set(&f->driver, "*");
         ngx_str_set(&f->tokens, "");
+        ngx_str_set(&f->others, "");
         return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, len + t->token[drive].len + 1);
+    p = ngx_pnalloc(r->pool, 2 * len + t->token[drive].len + 1);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    f->tokens.data = p;
-    for (i = 0; i < t->n; i++) {
-        if (i) {
-            *p++ = '\n';
-        }
-        p = ngx_cpymem(p, t->token[i].data, t->token[i].len);
-    }
-    f->tokens.len = p - f->tokens.data;
-    *p++ = '\0';
+    p = ngx_mam_filter_list(t, t->n, p, &f->tokens);
+    p = ngx_mam_filter_list(t, drive, p, &f->others);
 
+    skip = (kind == NGX_MAM_FACET_PROJECT) ? sizeof("p:") - 1 : 0;
+    f->project = (kind == NGX_MAM_FACET_PROJECT);
+    f->items = (kind == NGX_MAM_FACET_FOLDER || kind == NGX_MAM_FACET_FIELD
+                || kind == NGX_MAM_FACET_TAG);
     f->driver.data = p;
-    f->driver.len = t->token[drive].len;
-    p = ngx_cpymem(p, t->token[drive].data, t->token[drive].len);
+    f->driver.len = t->token[drive].len - skip;
+    p = ngx_cpymem(p, t->token[drive].data + skip, f->driver.len);
     *p = '\0';
 
     return NGX_OK;

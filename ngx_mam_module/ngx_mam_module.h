@@ -343,8 +343,11 @@ ngx_int_t ngx_mam_arg_decode(ngx_http_request_t *r, ngx_str_t *raw,
  * they ask for and the created_at range; on 0 when the request has none */
 typedef struct {
     ngx_uint_t   on;
+    ngx_uint_t   project;      /* the driver is a project: driver is its id */
+    ngx_uint_t   items;        /* the driver's rows carry the items (024) */
     ngx_str_t    driver;       /* the token the page reads by, NUL-ended */
     ngx_str_t    tokens;       /* every token, newline-separated, NUL-ended */
+    ngx_str_t    others;       /* every token but the driver, the same way */
     const char  *from;         /* created_at >=, or NULL */
     const char  *to;           /* created_at <, or NULL */
 } ngx_mam_filter_t;

@@ -114,8 +114,9 @@
  * Tokens are compared lower-cased (filters ignore case).
  * A member's page is of the rows of their projects, as the lists above.
  *
- * Parameters: $1 the driving token (PAGE) or q (SEARCH), $2 limit, $3
- * every token, newline-separated, then [after_value after_id], then
+ * Parameters: $1 the driving token (PAGE; a project's id for PROJECT_PAGE)
+ * or q (SEARCH), $2 limit, $3 the tokens besides the driver (PAGE) or
+ * every token (SEARCH), newline-separated, then [after_value after_id], then
  * [created_from created_to] (every search has them), then the user for a
  * member's.
  */
@@ -127,6 +128,63 @@
     " WHERE f.token = lower($1) AND a.deleted_at IS NULL"                     \
     " AND a.facets @> string_to_array(lower($3), E'\\n')"                    \
     after range scope " ORDER BY " order " LIMIT $2"
+
+/*
+ * A page whose driver is a project ($1 its id): the project's live assets
+ * in the sort's order from assets_project_created_idx or _title_idx
+ * (schema 016), as the unfiltered list reads assets_live_*_idx: no row of
+ * asset_facets, no second index descent per row (bench/api-filter.pl).
+ * The project is a range of one value, not "= $1", and leads the order:
+ * an equality would make the project's place in the order redundant, and
+ * a generic plan that thinks a project common would then read the whole
+ * instance's index in order and test each asset's project, which a small
+ * project pays in full.  As written, only the project's index gives the
+ * order.  The cursor and the time range are row comparisons that begin
+ * with the project, so they place the index scan rather than filter it.
+ */
+#define NGX_MAM_SQL_PROJECT_PAGE(after, range, order, scope)                  \
+    "SELECT 0, " NGX_MAM_SQL_ASSET_COLS                                       \
+    " FROM assets a" NGX_MAM_SQL_OTHERS("a")                                  \
+    " WHERE a.project_id >= $1::uuid AND a.project_id <= $1::uuid"            \
+    " AND a.deleted_at IS NULL AND o.ok"                                      \
+    after range scope " ORDER BY " order " LIMIT $2"
+
+#define NGX_MAM_SQL_ORDER_P_NEW    "a.project_id DESC, " NGX_MAM_SQL_ORDER_NEW
+#define NGX_MAM_SQL_ORDER_P_OLD    "a.project_id, " NGX_MAM_SQL_ORDER_OLD
+#define NGX_MAM_SQL_ORDER_P_TITLE  "a.project_id, " NGX_MAM_SQL_ORDER_TITLE
+
+#define NGX_MAM_SQL_AFTER_P_NEW(v, id)                                        \
+    " AND (a.project_id, a.created_at, a.id)"                                 \
+    " < ($1::uuid, " v "::timestamptz, " id "::uuid)"
+#define NGX_MAM_SQL_AFTER_P_OLD(v, id)                                        \
+    " AND (a.project_id, a.created_at, a.id)"                                 \
+    " > ($1::uuid, " v "::timestamptz, " id "::uuid)"
+#define NGX_MAM_SQL_AFTER_P_TITLE(v, id)                                      \
+    " AND (a.project_id, a.title, a.id) > ($1::uuid, " v "::text, " id "::uuid)"
+
+#define NGX_MAM_SQL_RANGE_P(from, to)                                         \
+    " AND (a.project_id, a.created_at) >= ($1::uuid, " from "::timestamptz)"  \
+    " AND (a.project_id, a.created_at) < ($1::uuid, " to "::timestamptz)"
+
+/* a page whose driver is a folder, a tag or a field value: its rows of
+ * asset_facets carry the asset's item and facets (schema 024), so the
+ * page reads the index and the rows, no asset (bench/api-filter.pl) */
+#define NGX_MAM_SQL_ITEM_PAGE(after, order, scope)                            \
+    "SELECT 0, f.item, f.asset_id, f.title,"                                  \
+    " f.created_at AT TIME ZONE 'UTC'"                                        \
+    " FROM asset_facets f" NGX_MAM_SQL_OTHERS("f")                            \
+    " WHERE f.token = lower($1) AND o.ok"                                      \
+    after scope " ORDER BY " order " LIMIT $2"
+
+/* the tokens besides the driver ($3), tested on each row of t as o.ok
+ * (none for the common page of one filter).  The test is a LATERAL of its
+ * own so that the generic plan does not count it: a filter in the WHERE
+ * divides the rows PostgreSQL expects by 200, and with few expected it
+ * would fetch every row of the driver and sort them rather than read the
+ * index in order and stop at the page (t/42 checks the plans). */
+#define NGX_MAM_SQL_OTHERS(t)                                                 \
+    " CROSS JOIN LATERAL (SELECT $3 = '' OR " t ".facets"                     \
+    " @> string_to_array(lower($3), E'\\n') AS ok OFFSET 0) o"
 
 #define NGX_MAM_SQL_FACET_SEARCH(after, range, order, scope)                  \
     "SELECT w.n, " NGX_MAM_SQL_ASSET_COLS                                     \
@@ -159,11 +217,16 @@
 #define NGX_MAM_SQL_AFTER_F_TITLE(v, id)                                      \
     " AND (f.title, f.asset_id) > (" v "::text, " id "::uuid)"
 
-/* a member's filtered list, -created_at, first page: the SPA's grid of one
- * project (bench/api-filter.pl); parameters driver, limit, tokens, user */
+/* a member's filtered lists, -created_at, first page (bench/api-filter.pl):
+ * the SPA's grid of one project (parameters project, limit, the other
+ * tokens, user) and a tag's in it (the tag's token, limit, the project's
+ * token, user) */
+#define NGX_MAM_SQL_ASSET_LIST_PROJECT                                        \
+    NGX_MAM_SQL_PROJECT_PAGE("", "", NGX_MAM_SQL_ORDER_P_NEW,                 \
+                             NGX_MAM_SQL_SEARCH_SCOPE("$4"))
 #define NGX_MAM_SQL_ASSET_LIST_FILTERED                                       \
-    NGX_MAM_SQL_FACET_PAGE("", "", NGX_MAM_SQL_ORDER_F_NEW,                   \
-                           NGX_MAM_SQL_FACET_SCOPE("$4"))
+    NGX_MAM_SQL_ITEM_PAGE("", NGX_MAM_SQL_ORDER_F_NEW,                        \
+                          NGX_MAM_SQL_FACET_SCOPE("$4"))
 
 
 /* -created_at, first page, of a member (not an admin): the API's default

@@ -8,8 +8,10 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../bench/lib";
 use Test::More;
 use Mam::Stack;
+use Mam::Sql qw(sql_text);
 
 # the cursors and times in a query string (base64url and digits need none
 # but '+' and ':')
@@ -59,6 +61,8 @@ patch(a2 => { folder_id => $F });
 
 sub psql1 { chomp(my $v = $s->psql($_[0])); return $v }
 
+sub word_count { return scalar(() = $_[0] =~ /\S+/g) }
+
 sub names {
     my ($query, $token) = @_;
     my $r = $s->api(GET => "/api/assets?$query", undef, token => $token);
@@ -96,18 +100,21 @@ is(names('created_from=' . uri_escape_utf8($t2), $X), 'x1 a3 a2', 'a time range 
 is(names('created_from=2000-01-01&created_to=2000-01-02', $A), '', '... that holds nothing');
 
 # pages: limit 1 walks the filtered list in order, each cursor once
-for my $sort ('-created_at', 'created_at', 'title') {
-    my ($seen, $cursor, $pages) = ('', undef, 0);
-    do {
-        my $r = $s->api(GET => "/api/assets?project=$P1&sort=$sort&limit=1"
-                               . ($cursor ? '&cursor=' . uri_escape_utf8($cursor) : ''),
-                        undef, token => $X);
-        die "page: $r->{status}\n" unless $r->{status} == 200;
-        $seen .= join '', map { ' ' . $name{$_->{id}} } @{ $r->{json}{items} };
-        $cursor = $r->{json}{next_cursor};
-    } while ($cursor && ++$pages < 10);
-    my $want = names("project=$P1&sort=$sort&limit=100", $X);
-    is(substr($seen, 1), $want, "pages of 1 ($sort) give the whole filtered list");
+for my $filter ("project=$P1", 'tag=red', "tag=red&project=$P1", "tag=red&status=none") {
+    for my $sort ('-created_at', 'created_at', 'title') {
+        my ($seen, $cursor, $pages) = ('', undef, 0);
+        do {
+            my $r = $s->api(GET => "/api/assets?$filter&sort=$sort&limit=1"
+                                   . ($cursor ? '&cursor=' . uri_escape_utf8($cursor) : ''),
+                            undef, token => $X);
+            die "page: $r->{status}\n" unless $r->{status} == 200;
+            $seen .= join '', map { ' ' . $name{$_->{id}} } @{ $r->{json}{items} };
+            $cursor = $r->{json}{next_cursor};
+        } while ($cursor && ++$pages < 10);
+        my $want = names("$filter&sort=$sort&limit=100", $X);
+        is(substr($seen, 1), $want, "$filter: pages of 1 ($sort) give the whole filtered list");
+        cmp_ok(word_count($want), '>=', 2, '... of several assets');
+    }
 }
 
 # the facets follow the asset
@@ -135,6 +142,22 @@ is(names("status=none&project=$P1", $X), 'a3', 'status none no longer has it');
 like(names("project=$P1", $X), qr/^x1 /, '... it is still in its project');
 isnt(names("status=none&project=$P1", $X), names("project=$P1", $X), '... with a status other than none');
 
+# the rows of folders, tags and field values carry the item (schema 024):
+# a change of the item alone reaches them, and a tag's page shows it
+$s->api(PATCH => "/api/assets/$a{a1}{id}", { description => 'Now described' }, token => $M);
+my ($a1) = grep { $_->{id} eq $a{a1}{id} }
+           @{ $s->api(GET => '/api/assets?tag=red', undef, token => $A)->{json}{items} };
+is($a1->{description}, 'Now described', 'a tag\'s page shows the asset\'s new description');
+is(psql1(q{SELECT count(*) FROM asset_facets f JOIN assets a ON a.id = f.asset_id
+            WHERE mam_facet_has_item(f.token)
+              AND (f.item IS DISTINCT FROM a.item OR f.facets IS DISTINCT FROM a.facets)}), 0,
+   'every row of a folder, a tag or a field value holds its asset\'s item and facets');
+is(psql1(q{SELECT count(*) FROM asset_facets WHERE mam_facet_has_item(token)}) > 0 ? 1 : 0, 1,
+   '... of which there are some');
+is(psql1(q{SELECT count(*) FROM asset_facets WHERE NOT mam_facet_has_item(token)
+              AND (item IS NOT NULL OR facets IS NOT NULL)}), 0,
+   '... and the project\'s, owner\'s, status\' and "*" rows hold none');
+
 # bad filters
 for my $bad (['project=nope', 'project'], ['folder=' . uc($F), 'folder'],
              ['owner=1', 'owner'], ['status=done', 'status'], ['field.Bad=x', 'field.NAME'],
@@ -151,6 +174,30 @@ is(names(join('&', map { "tag=t$_" } 1 .. 8), $X), '', 'eight filters are fine')
 is(names('tag=red&tag=red&tag=red&tag=red&tag=red&tag=red&tag=red&tag=red&tag=red', $A), 'b1 a1',
    'a repeated filter counts once');
 is(names('unknown=1&tag=red', $A), 'b1 a1', 'an argument that is no filter is ignored');
+
+# the generic plans over many assets: a project's page reads the project's
+# own index of assets in order (no row of asset_facets, no sort), a tag's
+# page the tag's rows of asset_facets in order (no asset: they hold its item)
+$s->psql(qq{INSERT INTO assets (user_id, project_id, title, tags, created_at, updated_at)
+            SELECT '$m->{user}{id}', '$P2', 'Bulk ' || g, CASE WHEN g % 10 = 0 THEN '{red}' ELSE '{}' END::text[],
+                   now() - g * interval '1 second', now()
+              FROM generate_series(1, 20000) g;
+            ANALYZE assets; ANALYZE asset_facets});
+for my $c (['NGX_MAM_SQL_ASSET_LIST_PROJECT', "'$P2', 25, '', '$m->{user}{id}'",
+            qr/Index Scan Backward using assets_project_created_idx on assets/, 'asset_facets'],
+           ['NGX_MAM_SQL_ASSET_LIST_FILTERED', "'t:red', 25, 'p:$P2', '$m->{user}{id}'",
+            qr/Index Scan Backward using asset_facets_created_idx on asset_facets/, 'on assets']) {
+    my ($name, $args, $want, $not) = @$c;
+    my $explain = $s->psql('SET plan_cache_mode = force_generic_plan; PREPARE q AS ' . sql_text($name)
+                           . "; EXPLAIN (COSTS OFF) EXECUTE q($args)");
+    like($explain, $want, "$name: its generic plan reads in order");
+    unlike($explain, qr/Sort|\Q$not\E/, '... with no sort, nor ' . $not) or diag($explain);
+}
+my $page = $s->api(GET => "/api/assets?project=$P2&limit=3", undef, token => $M)->{json};
+is(join(' ', map { $_->{id} } @{ $page->{items} }),
+   join(' ', split /\n/, $s->psql(qq{SELECT id FROM assets WHERE project_id = '$P2' AND deleted_at IS NULL
+                                     ORDER BY created_at DESC, id DESC LIMIT 3})),
+   '... and the page is the project\'s newest three');
 
 $s->check_error_log;
 done_testing;

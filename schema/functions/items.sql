@@ -57,17 +57,37 @@ END
 $$;
 
 -- A live asset's rows in asset_facets: its facets and "*", with the sort
--- keys; rewritten when one of them changes, gone when it is deleted.
+-- keys; rewritten when one of them changes, gone when it is deleted.  The
+-- rows of a folder, a tag or a field value carry the item and the facets
+-- (024), so a page of one of them reads no asset: an item that changes
+-- alone is copied into them.
+CREATE OR REPLACE FUNCTION mam_facet_has_item(token text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT left(token, 2) IN ('d:', 't:', 'f:')
+$$;
+
 CREATE OR REPLACE FUNCTION mam_asset_facets_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'UPDATE' THEN
+        IF OLD.facets IS NOT DISTINCT FROM NEW.facets
+           AND OLD.title IS NOT DISTINCT FROM NEW.title
+           AND OLD.created_at IS NOT DISTINCT FROM NEW.created_at
+           AND OLD.project_id IS NOT DISTINCT FROM NEW.project_id
+           AND OLD.deleted_at IS NOT DISTINCT FROM NEW.deleted_at
+        THEN
+            UPDATE asset_facets SET item = NEW.item
+             WHERE asset_id = NEW.id AND item IS NOT NULL;
+            RETURN NULL;
+        END IF;
         DELETE FROM asset_facets WHERE asset_id = NEW.id;
     END IF;
     IF NEW.deleted_at IS NULL THEN
         INSERT INTO asset_facets (asset_id, token, project_id, created_at,
-                                  title)
-        SELECT NEW.id, t, NEW.project_id, NEW.created_at, NEW.title
+                                  title, item, facets)
+        SELECT NEW.id, t, NEW.project_id, NEW.created_at, NEW.title,
+               CASE WHEN mam_facet_has_item(t) THEN NEW.item END,
+               CASE WHEN mam_facet_has_item(t) THEN NEW.facets END
           FROM unnest(NEW.facets || '{*}'::text[]) t;
     END IF;
     RETURN NULL;
@@ -99,6 +119,7 @@ CREATE OR REPLACE TRIGGER assets_facets_added AFTER INSERT ON assets
 CREATE OR REPLACE TRIGGER assets_facets_changed AFTER UPDATE ON assets
     FOR EACH ROW
     WHEN (OLD.facets IS DISTINCT FROM NEW.facets
+          OR OLD.item IS DISTINCT FROM NEW.item
           OR OLD.title IS DISTINCT FROM NEW.title
           OR OLD.created_at IS DISTINCT FROM NEW.created_at
           OR OLD.project_id IS DISTINCT FROM NEW.project_id
