@@ -642,54 +642,64 @@ static const char  *ngx_mam_facet_pages[2][3][3][2] = {
 };
 
 
-/* the pages a project drives (ngx_mam_sql.h: PROJECT_PAGE), by caller,
- * sort, kind (a page, a page with a time range) and cursor, with the
- * facet pages' parameters; a search with a project is a facet search */
-#define NGX_MAM_PROJECT_SORT(o, after, scope)                                 \
-    { { NGX_MAM_SQL_PROJECT_PAGE("", "", o, scope("$4")),                     \
-        NGX_MAM_SQL_PROJECT_PAGE(after("$4", "$5"), "", o, scope("$6")) },    \
-      { NGX_MAM_SQL_PROJECT_PAGE("", NGX_MAM_SQL_RANGE_P("$4", "$5"), o,      \
-                                 scope("$6")),                                \
-        NGX_MAM_SQL_PROJECT_PAGE(after("$4", "$5"),                           \
+/* the pages a project drives (ngx_mam_sql.h: PROJECT_PAGE), by whether
+ * other tokens are tested, caller, sort, kind (a page, a page with a time
+ * range) and cursor, with the facet pages' parameters; a search with a
+ * project is a facet search */
+#define NGX_MAM_PROJECT_SORT(ot, ok, o, after, scope)                         \
+    { { NGX_MAM_SQL_PROJECT_PAGE(ot, ok, "", "", o, scope("$4")),             \
+        NGX_MAM_SQL_PROJECT_PAGE(ot, ok, after("$4", "$5"), "", o,            \
+                                 scope("$6")) },                              \
+      { NGX_MAM_SQL_PROJECT_PAGE(ot, ok, "", NGX_MAM_SQL_RANGE_P("$4", "$5"), \
+                                 o, scope("$6")),                             \
+        NGX_MAM_SQL_PROJECT_PAGE(ot, ok, after("$4", "$5"),                   \
                                  NGX_MAM_SQL_RANGE_P("$6", "$7"), o,          \
                                  scope("$8")) } }
 
-#define NGX_MAM_PROJECT_CALLER(scope)                                         \
-    { NGX_MAM_PROJECT_SORT(NGX_MAM_SQL_ORDER_P_NEW, NGX_MAM_SQL_AFTER_P_NEW,  \
-                           scope),                                            \
-      NGX_MAM_PROJECT_SORT(NGX_MAM_SQL_ORDER_P_OLD, NGX_MAM_SQL_AFTER_P_OLD,  \
-                           scope),                                            \
-      NGX_MAM_PROJECT_SORT(NGX_MAM_SQL_ORDER_P_TITLE,                         \
+#define NGX_MAM_PROJECT_CALLER(ot, ok, scope)                                 \
+    { NGX_MAM_PROJECT_SORT(ot, ok, NGX_MAM_SQL_ORDER_P_NEW,                   \
+                           NGX_MAM_SQL_AFTER_P_NEW, scope),                   \
+      NGX_MAM_PROJECT_SORT(ot, ok, NGX_MAM_SQL_ORDER_P_OLD,                   \
+                           NGX_MAM_SQL_AFTER_P_OLD, scope),                   \
+      NGX_MAM_PROJECT_SORT(ot, ok, NGX_MAM_SQL_ORDER_P_TITLE,                 \
                            NGX_MAM_SQL_AFTER_P_TITLE, scope) }
 
-static const char  *ngx_mam_project_pages[2][3][2][2] = {
-    NGX_MAM_PROJECT_CALLER(NGX_MAM_NO_SCOPE),
-    NGX_MAM_PROJECT_CALLER(NGX_MAM_SQL_SEARCH_SCOPE)
+#define NGX_MAM_PROJECT_OTHERS(ot, ok)                                        \
+    { NGX_MAM_PROJECT_CALLER(ot, ok, NGX_MAM_NO_SCOPE),                       \
+      NGX_MAM_PROJECT_CALLER(ot, ok, NGX_MAM_SQL_SEARCH_SCOPE) }
+
+static const char  *ngx_mam_project_pages[2][2][3][2][2] = {
+    NGX_MAM_PROJECT_OTHERS("", NGX_MAM_SQL_NO_OTHERS),
+    NGX_MAM_PROJECT_OTHERS(NGX_MAM_SQL_OTHERS("a"), NGX_MAM_SQL_OTHERS_OK)
 };
 
 
 /* the pages of a folder, a tag or a field value, whose rows carry the
- * items (ngx_mam_sql.h: ITEM_PAGE), by caller, sort and cursor, with the
- * facet pages' parameters.  A page in a time range is a facet page: with
- * the range in the item page's WHERE, PostgreSQL would rather fetch the
- * range's rows and sort them, which costs a wide range all its rows */
-#define NGX_MAM_ITEM_SORT(o, after, scope)                                    \
-    { NGX_MAM_SQL_ITEM_PAGE("", o, scope("$4")),                              \
-      NGX_MAM_SQL_ITEM_PAGE(after("$4", "$5"), o, scope("$6")) }
+ * items (ngx_mam_sql.h: ITEM_PAGE), by whether other tokens are tested,
+ * caller, sort and cursor, with the facet pages' parameters.  A page in a
+ * time range is a facet page: with the range in the item page's WHERE,
+ * PostgreSQL would rather fetch the range's rows and sort them, which
+ * costs a wide range all its rows */
+#define NGX_MAM_ITEM_SORT(ot, ok, o, after, scope)                            \
+    { NGX_MAM_SQL_ITEM_PAGE(ot, ok, "", o, scope("$4")),                      \
+      NGX_MAM_SQL_ITEM_PAGE(ot, ok, after("$4", "$5"), o, scope("$6")) }
 
-#define NGX_MAM_ITEM_CALLER(scope)                                            \
-    { NGX_MAM_ITEM_SORT(NGX_MAM_SQL_ORDER_F_NEW, NGX_MAM_SQL_AFTER_F_NEW,     \
-                        scope),                                               \
-      NGX_MAM_ITEM_SORT(NGX_MAM_SQL_ORDER_F_OLD, NGX_MAM_SQL_AFTER_F_OLD,     \
-                        scope),                                               \
-      NGX_MAM_ITEM_SORT(NGX_MAM_SQL_ORDER_F_TITLE, NGX_MAM_SQL_AFTER_F_TITLE, \
-                        scope) }
+#define NGX_MAM_ITEM_CALLER(ot, ok, scope)                                    \
+    { NGX_MAM_ITEM_SORT(ot, ok, NGX_MAM_SQL_ORDER_F_NEW,                      \
+                        NGX_MAM_SQL_AFTER_F_NEW, scope),                      \
+      NGX_MAM_ITEM_SORT(ot, ok, NGX_MAM_SQL_ORDER_F_OLD,                      \
+                        NGX_MAM_SQL_AFTER_F_OLD, scope),                      \
+      NGX_MAM_ITEM_SORT(ot, ok, NGX_MAM_SQL_ORDER_F_TITLE,                    \
+                        NGX_MAM_SQL_AFTER_F_TITLE, scope) }
 
-static const char  *ngx_mam_item_pages[2][3][2] = {
-    NGX_MAM_ITEM_CALLER(NGX_MAM_NO_SCOPE),
-    NGX_MAM_ITEM_CALLER(NGX_MAM_SQL_FACET_SCOPE)
+#define NGX_MAM_ITEM_OTHERS(ot, ok)                                           \
+    { NGX_MAM_ITEM_CALLER(ot, ok, NGX_MAM_NO_SCOPE),                          \
+      NGX_MAM_ITEM_CALLER(ot, ok, NGX_MAM_SQL_FACET_SCOPE) }
+
+static const char  *ngx_mam_item_pages[2][2][3][2] = {
+    NGX_MAM_ITEM_OTHERS("", NGX_MAM_SQL_NO_OTHERS),
+    NGX_MAM_ITEM_OTHERS(NGX_MAM_SQL_OTHERS("f"), NGX_MAM_SQL_OTHERS_OK)
 };
-
 /* the cursor key of a page's row: what the sort compares, the title or the
  * exact creation time; 0 when the row is not what it should be */
 static ngx_int_t
@@ -720,7 +730,7 @@ ngx_mam_assets_filtered_query(ngx_http_request_t *r, ngx_mam_list_t *ls,
     ngx_uint_t sort, const char **values)
 {
     int           n;
-    ngx_uint_t    kind;
+    ngx_uint_t    kind, others;
     const char   *sql;
 
     /* a page, a page in a time range, a search (always in one) */
@@ -746,12 +756,15 @@ ngx_mam_assets_filtered_query(ngx_http_request_t *r, ngx_mam_list_t *ls,
         values[n++] = ls->user;
     }
 
+    others = (ls->filter.others.len != 0);
+
     if (ls->filter.project && kind != 2) {
-        sql = ngx_mam_project_pages[ls->user != NULL][sort][kind]
+        sql = ngx_mam_project_pages[others][ls->user != NULL][sort][kind]
                                    [ls->after_id != NULL];
 
     } else if (ls->filter.items && kind == 0) {
-        sql = ngx_mam_item_pages[ls->user != NULL][sort][ls->after_id != NULL];
+        sql = ngx_mam_item_pages[others][ls->user != NULL][sort]
+                                [ls->after_id != NULL];
 
     } else {
         sql = ngx_mam_facet_pages[ls->user != NULL][sort][kind]
