@@ -85,6 +85,8 @@ typedef struct {
     int64_t            next_key;     /* next forced keyframe, in frames */
     int                key_every;
     char               codecs[32];   /* avc1.PPCCLL from the SPS */
+    int64_t            iframe_peak;  /* its I-frame playlist's bit rates */
+    int64_t            iframe_avg;
     char               error[256];
     int                failed;
     int64_t           *packets;      /* td_transcode_t's counter */
@@ -1369,11 +1371,18 @@ td_measure(const char *dir, int64_t *peak, int64_t *avg)
     return total_dur > 0 ? 0 : -1;
 }
 
+/* the CODECS of a rendition: its SPS's, or High 4.2 as configured */
+static const char *
+td_codecs(const td_rendition_t *r)
+{
+    return r->codecs[0] ? r->codecs : "avc1.64002a";
+}
+
 static int
 td_master(td_ctx_t *c)
 {
     int       i;
-    char      path[1200], dir[1200];
+    char      path[1200], dir[1200], download[64], iframes[64];
     FILE     *f;
     int64_t   apeak = 0, aavg = 0, vpeak, vavg;
     json_t   *rends;
@@ -1412,13 +1421,26 @@ td_master(td_ctx_t *c)
                 "%s/index.m3u8\n",
                 (long long) (vpeak + apeak), (long long) (vavg + aavg),
                 c->r[i].width, c->r[i].height, av_q2d(c->rate),
-                c->r[i].codecs[0] ? c->r[i].codecs : "avc1.64002a",
-                c->aidx >= 0 ? ",mp4a.40.2" : "",
+                td_codecs(&c->r[i]), c->aidx >= 0 ? ",mp4a.40.2" : "",
                 c->aidx >= 0 ? ",AUDIO=\"aud\"" : "", c->r[i].name);
+        snprintf(download, sizeof(download), "downloads/%s.mp4",
+                 c->r[i].name);
+        snprintf(iframes, sizeof(iframes), "%s/iframes.m3u8", c->r[i].name);
         json_array_append_new(rends,
-            json_pack("{s:s, s:i, s:i, s:I}", "name", c->r[i].name,
+            json_pack("{s:s, s:i, s:i, s:I, s:s, s:s}", "name", c->r[i].name,
                       "width", c->r[i].width, "height", c->r[i].height,
-                      "bandwidth", (json_int_t) (vpeak + apeak)));
+                      "bandwidth", (json_int_t) (vpeak + apeak),
+                      "download", download, "iframes", iframes));
+    }
+
+    /* the I-frame playlists (trick play, scrubbing): video only */
+    for (i = 0; c->vidx >= 0 && i < c->nr; i++) {
+        fprintf(f, "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=%lld,"
+                "AVERAGE-BANDWIDTH=%lld,RESOLUTION=%dx%d,CODECS=\"%s\","
+                "URI=\"%s/iframes.m3u8\"\n",
+                (long long) c->r[i].iframe_peak,
+                (long long) c->r[i].iframe_avg, c->r[i].width,
+                c->r[i].height, td_codecs(&c->r[i]), c->r[i].name);
     }
 
     c->t->renditions = rends;
@@ -1430,29 +1452,28 @@ td_master(td_ctx_t *c)
     return 0;
 }
 
-/* each rendition as one MP4 with the audio (downloads/NAME.mp4), named in
- * its entry of the renditions as "download" */
+/* each rendition as one MP4 with the audio (downloads/NAME.mp4), and in
+ * the same read of its segments, its I-frame playlist (NAME/iframes.m3u8) */
 static int
 td_downloads(td_ctx_t *c)
 {
-    int      i;
-    char     key[64], e[256];
-    json_t  *entry;
+    int            i, rc;
+    char           dir[1200], e[256];
+    td_iframes_t   index;
 
     for (i = 0; c->vidx >= 0 && i < c->nr; i++) {
-        if (td_download_mp4(c->t->outdir, c->r[i].name, c->aidx >= 0,
-                            &c->t->interrupt, &c->t->packets, e, sizeof(e))
-            != 0)
-        {
-            td_fail(c->t, 0, "%s", e);
-            return -1;
+        td_iframes_init(&index, c->rate);
+        rc = td_download_mp4(c->t->outdir, c->r[i].name, c->aidx >= 0,
+                             &c->t->interrupt, &index, &c->t->packets, e,
+                             sizeof(e));
+        if (rc == 0) {
+            snprintf(dir, sizeof(dir), "%s/%s", c->t->outdir, c->r[i].name);
+            rc = td_iframes_write(&index, dir, &c->r[i].iframe_peak,
+                                  &c->r[i].iframe_avg, e, sizeof(e));
         }
-        snprintf(key, sizeof(key), "downloads/%s.mp4", c->r[i].name);
-        entry = json_array_get(c->t->renditions, i);
-        if (entry == NULL
-            || json_object_set_new(entry, "download", json_string(key)) != 0)
-        {
-            td_fail(c->t, 0, "out of memory");
+        td_iframes_free(&index);
+        if (rc != 0) {
+            td_fail(c->t, 0, "%s", e);
             return -1;
         }
     }
@@ -1721,11 +1742,11 @@ td_transcode_once(td_transcode_t *t, td_encoder_mode_t mode, int *used_gpu)
         rc = -1;
     }
     if (rc == 0) {
-        td_metadata(&c);
-        rc = td_master(&c);
+        rc = td_downloads(&c);
     }
     if (rc == 0) {
-        rc = td_downloads(&c);
+        td_metadata(&c);
+        rc = td_master(&c);
     }
 
     *used_gpu = c.used_gpu;
