@@ -128,6 +128,25 @@ $r = $s->http(GET => $url);
 is($r->{status}, 200, 'the signed master playlist comes from the previews bucket through the edge');
 like($r->{content}, qr/^#EXTM3U/, '... its content');
 like($r->{headers}{'cache-control'} // '', qr/^private, max-age=\d+/, '... with the edge\'s Cache-Control');
+# nginx's gzip filter applies to the bucket's answers: playlists and
+# WebVTT gzipped when asked, segments as stored
+{
+    use IO::Uncompress::Gunzip qw(gunzip);
+    my $gz = { headers => { 'Accept-Encoding' => 'gzip' } };
+    for my $f ('index.m3u8', 'thumbnails.vtt', '360p/iframes.m3u8') {
+        (my $u = $url) =~ s{index\.m3u8$}{$f};
+        my $g = $s->http(GET => $u, $gz);
+        is($g->{headers}{'content-encoding'}, 'gzip', "$f from the bucket: gzip when asked");
+        my $plain;
+        gunzip(\$g->{content} => \$plain);
+        is($plain, $s->s3_object($PREVIEWS, "$prefix/$f"), '... the object');
+    }
+    (my $u = $url) =~ s{index\.m3u8$}{thumbnails.vtt};
+    is($s->http(GET => $u)->{headers}{'content-type'}, 'text/vtt', 'thumbnails.vtt from the bucket: text/vtt');
+    like($s->s3_object($PREVIEWS, "$prefix/thumbs/sheet_000.jpg") // '', qr/^\xff\xd8/, '... and its sheet is there');
+    ($u = $url) =~ s{index\.m3u8$}{360p/segment_000.ts};
+    ok(!$s->http(GET => $u, $gz)->{headers}{'content-encoding'}, 'a segment from the bucket: never gzipped');
+}
 (my $seg = $url) =~ s{index\.m3u8$}{360p/segment_000.ts};
 my $full = $s->http(GET => $seg);
 is($full->{status}, 200, 'a segment through the edge');

@@ -6,6 +6,9 @@
  * streams are merged by decoding time, so memory stays at one packet of
  * each.  The MP4 keeps its index at the end (no second pass over the
  * file): a download is read whole before it is played.
+ *
+ * The same read of the video's segments indexes their keyframes for the
+ * rendition's I-frame playlist (iframes.h).
  */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
@@ -31,6 +34,7 @@ typedef struct {
     AVPacket         *pkt;         /* the packet read ahead */
     int               have;        /* pkt holds one */
     int               out;         /* its stream in the MP4 */
+    td_iframes_t     *index;       /* the keyframes' ranges, or NULL */
 } td_seq_t;
 
 
@@ -86,11 +90,22 @@ td_seq_read(td_seq_t *s)
         }
         err = av_read_frame(s->fc, s->pkt);
         if (err == AVERROR_EOF) {
+            if (s->index) {
+                td_iframes_segment_end(s->index, s->next - 1,
+                                       avio_size(s->fc->pb));
+            }
             avformat_close_input(&s->fc);
             continue;
         }
         if (err < 0) {
             return err;
+        }
+        if (s->index) {
+            err = td_iframes_packet(s->index, s->next - 1, s->pkt,
+                                    s->fc->streams[0]->time_base);
+            if (err < 0) {
+                return err;
+            }
         }
         if (s->pkt->dts == AV_NOPTS_VALUE) {
             av_packet_unref(s->pkt);
@@ -106,13 +121,15 @@ td_seq_read(td_seq_t *s)
  * needs come from the stream itself), and a stream for it in mux */
 static int
 td_seq_start(td_seq_t *s, const char *outdir, const char *sub,
-    const AVIOInterruptCB *interrupt, AVFormatContext *mux)
+    const AVIOInterruptCB *interrupt, td_iframes_t *index,
+    AVFormatContext *mux)
 {
     int        err;
     AVStream  *st;
 
     snprintf(s->dir, sizeof(s->dir), "%s/%s", outdir, sub);
     s->interrupt = interrupt;
+    s->index = index;
     s->pkt = av_packet_alloc();
     if (s->pkt == NULL) {
         return AVERROR(ENOMEM);
@@ -208,8 +225,8 @@ td_seq_merge(td_seq_t *v, td_seq_t *a, AVFormatContext *mux,
 
 int
 td_download_mp4(const char *outdir, const char *rendition, int audio,
-    const AVIOInterruptCB *interrupt, int64_t *packets, char *error,
-    size_t len)
+    const AVIOInterruptCB *interrupt, td_iframes_t *index, int64_t *packets,
+    char *error, size_t len)
 {
     int               err;
     char              dir[1200], path[1300];
@@ -229,10 +246,10 @@ td_download_mp4(const char *outdir, const char *rendition, int audio,
     err = avformat_alloc_output_context2(&mux, NULL, "mp4", path);
     if (err >= 0) {
         mux->interrupt_callback = *interrupt;
-        err = td_seq_start(&v, outdir, rendition, interrupt, mux);
+        err = td_seq_start(&v, outdir, rendition, interrupt, index, mux);
     }
     if (err >= 0 && audio) {
-        err = td_seq_start(&a, outdir, "audio", interrupt, mux);
+        err = td_seq_start(&a, outdir, "audio", interrupt, NULL, mux);
     }
     if (err >= 0) {
         err = avio_open2(&mux->pb, path, AVIO_FLAG_WRITE, interrupt, NULL);

@@ -10,11 +10,14 @@
 
 #include <libavformat/avio.h>
 
+#include "iframes.h"
+
 /* outdir/NAME/segment_*.ts (+ outdir/audio/segment_*.ts when audio) into
- * outdir/downloads/NAME.mp4; packets counts what is written (the
+ * outdir/downloads/NAME.mp4, indexing the video's keyframes into index
+ * (iframes.h) when not NULL; packets counts what is written (the
  * watchdog's progress).  0, or -1 with error (the file removed) */
 int td_download_mp4(const char *outdir, const char *rendition, int audio,
-    const AVIOInterruptCB *interrupt, int64_t *packets, char *error,
-    size_t len);
+    const AVIOInterruptCB *interrupt, td_iframes_t *index, int64_t *packets,
+    char *error, size_t len);
 
 #endif

@@ -34,9 +34,9 @@
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libavutil/time.h>
-#include <libswscale/swscale.h>
 
 #include "downloads.h"
+#include "thumbs.h"
 #include "transcode.h"
 
 #define TD_MAX_RENDITIONS  4
@@ -45,6 +45,12 @@
 #define TD_SEGMENT_SEC     "6"
 #define TD_AUDIO_RATE      48000
 #define TD_AUDIO_BITRATE   128000
+
+/* the poster is the frame at this share of the duration (past a fade in,
+ * yet early), or at TD_POSTER_SEC when no duration is declared; a video
+ * that ends before that time gets its last frame */
+#define TD_POSTER_SHARE    0.10
+#define TD_POSTER_SEC      1.0
 
 typedef struct {
     const char  *name;
@@ -79,6 +85,8 @@ typedef struct {
     int64_t            next_key;     /* next forced keyframe, in frames */
     int                key_every;
     char               codecs[32];   /* avc1.PPCCLL from the SPS */
+    int64_t            iframe_peak;  /* its I-frame playlist's bit rates */
+    int64_t            iframe_avg;
     char               error[256];
     int                failed;
     int64_t           *packets;      /* td_transcode_t's counter */
@@ -101,6 +109,11 @@ typedef struct {
     AVFormatContext   *amux;
     int64_t            apts;
     int                poster_done;
+    double             poster_at;    /* s from the first frame */
+    double             poster_sec;   /* the frame taken */
+    AVFrame           *poster_last;  /* the latest frame, until then */
+    td_thumbs_t        thumbs;
+    AVFilterContext   *thumbs_sink;
     double             duration;
     int64_t            vframes;
     int64_t            vdecoded;     /* pictures out of the decoder */
@@ -309,12 +322,20 @@ td_metadata(td_ctx_t *c)
                                       ? floor(av_q2d(fr) * 1000 + 0.5) / 1000
                                       : 0));
         json_object_set_new(m, "rotation", json_integer(c->rotation));
+        /* where the SPA finds the scrub thumbnails, and the poster's time */
+        json_object_set_new(m, "thumbnails", json_string("thumbnails.vtt"));
+        json_object_set_new(m, "poster_sec", c->poster_done
+                            ? json_real(floor(c->poster_sec * 1000 + 0.5)
+                                        / 1000)
+                            : json_null());
     } else {
         json_object_set_new(m, "width", json_null());
         json_object_set_new(m, "height", json_null());
         json_object_set_new(m, "video_codec", json_null());
         json_object_set_new(m, "frame_rate", json_null());
         json_object_set_new(m, "rotation", json_integer(0));
+        json_object_set_new(m, "thumbnails", json_null());
+        json_object_set_new(m, "poster_sec", json_null());
     }
 
     if (c->aidx >= 0) {
@@ -399,6 +420,10 @@ td_plan(td_ctx_t *c)
             r->kbps = 150;
         }
     }
+
+    td_thumbs_plan(&c->thumbs, w, h, c->rate, c->duration);
+    c->poster_at = c->duration > 0 ? c->duration * TD_POSTER_SHARE
+                                   : TD_POSTER_SEC;
 }
 
 /* --- filter graphs ------------------------------------------------------ */
@@ -408,6 +433,7 @@ td_video_graph(td_ctx_t *c, const AVFrame *first)
 {
     int                    i, err;
     char                   args[512], desc[2048], *p, label[16], e[128];
+    char                   thumbs[256];
     AVFilterInOut         *outputs, *inputs, *io;
     const AVFilter        *buffer, *sink;
     AVCodecContext        *dec = c->vdec;
@@ -479,6 +505,14 @@ td_video_graph(td_ctx_t *c, const AVFrame *first)
     tail = c->gpu_frames && strcmp(c->video_encoder, "libx264") == 0
            ? ",hwdownload,format=yuv420p" : "";
 
+    /* the scrub thumbnails branch off the smallest rendition */
+    if (td_thumbs_filters(&c->thumbs, c->gpu_frames, thumbs, sizeof(thumbs))
+        != 0)
+    {
+        td_fail(c->t, 0, "thumbnail filters do not fit");
+        return -1;
+    }
+
     for (i = 0; i < c->nr; i++) {
         if (c->gpu_frames) {
             p += sprintf(p, "scale_cuda=%d:%d:format=yuv420p",
@@ -492,7 +526,8 @@ td_video_graph(td_ctx_t *c, const AVFrame *first)
             p += sprintf(p, ",split=2[s%d][n%d];[s%d]null%s[r%d];[n%d]",
                          i, i, i, tail, i, i);
         } else {
-            p += sprintf(p, "%s[r%d]", tail, i);
+            p += sprintf(p, ",split=2[s%d][t];[s%d]null%s[r%d];[t]%s[th]",
+                         i, i, tail, i, thumbs);
         }
     }
 
@@ -505,8 +540,22 @@ td_video_graph(td_ctx_t *c, const AVFrame *first)
             return -1;
         }
     }
+    err = avfilter_graph_create_filter(&c->thumbs_sink, sink, "th", NULL,
+                                       NULL, c->vgraph);
+    if (err < 0) {
+        td_fail(c->t, 0, "thumbnail sink: %s", td_err(err, e, sizeof(e)));
+        return -1;
+    }
 
-    inputs = NULL;
+    inputs = avfilter_inout_alloc();
+    if (inputs == NULL) {
+        td_fail(c->t, 0, "out of memory");
+        return -1;
+    }
+    inputs->name = av_strdup("th");
+    inputs->filter_ctx = c->thumbs_sink;
+    inputs->pad_idx = 0;
+    inputs->next = NULL;
     outputs = avfilter_inout_alloc();
     outputs->name = av_strdup("in");
     outputs->filter_ctx = c->vsrc;
@@ -915,86 +964,89 @@ td_encoder_thread(void *arg)
     return NULL;
 }
 
-/* --- poster ------------------------------------------------------------------ */
+/* --- poster and thumbnails -------------------------------------------------- */
 
 static void
-td_poster(td_ctx_t *c, const AVFrame *in)
+td_poster(td_ctx_t *c, const AVFrame *in, double at)
 {
-    int               err;
-    AVFrame          *sw = NULL;
-    const AVFrame    *src = in;
-    char              path[1200];
-    FILE             *f;
-    AVFrame          *dst;
-    AVPacket         *pkt;
-    AVCodecContext   *enc;
-    struct SwsContext *sws;
-    const AVCodec    *codec;
+    char      path[1200];
+    AVFrame  *sw = NULL;
 
-    codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
-    enc = codec ? avcodec_alloc_context3(codec) : NULL;
-    dst = av_frame_alloc();
-    pkt = av_packet_alloc();
-    if (enc == NULL || dst == NULL || pkt == NULL) {
-        goto done;
-    }
-
+    /* a poster that cannot be made leaves the preview without one */
     if (in->format == AV_PIX_FMT_CUDA) {
         sw = av_frame_alloc();
         if (sw == NULL || av_hwframe_transfer_data(sw, in, 0) < 0) {
-            goto done;
+            av_frame_free(&sw);
+            return;
         }
-        src = sw;
+        in = sw;
     }
 
-    enc->width = src->width;
-    enc->height = src->height;
-    enc->pix_fmt = AV_PIX_FMT_YUVJ420P;
-    enc->time_base = (AVRational) { 1, 25 };
-    enc->flags |= AV_CODEC_FLAG_QSCALE;
-    enc->global_quality = FF_QP2LAMBDA * 3;
-    if (avcodec_open2(enc, codec, NULL) < 0) {
-        goto done;
+    snprintf(path, sizeof(path), "%s/poster.jpg", c->t->outdir);
+    if (td_jpeg_save(in, path) == 0) {
+        c->poster_done = 1;
+        c->poster_sec = at;
     }
-
-    dst->format = AV_PIX_FMT_YUVJ420P;
-    dst->width = src->width;
-    dst->height = src->height;
-    if (av_frame_get_buffer(dst, 0) < 0) {
-        goto done;
-    }
-
-    sws = sws_getContext(src->width, src->height, src->format, dst->width,
-                         dst->height, AV_PIX_FMT_YUVJ420P, SWS_BICUBIC, NULL,
-                         NULL, NULL);
-    if (sws == NULL) {
-        goto done;
-    }
-    sws_scale(sws, (const uint8_t *const *) src->data, src->linesize, 0,
-              src->height, dst->data, dst->linesize);
-    sws_freeContext(sws);
-    dst->pts = 0;
-
-    err = avcodec_send_frame(enc, dst);
-    if (err >= 0) {
-        avcodec_send_frame(enc, NULL);
-        err = avcodec_receive_packet(enc, pkt);
-    }
-    if (err >= 0) {
-        snprintf(path, sizeof(path), "%s/poster.jpg", c->t->outdir);
-        f = fopen(path, "wb");
-        if (f) {
-            fwrite(pkt->data, 1, (size_t) pkt->size, f);
-            fclose(f);
-            c->poster_done = 1;
-        }
-    }
-
-done:
     av_frame_free(&sw);
-    av_packet_free(&pkt);
-    av_frame_free(&dst);
-    avcodec_free_context(&enc);
+    av_frame_free(&c->poster_last);
+}
+
+/* frame i of the constant-rate stream (rendition 0's copy): the poster
+ * when its time has come; else kept as the fallback for a video shorter
+ * than the poster's time */
+static void
+td_poster_frame(td_ctx_t *c, const AVFrame *frame, int64_t i)
+{
+    double  at;
+
+    if (c->poster_done) {
+        return;
+    }
+    at = i * av_q2d(av_inv_q(c->rate));
+    if (at >= c->poster_at) {
+        td_poster(c, frame, at);
+        return;
+    }
+    if (c->poster_last == NULL) {
+        c->poster_last = av_frame_alloc();
+    }
+    if (c->poster_last) {
+        av_frame_unref(c->poster_last);
+        if (av_frame_ref(c->poster_last, frame) < 0) {
+            av_frame_free(&c->poster_last);
+        } else {
+            c->poster_last->pts = i;
+        }
+    }
+}
+
+static int
+td_pull_thumbs(td_ctx_t *c)
+{
+    int       err;
+    char      e[256];
+    AVFrame  *sheet;
+
+    sheet = av_frame_alloc();
+    if (sheet == NULL) {
+        return AVERROR(ENOMEM);
+    }
+    for ( ;; ) {
+        err = av_buffersink_get_frame(c->thumbs_sink, sheet);
+        if (err < 0) {
+            break;
+        }
+        err = td_thumbs_sheet(&c->thumbs, c->t->outdir, sheet, e, sizeof(e));
+        av_frame_unref(sheet);
+        if (err != 0) {
+            td_fail(c->t, 0, "%s", e);
+            err = AVERROR(EIO);
+            break;
+        }
+    }
+    av_frame_free(&sheet);
+
+    return (err == AVERROR(EAGAIN) || err == AVERROR_EOF) ? 0 : err;
 }
 
 /* --- the decode loop --------------------------------------------------------- */
@@ -1004,7 +1056,6 @@ td_pull_video(td_ctx_t *c)
 {
     int       i, err;
     AVFrame  *frame;
-    double    at;
 
     for (i = 0; i < c->nr; i++) {
         for ( ;; ) {
@@ -1022,13 +1073,8 @@ td_pull_video(td_ctx_t *c)
             }
 
             if (i == 0) {
+                td_poster_frame(c, frame, c->vframes);
                 c->vframes++;
-                at = frame->pts * av_q2d(av_inv_q(c->rate));
-                if (!c->poster_done
-                    && (at >= 1.0 || at >= c->duration / 2))
-                {
-                    td_poster(c, frame);
-                }
             }
 
             /* the graph's time base is 1/rate after fps: pts counts frames */
@@ -1040,7 +1086,7 @@ td_pull_video(td_ctx_t *c)
         }
     }
 
-    return 0;
+    return td_pull_thumbs(c);
 }
 
 static int
@@ -1248,6 +1294,10 @@ td_run(td_ctx_t *c)
         if (err >= 0) {
             err = td_feed(c, c->vdec, NULL);
         }
+        if (err >= 0 && !c->poster_done && c->poster_last) {
+            td_poster(c, c->poster_last,
+                      c->poster_last->pts * av_q2d(av_inv_q(c->rate)));
+        }
     }
     if (err >= 0 && c->adec) {
         err = td_decode(c, c->adec, NULL, frame);
@@ -1321,11 +1371,18 @@ td_measure(const char *dir, int64_t *peak, int64_t *avg)
     return total_dur > 0 ? 0 : -1;
 }
 
+/* the CODECS of a rendition: its SPS's, or High 4.2 as configured */
+static const char *
+td_codecs(const td_rendition_t *r)
+{
+    return r->codecs[0] ? r->codecs : "avc1.64002a";
+}
+
 static int
 td_master(td_ctx_t *c)
 {
     int       i;
-    char      path[1200], dir[1200];
+    char      path[1200], dir[1200], download[64], iframes[64];
     FILE     *f;
     int64_t   apeak = 0, aavg = 0, vpeak, vavg;
     json_t   *rends;
@@ -1364,13 +1421,26 @@ td_master(td_ctx_t *c)
                 "%s/index.m3u8\n",
                 (long long) (vpeak + apeak), (long long) (vavg + aavg),
                 c->r[i].width, c->r[i].height, av_q2d(c->rate),
-                c->r[i].codecs[0] ? c->r[i].codecs : "avc1.64002a",
-                c->aidx >= 0 ? ",mp4a.40.2" : "",
+                td_codecs(&c->r[i]), c->aidx >= 0 ? ",mp4a.40.2" : "",
                 c->aidx >= 0 ? ",AUDIO=\"aud\"" : "", c->r[i].name);
+        snprintf(download, sizeof(download), "downloads/%s.mp4",
+                 c->r[i].name);
+        snprintf(iframes, sizeof(iframes), "%s/iframes.m3u8", c->r[i].name);
         json_array_append_new(rends,
-            json_pack("{s:s, s:i, s:i, s:I}", "name", c->r[i].name,
+            json_pack("{s:s, s:i, s:i, s:I, s:s, s:s}", "name", c->r[i].name,
                       "width", c->r[i].width, "height", c->r[i].height,
-                      "bandwidth", (json_int_t) (vpeak + apeak)));
+                      "bandwidth", (json_int_t) (vpeak + apeak),
+                      "download", download, "iframes", iframes));
+    }
+
+    /* the I-frame playlists (trick play, scrubbing): video only */
+    for (i = 0; c->vidx >= 0 && i < c->nr; i++) {
+        fprintf(f, "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=%lld,"
+                "AVERAGE-BANDWIDTH=%lld,RESOLUTION=%dx%d,CODECS=\"%s\","
+                "URI=\"%s/iframes.m3u8\"\n",
+                (long long) c->r[i].iframe_peak,
+                (long long) c->r[i].iframe_avg, c->r[i].width,
+                c->r[i].height, td_codecs(&c->r[i]), c->r[i].name);
     }
 
     c->t->renditions = rends;
@@ -1382,29 +1452,28 @@ td_master(td_ctx_t *c)
     return 0;
 }
 
-/* each rendition as one MP4 with the audio (downloads/NAME.mp4), named in
- * its entry of the renditions as "download" */
+/* each rendition as one MP4 with the audio (downloads/NAME.mp4), and in
+ * the same read of its segments, its I-frame playlist (NAME/iframes.m3u8) */
 static int
 td_downloads(td_ctx_t *c)
 {
-    int      i;
-    char     key[64], e[256];
-    json_t  *entry;
+    int            i, rc;
+    char           dir[1200], e[256];
+    td_iframes_t   index;
 
     for (i = 0; c->vidx >= 0 && i < c->nr; i++) {
-        if (td_download_mp4(c->t->outdir, c->r[i].name, c->aidx >= 0,
-                            &c->t->interrupt, &c->t->packets, e, sizeof(e))
-            != 0)
-        {
-            td_fail(c->t, 0, "%s", e);
-            return -1;
+        td_iframes_init(&index, c->rate);
+        rc = td_download_mp4(c->t->outdir, c->r[i].name, c->aidx >= 0,
+                             &c->t->interrupt, &index, &c->t->packets, e,
+                             sizeof(e));
+        if (rc == 0) {
+            snprintf(dir, sizeof(dir), "%s/%s", c->t->outdir, c->r[i].name);
+            rc = td_iframes_write(&index, dir, &c->r[i].iframe_peak,
+                                  &c->r[i].iframe_avg, e, sizeof(e));
         }
-        snprintf(key, sizeof(key), "downloads/%s.mp4", c->r[i].name);
-        entry = json_array_get(c->t->renditions, i);
-        if (entry == NULL
-            || json_object_set_new(entry, "download", json_string(key)) != 0)
-        {
-            td_fail(c->t, 0, "out of memory");
+        td_iframes_free(&index);
+        if (rc != 0) {
+            td_fail(c->t, 0, "%s", e);
             return -1;
         }
     }
@@ -1531,6 +1600,7 @@ td_close(td_ctx_t *c)
     if (c->amux) {
         avformat_free_context(c->amux);
     }
+    av_frame_free(&c->poster_last);
     avfilter_graph_free(&c->vgraph);
     avfilter_graph_free(&c->agraph);
     avcodec_free_context(&c->vdec);
@@ -1629,6 +1699,7 @@ static int
 td_transcode_once(td_transcode_t *t, td_encoder_mode_t mode, int *used_gpu)
 {
     int        rc, i, gpu_enc;
+    char       e[256];
     td_ctx_t   c;
 
     memset(&c, 0, sizeof(c));
@@ -1664,12 +1735,18 @@ td_transcode_once(td_transcode_t *t, td_encoder_mode_t mode, int *used_gpu)
         rc = -1;
     }
 
-    if (rc == 0) {
-        td_metadata(&c);
-        rc = td_master(&c);
+    if (rc == 0 && c.vidx >= 0
+        && td_thumbs_vtt(&c.thumbs, t->outdir, c.vframes, e, sizeof(e)) != 0)
+    {
+        td_fail(t, 0, "%s", e);
+        rc = -1;
     }
     if (rc == 0) {
         rc = td_downloads(&c);
+    }
+    if (rc == 0) {
+        td_metadata(&c);
+        rc = td_master(&c);
     }
 
     *used_gpu = c.used_gpu;

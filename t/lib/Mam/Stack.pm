@@ -546,6 +546,7 @@ EOT
                        . "            disable_symlinks on;\n"
                        . "            log_not_found off;\n"
                        . "            error_page 404 = \@mam_not_found;\n"
+                       . $self->previews_gzip
                        . "        }\n"
                        . "        location /_mam_masters/ {\n"
                        . "            internal;\n"
@@ -637,8 +638,16 @@ sub s3_previews_location {
             proxy_hide_header x-amz-request-id;
             proxy_intercept_errors on;
             error_page 403 404 = \@mam_not_found;
-        }
+@{[ $self->previews_gzip ]}        }
 EOT
+}
+
+# playlists and WebVTT gzipped for clients that accept it, as in conf/
+sub previews_gzip {
+    return "            gzip on;\n"
+         . "            gzip_types application/vnd.apple.mpegurl text/vtt;\n"
+         . "            gzip_vary on;\n"
+         . "            gzip_proxied any;\n";
 }
 
 sub start_nginx {
