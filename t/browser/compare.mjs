@@ -259,9 +259,8 @@ try {
   });
 
   await check('the screenshot of compare: the wipe at 50 %', async () => {
-    await page.evaluate(() => document.querySelector('#compare-seek').scrollIntoView({ block: 'end' }));
     await page.waitForTimeout(300);
-    await page.screenshot({ path: `${SHOTS}/compare.png` });
+    await page.screenshot({ path: `${SHOTS}/compare.png`, fullPage: true });
   });
 
   await check('a reload restores the view from the URL (versions, wipe at 50 %, sound of B)', async () => {
@@ -294,8 +293,12 @@ try {
     await page.getByLabel('Side by side', { exact: true }).check();
     const [ba, bb] = [await page.locator('#side-a').boundingBox(), await page.locator('#side-b').boundingBox()];
     const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    // what sticks out, if anything
+    const out = await page.evaluate(() => [...document.querySelectorAll('main *')]
+      .filter((e) => e.getBoundingClientRect().right > 376)
+      .map((e) => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`).slice(0, 8));
     return { ok: bb.y >= ba.y + ba.height - 1 && Math.abs(ba.x - bb.x) < 1 && wide <= 375,
-             diag: JSON.stringify({ ba, bb, wide }) };
+             diag: JSON.stringify({ ba, bb, wide, out }) };
   });
 
   ok(csp.length === 0, 'no Content-Security-Policy violation', csp.join('\n'));
