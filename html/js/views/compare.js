@@ -90,7 +90,7 @@ export async function compareView() {
   const dom = {};
   for (const s of [A, B]) {
     s.media = h('video', { id: `video-${s.key}`, playsinline: true, preload: 'auto', 'aria-label': `Side ${s.label}` });
-    s.caption = h('figcaption', {}, '');
+    s.caption = h('span', { class: 'side-title' }, '');
     s.clock = h('output', { id: `tc-${s.key}`, class: 'timecode', 'aria-live': 'off', dataset: { frame: '0' } });
     s.msg = h('p', { class: 'error side-msg', role: 'alert' });
     s.figure = h('figure', { id: `side-${s.key}`, class: `compare-side side-${s.key}` },
@@ -125,9 +125,14 @@ export async function compareView() {
 
   const title = () => (A.assetId === B.assetId ? `${A.asset.title}: v${A.version.number} and v${B.version.number}`
     : `${A.asset.title} v${A.version.number} and ${B.asset.title} v${B.version.number}`);
-  heading.textContent = `Compare ${title()}`;
-  view(`Compare ${title()}`, heading,
-    h('p', {}, h('a', { href: `/assets/${A.assetId}`, 'data-link': true, id: 'back-to-asset' }, `Back to ${A.asset.title}`)),
+  const backLink = h('a', { 'data-link': true, id: 'back-to-asset' });
+  const titles = () => {
+    heading.textContent = `Compare ${title()}`;
+    backLink.href = `/assets/${A.assetId}`;
+    backLink.textContent = `Back to ${A.asset.title}`;
+  };
+  titles();
+  view(`Compare ${title()}`, heading, h('p', {}, backLink),
     h('div', { class: 'compare-picks' }, dom.a, dom.b),
     h('div', { class: 'row compare-switches' }, modeSwitch, audioSwitch),
     stage, transport, hint);
@@ -142,7 +147,7 @@ export async function compareView() {
       if (state.mode === 'wipe') { u.set('mode', 'wipe'); u.set('wipe', String(Math.round(state.wipe * 10) / 10)); }
       if (state.audio === 'b') u.set('audio', 'b');
       history.replaceState(history.state, '', `/compare?${u}`);
-      heading.textContent = `Compare ${title()}`;
+      titles();
       document.title = `Compare ${title()} · MAM`;
     }, 150);
   };
