@@ -124,7 +124,7 @@ try {
     await page.getByRole('button', { name: 'Play', exact: true }).click();
     await page.waitForTimeout(300);
     await page.evaluate(() => { const b = document.querySelector('#video-b'); b.currentTime += 0.3; });
-    await page.waitForTimeout(1500);
+    await page.waitForTimeout(2000);
     const during = await media();
     await page.getByRole('button', { name: 'Pause', exact: true }).click();
     const f = await frames();
