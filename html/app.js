@@ -11,8 +11,9 @@
 //   js/player.js      hls.js with renewed signed URLs, timeline, keys
 //   js/metadata.js    custom fields and tags: inputs by kind, project rights
 //   js/views/*.js     accounts, grid (+ filters, bulk), upload, asset (+
-//                     assetmeta), admin, audit, fields, projects, folders
-//                     (the grid's project switcher and folder tree)
+//                     assetmeta), compare (two versions, one transport),
+//                     admin, audit, fields, projects, folders (the grid's
+//                     project switcher and folder tree)
 
 import { api, auth, isAdmin, isEditor, logout, onAuthChange, onSessionEnd, resume } from './js/api.js';
 import { $, h, view } from './js/dom.js';
@@ -22,6 +23,7 @@ import { loginView, registerView } from './js/views/accounts.js';
 import { adminView } from './js/views/admin.js';
 import { assetView } from './js/views/asset.js';
 import { auditView } from './js/views/audit.js';
+import { compareView } from './js/views/compare.js';
 import { fieldsView } from './js/views/fields.js';
 import { gridView } from './js/views/grid.js';
 import { projectView, projectsView } from './js/views/projects.js';
@@ -32,6 +34,7 @@ addRoute(/^\/login$/, loginView);
 addRoute(/^\/register$/, registerView);
 addRoute(/^\/upload$/, uploadView);
 addRoute(/^\/assets\/([0-9a-f-]{36})$/, assetView);
+addRoute(/^\/compare$/, compareView);
 addRoute(/^\/admin$/, adminView);
 addRoute(/^\/audit$/, auditView);
 addRoute(/^\/projects$/, projectsView);

@@ -29,6 +29,46 @@ const EDITABLE = (el) => el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.tes
 const PASSIVE = (el) => el === document.body || el === document.documentElement
   || el.id === 'main' || /^H[1-6]$/.test(el.tagName);
 
+// A version's preview on a media element: hls.js from the signed URL of
+// POST /api/sign-preview.  The signature covers the whole folder: every
+// request goes through the newest signed prefix, which is renewed well
+// before it expires (every 10 minutes, the URL lives 15; mam-renew-ms in
+// localStorage shortens it to watch the renewal work).  manifest(hls,
+// levels) once the playlist is read (hls null without hls.js), failed(e)
+// when signing fails; returns the stop.  The compare view plays two.
+export function signedSource(assetId, versionId, media, { manifest = () => {}, failed = () => {} } = {}) {
+  let stopped = false, hls = null;
+  let prefix = null;
+  const sign = async () => {
+    const r = await api('POST', '/api/sign-preview', { asset_id: assetId, version_id: versionId, ttl_sec: 900 });
+    prefix = r.url.replace(/index\.m3u8$/, '');
+    return r.url;
+  };
+  const every = Number(localStorage.getItem('mam-renew-ms')) || 600 * 1000;
+  const renew = setInterval(() => sign().catch(() => {}), every);
+  const rewrite = (url) => {
+    const m = url.match(/\/s\/\d+\/[A-Za-z0-9_-]{43}\/[0-9a-f-]{36}\/[0-9a-f-]{36}\/(.*)$/);
+    return m && prefix ? prefix + m[1] : url;
+  };
+  sign().then((url) => {
+    if (stopped) return;
+    if (window.Hls && Hls.isSupported()) {
+      hls = new Hls({ xhrSetup: (xhr, u) => xhr.open('GET', rewrite(u), true) });
+      hls.on(Hls.Events.MANIFEST_PARSED, (_, d) => manifest(hls, d.levels));
+      hls.loadSource(url);
+      hls.attachMedia(media);
+    } else {
+      media.src = url;
+      manifest(null, []);
+    }
+  }).catch((e) => { if (!stopped) failed(e); });
+  return () => {
+    stopped = true;
+    clearInterval(renew);
+    if (hls) hls.destroy();
+  };
+}
+
 // fps: the version's frame rate (0: none known, audio; steps are then 40 ms)
 export function startPlayer(asset, version, stage, player, comments, { fps, audioOnly }) {
   const stops = [];
@@ -58,45 +98,18 @@ export function startPlayer(asset, version, stage, player, comments, { fps, audi
   player.video = media;
   player.timeline = timeline;
 
-  // the signature covers the whole folder: every request goes through the
-  // newest signed prefix, which is renewed well before it expires
-  let prefix = null;
-  const sign = async () => {
-    const r = await api('POST', '/api/sign-preview', { asset_id: asset.id, version_id: version.id, ttl_sec: 900 });
-    prefix = r.url.replace(/index\.m3u8$/, '');
-    return r.url;
-  };
-  // every 10 minutes (the URL lives 15); mam-renew-ms in localStorage
-  // shortens it to watch the renewal work
-  const every = Number(localStorage.getItem('mam-renew-ms')) || 600 * 1000;
-  const renew = setInterval(() => sign().catch(() => {}), every);
-  const rewrite = (url) => {
-    const m = url.match(/\/s\/\d+\/[A-Za-z0-9_-]{43}\/[0-9a-f-]{36}\/[0-9a-f-]{36}\/(.*)$/);
-    return m && prefix ? prefix + m[1] : url;
-  };
-
-  sign().then((url) => {
-    if (stopped) return;
-    if (window.Hls && Hls.isSupported()) {
-      const hls = new Hls({ xhrSetup: (xhr, u) => xhr.open('GET', rewrite(u), true) });
+  later(signedSource(asset.id, version.id, media, {
+    manifest: (hls, levels) => {
       player.hls = hls;
-      hls.on(Hls.Events.MANIFEST_PARSED, (_, d) => {
-        if (quality) {
-          d.levels.forEach((l, i) => quality.append(h('option', { value: String(i) },
-            l.height ? `${l.height}p` : `Level ${i + 1}`)));
-        }
-        stage.dataset.ready = '1';
-      });
-      hls.loadSource(url);
-      hls.attachMedia(media);
-      if (quality) quality.addEventListener('change', () => { hls.currentLevel = Number(quality.value); });
-      later(() => hls.destroy());
-    } else {
-      media.src = url;
+      if (quality && hls) {
+        levels.forEach((l, i) => quality.append(h('option', { value: String(i) },
+          l.height ? `${l.height}p` : `Level ${i + 1}`)));
+        quality.addEventListener('change', () => { hls.currentLevel = Number(quality.value); });
+      }
       stage.dataset.ready = '1';
-    }
-  }).catch((e) => { if (!stopped) stage.replaceChildren(h('p', { class: 'error' }, e.message)); });
-  later(() => clearInterval(renew));
+    },
+    failed: (e) => stage.replaceChildren(h('p', { class: 'error' }, e.message)),
+  }));
 
   const seek = (t) => {
     if (!media.duration) return;

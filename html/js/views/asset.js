@@ -16,6 +16,7 @@ import { startPlayer } from '../player.js';
 import { addUploads } from '../uploads.js';
 import { go, onLeave } from '../router.js';
 import { downloadButton, metaSection } from './assetmeta.js';
+import { compareLink } from './compare.js';
 
 // a comment's timecode: its frame where it has one (exact), else its seconds
 const commentTimecode = (c, fps) => (c.frame !== null && c.frame !== undefined && fps > 0
@@ -272,7 +273,11 @@ export async function assetView(id) {
           : h('button', { type: 'button', class: 'ghost play-version', 'aria-label': `Play version ${v.number}`,
                           onclick: () => showVersion(v.id) }, 'Play'),
         downloadButton(v, project))))
-        : h('p', { class: 'muted' }, 'No version yet.'));
+        : h('p', { class: 'muted' }, 'No version yet.'),
+      // two versions side by side or as a wipe (another asset chosen there)
+      versions.length ? h('p', {}, h('a', { class: 'button ghost', id: 'compare-link', 'data-link': true,
+                                            href: compareLink(asset.id, versions, current ? current.number : versions[0].number) },
+        versions.length > 1 ? 'Compare versions' : 'Compare with another asset')) : null);
   }
   picker.addEventListener('change', () => showVersion(picker.value));
 
