@@ -1,5 +1,6 @@
 // The player: hls.js from a signed URL that is renewed before it expires,
-// a quality menu, a timeline (a slider) with the comments' markers, a
+// a quality menu, a timeline (a slider) with the comments' markers and
+// scrub thumbnails under the pointer (thumbnails.js), a
 // timecode, and keys.  An audio-only version gets an audio player: no
 // picture, no quality menu.  One player per version shown: the version
 // switcher stops one (the stop() it returns) and starts another.
@@ -17,6 +18,7 @@
 import { api } from './api.js';
 import { frameOf, frameTime, h, timecode } from './dom.js';
 import { onLeave } from './router.js';
+import { scrubThumbnails } from './thumbnails.js';
 
 // J/L speeds, as editors' shuttles go: each press doubles, up to 8x
 const SHUTTLE_MAX = 8;
@@ -35,13 +37,16 @@ const PASSIVE = (el) => el === document.body || el === document.documentElement
 // before it expires (every 10 minutes, the URL lives 15; mam-renew-ms in
 // localStorage shortens it to watch the renewal work).  manifest(hls,
 // levels) once the playlist is read (hls null without hls.js), failed(e)
-// when signing fails; returns the stop.  The compare view plays two.
-export function signedSource(assetId, versionId, media, { manifest = () => {}, failed = () => {} } = {}) {
+// when signing fails, signed(prefix) at each signature (the folder's newest
+// signed prefix); returns the stop.  The compare view plays two.
+export function signedSource(assetId, versionId, media,
+                             { manifest = () => {}, failed = () => {}, signed = () => {} } = {}) {
   let stopped = false, hls = null;
   let prefix = null;
   const sign = async () => {
     const r = await api('POST', '/api/sign-preview', { asset_id: assetId, version_id: versionId, ttl_sec: 900 });
     prefix = r.url.replace(/index\.m3u8$/, '');
+    if (!stopped) signed(prefix);
     return r.url;
   };
   const every = Number(localStorage.getItem('mam-renew-ms')) || 600 * 1000;
@@ -98,6 +103,11 @@ export function startPlayer(asset, version, stage, player, comments, { fps, audi
   player.video = media;
   player.timeline = timeline;
 
+  // scrub thumbnails (transcoderd's thumbnails.vtt, a name in the folder)
+  const vtt = !audioOnly && /^[A-Za-z0-9_-]+\.vtt$/.test(version.metadata?.thumbnails || '')
+    ? version.metadata.thumbnails : null;
+  let prefix = null, thumbs = null;
+
   later(signedSource(asset.id, version.id, media, {
     manifest: (hls, levels) => {
       player.hls = hls;
@@ -109,6 +119,10 @@ export function startPlayer(asset, version, stage, player, comments, { fps, audi
       stage.dataset.ready = '1';
     },
     failed: (e) => stage.replaceChildren(h('p', { class: 'error' }, e.message)),
+    signed: (p) => {
+      prefix = p;
+      if (!thumbs && vtt) later(thumbs = scrubThumbnails(timeline, media, vtt, () => prefix));
+    },
   }));
 
   const seek = (t) => {

@@ -78,6 +78,50 @@ try {
     return { ok: /^00:00:00;00$/.test(s.tc), diag: JSON.stringify(s) };
   });
 
+  // scrub thumbnails: the tile under the pointer is the VTT's cue of that
+  // time, and the picture on it is that moment's (its burned-in number)
+  await check('hovering the timeline shows the thumbnail of the time under the pointer', async () => {
+    await page.waitForFunction(() => Number(document.querySelector('#timeline').dataset.thumbnails) > 0);
+    const box = await page.locator('#timeline').boundingBox();
+    const duration = await page.evaluate(() => document.querySelector('#video').duration);
+    await page.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2);
+    const tip = page.locator('#scrub');
+    await tip.waitFor({ state: 'visible' });
+    const got = await page.evaluate(async () => {
+      const t = document.querySelector('#scrub');
+      const tile = t.querySelector('.scrub-tile');
+      const url = getComputedStyle(tile).backgroundImage.replace(/^url\("?|"?\)$/g, '');
+      const [x, y, w, hh] = t.dataset.xywh.split(',').map(Number);
+      const vtt = await (await fetch(url.replace(/thumbs\/[^/]+$/, 'thumbnails.vtt'))).text();
+      const img = new Image();
+      img.src = url;
+      await img.decode();
+      const c = document.createElement('canvas');
+      c.width = w;
+      c.height = hh;
+      const g = c.getContext('2d');
+      g.drawImage(img, x, y, w, hh, 0, 0, w, hh);
+      let n = 0;
+      for (let i = 0; i < 10; i++) {
+        const px = g.getImageData(Math.round(((i * 32 + 16) * w) / 320), Math.round((40 * hh) / 240), 1, 1).data;
+        if (px[0] > 128) n += 2 ** i;
+      }
+      return { src: t.dataset.src, xywh: t.dataset.xywh, vtt, n, tile: [w, hh] };
+    });
+    // the cue of 0.75 x duration in the track the edge serves
+    const t = 0.75 * duration;
+    const cue = got.vtt.split(/\n\n+/).map((b) => b.split('\n')).filter((l) => l.length > 1 && l[0].includes('-->'))
+      .map(([times, ref]) => {
+        const [a, b] = times.split('-->').map((x) => x.trim().split(':').reduce((s, p) => s * 60 + Number(p), 0));
+        return { a, b, ref };
+      }).find((c) => t >= c.a && t < c.b);
+    const want = Math.round(cue ? cue.a * 29.97 : -1);
+    return { ok: !!cue && cue.ref === `${got.src}#xywh=${got.xywh}` && got.tile[0] === 160
+                 && Math.abs(got.n - want) <= 30,
+             diag: JSON.stringify({ got: { ...got, vtt: undefined }, cue, want, t }) };
+  });
+  await page.mouse.move(0, 0);
+
   await check('a click on a comment lands on its exact frame (100 of v1)', async () => {
     await page.locator('#comments li', { hasText: 'v1 note at frame 100' }).locator('.tc').click();
     const n = await frameOnScreen();
