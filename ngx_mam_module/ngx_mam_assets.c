@@ -666,7 +666,7 @@ static const char  *ngx_mam_facet_pages[2][3][3][2] = {
 
 #define NGX_MAM_PROJECT_OTHERS(ot, ok)                                        \
     { NGX_MAM_PROJECT_CALLER(ot, ok, NGX_MAM_NO_SCOPE),                       \
-      NGX_MAM_PROJECT_CALLER(ot, ok, NGX_MAM_SQL_SEARCH_SCOPE) }
+      NGX_MAM_PROJECT_CALLER(ot, ok, NGX_MAM_SQL_PROJECT_SCOPE) }
 
 static const char  *ngx_mam_project_pages[2][2][3][2][2] = {
     NGX_MAM_PROJECT_OTHERS("", NGX_MAM_SQL_NO_OTHERS),

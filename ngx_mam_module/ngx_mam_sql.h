@@ -209,6 +209,11 @@
 #define NGX_MAM_SQL_FACET_SCOPE(user)                                         \
     " AND f.project_id IN (SELECT m.project_id FROM project_members m"       \
     " WHERE m.user_id = " user "::uuid)"
+/* a member's page of one project: the membership tested once, not on each
+ * row (PostgreSQL makes an uncorrelated EXISTS a one-time filter) */
+#define NGX_MAM_SQL_PROJECT_SCOPE(user)                                       \
+    " AND EXISTS (SELECT 1 FROM project_members m"                            \
+    " WHERE m.project_id = $1::uuid AND m.user_id = " user "::uuid)"
 #define NGX_MAM_SQL_SEARCH_SCOPE(user)                                        \
     " AND a.project_id IN (SELECT m.project_id FROM project_members m"       \
     " WHERE m.user_id = " user "::uuid)"
@@ -231,7 +236,7 @@
 #define NGX_MAM_SQL_ASSET_LIST_PROJECT                                        \
     NGX_MAM_SQL_PROJECT_PAGE("", NGX_MAM_SQL_NO_OTHERS, "", "",               \
                              NGX_MAM_SQL_ORDER_P_NEW,                         \
-                             NGX_MAM_SQL_SEARCH_SCOPE("$4"))
+                             NGX_MAM_SQL_PROJECT_SCOPE("$4"))
 #define NGX_MAM_SQL_ASSET_LIST_FILTERED                                       \
     NGX_MAM_SQL_ITEM_PAGE(NGX_MAM_SQL_OTHERS("f"), NGX_MAM_SQL_OTHERS_OK, "",  \
                           NGX_MAM_SQL_ORDER_F_NEW,                            \
