@@ -142,6 +142,9 @@ try {
     return want.length === 1 && want[0].asset_id === PA ? same(got, [want[0].id]) : { ok: false, diag: JSON.stringify(want) };
   });
   await check('... their project is the only one to choose', async () => {
+    // the projects come with their own request, after the page
+    await mia.waitForFunction(() => document.querySelectorAll('#audit-project option').length > 1,
+                              null, { timeout: 20000 }).catch(() => {});
     const names = await mia.$$eval('#audit-project option', (o) => o.map((x) => x.textContent));
     return same(names, ['Any project', 'Harbour']);
   });

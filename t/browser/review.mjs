@@ -81,10 +81,12 @@ try {
   // scrub thumbnails: the tile under the pointer is the VTT's cue of that
   // time, and the picture on it is that moment's (its burned-in number)
   await check('hovering the timeline shows the thumbnail of the time under the pointer', async () => {
-    await page.waitForFunction(() => Number(document.querySelector('#timeline').dataset.thumbnails) > 0);
+    await page.waitForFunction(() => Number(document.querySelector('#timeline').dataset.thumbnails) > 0
+                                     && document.querySelector('#video').duration > 0);
     const box = await page.locator('#timeline').boundingBox();
     const duration = await page.evaluate(() => document.querySelector('#video').duration);
-    await page.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2);
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+    await page.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2, { steps: 4 });
     const tip = page.locator('#scrub');
     await tip.waitFor({ state: 'visible' });
     const got = await page.evaluate(async () => {

@@ -273,6 +273,10 @@ try {
     await page.locator('h1').click();
     await page.keyboard.press(' ');
     await page.waitForFunction(() => document.querySelector('video').paused);
+    // from the start: the clip is short, and 5 s on from wherever a loaded
+    // machine let playback get to could be clamped at its end
+    await page.evaluate(() => { document.querySelector('video').currentTime = 0; });
+    await page.waitForFunction(() => { const v = document.querySelector('video'); return !v.seeking && v.currentTime < 0.1; });
     const t0 = await page.evaluate(() => document.querySelector('video').currentTime);
     await page.keyboard.press('ArrowRight');
     await page.waitForFunction((t) => document.querySelector('video').currentTime >= t + 4, t0);
