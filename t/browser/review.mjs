@@ -83,12 +83,17 @@ try {
   await check('hovering the timeline shows the thumbnail of the time under the pointer', async () => {
     await page.waitForFunction(() => Number(document.querySelector('#timeline').dataset.thumbnails) > 0
                                      && document.querySelector('#video').duration > 0);
-    const box = await page.locator('#timeline').boundingBox();
     const duration = await page.evaluate(() => document.querySelector('#video').duration);
-    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
-    await page.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2, { steps: 4 });
     const tip = page.locator('#scrub');
-    await tip.waitFor({ state: 'visible' });
+    // the page may still move (comments, the version list arriving): the
+    // timeline's place is read again for each try
+    for (let i = 0; i < 5; i++) {
+      const box = await page.locator('#timeline').boundingBox();
+      await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+      await page.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2, { steps: 4 });
+      if (await tip.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false)) break;
+    }
+    await tip.waitFor({ state: 'visible', timeout: 3000 });
     const got = await page.evaluate(async () => {
       const t = document.querySelector('#scrub');
       const tile = t.querySelector('.scrub-tile');
