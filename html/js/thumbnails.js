@@ -71,6 +71,7 @@ export function scrubThumbnails(timeline, media, vtt, base) {
     tip.style.left = `${left}px`;
     tip.dataset.src = c.src;
     tip.dataset.xywh = `${c.x},${c.y},${c.w},${c.h}`;
+    tip.dataset.t = t.toFixed(3);
     tip.hidden = false;
   };
   const hide = () => { tip.hidden = true; };

@@ -113,17 +113,18 @@ try {
         const px = g.getImageData(Math.round(((i * 32 + 16) * w) / 320), Math.round((40 * hh) / 240), 1, 1).data;
         if (px[0] > 128) n += 2 ** i;
       }
-      return { src: t.dataset.src, xywh: t.dataset.xywh, vtt, n, tile: [w, hh] };
+      return { src: t.dataset.src, xywh: t.dataset.xywh, t: Number(t.dataset.t), vtt, n, tile: [w, hh] };
     });
-    // the cue of 0.75 x duration in the track the edge serves
-    const t = 0.75 * duration;
+    // the cue of the time the tip was drawn for (near 0.75 x duration
+    // unless the page moved under the pointer) in the track the edge serves
+    const t = got.t;
     const cue = got.vtt.split(/\n\n+/).map((b) => b.split('\n')).filter((l) => l.length > 1 && l[0].includes('-->'))
       .map(([times, ref]) => {
         const [a, b] = times.split('-->').map((x) => x.trim().split(':').reduce((s, p) => s * 60 + Number(p), 0));
         return { a, b, ref };
       }).find((c) => t >= c.a && t < c.b);
     const want = Math.round(cue ? cue.a * 29.97 : -1);
-    return { ok: !!cue && cue.ref === `${got.src}#xywh=${got.xywh}` && got.tile[0] === 160
+    return { ok: !!cue && t > 0 && t <= duration && cue.ref === `${got.src}#xywh=${got.xywh}` && got.tile[0] === 160
                  && Math.abs(got.n - want) <= 30,
              diag: JSON.stringify({ got: { ...got, vtt: undefined }, cue, want, t }) };
   });
