@@ -4,6 +4,7 @@
  * signature.  Everything is built in caller-sized buffers.
  */
 #include "mam_sigv4.h"
+#include "mam_util.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -11,7 +12,6 @@
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 static const char  mam_hex[] = "0123456789abcdef";
@@ -225,10 +225,7 @@ mam_sigv4_headers(const mam_sigv4_req_t *req, mam_buf_t *canon,
 static int
 mam_hmac(const void *key, size_t klen, const char *msg, unsigned char *out)
 {
-    unsigned int  len;
-
-    return HMAC(EVP_sha256(), key, (int) klen, (const unsigned char *) msg,
-                strlen(msg), out, &len) && len == 32 ? 0 : -1;
+    return mam_hmac_sha256(key, klen, msg, strlen(msg), out);
 }
 
 int

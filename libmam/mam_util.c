@@ -1,10 +1,11 @@
 #include "mam_util.h"
 
+#include <pthread.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -136,16 +137,62 @@ mam_random_token(char out[44])
     return 0;
 }
 
+/* HMAC() looks the algorithm up in OpenSSL's provider tables (a lock and
+ * a search) on every call, which the edge and the API would pay on every
+ * request: the MAC is fetched once per process */
+static EVP_MAC         *mam_hmac_alg;
+static pthread_once_t   mam_hmac_once = PTHREAD_ONCE_INIT;
+
+static void
+mam_hmac_fetch(void)
+{
+    mam_hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+int
+mam_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
+    unsigned char md[32])
+{
+    int           rc = -1;
+    size_t        n;
+    OSSL_PARAM    params[2];
+    EVP_MAC_CTX  *c;
+
+    if (pthread_once(&mam_hmac_once, mam_hmac_fetch) != 0
+        || mam_hmac_alg == NULL)
+    {
+        return -1;
+    }
+
+    c = EVP_MAC_CTX_new(mam_hmac_alg);
+    if (c == NULL) {
+        return -1;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    /* a NULL key would mean "the previous key": an empty one is "" */
+    if (EVP_MAC_init(c, keylen ? key : "", keylen, params) == 1
+        && EVP_MAC_update(c, msg, len) == 1
+        && EVP_MAC_final(c, md, &n, 32) == 1
+        && n == 32)
+    {
+        rc = 0;
+    }
+
+    EVP_MAC_CTX_free(c);
+    return rc;
+}
+
 int
 mam_hmac_sign(const void *key, size_t keylen, const void *msg, size_t len,
     char out[44])
 {
-    unsigned int   mdlen;
     unsigned char  md[32];
 
-    if (HMAC(EVP_sha256(), key, (int) keylen, msg, len, md, &mdlen) == NULL
-        || mdlen != sizeof(md))
-    {
+    if (mam_hmac_sha256(key, keylen, msg, len, md) != 0) {
         return -1;
     }
 
@@ -179,12 +226,9 @@ int
 mam_hmac_hex(const void *key, size_t keylen, const void *msg, size_t len,
     char out[65])
 {
-    unsigned int   mdlen;
     unsigned char  md[32];
 
-    if (HMAC(EVP_sha256(), key, (int) keylen, msg, len, md, &mdlen) == NULL
-        || mdlen != sizeof(md))
-    {
+    if (mam_hmac_sha256(key, keylen, msg, len, md) != 0) {
         return -1;
     }
 

@@ -22,6 +22,10 @@ void mam_sha1_hex(const void *data, size_t len, char out[41]);
 /* base64url without padding of 32 random bytes (43 characters + NUL) */
 int mam_random_token(char out[44]);
 
+/* HMAC-SHA256 of msg, 32 bytes; 0 or -1 */
+int mam_hmac_sha256(const void *key, size_t keylen, const void *msg,
+    size_t len, unsigned char md[32]);
+
 /* HMAC-SHA256 of msg as base64url without padding (MAM_SIG_LEN
  * characters and a NUL); 0 or -1 */
 #define MAM_SIG_LEN  43

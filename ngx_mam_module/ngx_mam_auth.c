@@ -189,9 +189,17 @@ ngx_mam_verify_token(ngx_http_request_t *r, ngx_str_t *token,
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
-    return mam_jwt_verify(mcf->jwt_key.data, mcf->jwt_key.len,
-                          (const char *) token->data, token->len,
-                          (long) ngx_time(), user) == 0
+    /* workers without the API (init_process made no memo) verify the
+     * long way */
+    if (mcf->jwt_memo == NULL) {
+        return mam_jwt_verify(mcf->jwt_key.data, mcf->jwt_key.len,
+                              (const char *) token->data, token->len,
+                              (long) ngx_time(), user) == 0
+               ? NGX_OK : NGX_ERROR;
+    }
+
+    return mam_jwt_verify_memo(mcf->jwt_memo, (const char *) token->data,
+                               token->len, (long) ngx_time(), user) == 0
            ? NGX_OK : NGX_ERROR;
 }
 

@@ -1587,6 +1587,12 @@ ngx_mam_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    mcf->jwt_memo = ngx_palloc(cycle->pool, sizeof(mam_jwt_memo_t));
+    if (mcf->jwt_memo == NULL) {
+        return NGX_ERROR;
+    }
+    mam_jwt_memo_init(mcf->jwt_memo, mcf->jwt_key.data, mcf->jwt_key.len);
+
     if (ngx_mam_events_init(cycle, mcf) != NGX_OK
         || ngx_mam_reconcile_init(cycle, mcf) != NGX_OK
         || ngx_mam_metrics_init_process(cycle) != NGX_OK)

@@ -129,6 +129,7 @@ typedef struct {
     /* per worker process, created in init_process */
     ngx_mam_pg_pool_t        *pg;
     ngx_mam_redis_t          *redis;
+    mam_jwt_memo_t           *jwt_memo;     /* this worker's verified tokens */
 } ngx_mam_main_conf_t;
 
 

@@ -51,6 +51,50 @@ raw_token(jwt_alg_t alg, const unsigned char *k, const char *grants)
              "\"jti\":\"99999999-8888-4777-8666-555555555555\","  \
              "\"iat\":1700000000,\"av\":1,\"roles\":[\"viewer\"]"
 
+/* the memo of verified tokens: a hit answers what libjwt answered and
+ * nothing it would refuse */
+static void
+memo_tests(void)
+{
+    char                    *t, *bad, *dot;
+    mam_jwt_memo_t          *m;
+    mam_jwt_claims_t         c = claims(), got;
+
+    m = malloc(sizeof(*m));
+    mam_jwt_memo_init(m, key, KEYLEN);
+    t = mam_jwt_issue(key, KEYLEN, &c);
+
+    ok(mam_jwt_verify_memo(m, t, strlen(t), NOW, &got) == 0
+       && m->misses == 1 && m->hits == 0, "memo: a first use verifies");
+    memset(&got, 0, sizeof(got));
+    ok(mam_jwt_verify_memo(m, t, strlen(t), NOW + 10, &got) == 0
+       && m->hits == 1 && strcmp(got.sub, c.sub) == 0 && got.exp == c.exp
+       && got.roles == c.roles, "memo: the second is a hit, same claims");
+
+    /* the same length and the same last bytes: the remembered token's slot */
+    bad = strdup(t);
+    dot = strchr(bad, '.');
+    dot[3] = dot[3] == 'A' ? 'B' : 'A';
+    ok(mam_jwt_verify_memo(m, bad, strlen(bad), NOW, &got) == -1,
+       "memo: a tampered payload in a remembered token's slot is refused");
+    free(bad);
+
+    ok(mam_jwt_verify_memo(m, t, strlen(t) - 1, NOW, &got) == -1,
+       "memo: a prefix of a remembered token is refused");
+
+    ok(mam_jwt_verify_memo(m, t, strlen(t), NOW + 900, &got) == -1,
+       "memo: a remembered token at its exp is refused");
+    ok(mam_jwt_verify_memo(m, t, strlen(t), NOW, &got) == 0
+       && m->misses >= 2, "memo: and forgotten (verified again)");
+
+    mam_jwt_memo_init(m, other, KEYLEN);
+    ok(mam_jwt_verify_memo(m, t, strlen(t), NOW, &got) == -1,
+       "memo: bound to its key");
+
+    free(t);
+    free(m);
+}
+
 int
 main(void)
 {
@@ -134,6 +178,8 @@ main(void)
 
     ok(mam_jwt_verify(key, KEYLEN, "a.b\0c", 5, NOW, &got) == -1,
        "an embedded NUL is refused");
+
+    memo_tests();
 
     return done_testing();
 }
