@@ -771,15 +771,25 @@ ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         return;
     }
 
-    if (ngx_mam_gate_script_sha[0] == '\0') {
-        mam_sha1_hex(ngx_mam_gate_script, sizeof(ngx_mam_gate_script) - 1,
-                     ngx_mam_gate_script_sha);
-    }
+    if (g->nlimits == 0) {
+        /* nothing to count (limits off): the keys are only read, with a
+         * plain MGET, whose answer has the script's shape (nil for ''),
+         * and Redis runs no Lua for it */
+        g->argv[g->argc++] = "MGET";
 
-    /* EVALSHA id numkeys key... ARGV[1]=number of counters ARGV[2]=ttl */
-    g->argv[g->argc++] = "EVALSHA";
-    g->argv[g->argc++] = ngx_mam_gate_script_sha;
-    g->argv[g->argc++] = ngx_mam_message(r->pool, "%d", nkeys);
+    } else {
+        if (ngx_mam_gate_script_sha[0] == '\0') {
+            mam_sha1_hex(ngx_mam_gate_script,
+                         sizeof(ngx_mam_gate_script) - 1,
+                         ngx_mam_gate_script_sha);
+        }
+
+        /* EVALSHA id numkeys key... ARGV[1]=number of counters
+         * ARGV[2]=ttl */
+        g->argv[g->argc++] = "EVALSHA";
+        g->argv[g->argc++] = ngx_mam_gate_script_sha;
+        g->argv[g->argc++] = ngx_mam_message(r->pool, "%d", nkeys);
+    }
 
     for (i = 0; i < nkeys; i++) {
         if (keys[i] == NULL) {
@@ -789,9 +799,11 @@ ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
         g->argv[g->argc++] = keys[i];
     }
 
-    g->argv[g->argc++] = ngx_mam_message(r->pool, "%ui", g->nlimits);
-    g->argv[g->argc++] = ngx_mam_message(r->pool, "%d",
-                                         NGX_MAM_RATE_WINDOW + 1);
+    if (g->nlimits > 0) {
+        g->argv[g->argc++] = ngx_mam_message(r->pool, "%ui", g->nlimits);
+        g->argv[g->argc++] = ngx_mam_message(r->pool, "%d",
+                                             NGX_MAM_RATE_WINDOW + 1);
+    }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mam: gate: %d keys to Redis, token %s", nkeys,

@@ -119,6 +119,19 @@ is(from_ip('127.0.0.8', GET => '/auth/me', undef, $tok)->{status}, 429,
 $s->restart_nginx(rate_limits => 'off', rate_limit_auth => 1, rate_limit_api => 1, rate_limit_user => 1);
 is_deeply([ map { $s->api(GET => '/auth/me', undef, token => $tok)->{status} } 1 .. 5 ],
           [ (200) x 5 ], 'mam_rate_limits off: no request limits');
+{
+    # the gate then only reads the user's authz (MGET, no script): nothing
+    # counted, and a change of role still ends a token at once
+    my $u3 = $s->login('user3@example.com');
+    clear_limits();                     # the failed-login count is always on
+    is($s->api(GET => '/auth/me', undef, token => $u3->{access_token})->{status}, 200,
+       '... a user token works');
+    unlike($s->redis_cli('KEYS', 'mam:rl:*'), qr/\S/, '... and nothing is counted in Redis');
+    is($s->api(PATCH => "/api/users/$u3->{user}{id}", { roles => ['viewer'] },
+               token => $tok)->{status}, 200, '... an admin changes its role');
+    is($s->api(GET => '/auth/me', undef, token => $u3->{access_token})->{status}, 401,
+       "... and the user's token is refused at once");
+}
 
 # --- Redis down: auth works, limits fail open ------------------------------
 $s->restart_nginx;
