@@ -700,6 +700,15 @@ static const char  *ngx_mam_item_pages[2][2][3][2] = {
     NGX_MAM_ITEM_OTHERS("", NGX_MAM_SQL_NO_OTHERS),
     NGX_MAM_ITEM_OTHERS(NGX_MAM_SQL_OTHERS("f"), NGX_MAM_SQL_OTHERS_OK)
 };
+
+/* the same pages in one project, the only other token (filter.in_project):
+ * by caller, sort and cursor */
+static const char  *ngx_mam_item_project_pages[2][3][2] = {
+    NGX_MAM_ITEM_CALLER(NGX_MAM_SQL_IN_PROJECT("f"), NGX_MAM_SQL_OTHERS_OK,
+                        NGX_MAM_NO_SCOPE),
+    NGX_MAM_ITEM_CALLER(NGX_MAM_SQL_IN_PROJECT("f"), NGX_MAM_SQL_OTHERS_OK,
+                        NGX_MAM_SQL_IN_PROJECT_SCOPE)
+};
 /* the cursor key of a page's row: what the sort compares, the title or the
  * exact creation time; 0 when the row is not what it should be */
 static ngx_int_t
@@ -761,6 +770,11 @@ ngx_mam_assets_filtered_query(ngx_http_request_t *r, ngx_mam_list_t *ls,
     if (ls->filter.project && kind != 2) {
         sql = ngx_mam_project_pages[others][ls->user != NULL][sort][kind]
                                    [ls->after_id != NULL];
+
+    } else if (ls->filter.in_project && kind == 0) {
+        values[2] = (char *) ls->filter.others.data + sizeof("p:") - 1;
+        sql = ngx_mam_item_project_pages[ls->user != NULL][sort]
+                                        [ls->after_id != NULL];
 
     } else if (ls->filter.items && kind == 0) {
         sql = ngx_mam_item_pages[others][ls->user != NULL][sort]

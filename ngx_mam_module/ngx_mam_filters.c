@@ -324,6 +324,13 @@ ngx_mam_filter_join(ngx_http_request_t *r, ngx_mam_tokens_t *t,
     f->project = (kind == NGX_MAM_FACET_PROJECT);
     f->items = (kind == NGX_MAM_FACET_FOLDER || kind == NGX_MAM_FACET_FIELD
                 || kind == NGX_MAM_FACET_TAG);
+
+    /* the SPA's filter inside a project: a page of rows that carry the
+     * items, with the project as the only other token, tests the rows'
+     * project_id and the membership once, not the facets and the
+     * memberships on each row (ngx_mam_sql.h: IN_PROJECT) */
+    f->in_project = f->items && t->n == 2
+                    && t->kind[1 - drive] == NGX_MAM_FACET_PROJECT;
     f->driver.data = p;
     f->driver.len = t->token[drive].len - skip;
     p = ngx_cpymem(p, t->token[drive].data + skip, f->driver.len);

@@ -346,6 +346,8 @@ typedef struct {
     ngx_uint_t   on;
     ngx_uint_t   project;      /* the driver is a project: driver is its id */
     ngx_uint_t   items;        /* the driver's rows carry the items (024) */
+    ngx_uint_t   in_project;   /* the only other token is a project:
+                                  others is "p:" and its id */
     ngx_str_t    driver;       /* the token the page reads by, NUL-ended */
     ngx_str_t    tokens;       /* every token, newline-separated, NUL-ended */
     ngx_str_t    others;       /* every token but the driver, the same way */

@@ -191,6 +191,17 @@
     " CROSS JOIN LATERAL (SELECT " t ".facets"                                \
     " @> string_to_array(lower($3), E'\\n') AS ok OFFSET 0) o"
 #define NGX_MAM_SQL_OTHERS_OK      " AND o.ok"
+
+/* the only other token is the project ($3, its id): the row's project_id
+ * compared, in a LATERAL for the same reason as OTHERS, and a member's
+ * scope is the membership of that project, tested once (an uncorrelated
+ * EXISTS) rather than the caller's projects joined to each row */
+#define NGX_MAM_SQL_IN_PROJECT(t)                                             \
+    " CROSS JOIN LATERAL (SELECT " t ".project_id = $3::uuid AS ok"          \
+    " OFFSET 0) o"
+#define NGX_MAM_SQL_IN_PROJECT_SCOPE(user)                                    \
+    " AND EXISTS (SELECT 1 FROM project_members m"                            \
+    " WHERE m.project_id = $3::uuid AND m.user_id = " user "::uuid)"
 #define NGX_MAM_SQL_NO_OTHERS      " AND $3::text = ''"
 
 #define NGX_MAM_SQL_FACET_SEARCH(after, range, order, scope)                  \
@@ -231,12 +242,17 @@
 
 /* a member's filtered lists, -created_at, first page (bench/api-filter.pl):
  * the SPA's grid of one project (parameters project, limit, '' for no
- * other token, user) and a tag's in it (the tag's token, limit, the project's
- * token, user) */
+ * other token, user), a tag's in it (the tag's token, limit, the project's
+ * id, user) and a tag's with another token (the tag's token, limit, the
+ * other tokens, user) */
 #define NGX_MAM_SQL_ASSET_LIST_PROJECT                                        \
     NGX_MAM_SQL_PROJECT_PAGE("", NGX_MAM_SQL_NO_OTHERS, "", "",               \
                              NGX_MAM_SQL_ORDER_P_NEW,                         \
                              NGX_MAM_SQL_PROJECT_SCOPE("$4"))
+#define NGX_MAM_SQL_ASSET_LIST_IN_PROJECT                                     \
+    NGX_MAM_SQL_ITEM_PAGE(NGX_MAM_SQL_IN_PROJECT("f"), NGX_MAM_SQL_OTHERS_OK, \
+                          "", NGX_MAM_SQL_ORDER_F_NEW,                        \
+                          NGX_MAM_SQL_IN_PROJECT_SCOPE("$4"))
 #define NGX_MAM_SQL_ASSET_LIST_FILTERED                                       \
     NGX_MAM_SQL_ITEM_PAGE(NGX_MAM_SQL_OTHERS("f"), NGX_MAM_SQL_OTHERS_OK, "",  \
                           NGX_MAM_SQL_ORDER_F_NEW,                            \

@@ -86,6 +86,11 @@ is(names("owner=$x->{user}{id}", $M), 'x1', 'owner');
 is(names('status=none', $X), 'x1 a3 a2 a1', 'status: none before a version');
 is(names('tag=red&tag=blue', $X), 'a1', 'two filters are both required');
 is(names("tag=red&project=$P1", $A), 'a2 a1', '... of different kinds');
+is(names("project=$P1&tag=red", $X), 'a2 a1', 'a tag in a project: its member gets its assets');
+is(names("tag=red&project=$P2", $M), 'b1', '... a member of the other its own');
+is(names("tag=red&project=$P2", $X), '', '... one the caller is no member of is an empty page');
+is(names("tag=red&project=$P2", $A), 'b1', '... an admin gets any project\'s');
+is(names("folder=$F&project=$P2", $A), '', '... a folder of another project holds none of it');
 is(names('tag=red&q=harbour', $A), 'b1 a1', 'with q: the matches that pass the filters');
 is(names('tag=red&q=harbour', $X), 'a1', '... in the caller\'s projects');
 is(names('tag=red&q=harbour&sort=title', $A), 'a1 b1', '... by title');
@@ -186,7 +191,10 @@ $s->psql(qq{INSERT INTO assets (user_id, project_id, title, tags, created_at, up
 for my $c (['NGX_MAM_SQL_ASSET_LIST_PROJECT', "'$P2', 25, '', '$m->{user}{id}'",
             qr/Index Scan Backward using assets_project_created_idx on assets/, 'asset_facets'],
            ['NGX_MAM_SQL_ASSET_LIST_FILTERED', "'t:red', 25, 'p:$P2', '$m->{user}{id}'",
-            qr/Index Scan Backward using asset_facets_created_idx on asset_facets/, 'on assets']) {
+            qr/Index Scan Backward using asset_facets_created_idx on asset_facets/, 'on assets'],
+           ['NGX_MAM_SQL_ASSET_LIST_IN_PROJECT', "'t:red', 25, '$P2', '$m->{user}{id}'",
+            qr/One-Time Filter(?s:.*)Index Scan Backward using asset_facets_created_idx on asset_facets/,
+            'on assets']) {
     my ($name, $args, $want, $not) = @$c;
     my $explain = $s->psql('SET plan_cache_mode = force_generic_plan; PREPARE q AS ' . sql_text($name)
                            . "; EXPLAIN (COSTS OFF) EXECUTE q($args)");
