@@ -121,11 +121,13 @@ my $HT = $he->{access_token};
 my $a1 = $h->create_asset($HT, content => 'interrupted', filename => 'a.mp4');
 my ($k1) = $h->psql("SELECT staging_key FROM assets WHERE id = '$a1->{id}'") =~ /(\S+)/;
 my $m1 = "masters/$a1->{id}/v1/original.mp4";
+# the master first: housekeeping runs every 300 ms and would drop an old
+# intent whose master it finds missing in between (a loaded machine did)
+system('mkdir', '-p', "$hroot/masters/$a1->{id}/v1");
+link "$hroot/$k1", "$hroot/$m1" or die "link: $!";
 $h->psql(qq{INSERT INTO promotions (asset_id, upload_id, number, staging_key, master_key, size, created_at)
             SELECT id, upload_id, 1, staging_key, '$m1', 11, now() - interval '2 minutes'
             FROM assets WHERE id = '$a1->{id}'});
-system('mkdir', '-p', "$hroot/masters/$a1->{id}/v1");
-link "$hroot/$k1", "$hroot/$m1" or die "link: $!";
 
 # a promote that died before its master existed: the intent is dropped
 my $a2 = $h->create_asset($HT, content => 'never made', filename => 'b.mp4');
