@@ -237,6 +237,10 @@ td_progressive_start(const td_config_t *cf, const char *job,
         return -1;
     }
 
+    if (*withdrawn) {
+        td_log(job, "removed the progressive ladder an interrupted attempt "
+               "left at %s", prefix);
+    }
     *out = p;
     return 0;
 }
