@@ -9,7 +9,9 @@
 ALTER TABLE preview_jobs ADD COLUMN playable boolean NOT NULL DEFAULT false;
 
 -- mam_preview_callback takes `playable`: its old signature goes rather
--- than stay as an overload.
+-- than stay as an overload.  The new one defaults it to NULL (left as it
+-- was), so a module from before 025, still running until nginx reloads,
+-- calls it with its eight arguments as before.
 DROP FUNCTION IF EXISTS mam_preview_callback(uuid, uuid, text, real, jsonb,
                                              jsonb, text, text);
 

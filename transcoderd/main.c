@@ -176,13 +176,19 @@ td_tell_playable(td_slot_t *s, int playable)
     }
 }
 
-/* between two beats of the renderer: publish what it finished */
+static void td_busy(td_slot_t *s, int busy);
+
+/* between two beats of the renderer: publish what it finished (S3
+ * transfers of the daemon's own: the entry stays ours meanwhile, though
+ * the watchdog's beats wait) */
 static void
 td_watch(void *data, json_t *outputs)
 {
     td_slot_t  *s = data;
 
+    td_busy(s, 1);
     td_progressive_watch(s->prog, outputs);
+    td_busy(s, 0);
     td_tell_playable(s, td_progressive_playable(s->prog));
 }
 

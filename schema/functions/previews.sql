@@ -220,7 +220,8 @@ CREATE OR REPLACE FUNCTION mam_preview_callback(p_job uuid, p_version uuid,
                                                 p_metadata jsonb,
                                                 p_renditions jsonb,
                                                 p_error text, p_ip text,
-                                                p_playable boolean)
+                                                p_playable boolean
+                                                    DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     j       preview_jobs;
