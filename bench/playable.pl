@@ -42,7 +42,14 @@ die "promote: $r->{status}\n" unless $r->{status} == 201;
 my $vid = $r->{json}{version}{id};
 my ($playable, $ready, $st);
 while (time - $t0 < 4 * 3600) {
-    $st = $s->api(GET => "/api/preview/status?version_id=$vid", undef, token => $E)->{json};
+    my $r = $s->api(GET => "/api/preview/status?version_id=$vid", undef, token => $E);
+    if ($r->{status} == 401) {
+        # a long master outlives the access token (15 minutes)
+        $E = $s->login('bench@example.com')->{access_token};
+        next;
+    }
+    die "status: $r->{status} $r->{content}\n" unless $r->{status} == 200;
+    $st = $r->{json};
     $playable //= time - $t0 if $st->{playable};
     last if $st->{status} =~ /^(ready|failed)$/;
     sleep 0.1;
