@@ -176,19 +176,13 @@ td_tell_playable(td_slot_t *s, int playable)
     }
 }
 
-static void td_busy(td_slot_t *s, int busy);
-
-/* between two beats of the renderer: publish what it finished (S3
- * transfers of the daemon's own: the entry stays ours meanwhile, though
- * the watchdog's beats wait) */
+/* between two beats of the renderer: publish what it finished */
 static void
 td_watch(void *data, json_t *outputs)
 {
     td_slot_t  *s = data;
 
-    td_busy(s, 1);
     td_progressive_watch(s->prog, outputs);
-    td_busy(s, 0);
     td_tell_playable(s, td_progressive_playable(s->prog));
 }
 
@@ -356,6 +350,15 @@ td_busy(td_slot_t *s, int busy)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* progressive publishing's transfers are the daemon's own work: the entry
+ * stays ours meanwhile (the watchdog's beats wait for them), yet a stuck
+ * renderer, with nothing to publish, is not kept alive by them */
+static void
+td_busy_hook(void *data, int on)
+{
+    td_busy(data, on);
+}
+
 /* one attempt: fetch (S3), render in the confined child, check what it
  * left, publish.  0 published; -1 with t->error */
 static int
@@ -389,6 +392,7 @@ td_attempt(td_slot_t *s, td_transcode_t *t, const td_render_opts_t *ro,
         td_tell_playable(s, 0);
     }
     if (s->prog) {
+        td_progressive_on_busy(s->prog, td_busy_hook, s);
         o.watch = td_watch;
         o.watch_data = s;
     }

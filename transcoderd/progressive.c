@@ -67,6 +67,8 @@ struct td_progressive_s {
     int                 published;       /* anything is */
     int                 stopped;         /* no more progressive publishing */
     double              last;
+    void              (*busy)(void *data, int on);
+    void               *busy_data;
 };
 
 
@@ -79,6 +81,35 @@ td_prog_now(void)
     return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+void
+td_progressive_on_busy(td_progressive_t *p, void (*busy)(void *data, int on),
+    void *data)
+{
+    p->busy = busy;
+    p->busy_data = data;
+}
+
+/* a file put through the store, the caller told */
+static int
+td_prog_put(td_progressive_t *p, const char *file, const char *key)
+{
+    int   rc;
+    char  err[512];
+
+    if (p->busy) {
+        p->busy(p->busy_data, 1);
+    }
+    rc = mam_store_put(&p->cf->store, file, key, err, sizeof(err));
+    if (p->busy) {
+        p->busy(p->busy_data, 0);
+    }
+    if (rc != MAM_STORAGE_OK) {
+        td_log(p->job, "publishing %s: %s", key, err);
+        return -1;
+    }
+    return 0;
+}
+
 static void
 td_prog_stop(td_progressive_t *p, const char *why)
 {
@@ -89,10 +120,11 @@ td_prog_stop(td_progressive_t *p, const char *why)
     p->stopped = 1;
 }
 
-/* the first max bytes of a local file, NUL-terminated; NULL when absent,
- * not a plain file, or larger than max (too_big set) */
+/* a local file of at most max bytes, NUL-terminated; NULL when absent,
+ * or (odd set) when it cannot be read, is not a plain file (a link) or is
+ * larger than max */
 static char *
-td_prog_read(const char *path, size_t max, int *too_big)
+td_prog_read(const char *path, size_t max, int *odd)
 {
     int          fd;
     char        *buf;
@@ -100,23 +132,27 @@ td_prog_read(const char *path, size_t max, int *too_big)
     size_t       got = 0;
     struct stat  sb;
 
-    *too_big = 0;
+    *odd = 0;
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
+        *odd = errno != ENOENT;
         return NULL;
     }
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return NULL;
-    }
-    if ((size_t) sb.st_size > max) {
-        *too_big = 1;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)
+        || (size_t) sb.st_size > max)
+    {
+        *odd = 1;
         close(fd);
         return NULL;
     }
 
     buf = malloc((size_t) sb.st_size + 1);
-    while (buf && got < (size_t) sb.st_size) {
+    if (buf == NULL) {
+        *odd = 1;
+        close(fd);
+        return NULL;
+    }
+    while (got < (size_t) sb.st_size) {
         n = read(fd, buf + got, (size_t) sb.st_size - got);
         if (n < 0 && errno == EINTR) {
             continue;
@@ -127,9 +163,7 @@ td_prog_read(const char *path, size_t max, int *too_big)
         got += (size_t) n;
     }
     close(fd);
-    if (buf) {
-        buf[got] = '\0';
-    }
+    buf[got] = '\0';
     return buf;
 }
 
@@ -139,7 +173,7 @@ static int
 td_prog_finished_ladder(const td_config_t *cf, const char *prefix,
     const char *scratch, char *err, size_t len)
 {
-    int    rc, too_big;
+    int    rc, odd;
     char   key[MAM_KEY_MAX_LEN + 1], path[2400], why[256], *text;
 
     if (snprintf(key, sizeof(key), "%s/index.m3u8", prefix)
@@ -165,14 +199,15 @@ td_prog_finished_ladder(const td_config_t *cf, const char *prefix,
         return -1;
     }
 
-    text = td_prog_read(path, TD_PROG_MASTER_MAX, &too_big);
+    text = td_prog_read(path, TD_PROG_MASTER_MAX, &odd);
     if (cf->store.kind == MAM_STORE_S3) {
         (void) unlink(scratch);
     }
     if (text == NULL) {
-        /* none, or not ours to judge: a ladder too odd to be a leftover
-         * is a finished one and stays until replaced */
-        return too_big;
+        /* none, or not ours to judge: a master playlist that cannot be
+         * read is taken for a finished ladder, which stays until
+         * replaced, rather than removed */
+        return odd;
     }
     rc = strstr(text, "\n" TD_PROGRESSIVE_MARK) == NULL;
     free(text);
@@ -329,7 +364,6 @@ static int
 td_prog_put_text(td_progressive_t *p, const char *key, const char *text)
 {
     int    rc, fd;
-    char   err[512];
     size_t n = strlen(text);
 
     (void) unlink(p->scratch);
@@ -342,12 +376,8 @@ td_prog_put_text(td_progressive_t *p, const char *key, const char *text)
     if (close(fd) != 0) {
         rc = -1;
     }
-    if (rc == 0
-        && mam_store_put(&p->cf->store, p->scratch, key, err, sizeof(err))
-           != MAM_STORAGE_OK)
-    {
-        td_log(p->job, "publishing %s: %s", key, err);
-        rc = -1;
+    if (rc == 0) {
+        rc = td_prog_put(p, p->scratch, key);
     }
     (void) unlink(p->scratch);
     return rc;
@@ -398,7 +428,7 @@ td_prog_put_playlist(td_progressive_t *p, td_stream_t *st)
 static int
 td_prog_put_segment(td_progressive_t *p, td_stream_t *st, int i, double dur)
 {
-    char         path[2600], key[MAM_KEY_MAX_LEN + 1], err[512];
+    char         path[2600], key[MAM_KEY_MAX_LEN + 1];
     double      *d;
     struct stat  sb;
 
@@ -427,10 +457,7 @@ td_prog_put_segment(td_progressive_t *p, td_stream_t *st, int i, double dur)
         st->cap = st->cap ? st->cap * 2 : 64;
     }
 
-    if (mam_store_put(&p->cf->store, path, key, err, sizeof(err))
-        != MAM_STORAGE_OK)
-    {
-        td_log(p->job, "publishing %s: %s", key, err);
+    if (td_prog_put(p, path, key) != 0) {
         return -1;
     }
     p->published = 1;
@@ -448,7 +475,7 @@ td_prog_put_segment(td_progressive_t *p, td_stream_t *st, int i, double dur)
 static int
 td_prog_stream(td_progressive_t *p, td_stream_t *st)
 {
-    int          i = 0, before = st->n, too_big, rc = 0;
+    int          i = 0, before = st->n, odd, rc = 0;
     char         path[2400], expect[32], *text, *line, *next;
     double       dur = -1;
     struct stat  sb;
@@ -464,9 +491,9 @@ td_prog_stream(td_progressive_t *p, td_stream_t *st)
         return 0;                       /* unchanged since the last look */
     }
 
-    text = td_prog_read(path, TD_PROG_PLAYLIST_MAX, &too_big);
+    text = td_prog_read(path, TD_PROG_PLAYLIST_MAX, &odd);
     if (text == NULL) {
-        return too_big ? -1 : 0;
+        return odd ? -1 : 0;
     }
     st->seen = sb.st_mtim;
     st->seen_size = sb.st_size;
@@ -661,6 +688,7 @@ td_progressive_finish(td_progressive_t *p)
 int
 td_progressive_withdraw(td_progressive_t *p)
 {
+    int   rc;
     char  key[MAM_KEY_MAX_LEN + 1];
 
     if (p == NULL) {
@@ -671,10 +699,16 @@ td_progressive_withdraw(td_progressive_t *p)
     if (p->published) {
         /* the master first: no new player finds the ladder */
         snprintf(key, sizeof(key), "%s/index.m3u8", p->prefix);
-        if (mam_store_remove(&p->cf->store, key) != MAM_STORAGE_OK
-            || mam_store_remove_folder(&p->cf->store, p->prefix)
-               != MAM_STORAGE_OK)
-        {
+        if (p->busy) {
+            p->busy(p->busy_data, 1);
+        }
+        rc = mam_store_remove(&p->cf->store, key) != MAM_STORAGE_OK
+             || mam_store_remove_folder(&p->cf->store, p->prefix)
+                != MAM_STORAGE_OK;
+        if (p->busy) {
+            p->busy(p->busy_data, 0);
+        }
+        if (rc) {
             td_log(p->job, "cannot withdraw the progressive ladder at %s: %s",
                    p->prefix, strerror(errno));
             return -1;

@@ -35,6 +35,11 @@ int td_progressive_start(const td_config_t *cf, const char *job,
     const char *tmp, const char *prefix, td_progressive_t **p,
     int *withdrawn, char *err, size_t len);
 
+/* around each transfer to the storage: busy(data, 1) then (data, 0), so
+ * the caller can tell the daemon's own work from a stuck renderer */
+void td_progressive_on_busy(td_progressive_t *p,
+    void (*busy)(void *data, int on), void *data);
+
 /* one step while the renderer runs (render.h's watch): outputs is the
  * ladder's shape as the renderer told it (checked here), or NULL */
 void td_progressive_watch(td_progressive_t *p, json_t *outputs);
