@@ -113,7 +113,7 @@ int mam_callback_verify(const void *key, size_t keylen, const char *ts,
     size_t blen, long now, long window);
 
 /* the body: {job_id, version_id, status, progress?, metadata?,
- * renditions?, error?} */
+ * renditions?, error?, playable?} */
 #define MAM_CALLBACK_JOB_ID      "job_id"
 #define MAM_CALLBACK_VERSION_ID  "version_id"
 #define MAM_CALLBACK_STATUS      "status"
@@ -121,6 +121,10 @@ int mam_callback_verify(const void *key, size_t keylen, const char *ts,
 #define MAM_CALLBACK_METADATA    "metadata"
 #define MAM_CALLBACK_RENDITIONS  "renditions"
 #define MAM_CALLBACK_ERROR       "error"
+/* processing: true once the first segments of every stream and the master
+ * playlist are published (playable while transcoding), false when they
+ * were withdrawn; absent leaves it as it was */
+#define MAM_CALLBACK_PLAYABLE    "playable"
 #define MAM_CALLBACK_ERROR_MAX   2000             /* characters */
 
 #define MAM_PREVIEW_QUEUED       "queued"

@@ -804,10 +804,21 @@ mam_store_download(const mam_store_t *st, const char *key, const char *file,
 
 /* --- trees ---------------------------------------------------------------- */
 
-/* every file under dir/sub at prefix/sub/..., except the top-level last */
+/* a file that names others (a playlist, a WebVTT track): sent after them */
+static int
+mam_store_index_file(const char *name)
+{
+    size_t  n = strlen(name);
+
+    return (n > 5 && strcmp(name + n - 5, ".m3u8") == 0)
+           || (n > 4 && strcmp(name + n - 4, ".vtt") == 0);
+}
+
+/* every file under dir/sub at prefix/sub/..., except the top-level last:
+ * the index files (indexes 1) or all others (0) */
 static int
 mam_store_put_tree(const mam_store_t *st, const char *dir, const char *sub,
-    const char *prefix, const char *last, char *err, size_t len)
+    const char *prefix, const char *last, int indexes, char *err, size_t len)
 {
     int             rc = MAM_STORAGE_OK;
     DIR            *d;
@@ -852,7 +863,8 @@ mam_store_put_tree(const mam_store_t *st, const char *dir, const char *sub,
             rc = MAM_STORAGE_ERROR;
 
         } else if (S_ISDIR(sb.st_mode)) {
-            rc = mam_store_put_tree(st, dir, rel, prefix, last, err, len);
+            rc = mam_store_put_tree(st, dir, rel, prefix, last, indexes, err,
+                                    len);
 
         } else if (!S_ISREG(sb.st_mode)) {
             errno = EINVAL;
@@ -860,7 +872,9 @@ mam_store_put_tree(const mam_store_t *st, const char *dir, const char *sub,
                           path);
             rc = MAM_STORAGE_ERROR;
 
-        } else if (!(*sub == '\0' && last && strcmp(e->d_name, last) == 0)) {
+        } else if (!(*sub == '\0' && last && strcmp(e->d_name, last) == 0)
+                   && mam_store_index_file(e->d_name) == indexes)
+        {
             rc = mam_store_put(st, path, key, err, len);
         }
     }
@@ -876,7 +890,12 @@ mam_store_upload_tree(const mam_store_t *st, const char *dir,
     int   rc;
     char  path[PATH_MAX], key[MAM_KEY_MAX_LEN + 1];
 
-    rc = mam_store_put_tree(st, dir, "", prefix, last, err, len);
+    /* the media, then the playlists and tracks that name them: a reader
+     * who finds an index (a growing ladder's players do) finds its files */
+    rc = mam_store_put_tree(st, dir, "", prefix, last, 0, err, len);
+    if (rc == MAM_STORAGE_OK) {
+        rc = mam_store_put_tree(st, dir, "", prefix, last, 1, err, len);
+    }
     if (rc != MAM_STORAGE_OK || last == NULL) {
         return rc;
     }

@@ -128,9 +128,10 @@ int mam_store_download(const mam_store_t *st, const char *key,
     const char *file, char *err, size_t len);
 
 /*
- * The files under the local folder dir at prefix/..., the top-level file
- * named last (when not NULL) after all others, so a reader who finds it
- * finds all it names.  Folders and regular files only.
+ * The files under the local folder dir at prefix/..., the index files
+ * (*.m3u8, *.vtt) after all others and the top-level file named last
+ * (when not NULL) after those, so a reader who finds an index finds all
+ * it names.  Folders and regular files only.
  */
 int mam_store_upload_tree(const mam_store_t *st, const char *dir,
     const char *prefix, const char *last, char *err, size_t len);

@@ -165,6 +165,15 @@ ngx_mam_edge_headers(ngx_http_request_t *r, ngx_mam_edge_loc_conf_t *lcf,
     }
     cc.len = ngx_sprintf(cc.data, "private, max-age=%T", left) - cc.data;
 
+    /* a playlist grows while its ladder renders (EVENT) and becomes VOD
+     * at the end: asked again each time, a 304 while it is unchanged */
+    if (url->rest_len > sizeof(".m3u8") - 1
+        && ngx_strncmp(url->rest + url->rest_len - (sizeof(".m3u8") - 1),
+                       ".m3u8", sizeof(".m3u8") - 1) == 0)
+    {
+        ngx_str_set(&cc, "private, no-cache");
+    }
+
     if (ngx_mam_add_header(r, "Cache-Control", &cc) != NGX_OK
         || ngx_mam_edge_cors(r, lcf) != NGX_OK)
     {

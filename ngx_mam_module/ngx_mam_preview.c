@@ -519,6 +519,14 @@ ngx_mam_preview_callback_fields(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
         free(text);
     }
 
+    v = json_object_get(ctx->body, MAM_CALLBACK_PLAYABLE);
+    if (v != NULL && !json_is_null(v)) {
+        if (!json_is_boolean(v)) {
+            return "playable: must be true or false";
+        }
+        values[8] = json_is_true(v) ? "true" : "false";
+    }
+
     rc = ngx_mam_body_string(r, ctx, MAM_CALLBACK_ERROR, 1,
                              MAM_CALLBACK_ERROR_MAX, 0, &s, &message);
     if (rc == NGX_ERROR) {
@@ -566,7 +574,7 @@ ngx_mam_preview_callback_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
                                   "ready or failed");
     }
 
-    values = ngx_pcalloc(r->pool, 8 * sizeof(char *));
+    values = ngx_pcalloc(r->pool, 9 * sizeof(char *));
     if (values == NULL) {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
@@ -582,7 +590,8 @@ ngx_mam_preview_callback_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     }
 
     if (ngx_mam_pg_query(r, "SELECT mam_preview_callback($1, $2, $3, $4, "
-                            "$5::jsonb, $6::jsonb, $7, $8)", 8, values,
+                            "$5::jsonb, $6::jsonb, $7, $8, $9::boolean)", 9,
+                         values,
                          ngx_mam_preview_callback_done, NULL)
         != NGX_OK)
     {

@@ -73,15 +73,23 @@ is($r->{status}, 409, 'no preview yet: 409');
 is($r->{json}{error}, 'conflict', '... conflict');
 ready($v2, 'processing');
 is(sign({ asset_id => $a2->{id} })->{status}, 409, 'a preview still processing: 409');
+# playable while transcoding (issue 20): transcoderd published the first
+# segments of every stream
+$s->psql("UPDATE preview_jobs SET playable = true WHERE version_id = '$v2'");
+is(sign({ asset_id => $a2->{id} })->{status}, 200, '... but playable: 200');
+$s->psql("UPDATE preview_jobs SET status = 'failed', playable = false WHERE version_id = '$v2'");
+is(sign({ asset_id => $a2->{id} })->{status}, 409, '... a failed one is not');
 
 # --- serving -------------------------------------------------------------
 $r = $s->http(GET => $url);
 is($r->{status}, 200, 'the signed master playlist is 200');
 like($r->{content}, qr/^#EXTM3U/, '... its content');
 is($r->{headers}{'content-type'}, 'application/vnd.apple.mpegurl', '... Content-Type for .m3u8');
-like($r->{headers}{'cache-control'}, qr/^private, max-age=(\d+)$/, '... Cache-Control private');
-my ($age) = $r->{headers}{'cache-control'} =~ /max-age=(\d+)/;
-ok($age > 0 && $age <= $exp - time + 1, "... max-age $age bounded by the expiry");
+is($r->{headers}{'cache-control'}, 'private, no-cache',
+   '... Cache-Control private, no-cache (a playlist grows while its ladder renders)');
+my ($age) = $s->http(GET => $url =~ s{index\.m3u8$}{poster.jpg}r)->{headers}{'cache-control'}
+            =~ /^private, max-age=(\d+)$/;
+ok($age && $age > 0 && $age <= $exp - time + 1, "... other files: private, max-age $age bounded by the expiry");
 is($r->{headers}{'access-control-allow-origin'}, '*', '... CORS origin *');
 ok($r->{headers}{etag} && $r->{headers}{'last-modified'}, "... nginx's ETag and Last-Modified");
 

@@ -73,7 +73,7 @@ is($s->api(POST => '/api/preview', { asset_id => $aid }, token => $E)->{json}{jo
    '... by asset_id too');
 is(scalar(entries()), 1, '... and no new entry');
 is_deeply([ sort keys %{ $r->{json} } ],
-          [qw(error job_id progress renditions status updated_at version_id)],
+          [qw(error job_id playable progress renditions status updated_at version_id)],
           'preview_status has the fields of api.md');
 is($s->api(POST => '/api/preview', { version_id => $vid }, token => $EVE)->{status}, 403,
    "another editor's request is 403");
@@ -100,6 +100,15 @@ is($r->{json}{progress}, 0.25, '... with its progress');
 callback({ %base, status => 'processing', progress => 0.5 });
 callback({ %base, status => 'processing', progress => 0.4 });
 is(status("version_id=$vid")->{json}{progress}, 0.5, 'progress never goes back');
+ok(!status("version_id=$vid")->{json}{playable}, 'not playable while transcoderd has published nothing');
+callback({ %base, status => 'processing', playable => JSON::PP::true });
+ok(status("version_id=$vid")->{json}{playable}, 'playable once it says the first segments are out');
+is(status("version_id=$vid")->{json}{progress}, 0.5, '... the progress left as it was');
+callback({ %base, status => 'processing', progress => 0.6 });
+ok(status("version_id=$vid")->{json}{playable}, '... a progress callback without playable leaves it');
+callback({ %base, status => 'processing', playable => JSON::PP::false });
+ok(!status("version_id=$vid")->{json}{playable}, '... withdrawn: not playable');
+callback({ %base, status => 'processing', playable => JSON::PP::true });
 
 my $meta = { duration_sec => 30.0, width => 1920, height => 1080, video_codec => 'h264',
              audio_codec => 'aac', frame_rate => 25, bit_rate => 5000000, rotation => 0,
@@ -111,6 +120,7 @@ is($r->{status}, 204, 'a ready callback is 204');
 $r = status("asset_id=$aid");
 is($r->{json}{status}, 'ready', 'status is ready (by asset)');
 is($r->{json}{progress}, 1, '... progress 1');
+is($r->{json}{playable}, JSON::PP::true, '... playable');
 is_deeply($r->{json}{renditions}, $rend, '... with the renditions');
 $r = $s->api(GET => "/api/assets/$aid", undef, token => $E);
 is_deeply($r->{json}{versions}[0]{metadata}, $meta, 'the metadata is stored in the version');
@@ -144,6 +154,7 @@ is($r->{status}, 204, 'a failed callback is 204');
 $r = status("version_id=$vid");
 is($r->{json}{status}, 'failed', 'status failed');
 is($r->{json}{error}, 'decoder exploded', '... with the error');
+ok($r->{json}{playable}, '... a failed forced re-run: the earlier ladder stays playable');
 $r = $s->api(POST => '/api/preview', { asset_id => $aid }, token => $E);
 is($r->{status}, 202, 'after failed, POST /api/preview starts a new job');
 isnt($r->{json}{job_id}, $job2, '... a new one');
@@ -171,6 +182,17 @@ is(callback({ %b3, version_id => $ov })->{status}, 404, 'a job with another vers
 is(callback({ %b3, status => 'done' })->{status}, 400, 'an unknown status: 400');
 is(callback({ %b3, progress => 2 })->{status}, 400, 'progress above 1: 400');
 is(callback({ %b3, renditions => 'x' })->{status}, 400, 'renditions not an array: 400');
+is(callback({ %b3, playable => 'yes' })->{status}, 400, 'playable not a boolean: 400');
+
+# a first run: playable from the first segments until it fails
+my $first = $s->create_asset($E);
+my $fv = $s->api(POST => '/api/promote', { asset_id => $first->{id} }, token => $E)->{json}{version};
+my %bf = (job_id => $fv->{preview}{job_id}, version_id => $fv->{id});
+is(callback({ %bf, status => 'processing', playable => JSON::PP::true })->{status}, 204,
+   'a first run says playable');
+ok(status("version_id=$fv->{id}")->{json}{playable}, '... the status says so');
+callback({ %bf, status => 'failed', error => 'encoder exploded' });
+ok(!status("version_id=$fv->{id}")->{json}{playable}, '... not once it failed');
 is(callback({ job_id => $job3, status => 'processing' })->{status}, 400, 'no version_id: 400');
 is(callback('{"job_id":')->{status}, 400, 'malformed JSON: 400');
 like($s->psql(q{SELECT string_agg(DISTINCT details->>'outcome', ',') FROM audit_log

@@ -95,10 +95,18 @@ my ($aid_k, $v_k) = submit(slurp_file($long));
 wait_status($v_k->{id}, qr/^processing$/, 30);
 $s->wait_until(sub { status($v_k->{id})->{progress} > 0 }, 30, 'progress');
 $s->stop_transcoderd('KILL');
-ok(!-e "$root/previews/$aid_k/$v_k->{id}", 'killed mid-job: nothing is published');
+# published while it rendered (issue 20): at most the growing ladder, never
+# a finished one
+my $left = "$root/previews/$aid_k/$v_k->{id}";
+ok(!-e $left || ((playlist("$left/index.m3u8") // '# progressive:') =~ /^# progressive:/m
+                 && !grep { (playlist($_) // '') =~ /#EXT-X-ENDLIST/ } glob("$left/*/index.m3u8")),
+   'killed mid-job: nothing finished is published (at most the growing ladder)');
+my $had_master = -e "$left/index.m3u8";
 $s->start_transcoderd;
 $st = wait_status($v_k->{id}, qr/^(ready|failed)$/, 120);
 is($st->{status}, 'ready', 'after a restart the same job completes');
+like(td_log(), qr/job=\Q$v_k->{preview}{job_id}\E removed the progressive ladder an interrupted attempt left/,
+     '... having removed what the killed one published first') if $had_master;
 my $out = "$root/previews/$aid_k/$v_k->{id}";
 is(scalar(keyframes("$out/360p/index.m3u8")), 10, '... the ladder is whole (10 keyframes in 20 s)');
 like(playlist("$out/index.m3u8"), qr/720p\/index\.m3u8/, '... with its master playlist');

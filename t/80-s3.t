@@ -127,7 +127,9 @@ my $url = $s->api(POST => '/api/sign-preview', { asset_id => $aid }, token => $E
 $r = $s->http(GET => $url);
 is($r->{status}, 200, 'the signed master playlist comes from the previews bucket through the edge');
 like($r->{content}, qr/^#EXTM3U/, '... its content');
-like($r->{headers}{'cache-control'} // '', qr/^private, max-age=\d+/, '... with the edge\'s Cache-Control');
+is($r->{headers}{'cache-control'} // '', 'private, no-cache', '... with the edge\'s Cache-Control (a playlist: no-cache)');
+like($s->http(GET => $url =~ s{index\.m3u8$}{poster.jpg}r)->{headers}{'cache-control'} // '',
+     qr/^private, max-age=\d+/, '... a poster: max-age');
 # nginx's gzip filter applies to the bucket's answers: playlists and
 # WebVTT gzipped when asked, segments as stored
 {

@@ -49,6 +49,7 @@ sd_notifyf(int unset, const char *format, ...)
 #endif
 
 #include "td.h"
+#include "progressive.h"
 #include "render.h"
 #include "sandbox.h"
 #include "transcode.h"
@@ -76,6 +77,11 @@ typedef struct {
     int               ticking;
 
     const char       *result;   /* how the job ended, for the metrics */
+
+    /* the attempt's progressive publishing (NULL: none), and whether the
+     * module was last told the version is playable */
+    td_progressive_t *prog;
+    int               playable_told;
 } td_slot_t;
 
 
@@ -107,9 +113,11 @@ td_mkdirs(const char *path)
     return (mkdir(buf, 0755) != 0 && errno != EEXIST) ? -1 : 0;
 }
 
+/* playable: 1 or 0 to say so, -1 to leave it out */
 static void
-td_send(td_slot_t *s, const char *status, double progress, json_t *meta,
-    json_t *rends, const char *error, int *accepted)
+td_send_playable(td_slot_t *s, const char *status, double progress,
+    json_t *meta, json_t *rends, const char *error, int playable,
+    int *accepted)
 {
     int      rc;
     char    *body;
@@ -130,6 +138,9 @@ td_send(td_slot_t *s, const char *status, double progress, json_t *meta,
     if (error) {
         json_object_set_new(o, MAM_CALLBACK_ERROR, json_string(error));
     }
+    if (playable >= 0) {
+        json_object_set_new(o, MAM_CALLBACK_PLAYABLE, json_boolean(playable));
+    }
 
     body = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(o);
@@ -139,6 +150,40 @@ td_send(td_slot_t *s, const char *status, double progress, json_t *meta,
     if (accepted) {
         *accepted = rc;
     }
+}
+
+static void
+td_send(td_slot_t *s, const char *status, double progress, json_t *meta,
+    json_t *rends, const char *error, int *accepted)
+{
+    td_send_playable(s, status, progress, meta, rends, error, -1, accepted);
+}
+
+/* the module learns when the version becomes playable (and when it stops
+ * being so); retried on the next look while not accepted */
+static void
+td_tell_playable(td_slot_t *s, int playable)
+{
+    int  accepted;
+
+    if (playable == s->playable_told) {
+        return;
+    }
+    td_send_playable(s, MAM_PREVIEW_PROCESSING, -1, NULL, NULL, NULL,
+                     playable, &accepted);
+    if (accepted >= 0) {
+        s->playable_told = playable;
+    }
+}
+
+/* between two beats of the renderer: publish what it finished */
+static void
+td_watch(void *data, json_t *outputs)
+{
+    td_slot_t  *s = data;
+
+    td_progressive_watch(s->prog, outputs);
+    td_tell_playable(s, td_progressive_playable(s->prog));
 }
 
 static double
@@ -305,14 +350,24 @@ td_busy(td_slot_t *s, int busy)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* progressive publishing's transfers are the daemon's own work: the entry
+ * stays ours meanwhile (the watchdog's beats wait for them), yet a stuck
+ * renderer, with nothing to publish, is not kept alive by them */
+static void
+td_busy_hook(void *data, int on)
+{
+    td_busy(data, on);
+}
+
 /* one attempt: fetch (S3), render in the confined child, check what it
  * left, publish.  0 published; -1 with t->error */
 static int
 td_attempt(td_slot_t *s, td_transcode_t *t, const td_render_opts_t *ro,
     const char *input, const char *dir, const char *tmp)
 {
-    int  rc = -1;
-    int  on_s3 = s->cf.store.kind == MAM_STORE_S3;
+    int               rc = -1, withdrawn;
+    int               on_s3 = s->cf.store.kind == MAM_STORE_S3;
+    td_render_opts_t  o = *ro;
 
     (void) mam_local_remove_tree(tmp);
     td_ticker_start(s);
@@ -321,6 +376,25 @@ td_attempt(td_slot_t *s, td_transcode_t *t, const td_render_opts_t *ro,
         snprintf(t->error, sizeof(t->error), "cannot create %s: %s", tmp,
                  strerror(errno));
         goto done;
+    }
+
+    /* published while it renders, unless a finished ladder is there (a
+     * forced re-run: it stays until the new one replaces it whole) */
+    td_busy(s, 1);
+    rc = td_progressive_start(&s->cf, s->job->f.job_id, tmp, dir, &s->prog,
+                              &withdrawn, t->error, sizeof(t->error));
+    td_busy(s, 0);
+    if (rc != 0) {
+        goto done;                      /* storage trouble: transient */
+    }
+    if (withdrawn) {
+        s->playable_told = 1;           /* an interrupted attempt's */
+        td_tell_playable(s, 0);
+    }
+    if (s->prog) {
+        td_progressive_on_busy(s->prog, td_busy_hook, s);
+        o.watch = td_watch;
+        o.watch_data = s;
     }
 
     if (on_s3) {
@@ -334,7 +408,7 @@ td_attempt(td_slot_t *s, td_transcode_t *t, const td_render_opts_t *ro,
     }
 
     td_advanced(s);
-    rc = td_render(t, ro);
+    rc = td_render(t, &o);
     if (rc != 0) {
         goto done;
     }
@@ -353,12 +427,23 @@ td_attempt(td_slot_t *s, td_transcode_t *t, const td_render_opts_t *ro,
     } else {
         td_ticker_stop(s);
     }
+    td_progressive_finish(s->prog);
     rc = td_storage_publish(&s->cf, tmp, dir, t->error, sizeof(t->error));
     if (on_s3) {
         td_busy(s, 0);
     }
 
 done:
+    /* a failed attempt leaves nothing playable behind (at shutdown the
+     * next attempt, wherever it runs, removes it) */
+    if (rc != 0 && s->prog && !td_stop) {
+        td_busy(s, 1);
+        (void) td_progressive_withdraw(s->prog);
+        td_busy(s, 0);
+        td_tell_playable(s, 0);
+    }
+    td_progressive_free(s->prog);
+    s->prog = NULL;
     td_ticker_stop(s);
     if (on_s3) {
         unlink(input);
@@ -420,6 +505,7 @@ td_work_job(td_slot_t *s)
 
     td_log(job->f.job_id, "start: entry %s, attempt %ld, delivery %d, %s",
            job->id, job->f.attempt, job->deliveries, job->f.master_key);
+    s->playable_told = 0;
     td_send(s, MAM_PREVIEW_PROCESSING, 0, NULL, NULL, NULL, NULL);
 
     for (attempt = 1; ; attempt++) {

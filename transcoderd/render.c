@@ -4,6 +4,8 @@
  * `transcoderd -R SPEC` with a pipe on fd 3, and watches it.
  *
  *   child  -> parent   "P fraction bytes packets\n"   every 250 ms
+ *                      "S {json}\n"                    the ladder's shape,
+ *                                                      once per pass
  *                      "R {json}\n"                    the result, once
  *
  * The child confines itself (sandbox.c) before it opens the master.  The
@@ -127,6 +129,7 @@ typedef struct {
     int       overflow;
     double    fraction;
     long long bytes, packets;
+    json_t   *outputs;
     json_t   *result;
 } td_reader_t;
 
@@ -142,6 +145,9 @@ td_render_line(td_reader_t *rd, char *line)
         }
         rd->bytes = b;
         rd->packets = p;
+    } else if (line[0] == 'S' && line[1] == ' ') {
+        json_decref(rd->outputs);
+        rd->outputs = json_loads(line + 2, JSON_REJECT_DUPLICATES, NULL);
     } else if (line[0] == 'R' && line[1] == ' ' && rd->result == NULL) {
         rd->result = json_loads(line + 2, JSON_REJECT_DUPLICATES, NULL);
     }
@@ -287,6 +293,10 @@ td_render(td_transcode_t *t, const td_render_opts_t *o)
             continue;
         }
 
+        if (o->watch) {
+            o->watch(o->watch_data, rd->outputs);
+        }
+
         stuck = now - advanced_at;
         if (*o->stop) {
             killed = "stopped";
@@ -316,6 +326,7 @@ td_render(td_transcode_t *t, const td_render_opts_t *o)
         td_render_status(t, status, killed);
     }
     json_decref(rd->result);
+    json_decref(rd->outputs);
     free(rd);
 
     return t->error[0] ? -1 : 0;
@@ -365,6 +376,23 @@ td_child_progress(void *data, double fraction)
     (void) data;
     td_child_fraction = fraction;
     return td_child_stop != 0;
+}
+
+/* the ladder's shape, one line in one write */
+static void
+td_child_outputs(void *data, const char *json)
+{
+    char    *line;
+    size_t   n;
+
+    (void) data;
+    n = strlen(json) + 3;
+    line = malloc(n + 1);
+    if (line) {
+        snprintf(line, n + 1, "S %s\n", json);
+        td_child_write(line, n);
+        free(line);
+    }
 }
 
 static int
@@ -527,6 +555,7 @@ td_render_child(const char *spec)
     td_log(t.job, "renderer %ld confined: %s", (long) getpid(), what);
 
     t.progress = td_child_progress;
+    t.outputs = td_child_outputs;
     t.interrupt.callback = td_child_interrupt;
 
     td_child_beating = 1;

@@ -21,6 +21,13 @@ typedef struct {
     void                       (*beat)(void *data, double fraction,
                                        double advanced_at);
     void                        *beat_data;
+
+    /* while the child runs, after each beat: the latest ladder shape it
+     * told (td_transcode_t's outputs, parsed but unchecked; NULL before
+     * the first), for publishing progressively (progressive.c); on the
+     * calling thread, so the watchdog waits while it works */
+    void                       (*watch)(void *data, json_t *outputs);
+    void                        *watch_data;
 } td_render_opts_t;
 
 /* renders t (input, outdir, job, mode, preset, threads, limits) in a

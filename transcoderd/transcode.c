@@ -12,6 +12,12 @@
  * 6 s segments line up.  The master playlist is written here with the
  * measured peak and average bandwidth of every rendition (FFmpeg 5.1's
  * muxer would declare the nominal rates).
+ *
+ * Playable while transcoding: the muxers write EVENT playlists, replaced
+ * by a rename after each closed segment (temp_file: a segment, too, gets
+ * its name only once complete), which the daemon publishes as they grow
+ * (progressive.c); once the muxers are done each playlist is rewritten as
+ * VOD, the ladder that is published in the end.
  */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
@@ -85,6 +91,7 @@ typedef struct {
     int64_t            next_key;     /* next forced keyframe, in frames */
     int                key_every;
     char               codecs[32];   /* avc1.PPCCLL from the SPS */
+    int                codecs_known; /* set (atomic) once codecs is */
     int64_t            iframe_peak;  /* its I-frame playlist's bit rates */
     int64_t            iframe_avg;
     char               error[256];
@@ -121,6 +128,8 @@ typedef struct {
     const char        *video_encoder;  /* libx264 or h264_nvenc */
     int                gpu_frames;     /* the graph keeps frames on the GPU */
     int                used_gpu;
+    int                pass;           /* 0, then 1 for a libx264 rerun */
+    int                outputs_told;   /* t->outputs called */
 } td_ctx_t;
 
 
@@ -680,9 +689,13 @@ td_open_mux(td_ctx_t *c, const char *sub, AVCodecContext *enc,
     st->time_base = enc->time_base;
 
     av_dict_set(&opts, "hls_time", TD_SEGMENT_SEC, 0);
-    av_dict_set(&opts, "hls_playlist_type", "vod", 0);
+    /* an EVENT playlist rewritten after each segment (VOD would write it
+     * only at the end), through a temporary name; temp_file gives each
+     * segment its name only once it is closed, before the playlist names
+     * it: whatever the daemon reads there is whole */
+    av_dict_set(&opts, "hls_playlist_type", "event", 0);
     av_dict_set(&opts, "hls_segment_filename", segs, 0);
-    av_dict_set(&opts, "hls_flags", "independent_segments", 0);
+    av_dict_set(&opts, "hls_flags", "independent_segments+temp_file", 0);
 
     err = avformat_write_header(mux, &opts);
     av_dict_free(&opts);
@@ -841,6 +854,7 @@ td_codecs_from_packet(td_rendition_t *r, const AVPacket *pkt)
         {
             snprintf(r->codecs, sizeof(r->codecs), "avc1.%02x%02x%02x",
                      d[i + 4], d[i + 5], d[i + 6]);
+            __atomic_store_n(&r->codecs_known, 1, __ATOMIC_RELEASE);
             return;
         }
     }
@@ -1219,6 +1233,48 @@ td_decode(td_ctx_t *c, AVCodecContext *dec, const AVPacket *pkt,
     }
 }
 
+/*
+ * The ladder's shape for the daemon's progressive master playlist, once
+ * every rendition's first packet gave its CODECS (the encoders' threads
+ * set them): told once per pass.
+ */
+static void
+td_tell_outputs(td_ctx_t *c)
+{
+    int      i;
+    char    *s;
+    json_t  *o, *rends;
+
+    if (c->outputs_told || c->t->outputs == NULL) {
+        return;
+    }
+    for (i = 0; c->vidx >= 0 && i < c->nr; i++) {
+        if (!c->r[i].started
+            || !__atomic_load_n(&c->r[i].codecs_known, __ATOMIC_ACQUIRE))
+        {
+            return;
+        }
+    }
+    c->outputs_told = 1;
+
+    rends = json_array();
+    for (i = 0; c->vidx >= 0 && i < c->nr; i++) {
+        json_array_append_new(rends,
+            json_pack("{s:s, s:i, s:i, s:s}", "name", c->r[i].name,
+                      "width", c->r[i].width, "height", c->r[i].height,
+                      "codecs", c->r[i].codecs));
+    }
+    o = json_pack("{s:i, s:o, s:b, s:f}", "pass", c->pass, "renditions",
+                  rends, "audio", c->aidx >= 0,
+                  "frame_rate", c->vidx >= 0 ? av_q2d(c->rate) : 0.0);
+    s = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(o);
+    if (s) {
+        c->t->outputs(c->t->progress_data, s);
+        free(s);
+    }
+}
+
 static int
 td_run(td_ctx_t *c)
 {
@@ -1240,6 +1296,7 @@ td_run(td_ctx_t *c)
         } else if (pkt->stream_index == c->aidx) {
             err = td_decode(c, c->adec, pkt, frame);
         }
+        td_tell_outputs(c);
 
         at = pkt->pts == AV_NOPTS_VALUE ? 0
              : (pkt->pts - (st->start_time != AV_NOPTS_VALUE
@@ -1324,6 +1381,96 @@ td_run(td_ctx_t *c)
     av_frame_free(&frame);
 
     return err < 0 ? -1 : 0;
+}
+
+/* --- the finished playlists ----------------------------------------------- */
+
+#define TD_PLAYLIST_MAX  (16 * 1024 * 1024)
+
+/*
+ * dir/index.m3u8, written by the muxer as an EVENT playlist ending with
+ * #EXT-X-ENDLIST, rewritten as the VOD playlist it now is (a temporary
+ * file renamed over it: the daemon may be reading it)
+ */
+static int
+td_playlist_vod(td_ctx_t *c, const char *dir)
+{
+    int          rc = -1;
+    char         path[1300], tmp[1400], *buf = NULL, *type;
+    FILE        *f = NULL;
+    size_t       n;
+    struct stat  sb;
+    static const char  event[] = "#EXT-X-PLAYLIST-TYPE:EVENT\n";
+
+    snprintf(path, sizeof(path), "%s/index.m3u8", dir);
+    snprintf(tmp, sizeof(tmp), "%s/index.m3u8.vod", dir);
+
+    f = fopen(path, "r");
+    if (f == NULL || fstat(fileno(f), &sb) != 0 || sb.st_size <= 0
+        || sb.st_size > TD_PLAYLIST_MAX)
+    {
+        td_fail(c->t, 0, "%s: %s", path, f ? "unexpected size"
+                                           : strerror(errno));
+        goto done;
+    }
+    buf = malloc((size_t) sb.st_size + 1);
+    n = buf ? fread(buf, 1, (size_t) sb.st_size, f) : 0;
+    fclose(f);
+    f = NULL;
+    if (n != (size_t) sb.st_size) {
+        td_fail(c->t, 0, "%s: cannot read it", path);
+        goto done;
+    }
+    buf[n] = '\0';
+
+    type = strstr(buf, event);
+    if (type == NULL || strstr(buf, "\n#EXT-X-ENDLIST") == NULL) {
+        td_fail(c->t, 0, "%s: not a finished EVENT playlist", path);
+        goto done;
+    }
+
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        td_fail(c->t, 0, "%s: %s", tmp, strerror(errno));
+        goto done;
+    }
+    fwrite(buf, 1, (size_t) (type - buf), f);
+    fputs("#EXT-X-PLAYLIST-TYPE:VOD\n", f);
+    fputs(type + sizeof(event) - 1, f);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        f = NULL;
+        td_fail(c->t, 0, "%s: %s", path, strerror(errno));
+        (void) unlink(tmp);
+        goto done;
+    }
+    f = NULL;
+    rc = 0;
+
+done:
+    if (f) {
+        fclose(f);
+    }
+    free(buf);
+    return rc;
+}
+
+static int
+td_playlists_vod(td_ctx_t *c)
+{
+    int   i;
+    char  dir[1200];
+
+    for (i = 0; c->vidx >= 0 && i < c->nr; i++) {
+        snprintf(dir, sizeof(dir), "%s/%s", c->t->outdir, c->r[i].name);
+        if (td_playlist_vod(c, dir) != 0) {
+            return -1;
+        }
+    }
+    if (c->aidx >= 0) {
+        snprintf(dir, sizeof(dir), "%s/audio", c->t->outdir);
+        return td_playlist_vod(c, dir);
+    }
+    return 0;
 }
 
 /* --- measured bandwidth and the master playlist ------------------------- */
@@ -1696,7 +1843,8 @@ td_setup(td_ctx_t *c, td_encoder_mode_t mode, const char *encoder)
 }
 
 static int
-td_transcode_once(td_transcode_t *t, td_encoder_mode_t mode, int *used_gpu)
+td_transcode_once(td_transcode_t *t, td_encoder_mode_t mode, int pass,
+    int *used_gpu)
 {
     int        rc, i, gpu_enc;
     char       e[256];
@@ -1704,6 +1852,7 @@ td_transcode_once(td_transcode_t *t, td_encoder_mode_t mode, int *used_gpu)
 
     memset(&c, 0, sizeof(c));
     c.t = t;
+    c.pass = pass;
     t->error[0] = '\0';
     t->permanent = 0;
 
@@ -1733,6 +1882,10 @@ td_transcode_once(td_transcode_t *t, td_encoder_mode_t mode, int *used_gpu)
     if (rc == 0 && c.vidx >= 0 && c.vframes == 0) {
         td_fail(t, 1, "the video stream holds no decodable picture");
         rc = -1;
+    }
+    if (rc == 0) {
+        td_tell_outputs(&c);        /* a clip too short to tell earlier */
+        rc = td_playlists_vod(&c);
     }
 
     if (rc == 0 && c.vidx >= 0
@@ -1775,7 +1928,7 @@ td_transcode(td_transcode_t *t)
         t->threads = 1;
     }
 
-    rc = td_transcode_once(t, t->mode, &used_gpu);
+    rc = td_transcode_once(t, t->mode, 0, &used_gpu);
 
     /* a GPU path that fails is not the job's fault: libx264 for this job */
     if (rc != 0 && used_gpu && !t->permanent && strcmp(t->error, "stopped"))
@@ -1787,7 +1940,7 @@ td_transcode(td_transcode_t *t)
         t->metadata = NULL;
         t->renditions = NULL;
         nftw(t->outdir, td_clear_entry, 16, FTW_DEPTH | FTW_PHYS);
-        rc = td_transcode_once(t, TD_ENC_X264, &used_gpu);
+        rc = td_transcode_once(t, TD_ENC_X264, 1, &used_gpu);
     }
 
     return rc;

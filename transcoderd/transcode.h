@@ -31,6 +31,14 @@ typedef struct {
     int               (*progress)(void *data, double fraction);
     void               *progress_data;
 
+    /* once per rendering pass, when the ladder's shape is known (every
+     * rendition's name, size and CODECS, the audio, the frame rate): a
+     * JSON object for the daemon's progressive publishing (progressive.c),
+     * with "pass" counting from 0 (a GPU pass that failed is rendered
+     * again with libx264, into an emptied folder); from the decoding
+     * thread */
+    void              (*outputs)(void *data, const char *json);
+
     /* results */
     json_t             *metadata;    /* pipeline.md's fields + encoder */
     json_t             *renditions;  /* [{name, width, height, bandwidth,

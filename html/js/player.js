@@ -32,7 +32,11 @@ const PASSIVE = (el) => el === document.body || el === document.documentElement
   || el.id === 'main' || /^H[1-6]$/.test(el.tagName);
 
 // A version's preview on a media element: hls.js from the signed URL of
-// POST /api/sign-preview.  The signature covers the whole folder: every
+// POST /api/sign-preview.  A ladder still being rendered (preview status
+// `playable`, issue 20) has EVENT playlists: hls.js reloads them as they
+// grow (the edge has them revalidated, never cached) and plays from the
+// start (startPosition 0: a playlist without #EXT-X-ENDLIST is otherwise
+// joined near its end, like a live one) until they turn VOD.  The signature covers the whole folder: every
 // request goes through the newest signed prefix, which is renewed well
 // before it expires (every 10 minutes, the URL lives 15; mam-renew-ms in
 // localStorage shortens it to watch the renewal work).  manifest(hls,
@@ -58,7 +62,7 @@ export function signedSource(assetId, versionId, media,
   sign().then((url) => {
     if (stopped) return;
     if (window.Hls && Hls.isSupported()) {
-      hls = new Hls({ xhrSetup: (xhr, u) => xhr.open('GET', rewrite(u), true) });
+      hls = new Hls({ startPosition: 0, xhrSetup: (xhr, u) => xhr.open('GET', rewrite(u), true) });
       hls.on(Hls.Events.MANIFEST_PARSED, (_, d) => manifest(hls, d.levels));
       hls.loadSource(url);
       hls.attachMedia(media);
@@ -74,8 +78,12 @@ export function signedSource(assetId, versionId, media,
   };
 }
 
-// fps: the version's frame rate (0: none known, audio; steps are then 40 ms)
-export function startPlayer(asset, version, stage, player, comments, { fps, audioOnly }) {
+// fps: the version's frame rate (0: none known, audio; steps are then 40 ms).
+// A player started while the ladder renders learns the rate and the scrub
+// thumbnails when it is ready (player.finished(version)), without a
+// restart: playback goes on.
+export function startPlayer(asset, version, stage, player, comments, { fps: rate, audioOnly }) {
+  let fps = rate;
   const stops = [];
   const later = (fn) => stops.push(fn);
   let stopped = false;
@@ -104,9 +112,15 @@ export function startPlayer(asset, version, stage, player, comments, { fps, audi
   player.timeline = timeline;
 
   // scrub thumbnails (transcoderd's thumbnails.vtt, a name in the folder)
-  const vtt = !audioOnly && /^[A-Za-z0-9_-]+\.vtt$/.test(version.metadata?.thumbnails || '')
-    ? version.metadata.thumbnails : null;
+  const vttOf = (v) => (!audioOnly && /^[A-Za-z0-9_-]+\.vtt$/.test(v.metadata?.thumbnails || '')
+    ? v.metadata.thumbnails : null);
+  let vtt = vttOf(version);
   let prefix = null, thumbs = null;
+  player.finished = (v, r) => {
+    fps = r;
+    vtt = vttOf(v);
+    if (!thumbs && vtt && prefix && !stopped) later(thumbs = scrubThumbnails(timeline, media, vtt, () => prefix));
+  };
 
   later(signedSource(asset.id, version.id, media, {
     manifest: (hls, levels) => {
@@ -242,7 +256,9 @@ export function startPlayer(asset, version, stage, player, comments, { fps, audi
     stops.forEach((fn) => fn());
     media.pause();
     media.removeAttribute('src');
-    if (player.video === media) { player.video = null; player.timeline = null; player.seekFrame = null; }
+    if (player.video === media) {
+      player.video = null; player.timeline = null; player.seekFrame = null; player.finished = null;
+    }
   };
   onLeave(stop);
   return stop;

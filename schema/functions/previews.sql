@@ -6,6 +6,17 @@
 -- between a promote's commit and its XADD, PostgreSQL already has the job
 -- and the stream not yet its entry.
 
+-- Whether a version's preview can be played now (025): its job is ready,
+-- or transcoderd published the first segments of every stream of a first
+-- run (`playable`, until the job fails), or a ladder of an earlier job is
+-- still published (preview_prefix: a forced re-run keeps the previous
+-- ladder until the new one replaces it, and keeps it when it fails).
+CREATE OR REPLACE FUNCTION mam_preview_can_play(v versions, j preview_jobs)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(j.status = 'ready' OR j.playable, false)
+           OR v.preview_prefix IS NOT NULL
+$$;
+
 -- preview_status of api.md for a version
 CREATE OR REPLACE FUNCTION mam_preview_json(v versions) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
@@ -13,17 +24,20 @@ LANGUAGE sql STABLE AS $$
         (SELECT jsonb_build_object(
                     'version_id', v.id, 'job_id', j.id, 'status', j.status,
                     'progress', j.progress, 'error', j.error,
+                    'playable', mam_preview_can_play(v, j),
                     'renditions', j.renditions,
                     'updated_at', mam_time(j.updated_at))
            FROM preview_jobs j WHERE j.id = v.preview_job_id),
         jsonb_build_object('version_id', v.id, 'job_id', NULL,
                            'status', 'none', 'progress', 0, 'error', NULL,
+                           'playable', v.preview_prefix IS NOT NULL,
                            'renditions', '[]'::jsonb,
                            'updated_at', mam_time(v.created_at)))
 $$;
 
 -- POST /api/sign-preview: the version (given, or the asset's latest) of
--- a live asset the caller may see, and whether its preview is ready; a
+-- a live asset the caller may see, and whether its preview can be played
+-- (mam_preview_can_play: ready, or playable while transcoding); a
 -- playback signed is audited (play_sign).
 -- Outcomes: ok (asset_id, version_id), not_found (also for a non-member
 -- of the asset's project), not_ready.
@@ -34,7 +48,8 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     r  record;
 BEGIN
-    SELECT a.id AS asset_id, v.id AS version_id, j.status
+    SELECT a.id AS asset_id, v.id AS version_id,
+           mam_preview_can_play(v, j) AS playable
       INTO r
       FROM assets a
       JOIN versions v ON v.asset_id = a.id
@@ -47,7 +62,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
-    IF r.status IS DISTINCT FROM 'ready' THEN
+    IF NOT r.playable THEN
         RETURN jsonb_build_object('outcome', 'not_ready'::mam_outcome);
     END IF;
 
@@ -195,13 +210,18 @@ $$;
 -- POST /api/preview/callback.  The status only moves forward: queued <
 -- processing < ready | failed; a late or duplicate callback is accepted
 -- and ignored.  A job that is no longer its version's current one (a
--- forced re-run replaced it) is ignored too.
+-- forced re-run replaced it) is ignored too.  `playable` (processing
+-- only; NULL leaves it) follows what transcoderd published while it
+-- renders: true from the first segments, false when it withdrew them; a
+-- ready job is playable, a failed one is not.
 -- Outcomes: applied | ignored (both with event), unknown.
 CREATE OR REPLACE FUNCTION mam_preview_callback(p_job uuid, p_version uuid,
                                                 p_status text, p_progress real,
                                                 p_metadata jsonb,
                                                 p_renditions jsonb,
-                                                p_error text, p_ip text)
+                                                p_error text, p_ip text,
+                                                p_playable boolean
+                                                    DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     j       preview_jobs;
@@ -229,11 +249,12 @@ BEGIN
         UPDATE preview_jobs
            SET status = 'processing',
                progress = greatest(progress, coalesce(p_progress, progress)),
+               playable = coalesce(p_playable, playable),
                started_at = coalesce(started_at, now())
          WHERE id = j.id;
     ELSIF p_status = 'ready' THEN
         UPDATE preview_jobs
-           SET status = 'ready', progress = 1, error = NULL,
+           SET status = 'ready', progress = 1, error = NULL, playable = true,
                renditions = coalesce(p_renditions, '[]'::jsonb),
                started_at = coalesce(started_at, now()), finished_at = now()
          WHERE id = j.id;
@@ -244,6 +265,7 @@ BEGIN
     ELSIF p_status = 'failed' THEN
         UPDATE preview_jobs
            SET status = 'failed', error = coalesce(p_error, 'failed'),
+               playable = false,
                finished_at = now()
          WHERE id = j.id;
     ELSE
@@ -252,10 +274,13 @@ BEGIN
 
     -- progress-only updates are frequent; state changes and refusals are
     -- what an investigator needs
-    IF v_out = 'ignored' OR p_status <> 'processing' OR v_rank = 0 THEN
+    IF v_out = 'ignored' OR p_status <> 'processing' OR v_rank = 0
+       OR (p_playable IS NOT NULL AND p_playable IS DISTINCT FROM j.playable)
+    THEN
         PERFORM mam_audit(NULL, 'preview_callback', 'job', j.id::text, p_ip,
                           jsonb_build_object('status', p_status,
                                              'outcome', v_out,
+                                             'playable', p_playable,
                                              'version_id', v.id));
     END IF;
 

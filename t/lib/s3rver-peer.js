@@ -29,6 +29,33 @@ const server = new S3rver({
     configureBuckets: buckets.map((name) => ({ name, configs: [cors] })),
 });
 
+// S3 replaces an object at once: a GET while a PUT of the same key runs
+// gets the old bytes or the new, never a file half written, which s3rver's
+// store (writing in place) would serve to the tests that read a ladder
+// while transcoderd publishes it (t/65-progressive.t).  Here an object is
+// stored under a temporary key first, then its files are renamed over the
+// key's, the bytes first.
+const store = server.store;
+const putObject = store.putObject.bind(store);
+let putSeq = 0;
+store.putObject = async (object) => {
+    const key = object.key;
+    const tmpKey = `${key}.put-${process.pid}-${++putSeq}`;
+    object.key = tmpKey;
+    try {
+        const done = await putObject(object);
+        for (const res of ['object', 'object.md5', 'metadata.json']) {
+            const from = store.getResourcePath(object.bucket, tmpKey, res);
+            if (fs.existsSync(from)) {
+                fs.renameSync(from, store.getResourcePath(object.bucket, key, res));
+            }
+        }
+        return done;
+    } finally {
+        object.key = key;
+    }
+};
+
 function uploadDir(bucket, uploadId) {
     return path.join(directory, bucket, '._S3rver_uploads', uploadId);
 }

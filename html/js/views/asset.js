@@ -349,27 +349,74 @@ export async function assetView(id) {
   const bar = h('progress', { max: 1, value: 0, id: 'preview-progress', 'aria-label': 'Preview progress' });
   const label = h('p', { id: 'preview-status' }, 'Preparing the preview…');
   let playing = false, stopPlayer = null, left = false;
+  // playing a ladder that is still being rendered (playable, not ready)
+  let live = false;
+  const liveNote = h('p', { id: 'preview-live', class: 'muted', 'aria-live': 'polite' });
   const retry = () => h('button', { type: 'button', id: 'retry-preview', onclick: async (e) => {
     e.target.disabled = true;
     try {
       showStatus(await api('POST', '/api/preview', { version_id: current.id }));
     } catch (ex) { toast(ex.message, true); e.target.disabled = false; }
   } }, 'Retry the preview');
-  const showStatus = async (st) => {
-    if (playing || left || !current) return;
-    if (st.version_id && st.version_id !== current.id) return;
-    const version = current;
+  // a ladder played while it renders: its progress under the player, then
+  // the version's metadata once ready (playback goes on); withdrawn (a
+  // failed attempt): back to the progress bar, or the failure
+  const follow = async (st) => {
     if (st.status === 'ready') {
+      live = false;
+      liveNote.remove();
+      delete stage.dataset.live;
+      const version = current;
+      await reread();
+      if (left || version.id !== current.id) return;
+      renderMeta(current.metadata);
+      clock.fps = rateOf(current);
+      if (player.finished) player.finished(current, clock.fps);
+      return;
+    }
+    if (!st.playable) {
+      if (stopPlayer) stopPlayer();
+      stopPlayer = null;
+      playing = live = false;
+      delete stage.dataset.ready;
+      delete stage.dataset.live;
+      liveNote.remove();
+      showStatus(st);
+      return;
+    }
+    liveNote.textContent = `Still transcoding (${Math.round((st.progress || 0) * 100)} %): `
+      + 'playing what is ready, more follows.';
+  };
+
+  const showStatus = async (st) => {
+    if (left || !current) return;
+    if (st.version_id && st.version_id !== current.id) return;
+    if (playing) {
+      if (live) follow(st);
+      return;
+    }
+    const version = current;
+    // ready, or playable before (issue 20): the first segments of every
+    // stream are published, or an earlier ladder still is (forced re-run)
+    if (st.status === 'ready' || st.playable) {
       playing = true;
+      live = st.status !== 'ready';
       await reread();
       if (left || version.id !== current.id) return;
       const v = current;
       renderMeta(v.metadata);
       clock.fps = rateOf(v);
-      // no video renditions: an audio-only source
-      const audioOnly = !v.metadata.video_codec && !((v.preview.renditions || st.renditions || []).length);
+      // no video renditions: an audio-only source (a ladder still
+      // rendering has no metadata yet: its master playlist tells hls.js)
+      const audioOnly = !live && !v.metadata.video_codec
+        && !((v.preview.renditions || st.renditions || []).length);
       stopPlayer = startPlayer(asset, v, stage, player, comments, { fps: clock.fps, audioOnly });
       stage.dataset.version = String(v.number);
+      if (live) {
+        stage.dataset.live = '1';
+        stage.append(liveNote);
+        follow(st);
+      }
       if (pendingFrame) {
         const land = pendingFrame;
         pendingFrame = null;
@@ -400,8 +447,10 @@ export async function assetView(id) {
     }
     if (stopPlayer) stopPlayer();
     stopPlayer = null;
-    playing = false;
+    playing = live = false;
+    liveNote.remove();
     delete stage.dataset.ready;
+    delete stage.dataset.live;
     delete stage.dataset.version;
     current = v;
     clock.fps = rateOf(v);
