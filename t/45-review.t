@@ -255,6 +255,39 @@ is($s->api(PUT => "/api/versions/$pv->{id}/approval", { status => 'approved' }, 
 is($s->api(GET => "/api/versions/$pv->{id}/approvals", undef, token => $EVE)->{status}, 404,
    'approval history as a non-member: 404');
 
+# an asset's owner who is (now) a commenter of its project decides on its
+# versions and resolves its threads; another commenter does neither
+is($s->api(POST => "/api/projects/$P/members", { user_id => $col->{user}{id}, role => 'editor' }, token => $E)->{status},
+   201, 'Col joins the private project as an editor');
+$col = $s->login('col@example.com');
+my $ca = $s->create_asset($col->{access_token}, project_id => $P, title => 'Col\'s');
+my $cv = $s->api(POST => '/api/promote', { asset_id => $ca->{id} }, token => $col->{access_token})->{json}{version};
+my $ec = post($ca->{id}, { timestamp_sec => 0, content => 'by Ed' })->{json}{comment};
+is($s->api(PATCH => "/api/projects/$P/members", { user_id => $col->{user}{id}, role => 'commenter' }, token => $E)->{status},
+   200, '... and is made a commenter');
+$col = $s->login('col@example.com');
+is($s->api(PUT => "/api/versions/$cv->{id}/approval", { status => 'in_review' }, token => $col->{access_token})->{status},
+   200, 'the asset\'s owner, a commenter, sets its version\'s approval');
+is($s->api(POST => "/api/comments/$ec->{id}/resolve", undef, token => $col->{access_token})->{status}, 200,
+   '... and resolves a thread on it that someone else wrote');
+is($s->api(PUT => "/api/versions/$pv->{id}/approval", { status => 'approved' }, token => $col->{access_token})->{status},
+   403, 'but not on another\'s asset');
+is($s->api(POST => "/api/comments/$pc->{id}/resolve", undef, token => $col->{access_token})->{status}, 403,
+   '... nor its threads');
+$COL = $s->login('col@example.com')->{access_token};
+
+# a thread holds at most 100 replies
+$s->psql(qq{INSERT INTO comments (asset_id, version_id, user_id, timestamp_sec, content, parent_id)
+            SELECT asset_id, version_id, user_id, timestamp_sec, 'r' || g, id
+              FROM comments, generate_series(1, 99) g WHERE id = '$pc->{id}'});
+is(post($pa->{id}, { parent_id => $pc->{id}, content => 'the 100th' })->{status}, 201, 'the 100th reply: 201');
+$r = post($pa->{id}, { parent_id => $pc->{id}, content => 'the 101st' });
+is($r->{status}, 409, 'the 101st: 409');
+like($r->{json}{message} // '', qr/at most 100 replies/, '... saying so');
+my $full = $s->api(GET => "/api/assets/$pa->{id}/comments?limit=1", undef, token => $E)->{json};
+is(scalar @{ $full->{items} }, 101, 'a page of one thread holds it and its 100 replies');
+is($full->{items}[0]{reply_count}, 100, '... reply_count 100');
+
 # --- approvals ---------------------------------------------------------------------------
 is($s->api(GET => "/api/assets/$id", undef, token => $E)->{json}{asset}{approval}{status}, 'none',
    'an asset before any decision: approval none');
