@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # The review workflow (issue 21) in a real browser: t/browser/threads.mjs
 # (playwright-core driving Debian's chromium) against a stack without
-# transcoderd.  A reply, its edit, resolve, the open/resolved/mine
+# transcoderd.  A range comment with a drawing (its end and a badge), a
+# reply, its edit, resolve, the open/resolved/mine
 # filters, a version's approval set by the asset's owner and seen live by
 # a commenter, who is offered neither Resolve on another's thread nor the
 # approval buttons.  Screenshot: docs/screenshots/threads.png.
@@ -36,6 +37,11 @@ my $v = $r->{json}{version};
 $r = $s->api(POST => "/api/assets/$a->{id}/comments", { timestamp_sec => 1, content => 'Check the grade' }, token => $eve);
 die "comment: $r->{status}\n" unless $r->{status} == 201;
 my $t = $r->{json}{comment}{id};
+$r = $s->api(POST => "/api/assets/$a->{id}/comments",
+             { timestamp_sec => 2, duration_sec => 1.5, content => 'This span, circled',
+               annotation => { shapes => [ { type => 'ellipse', points => [[0.2, 0.2], [0.6, 0.5]],
+                                             color => '#ff0000', width => 0.004 } ] } }, token => $eve);
+die "range comment: $r->{status}\n" unless $r->{status} == 201;
 
 my $shots = "$root/docs/screenshots";
 make_path($shots);

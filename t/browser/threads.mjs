@@ -35,6 +35,13 @@ const eve = await signedIn('eve@example.com');
 const col = await signedIn('col@example.com');
 const thread = (page) => page.locator('#comments > li', { hasText: 'Check the grade' });
 
+await check('a range comment shows its end and a drawing badge', async () => {
+  const li = col.locator('#comments > li', { hasText: 'This span, circled' });
+  const end = await li.locator('.tc-end').textContent();
+  const badge = await li.locator('.badge.drawing').count();
+  return { ok: end === ' – 00:00:03.500' && badge === 1, diag: JSON.stringify({ end, badge }) };
+});
+
 await check('a commenter replies to a thread: the reply shows under it', async () => {
   await thread(col).getByRole('button', { name: 'Reply', exact: true }).click();
   await col.getByLabel('Your reply').fill('On it, the shadows are crushed');
@@ -66,11 +73,14 @@ await check('the owner resolves the thread: the badge', async () => {
   await thread(eve).locator(':scope > .comment-tools').getByRole('button', { name: 'Reopen' }).waitFor();
 });
 
-await check('the filters: open shows none, resolved shows the thread with its reply', async () => {
+await check('the filters: open shows the other thread only, resolved this one with its reply', async () => {
   await eve.locator('#comments-status').selectOption('open');
-  await eve.locator('#comments li', { hasText: 'No threads match.' }).waitFor();
+  await eve.locator('#comments > li', { hasText: 'This span, circled' }).waitFor();
+  await thread(eve).waitFor({ state: 'detached' });
   await eve.locator('#comments-status').selectOption('resolved');
   await thread(eve).locator('.replies li', { hasText: 'below 5 %' }).waitFor();
+  const others = await eve.locator('#comments > li', { hasText: 'This span, circled' }).count();
+  return { ok: others === 0, diag: `open threads shown: ${others}` };
 });
 
 await check('mine: the commenter\'s threads include the one they replied to', async () => {
@@ -78,8 +88,9 @@ await check('mine: the commenter\'s threads include the one they replied to', as
   await thread(col).waitFor();
   await col.locator('#comments-status').selectOption('open');
   await col.locator('#comments li', { hasText: 'No threads match.' }).waitFor();
-  await col.locator('#comments-status').selectOption('');
   await col.locator('#comments-mine').uncheck();
+  await col.locator('#comments > li', { hasText: 'This span, circled' }).waitFor();
+  await col.locator('#comments-status').selectOption('');
 });
 
 await check('the owner approves the version with a note: the badge, who and the note', async () => {

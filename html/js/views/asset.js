@@ -132,7 +132,16 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
                       + (c.version_number ? ` of version ${c.version_number}` : ''),
                     onclick: () => seekTo(c) },
         tc(c)),
+      // a range's end (issue 21), at the same rate as its start
+      c.duration_sec !== null && c.duration_sec !== undefined
+        ? h('span', { class: 'tc-end muted' }, ` – ${commentTimecode({ frame: c.frame !== null && c.duration_frames !== null
+                                                                              ? c.frame + c.duration_frames : null,
+                                                                            timestamp_sec: c.timestamp_sec + c.duration_sec },
+                                                                          c.version_id ? rateOf(c.version_id) : clock.fps)}`)
+        : null,
       ' ', c.version_number ? h('span', { class: 'badge vnum', title: `Version ${c.version_number}` }, `v${c.version_number}`) : null,
+      c.annotation ? h('span', { class: 'badge drawing', title: `${c.annotation.shapes.length} shape(s) drawn on the frame` },
+                       'Drawing') : null,
       ' ', h('strong', {}, c.user.display_name),
       c.resolved_at ? h('span', { class: 'badge resolved-badge',
                                   title: c.resolved_by ? `Resolved by ${c.resolved_by.display_name}` : 'Resolved' }, 'Resolved')
