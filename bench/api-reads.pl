@@ -56,7 +56,7 @@ my %stmt = (
     asset    => [ 'NGX_MAM_SQL_ASSET_GET', { p1 => $id, p2 => 'false', p3 => $uid } ],
     comments => [ 'NGX_MAM_SQL_COMMENT_PAGE', { p1 => $id, p2 => 25, p3 => -1,
                   p4 => '-infinity', p5 => '00000000-0000-0000-0000-000000000000',
-                  p6 => 'false', p7 => $uid } ],
+                  p6 => 'false', p7 => $uid, p8 => '', p9 => 'false' } ],
 );
 for my $name (keys %stmt) {
     my ($macro, $vars) = @{ $stmt{$name} };
@@ -75,7 +75,7 @@ my $count = sub {
 };
 my ($nv, $nc) = ($count->('NGX_MAM_SQL_ASSET_GET', $id, 'false', $uid),
                  $count->('NGX_MAM_SQL_COMMENT_PAGE', $id, 25, -1, '-infinity',
-                          '00000000-0000-0000-0000-000000000000', 'false', $uid));
+                          '00000000-0000-0000-0000-000000000000', 'false', $uid, '', 'false'));
 die "api-reads: the statements return $nv versions and $nc comments, not 3 and 25\n"
     unless $nv == 3 && $nc == 25;
 for my $path ("/api/assets/$id", "/api/assets/$id/comments", '/auth/me') {

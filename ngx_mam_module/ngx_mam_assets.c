@@ -515,20 +515,35 @@ void
 ngx_mam_list_send(ngx_http_request_t *r, PGresult *res, int col, int n,
     ngx_uint_t limit, ngx_str_t *scope, ngx_str_t *key)
 {
+    if ((ngx_uint_t) n > limit) {
+        ngx_mam_list_answer(r, res, col, limit, limit - 1, scope, key);
+        return;
+    }
+
+    ngx_mam_list_answer(r, res, col, n, -1, scope, key);
+}
+
+
+/* {items, next_cursor} of rows 0 .. n - 1, the cursor that of row next
+ * (its id in col + 1, its key) or null when next is -1: a page whose
+ * rows are not one item each (the comments' threads) says where it ends */
+void
+ngx_mam_list_answer(ngx_http_request_t *r, PGresult *res, int col, int n,
+    int next_row, ngx_str_t *scope, ngx_str_t *key)
+{
     json_t            *next;
     ngx_mam_answer_t   a;
 
     next = NULL;
-    if ((ngx_uint_t) n > limit) {
+    if (next_row >= 0) {
         next = ngx_mam_cursor_make(r, scope,
-                                   PQgetvalue(res, limit - 1, col + 1), key);
+                                   PQgetvalue(res, next_row, col + 1), key);
         if (next == NULL
             || ngx_mam_json_cleanup_add(r->pool, next) != NGX_OK)
         {
             ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
             return;
         }
-        n = limit;
     }
 
     ngx_mam_answer_init(r, &a);

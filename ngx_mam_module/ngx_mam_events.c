@@ -1,8 +1,10 @@
 /*
  * GET /api/preview/events?asset_id=: Server-Sent Events of an asset's
  * preview status ("event: status", the first one at once) and of its
- * comments ("event: comment": {asset_id, id, version_id, action} with
- * action created or deleted; the comment itself is read through the API).
+ * comments ("event: comment": {asset_id, id, version_id, parent_id, action}
+ * with action created, updated, resolved, reopened or deleted; the comment
+ * itself is read through the API) and of its versions' approvals ("event:
+ * approval": {asset_id, version_id, status}; issue 21).
  * Without asset_id the stream carries these events of every asset (the
  * SPA's grid), beginning with a ": connected" comment.  Every event names
  * its asset_id.  Events are scoped by what the subscriber may see: the
@@ -323,7 +325,9 @@ ngx_mam_events_cleanup(void *data)
 
 
 /* what a message of the channel may carry: the SSE event of each */
-static const char  *ngx_mam_events_kinds[] = { "status", "comment", NULL };
+static const char  *ngx_mam_events_kinds[] = {
+    "status", "comment", "approval", NULL
+};
 
 
 /* "event: {kind}\ndata: {json}\n\n" for an object of that kind, which

@@ -1,6 +1,7 @@
 /*
  * The asset list's filters (issue 19): project, folder, tag, field.NAME,
- * status, owner (tokens of the asset's facets, schema 020) and
+ * status, owner, approval (issue 21: the latest version's review status)
+ * (tokens of the asset's facets, schema 020) and
  * created_from/created_to (a range of created_at).  Each filter is checked
  * here and becomes a token; the page reads the rows of the narrowest one,
  * the driving token, and checks the others on the asset (ngx_mam_sql.h).
@@ -27,6 +28,7 @@ enum {
     NGX_MAM_FACET_OWNER,
     NGX_MAM_FACET_PROJECT,
     NGX_MAM_FACET_STATUS,
+    NGX_MAM_FACET_APPROVAL,
     NGX_MAM_FACET_KINDS
 };
 
@@ -143,6 +145,28 @@ ngx_mam_filter_status(ngx_str_t *v)
 }
 
 
+/* a version's review status (issue 21) */
+static ngx_int_t
+ngx_mam_filter_approval(ngx_str_t *v)
+{
+    static ngx_str_t  statuses[] = {
+        ngx_string("none"), ngx_string("in_review"),
+        ngx_string("changes_requested"), ngx_string("approved")
+    };
+    ngx_uint_t        i;
+
+    for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        if (v->len == statuses[i].len
+            && ngx_strncmp(v->data, statuses[i].data, v->len) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    return NGX_ERROR;
+}
+
+
 /* an ISO-8601 time the API takes (mam_time_valid()) as the text to bind:
  * a date as midnight UTC, an offset's '+' that came as a space as '+';
  * NULL when it is none (the audit log's from/to use it too) */
@@ -204,6 +228,17 @@ ngx_mam_filter_pair(ngx_http_request_t *r, ngx_mam_tokens_t *t,
             return "status: must be none, queued, processing, ready or failed";
         }
         return ngx_mam_filter_token(r, t, NGX_MAM_FACET_STATUS, "s:", NULL,
+                                    &v);
+    }
+
+    if (ngx_mam_key_is("approval")) {
+        if (ngx_mam_arg_decode(r, raw, 24, &v) != NGX_OK
+            || ngx_mam_filter_approval(&v) != NGX_OK)
+        {
+            return "approval: must be none, in_review, changes_requested or "
+                   "approved";
+        }
+        return ngx_mam_filter_token(r, t, NGX_MAM_FACET_APPROVAL, "a:", NULL,
                                     &v);
     }
 

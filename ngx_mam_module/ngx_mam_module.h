@@ -389,6 +389,11 @@ ngx_int_t ngx_mam_audit_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 /* statement routes (ngx_mam_statement.c), defined beside their feature */
 extern const ngx_mam_statement_t  ngx_mam_comment_create;
 extern const ngx_mam_statement_t  ngx_mam_comment_delete;
+extern const ngx_mam_statement_t  ngx_mam_comment_update;
+extern const ngx_mam_statement_t  ngx_mam_comment_resolve;
+extern const ngx_mam_statement_t  ngx_mam_comment_reopen;
+extern const ngx_mam_statement_t  ngx_mam_version_approve;
+extern const ngx_mam_statement_t  ngx_mam_version_approvals;
 extern const ngx_mam_statement_t  ngx_mam_asset_get;
 extern const ngx_mam_statement_t  ngx_mam_asset_update;
 extern const ngx_mam_statement_t  ngx_mam_asset_delete;

@@ -75,6 +75,9 @@ void ngx_mam_answer_add_items(ngx_mam_answer_t *a, PGresult *res, int col,
  * limit - 1, whose cursor key is key (ngx_mam_assets.c) */
 void ngx_mam_list_send(ngx_http_request_t *r, PGresult *res, int col, int n,
     ngx_uint_t limit, ngx_str_t *scope, ngx_str_t *key);
+/* rows 0 .. n - 1, the next cursor from row next_row (-1: none) */
+void ngx_mam_list_answer(ngx_http_request_t *r, PGresult *res, int col,
+    int n, int next_row, ngx_str_t *scope, ngx_str_t *key);
 
 
 /* ngx_mam_statement.c: routes that are one statement (see there) */
@@ -88,7 +91,7 @@ void ngx_mam_list_send(ngx_http_request_t *r, PGresult *res, int col, int n,
 #define NGX_MAM_ARG_FIELD(n)  (0x100 + (n))   /* body field n, or NULL */
 
 #define NGX_MAM_STATEMENT_MAX_ARGS    12
-#define NGX_MAM_STATEMENT_MAX_FIELDS  8
+#define NGX_MAM_STATEMENT_MAX_FIELDS  12
 
 /* refuse a body without any of the fields */
 #define NGX_MAM_STATEMENT_ANY_FIELD   0x01

@@ -89,6 +89,18 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
       NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_comment_create },
     { NGX_HTTP_DELETE, "/api/comments/:id", ngx_mam_statement_handler,
       NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_comment_delete },
+    /* the review workflow (issue 21): the project role is the SQL
+     * functions' (comments.sql, approvals.sql) */
+    { NGX_HTTP_PATCH, "/api/comments/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_comment_update },
+    { NGX_HTTP_POST, "/api/comments/:id/resolve", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_comment_resolve },
+    { NGX_HTTP_POST, "/api/comments/:id/reopen", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_comment_reopen },
+    { NGX_HTTP_PUT, "/api/versions/:id/approval", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_version_approve },
+    { NGX_HTTP_GET, "/api/versions/:id/approvals", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_version_approvals },
 
     { NGX_HTTP_PATCH, "/api/users/:id", ngx_mam_statement_handler,
       NGX_MAM_ADMIN, NGX_MAM_WINDOW_API, 0, &ngx_mam_users_update },

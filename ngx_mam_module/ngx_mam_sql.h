@@ -281,16 +281,23 @@
 /* a comment's columns in a page: its item, then its cursor's parts (the id,
  * timestamp_sec and the exact creation time); all NULL without a comment */
 #define NGX_MAM_SQL_COMMENT_COLS                                              \
-    "c.item, c.id, c.timestamp_sec, c.created_at AT TIME ZONE 'UTC'"
+    "c.item, c.id, t.timestamp_sec, t.created_at AT TIME ZONE 'UTC',"        \
+    " c.parent_id IS NOT NULL"
 
-#define NGX_MAM_SQL_COMMENT_NCOLS  4
+#define NGX_MAM_SQL_COMMENT_NCOLS  5
 
 /*
- * GET /api/assets/:id/comments: a keyset page of limit + 1 comments by
- * time code.  No row: no such live asset, or one the caller may not see;
- * one row of NULLs: no comment.  Parameters: asset, limit, after
- * timestamp_sec, after created_at, after id (the first page starts before
- * every comment), admin, user.
+ * GET /api/assets/:id/comments: a keyset page of limit + 1 threads by time
+ * code, each thread's first comment followed by its replies in the order
+ * they came (at most 100, mam_comment_create); the fifth column says
+ * which rows are replies, the cursor's key is the thread's.  No row: no
+ * such live asset, or one the caller may not see; one row of NULLs: no
+ * thread.  Parameters: asset, limit, after timestamp_sec, after
+ * created_at, after id (the first page starts before every comment),
+ * admin, user, status ('' all, 'open', 'resolved'), mine (threads the
+ * user started or replied to).  The filters test the rows of the asset's
+ * threads index (comments_threads_idx, 026): a page reads the asset's
+ * threads in order until it has limit + 1 that pass.
  */
 #define NGX_MAM_SQL_COMMENT_PAGE                                              \
     "SELECT " NGX_MAM_SQL_COMMENT_COLS                                        \
@@ -298,10 +305,20 @@
     " AND ($6::boolean OR EXISTS (SELECT 1 FROM project_members m"            \
     " WHERE m.project_id = x.project_id AND m.user_id = $7::uuid))) a"        \
     " LEFT JOIN LATERAL (SELECT * FROM comments c WHERE c.asset_id = a.id"   \
+    " AND c.parent_id IS NULL"                                                \
     " AND (c.timestamp_sec, c.created_at, c.id)"                              \
     " > ($3::numeric, $4::timestamptz, $5::uuid)"                             \
-    " ORDER BY c.timestamp_sec, c.created_at, c.id LIMIT $2) c ON true"       \
-    " ORDER BY c.timestamp_sec, c.created_at, c.id"
+    " AND ($8::text = '' OR ($8::text = 'resolved')"                          \
+    " = (c.resolved_at IS NOT NULL))"                                         \
+    " AND (NOT $9::boolean OR c.user_id = $7::uuid"                           \
+    " OR EXISTS (SELECT 1 FROM comments r WHERE r.parent_id = c.id"           \
+    " AND r.user_id = $7::uuid))"                                             \
+    " ORDER BY c.timestamp_sec, c.created_at, c.id LIMIT $2) t ON true"       \
+    " LEFT JOIN LATERAL (SELECT t.item, t.id, NULL::uuid AS parent_id,"       \
+    " NULL::timestamptz AS at"                                                \
+    " UNION ALL SELECT r.item, r.id, r.parent_id, r.created_at"               \
+    " FROM comments r WHERE r.parent_id = t.id) c ON true"                    \
+    " ORDER BY t.timestamp_sec, t.created_at, t.id, c.at NULLS FIRST, c.id"
 
 
 /* GET /auth/me: the user's item, and the authz_version it is of (the item

@@ -117,7 +117,7 @@ for my $t (qw(users assets versions comments sessions roles user_roles
 my %indexes = map { $_ => 1 } split /\n/,
     $s->psql("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'");
 for my $i (qw(idx_assets_user_id idx_assets_created_at idx_versions_asset_id
-              idx_comments_asset_id idx_sessions_user_id idx_sessions_jti
+              comments_threads_idx comments_replies_idx idx_sessions_user_id idx_sessions_jti
               assets_search_idx users_email_lower_key)) {
     ok($indexes{$i}, "index $i exists");
 }

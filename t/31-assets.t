@@ -31,8 +31,9 @@ my $r = create({ title => 'Sunset over the bay', description => 'Golden hour', s
 is($r->{status}, 201, 'POST /api/assets is 201');
 my $asset = $r->{json}{asset};
 is_deeply([ sort keys %$asset ],
-          [qw(created_at description fields folder_id id latest_version owner project_id tags title updated_at)],
-          'asset has the fields of api.md');
+          [qw(approval created_at description fields folder_id id latest_version owner project_id tags title
+              updated_at)],
+          'asset has the fields of api.md (and approval, issue 21)');
 is_deeply($asset->{owner}, { id => $ed->{user}{id}, display_name => 'Ed' }, 'owner {id, display_name}');
 is($asset->{latest_version}, undef, 'latest_version is null before a promote');
 is($asset->{description}, 'Golden hour', 'description kept');

@@ -44,8 +44,8 @@ is(promote('5b0e8c8e-0d4c-4c9a-9b8a-1f0e2d3c4b5a')->{status}, 404, 'an unknown a
 my $r = promote($id);
 is($r->{status}, 201, 'promote by the owner is 201');
 my $v = $r->{json}{version};
-is_deeply([ sort keys %$v ], [qw(asset_id created_at id master_key metadata number preview size)],
-          'version has the fields of api.md');
+is_deeply([ sort keys %$v ], [qw(approval asset_id created_at id master_key metadata number preview size)],
+          'version has the fields of api.md (and approval, issue 21)');
 is($v->{number}, 1, 'the first version is number 1');
 is($v->{master_key}, "masters/$id/v1/original.mov", 'master_key is masters/{asset_id}/v{n}/original.{ext}');
 is($v->{size}, 11, 'size is the upload size');

@@ -122,8 +122,23 @@ my $page = $s->api(GET => "/api/assets/$aid/comments", undef, token => $E)->{jso
 same($page->{items}[0], fresh("SELECT mam_comment_json(c) FROM comments c WHERE id = '$r->{json}{comment}{id}'"),
      '... the comment page answers its item');
 
+# the review (issue 21): a reply (its thread's reply_count), a resolution
+# and an approval by Ed, whose rename below reaches them all
+my $cid = $r->{json}{comment}{id};
+is($s->api(POST => "/api/assets/$aid/comments", { parent_id => $cid, content => 'a reply' }, token => $A)->{status},
+   201, 'a reply');
+is($s->api(POST => "/api/comments/$cid/resolve", undef, token => $E)->{status}, 200, 'the thread is resolved');
+my $latest = get($aid)->{asset}{latest_version}{id};
+is($s->api(PUT => "/api/versions/$latest/approval", { status => 'approved' }, token => $E)->{status}, 200,
+   'the latest version is approved');
+check('a reply, a resolution and an approval', $aid);
+is(get($aid)->{asset}{approval}{status}, 'approved', '... the asset shows its latest version\'s approval');
+
 $s->psql("UPDATE users SET display_name = 'Edwina' WHERE id = '$eid'");
 check('a renamed owner', $aid);
+is(get($aid)->{asset}{approval}{user}{display_name}, 'Edwina', '... the approval shows the new name');
+is($s->api(GET => "/api/assets/$aid/comments", undef, token => $E)->{json}{items}[0]{resolved_by}{display_name},
+   'Edwina', '... and so does the resolution');
 is(get($aid)->{asset}{owner}{display_name}, 'Edwina', "... the asset shows the owner's new name");
 is($s->api(GET => "/api/assets/$aid/comments", undef, token => $E)->{json}{items}[0]{user}{display_name},
    'Edwina', "... and so does the comment");

@@ -79,9 +79,19 @@ sub folder {
     return $r->{json}{folder}{id};
 }
 sub comment {
+    my ($by) = @_;
     my $a = asset();
-    return $s->api(POST => "/api/assets/$a->{id}/comments", { timestamp_sec => 1, content => 'x' },
-                   token => $O)->{json}{comment}{id};
+    my $r = $s->api(POST => "/api/assets/$a->{id}/comments", { timestamp_sec => 1, content => 'x' },
+                    token => $by // $O);
+    die "comment: $r->{status}\n" unless $r->{status} == 201;
+    return $r->{json}{comment}{id};
+}
+# a thread the owner wrote and resolved
+sub resolved {
+    my $c = comment();
+    my $r = $s->api(POST => "/api/comments/$c/resolve", undef, token => $O);
+    die "resolve: $r->{status}\n" unless $r->{status} == 200;
+    return $c;
 }
 
 # a field of P for the value rows, and a fresh one per call for the others
@@ -130,6 +140,25 @@ my @matrix = (
      by(viewer => 403, commenter => 201, editor => 201, owner => 201, manager => 201)],
     ['DELETE /api/comments/:id (the owner wrote it)', sub { my $c = comment(); (DELETE => "/api/comments/$c") },
      by(viewer => 403, commenter => 403, editor => 403, owner => 204, manager => 204)],
+    # the review workflow (issue 21, t/45-review.t)
+    ['GET /api/assets/:id/comments?status=open&mine=1',
+     sub { my $a = asset(); (GET => "/api/assets/$a->{id}/comments?status=open&mine=1") }, seen(200)],
+    ['POST /api/assets/:id/comments {parent_id} (a reply)',
+     sub { my $c = comment(); my ($a) = $s->psql("SELECT asset_id FROM comments WHERE id = '$c'") =~ /(\S+)/;
+           (POST => "/api/assets/$a/comments", { parent_id => $c, content => 'a reply' }) },
+     by(viewer => 403, commenter => 201, editor => 201, owner => 201, manager => 201)],
+    ['PATCH /api/comments/:id (the owner wrote it)', sub { my $c = comment(); (PATCH => "/api/comments/$c", { content => 'edited' }) },
+     by(viewer => 403, commenter => 403, editor => 403, owner => 200, manager => 403)],
+    ['POST /api/comments/:id/resolve (the owner wrote it)', sub { my $c = comment(); (POST => "/api/comments/$c/resolve") },
+     by(viewer => 403, commenter => 403, editor => 200, owner => 200, manager => 200)],
+    ['POST /api/comments/:id/resolve (the commenter wrote it)',
+     sub { my $c = comment($tok{commenter}); (POST => "/api/comments/$c/resolve") },
+     by(viewer => 403, commenter => 200, editor => 200, owner => 200, manager => 200)],
+    ['POST /api/comments/:id/reopen', sub { my $c = resolved(); (POST => "/api/comments/$c/reopen") },
+     by(viewer => 403, commenter => 403, editor => 200, owner => 200, manager => 200)],
+    ['PUT /api/versions/:id/approval', sub { my $v = version(); (PUT => "/api/versions/$v/approval", { status => 'approved' }) },
+     by(viewer => 403, commenter => 403, editor => 200, owner => 200, manager => 200)],
+    ['GET /api/versions/:id/approvals', sub { my $v = version(); (GET => "/api/versions/$v/approvals") }, seen(200)],
     ['POST /api/assets {project_id}', sub { my ($who) = @_;
                                              my $key = $s->upload($tok{$who}, 'abc');
                                              (POST => '/api/assets',

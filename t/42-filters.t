@@ -137,7 +137,7 @@ is(psql1(qq{SELECT count(*) = cardinality(max(a.facets)) + 1 FROM asset_facets f
                JOIN assets a ON a.id = f.asset_id WHERE a.id = '$a{a3}{id}'}), 't',
    'a live asset has a row per facet and "*"');
 is(psql1(qq{SELECT array_to_string(facets, ' ') FROM assets WHERE id = '$a{a3}{id}'}),
-   "f:client=acme f:genre=doc f:genre=news f:n=5 o:$m->{user}{id} p:$P1 s:none",
+   "a:none f:client=acme f:genre=doc f:genre=news f:n=5 o:$m->{user}{id} p:$P1 s:none",
    'the facets of a3');
 
 # a version changes the status

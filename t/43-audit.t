@@ -53,6 +53,16 @@ $s->api(PATCH => "/api/assets/$aid", { title => 'Harbour at night' }, token => $
 my $vid = $s->api(POST => '/api/promote', { asset_id => $aid }, token => $M)->{json}{version}{id};
 my $c = $s->api(POST => "/api/assets/$aid/comments", { timestamp_sec => 1, content => 'nice' },
                 token => $M)->{json}{comment}{id};
+# the review workflow (issue 21): an edit, a resolution, a reopening, an
+# approval
+my $t = $s->api(POST => "/api/assets/$aid/comments", { timestamp_sec => 1, content => 'thread' },
+                token => $M)->{json}{comment}{id};
+is($s->api(PATCH => "/api/comments/$t", { content => 'thread, edited' }, token => $M)->{status}, 200,
+   'a comment is edited');
+is($s->api(POST => "/api/comments/$t/resolve", undef, token => $M)->{status}, 200, 'a thread is resolved');
+is($s->api(POST => "/api/comments/$t/reopen", undef, token => $M)->{status}, 200, 'and reopened');
+is($s->api(PUT => "/api/versions/$vid/approval", { status => 'approved' }, token => $M)->{status}, 200,
+   'a version is approved');
 $s->api(DELETE => "/api/comments/$c", undef, token => $M);
 $s->api(POST => "/api/assets/$aid/comments", { timestamp_sec => 2, content => 'kept' }, token => $tok{mgr2});
 is($s->api(POST => '/api/preview', { asset_id => $aid }, token => $M)->{status}, 202,
@@ -83,6 +93,7 @@ my $X = $s->api(POST => '/api/projects', { name => 'X' }, token => $tok{mgr2})->
 $s->api(DELETE => "/api/projects/$X", undef, token => $tok{mgr2});
 
 my %in_p = map { $_ => 1 } qw(asset_create asset_update promote comment_create comment_delete
+                              comment_update comment_resolve comment_reopen version_approval
                               preview_enqueue play_sign download preview_callback preview_requeue
                               asset_delete project_create project_update member_add member_update
                               member_remove);
@@ -99,8 +110,9 @@ is_deeply([ sort keys %seen ], [ sort keys %in_p ], 'every kind of audited actio
 is($s->psql("SELECT count(*) FROM audit_log WHERE asset_id = '$aid' AND project_id = '$P'
              AND action IN ('asset_create', 'asset_update', 'promote', 'comment_create', 'comment_delete',
                             'preview_enqueue', 'play_sign', 'download', 'preview_callback',
-                            'preview_requeue')"),
-   "11\n", 'the asset\'s rows name the asset (a version\'s, a comment\'s, a job\'s too)');
+                            'preview_requeue', 'comment_update', 'comment_resolve', 'comment_reopen',
+                            'version_approval')"),
+   "16\n", 'the asset\'s rows name the asset (a version\'s, a comment\'s, a job\'s too)');
 is($s->psql("SELECT project_id FROM audit_log WHERE action = 'project_delete'"), "$X\n",
    'a deleted project\'s row keeps its project');
 is($s->psql("SELECT count(*) FROM audit_log WHERE action IN ('register', 'login', 'presign')

@@ -141,8 +141,9 @@ my $c = $s->api(POST => "/api/assets/$aid/comments", { timestamp_sec => 0.5, con
                 token => $E)->{json}{comment};
 my $comment_re = qr/^event: comment\ndata: (.*\Q$c->{id}\E.*)\n\n/m;
 my @created = map { my $d = wait_for($_, $comment_re); $d ? decode_json($d) : {} } $clients[4], $every;
-is_deeply($created[0], { asset_id => $aid, id => $c->{id}, version_id => $vid, action => 'created' },
-          'a new comment: "event: comment" {asset_id, id, version_id, action: created}');
+is_deeply($created[0], { asset_id => $aid, id => $c->{id}, version_id => $vid, parent_id => undef,
+                         action => 'created' },
+          'a new comment: "event: comment" {asset_id, id, version_id, parent_id (issue 21), action: created}');
 is_deeply($created[1], $created[0], '... on the stream of every asset too');
 unlike($created[0]{content} // '', qr/live/, '... without its content');
 is($s->api(DELETE => "/api/comments/$c->{id}", undef, token => $E)->{status}, 204, 'the comment deleted');

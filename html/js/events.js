@@ -1,5 +1,5 @@
 // The page's one live connection: Server-Sent Events of one asset (its
-// preview status and comments) or, without an asset, of every asset (the
+// preview status, comments and versions' approvals) or, without an asset, of every asset (the
 // grid).  Never a token in the URL: a single-use ticket for each
 // (re)connection.  The server ends a stream when the token it was opened
 // with expires or access changes; the stream is then opened again with a
@@ -11,7 +11,8 @@ import { onLeave } from './router.js';
 
 let current = null;
 
-// handlers: { status(st), comment(c), reconnected() }; returns stop()
+// handlers: { status(st), comment(c), approval(a), reconnected() };
+// returns stop()
 export function liveEvents(assetId, handlers) {
   if (current) current();          // one connection per page
   let es = null, stopped = false, retry = 1000, opened = false, timer = null;
@@ -52,6 +53,7 @@ export function liveEvents(assetId, handlers) {
     });
     on('status', handlers.status);
     on('comment', handlers.comment);
+    on('approval', handlers.approval);
     // a stream the server ended, or a lost connection: a new ticket
     es.addEventListener('error', () => {
       es.close();

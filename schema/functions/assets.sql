@@ -11,7 +11,8 @@ LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'id', v.id, 'asset_id', v.asset_id, 'number', v.number,
         'master_key', v.master_key, 'size', v.size, 'metadata', v.metadata,
-        'preview', mam_preview_json(v), 'created_at', mam_time(v.created_at))
+        'preview', mam_preview_json(v), 'approval', mam_approval_json(v),
+        'created_at', mam_time(v.created_at))
 $$;
 
 CREATE OR REPLACE FUNCTION mam_asset_json(a assets) RETURNS jsonb
@@ -25,9 +26,15 @@ LANGUAGE sql STABLE AS $$
                     FROM users u WHERE u.id = a.user_id),
         'created_at', mam_time(a.created_at),
         'updated_at', mam_time(a.updated_at),
-        'latest_version', (SELECT mam_version_json(v) FROM versions v
-                            WHERE v.asset_id = a.id
-                            ORDER BY v.number DESC LIMIT 1))
+        'latest_version', l.version,
+        -- the asset's review status: its latest version's (issue 21)
+        'approval', coalesce(l.version->'approval',
+                             jsonb_build_object('status', 'none',
+                                                'user', NULL, 'note', NULL,
+                                                'at', NULL)))
+      FROM (SELECT (SELECT mam_version_json(v) FROM versions v
+                     WHERE v.asset_id = a.id
+                     ORDER BY v.number DESC LIMIT 1) AS version) l
 $$;
 
 CREATE OR REPLACE FUNCTION mam_asset_create(p_user uuid, p_admin boolean,

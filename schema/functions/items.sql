@@ -18,7 +18,8 @@ BEGIN
 END
 $$;
 
--- An asset's facets (020): the tokens its list filters match, lower-cased
+-- An asset's facets (020): the tokens its list filters match (the review
+-- status `a:`, issue 21, is its latest version's approval), lower-cased
 -- (filters ignore case), distinct and sorted, so an unchanged set compares
 -- equal and its rows stay.  A text value longer than 200 characters makes
 -- no token (no filter takes one).
@@ -29,6 +30,8 @@ LANGUAGE sql STABLE AS $$
             UNION ALL SELECT 'o:' || a.user_id
             UNION ALL SELECT 's:' || coalesce(
                           j #>> '{latest_version,preview,status}', 'none')
+            UNION ALL SELECT 'a:' || coalesce(
+                          j #>> '{latest_version,approval,status}', 'none')
             UNION ALL SELECT 'd:' || a.folder_id WHERE a.folder_id IS NOT NULL
             UNION ALL SELECT 't:' || tag FROM unnest(a.tags) tag
             UNION ALL SELECT 'f:' || f.key || '=' || v.v
@@ -143,12 +146,27 @@ BEGIN
 END
 $$;
 
--- a user's name is in their assets' and comments' items
+-- a user's name is in their assets' and comments' items, and in those of
+-- the threads they resolved and the versions they decided on (issue 21;
+-- a version passes it on to its asset's item)
 CREATE OR REPLACE FUNCTION mam_user_renamed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE assets SET item = '' WHERE user_id = NEW.id;
-    UPDATE comments SET item = '' WHERE user_id = NEW.id;
+    UPDATE comments SET item = ''
+     WHERE user_id = NEW.id OR resolved_by = NEW.id;
+    UPDATE versions SET item = '' WHERE approval_by = NEW.id;
+    RETURN NULL;
+END
+$$;
+
+-- a thread's first comment shows its reply_count (issue 21)
+CREATE OR REPLACE FUNCTION mam_comment_reply_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE comments SET item = ''
+     WHERE id = CASE TG_OP WHEN 'DELETE' THEN OLD.parent_id
+                           ELSE NEW.parent_id END;
     RETURN NULL;
 END
 $$;
@@ -185,6 +203,14 @@ CREATE OR REPLACE TRIGGER users_renamed AFTER UPDATE OF display_name ON users
 CREATE OR REPLACE TRIGGER versions_changed
     AFTER INSERT OR UPDATE ON versions
     FOR EACH ROW EXECUTE FUNCTION mam_version_changed();
+CREATE OR REPLACE TRIGGER comments_reply_added
+    AFTER INSERT ON comments
+    FOR EACH ROW WHEN (NEW.parent_id IS NOT NULL)
+    EXECUTE FUNCTION mam_comment_reply_changed();
+CREATE OR REPLACE TRIGGER comments_reply_removed
+    AFTER DELETE ON comments
+    FOR EACH ROW WHEN (OLD.parent_id IS NOT NULL)
+    EXECUTE FUNCTION mam_comment_reply_changed();
 CREATE OR REPLACE TRIGGER preview_jobs_changed
     AFTER INSERT OR UPDATE ON preview_jobs
     FOR EACH ROW EXECUTE FUNCTION mam_job_changed();

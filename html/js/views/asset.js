@@ -2,7 +2,9 @@
 // screen, a version switcher (?version=N in the URL), versions (a download
 // button each where the project allows it), metadata, custom fields and
 // tags (assetmeta.js), time-coded comments (of the version on screen, or
-// of every version), and the owner's or an admin's actions (edit the
+// of every version) as threads with replies, edits, resolve and reopen and
+// the open/resolved/mine filters, each version's approval (review.js,
+// issue 21), and the owner's or an admin's actions (edit the
 // title and description, upload a new version, delete, retry a failed
 // preview).  Live over the asset's event stream: the preview's status,
 // comments made by others, and a new version, which is announced.
@@ -17,6 +19,7 @@ import { addUploads } from '../uploads.js';
 import { go, onLeave } from '../router.js';
 import { downloadButton, metaSection } from './assetmeta.js';
 import { compareLink } from './compare.js';
+import { approvalBadge, approvalBox, inlineForm, mayResolve, threadsOf } from './review.js';
 
 // a comment's timecode: its frame where it has one (exact), else its seconds
 const commentTimecode = (c, fps) => (c.frame !== null && c.frame !== undefined && fps > 0
@@ -27,7 +30,7 @@ const commentTimecode = (c, fps) => (c.frame !== null && c.frame !== undefined &
 // version's rate (a comment's timecode is at its own version's rate);
 // seekTo(comment): a click on a comment (its version shown first when
 // another is on screen)
-function setupComments(asset, current, clock, box, player, seekTo, rateOf) {
+function setupComments(asset, current, clock, box, player, seekTo, rateOf, project) {
   const list = h('ul', { class: 'comments', id: 'comments' });
   const text = h('textarea', { id: 'comment-text', rows: 2, maxlength: 4000, 'aria-label': 'Comment' });
   // the comment's time: the playhead's until the person starts writing
@@ -50,43 +53,116 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf) {
   // the version on screen's comments, or (the switch) every version's
   const all = h('input', { type: 'checkbox', id: 'comments-all' });
   const allRow = h('label', { class: 'row check', for: 'comments-all' }, all, 'Show all versions\' comments');
+  // the server's filters (issue 21): open or resolved threads, mine
+  const status = h('select', { id: 'comments-status', 'aria-label': 'Threads shown' },
+    h('option', { value: '' }, 'All threads'), h('option', { value: 'open' }, 'Open'),
+    h('option', { value: 'resolved' }, 'Resolved'));
+  const mineBox = h('input', { type: 'checkbox', id: 'comments-mine' });
+  const filterRow = h('div', { class: 'row comment-filters' }, status,
+    h('label', { class: 'row check', for: 'comments-mine' }, mineBox, 'Mine'));
   const shownItems = () => {
     const v = current();
-    return all.checked || !v ? items : items.filter((c) => c.version_id === v.id);
+    const threads = threadsOf(items);
+    return all.checked || !v ? threads : threads.filter((c) => c.version_id === v.id);
   };
+  // an inline form (a reply, an edit) open: the list is not redrawn under
+  // it; it is once the form closes
+  let open = null;
 
   const markers = () => {
     const tl = player.timeline, v = player.video, on = current();
     if (!tl || !v || !v.duration) return;
     tl.querySelectorAll('.marker').forEach((m) => m.remove());
     // the timeline is the version on screen's: its comments only
-    for (const c of items.filter((x) => !on || x.version_id === on.id)) {
+    for (const c of items.filter((x) => !x.parent_id && (!on || x.version_id === on.id))) {
       tl.append(h('div', { class: 'marker', title: `${commentTimecode(c, clock.fps)} ${c.content}`,
                            style: `left:${Math.min(100, (c.timestamp_sec / v.duration) * 100)}%` }));
     }
   };
 
-  const render = () => {
-    const on = current();
-    const tc = (c) => commentTimecode(c, c.version_id ? rateOf(c.version_id) : clock.fps);
-    list.replaceChildren(...shownItems().map((c) => h('li', { dataset: { id: c.id, frame: c.frame ?? '' },
-                                                          class: on && c.version_id !== on.id ? 'other-version' : null },
+  const remove = async (c) => {
+    const short = c.content.length > 60 ? `${c.content.slice(0, 60)}…` : c.content;
+    const what = c.reply_count ? ` and its ${c.reply_count} ${c.reply_count === 1 ? 'reply' : 'replies'}` : '';
+    if (!await confirmDialog(`Delete the comment “${short}”${what}?`, 'Delete comment')) return;
+    try { await api('DELETE', `/api/comments/${c.id}`); toast('Comment deleted'); await load(); }
+    catch (e) { toast(e.message, true); }
+  };
+  // a form in place of (edit) or under (reply) a comment's text
+  const inline = (slot, opts) => {
+    open = opts.id;
+    slot.replaceChildren(inlineForm({ ...opts, close: () => { open = null; render(); } }));
+  };
+  const body = (c) => {
+    const slot = h('div', { class: 'comment-body' }, c.content,
+      c.edited_at ? h('span', { class: 'muted edited', title: new Date(c.edited_at).toLocaleString() }, ' (edited)') : null);
+    const tools = h('div', { class: 'row comment-tools' });
+    const mineC = c.user.id === auth.user.id;
+    if (mineC) {
+      tools.append(h('button', { class: 'ghost edit', type: 'button', 'aria-label': 'Edit comment',
+                                 onclick: () => inline(slot, { id: `edit-${c.id}`, label: 'Comment text', value: c.content,
+                                                               submit: 'Save',
+                                                               send: (t) => api('PATCH', `/api/comments/${c.id}`, { content: t })
+                                                                 .then(() => load()) }) }, 'Edit'));
+    }
+    if (mineC || isAdmin()) {
+      tools.append(h('button', { class: 'ghost delete', type: 'button', 'aria-label': 'Delete comment',
+                                 onclick: () => remove(c) }, 'Delete'));
+    }
+    return [slot, tools];
+  };
+  const thread = (c, on, tc) => {
+    const [slot, tools] = body(c);
+    const replySlot = h('div', { class: 'reply-slot' });
+    tools.prepend(h('button', { class: 'ghost reply', type: 'button', 'aria-label': 'Reply',
+                                onclick: () => inline(replySlot, { id: `reply-${c.id}`, label: 'Your reply', submit: 'Reply',
+                                                                   send: (t) => api('POST', `/api/assets/${asset.id}/comments`,
+                                                                                    { parent_id: c.id, content: t })
+                                                                     .then(() => load()) }) }, 'Reply'));
+    if (mayResolve(c, asset, project)) {
+      const act = c.resolved_at ? 'reopen' : 'resolve';
+      tools.append(h('button', { class: `ghost ${act}`, type: 'button',
+                                 onclick: async () => {
+                                   try { await api('POST', `/api/comments/${c.id}/${act}`); await load(); }
+                                   catch (e) { toast(e.message, true); }
+                                 } }, c.resolved_at ? 'Reopen' : 'Resolve'));
+    }
+    const cls = [on && c.version_id !== on.id ? 'other-version' : '', c.resolved_at ? 'resolved' : ''].join(' ').trim();
+    return h('li', { dataset: { id: c.id, frame: c.frame ?? '' }, class: cls || null },
       h('button', { class: 'tc', type: 'button', 'aria-label': `Seek to ${tc(c)}`
                       + (c.version_number ? ` of version ${c.version_number}` : ''),
                     onclick: () => seekTo(c) },
         tc(c)),
+      // a range's end (issue 21), at the same rate as its start
+      c.duration_sec !== null && c.duration_sec !== undefined
+        ? h('span', { class: 'tc-end muted' }, ` – ${commentTimecode({ frame: c.frame !== null && c.duration_frames !== null
+                                                                              ? c.frame + c.duration_frames : null,
+                                                                            timestamp_sec: c.timestamp_sec + c.duration_sec },
+                                                                          c.version_id ? rateOf(c.version_id) : clock.fps)}`)
+        : null,
       ' ', c.version_number ? h('span', { class: 'badge vnum', title: `Version ${c.version_number}` }, `v${c.version_number}`) : null,
-      ' ', h('strong', {}, c.user.display_name), h('div', {}, c.content),
-      (c.user.id === auth.user.id || isAdmin())
-        ? h('button', { class: 'ghost delete', type: 'button', 'aria-label': 'Delete comment',
-                        onclick: async () => {
-                          const short = c.content.length > 60 ? `${c.content.slice(0, 60)}…` : c.content;
-                          if (!await confirmDialog(`Delete the comment “${short}”?`, 'Delete comment')) return;
-                          try { await api('DELETE', `/api/comments/${c.id}`); toast('Comment deleted'); await load(); }
-                          catch (e) { toast(e.message, true); }
-                        } }, 'Delete') : null)));
+      c.annotation ? h('span', { class: 'badge drawing', title: `${c.annotation.shapes.length} shape(s) drawn on the frame` },
+                       'Drawing') : null,
+      ' ', h('strong', {}, c.user.display_name),
+      c.resolved_at ? h('span', { class: 'badge resolved-badge',
+                                  title: c.resolved_by ? `Resolved by ${c.resolved_by.display_name}` : 'Resolved' }, 'Resolved')
+        : null,
+      slot, tools,
+      c.replies.length ? h('ul', { class: 'replies' }, c.replies.map((r) => {
+        const [rs, rt] = body(r);
+        return h('li', { dataset: { id: r.id } }, h('strong', {}, r.user.display_name), rs, rt);
+      })) : null,
+      replySlot);
+  };
+
+  const render = () => {
+    if (open) return;
+    const on = current();
+    const tc = (c) => commentTimecode(c, c.version_id ? rateOf(c.version_id) : clock.fps);
+    list.replaceChildren(...shownItems().map((c) => thread(c, on, tc)));
     if (!list.children.length) {
-      list.append(h('li', { class: 'muted' }, items.length ? 'No comments on this version yet.' : 'No comments yet.'));
+      const filtered = status.value || mineBox.checked;
+      list.append(h('li', { class: 'muted' }, filtered ? 'No threads match.'
+        : items.length ? 'No comments on this version yet.' : 'No comments yet.'));
     }
     markers();
   };
@@ -103,6 +179,8 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf) {
       do {
         const q = new URLSearchParams({ limit: '100' });
         if (cursor) q.set('cursor', cursor);
+        if (status.value) q.set('status', status.value);
+        if (mineBox.checked) q.set('mine', '1');
         const r = await api('GET', `/api/assets/${asset.id}/comments?${q}`);
         if (mine !== gen) return;
         all.push(...r.items);
@@ -151,7 +229,9 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf) {
   const tick = setInterval(shown, 100);
   onLeave(() => clearInterval(tick));
 
-  box.replaceChildren(h('h2', { id: 'c-title' }, 'Comments'), allRow, list, form);
+  status.addEventListener('change', () => load());
+  mineBox.addEventListener('change', () => load());
+  box.replaceChildren(h('h2', { id: 'c-title' }, 'Comments'), allRow, filterRow, list, form);
   load();
   // a comment event (anyone's): the list read again, at most every 200 ms
   let soon = null;
@@ -259,7 +339,10 @@ export async function assetView(id) {
   const news = h('div', { id: 'news', role: 'status' });
   const picker = h('select', { id: 'version-select', 'aria-label': 'Version on screen' });
   const pickerRow = h('div', { class: 'row version-pick' }, h('label', { for: 'version-select', style: 'margin:0' }, 'Version'), picker);
+  // the version on screen's approval (issue 21)
+  const approvalSlot = h('div', { id: 'approval-slot' });
   function renderVersions() {
+    approvalSlot.replaceChildren(approvalBox(current, asset, project, () => reread()));
     picker.replaceChildren(...versions.map((v, i) => h('option', { value: v.id, selected: current && v.id === current.id },
       `v${v.number}${i === 0 ? ' (latest)' : ''}`)));
     // a choice from two versions on (.row's display would outdo [hidden])
@@ -267,7 +350,7 @@ export async function assetView(id) {
     vers.replaceChildren(h('h2', { id: 'v-title' }, 'Versions'),
       versions.length ? h('ul', {}, versions.map((v) => h('li', { class: current && v.id === current.id ? 'on-screen' : null },
         `v${v.number} · `,
-        h('span', { class: `badge ${v.preview.status}` }, v.preview.status),
+        h('span', { class: `badge ${v.preview.status}` }, v.preview.status), ' ', approvalBadge(v.approval),
         ` · ${new Date(v.created_at).toLocaleString()} `,
         current && v.id === current.id ? h('span', { class: 'muted' }, '(on screen) ')
           : h('button', { type: 'button', class: 'ghost play-version', 'aria-label': `Play version ${v.number}`,
@@ -294,7 +377,7 @@ export async function assetView(id) {
   const desc = h('p', { class: 'muted', id: 'asset-description' }, asset.description || '');
   const fieldsBox = h('div', { id: 'asset-fields-slot' });
   view(asset.title, heading, desc, actions(asset, heading, desc), news,
-       h('div', { class: 'layout' }, h('div', {}, pickerRow, stage, vers, meta, fieldsBox), side));
+       h('div', { class: 'layout' }, h('div', {}, pickerRow, approvalSlot, stage, vers, meta, fieldsBox), side));
   metaSection(asset, project).then((box) => fieldsBox.replaceChildren(box));
 
   const player = { video: null };
@@ -316,7 +399,7 @@ export async function assetView(id) {
     const v = versions.find((x) => x.id === versionId);
     return v && v.metadata.frame_rate ? rateOf(v) : clock.fps;
   };
-  const comments = setupComments(asset, () => current, clock, commentsBox, player, seekTo, versionRate);
+  const comments = setupComments(asset, () => current, clock, commentsBox, player, seekTo, versionRate, project);
   const known = new Set(versions.map((v) => v.id));
 
   const reread = async () => {
@@ -484,7 +567,8 @@ export async function assetView(id) {
       }
     },
     comment: () => comments.changed(),
-    reconnected: () => comments.changed(),
+    approval: () => reread().catch(() => {}),
+    reconnected: () => { comments.changed(); reread().catch(() => {}); },
   });
   onLeave(() => { left = true; });
 }

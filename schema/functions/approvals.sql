@@ -1,0 +1,112 @@
+-- A version's approval (issue 21): its current status on the version's
+-- row, every decision in version_approvals (026).  Who decides: an editor
+-- or a manager of the asset's project, the asset's owner while still a
+-- commenter there, an admin; every member sees the status and its history.
+
+-- `approval` of the version's item (and of its asset's, from the latest
+-- version): {status, user: {id, display_name} | null, note, at}; before
+-- any decision {status: "none", user: null, note: null, at: null}
+CREATE OR REPLACE FUNCTION mam_approval_json(v versions) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'status', coalesce(v.approval, 'none'),
+        'user', (SELECT jsonb_build_object('id', u.id,
+                                           'display_name', u.display_name)
+                   FROM users u WHERE u.id = v.approval_by),
+        'note', v.approval_note,
+        'at', mam_time(v.approval_at))
+$$;
+
+-- a row of the history
+CREATE OR REPLACE FUNCTION mam_approval_entry_json(h version_approvals)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', h.id, 'version_id', h.version_id, 'status', h.status,
+        'note', h.note,
+        'user', (SELECT jsonb_build_object('id', u.id,
+                                           'display_name', u.display_name)
+                   FROM users u WHERE u.id = h.user_id),
+        'created_at', mam_time(h.created_at))
+$$;
+
+-- PUT /api/versions/:id/approval {status, note?}: the version of a live
+-- asset, its row locked, then the decision recorded (the same status again
+-- is a decision too: a note, a second approver).  Outcomes: ok (version,
+-- approval, event), not_found (also for a non-member of the asset's
+-- project), forbidden (a viewer, a commenter who does not own the asset).
+-- p_status is one of the four (the module checks it; the CHECKs of 026
+-- hold it too).
+CREATE OR REPLACE FUNCTION mam_version_approve(p_id uuid, p_user uuid,
+                                               p_admin boolean,
+                                               p_status text, p_note text,
+                                               p_ip text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v        versions;
+    a        assets;
+    v_rank   integer;
+    before   text;
+BEGIN
+    SELECT * INTO v FROM versions WHERE id = p_id FOR UPDATE;
+    SELECT * INTO a FROM assets WHERE id = v.asset_id AND deleted_at IS NULL;
+    v_rank := CASE WHEN v.id IS NULL OR a.id IS NULL THEN 0
+                   ELSE mam_project_rank(a.project_id, p_user, p_admin) END;
+    IF v_rank = 0 THEN
+        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
+    END IF;
+    IF v_rank < 3 AND NOT (v_rank = 2 AND a.user_id = p_user) THEN
+        RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
+    END IF;
+
+    before := v.approval;
+    INSERT INTO version_approvals (version_id, user_id, status, note)
+    VALUES (v.id, p_user, p_status, p_note);
+    UPDATE versions SET approval = p_status, approval_by = p_user,
+                        approval_note = p_note, approval_at = now()
+     WHERE id = p_id RETURNING * INTO v;
+
+    PERFORM mam_audit(p_user, 'version_approval', 'version', p_id::text,
+                      p_ip, jsonb_build_object('asset_id', v.asset_id,
+                                               'before', before,
+                                               'status', p_status,
+                                               'note', p_note));
+
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+                              'version', mam_version_json(v),
+                              'event', jsonb_build_object(
+                                  'asset_id', v.asset_id,
+                                  'project_id', a.project_id,
+                                  'approval', jsonb_build_object(
+                                      'version_id', v.id,
+                                      'status', p_status)));
+END
+$$;
+
+-- GET /api/versions/:id/approvals: the newest 100 decisions, newest first
+-- (a version sees a handful; the bound keeps an answer's size known).
+-- Outcomes: ok (items), not_found (also for a non-member).
+CREATE OR REPLACE FUNCTION mam_version_approvals(p_id uuid, p_user uuid,
+                                                 p_admin boolean)
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_project  uuid;
+BEGIN
+    SELECT a.project_id INTO v_project
+      FROM versions v JOIN assets a ON a.id = v.asset_id
+     WHERE v.id = p_id AND a.deleted_at IS NULL;
+    IF v_project IS NULL
+       OR mam_project_rank(v_project, p_user, p_admin) = 0 THEN
+        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
+    END IF;
+
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+               'items', coalesce((SELECT jsonb_agg(mam_approval_entry_json(h)
+                                                   ORDER BY h.created_at DESC,
+                                                            h.id DESC)
+                                    FROM (SELECT * FROM version_approvals
+                                           WHERE version_id = p_id
+                                           ORDER BY created_at DESC, id DESC
+                                           LIMIT 100) h),
+                                 '[]'::jsonb));
+END
+$$;
