@@ -18,13 +18,8 @@
 import { api } from './api.js';
 import { frameOf, frameTime, h, timecode } from './dom.js';
 import { onLeave } from './router.js';
+import { shuttle } from './shuttle.js';
 import { scrubThumbnails } from './thumbnails.js';
-
-// J/L speeds, as editors' shuttles go: each press doubles, up to 8x
-const SHUTTLE_MAX = 8;
-// reverse play is emulated by stepping back (media elements play forwards
-// only): a step every 100 ms of speed x 100 ms
-const REVERSE_TICK_MS = 100;
 
 // where typed letters are text or a choice: the editor's keys stay out
 const EDITABLE = (el) => el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName);
@@ -169,34 +164,17 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
     seek(((e.clientX - r.left) / r.width) * media.duration);
   });
 
-  // J/K/L: 0 paused, 1..8 forwards, -1..-8 backwards (emulated)
-  let shuttle = 0, reverse = 0;
-  const shuttleTo = (n) => {
-    shuttle = n;
-    clearInterval(reverse);
-    reverse = 0;
-    speed.textContent = n === 0 || n === 1 ? '' : `${n > 0 ? '▶' : '◀'} ${Math.abs(n)}×`;
-    if (n > 0) {
-      media.playbackRate = n;
-      media.play().catch(() => {});
-    } else {
-      media.pause();
-      media.playbackRate = 1;
-      if (n < 0) {
-        reverse = setInterval(() => {
-          if (media.currentTime <= 0) return shuttleTo(0);
-          seek(media.currentTime + n * (REVERSE_TICK_MS / 1000));
-        }, REVERSE_TICK_MS);
-      }
-    }
-  };
-  later(() => clearInterval(reverse));
-  const faster = (dir) => {
-    const same = Math.sign(shuttle) === dir;
-    shuttleTo(same ? dir * Math.min(SHUTTLE_MAX, Math.abs(shuttle) * 2) : dir);
-  };
+  // J/K/L (shuttle.js)
+  const sh = shuttle({
+    time: () => media.currentTime,
+    seek,
+    play: (rate) => { media.playbackRate = rate; media.play().catch(() => {}); },
+    pause: () => { media.pause(); media.playbackRate = 1; },
+  }, speed);
+  const { to: shuttleTo, faster } = sh;
+  later(sh.stop);
   // Space and the browser's own controls leave the shuttle at 1x
-  media.addEventListener('pause', () => { if (shuttle > 0) { shuttle = 0; speed.textContent = ''; } });
+  media.addEventListener('pause', sh.paused);
 
   // one frame back or on, paused: to the middle of the neighbouring frame's
   // interval, so the browser shows exactly that frame
@@ -210,7 +188,7 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
   player.seekFrame = (f) => { shuttleTo(0); seek(frameTime(f, fps)); };
 
   const toggle = () => {
-    if (shuttle < 0) return shuttleTo(0);
+    if (sh.speed() < 0) return shuttleTo(0);
     return media.paused ? media.play().catch(() => {}) : media.pause();
   };
   // the slider's own keys (WAI-ARIA slider): arrows, Page Up/Down, Home, End

@@ -16,9 +16,8 @@ import { api } from '../api.js';
 import { exactRate, frameOf, frameTime, h, timecode, view } from '../dom.js';
 import { signedSource } from '../player.js';
 import { onLeave } from '../router.js';
+import { shuttle } from '../shuttle.js';
 
-const SHUTTLE_MAX = 8;
-const REVERSE_TICK_MS = 100;
 // drift while playing: nudged beyond one frame, a seek beyond this
 const DRIFT_SEEK_SEC = 0.5;
 // typing fields keep their keys; radios, ranges and buttons do not type
@@ -247,30 +246,15 @@ export async function compareView() {
     showTime();
   };
 
-  // J/K/L: 0 paused, 1..8 forwards, -1..-8 backwards (stepped back)
-  let shuttle = 0, reverse = 0;
-  const shuttleTo = (n) => {
-    shuttle = n;
-    clearInterval(reverse);
-    reverse = 0;
-    speed.textContent = n === 0 || n === 1 ? '' : `${n > 0 ? '▶' : '◀'} ${Math.abs(n)}×`;
-    if (n > 0) playAll(n);
-    else {
-      pauseAll();
-      settle();
-      if (n < 0) {
-        reverse = setInterval(() => {
-          if (a.currentTime <= 0) return shuttleTo(0);
-          return seekAll(a.currentTime + n * (REVERSE_TICK_MS / 1000));
-        }, REVERSE_TICK_MS);
-      }
-    }
-  };
-  onLeave(() => clearInterval(reverse));
-  const faster = (dir) => {
-    const same = Math.sign(shuttle) === dir;
-    shuttleTo(same ? dir * Math.min(SHUTTLE_MAX, Math.abs(shuttle) * 2) : dir);
-  };
+  // J/K/L (shuttle.js): both sides at the rate, or paused and settled
+  const sh = shuttle({
+    time: () => a.currentTime,
+    seek: seekAll,
+    play: (rate) => playAll(rate),
+    pause: () => { pauseAll(); settle(); },
+  }, speed);
+  const { to: shuttleTo, faster } = sh;
+  onLeave(sh.stop);
   function playAll(rate = 1) {
     if (!bothReady()) return;
     a.playbackRate = rate;
@@ -284,12 +268,12 @@ export async function compareView() {
     b.pause();
   }
   const toggle = () => {
-    if (shuttle < 0) return shuttleTo(0);
+    if (sh.speed() < 0) return shuttleTo(0);
     if (a.paused) return shuttleTo(1);
     return shuttleTo(0);
   };
   const step = (n) => {
-    if (shuttle) shuttleTo(0); else pauseAll();
+    if (sh.speed()) shuttleTo(0); else pauseAll();
     if (!(fps() > 0)) return seekAll(a.currentTime + n * 0.04);
     const last = a.duration ? frameOf(a.duration, fps()) - 1 : Infinity;
     return seekAll(frameTime(clamp(frameOf(a.currentTime, fps()) + n, 0, last), fps()));
@@ -307,8 +291,8 @@ export async function compareView() {
     playBtn.setAttribute('aria-label', 'Play');
     b.pause();
     b.playbackRate = a.playbackRate;
-    if (shuttle > 0) { shuttle = 0; speed.textContent = ''; }
-    if (!reverse) settle();
+    sh.paused();
+    if (!sh.reversing()) settle();
     showTime();
   });
   a.addEventListener('ended', () => b.pause());
