@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
+import { FRAME_READER } from './frames.mjs';
 import { check, done, ok } from './tap.mjs';
 
 const { BASE, SHOTS, ASSET, OTHER } = process.env;
@@ -24,6 +25,7 @@ const browser = await chromium.launch({
 });
 const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 await ctx.addInitScript({ content: AXE });
+await ctx.addInitScript({ content: FRAME_READER });
 const page = await ctx.newPage();
 page.setDefaultTimeout(30000);
 const csp = [];
@@ -37,27 +39,8 @@ page.on('console', (m) => {
 const firstNumber = (asset, version) => (asset === OTHER ? 768 : version === 2 ? 512 : 0);
 async function frames() {
   const r = await page.evaluate(async () => {
-    const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
-    const vs = ['#video-a', '#video-b'].map((s) => document.querySelector(s));
-    for (let i = 0; i < 200 && vs.some((v) => v.seeking || v.readyState < 2); i++) await sleep(50);
-    await Promise.all(vs.map((v) => new Promise((res) => {
-      if (v.requestVideoFrameCallback) v.requestVideoFrameCallback(() => res());
-      setTimeout(res, 400);
-    })));
-    const read = (v) => {
-      const c = document.createElement('canvas');
-      c.width = v.videoWidth;
-      c.height = v.videoHeight;
-      const g = c.getContext('2d');
-      g.drawImage(v, 0, 0);
-      let n = 0;
-      for (let i = 0; i < 10; i++) {
-        const x = Math.round(((i * 32 + 16) * v.videoWidth) / 320);
-        const y = Math.round((40 * v.videoHeight) / 240);
-        if (g.getImageData(x, y, 1, 1).data[0] > 128) n += 2 ** i;
-      }
-      return n;
-    };
+    await window.frameShown(['#video-a', '#video-b'].map((s) => document.querySelector(s)));
+    const read = window.burnedIn;
     const side = (k) => {
       const fig = document.querySelector(`#side-${k}`), v = document.querySelector(`#video-${k}`);
       return { version: Number(fig.dataset.version), asset: new URL(location.href).searchParams.get(k),

@@ -9,6 +9,7 @@
 // canvas, ten blocks across the top, block i white when bit i is set.
 import { chromium } from 'playwright-core';
 
+import { FRAME_READER } from './frames.mjs';
 import { check, done, ok } from './tap.mjs';
 
 const { BASE, SHOTS, ASSET, V2 } = process.env;
@@ -21,6 +22,7 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required', '--mute-audio'],
 });
 const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+await ctx.addInitScript({ content: FRAME_READER });
 const page = await ctx.newPage();
 page.setDefaultTimeout(30000);
 const csp = [];
@@ -34,24 +36,8 @@ page.on('console', (m) => {
 async function frameOnScreen() {
   return page.evaluate(async () => {
     const v = document.querySelector('#video');
-    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-    for (let i = 0; i < 200 && (v.seeking || v.readyState < 2); i++) await sleep(50);
-    await new Promise((r) => {
-      if (v.requestVideoFrameCallback) v.requestVideoFrameCallback(() => r());
-      setTimeout(r, 400);
-    });
-    const c = document.createElement('canvas');
-    c.width = v.videoWidth;
-    c.height = v.videoHeight;
-    const g = c.getContext('2d');
-    g.drawImage(v, 0, 0);
-    let n = 0;
-    for (let i = 0; i < 10; i++) {
-      const x = Math.round(((i * 32 + 16) * v.videoWidth) / 320);
-      const y = Math.round((40 * v.videoHeight) / 240);
-      if (g.getImageData(x, y, 1, 1).data[0] > 128) n += 2 ** i;
-    }
-    return n;
+    await window.frameShown([v]);
+    return window.burnedIn(v);
   });
 }
 // what the player says: its timecode, frame and state
@@ -103,16 +89,7 @@ try {
       const img = new Image();
       img.src = url;
       await img.decode();
-      const c = document.createElement('canvas');
-      c.width = w;
-      c.height = hh;
-      const g = c.getContext('2d');
-      g.drawImage(img, x, y, w, hh, 0, 0, w, hh);
-      let n = 0;
-      for (let i = 0; i < 10; i++) {
-        const px = g.getImageData(Math.round(((i * 32 + 16) * w) / 320), Math.round((40 * hh) / 240), 1, 1).data;
-        if (px[0] > 128) n += 2 ** i;
-      }
+      const n = window.burnedIn(img, x, y, w, hh);
       return { src: t.dataset.src, xywh: t.dataset.xywh, t: Number(t.dataset.t), vtt, n, tile: [w, hh] };
     });
     // the cue of the time the tip was drawn for (near 0.75 x duration
