@@ -1,10 +1,9 @@
 // The frame number the test sources of t/76 and t/77 show (Media.pm's
 // make_frame_counter: ten blocks across the top, block i white when bit i
-// is set), read off a <video> in
-// the page or off a region of an image (a thumbnail's tile).  An init
-// script: it defines window.burnedIn(video or image[, x, y, w, h]) and
-// window.frameShown(videos), which waits until each video has painted the
-// frame it settled on.
+// is set), read off a <video> in the page or off a region of an image (a
+// thumbnail's tile).  An init script: it defines window.burnedIn(video or
+// image[, x, y, w, h]) and window.frameShown(videos), which waits until
+// each video has painted the frame it settled on.
 export const FRAME_READER = `
 window.burnedIn = (src, x = 0, y = 0, w = src.videoWidth, h = src.videoHeight) => {
   const c = document.createElement('canvas');
