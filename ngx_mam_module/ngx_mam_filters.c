@@ -124,18 +124,15 @@ ngx_mam_filter_field(ngx_str_t *name)
 }
 
 
+/* NGX_OK when v is one of the n words */
 static ngx_int_t
-ngx_mam_filter_status(ngx_str_t *v)
+ngx_mam_filter_one_of(ngx_str_t *v, const ngx_str_t *words, ngx_uint_t n)
 {
-    static ngx_str_t  statuses[] = {
-        ngx_string("none"), ngx_string("queued"), ngx_string("processing"),
-        ngx_string("ready"), ngx_string("failed")
-    };
-    ngx_uint_t        i;
+    ngx_uint_t  i;
 
-    for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
-        if (v->len == statuses[i].len
-            && ngx_strncmp(v->data, statuses[i].data, v->len) == 0)
+    for (i = 0; i < n; i++) {
+        if (v->len == words[i].len
+            && ngx_strncmp(v->data, words[i].data, v->len) == 0)
         {
             return NGX_OK;
         }
@@ -145,25 +142,31 @@ ngx_mam_filter_status(ngx_str_t *v)
 }
 
 
+/* a preview status */
+static ngx_int_t
+ngx_mam_filter_status(ngx_str_t *v)
+{
+    static const ngx_str_t  statuses[] = {
+        ngx_string("none"), ngx_string("queued"), ngx_string("processing"),
+        ngx_string("ready"), ngx_string("failed")
+    };
+
+    return ngx_mam_filter_one_of(v, statuses,
+                                 sizeof(statuses) / sizeof(statuses[0]));
+}
+
+
 /* a version's review status (issue 21) */
 static ngx_int_t
 ngx_mam_filter_approval(ngx_str_t *v)
 {
-    static ngx_str_t  statuses[] = {
+    static const ngx_str_t  statuses[] = {
         ngx_string("none"), ngx_string("in_review"),
         ngx_string("changes_requested"), ngx_string("approved")
     };
-    ngx_uint_t        i;
 
-    for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
-        if (v->len == statuses[i].len
-            && ngx_strncmp(v->data, statuses[i].data, v->len) == 0)
-        {
-            return NGX_OK;
-        }
-    }
-
-    return NGX_ERROR;
+    return ngx_mam_filter_one_of(v, statuses,
+                                 sizeof(statuses) / sizeof(statuses[0]));
 }
 
 
