@@ -12,11 +12,10 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IO::Socket::INET;
-use IO::Select;
 use JSON::PP qw(decode_json);
 use Time::HiRes qw(time);
 use Mam::Stack;
+use Mam::Sse qw(sse_open sse_wait);
 
 my $s = Mam::Stack->new;
 $s->start;
@@ -276,28 +275,8 @@ is(scalar(keys %uniq), scalar(@all), 'no asset twice across the pages');
 
 # --- events: a non-member's streams carry nothing of project A --------------
 
-sub open_sse {
-    my ($path, $token) = @_;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
-    print $sock "GET $path HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
-              . "Authorization: Bearer $token\r\n\r\n";
-    $sock->blocking(0);
-    return { sock => $sock, buf => '' };
-}
-
-sub wait_for {
-    my ($c, $re, $timeout) = @_;
-    my $sel = IO::Select->new($c->{sock});
-    my $deadline = time + ($timeout // 5);
-    while (time < $deadline) {
-        return 1 if $c->{buf} =~ $re;
-        next unless $sel->can_read(0.05);
-        my $n = sysread $c->{sock}, my $chunk, 65536;
-        last unless $n;
-        $c->{buf} .= $chunk;
-    }
-    return $c->{buf} =~ $re ? 1 : 0;
-}
+sub open_sse { my ($path, $token) = @_; return sse_open($s, $path, Authorization => "Bearer $token") }
+sub wait_for { return sse_wait(@_) }
 
 my $target = asset();
 for my $who (qw(outsider viewer admin)) {

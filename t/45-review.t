@@ -11,11 +11,10 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IO::Socket::INET;
-use IO::Select;
 use Time::HiRes qw(time);
 use JSON::PP;
 use Mam::Stack;
+use Mam::Sse qw(sse_open sse_wait);
 
 my $s = Mam::Stack->new;
 $s->start;
@@ -346,26 +345,8 @@ is($s->api(GET => "/api/assets/$id", undef, token => $E)->{json}{asset}{approval
 ok(ids('approval=none')->{$id}, 'approval=none lists it now');
 
 # --- events ----------------------------------------------------------------------------------
-sub open_sse {
-    my ($path, $token) = @_;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
-    print $sock "GET $path HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAuthorization: Bearer $token\r\n\r\n";
-    $sock->blocking(0);
-    return { sock => $sock, buf => '' };
-}
-sub wait_for {
-    my ($c, $re, $timeout) = @_;
-    my $sel = IO::Select->new($c->{sock});
-    my $deadline = time + ($timeout // 5);
-    while (time < $deadline) {
-        return 1 if $c->{buf} =~ $re;
-        next unless $sel->can_read(0.05);
-        my $n = sysread $c->{sock}, my $chunk, 65536;
-        last unless $n;
-        $c->{buf} .= $chunk;
-    }
-    return $c->{buf} =~ $re ? 1 : 0;
-}
+sub open_sse { my ($path, $token) = @_; return sse_open($s, $path, Authorization => "Bearer $token") }
+sub wait_for { return sse_wait(@_) }
 my $sse = open_sse("/api/preview/events?asset_id=$id", $COL);
 ok(wait_for($sse, qr/event: status/), 'the asset\'s stream opens');
 $s->api(PUT => "/api/versions/$v2->{id}/approval", { status => 'in_review' }, token => $E);

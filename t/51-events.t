@@ -16,6 +16,7 @@ use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
 use Mam::Stack;
+use Mam::Sse qw(sse_open sse_wait);
 
 my $WORKERS = 3;
 # nine streams of one user here: above the default cap of 8
@@ -42,30 +43,9 @@ sub callback {
 }
 
 # an SSE client on a raw socket
-sub open_sse {
-    my ($path, %h) = @_;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
-    my $req = "GET $path HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n";
-    $req .= "$_: $h{$_}\r\n" for keys %h;
-    print $sock "$req\r\n";
-    $sock->blocking(0);
-    return { sock => $sock, buf => '' };
-}
-
+sub open_sse { return sse_open($s, @_) }
 # read until $re matches what arrived (or timeout); returns the match
-sub wait_for {
-    my ($c, $re, $timeout) = @_;
-    my $sel = IO::Select->new($c->{sock});
-    my $deadline = time + ($timeout // 5);
-    while (time < $deadline) {
-        return $1 // 1 if $c->{buf} =~ $re;
-        next unless $sel->can_read(0.05);
-        my $n = sysread $c->{sock}, my $chunk, 65536;
-        last unless $n;
-        $c->{buf} .= $chunk;
-    }
-    return $c->{buf} =~ $re ? ($1 // 1) : undef;
-}
+sub wait_for { return sse_wait(@_) }
 
 sub events {
     my ($c) = @_;
