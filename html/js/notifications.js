@@ -1,0 +1,112 @@
+// The notification bell (issue 21): the unread count in the header, a
+// list of the newest notifications under it, "Mark all read", and a click
+// that marks one read and opens its asset at the comment's time.  The
+// count follows the page's event stream (events.js hands every
+// "notification" event here), and is read again at each sign-in and
+// navigation, so pages without a stream catch up when left.
+
+import { api, auth, onAuthChange } from './api.js';
+import { h, toast } from './dom.js';
+import { go } from './router.js';
+
+const LIST = 20;
+const count = h('span', { class: 'bell-count', id: 'bell-count', hidden: true });
+const button = h('button', { class: 'ghost bell', type: 'button', id: 'bell', 'aria-haspopup': 'true',
+                             'aria-expanded': 'false', 'aria-label': 'Notifications' }, '🔔', count);
+const list = h('ul', { class: 'bell-list', id: 'bell-list' });
+const markAll = h('button', { class: 'ghost', type: 'button', id: 'bell-read-all' }, 'Mark all read');
+const panel = h('div', { class: 'bell-panel', id: 'bell-panel', hidden: true, role: 'region',
+                         'aria-label': 'Notifications' },
+  h('div', { class: 'row bell-head' }, h('strong', {}, 'Notifications'), markAll), list);
+const root = h('div', { class: 'bell-root' }, button, panel);
+
+// "Ann mentioned you", in words, for each kind
+const APPROVAL = { in_review: 'in review', changes_requested: 'changes requested', approved: 'approved',
+                   none: 'no status' };
+function what(n) {
+  const who = n.actor ? n.actor.display_name : 'Someone';
+  const title = n.asset ? n.asset.title : 'an asset';
+  switch (n.kind) {
+    case 'mention': return `${who} mentioned you on ${title}`;
+    case 'reply': return `${who} replied to your comment on ${title}`;
+    case 'approval': return `${who} set ${title}${n.version ? ` v${n.version.number}` : ''} to ${APPROVAL[n.status] || n.status}`;
+    case 'version': return `${who} uploaded version ${n.version ? n.version.number : ''} of ${title}`;
+    default: return title;
+  }
+}
+
+function showCount(unread) {
+  count.hidden = !unread;
+  count.textContent = unread > 999 ? '999+' : String(unread);
+  button.setAttribute('aria-label', unread ? `Notifications, ${count.textContent} unread` : 'Notifications');
+}
+
+// the asset, at the comment (asset.js seeks to ?comment=) on its version
+function target(n) {
+  const q = new URLSearchParams();
+  if (n.version) q.set('version', String(n.version.number));
+  if (n.comment) q.set('comment', n.comment.id);
+  return `/assets/${n.asset_id}${q.size ? `?${q}` : ''}`;
+}
+
+async function open(n) {
+  close();
+  if (!n.read_at) {
+    try { await api('POST', `/api/notifications/${n.id}/read`); } catch { /* gone: the page says so */ }
+  }
+  go(target(n));
+  refresh();
+}
+
+function item(n) {
+  return h('li', { class: n.read_at ? 'read' : 'unread', dataset: { id: n.id } },
+    h('button', { type: 'button', class: 'ghost bell-item', onclick: () => open(n) },
+      h('span', { class: 'bell-what' }, what(n)),
+      n.comment && n.comment.excerpt ? h('span', { class: 'muted bell-excerpt' }, n.comment.excerpt) : null,
+      h('span', { class: 'muted bell-when' }, new Date(n.created_at).toLocaleString())));
+}
+
+let gen = 0;
+// the count and (when the panel is open, or asked) the list, newest load
+// winning
+export async function refresh() {
+  if (!auth.user) return;
+  const mine = ++gen;
+  try {
+    const r = await api('GET', `/api/notifications?limit=${LIST}`);
+    if (mine !== gen) return;
+    showCount(r.unread);
+    list.replaceChildren(...(r.items.length ? r.items.map(item)
+                                             : [h('li', { class: 'muted' }, 'Nothing yet.')]));
+  } catch { /* the next event or navigation tries again */ }
+}
+
+function close() {
+  panel.hidden = true;
+  button.setAttribute('aria-expanded', 'false');
+}
+
+button.addEventListener('click', () => {
+  if (!panel.hidden) { close(); return; }
+  panel.hidden = false;
+  button.setAttribute('aria-expanded', 'true');
+  refresh();
+});
+markAll.addEventListener('click', async () => {
+  try { await api('POST', '/api/notifications/read-all'); } catch (e) { toast(e.message, true); }
+  refresh();
+});
+document.addEventListener('click', (e) => { if (!panel.hidden && !root.contains(e.target)) close(); });
+panel.addEventListener('keydown', (e) => { if (e.key === 'Escape') { close(); button.focus(); } });
+
+// one arrived on the page's stream: the count and list again, and a word
+export function notified(n) {
+  refresh();
+  toast(what(n));
+}
+
+// the header's bell (app.js puts it in the navigation bar when signed in)
+export const bell = () => root;
+
+onAuthChange(() => { if (auth.user) refresh(); else { close(); showCount(0); } });
+window.addEventListener('popstate', () => refresh());
