@@ -48,6 +48,7 @@ ngx_mam_notify_listed(ngx_http_request_t *r, PGresult *res, void *data)
 {
     int                     n;
     u_char                  unread[NGX_INT_T_LEN + sizeof(",\"unread\":")];
+    ngx_int_t               count;
     ngx_str_t               key, extra;
     ngx_mam_notify_page_t  *pg = data;
 
@@ -82,11 +83,16 @@ ngx_mam_notify_listed(ngx_http_request_t *r, PGresult *res, void *data)
         }
     }
 
-    /* the count is digits from PostgreSQL's count(*) */
+    /* PostgreSQL's count(*), at most NGX_MAM_SQL_UNREAD_MAX */
+    count = ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
+                     PQgetlength(res, 0, 0));
+    if (count == NGX_ERROR) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
     extra.data = unread;
-    extra.len = ngx_sprintf(unread, ",\"unread\":%d",
-                            atoi(PQgetvalue(res, 0, 0)))
-                - unread;
+    extra.len = ngx_sprintf(unread, ",\"unread\":%i", count) - unread;
 
     if ((ngx_uint_t) n > pg->limit) {
         ngx_mam_list_answer_with(r, res, 1, pg->limit, pg->limit - 1,

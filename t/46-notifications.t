@@ -11,9 +11,11 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../bench/lib";
 use Test::More;
 use JSON::PP;
 use Mam::Stack;
+use Mam::Sql qw(sql_text);
 use Mam::Sse qw(sse_open sse_wait);
 
 my $s = Mam::Stack->new;
@@ -220,6 +222,27 @@ is(scalar @{ $r->{json}{items} }, 0, 'the notifications of an asset one no longe
 is($r->{json}{unread}, 0, '... nor counted');
 is($s->api(POST => "/api/notifications/$cat_note/read", undef, token => $tok{cat})->{status}, 404,
    '... nor readable');
+
+# --- plans ---------------------------------------------------------------------------
+# a user with 20,000 notifications, a tenth unread: each page reads its index in
+# order and stops at the page (the module's sessions plan once per statement)
+$s->psql(qq{INSERT INTO notifications (user_id, kind, asset_id, actor_id, created_at, read_at)
+            SELECT '$id{bob}', 'mention', '$aid', '$id{ann}', now() - i * interval '1 second',
+                   CASE WHEN i % 10 > 0 THEN now() END
+              FROM generate_series(1, 20000) i;
+            ANALYZE notifications});
+for (['NGX_MAM_SQL_NOTIFICATION_ALL', 'notifications_user_idx'],
+     ['NGX_MAM_SQL_NOTIFICATION_UNREAD', 'notifications_unread_idx']) {
+    my ($name, $index) = @$_;
+    my $explain = $s->psql("SET plan_cache_mode = force_generic_plan; PREPARE q AS " . sql_text($name) . ";
+                            EXPLAIN (COSTS OFF) EXECUTE q('$id{bob}', false, 25, 'infinity',
+                                                          'ffffffff-ffff-ffff-ffff-ffffffffffff')");
+    like($explain, qr/Index Scan using $index on notifications/, "$name: reads $index in order");
+    unlike($explain, qr/Seq Scan on notifications|Bitmap Heap Scan on notifications/, '... no scan of the table') or diag($explain);
+}
+$r = notes('bob', 'unread=1&limit=100');
+is($r->{json}{unread}, 1000, 'the unread count stops at 1000 (the bell says 999+)');
+is(scalar @{ $r->{json}{items} }, 100, '... and the unread page is full');
 
 # --- the members' completion ------------------------------------------------------------
 
