@@ -10,9 +10,24 @@ import { h, toast } from './dom.js';
 import { go } from './router.js';
 
 const LIST = 20;
+
+// a bell drawn in SVG (an emoji needs a font the system may lack)
+function bellIcon() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  const set = (el, attrs) => { for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v); return el; };
+  set(svg, { viewBox: '0 0 24 24', width: '18', height: '18', 'aria-hidden': 'true', fill: 'none',
+             stroke: 'currentColor', 'stroke-width': '2', 'stroke-linejoin': 'round' });
+  // the dome on its rim, the clapper under it, the knob on top
+  svg.append(set(document.createElementNS(ns, 'path'), { d: 'M4 17h16l-2.5-3.5V10a5.5 5.5 0 0 0-11 0v3.5z' }),
+             set(document.createElementNS(ns, 'circle'), { cx: '12', cy: '20', r: '1.5' }),
+             set(document.createElementNS(ns, 'circle'), { cx: '12', cy: '3.5', r: '1' }));
+  return svg;
+}
+
 const count = h('span', { class: 'bell-count', id: 'bell-count', hidden: true });
 const button = h('button', { class: 'ghost bell', type: 'button', id: 'bell', 'aria-haspopup': 'true',
-                             'aria-expanded': 'false', 'aria-label': 'Notifications' }, '🔔', count);
+                             'aria-expanded': 'false', 'aria-label': 'Notifications' }, bellIcon(), count);
 const list = h('ul', { class: 'bell-list', id: 'bell-list' });
 const markAll = h('button', { class: 'ghost', type: 'button', id: 'bell-read-all' }, 'Mark all read');
 const panel = h('div', { class: 'bell-panel', id: 'bell-panel', hidden: true, role: 'region',
