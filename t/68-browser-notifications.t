@@ -4,7 +4,8 @@
 # with three people in three browser contexts.  Ann mentions Bob through
 # the @-completion of her comment box; Bob's bell counts it live on
 # another page, lists it, opens the asset at the comment and marks it
-# read; "Mark all read"; Cat, not mentioned, sees nothing.  Screenshot:
+# read; "Mark all read"; Cat, not mentioned, sees nothing; Bob's reply
+# mentioning Ann (the reply box completes too) reaches Ann's bell.  Screenshot:
 # docs/screenshots/notifications.png.
 use strict;
 use warnings;
@@ -47,7 +48,11 @@ ok(-s "$shots/notifications.png", 'screenshot notifications.png');
 is($s->psql(qq{SELECT string_agg(kind || ':' || (read_at IS NOT NULL), ',' ORDER BY created_at)
                FROM notifications WHERE user_id = '$bob->{user}{id}'}),
    "mention:true,mention:true\n", 'Bob\'s two mentions, both read');
-is($s->psql(qq{SELECT count(*) FROM notifications WHERE user_id <> '$bob->{user}{id}'}), "0\n",
+my $ann_id = $s->psql(q{SELECT id FROM users WHERE email = 'ann@example.com'}) =~ s/\s+//gr;
+is($s->psql(qq{SELECT string_agg(kind || ':' || (read_at IS NOT NULL), ',') FROM notifications
+               WHERE user_id = '$ann_id'}),
+   "mention:false\n", 'Ann\'s: the reply that mentions her, one notification, unread');
+is($s->psql(qq{SELECT count(*) FROM notifications WHERE user_id NOT IN ('$bob->{user}{id}', '$ann_id')}), "0\n",
    'nobody else was notified');
 
 $s->check_error_log;

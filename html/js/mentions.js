@@ -68,6 +68,8 @@ export function attachMentions(textarea, projectId) {
 
   textarea.addEventListener('input', look);
   textarea.addEventListener('blur', () => setTimeout(hide, 100));
+  // first of the box's key handlers (capture runs before the others at
+  // the target), so Escape closes the list and not the form around it
   textarea.addEventListener('keydown', (e) => {
     if (menu.hidden || !items.length) return;
     if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
@@ -81,6 +83,6 @@ export function attachMentions(textarea, projectId) {
       return;
     }
     e.preventDefault();
-    e.stopPropagation();
-  });
+    e.stopImmediatePropagation();
+  }, { capture: true });
 }

@@ -61,7 +61,8 @@ function target(n) {
   const q = new URLSearchParams();
   if (n.version) q.set('version', String(n.version.number));
   if (n.comment) q.set('comment', n.comment.id);
-  return `/assets/${n.asset_id}${q.size ? `?${q}` : ''}`;
+  const qs = q.toString();
+  return `/assets/${n.asset_id}${qs ? `?${qs}` : ''}`;
 }
 
 async function open(n) {

@@ -99,6 +99,20 @@ await check('another mention on the asset page: the count again, then "Mark all 
   await bob.locator('#bell-list li.read', { hasText: 'the titles too' }).waitFor();
 });
 
+await check('Bob replies to Ann\'s thread, completing "@An" in the reply box: Ann\'s bell counts it live', async () => {
+  const thread = bob.locator('#comments > li', { hasText: 'before Friday' });
+  await thread.getByRole('button', { name: 'Reply', exact: true }).click();
+  const box = bob.getByLabel('Your reply');
+  await box.pressSequentially('Done, @An');
+  await bob.locator('.mention-list li', { hasText: 'Ann Lee' }).click();
+  await box.pressSequentially('have a look');
+  const v = await box.inputValue();
+  await thread.getByRole('button', { name: 'Reply', exact: true }).last().click();
+  await thread.locator('.replies li', { hasText: 'have a look' }).waitFor();
+  await ann.locator('#bell-count', { hasText: /^1$/ }).waitFor({ timeout: 10000 });
+  return { ok: v === 'Done, @Ann Lee have a look', diag: v };
+});
+
 ok(errors.length === 0, 'no page errors', errors.join('\n'));
 await browser.close();
 process.exit(done());

@@ -94,6 +94,7 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
   const inline = (slot, opts) => {
     open = opts.id;
     slot.replaceChildren(inlineForm({ ...opts, close: () => { open = null; render(); } }));
+    attachMentions(slot.querySelector('textarea'), asset.project_id);
   };
   const body = (c) => {
     const slot = h('div', { class: 'comment-body' }, c.content,
