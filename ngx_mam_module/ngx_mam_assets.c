@@ -533,6 +533,16 @@ void
 ngx_mam_list_answer(ngx_http_request_t *r, PGresult *res, int col, int n,
     int next_row, ngx_str_t *scope, ngx_str_t *key)
 {
+    ngx_mam_list_answer_with(r, res, col, n, next_row, scope, key, NULL);
+}
+
+
+/* the same with more members after the items (extra: ",\"name\":value",
+ * or NULL): the notifications' unread count */
+void
+ngx_mam_list_answer_with(ngx_http_request_t *r, PGresult *res, int col,
+    int n, int next_row, ngx_str_t *scope, ngx_str_t *key, ngx_str_t *extra)
+{
     json_t            *next;
     ngx_mam_answer_t   a;
 
@@ -551,7 +561,13 @@ ngx_mam_list_answer(ngx_http_request_t *r, PGresult *res, int col, int n,
     ngx_mam_answer_init(r, &a);
     ngx_mam_answer_text(&a, "{\"items\":[");
     ngx_mam_answer_add_items(&a, res, col, 0, n);
-    ngx_mam_answer_text(&a, "],\"next_cursor\":");
+    ngx_mam_answer_text(&a, "]");
+
+    if (extra != NULL) {
+        ngx_mam_answer_add(&a, (char *) extra->data, extra->len);
+    }
+
+    ngx_mam_answer_text(&a, ",\"next_cursor\":");
 
     if (next) {
         ngx_mam_answer_add_json(&a, next);
@@ -1219,6 +1235,9 @@ ngx_mam_promote_finished(ngx_http_request_t *r, PGresult *res, void *data)
     if (v == NULL) {
         return;
     }
+
+    /* the new version's news for whoever commented on the asset */
+    ngx_mam_notify_publish(r, v);
 
     ngx_mam_preview_dispatch(r, json_object_get(v, "entry"),
                              json_object_get(v, "event"),

@@ -512,4 +512,40 @@
 #define NGX_MAM_SQL_AUDIT_NCOLS    4
 
 
+/*
+ * GET /api/notifications (ngx_mam_notifications.c, issue 21): a keyset
+ * page of the caller's notifications, newest first, with the count of the
+ * unread ones (at most NGX_MAM_SQL_UNREAD_MAX: the badge says "999+"
+ * beyond).  Only those of assets the caller may still see, checked as the
+ * rows are read (mam_notification_visible: a live asset of a project they
+ * are a member of now).  The unread filter reads its partial index.
+ * Columns: the unread count, the item, its id and created_at in UTC (the
+ * cursor's key); a page without rows is one row with the count and NULLs.
+ * Parameters: $1 the user, $2 admin, $3 limit + 1, $4 $5 the cursor's
+ * time and id (the first page: infinity and any id).
+ */
+#define NGX_MAM_SQL_UNREAD_MAX   "1000"
+
+#define NGX_MAM_SQL_NOTIFICATION_PAGE(unread)                                 \
+    "SELECT k.n, CASE WHEN p.id IS NOT NULL"                                  \
+    " THEN mam_notification_json(p.row) END, p.id,"                           \
+    " p.created_at AT TIME ZONE 'UTC'"                                        \
+    " FROM (SELECT count(*) AS n FROM (SELECT 1 FROM notifications n"         \
+    " WHERE n.user_id = $1::uuid AND n.read_at IS NULL"                       \
+    " AND mam_notification_visible(n, $2::boolean)"                           \
+    " LIMIT " NGX_MAM_SQL_UNREAD_MAX ") x) k"                                 \
+    " LEFT JOIN (SELECT n AS row, n.id, n.created_at FROM notifications n"    \
+    " WHERE n.user_id = $1::uuid" unread                                      \
+    " AND (n.created_at, n.id) < ($4::timestamptz, $5::uuid)"                 \
+    " AND mam_notification_visible(n, $2::boolean)"                           \
+    " ORDER BY n.created_at DESC, n.id DESC LIMIT $3) p ON true"              \
+    " ORDER BY p.created_at DESC, p.id DESC"
+
+#define NGX_MAM_SQL_NOTIFICATION_ALL     NGX_MAM_SQL_NOTIFICATION_PAGE("")
+#define NGX_MAM_SQL_NOTIFICATION_UNREAD                                       \
+    NGX_MAM_SQL_NOTIFICATION_PAGE(" AND n.read_at IS NULL")
+
+#define NGX_MAM_SQL_NOTIFICATION_NCOLS  4
+
+
 #endif /* _NGX_MAM_SQL_H_INCLUDED_ */
