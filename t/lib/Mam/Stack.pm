@@ -48,6 +48,9 @@ my %DEFAULTS = (
     pg_queue_timeout => '10s',
     pg_query_timeout => undef,     # undef: the module's default
     pg_first_host    => undef,     # a host tried before the real one
+    pg_conninfo      => undef,     # mam_pg's (undef: the stack's PostgreSQL;
+                                   # t/95: a PgBouncer in front of it)
+    pg_prepare       => undef,     # mam_pg_prepare (undef: the default, on)
     redis_timeout    => undef,
     redis_auth       => undef,     # 'password': requirepass; 'acl': the
                                    # user of conf/redis-acl.conf
@@ -532,7 +535,7 @@ sub render_nginx_conf {
     my $user = $self->{as_root} ? "user root;\n" : '';
 
     my ($load, $mam, $api) = ('', '', '');
-    my $conninfo = $self->pg_conninfo;
+    my $conninfo = $o{pg_conninfo} // $self->pg_conninfo;
     $conninfo =~ s/^host=/host=$o{pg_first_host},/ if defined $o{pg_first_host};
     if ($o{module}) {
         $load = "load_module $module;\n"
@@ -566,7 +569,7 @@ EOT
                       upload_part_size staging_ttl housekeeping_interval
                       session_retention audit_retention events_ping
                       preview_reconcile_interval preview_stall_timeout
-                      preview_enqueue_grace pg_query_timeout redis_timeout
+                      preview_enqueue_grace pg_query_timeout pg_prepare redis_timeout
                       preview_stream_maxlen)) {
             $mam .= "    mam_$k $o{$k};\n" if defined $o{$k};
         }
