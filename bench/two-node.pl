@@ -1,17 +1,19 @@
 #!/usr/bin/perl
 # Two nodes against one (issue 23; docs/deployment.md's model): the API
 # list (GET /api/assets?limit=24 over 10,000 assets, as bench/api-list.pl)
-# and the edge (a signed 1 MiB segment, as bench/edge.pl) served by one
-# node, then by two nodes of the same configuration on one PostgreSQL and
-# one Redis (Mam::Stack attach), wrk's 64 connections split between them;
-# the runs alternate.  Beside the rates, what each request costs the shared
-# services, the inputs of the growth model: PostgreSQL CPU and Redis
-# commands per list request (from /proc and INFO), nginx CPU per request,
-# and the edge's bytes per second.
+# and the edge (a signed 1 MiB segment, as bench/edge.pl) served by two
+# nodes of 2 workers each on one PostgreSQL and one Redis (Mam::Stack
+# attach), wrk's 64 connections split between them, against one node of
+# 2 workers and one node of 4 (as many workers and PostgreSQL connections
+# as the two together); the runs alternate.  Beside the rates, what each
+# request costs the shared services, the inputs of the growth model:
+# PostgreSQL CPU and Redis commands per list request (from /proc and
+# INFO), nginx CPU per request, and the edge's bytes per second.
 #
-# On one machine two nodes share its cores, so they cannot serve more than
-# one: the bar is that the second node costs nothing in coordination (two
-# nodes reach >= 0.8x of one).  What a second host adds is in the model.
+# On one machine the nodes share its cores, so two cannot serve more than
+# one: the bar is that splitting the same workers over two nodes costs
+# nothing in coordination (>= 0.8x of the one node of 4 workers).  What a
+# second host adds is in the model.
 use strict;
 use warnings;
 use FindBin;
@@ -30,6 +32,8 @@ my $A = Mam::Stack->new(rate_limits => 'off', workers => 2);
 $A->start;
 my $B = Mam::Stack->new(rate_limits => 'off', workers => 2, attach => $A);
 $B->start;
+my $C = Mam::Stack->new(rate_limits => 'off', workers => 4, attach => $A);
+$C->start;
 
 $A->register('admin@example.com');
 my $login = $A->register('bench@example.com');
@@ -48,7 +52,7 @@ $A->write_file("$dir/segment_000.ts", 'x' x (1 << 20));
 my $seg = $A->api(POST => '/api/sign-preview', { asset_id => $asset->{id}, ttl_sec => 3600 },
                   token => $T)->{json}{url};
 $seg =~ s{index\.m3u8$}{720p/segment_000.ts};
-for my $n ($A, $B) {
+for my $n ($A, $B, $C) {
     for my $path ($LIST, $seg) {
         my $r = $n->http(GET => $path, { headers => { Authorization => "Bearer $T" } });
         die "two-node: $path on port @{[ $n->port ]}: $r->{status}\n" unless $r->{status} == 200;
@@ -103,17 +107,23 @@ sub spread {
 my $r = alternate(
     list_one => sub { spread($LIST, [$A], @_) },
     list_two => sub { spread($LIST, [$A, $B], @_) },
+    list_four => sub { spread($LIST, [$C], @_) },
     edge_one => sub { spread($seg, [$A], @_) },
     edge_two => sub { spread($seg, [$A, $B], @_) },
+    edge_four => sub { spread($seg, [$C], @_) },
 );
-my ($l1, $l2, $e1, $e2) = @$r{qw(list_one list_two edge_one edge_two)};
-my ($vl, $okl) = verdict($l2->{rps}, $l1->{rps}, 0.8);
-my ($ve, $oke) = verdict($e2->{rps}, $e1->{rps}, 0.8);
+my ($l1, $l2, $l4, $e1, $e2, $e4) = @$r{qw(list_one list_two list_four edge_one edge_two edge_four)};
+my ($vl, $okl) = verdict($l2->{rps}, $l4->{rps}, 0.8);
+my ($ve, $oke) = verdict($e2->{rps}, $e4->{rps}, 0.8);
 my $cores = () = `cat /proc/cpuinfo` =~ /^processor/mg;
-printf "ROW two nodes|api list, two nodes (2 workers each) against one, %d connections (req/s)|%.0f|%.0f (one node)|%s\n",
-    $CONNS, $l2->{rps}, $l1->{rps}, $vl;
-printf "ROW two nodes|edge: signed 1 MiB segment, two nodes against one (req/s, MiB/s)|%.0f, %.0f MiB/s|%.0f, %.0f MiB/s (one node)|%s\n",
-    $e2->{rps}, $e2->{mbps}, $e1->{rps}, $e1->{mbps}, $ve;
+printf "ROW two nodes|api list, two nodes of 2 workers, %d connections (req/s)|%.0f|%.0f (one node of 4 workers)|%s\n",
+    $CONNS, $l2->{rps}, $l4->{rps}, $vl;
+printf "ROW two nodes|api list, one node of 2 workers (req/s)|%.0f|%.2fx of it (two nodes)|\n",
+    $l1->{rps}, $l2->{rps} / $l1->{rps};
+printf "ROW two nodes|edge: signed 1 MiB segment, two nodes of 2 workers (req/s, MiB/s)|%.0f, %.0f MiB/s|%.0f, %.0f MiB/s (one node of 4 workers)|%s\n",
+    $e2->{rps}, $e2->{mbps}, $e4->{rps}, $e4->{mbps}, $ve;
+printf "ROW two nodes|edge, one node of 2 workers (req/s)|%.0f|%.2fx of it (two nodes)|\n",
+    $e1->{rps}, $e2->{rps} / $e1->{rps};
 printf "ROW two nodes|per list request: PostgreSQL CPU, nginx CPU, Redis CPU (ms)|%.3f, %.3f, %.3f|%.3f, %.3f, %.3f (one node)|\n",
     @$l2{qw(pg nginx redis_cpu)}, @$l1{qw(pg nginx redis_cpu)};
 printf "ROW two nodes|per list request: Redis commands|%.2f|%.2f (one node)|\n", $l2->{cmds}, $l1->{cmds};
@@ -121,6 +131,5 @@ printf "ROW two nodes|per edge request: nginx CPU (ms), Redis commands|%.3f, %.2
     @$e2{qw(nginx cmds)}, @$e1{qw(nginx cmds)};
 printf "ROW two nodes|machine: cores, load average at the end|%d, %s||\n", $cores,
     join(' ', (split ' ', $A->slurp('/proc/loadavg'))[0 .. 2]);
-$B->teardown;
-$A->teardown;
+$_->teardown for $C, $B, $A;
 exit($okl && $oke ? 0 : 1);
