@@ -201,14 +201,17 @@ sub teardown {
 
 sub DESTROY { $_[0]->teardown }
 
+# a copy of the list: a stack's teardown also tears down (and removes
+# from %LIVE) the nodes attached to it
 END {
     my $status = $?;
-    $_->teardown for values %LIVE;
+    my @live = values %LIVE;
+    $_ && $_->teardown for @live;
     $? = $status;
 }
 
 for my $sig (qw(INT TERM HUP)) {
-    $SIG{$sig} = sub { $_->teardown for values %LIVE; exit 1 };
+    $SIG{$sig} = sub { my @live = values %LIVE; $_ && $_->teardown for @live; exit 1 };
 }
 
 sub wait_healthy {
