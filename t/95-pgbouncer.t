@@ -22,7 +22,8 @@ use Time::HiRes qw(sleep);
 use Mam::Stack;
 use Mam::Parallel qw(parallel_requests);
 
-my ($BOUNCER) = grep { -x } '/usr/sbin/pgbouncer', '/usr/bin/pgbouncer';
+# Debian's, or another build named by MAM_PGBOUNCER (a newer version)
+my ($BOUNCER) = grep { $_ && -x } $ENV{MAM_PGBOUNCER}, '/usr/sbin/pgbouncer', '/usr/bin/pgbouncer';
 plan skip_all => 'pgbouncer missing (scripts/install-deps)' unless $BOUNCER;
 my ($version) = `$BOUNCER --version` =~ /PgBouncer (\d+\.\d+)/;
 my $carries_prepared = do { my ($maj, $min) = split /\./, $version; $maj > 1 || $min >= 21 };
