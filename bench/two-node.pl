@@ -124,10 +124,10 @@ printf "ROW two nodes|edge: signed 1 MiB segment, two nodes of 2 workers (req/s,
     $e2->{rps}, $e2->{mbps}, $e4->{rps}, $e4->{mbps}, $ve;
 printf "ROW two nodes|edge, one node of 2 workers (req/s)|%.0f|%.2fx of it (two nodes)|\n",
     $e1->{rps}, $e2->{rps} / $e1->{rps};
-printf "ROW two nodes|per list request: PostgreSQL CPU, nginx CPU, Redis CPU (ms)|%.3f, %.3f, %.3f|%.3f, %.3f, %.3f (one node)|\n",
+printf "ROW two nodes|per list request: PostgreSQL CPU, nginx CPU, Redis CPU (ms)|%.3f, %.3f, %.3f|%.3f, %.3f, %.3f (one node of 2 workers)|\n",
     @$l2{qw(pg nginx redis_cpu)}, @$l1{qw(pg nginx redis_cpu)};
-printf "ROW two nodes|per list request: Redis commands|%.2f|%.2f (one node)|\n", $l2->{cmds}, $l1->{cmds};
-printf "ROW two nodes|per edge request: nginx CPU (ms), Redis commands|%.3f, %.2f|%.3f, %.2f (one node)|\n",
+printf "ROW two nodes|per list request: Redis commands|%.2f|%.2f (one node of 2 workers)|\n", $l2->{cmds}, $l1->{cmds};
+printf "ROW two nodes|per edge request: nginx CPU (ms), Redis commands|%.3f, %.2f|%.3f, %.2f (one node of 2 workers)|\n",
     @$e2{qw(nginx cmds)}, @$e1{qw(nginx cmds)};
 printf "ROW two nodes|machine: cores, load average at the end|%d, %s||\n", $cores,
     join(' ', (split ' ', $A->slurp('/proc/loadavg'))[0 .. 2]);
