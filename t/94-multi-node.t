@@ -98,16 +98,21 @@ is($A->api(POST => '/auth/login', { email => 'ed@example.com', password => 'corr
    429, '... and on A');
 $A->redis_cli('DEL', $_) for split /\n/, $A->redis_cli('KEYS', 'mam:rl:login:*');
 
-# the per-address /auth/ window (40 a minute) from an address of its own,
-# inside one calendar minute
-sleep 0.2 while time % 60 > 55;
-my $ua5 = HTTP::Tiny->new(local_address => '127.0.0.5', timeout => 10);
-my @st = map { $ua5->post(($_ % 2 ? $A : $B)->url('/auth/refresh'),
-                          { headers => { 'Content-Type' => 'application/json' }, content => '{}' })->{status} } 1 .. 40;
+# the per-address /auth/ window (40 a minute) from an address of its own;
+# windows are calendar minutes: a burst that crossed into the next minute
+# is done again from a fresh address
+my (@st, @next);
+for my $ip ('127.0.0.5', '127.0.0.6') {
+    my $minute = int(time / 60);
+    my $ua = HTTP::Tiny->new(local_address => $ip, timeout => 10);
+    my $refresh = sub { $ua->post($_[0]->url('/auth/refresh'),
+        { headers => { 'Content-Type' => 'application/json' }, content => '{}' })->{status} };
+    @st = map { $refresh->($_ % 2 ? $A : $B) } 1 .. 40;
+    @next = map { $refresh->($_) } $A, $B;
+    last if int(time / 60) == $minute;
+}
 is(scalar(grep { $_ == 401 } @st), 40, '40 requests to /auth/ from one address, alternating nodes, pass the limit');
-is_deeply([ map { $ua5->post($_->url('/auth/refresh'),
-                             { headers => { 'Content-Type' => 'application/json' }, content => '{}' })->{status} } $A, $B ],
-          [429, 429], '... the next is 429 on A and on B');
+is_deeply(\@next, [429, 429], '... the next is 429 on A and on B');
 
 # --- an admin's role change on A, on B at once ------------------------------------
 my $vic = $A->register('vic@example.com');
