@@ -184,6 +184,13 @@ static ngx_command_t  ngx_mam_commands[] = {
       offsetof(ngx_mam_main_conf_t, pg_query_timeout),
       &ngx_mam_backend_timeout_bounds },
 
+    { ngx_string("mam_pg_prepare"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, pg_prepare),
+      NULL },
+
     { ngx_string("mam_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -1149,6 +1156,7 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->pg_queue_size = NGX_CONF_UNSET_UINT;
     mcf->pg_queue_timeout = NGX_CONF_UNSET_MSEC;
     mcf->pg_query_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->pg_prepare = NGX_CONF_UNSET;
     mcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     mcf->json_body_limit = NGX_CONF_UNSET_SIZE;
     mcf->registration = NGX_CONF_UNSET_UINT;
@@ -1199,6 +1207,7 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->pg_queue_size, 1024);
     ngx_conf_init_msec_value(mcf->pg_queue_timeout, 10000);
     ngx_conf_init_msec_value(mcf->pg_query_timeout, 30000);
+    ngx_conf_init_value(mcf->pg_prepare, 1);
     ngx_conf_init_msec_value(mcf->redis_timeout, 3000);
     ngx_conf_init_size_value(mcf->json_body_limit, 64 * 1024);
     ngx_conf_init_uint_value(mcf->registration, NGX_MAM_REGISTRATION_OPEN);

@@ -42,6 +42,7 @@ typedef struct {
     ngx_uint_t                pg_queue_size;
     ngx_msec_t                pg_queue_timeout;
     ngx_msec_t                pg_query_timeout;
+    ngx_flag_t                pg_prepare;         /* named statements */
 
     ngx_str_t                 redis_addr;
     ngx_msec_t                redis_timeout;

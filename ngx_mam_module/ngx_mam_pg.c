@@ -20,6 +20,13 @@
  * time it runs it (one more round trip, once), then executes it by name:
  * PostgreSQL parses it once per connection and can keep its plan.  A new
  * connection starts with none prepared.
+ *
+ * mam_pg_prepare off is for a pooler that hands each transaction to any
+ * server connection and cannot carry named statements across (PgBouncer
+ * before 1.21 in transaction mode, Debian 12's 1.18): every statement then
+ * goes unnamed, its Parse, Bind and Execute in one message that one
+ * transaction serves, and the session options (a plan cache setting that
+ * only named statements use) are not sent.
  */
 
 #include "ngx_mam_pg.h"
@@ -73,6 +80,7 @@ struct ngx_mam_pg_pool_s {
     ngx_msec_t                query_timeout;
     char                     *conninfo;
     char                     *options;  /* the session settings (below) */
+    unsigned                  prepare:1;  /* mam_pg_prepare */
     ngx_log_t                *log;
 };
 
@@ -409,7 +417,8 @@ ngx_mam_pg_retry_handler(ngx_event_t *ev)
 
 
 static char *
-ngx_mam_pg_session_options(ngx_pool_t *mem, const char *conninfo)
+ngx_mam_pg_session_options(ngx_pool_t *mem, const char *conninfo,
+    const char *add)
 {
     char               *err, *out;
     size_t              len;
@@ -430,11 +439,11 @@ ngx_mam_pg_session_options(ngx_pool_t *mem, const char *conninfo)
         }
     }
 
-    len = ngx_strlen(have) + 1 + sizeof(NGX_MAM_PG_SESSION_OPTIONS);
+    len = ngx_strlen(have) + 1 + ngx_strlen(add) + 1;
     out = ngx_pnalloc(mem, len);
     if (out != NULL) {
         ngx_snprintf((u_char *) out, len, "%s%s%s%Z", have,
-                     have[0] ? " " : "", NGX_MAM_PG_SESSION_OPTIONS);
+                     have[0] && add[0] ? " " : "", add);
     }
 
     PQconninfoFree(opts);
@@ -643,7 +652,7 @@ ngx_mam_pg_send_statement(ngx_mam_pg_conn_t *conn, ngx_mam_pg_query_t *q)
     ngx_uint_t  i;
     u_char      name[NGX_MAM_PG_NAME_LEN];
 
-    if (q->statement < 0) {
+    if (q->statement < 0 || !conn->pool->prepare) {
         ok = PQsendQueryParams(conn->pg, q->sql, q->nparams, NULL, q->values,
                                NULL, NULL, 0);
         return ok ? NGX_OK : NGX_ERROR;
@@ -1105,7 +1114,11 @@ ngx_mam_pg_pool_create(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf)
     (void) ngx_cpystrn((u_char *) pool->conninfo, mcf->pg_conninfo.data,
                        mcf->pg_conninfo.len + 1);
 
-    pool->options = ngx_mam_pg_session_options(cycle->pool, pool->conninfo);
+    pool->prepare = mcf->pg_prepare ? 1 : 0;
+    pool->options = ngx_mam_pg_session_options(cycle->pool, pool->conninfo,
+                                               pool->prepare
+                                               ? NGX_MAM_PG_SESSION_OPTIONS
+                                               : "");
     if (pool->options == NULL) {
         return NULL;
     }

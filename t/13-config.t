@@ -111,6 +111,7 @@ close $fh;
 for my $case ([ "mam_redis_password_file $dir/missing.password;", qr/"mam_redis_password_file".*cannot open/ ],
               [ "mam_redis_password_file $dir/empty.password;", qr/"mam_redis_password_file".*shorter than 1 byte/ ],
               [ 'mam_redis_user mam;', qr/"mam_redis_user" needs "mam_redis_password_file"/ ],
+              [ 'mam_pg_prepare maybe;', qr/invalid value "maybe" in "mam_pg_prepare"/ ],
               [ 'mam_preview_stream_maxlen 9999;', qr/"mam_preview_stream_maxlen".*between 10000/ ],
               [ 'mam_preview_stream_maxlen lots;', qr/"mam_preview_stream_maxlen".*invalid/ ],
               [ 'mam_s3_sse DES;', qr/"mam_s3_sse".*takes AES256, aws:kms or aws:kms KEY_ID/ ],
@@ -122,8 +123,8 @@ for my $case ([ "mam_redis_password_file $dir/missing.password;", qr/"mam_redis_
     isnt($rc, 0, "nginx -t fails for $case->[0]");
     like($out, $case->[1], '... and says why') or diag($out);
 }
-my ($arc, $aout) = $s->nginx_test(adding("mam_redis_password_file $dir/short.key; mam_redis_user mam; mam_preview_stream_maxlen 20000;"));
-is($arc, 0, 'a short Redis password, a user and a stream length pass nginx -t') or diag($aout);
+my ($arc, $aout) = $s->nginx_test(adding("mam_redis_password_file $dir/short.key; mam_redis_user mam; mam_preview_stream_maxlen 20000; mam_pg_prepare off;"));
+is($arc, 0, 'a short Redis password, a user, a stream length and mam_pg_prepare off pass nginx -t') or diag($aout);
 ($arc, $aout) = $s->nginx_test(adding('mam_s3_sse aws:kms alias/mam-masters;'));
 is($arc, 0, 'mam_s3_sse aws:kms KEY_ID passes nginx -t') or diag($aout);
 

@@ -3,7 +3,8 @@
 # PostgreSQL's statement log shows each request's query executed by name
 # ("execute mam_N"), never unnamed, and a connection that PostgreSQL drops
 # prepares its statements again on the next one (without that, the next
-# request would fail: "prepared statement mam_N does not exist").
+# request would fail: "prepared statement mam_N does not exist"); with
+# mam_pg_prepare off (issue 23: poolers) every statement goes unnamed.
 use strict;
 use warnings;
 use FindBin;
@@ -61,6 +62,16 @@ is_deeply(\@st, [ (200) x 12 ], 'after the connections were dropped, every reque
 $text = logged_since($from);
 unlike($text, qr/prepared statement "mam_\d+" does not exist/, 'statements were prepared again on the new connections');
 like($text, qr/execute mam_\d+:/, '... and executed by name');
+
+# mam_pg_prepare off (a pooler that cannot carry named statements,
+# t/95): the same requests, every statement unnamed, no session options
+$s->restart_nginx(pg_prepare => 'off');
+$from = -s $log;
+@st = requests();
+is_deeply(\@st, [ (200) x 12 ], 'mam_pg_prepare off: every request answers 200');
+$text = logged_since($from);
+like($text, qr/execute <unnamed>:/, '... its statements executed unnamed');
+unlike($text, qr/execute mam_\d+/, '... none by name');
 
 $s->psql_as('postgres', 'mam', q{ALTER SYSTEM RESET ALL});
 $s->psql_as('postgres', 'mam', q{SELECT pg_reload_conf()});

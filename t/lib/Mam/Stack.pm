@@ -8,6 +8,12 @@ package Mam::Stack;
 #   my $r = $s->http(GET => '/api/health');   # {status, headers, content, json}
 #   $s->stop_postgres; $s->start_postgres; $s->stop_redis; ...
 #
+# A second node (another host's nginx and transcoderd, as t/94 and
+# bench/two-node.pl run it): Mam::Stack->new(attach => $s) has a data
+# directory, port, nginx and transcoderd of its own, and uses $s's
+# PostgreSQL, Redis, S3 peer, storage and secrets; it starts and stops
+# only its own processes.
+#
 # Teardown happens at scope end, at program end and on SIGINT/SIGTERM, even
 # when a test dies.  MAM_KEEP=1 keeps a temporary data directory.
 use strict;
@@ -21,6 +27,7 @@ use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(WNOHANG);
+use Scalar::Util qw(weaken);
 use Time::HiRes qw(sleep time);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
@@ -31,6 +38,7 @@ our $NGINX = '/usr/sbin/nginx';
 
 my %DEFAULTS = (
     data_dir         => undef,     # default: a new directory under /tmp
+    attach           => undef,     # a stack whose services this one uses
     persistent       => 0,         # keep and reuse data_dir, durable settings
     port             => undef,     # default: a free port
     module           => 1,         # load ngx_mam_module and its directives
@@ -40,6 +48,9 @@ my %DEFAULTS = (
     pg_queue_timeout => '10s',
     pg_query_timeout => undef,     # undef: the module's default
     pg_first_host    => undef,     # a host tried before the real one
+    pg_conninfo      => undef,     # mam_pg's (undef: the stack's PostgreSQL;
+                                   # t/95: a PgBouncer in front of it)
+    pg_prepare       => undef,     # mam_pg_prepare (undef: the default, on)
     redis_timeout    => undef,
     redis_auth       => undef,     # 'password': requirepass; 'acl': the
                                    # user of conf/redis-acl.conf
@@ -81,6 +92,13 @@ sub new {
     my ($class, %opt) = @_;
     my $self = bless { %DEFAULTS, %opt, owner => $$, children => {} }, $class;
     for (keys %opt) { die "Mam::Stack: unknown option $_" unless exists $DEFAULTS{$_} }
+    # a node of another stack talks to its services as they are set up,
+    # and goes down before them
+    if (my $svc = $self->{attach}) {
+        $self->{$_} = $svc->{$_} for qw(s3 redis_auth);
+        push @{ $svc->{nodes} }, $self;
+        weaken($svc->{nodes}[-1]);
+    }
 
     if (defined $self->{data_dir}) {
         make_path($self->{data_dir});
@@ -102,9 +120,15 @@ sub port     { $_[0]{port} }
 sub base_url { "http://127.0.0.1:$_[0]{port}" }
 sub url      { $_[0]->base_url . $_[1] }
 sub prefix   { "$_[0]{data_dir}/nginx" }
-sub pg_dir   { "$_[0]{data_dir}/pg" }
-sub pg_socket_dir { "$_[0]{data_dir}/pgsock" }
-sub redis_socket  { "$_[0]{data_dir}/run/redis.sock" }
+# the stack that runs PostgreSQL, Redis and the S3 peer: this one, or the
+# one it is attached to; their files live in its data directory
+sub services { $_[0]{attach} // $_[0] }
+sub shared_dir    { $_[0]->services->{data_dir} }
+sub secrets_dir   { $_[0]->shared_dir . '/secrets' }
+sub storage_root  { $_[0]->shared_dir . '/storage' }
+sub pg_dir   { $_[0]->shared_dir . '/pg' }
+sub pg_socket_dir { $_[0]->shared_dir . '/pgsock' }
+sub redis_socket  { $_[0]->shared_dir . '/run/redis.sock' }
 sub pg_conninfo   { 'host=' . $_[0]->pg_socket_dir . ' dbname=mam user=mam' }
 sub error_log     { $_[0]->prefix . '/logs/error.log' }
 
@@ -124,17 +148,18 @@ sub prepare {
     my ($self) = @_;
     return if $self->{prepared}++;
     my $d = $self->{data_dir};
-    make_path("$d/run", "$d/storage", "$d/redis", $self->prefix . '/logs',
-              $self->prefix . '/conf', $self->prefix . '/temp');
+    make_path("$d/run", $self->prefix . '/logs', $self->prefix . '/conf',
+              $self->prefix . '/temp', $self->{attach} ? () : ("$d/storage", "$d/redis"));
     my $sockpath = $self->pg_socket_dir . '/.s.PGSQL.5432';
     die "Mam::Stack: data dir path too long for a Unix socket ($sockpath)\n"
         if length $sockpath > 100;
-    $self->make_secrets;
+    $self->make_secrets unless $self->{attach};
     $self->write_file($self->prefix . '/conf/nginx.conf', $self->render_nginx_conf);
 }
 
 sub start {
     my ($self) = @_;
+    return $self->start_node if $self->{attach};
     $self->prepare;
     $self->start_postgres;
     $self->migrate;
@@ -146,10 +171,22 @@ sub start {
     return $self;
 }
 
+# a node attached to another stack: its own nginx and transcoderd only
+sub start_node {
+    my ($self) = @_;
+    $self->prepare;
+    $self->start_nginx;
+    $self->wait_healthy;
+    $self->start_transcoderd if $self->{transcoderd};
+    return $self;
+}
+
 sub teardown {
     my ($self) = @_;
     return if $self->{torn_down}++ || $self->{owner} != $$;
     delete $LIVE{"$self"};
+    my @nodes = grep { defined } @{ $self->{nodes} // [] };
+    $_->teardown for @nodes;
     eval { $self->stop_transcoderd };
     eval { $self->stop_s3 };
     eval { $self->stop_nginx };
@@ -164,14 +201,17 @@ sub teardown {
 
 sub DESTROY { $_[0]->teardown }
 
+# a copy of the list: a stack's teardown also tears down (and removes
+# from %LIVE) the nodes attached to it
 END {
     my $status = $?;
-    $_->teardown for values %LIVE;
+    my @live = values %LIVE;
+    $_ && $_->teardown for @live;
     $? = $status;
 }
 
 for my $sig (qw(INT TERM HUP)) {
-    $SIG{$sig} = sub { $_->teardown for values %LIVE; exit 1 };
+    $SIG{$sig} = sub { my @live = values %LIVE; $_ && $_->teardown for @live; exit 1 };
 }
 
 sub wait_healthy {
@@ -332,7 +372,7 @@ sub migrate {
 sub redis_password { $_[0]->secret('redis') }
 sub secret {
     my ($self, $name) = @_;
-    my $v = $self->slurp("$self->{data_dir}/secrets/$name.key");
+    my $v = $self->slurp($self->secrets_dir . "/$name.key");
     $v =~ s/\s+\z//;
     return $v;
 }
@@ -391,7 +431,7 @@ sub redis_cli {
 
 our @BUCKETS = qw(mam-staging mam-masters mam-previews);
 
-sub s3_port { $_[0]{s3_port} //= free_port() }
+sub s3_port { $_[0]{attach} ? $_[0]{attach}->s3_port : ($_[0]{s3_port} //= free_port()) }
 sub s3_url  { 'http://127.0.0.1:' . $_[0]->s3_port }
 
 sub start_s3 {
@@ -428,7 +468,7 @@ sub s3_object {
 # ("AES256", "aws:kms KEY-ID"), or undef: none was written
 sub s3_sse {
     my ($self, $bucket, $key) = @_;
-    open my $f, '<', $self->{data_dir} . '/s3/sse.log' or return undef;
+    open my $f, '<', $self->shared_dir . '/s3/sse.log' or return undef;
     my $sse;
     while (<$f>) {
         chomp;
@@ -445,16 +485,17 @@ sub transcoderd_log  { $_[0]->prefix . '/logs/transcoderd.log' }
 sub write_transcoderd_conf {
     my ($self) = @_;
     my $d = $self->{data_dir};
+    my ($sec, $store) = ($self->secrets_dir, $self->storage_root);
     $self->write_file($self->transcoderd_conf, <<EOT . $self->{td_extra});
 # generated by t/lib/Mam/Stack.pm
 redis = unix:@{[ $self->redis_socket ]}
-@{[ $self->{redis_auth} ? "redis_password_file = $d/secrets/redis.key\n" : '' ]}@{[
+@{[ $self->{redis_auth} ? "redis_password_file = $sec/redis.key\n" : '' ]}@{[
     ($self->{redis_auth} // '') eq 'acl' ? "redis_user = mam\n" : '' ]}callback_url = http://127.0.0.1:$self->{port}/api/preview/callback
-callback_key_file = $d/secrets/callback.key
-storage_root = $d/storage
+callback_key_file = $sec/callback.key
+storage_root = $store
 log_file = @{[ $self->transcoderd_log ]}
 @{[ $self->{s3} ? "s3_endpoint = " . $self->s3_url . "\ns3_path_style = on\n"
-   . "s3_buckets = @BUCKETS\ns3_credentials_file = $d/secrets/s3.credentials\n"
+   . "s3_buckets = @BUCKETS\ns3_credentials_file = $sec/s3.credentials\n"
    . "work_dir = $d/run\n" : '' ]}
 jobs = 1
 attempts = 3
@@ -492,12 +533,12 @@ sub render_nginx_conf {
     my ($self, %over) = @_;
     my %o = (%$self, %over);
     my $p = $self->prefix;
-    my $d = $self->{data_dir};
+    my ($sec, $store) = ($self->secrets_dir, $self->storage_root);
     my $module = "$BUILD/modules/ngx_mam_module.so";
     my $user = $self->{as_root} ? "user root;\n" : '';
 
     my ($load, $mam, $api) = ('', '', '');
-    my $conninfo = $self->pg_conninfo;
+    my $conninfo = $o{pg_conninfo} // $self->pg_conninfo;
     $conninfo =~ s/^host=/host=$o{pg_first_host},/ if defined $o{pg_first_host};
     if ($o{module}) {
         $load = "load_module $module;\n"
@@ -509,21 +550,21 @@ sub render_nginx_conf {
     mam_pg_queue_size $o{pg_queue_size};
     mam_pg_queue_timeout $o{pg_queue_timeout};
     mam_redis unix:@{[ $self->redis_socket ]};
-    mam_jwt_key_file $d/secrets/jwt.key;
-    mam_sign_key_file $d/secrets/sign.key;
-    mam_callback_key_file $d/secrets/callback.key;
-@{[ $o{redis_auth} ? "    mam_redis_password_file $d/secrets/redis.key;\n" : '' ]}@{[
+    mam_jwt_key_file $sec/jwt.key;
+    mam_sign_key_file $sec/sign.key;
+    mam_callback_key_file $sec/callback.key;
+@{[ $o{redis_auth} ? "    mam_redis_password_file $sec/redis.key;\n" : '' ]}@{[
     ($o{redis_auth} // '') eq 'acl' ? "    mam_redis_user mam;\n" : '' ]}    mam_json_body_limit $o{json_body_limit};
     mam_thread_pool mam;
     mam_registration $o{registration};
     mam_rate_limits $o{rate_limits};
 EOT
-        $mam .= "    mam_storage_root $d/storage;\n";
+        $mam .= "    mam_storage_root $store;\n";
         if ($o{s3}) {
             $mam .= "    mam_s3_endpoint " . $self->s3_url . ";\n"
                   . "    mam_s3_path_style on;\n"
                   . "    mam_s3_buckets @BUCKETS;\n"
-                  . "    mam_s3_credentials_file $d/secrets/s3.credentials;\n";
+                  . "    mam_s3_credentials_file $sec/s3.credentials;\n";
         }
         for my $k (qw(rate_limit_auth rate_limit_api rate_limit_user
                       rate_limit_callback health_deep_allow upload_max_size
@@ -531,7 +572,7 @@ EOT
                       upload_part_size staging_ttl housekeeping_interval
                       session_retention audit_retention events_ping
                       preview_reconcile_interval preview_stall_timeout
-                      preview_enqueue_grace pg_query_timeout redis_timeout
+                      preview_enqueue_grace pg_query_timeout pg_prepare redis_timeout
                       preview_stream_maxlen)) {
             $mam .= "    mam_$k $o{$k};\n" if defined $o{$k};
         }
@@ -542,7 +583,7 @@ EOT
              . ($o{s3} ? $self->s3_previews_location
                        : "        location /_mam_previews/ {\n"
                        . "            internal;\n"
-                       . "            alias $d/storage/previews/;\n"
+                       . "            alias $store/previews/;\n"
                        . "            disable_symlinks on;\n"
                        . "            log_not_found off;\n"
                        . "            error_page 404 = \@mam_not_found;\n"
@@ -550,7 +591,7 @@ EOT
                        . "        }\n"
                        . "        location /_mam_masters/ {\n"
                        . "            internal;\n"
-                       . "            alias $d/storage/masters/;\n"
+                       . "            alias $store/masters/;\n"
                        . "            disable_symlinks on;\n"
                        . "            log_not_found off;\n"
                        . "            error_page 404 = \@mam_not_found;\n"
@@ -560,7 +601,7 @@ EOT
              . "        error_page 400 405 413 414 429 494 /_mam_api_error;\n"
              . "        location = /_mam_api_error { internal; mam_api_error; }\n"
              . "        # the same files from a plain static location: the baseline\n"
-             . "        location /plain/ { alias $d/storage/previews/; }\n";
+             . "        location /plain/ { alias $store/previews/; }\n";
     }
 
     my $html = -d "$ROOT/html"
@@ -673,6 +714,21 @@ sub stop_nginx {
     $self->kill_wait($pid, 'QUIT', 20);
 }
 
+# a host's nginx dies: SIGKILL to the master and its workers at once (a
+# master killed alone leaves its workers serving)
+sub kill_nginx {
+    my ($self) = @_;
+    my @workers = $self->nginx_workers;
+    my $pid = delete $self->{nginx_pid} or return;
+    kill 'KILL', $pid, @workers;
+    waitpid $pid, 0;
+    delete $self->{children}{$pid};
+    # orphans: init reaps them, or they stay zombies ('Z')
+    $self->wait_until(sub {
+        !grep { (($self->slurp("/proc/$_/stat") =~ /^\d+ \(.*?\) (\S)/)[0] // 'Z') ne 'Z' } @workers
+    }, 10, 'the workers did not die');
+}
+
 # restart with the stack's own options plus %over (none: the stack's own)
 sub restart_nginx {
     my ($self, %over) = @_;
@@ -736,7 +792,8 @@ my $JSON = JSON::PP->new->utf8->allow_nonref;
 sub http {
     my ($self, $method, $path, $opt) = @_;
     my $ua = HTTP::Tiny->new(timeout => 30, keep_alive => 0, max_redirect => 0);
-    my $r = $ua->request($method, $self->url($path), $opt // {});
+    # an absolute URL as it is (an upload URL of the S3 peer)
+    my $r = $ua->request($method, $path =~ m{^https?://} ? $path : $self->url($path), $opt // {});
     if (($r->{headers}{'content-type'} // '') =~ m{^application/json}
         && length $r->{content}) {
         $r->{json} = eval { $JSON->decode($r->{content}) };
@@ -787,8 +844,9 @@ sub upload {
                          content_type => $opt{content_type} // 'video/mp4',
                          size => length $content }, token => $token);
     die "presign: $r->{status} $r->{content}\n" unless $r->{status} == 200;
-    my $put = $self->http(PUT => $r->{json}{upload_url}, { content => $content });
-    die "PUT: $put->{status} $put->{content}\n" unless $put->{status} == 201;
+    my $put = $self->http(PUT => $r->{json}{upload_url},
+                          { content => $content, headers => $r->{json}{headers} // {} });
+    die "PUT: $put->{status} $put->{content}\n" unless $put->{status} == ($self->{s3} ? 200 : 201);
     return $r->{json}{staging_key};
 }
 
