@@ -28,9 +28,9 @@ UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Ilibmam -It/unit \
               $(if $(SANITIZE),-fno-omit-frame-pointer -fsanitize=address$(,)undefined)
 UNIT_LIBS = -ljwt -largon2 -ljansson -lcrypto -lcurl
 
-.PHONY: all deps libmam module unit transcoderd spa tools run test bench fuzz install uninstall deb dist clean distclean
+.PHONY: all deps libmam module unit transcoderd webhookd spa tools run test bench fuzz install uninstall deb dist clean distclean
 
-all: libmam module unit transcoderd spa tools
+all: libmam module unit transcoderd webhookd spa tools
 
 libmam: $(LIBMAM)
 
@@ -105,6 +105,17 @@ transcoderd: $(TD_BIN)
 # libjwt and libargon2 stay out)
 $(TD_BIN): $(BUILDDIR)/config.mk $(TD_SRCS) transcoderd/*.h $(LIBMAM) libmam/*.h libmam/*.def
 	$(CC) $(TD_CFLAGS_ALL) $(EXTRA_LDFLAGS) -o $@ $(TD_SRCS) $(LIBMAM) $(TD_LIBS) -lm -pthread
+
+# webhookd (webhookd/): the webhooks' deliveries, a process of its own
+WH_SRCS = $(wildcard webhookd/*.c)
+WH_BIN = $(BUILDDIR)/webhookd
+WH_CFLAGS_ALL = -g -O2 -Wall -Wextra -Werror -pthread -Ilibmam -Iwebhookd \
+                $(WH_CFLAGS) $(EXTRA_CFLAGS) $(if $(SANITIZE),-O1 -fno-omit-frame-pointer -fsanitize=address$(,)undefined)
+
+webhookd: $(WH_BIN)
+
+$(WH_BIN): $(BUILDDIR)/config.mk $(WH_SRCS) webhookd/*.h $(LIBMAM) libmam/*.h libmam/*.def
+	$(CC) $(WH_CFLAGS_ALL) $(EXTRA_LDFLAGS) -o $@ $(WH_SRCS) $(LIBMAM) $(WH_LIBS) -pthread
 
 # the renderer's confinement, from transcoderd's own source
 $(BUILDDIR)/t/unit/sandbox: t/unit/sandbox.c t/unit/tap.h transcoderd/sandbox.c transcoderd/sandbox.h
