@@ -11,58 +11,14 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP qw(decode_json encode_json);
-use Digest::SHA qw(hmac_sha256_hex);
-use IO::Socket::INET;
-use POSIX ();
 use Mam::Stack;
+use Mam::Receiver;
 
-# --- the receiver: logs every connection and request, answers by path ----
-my $rport = Mam::Stack::free_port();
-my $rlog = "/tmp/mam-hooks-receiver-$$.log";
-unlink $rlog;
-
-sub receiver {
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $rport,
-                                  Listen => 16, ReuseAddr => 1) or die "listen: $!";
-    my %seen;
-    while (my $c = $l->accept) {
-        open my $log, '>>', $rlog or die;
-        $log->autoflush(1);
-        print $log encode_json({ connect => 1 }), "\n";
-        local $/ = "\r\n";
-        my $line = <$c> // next;
-        my ($method, $path) = split / /, $line;
-        my %h;
-        while (my $hl = <$c>) {
-            last if $hl eq "\r\n";
-            $hl =~ s/\r\n\z//;
-            my ($k, $v) = split /:\s*/, $hl, 2;
-            $h{lc $k} = $v;
-        }
-        my $body = '';
-        read($c, $body, $h{'content-length'}) if $h{'content-length'};
-        print $log encode_json({ method => $method, path => $path, headers => \%h,
-                                 body => $body }), "\n";
-        my $n = ++$seen{$path};
-        my ($status, $extra) = $path eq '/fail' ? (500, '')
-                             : $path eq '/flaky' && $n == 1 ? (500, '')
-                             : $path eq '/redirect' ? (302, "Location: http://127.0.0.1:$rport/redirected\r\n")
-                             : (200, '');
-        print $c "HTTP/1.1 $status X\r\n${extra}Content-Length: 2\r\nConnection: close\r\n\r\nok";
-        close $c;
-    }
-}
-
-my $rpid = fork // die;
-if ($rpid == 0) { receiver(); POSIX::_exit(0) }
-END { local $?; if ($rpid) { kill 'TERM', $rpid; waitpid $rpid, 0; unlink $rlog } }
-
-sub received {
-    open my $fh, '<', $rlog or return ();
-    return map { decode_json($_) } <$fh>;
-}
-sub requests { grep { $_->{path} } received() }
-sub requests_to { my $p = shift; grep { $_->{path} eq $p } requests() }
+# --- the receiver (Mam::Receiver) ------------------------------------------
+my $rcv = Mam::Receiver->new;
+my $rport = $rcv->port;
+sub received { $rcv->received }
+sub requests_to { $rcv->requests_to(@_) }
 sub wait_for {
     my ($cond, $secs, $what) = @_;
     my $end = time + $secs;
@@ -169,8 +125,7 @@ my $bad_sig = 0;
 for my $q (requests_to('/ok')) {
     my $h = $q->{headers};
     my $body = decode_json($q->{body});
-    $bad_sig++ unless ($h->{'x-mam-signature'} // '') eq
-        'sha256=' . hmac_sha256_hex("$h->{'x-mam-timestamp'}.$q->{body}", $secret);
+    $bad_sig++ unless Mam::Receiver->signed($q, $secret);
     $bad_sig++ unless $body->{type} eq $h->{'x-mam-event'} && $body->{id} eq $h->{'x-mam-event-id'}
         && $body->{project_id} eq $P && $body->{created_at} && ref $body->{data} eq 'HASH';
     $bad_sig++ unless abs($h->{'x-mam-timestamp'} - time) < 60;
@@ -178,6 +133,9 @@ for my $q (requests_to('/ok')) {
 }
 is($bad_sig, 0, 'every request is signed with the secret (X-Mam-Timestamp, X-Mam-Signature) and '
    . 'carries {id, type, created_at, project_id, data}');
+my ($one) = requests_to('/ok');
+ok(!Mam::Receiver->signed({ %$one, body => "$one->{body} " }, $secret), 'a changed body would not verify');
+ok(!Mam::Receiver->signed($one, "x$secret"), 'nor another secret');
 my ($cc) = grep { $_->{headers}{'x-mam-event'} eq 'comment.created' } requests_to('/ok');
 is(decode_json($cc->{body})->{data}{comment}{id}, $cid, 'comment.created carries the comment');
 
