@@ -124,7 +124,7 @@ function hookCard(hook, reload) {
       hook.active ? null : h('span', { class: 'badge' }, 'disabled'),
       h('span', { class: 'row tools' }, test, toggleLog, del)),
     h('p', { class: 'muted events' }, hook.events.join(' · ')),
-    h('p', { class: 'muted' }, 'Secret ', h('code', {}, `${hook.secret_prefix}…`), ' · ',
+    h('div', { class: 'row muted' }, h('span', {}, 'Secret ', h('code', {}, `${hook.secret_prefix}…`)),
       h('label', { for: `wh-active-${hook.id}`, class: 'check' }, active, ' Active')),
     logBox);
 }
