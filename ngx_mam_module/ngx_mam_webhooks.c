@@ -43,29 +43,6 @@ ngx_mam_webhooks_project(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 }
 
 
-/* active: true or false; absent or null leaves it as it is (NULL) */
-static const char *
-ngx_mam_webhooks_active(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
-    const ngx_mam_field_t *f, const char **out)
-{
-    json_t  *v;
-
-    v = ctx->body ? json_object_get(ctx->body, f->name) : NULL;
-
-    if (v == NULL || json_is_null(v)) {
-        return NULL;
-    }
-
-    if (!json_is_boolean(v)) {
-        return ngx_mam_message(r->pool, "%s: must be a boolean", f->name);
-    }
-
-    *out = json_is_true(v) ? "true" : "false";
-
-    return NULL;
-}
-
-
 /* the url's and the events' shapes are checked in SQL, with the message
  * of the 400 (mam_webhook_url_invalid, mam_webhook_events_norm) */
 static const ngx_mam_field_t  ngx_mam_webhook_create_fields[] = {
@@ -80,7 +57,7 @@ static const ngx_mam_field_t  ngx_mam_webhook_update_fields[] = {
     { "url", ngx_mam_field_text, 10, 2048, 0 },
     { "events", ngx_mam_field_json, NGX_MAM_FIELD_JSON_ARRAY, 16, 0 },
     { "secret", ngx_mam_field_text, 16, 256, 0 },
-    { "active", ngx_mam_webhooks_active, 0, 0, 0 },
+    { "active", ngx_mam_field_flag, 0, 0, 0 },
     { NULL, NULL, 0, 0, 0 }
 };
 

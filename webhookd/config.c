@@ -8,7 +8,6 @@
 
 #include "wh.h"
 #include "mam_conf.h"
-#include "mam_key.h"
 
 
 /* allow_targets: CIDRs separated by commas or spaces ("" none) */
@@ -65,8 +64,8 @@ static int
 wh_config_set(void *data, const char *k, const char *v, char *err,
     size_t len)
 {
+    int           rc;
     size_t        i;
-    char          kerr[256];
     wh_config_t  *cf = data;
 
     for (i = 0; i < sizeof(wh_config_ints) / sizeof(wh_config_ints[0]); i++) {
@@ -77,25 +76,12 @@ wh_config_set(void *data, const char *k, const char *v, char *err,
         }
     }
 
+    rc = mam_redis_conf_set(&cf->redis, k, v, err, len);
+    if (rc != 1) {
+        return rc;
+    }
     if (strcmp(k, "postgres") == 0) {
         return mam_conf_copy(cf->postgres, sizeof(cf->postgres), v);
-    }
-    if (strcmp(k, "redis") == 0) {
-        return mam_conf_copy(cf->redis, sizeof(cf->redis), v);
-    }
-    if (strcmp(k, "redis_user") == 0) {
-        return mam_conf_copy(cf->redis_user, sizeof(cf->redis_user), v);
-    }
-    if (strcmp(k, "redis_password_file") == 0) {
-        if (mam_secret_load(v, (unsigned char *) cf->redis_password,
-                            sizeof(cf->redis_password), 1,
-                            &cf->redis_password_len, kerr, sizeof(kerr))
-            != 0)
-        {
-            snprintf(err, len, "redis_password_file: %s", kerr);
-            return -2;
-        }
-        return 0;
     }
     if (strcmp(k, "consumer") == 0) {
         return mam_conf_copy(cf->consumer, sizeof(cf->consumer), v);
@@ -134,7 +120,7 @@ wh_config_load(const char *path, wh_config_t *cf, char *err, size_t len)
         return -1;
     }
 
-    if (cf->postgres[0] == '\0' || cf->redis[0] == '\0') {
+    if (cf->postgres[0] == '\0' || cf->redis.addr[0] == '\0') {
         snprintf(err, len, "%s: postgres and redis are required", path);
         return -1;
     }

@@ -89,8 +89,8 @@ wh_relay_add(wh_relay_t *rl, const char *id)
 
     r = redisCommandArgv(rl->redis, 8, argv, NULL);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        wh_log("redis: XADD %s: %s", WH_STREAM, r ? r->str
-                                                  : rl->redis->errstr);
+        wh_log("redis: XADD %s: %s", WH_STREAM,
+               r ? r->str : rl->redis->errstr);
         freeReplyObject(r);
         return -1;
     }

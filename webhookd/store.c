@@ -58,60 +58,21 @@ wh_pg_connect(const wh_config_t *cf)
 }
 
 
-static redisContext *
-wh_redis_dial(const char *addr)
-{
-    char            host[256];
-    const char     *colon;
-    struct timeval  tv = { 5, 0 };
-
-    if (strncmp(addr, "unix:", 5) == 0) {
-        return redisConnectUnixWithTimeout(addr + 5, tv);
-    }
-
-    colon = strrchr(addr, ':');
-    if (colon == NULL || (size_t) (colon - addr) >= sizeof(host)) {
-        return NULL;
-    }
-    memcpy(host, addr, (size_t) (colon - addr));
-    host[colon - addr] = '\0';
-
-    return redisConnectWithTimeout(host, atoi(colon + 1), tv);
-}
-
-
 redisContext *
 wh_redis_connect(const wh_config_t *cf)
 {
+    char             err[512];
     redisContext    *rc;
     redisReply      *r;
     struct timeval   tv = { 5, 0 };
 
-    rc = wh_redis_dial(cf->redis);
-    if (rc == NULL || rc->err) {
-        wh_log("redis %s: %s", cf->redis, rc ? rc->errstr : "cannot connect");
-        redisFree(rc);
+    rc = mam_redis_connect(&cf->redis, err, sizeof(err));
+    if (rc == NULL) {
+        wh_log("%s", err);
         return NULL;
     }
     /* a command's wait is bounded (XREADGROUP blocks 1 s) */
     redisSetTimeout(rc, tv);
-
-    if (cf->redis_password_len) {
-        /* the password travels as an argument, never in a log line */
-        r = cf->redis_user[0]
-            ? redisCommand(rc, "AUTH %s %b", cf->redis_user,
-                           cf->redis_password, cf->redis_password_len)
-            : redisCommand(rc, "AUTH %b", cf->redis_password,
-                           cf->redis_password_len);
-        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            wh_log("redis %s: AUTH failed: %s", cf->redis,
-                   r ? r->str : rc->errstr);
-            freeReplyObject(r);
-            redisFree(rc);
-            return NULL;
-        }
-        freeReplyObject(r);
-    }
 
     /* from the stream's start: nothing added before the group is lost */
     r = redisCommand(rc, "XGROUP CREATE %s %s 0 MKSTREAM", WH_STREAM,

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "mam_net.h"
+#include "mam_redis.h"
 
 #define WH_STREAM             "mam:webhooks"
 #define WH_GROUP              "webhookd"
@@ -23,10 +24,7 @@
 typedef struct {
     char        config_path[1024];
     char        postgres[1024];       /* libpq conninfo */
-    char        redis[512];           /* unix:/path or host:port */
-    char        redis_user[256];
-    char        redis_password[1024];
-    size_t      redis_password_len;
+    mam_redis_conf_t  redis;
     char        consumer[256];
     char        log_file[1024];
     int         workers;              /* delivery threads */
@@ -75,8 +73,7 @@ int wh_deliver(const wh_config_t *cf, const wh_delivery_t *d,
     wh_result_t *r);
 
 /* store.c: a Redis connection, the group made; NULL (logged) on failure */
-struct redisContext;
-struct redisContext *wh_redis_connect(const wh_config_t *cf);
+redisContext *wh_redis_connect(const wh_config_t *cf);
 
 /* store.c: a PostgreSQL connection, the statements prepared */
 struct pg_conn;
