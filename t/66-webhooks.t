@@ -203,6 +203,19 @@ ok(wait_for(sub { grep { decode_json($_->{body})->{data}{asset}{title} // '' eq 
    'a new asset reaches the webhook that wants asset.created');
 is(scalar(requests_to('/flaky')), $n_flaky, '... and not the one that wants only comment.created');
 
+# --- the entry point of other producers (share.viewed), a body too large ------
+$s->psql(qq{SELECT mam_webhook_event('share.viewed', '$P',
+            jsonb_build_object('share_id', 'abc', 'asset_id', '$asset->{id}'))});
+ok(wait_for(sub { grep { $_->{headers}{'x-mam-event'} eq 'share.viewed' } requests_to('/ok') }, 10, 'share'),
+   'mam_webhook_event(share.viewed, ...) is delivered to the webhook that wants it');
+$s->psql(qq{SELECT mam_webhook_event('comment.created', '$P',
+            jsonb_build_object('asset_id', '$asset->{id}', 'comment',
+                               jsonb_build_object('id', '$cid', 'content', repeat('x', 70000))))});
+ok(wait_for(sub { grep { (decode_json($_->{body})->{data}{truncated} // 0)
+                         && decode_json($_->{body})->{data}{comment_id} eq $cid } requests_to('/ok') },
+            10, 'truncated'),
+   'an event too large for a body is sent with its ids and truncated: true');
+
 # --- change, disable, delete, audited --------------------------------------------
 $r = $s->api(PATCH => "/api/webhooks/$H->{id}", { events => ['bogus'] }, token => $M);
 is($r->{status}, 400, 'PATCH with an unknown event: 400');

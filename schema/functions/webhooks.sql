@@ -58,20 +58,32 @@ CREATE OR REPLACE FUNCTION mam_webhook_emit(p_kind text, p_project uuid,
                                             p_data jsonb, p_webhook uuid)
 RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE
-    v_id  uuid := gen_random_uuid();
-    v_at  timestamptz := clock_timestamp();
+    v_id    uuid := gen_random_uuid();
+    v_at    timestamptz := clock_timestamp();
+    v_body  jsonb;
 BEGIN
     IF p_webhook IS NULL AND NOT mam_webhook_wanted(p_project, p_kind) THEN
         RETURN NULL;
     END IF;
 
+    v_body := jsonb_build_object('id', v_id, 'type', p_kind,
+                                 'created_at', mam_time(v_at),
+                                 'project_id', p_project,
+                                 'data', coalesce(p_data, '{}'));
+    -- an event never fails the change it tells of: data too large for a
+    -- body (a comment's drawing) shrinks to its ids and truncated: true
+    IF octet_length(v_body::text) > 60000 THEN
+        v_body := jsonb_set(v_body, '{data}',
+            jsonb_strip_nulls(jsonb_build_object(
+                'truncated', true,
+                'asset_id', p_data->'asset_id',
+                'version_id', coalesce(p_data->'version_id',
+                                       p_data#>'{version,id}'),
+                'comment_id', p_data#>'{comment,id}')));
+    END IF;
+
     INSERT INTO webhook_events (id, project_id, kind, body, created_at)
-    VALUES (v_id, p_project, p_kind,
-            jsonb_build_object('id', v_id, 'type', p_kind,
-                               'created_at', mam_time(v_at),
-                               'project_id', p_project,
-                               'data', coalesce(p_data, '{}'))::text,
-            v_at);
+    VALUES (v_id, p_project, p_kind, v_body::text, v_at);
 
     INSERT INTO webhook_deliveries (webhook_id, event_id, kind)
     SELECT w.id, v_id, p_kind FROM webhooks w
