@@ -45,7 +45,9 @@ CREATE TABLE webhook_events (
 CREATE INDEX webhook_events_created_idx ON webhook_events (created_at);
 
 -- One event for one webhook.  pending: next_attempt says when it is due
--- (leased_until: handed to a worker until then); delivered: a 2xx came;
+-- (leased_until: handed out, into the stream, until then; taken_until: an
+-- attempt is under way until then, so a second entry of the same delivery
+-- does not start another); delivered: a 2xx came;
 -- failed: refused (the target's address) or still failing at the end of
 -- the retry window.  status: the last attempt's HTTP status (NULL: no
 -- answer); error: why it was not delivered.
@@ -64,6 +66,7 @@ CREATE TABLE webhook_deliveries (
                   CHECK (length(error) <= 500),
     next_attempt  timestamptz NOT NULL DEFAULT now(),
     leased_until  timestamptz,
+    taken_until   timestamptz,
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),
     UNIQUE (webhook_id, event_id)

@@ -492,8 +492,8 @@ RETURNS SETOF bigint LANGUAGE sql AS $$
 $$;
 
 -- A worker takes delivery p_id for one attempt: {id, url, secret, body,
--- event, event_id, attempt}, or NULL when it is no longer pending or not
--- due (a duplicate entry).  A delivery of a webhook that was disabled
+-- event, event_id, attempt}, or NULL when it is no longer pending, not
+-- due, or under way in another worker (a duplicate entry).  A delivery of a webhook that was disabled
 -- since fails (the test event excepted).
 CREATE OR REPLACE FUNCTION mam_webhook_take(p_id bigint, p_lease integer)
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -505,6 +505,7 @@ BEGIN
     SELECT * INTO d FROM webhook_deliveries
      WHERE id = p_id AND state = 'pending'
        AND next_attempt <= now() + interval '1 second'
+       AND (taken_until IS NULL OR taken_until <= now())
        FOR UPDATE;
     IF NOT FOUND THEN
         RETURN NULL;
@@ -514,13 +515,15 @@ BEGIN
     IF NOT w.active AND d.kind <> 'webhook.test' THEN
         UPDATE webhook_deliveries
            SET state = 'failed', error = 'the webhook was disabled',
-               leased_until = NULL, updated_at = now()
+               leased_until = NULL, taken_until = NULL,
+               updated_at = now()
          WHERE id = p_id;
         RETURN NULL;
     END IF;
     UPDATE webhook_deliveries
        SET attempts = attempts + 1,
            leased_until = now() + make_interval(secs => p_lease),
+           taken_until = now() + make_interval(secs => p_lease),
            updated_at = now()
      WHERE id = p_id RETURNING * INTO d;
     RETURN jsonb_build_object('id', d.id, 'url', w.url, 'secret', w.secret,
@@ -555,7 +558,8 @@ BEGIN
     IF p_status BETWEEN 200 AND 299 THEN
         UPDATE webhook_deliveries
            SET state = 'delivered', status = p_status, error = NULL,
-               leased_until = NULL, updated_at = now()
+               leased_until = NULL, taken_until = NULL,
+               updated_at = now()
          WHERE id = p_id;
         RETURN 'delivered';
     END IF;
@@ -572,14 +576,15 @@ BEGIN
                error = CASE WHEN p_final THEN v_error
                             ELSE left('gave up after ' || d.attempts
                                       || ' attempt(s): ' || v_error, 500) END,
-               leased_until = NULL, updated_at = now()
+               leased_until = NULL, taken_until = NULL,
+               updated_at = now()
          WHERE id = p_id;
         RETURN 'failed';
     END IF;
 
     UPDATE webhook_deliveries
        SET status = p_status, error = v_error, next_attempt = now() + v_delay,
-           leased_until = NULL, updated_at = now()
+           leased_until = NULL, taken_until = NULL, updated_at = now()
      WHERE id = p_id;
     RETURN 'pending';
 END
