@@ -271,4 +271,22 @@ $s->stop_webhookd;
 like($s->slurp($s->webhookd_log), qr/webhookd\[$pid\] stopped/, 'SIGTERM: webhookd stops cleanly');
 
 $s->check_error_log;
+$s->teardown;
+
+# --- Redis with ACLs: webhookd as the user of conf/redis-acl.conf ---------------
+my $a = Mam::Stack->new(redis_auth => 'acl', webhookd => 1,
+                        wh_extra => "allow_targets = 127.0.0.0/8\n");
+$a->start;
+# (the first account is an admin)
+my $am = $a->register('acl@example.com')->{access_token};
+my ($ap) = $a->psql('SELECT id FROM projects WHERE is_default') =~ /(\S+)/;
+my $aw = $a->api(POST => '/api/webhooks', { %$hook, project_id => $ap, url => $rcv->url('/acl') },
+                 token => $am)->{json}{webhook};
+ok($aw, 'ACL: a webhook');
+$a->api(POST => "/api/webhooks/$aw->{id}/test", undef, token => $am);
+ok(wait_for(sub { scalar requests_to('/acl') }, 15, 'acl'),
+   'ACL: webhookd delivers as the Redis user mam-webhookd (conf/redis-acl.conf)')
+    or diag($a->slurp($a->webhookd_log));
+unlike($a->slurp($a->webhookd_log), qr/NOPERM|NOAUTH|WRONGPASS/, 'ACL: no permission error');
+$a->check_error_log;
 done_testing();

@@ -347,10 +347,11 @@ sub redis_auth_conf {
     my $auth = $self->{redis_auth} // return ();
     return ('requirepass ' . $self->redis_password) if $auth eq 'password';
     die "Mam::Stack: redis_auth must be 'password' or 'acl'\n" unless $auth eq 'acl';
-    my ($line) = grep { /^user mam / } split /\n/, $self->slurp("$ROOT/conf/redis-acl.conf");
+    # the module's and transcoderd's user, and webhookd's
+    my @lines = grep { /^user mam(-webhookd)? / } split /\n/, $self->slurp("$ROOT/conf/redis-acl.conf");
     my $pw = $self->redis_password;
-    $line =~ s/ >PASSWORD / >$pw / or die "conf/redis-acl.conf: no >PASSWORD\n";
-    return ('user default on >' . $self->secret('admin') . ' ~* &* +@all', $line);
+    s/ >PASSWORD / >$pw / or die "conf/redis-acl.conf: no >PASSWORD\n" for @lines;
+    return ('user default on >' . $self->secret('admin') . ' ~* &* +@all', @lines);
 }
 
 sub start_redis {
@@ -503,7 +504,7 @@ sub write_webhookd_conf {
 postgres = @{[ $self->pg_conninfo ]}
 redis = unix:@{[ $self->redis_socket ]}
 @{[ $self->{redis_auth} ? "redis_password_file = $d/secrets/redis.key\n" : '' ]}@{[
-    ($self->{redis_auth} // '') eq 'acl' ? "redis_user = mam\n" : '' ]}log_file = @{[ $self->webhookd_log ]}
+    ($self->{redis_auth} // '') eq 'acl' ? "redis_user = mam-webhookd\n" : '' ]}log_file = @{[ $self->webhookd_log ]}
 workers = 2
 timeout = 5
 connect_timeout = 2
