@@ -3,6 +3,7 @@
 // Prints TAP.  Environment: BASE, PROJECT, RECEIVER (the receiver's base
 // URL), SHOTS (screenshot folder), CHROMIUM.
 import { chromium } from 'playwright-core';
+import { AXE, axeViolations } from './axe.mjs';
 import { check as step, done, ok } from './tap.mjs';
 
 const BASE = process.env.BASE;
@@ -16,6 +17,7 @@ const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || 
 const csp = [];
 async function newPage() {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await ctx.addInitScript({ content: AXE });
   const page = await ctx.newPage();
   page.setDefaultTimeout(15000);
   page.on('pageerror', (e) => console.log(`# page error: ${e.message}`));
@@ -77,6 +79,11 @@ await check('"Send test event" delivers it: the log shows it delivered with 200'
   const row = card.locator('tr.delivery').first();
   const text = await row.textContent();
   return { ok: /webhook\.test/.test(text) && /delivered/.test(text) && /200/.test(text), diag: text };
+});
+
+await check('axe finds nothing serious on the webhooks page with its log open', async () => {
+  const r = await axeViolations(page);
+  return { ok: r.length === 0, diag: r.join('\n') };
 });
 
 await check('screenshot docs/screenshots/webhooks.png', async () => {
