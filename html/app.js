@@ -7,6 +7,8 @@
 //   js/router.js      client-side routes, onLeave for a page's cleanup
 //   js/dom.js         element building, toasts, dialogs, time formats
 //   js/events.js      the page's one live event stream (tickets, reconnects)
+//   js/notifications.js  the bell: unread count, list, mark read (issue 21)
+//   js/mentions.js    @-completion of a project's members in a comment box
 //   js/uploads.js     the upload tray above the routes (tus, S3 parts, cancel)
 //   js/player.js      hls.js with renewed signed URLs, timeline, keys
 //   js/metadata.js    custom fields and tags: inputs by kind, project rights
@@ -17,6 +19,7 @@
 
 import { api, auth, isAdmin, isEditor, logout, onAuthChange, onSessionEnd, resume } from './js/api.js';
 import { $, h, view } from './js/dom.js';
+import { bell } from './js/notifications.js';
 import { addRoute, go, leave, route, startRouter } from './js/router.js';
 import { startTray } from './js/uploads.js';
 import { loginView, registerView } from './js/views/accounts.js';
@@ -93,6 +96,7 @@ function renderNav() {
     isEditor() ? h('a', { href: '/upload', 'data-link': true }, 'Upload') : null,
     ...(narrow.matches ? [moreMenu(pages)] : pages.slice(1)),
     h('span', { class: 'muted who', title: auth.user.email }, auth.user.display_name),
+    bell(),
     h('button', { class: 'ghost', type: 'button', id: 'logout',
                   onclick: async () => { await logout(); go('/login'); } }, 'Sign out'),
   ].filter(Boolean));

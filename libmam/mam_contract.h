@@ -26,6 +26,10 @@
 #define MAM_CHANNEL_AUTHZ      "mam:authz"
 #define MAM_AUTHZ_KEY          "mam:authz:"
 
+/* notifications (issue 21): {project_id, to: [{user_id, notification}]},
+ * each delivered to its recipient's event streams only */
+#define MAM_CHANNEL_NOTIFY     "mam:notify"
+
 /* --- a job's stream entry (pipeline.md) ---------------------------------- */
 
 #define MAM_JOB_JOB_ID         "job_id"

@@ -291,6 +291,8 @@ typedef struct {
     char                     *q;
     char                     *after_value;
     char                     *after_id;
+    ngx_uint_t                merge;     /* a member's page: the merge of
+                                            its projects' pages */
     ngx_mam_filter_t          filter;
 } ngx_mam_list_t;
 
@@ -531,6 +533,16 @@ void
 ngx_mam_list_answer(ngx_http_request_t *r, PGresult *res, int col, int n,
     int next_row, ngx_str_t *scope, ngx_str_t *key)
 {
+    ngx_mam_list_answer_with(r, res, col, n, next_row, scope, key, NULL);
+}
+
+
+/* the same with more members after the items (extra: ",\"name\":value",
+ * or NULL): the notifications' unread count */
+void
+ngx_mam_list_answer_with(ngx_http_request_t *r, PGresult *res, int col,
+    int n, int next_row, ngx_str_t *scope, ngx_str_t *key, ngx_str_t *extra)
+{
     json_t            *next;
     ngx_mam_answer_t   a;
 
@@ -549,7 +561,13 @@ ngx_mam_list_answer(ngx_http_request_t *r, PGresult *res, int col, int n,
     ngx_mam_answer_init(r, &a);
     ngx_mam_answer_text(&a, "{\"items\":[");
     ngx_mam_answer_add_items(&a, res, col, 0, n);
-    ngx_mam_answer_text(&a, "],\"next_cursor\":");
+    ngx_mam_answer_text(&a, "]");
+
+    if (extra != NULL) {
+        ngx_mam_answer_add(&a, (char *) extra->data, extra->len);
+    }
+
+    ngx_mam_answer_text(&a, ",\"next_cursor\":");
 
     if (next) {
         ngx_mam_answer_add_json(&a, next);
@@ -617,6 +635,25 @@ static const char  *ngx_mam_member_pages[3][2][2] = {
         { NGX_MAM_SQL_MEMBER_SEARCH("", NGX_MAM_SQL_ORDER_TITLE, "$3"),
           NGX_MAM_SQL_MEMBER_SEARCH(NGX_MAM_SQL_AFTER_TITLE("$3", "$4"),
                                     NGX_MAM_SQL_ORDER_TITLE, "$5") } }
+};
+
+
+/* ... when the first answered less than a page (ngx_mam_sql.h: MEMBER_PAGE
+ * is a scan of a bounded prefix): the merge of the caller's projects' own
+ * pages, by sort and cursor */
+#define NGX_MAM_MEMBER_MERGE(key, cmp, type, porder, order)                   \
+    { NGX_MAM_SQL_MEMBER_MERGE("", porder, order, "$2"),                      \
+      NGX_MAM_SQL_MEMBER_MERGE(NGX_MAM_SQL_AFTER_IN("m.project_id", key, cmp, \
+                                                    "$2::" type, "$3"),       \
+                               porder, order, "$4") }
+
+static const char  *ngx_mam_member_merges[3][2] = {
+    NGX_MAM_MEMBER_MERGE("created_at", "<", "timestamptz",
+                         NGX_MAM_SQL_ORDER_P_NEW, NGX_MAM_SQL_ORDER_NEW),
+    NGX_MAM_MEMBER_MERGE("created_at", ">", "timestamptz",
+                         NGX_MAM_SQL_ORDER_P_OLD, NGX_MAM_SQL_ORDER_OLD),
+    NGX_MAM_MEMBER_MERGE("title", ">", "text",
+                         NGX_MAM_SQL_ORDER_P_TITLE, NGX_MAM_SQL_ORDER_TITLE)
 };
 
 
@@ -842,7 +879,11 @@ ngx_mam_assets_list_query(ngx_http_request_t *r, ngx_mam_list_t *ls)
         values[n++] = ls->after_id;
     }
 
-    if (ls->user != NULL) {
+    if (ls->merge) {
+        values[n++] = ls->user;
+        sql = ngx_mam_member_merges[sort][ls->after_id != NULL];
+
+    } else if (ls->user != NULL) {
         values[n++] = ls->user;
         sql = ngx_mam_member_pages[sort][ls->q != NULL][ls->after_id != NULL];
 
@@ -860,12 +901,25 @@ ngx_mam_assets_list_query(ngx_http_request_t *r, ngx_mam_list_t *ls)
 }
 
 
+/* the page asked again, with another statement, from the first's answer */
+static void
+ngx_mam_assets_list_again(ngx_http_request_t *r, ngx_mam_list_t *ls)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_mam_assets_list_query(r, ls);
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
 static void
 ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res, void *data)
 {
     int              n;
     ngx_str_t        key;
-    ngx_int_t        words, rc;
+    ngx_int_t        words;
     ngx_mam_list_t  *ls = data;
 
     if (!ngx_mam_pg_ok(res) || PQnfields(res) != 1 + NGX_MAM_SQL_ASSET_NCOLS) {
@@ -889,10 +943,21 @@ ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res, void *data)
      * that keeps PostgreSQL from the search index) */
     if (ls->q != NULL && words == 0) {
         ls->q = NULL;
-        rc = ngx_mam_assets_list_query(r, ls);
-        if (rc != NGX_DONE) {
-            ngx_http_finalize_request(r, rc);
-        }
+        ngx_mam_assets_list_again(r, ls);
+        return;
+    }
+
+    /* a member's short page may be the scan's cap, not the list's end
+     * (ngx_mam_sql.h: MEMBER_PAGE): the merge answers it (a member of
+     * small projects, and the last page of anyone's list) */
+    if (ls->user != NULL && ls->q == NULL && !ls->filter.on && !ls->merge
+        && (ngx_uint_t) n <= ls->limit)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mam: member page of %i rows, merging projects", n);
+
+        ls->merge = 1;
+        ngx_mam_assets_list_again(r, ls);
         return;
     }
 
@@ -1170,6 +1235,9 @@ ngx_mam_promote_finished(ngx_http_request_t *r, PGresult *res, void *data)
     if (v == NULL) {
         return;
     }
+
+    /* the new version's news for whoever commented on the asset */
+    ngx_mam_notify_publish(r, v);
 
     ngx_mam_preview_dispatch(r, json_object_get(v, "entry"),
                              json_object_get(v, "event"),

@@ -342,6 +342,7 @@ ngx_mam_comments_changed(ngx_http_request_t *r, PGresult *res, void *data)
     }
 
     ngx_mam_preview_publish(r, json_object_get(v, "event"));
+    ngx_mam_notify_publish(r, v);
 
     if (st->name == NULL) {
         ngx_http_finalize_request(r, ngx_mam_send_no_content(r));

@@ -4,7 +4,10 @@
  * comments ("event: comment": {asset_id, id, version_id, parent_id, action}
  * with action created, updated, resolved, reopened or deleted; the comment
  * itself is read through the API) and of its versions' approvals ("event:
- * approval": {asset_id, version_id, status}; issue 21).
+ * approval": {asset_id, version_id, status}; issue 21), and of the
+ * user's own notifications ("event: notification", the notification
+ * object of GET /api/notifications; issue 21), which every stream of the
+ * recipient carries, whatever its asset.
  * Without asset_id the stream carries these events of every asset (the
  * SPA's grid), beginning with a ": connected" comment.  Every event names
  * its asset_id.  Events are scoped by what the subscriber may see: the
@@ -18,7 +21,9 @@
  * without project_id reaches admins only.
  *
  * Each worker holds one Redis connection SUBSCRIBEd to
- * mam:previews and fans every message out to its own waiting clients, so
+ * mam:previews (and mam:authz, and mam:notify: the per-user channel,
+ * whose messages name each notification's recipient) and fans every
+ * message out to its own waiting clients, so
  * a change made through any worker (or host) reaches every subscriber.
  * Clients are kept in a per-worker queue; one timer pings them all.
  *
@@ -444,6 +449,68 @@ ngx_mam_events_may_see(ngx_mam_sub_t *sub, const char *project)
 }
 
 
+/* {project_id, to: [{user_id, notification}]} from mam:notify: each
+ * notification, as "event: notification", to its recipient's streams
+ * (of any asset or of every asset) that may see the project; nobody
+ * else's */
+static void
+ngx_mam_events_notify(redisReply *msg)
+{
+    size_t          i, len;
+    u_char         *frame;
+    json_t         *event, *to, *one, *n;
+    ngx_pool_t     *pool;
+    const char     *project, *user, *asset;
+    ngx_queue_t    *q, *next;
+    ngx_mam_sub_t  *sub;
+
+    event = json_loadb(msg->str, msg->len, 0, NULL);
+    project = json_string_value(json_object_get(event, "project_id"));
+    to = json_object_get(event, "to");
+
+    pool = (project != NULL && json_is_array(to))
+           ? ngx_create_pool(1024, ngx_cycle->log) : NULL;
+    if (pool == NULL) {
+        json_decref(event);
+        return;
+    }
+
+    json_array_foreach(to, i, one) {
+        user = json_string_value(json_object_get(one, "user_id"));
+        n = json_object_get(one, "notification");
+        asset = json_string_value(json_object_get(n, "asset_id"));
+
+        if (user == NULL || !mam_uuid_valid(user, ngx_strlen(user))
+            || asset == NULL || !json_is_object(n))
+        {
+            continue;
+        }
+
+        frame = ngx_mam_events_frame(pool, "notification", n, asset, &len);
+        if (frame == NULL) {
+            continue;
+        }
+
+        for (q = ngx_queue_head(&ngx_mam_events_subs);
+             q != ngx_queue_sentinel(&ngx_mam_events_subs);
+             q = next)
+        {
+            next = ngx_queue_next(q);
+            sub = ngx_queue_data(q, ngx_mam_sub_t, queue);
+
+            if (ngx_strncmp(sub->user, user, MAM_UUID_LEN) == 0
+                && ngx_mam_events_may_see(sub, project))
+            {
+                ngx_mam_events_send(sub, frame, len);
+            }
+        }
+    }
+
+    ngx_destroy_pool(pool);
+    json_decref(event);
+}
+
+
 static void
 ngx_mam_events_message(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -470,6 +537,11 @@ ngx_mam_events_message(redisAsyncContext *ac, void *reply, void *privdata)
 
     if (ngx_strcmp(rr->element[1]->str, MAM_CHANNEL_AUTHZ) == 0) {
         ngx_mam_events_authz(rr->element[2]);
+        return;
+    }
+
+    if (ngx_strcmp(rr->element[1]->str, MAM_CHANNEL_NOTIFY) == 0) {
+        ngx_mam_events_notify(rr->element[2]);
         return;
     }
 
@@ -535,12 +607,12 @@ ngx_mam_events_connected(ngx_mam_redis_t *rd)
 
     if (redisAsyncCommand(ac, ngx_mam_events_message, NULL,
                           "SUBSCRIBE " MAM_CHANNEL_PREVIEWS " "
-                          MAM_CHANNEL_AUTHZ)
+                          MAM_CHANNEL_AUTHZ " " MAM_CHANNEL_NOTIFY)
         != REDIS_OK)
     {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "mam: cannot subscribe to " MAM_CHANNEL_PREVIEWS
-                      " and " MAM_CHANNEL_AUTHZ);
+                      ", " MAM_CHANNEL_AUTHZ " and " MAM_CHANNEL_NOTIFY);
     }
 }
 

@@ -78,6 +78,9 @@ void ngx_mam_list_send(ngx_http_request_t *r, PGresult *res, int col, int n,
 /* rows 0 .. n - 1, the next cursor from row next_row (-1: none) */
 void ngx_mam_list_answer(ngx_http_request_t *r, PGresult *res, int col,
     int n, int next_row, ngx_str_t *scope, ngx_str_t *key);
+/* ... with extra members (",\"unread\":3") after the items */
+void ngx_mam_list_answer_with(ngx_http_request_t *r, PGresult *res, int col,
+    int n, int next_row, ngx_str_t *scope, ngx_str_t *key, ngx_str_t *extra);
 
 
 /* ngx_mam_statement.c: routes that are one statement (see there) */

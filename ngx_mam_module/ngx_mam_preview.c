@@ -116,6 +116,15 @@ ngx_mam_preview_job_id(json_t *entry)
 void
 ngx_mam_preview_publish(ngx_http_request_t *r, json_t *event)
 {
+    ngx_mam_publish(r, MAM_CHANNEL_PREVIEWS, event);
+}
+
+
+/* PUBLISH an object on a channel, not waiting for Redis; nothing when
+ * event is no object (a function that had nothing to announce) */
+void
+ngx_mam_publish(ngx_http_request_t *r, const char *channel, json_t *event)
+{
     char                 *text;
     const char           *argv[3];
     ngx_mam_main_conf_t  *mcf;
@@ -132,7 +141,7 @@ ngx_mam_preview_publish(ngx_http_request_t *r, json_t *event)
     }
 
     argv[0] = "PUBLISH";
-    argv[1] = MAM_CHANNEL_PREVIEWS;
+    argv[1] = channel;
     argv[2] = text;
 
     (void) ngx_mam_redis_command(r, mcf->redis, ngx_mam_preview_ignore, NULL,

@@ -27,6 +27,10 @@ void ngx_mam_preview_dispatch(ngx_http_request_t *r, json_t *entry,
     json_t *event, ngx_mam_preview_done_pt done, void *data);
 
 void ngx_mam_preview_publish(ngx_http_request_t *r, json_t *event);
+void ngx_mam_publish(ngx_http_request_t *r, const char *channel,
+    json_t *event);
+/* a SQL function's "notify" on mam:notify (ngx_mam_notifications.c) */
+void ngx_mam_notify_publish(ngx_http_request_t *r, json_t *v);
 
 /* the NGX_MAM_PREVIEW_ARGC arguments of XADD for an entry (trimming the
  * stream); strings live in pool.  NGX_DECLINED when the entry is not one

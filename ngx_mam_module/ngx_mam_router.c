@@ -101,6 +101,18 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
       NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_version_approve },
     { NGX_HTTP_GET, "/api/versions/:id/approvals", ngx_mam_statement_handler,
       NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_version_approvals },
+    /* notifications and @mentions (issue 21, ngx_mam_notifications.c):
+     * a user's own; the members' completion for members of the project */
+    { NGX_HTTP_GET, "/api/notifications", ngx_mam_notifications_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, NULL },
+    { NGX_HTTP_POST, "/api/notifications/read-all",
+      ngx_mam_statement_handler, NGX_MAM_USER, NGX_MAM_WINDOW_API, 0,
+      &ngx_mam_notifications_read_all },
+    { NGX_HTTP_POST, "/api/notifications/:id/read",
+      ngx_mam_statement_handler, NGX_MAM_USER, NGX_MAM_WINDOW_API, 0,
+      &ngx_mam_notification_read },
+    { NGX_HTTP_GET, "/api/projects/:id/members", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_member_find },
 
     { NGX_HTTP_PATCH, "/api/users/:id", ngx_mam_statement_handler,
       NGX_MAM_ADMIN, NGX_MAM_WINDOW_API, 0, &ngx_mam_users_update },

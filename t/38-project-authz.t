@@ -115,6 +115,17 @@ sub webhook {
     return $r->{json}{webhook}{id};
 }
 
+# a notification of an asset of P for a user (by the extra user)
+my %uid = (map({ $_ => $user{$_}{user}{id} } keys %user), admin => $admin->{user}{id});
+sub notification {
+    my ($to) = @_;
+    my $a = asset();
+    my $n = $s->psql("INSERT INTO notifications (user_id, kind, asset_id, actor_id) VALUES "
+                     . "('$to', 'mention', '$a->{id}', '$user{extra}{user}{id}') RETURNING id");
+    $n =~ s/\s+//g;
+    return $n;
+}
+
 my %members = map { $_ => 1 } qw(viewer commenter editor owner manager admin);
 sub seen { my ($ok) = @_; return { map { $_ => $members{$_} ? $ok : 404 } @who } }
 sub by {
@@ -170,6 +181,18 @@ my @matrix = (
     ['PUT /api/versions/:id/approval', sub { my $v = version(); (PUT => "/api/versions/$v/approval", { status => 'approved' }) },
      by(viewer => 403, commenter => 403, editor => 200, owner => 200, manager => 200)],
     ['GET /api/versions/:id/approvals', sub { my $v = version(); (GET => "/api/versions/$v/approvals") }, seen(200)],
+    # notifications and @mentions (issue 21, t/46-notifications.t): a
+    # user's own notifications, while they may see the asset; the members'
+    # completion for members
+    ['GET /api/notifications', sub { (GET => '/api/notifications?unread=1') }, { map { $_ => 200 } @who }],
+    ['POST /api/notifications/read-all', sub { (POST => '/api/notifications/read-all') },
+     { map { $_ => 200 } @who }],
+    ['POST /api/notifications/:id/read (their own, of an asset of P)',
+     sub { my ($who) = @_; my $n = notification($uid{$who}); (POST => "/api/notifications/$n/read") }, seen(200)],
+    ['POST /api/notifications/:id/read (the owner\'s)',
+     sub { my $n = notification($uid{owner}); (POST => "/api/notifications/$n/read") },
+     { (map { $_ => 404 } @who), owner => 200 }],
+    ['GET /api/projects/:id/members?q=', sub { (GET => "/api/projects/$P/members?q=e") }, seen(200)],
     ['POST /api/assets {project_id}', sub { my ($who) = @_;
                                              my $key = $s->upload($tok{$who}, 'abc');
                                              (POST => '/api/assets',

@@ -207,5 +207,53 @@ is(join(' ', map { $_->{id} } @{ $page->{items} }),
                                      ORDER BY created_at DESC, id DESC LIMIT 3})),
    '... and the page is the project\'s newest three');
 
+# a member of small projects among many assets (the 20,000 of Two): the
+# unfiltered list reads a bounded prefix of the live index, then merges the
+# member's projects' own pages, and pages through exactly their assets
+my $P3 = $s->api(POST => '/api/projects', { name => 'Three' }, token => $M)->{json}{project}{id};
+is($s->api(POST => "/api/projects/$P3/members", { user_id => $x->{user}{id}, role => 'viewer' },
+           token => $M)->{status}, 201, 'the member joins project Three too');
+$X = $s->login('member@example.com')->{access_token};
+for my $n (1 .. 3) {
+    my $c = $s->create_asset($M, project_id => $P3, title => "Foxtrot $n");
+    $name{$c->{id}} = "c$n";
+}
+# (x1 of One newest: the projects' assets interleave)
+$s->psql(qq{UPDATE assets SET created_at = now() WHERE id = '$a{x1}{id}'});
+for my $sort ('-created_at', 'created_at', 'title') {
+    my ($seen, $cursor, $pages) = ('', undef, 0);
+    do {
+        my $r = $s->api(GET => "/api/assets?sort=$sort&limit=2"
+                               . ($cursor ? '&cursor=' . uri_escape_utf8($cursor) : ''),
+                        undef, token => $X);
+        die "page: $r->{status}\n" unless $r->{status} == 200;
+        $seen .= join '', map { ' ' . ($name{$_->{id}} // 'other') } @{ $r->{json}{items} };
+        $cursor = $r->{json}{next_cursor};
+    } while ($cursor && ++$pages < 20);
+    my $order = { '-created_at' => 'created_at DESC, id DESC', created_at => 'created_at, id',
+                  title => 'title, id' }->{$sort};
+    my $want = join ' ', map { $name{$_} // 'other' } split /\n/,
+        $s->psql(qq{SELECT id FROM assets WHERE project_id IN ('$P1', '$P3') AND deleted_at IS NULL
+                    ORDER BY $order});
+    is(substr($seen, 1), $want, "a member of two small projects: pages of 2 ($sort) give their assets");
+    is($want, { '-created_at' => 'x1 c3 c2 c1 a3', created_at => 'a3 c1 c2 c3 x1',
+                title => 'a3 x1 c1 c2 c3' }->{$sort}, '... of both projects, interleaved');
+}
+# ... reading at most the scan's prefix, then each project's page
+for my $c (['NGX_MAM_SQL_ASSET_LIST', 256], ['NGX_MAM_SQL_ASSET_LIST_MERGE', 3]) {
+    my ($name, $bound) = @$c;
+    my $explain = $s->psql('SET plan_cache_mode = force_generic_plan; PREPARE q AS ' . sql_text($name)
+                           . "; EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE q(3, '$x->{user}{id}')");
+    my @scans = $explain =~ /Index Scan[^\n]* on assets [^\n]*actual rows=(\d+)/g;
+    ok(@scans, "$name: its generic plan reads an index of assets") or diag($explain);
+    cmp_ok((sort { $b <=> $a } @scans)[0], '<=', $bound, "... at most $bound rows per scan")
+        or diag($explain);
+    unlike($explain, qr/Rows Removed by Filter: \d{3}/, '... and drops none of them on the way')
+        or diag($explain);
+}
+like($s->psql('SET plan_cache_mode = force_generic_plan; PREPARE q AS '
+              . sql_text('NGX_MAM_SQL_ASSET_LIST_MERGE') . "; EXPLAIN (COSTS OFF) EXECUTE q(3, '$x->{user}{id}')"),
+     qr/Index Scan Backward using assets_project_created_idx/, '... the merge each project\'s own index');
+
 $s->check_error_log;
 done_testing;

@@ -5,8 +5,11 @@
 // with expires or access changes; the stream is then opened again with a
 // fresh ticket (after a refresh of the token when needed), and the page is
 // told (reconnected) so that it reads what it may have missed.
+// Every stream also carries the user's own notifications (issue 21),
+// which go to the bell (notifications.js) whatever the page.
 
 import { api } from './api.js';
+import { notified, refresh as refreshBell } from './notifications.js';
 import { onLeave } from './router.js';
 
 let current = null;
@@ -48,12 +51,14 @@ export function liveEvents(assetId, handlers) {
     es = new EventSource(`/api/preview/events?${q}`);
     es.addEventListener('open', () => {
       retry = 1000;
+      refreshBell();            // what came while no stream was open
       if (opened && handlers.reconnected) handlers.reconnected();
       opened = true;
     });
     on('status', handlers.status);
     on('comment', handlers.comment);
     on('approval', handlers.approval);
+    on('notification', notified);
     // a stream the server ended, or a lost connection: a new ticket
     es.addEventListener('error', () => {
       es.close();

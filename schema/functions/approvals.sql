@@ -73,6 +73,9 @@ BEGIN
 
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                               'version', mam_version_json(v),
+                              'notify', mam_notify_approval(v, a.project_id,
+                                                            a.user_id, p_user,
+                                                            before),
                               'event', jsonb_build_object(
                                   'asset_id', v.asset_id,
                                   'project_id', a.project_id,

@@ -321,8 +321,10 @@ BEGIN
     j := mam_job_new(v.id, p.created_by, p_ip);
     SELECT * INTO v FROM versions WHERE id = v.id;
 
+    -- whoever commented on the asset hears of the new version
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                               'version', mam_version_json(v),
+                              'notify', mam_notify_version(v, p.created_by),
                               'entry', mam_job_entry(j),
                               'event', jsonb_build_object(
                                   'asset_id', v.asset_id,

@@ -186,10 +186,13 @@ BEGIN
                               ELSE jsonb_build_object('parent_id',
                                                       c.parent_id) END);
 
+    -- its mentions and the reply to its thread, in this transaction
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                               'comment', mam_comment_json(c),
                               'event', mam_comment_event(c, v_project,
-                                                         'created'));
+                                                         'created'),
+                              'notify', mam_notify_comment(c, v_project,
+                                                           NULL));
 END
 $$;
 
@@ -248,10 +251,13 @@ BEGIN
                                          'before', before,
                                          'after', p_content));
 
+    -- the members the edit newly mentions
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                               'comment', mam_comment_json(c),
                               'event', mam_comment_event(c, f.project_id,
-                                                         'updated'));
+                                                         'updated'),
+                              'notify', mam_notify_comment(c, f.project_id,
+                                                           before));
 END
 $$;
 

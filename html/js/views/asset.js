@@ -13,6 +13,7 @@ import { api, auth, isAdmin, mayModify } from '../api.js';
 import { confirmDialog, exactRate, formatDuration, frameOf, frameTimecode, h, parseTimecode, timecode, timecodeLabel,
          toast, view } from '../dom.js';
 import { liveEvents } from '../events.js';
+import { attachMentions } from '../mentions.js';
 import { myProjects } from '../metadata.js';
 import { startPlayer } from '../player.js';
 import { addUploads } from '../uploads.js';
@@ -42,6 +43,8 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
   const err = h('p', { class: 'error', role: 'alert' });
   let items = [];
   let held = false, edited = false;
+  // a notification's link (?comment=): that comment sought and shown, once
+  let wanted = new URLSearchParams(location.search).get('comment');
   const playhead = () => (player.video ? player.video.currentTime : 0);
   const hold = () => {
     if (held) return;
@@ -91,6 +94,7 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
   const inline = (slot, opts) => {
     open = opts.id;
     slot.replaceChildren(inlineForm({ ...opts, close: () => { open = null; render(); } }));
+    attachMentions(slot.querySelector('textarea'), asset.project_id);
   };
   const body = (c) => {
     const slot = h('div', { class: 'comment-body' }, c.content,
@@ -188,13 +192,26 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
       } while (cursor && ++pages < 50);
       items = all;
       render();
+      if (wanted) focusWanted();
     } catch (e) { if (mine === gen) err.textContent = e.message; }
+  };
+
+  const focusWanted = () => {
+    const c = items.find((x) => x.id === wanted);
+    wanted = null;
+    if (!c) return;
+    seekTo(c);
+    const li = list.querySelector(`li[data-id="${c.id}"]`);
+    if (!li) return;
+    li.classList.add('focused');
+    li.scrollIntoView({ block: 'nearest' });
   };
 
   const form = h('form', { id: 'comment-form' },
     h('div', { class: 'row at' }, h('label', { for: 'comment-at' }, 'At'), at, now, format),
     text, err, h('button', { type: 'submit' }, 'Comment'));
   text.addEventListener('focus', hold);
+  attachMentions(text, asset.project_id);
   text.addEventListener('keydown', hold);
   // passing through the box (Tab) with nothing written holds nothing
   text.addEventListener('blur', () => { if (!text.value && !edited) release(); });
