@@ -35,7 +35,7 @@ mam_conf_int(const char *v, int lo, int hi, int *out)
 }
 
 
-static char *
+char *
 mam_conf_trim(char *s)
 {
     char  *e;

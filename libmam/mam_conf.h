@@ -20,6 +20,9 @@ int mam_conf_read(const char *path, mam_conf_set_pt set, void *data,
 /* a decimal integer lo..hi: 0, or -1 */
 int mam_conf_int(const char *v, int lo, int hi, int *out);
 
+/* s without the white space around it (cut in place) */
+char *mam_conf_trim(char *s);
+
 /* v into dst when it fits: 0, or -1 */
 int mam_conf_copy(char *dst, size_t size, const char *v);
 
