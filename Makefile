@@ -28,9 +28,9 @@ UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Ilibmam -It/unit \
               $(if $(SANITIZE),-fno-omit-frame-pointer -fsanitize=address$(,)undefined)
 UNIT_LIBS = -ljwt -largon2 -ljansson -lcrypto -lcurl
 
-.PHONY: all deps libmam module unit transcoderd spa tools run test bench fuzz install uninstall deb dist clean distclean
+.PHONY: all deps libmam module unit transcoderd webhookd spa tools run test bench fuzz install uninstall deb dist clean distclean
 
-all: libmam module unit transcoderd spa tools
+all: libmam module unit transcoderd webhookd spa tools
 
 libmam: $(LIBMAM)
 
@@ -106,6 +106,17 @@ transcoderd: $(TD_BIN)
 $(TD_BIN): $(BUILDDIR)/config.mk $(TD_SRCS) transcoderd/*.h $(LIBMAM) libmam/*.h libmam/*.def
 	$(CC) $(TD_CFLAGS_ALL) $(EXTRA_LDFLAGS) -o $@ $(TD_SRCS) $(LIBMAM) $(TD_LIBS) -lm -pthread
 
+# webhookd (webhookd/): the webhooks' deliveries, a process of its own
+WH_SRCS = $(wildcard webhookd/*.c)
+WH_BIN = $(BUILDDIR)/webhookd
+WH_CFLAGS_ALL = -g -O2 -Wall -Wextra -Werror -pthread -Ilibmam -Iwebhookd \
+                $(WH_CFLAGS) $(EXTRA_CFLAGS) $(if $(SANITIZE),-O1 -fno-omit-frame-pointer -fsanitize=address$(,)undefined)
+
+webhookd: $(WH_BIN)
+
+$(WH_BIN): $(BUILDDIR)/config.mk $(WH_SRCS) webhookd/*.h $(LIBMAM) libmam/*.h libmam/*.def
+	$(CC) $(WH_CFLAGS_ALL) $(EXTRA_LDFLAGS) -o $@ $(WH_SRCS) $(LIBMAM) $(WH_LIBS) -pthread
+
 # the renderer's confinement, from transcoderd's own source
 $(BUILDDIR)/t/unit/sandbox: t/unit/sandbox.c t/unit/tap.h transcoderd/sandbox.c transcoderd/sandbox.h
 	mkdir -p $(dir $@)
@@ -175,12 +186,13 @@ SHARE = $(PREFIX)/share/mam
 CONF_FILES = nginx/conf.d/mam.conf:conf/conf.d/mam.conf \
              nginx/sites-available/mam:conf/sites-available/mam \
              nginx/modules-enabled/60-mam-thread-pools.conf:conf/modules-enabled/60-mam-thread-pools.conf \
-             mam/transcoderd.conf:conf/transcoderd.conf
+             mam/transcoderd.conf:conf/transcoderd.conf \
+             mam/webhookd.conf:conf/webhookd.conf
 EXAMPLES = conf/edge.conf conf/mam-s3.conf conf/redis-acl.conf conf/s3-cors.xml \
            conf/s3-lifecycle.json conf/postgresql/pg_hba.conf conf/postgresql/pg_ident.conf \
            conf/redis/redis-mam.conf
 
-install: module transcoderd tools
+install: module transcoderd webhookd tools
 	$(MAKE) MAM_NPM_CI=0 spa
 	install -d $(DESTDIR)$(NGINX_MODULES_DIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
 	    $(DESTDIR)$(PREFIX)/lib/mam $(DESTDIR)$(SHARE)/schema/functions $(DESTDIR)$(SHARE)/libmam \
@@ -191,6 +203,7 @@ install: module transcoderd tools
 	    conf/modules-available/mod-http-mam.conf > $(DESTDIR)$(PREFIX)/share/nginx/modules-available/mod-http-mam.conf
 	chmod 0644 $(DESTDIR)$(PREFIX)/share/nginx/modules-available/mod-http-mam.conf
 	install -m 0755 $(TD_BIN) $(DESTDIR)$(PREFIX)/sbin/transcoderd
+	install -m 0755 $(WH_BIN) $(DESTDIR)$(PREFIX)/sbin/webhookd
 	install -m 0755 $(BUILDDIR)/mam-edge-key $(DESTDIR)$(PREFIX)/bin/mam-edge-key
 	install -m 0755 $(BUILDDIR)/mam-password-hash $(DESTDIR)$(PREFIX)/lib/mam/mam-password-hash
 	sed 's|/usr/lib/mam/mam-password-hash|$(PREFIX)/lib/mam/mam-password-hash|' scripts/mam-admin \
@@ -206,7 +219,10 @@ install: module transcoderd tools
 	install -m 0644 $(EXAMPLES) $(DESTDIR)$(SHARE)/examples/
 	sed 's|/usr/sbin/|$(PREFIX)/sbin/|g' conf/mam-transcoderd.service \
 	    > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/mam-transcoderd.service
-	install -m 0644 conf/sysusers.d/mam-transcoderd.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/
+	sed 's|/usr/sbin/|$(PREFIX)/sbin/|g' conf/mam-webhookd.service \
+	    > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/mam-webhookd.service
+	install -m 0644 conf/sysusers.d/mam-transcoderd.conf conf/sysusers.d/mam-webhookd.conf \
+	    $(DESTDIR)$(PREFIX)/lib/sysusers.d/
 	install -m 0644 conf/tmpfiles.d/mam-transcoderd.conf conf/tmpfiles.d/mam-web.conf \
 	    $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/
 	@for pair in $(CONF_FILES); do \
@@ -224,6 +240,9 @@ uninstall:
 	rm -f $(DESTDIR)$(NGINX_MODULES_DIR)/ngx_mam_module.so \
 	    $(DESTDIR)$(PREFIX)/share/nginx/modules-available/mod-http-mam.conf \
 	    $(DESTDIR)$(PREFIX)/sbin/transcoderd $(DESTDIR)$(PREFIX)/sbin/mam-admin \
+	    $(DESTDIR)$(PREFIX)/sbin/webhookd \
+	    $(DESTDIR)$(SYSTEMD_UNIT_DIR)/mam-webhookd.service \
+	    $(DESTDIR)$(PREFIX)/lib/sysusers.d/mam-webhookd.conf \
 	    $(DESTDIR)$(PREFIX)/bin/mam-migrate $(DESTDIR)$(PREFIX)/bin/mam-edge-key \
 	    $(DESTDIR)$(PREFIX)/lib/mam/mam-password-hash \
 	    $(DESTDIR)$(SYSTEMD_UNIT_DIR)/mam-transcoderd.service \

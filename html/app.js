@@ -14,7 +14,7 @@
 //   js/metadata.js    custom fields and tags: inputs by kind, project rights
 //   js/views/*.js     accounts, grid (+ filters, bulk), upload, asset (+
 //                     assetmeta), compare (two versions, one transport),
-//                     admin, audit, fields, projects, folders (the grid's
+//                     admin, audit, fields, webhooks, projects, folders (the grid's
 //                     project switcher and folder tree)
 
 import { api, auth, isAdmin, isEditor, logout, onAuthChange, onSessionEnd, resume } from './js/api.js';
@@ -31,6 +31,7 @@ import { fieldsView } from './js/views/fields.js';
 import { gridView } from './js/views/grid.js';
 import { projectView, projectsView } from './js/views/projects.js';
 import { uploadView } from './js/views/upload.js';
+import { webhooksView } from './js/views/webhooks.js';
 
 addRoute(/^\/$/, gridView);
 addRoute(/^\/login$/, loginView);
@@ -43,6 +44,7 @@ addRoute(/^\/audit$/, auditView);
 addRoute(/^\/projects$/, projectsView);
 addRoute(/^\/projects\/([0-9a-f-]{36})$/, projectView);
 addRoute(/^\/projects\/([0-9a-f-]{36})\/fields$/, fieldsView);
+addRoute(/^\/projects\/([0-9a-f-]{36})\/webhooks$/, webhooksView);
 
 // the audit log's link: for admins, and for managers of a project, which
 // GET /api/projects says (my_role); asked again at every sign-in and

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "mam_s3.h"
+#include "mam_conf.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -87,21 +88,6 @@ mam_s3_sse_headers(const mam_s3_t *s3, mam_sigv4_pair_t *h, size_t *n,
     return 0;
 }
 
-static char *
-mam_s3_trim(char *s)
-{
-    char  *e;
-
-    while (isspace((unsigned char) *s)) {
-        s++;
-    }
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char) e[-1])) {
-        *--e = '\0';
-    }
-    return s;
-}
-
 int
 mam_s3_load_credentials(mam_s3_t *s3, const char *file, char *err, size_t len)
 {
@@ -121,8 +107,8 @@ mam_s3_load_credentials(mam_s3_t *s3, const char *file, char *err, size_t len)
             continue;
         }
         *v++ = '\0';
-        k = mam_s3_trim(line);
-        v = mam_s3_trim(v);
+        k = mam_conf_trim(line);
+        v = mam_conf_trim(v);
         if (strcmp(k, "access_key_id") == 0 && strlen(v) < sizeof(s3->access_key)) {
             strcpy(s3->access_key, v);
         } else if (strcmp(k, "secret_access_key") == 0

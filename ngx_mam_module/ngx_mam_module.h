@@ -426,6 +426,14 @@ extern const ngx_mam_statement_t  ngx_mam_field_create;
 extern const ngx_mam_statement_t  ngx_mam_field_update;
 extern const ngx_mam_statement_t  ngx_mam_field_delete;
 extern const ngx_mam_statement_t  ngx_mam_assets_bulk;
+extern const ngx_mam_statement_t  ngx_mam_webhook_list;
+extern const ngx_mam_statement_t  ngx_mam_webhook_create;
+extern const ngx_mam_statement_t  ngx_mam_webhook_get;
+extern const ngx_mam_statement_t  ngx_mam_webhook_update;
+extern const ngx_mam_statement_t  ngx_mam_webhook_delete;
+extern const ngx_mam_statement_t  ngx_mam_webhook_test;
+ngx_int_t ngx_mam_webhooks_log_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
 
 ngx_int_t ngx_mam_preview_request_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);

@@ -168,6 +168,8 @@ const char *ngx_mam_field_uuid_or_null(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx, const ngx_mam_field_t *f, const char **out);
 const char *ngx_mam_field_boolean(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const ngx_mam_field_t *f, const char **out);
+const char *ngx_mam_field_flag(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out);
 const char *ngx_mam_field_query_uuid(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx, const ngx_mam_field_t *f, const char **out);
 /* ngx_mam_fields.c: a JSON object (min 1) or array (min 2) of at most max

@@ -52,29 +52,6 @@ ngx_mam_projects_role(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 }
 
 
-/* true or false; absent or null leaves the value as it is (NULL) */
-static const char *
-ngx_mam_projects_flag(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
-    const ngx_mam_field_t *f, const char **out)
-{
-    json_t  *v;
-
-    v = ctx->body ? json_object_get(ctx->body, f->name) : NULL;
-
-    if (v == NULL || json_is_null(v)) {
-        return NULL;
-    }
-
-    if (!json_is_boolean(v)) {
-        return ngx_mam_message(r->pool, "%s: must be a boolean", f->name);
-    }
-
-    *out = json_is_true(v) ? "true" : "false";
-
-    return NULL;
-}
-
-
 /* the answer's object without its outcome: {project, members} */
 static void
 ngx_mam_projects_got(ngx_http_request_t *r, PGresult *res, void *data)
@@ -218,14 +195,14 @@ static const ngx_mam_field_t  ngx_mam_member_add_fields[] = {
     { "user_id", ngx_mam_field_uuid, 1, MAM_UUID_LEN, 0 },
     { "email", ngx_mam_field_text, 3, 254, 0 },
     { "role", ngx_mam_projects_role, 1, 16, 1 },
-    { "can_download", ngx_mam_projects_flag, 0, 0, 0 },
+    { "can_download", ngx_mam_field_flag, 0, 0, 0 },
     { NULL, NULL, 0, 0, 0 }
 };
 
 static const ngx_mam_field_t  ngx_mam_member_update_fields[] = {
     { "user_id", ngx_mam_field_uuid, 1, MAM_UUID_LEN, 1 },
     { "role", ngx_mam_projects_role, 1, 16, 0 },
-    { "can_download", ngx_mam_projects_flag, 0, 0, 0 },
+    { "can_download", ngx_mam_field_flag, 0, 0, 0 },
     { NULL, NULL, 0, 0, 0 }
 };
 

@@ -160,6 +160,23 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
     { NGX_HTTP_DELETE, "/api/fields/:id", ngx_mam_statement_handler,
       NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_field_delete },
 
+    /* webhooks (ngx_mam_webhooks.c): a project's managers only */
+    { NGX_HTTP_GET, "/api/webhooks", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_webhook_list },
+    { NGX_HTTP_POST, "/api/webhooks", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_webhook_create },
+    { NGX_HTTP_GET, "/api/webhooks/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_webhook_get },
+    { NGX_HTTP_PATCH, "/api/webhooks/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_webhook_update },
+    { NGX_HTTP_DELETE, "/api/webhooks/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_webhook_delete },
+    { NGX_HTTP_GET, "/api/webhooks/:id/deliveries",
+      ngx_mam_webhooks_log_handler, NGX_MAM_USER, NGX_MAM_WINDOW_API, 0,
+      NULL },
+    { NGX_HTTP_POST, "/api/webhooks/:id/test", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_webhook_test },
+
     { 0, NULL, NULL, NGX_MAM_PUBLIC, NGX_MAM_WINDOW_API, 0, NULL }
 };
 

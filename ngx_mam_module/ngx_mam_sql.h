@@ -513,6 +513,26 @@
 
 
 /*
+ * GET /api/webhooks/:id/deliveries (ngx_mam_webhooks.c): the caller's rank
+ * in the webhook's project, then a keyset page of limit + 1 deliveries,
+ * newest first by id, each its item and id (the item is built here: a
+ * delivery changes with every attempt and is read rarely).  No row: no
+ * such webhook; the page is read only for a manager (rank 4); one row of
+ * NULLs: none.  Parameters: webhook, user, admin, before id, limit.
+ */
+#define NGX_MAM_SQL_WEBHOOK_LOG                                               \
+    "SELECT w.rank, d.item, d.id FROM (SELECT x.id,"                          \
+    " mam_project_rank(x.project_id, $2::uuid, $3::boolean) AS rank"          \
+    " FROM webhooks x WHERE x.id = $1::uuid) w"                               \
+    " LEFT JOIN LATERAL (SELECT mam_webhook_delivery_json(l)::text AS item,"  \
+    " l.id FROM webhook_deliveries l WHERE w.rank = 4"                        \
+    " AND l.webhook_id = w.id AND l.id < $4::bigint"                          \
+    " ORDER BY l.id DESC LIMIT $5::integer) d ON true ORDER BY d.id DESC"
+
+#define NGX_MAM_SQL_WEBHOOK_LOG_NCOLS  3
+
+
+/*
  * GET /api/notifications (ngx_mam_notifications.c, issue 21): a keyset
  * page of the caller's notifications, newest first, with the count of the
  * unread ones (at most NGX_MAM_SQL_UNREAD_MAX: the badge says "999+"

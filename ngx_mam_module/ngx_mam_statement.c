@@ -346,6 +346,29 @@ ngx_mam_field_boolean(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 }
 
 
+/* true or false; absent or null leaves the value as it is (NULL) */
+const char *
+ngx_mam_field_flag(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    const ngx_mam_field_t *f, const char **out)
+{
+    json_t  *v;
+
+    v = ctx->body ? json_object_get(ctx->body, f->name) : NULL;
+
+    if (v == NULL || json_is_null(v)) {
+        return NULL;
+    }
+
+    if (!json_is_boolean(v)) {
+        return ngx_mam_message(r->pool, "%s: must be a boolean", f->name);
+    }
+
+    *out = json_is_true(v) ? "true" : "false";
+
+    return NULL;
+}
+
+
 /* a UUID in the query string (as it came: a UUID has nothing to decode) */
 const char *
 ngx_mam_field_query_uuid(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,

@@ -40,7 +40,9 @@ for my $f ('usr/lib/nginx/modules/ngx_mam_module.so', 'usr/sbin/transcoderd', 'u
            'usr/sbin/mam-admin', 'usr/bin/mam-edge-key', 'usr/share/mam/schema/migrate',
            'usr/share/mam/schema/001_init.sql', 'usr/share/mam/html/index.html',
            'usr/share/mam/html/vendor/hls.min.js', 'usr/lib/systemd/system/mam-transcoderd.service',
-           'etc/nginx/conf.d/mam.conf', 'etc/nginx/sites-available/mam', 'etc/mam/transcoderd.conf') {
+           'etc/nginx/conf.d/mam.conf', 'etc/nginx/sites-available/mam', 'etc/mam/transcoderd.conf',
+           'usr/sbin/webhookd', 'etc/mam/webhookd.conf', 'usr/lib/systemd/system/mam-webhookd.service',
+           'usr/lib/sysusers.d/mam-webhookd.conf') {
     ok(-e "$dest/$f", "installs /$f");
 }
 like(Mam::Stack->slurp("$dest/usr/bin/mam-migrate"), qr{exec /usr/share/mam/schema/migrate},
@@ -61,6 +63,7 @@ like($out, qr/keeping .*mam\.conf/, '... and saying so');
 is($rc, 0, 'make uninstall succeeds');
 ok(!-e "$dest/usr/lib/nginx/modules/ngx_mam_module.so", '... the module is gone');
 ok(!-e "$dest/usr/sbin/transcoderd", '... transcoderd is gone');
+ok(!-e "$dest/usr/sbin/webhookd", '... webhookd is gone');
 ok(!-e "$dest/usr/share/mam", '... the shared files are gone');
 like(Mam::Stack->slurp($conf), qr/the operator's edit/, '... the configuration stays');
 ok(-e "$dest/etc/mam/transcoderd.conf", "... transcoderd's too");

@@ -104,6 +104,17 @@ sub field {
     return $r->{json}{field}{id};
 }
 
+# a webhook of P (made by the manager), fresh per call
+sub webhook_body { { project_id => $P, url => 'http://hooks.invalid/x', events => ['asset.created'],
+                     secret => 'sixteen-chars-at-least' } }
+sub webhook {
+    # (a project holds at most 20)
+    $s->psql("DELETE FROM webhooks WHERE project_id = '$P'");
+    my $r = $s->api(POST => '/api/webhooks', webhook_body(), token => $M);
+    die "webhook: $r->{status}\n" unless $r->{status} == 201;
+    return $r->{json}{webhook}{id};
+}
+
 # a notification of an asset of P for a user (by the extra user)
 my %uid = (map({ $_ => $user{$_}{user}{id} } keys %user), admin => $admin->{user}{id});
 sub notification {
@@ -121,6 +132,7 @@ sub by {
     my (%h) = @_;
     return { outsider => 404, admin => $h{manager}, %h };
 }
+my $managers = sub { by(viewer => 403, commenter => 403, editor => 403, owner => 403, manager => $_[0]) };
 
 my @matrix = (
     ['GET /api/assets/:id', sub { my $a = asset(); (GET => "/api/assets/$a->{id}") }, seen(200)],
@@ -238,6 +250,17 @@ my @matrix = (
                                        (PATCH => '/api/assets',
                                         { ids => [$a->{id}], fields => { note => 'n' }, tags_add => ['t'] }) },
      by(viewer => 403, commenter => 403, editor => 403, owner => 200, manager => 200)],
+    # webhooks (issue 22, t/66-webhooks.t): managers only (the URL is never
+    # reached: nothing delivers them here)
+    ['GET /api/webhooks?project=', sub { (GET => "/api/webhooks?project=$P") }, $managers->(200)],
+    ['POST /api/webhooks', sub { (POST => '/api/webhooks', webhook_body()) }, $managers->(201)],
+    ['GET /api/webhooks/:id', sub { my $w = webhook(); (GET => "/api/webhooks/$w") }, $managers->(200)],
+    ['PATCH /api/webhooks/:id', sub { my $w = webhook(); (PATCH => "/api/webhooks/$w", { active => JSON::PP::false }) },
+     $managers->(200)],
+    ['DELETE /api/webhooks/:id', sub { my $w = webhook(); (DELETE => "/api/webhooks/$w") }, $managers->(204)],
+    ['GET /api/webhooks/:id/deliveries', sub { my $w = webhook(); (GET => "/api/webhooks/$w/deliveries") },
+     $managers->(200)],
+    ['POST /api/webhooks/:id/test', sub { my $w = webhook(); (POST => "/api/webhooks/$w/test") }, $managers->(202)],
 );
 
 for my $row (@matrix) {

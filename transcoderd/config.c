@@ -1,6 +1,7 @@
 /*
- * transcoderd.conf: "key = value" lines, '#' comments.  Unknown keys and
- * bad values are errors, so a typo never silently falls back to a default.
+ * transcoderd.conf: "key = value" lines, '#' comments (libmam/mam_conf.c).
+ * Unknown keys and bad values are errors, so a typo never silently falls
+ * back to a default.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -10,32 +11,8 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "mam_conf.h"
 #include "mam_key.h"
-
-static int
-td_copy(char *dst, size_t size, const char *v)
-{
-    if (strlen(v) >= size) {
-        return -1;
-    }
-    strcpy(dst, v);
-    return 0;
-}
-
-static int
-td_int(const char *v, int lo, int hi, int *out)
-{
-    char  *end;
-    long   n;
-
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (errno || *v == '\0' || *end != '\0' || n < lo || n > hi) {
-        return -1;
-    }
-    *out = (int) n;
-    return 0;
-}
 
 /* demuxers that read other files or URLs than the master: never allowed */
 static const char  *td_refused_formats[] = {
@@ -94,43 +71,43 @@ td_config_limits(td_config_t *cf, const char *k, const char *v, char *err,
         return td_limits_parse_frame(&cf->limits, v);
     }
     if (strcmp(k, "max_duration") == 0) {
-        return td_int(v, 1, 30 * 86400, &cf->limits.max_duration);
+        return mam_conf_int(v, 1, 30 * 86400, &cf->limits.max_duration);
     }
     if (strcmp(k, "max_streams") == 0) {
-        return td_int(v, 1, 1000, &cf->limits.max_streams);
+        return mam_conf_int(v, 1, 1000, &cf->limits.max_streams);
     }
     if (strcmp(k, "max_frame_rate") == 0) {
-        return td_int(v, 1, 1000, &cf->limits.max_frame_rate);
+        return mam_conf_int(v, 1, 1000, &cf->limits.max_frame_rate);
     }
     if (strcmp(k, "probe_size") == 0) {
-        if (td_int(v, 2048, 100 * 1000 * 1000, &n) != 0) {
+        if (mam_conf_int(v, 2048, 100 * 1000 * 1000, &n) != 0) {
             return -1;
         }
         cf->limits.probe_size = n;
         return 0;
     }
     if (strcmp(k, "analyze_duration") == 0) {
-        if (td_int(v, 1, 120, &n) != 0) {
+        if (mam_conf_int(v, 1, 120, &n) != 0) {
             return -1;
         }
         cf->limits.analyze_us = (int64_t) n * 1000000;
         return 0;
     }
     if (strcmp(k, "stall_timeout") == 0) {
-        return td_int(v, 1, 3600, &cf->stall_timeout);
+        return mam_conf_int(v, 1, 3600, &cf->stall_timeout);
     }
     if (strcmp(k, "job_timeout") == 0) {
-        return td_int(v, 5, 7 * 86400, &cf->job_timeout);
+        return mam_conf_int(v, 5, 7 * 86400, &cf->job_timeout);
     }
     if (strcmp(k, "max_deliveries") == 0) {
-        return td_int(v, 1, 100, &cf->max_deliveries);
+        return mam_conf_int(v, 1, 100, &cf->max_deliveries);
     }
     if (strcmp(k, "cuda_cache_dir") == 0) {
-        return v[0] == '/' ? td_copy(cf->cuda_cache_dir,
+        return v[0] == '/' ? mam_conf_copy(cf->cuda_cache_dir,
                                      sizeof(cf->cuda_cache_dir), v) : -1;
     }
     if (strcmp(k, "memory_limit") == 0) {
-        if (td_int(v, 0, 1024 * 1024, &n) != 0 || (n > 0 && n < 256)) {
+        if (mam_conf_int(v, 0, 1024 * 1024, &n) != 0 || (n > 0 && n < 256)) {
             return -1;
         }
         cf->memory_limit = n;
@@ -142,33 +119,22 @@ td_config_limits(td_config_t *cf, const char *k, const char *v, char *err,
 }
 
 static int
-td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
+td_config_set(void *data, const char *k, const char *v, char *err,
     size_t len)
 {
-    char  kerr[256];
+    int           rc;
+    char          kerr[256];
+    td_config_t  *cf = data;
 
-    if (strcmp(k, "redis") == 0) {
-        return td_copy(cf->redis, sizeof(cf->redis), v);
-    }
-    if (strcmp(k, "redis_user") == 0) {
-        return td_copy(cf->redis_user, sizeof(cf->redis_user), v);
-    }
-    if (strcmp(k, "redis_password_file") == 0) {
-        if (mam_secret_load(v, (unsigned char *) cf->redis_password,
-                            sizeof(cf->redis_password), 1,
-                            &cf->redis_password_len, kerr, sizeof(kerr))
-            != 0)
-        {
-            snprintf(err, len, "redis_password_file: %s", kerr);
-            return -2;
-        }
-        return 0;
+    rc = mam_redis_conf_set(&cf->redis, k, v, err, len);
+    if (rc != 1) {
+        return rc;
     }
     if (strcmp(k, "dead_maxlen") == 0) {
-        return td_int(v, 100, 1000000000, &cf->dead_maxlen);
+        return mam_conf_int(v, 100, 1000000000, &cf->dead_maxlen);
     }
     if (strcmp(k, "callback_url") == 0) {
-        return td_copy(cf->callback_url, sizeof(cf->callback_url), v);
+        return mam_conf_copy(cf->callback_url, sizeof(cf->callback_url), v);
     }
     if (strcmp(k, "callback_key_file") == 0) {
         if (mam_key_load(v, (unsigned char *) cf->callback_key,
@@ -181,38 +147,38 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
         return 0;
     }
     if (strcmp(k, "storage_root") == 0) {
-        return td_copy(cf->storage_root, sizeof(cf->storage_root), v);
+        return mam_conf_copy(cf->storage_root, sizeof(cf->storage_root), v);
     }
     if (strcmp(k, "log_file") == 0) {
-        return td_copy(cf->log_file, sizeof(cf->log_file), v);
+        return mam_conf_copy(cf->log_file, sizeof(cf->log_file), v);
     }
     if (strcmp(k, "consumer") == 0) {
-        return td_copy(cf->consumer, sizeof(cf->consumer), v);
+        return mam_conf_copy(cf->consumer, sizeof(cf->consumer), v);
     }
     if (strcmp(k, "preset") == 0) {
-        return td_copy(cf->preset, sizeof(cf->preset), v);
+        return mam_conf_copy(cf->preset, sizeof(cf->preset), v);
     }
     if (strcmp(k, "jobs") == 0) {
-        return td_int(v, 1, 64, &cf->jobs);
+        return mam_conf_int(v, 1, 64, &cf->jobs);
     }
     if (strcmp(k, "attempts") == 0) {
-        return td_int(v, 1, 20, &cf->attempts);
+        return mam_conf_int(v, 1, 20, &cf->attempts);
     }
     if (strcmp(k, "backoff_ms") == 0) {
-        return td_int(v, 1, 600000, &cf->backoff_ms);
+        return mam_conf_int(v, 1, 600000, &cf->backoff_ms);
     }
     if (strcmp(k, "claim_idle_ms") == 0) {
-        return td_int(v, 100, 86400000, &cf->claim_idle_ms);
+        return mam_conf_int(v, 100, 86400000, &cf->claim_idle_ms);
     }
     if (strcmp(k, "threads") == 0) {
-        return td_int(v, 0, 256, &cf->threads);
+        return mam_conf_int(v, 0, 256, &cf->threads);
     }
     if (strcmp(k, "s3_endpoint") == 0) {
         cf->s3_on = 1;
         return mam_s3_set_endpoint(&cf->store.s3, v) == 0 ? 0 : -1;
     }
     if (strcmp(k, "s3_region") == 0) {
-        return td_copy(cf->store.s3.region, sizeof(cf->store.s3.region),
+        return mam_conf_copy(cf->store.s3.region, sizeof(cf->store.s3.region),
                        v);
     }
     if (strcmp(k, "s3_path_style") == 0) {
@@ -241,7 +207,7 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
     if (strcmp(k, "s3_timeout") == 0) {
         int  sec;
 
-        if (td_int(v, 1, 3600, &sec) != 0) {
+        if (mam_conf_int(v, 1, 3600, &sec) != 0) {
             return -1;
         }
         cf->store.s3.timeout_ms = sec * 1000L;
@@ -250,7 +216,7 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
     if (strcmp(k, "s3_low_speed_limit") == 0) {
         int  rate;
 
-        if (td_int(v, 1, 1024 * 1024 * 1024, &rate) != 0) {
+        if (mam_conf_int(v, 1, 1024 * 1024 * 1024, &rate) != 0) {
             return -1;
         }
         cf->store.s3.low_speed_limit = rate;
@@ -259,7 +225,7 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
     if (strcmp(k, "s3_low_speed_time") == 0) {
         int  sec;
 
-        if (td_int(v, 1, 3600, &sec) != 0) {
+        if (mam_conf_int(v, 1, 3600, &sec) != 0) {
             return -1;
         }
         cf->store.s3.low_speed_time = sec;
@@ -268,7 +234,7 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
     if (strcmp(k, "s3_multipart_threshold") == 0) {
         int  mb;
 
-        if (td_int(v, 5, 5 * 1024, &mb) != 0) {
+        if (mam_conf_int(v, 5, 5 * 1024, &mb) != 0) {
             return -1;
         }
         cf->store.part_size = (off_t) mb * 1024 * 1024;
@@ -278,17 +244,17 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
         int  kb;
 
         /* tests: parts are 5 MiB at least on S3, any size on s3rver */
-        if (td_int(v, 1, 5 * 1024 * 1024, &kb) != 0) {
+        if (mam_conf_int(v, 1, 5 * 1024 * 1024, &kb) != 0) {
             return -1;
         }
         cf->store.part_size = (off_t) kb * 1024;
         return 0;
     }
     if (strcmp(k, "work_dir") == 0) {
-        return td_copy(cf->work_dir, sizeof(cf->work_dir), v);
+        return mam_conf_copy(cf->work_dir, sizeof(cf->work_dir), v);
     }
     if (strcmp(k, "metrics_listen") == 0) {
-        return td_copy(cf->metrics_listen, sizeof(cf->metrics_listen), v);
+        return mam_conf_copy(cf->metrics_listen, sizeof(cf->metrics_listen), v);
     }
     if (strcmp(k, "encoder") == 0) {
         if (strcmp(v, "auto") == 0) {
@@ -308,30 +274,13 @@ td_config_set(td_config_t *cf, const char *k, const char *v, char *err,
     return td_config_limits(cf, k, v, err, len);
 }
 
-static char *
-td_trim(char *s)
-{
-    char  *e;
-
-    while (isspace((unsigned char) *s)) {
-        s++;
-    }
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char) e[-1])) {
-        *--e = '\0';
-    }
-    return s;
-}
-
 int
 td_config_load(const char *path, td_config_t *cf, char *err, size_t len)
 {
-    FILE  *f;
-    char   line[2048], *p, *k, *v, host[200];
-    int    n, rc;
+    char  host[200];
 
     memset(cf, 0, sizeof(*cf));
-    td_copy(cf->config_path, sizeof(cf->config_path), path);
+    mam_conf_copy(cf->config_path, sizeof(cf->config_path), path);
     strcpy(cf->preset, "veryfast");
     cf->jobs = 1;
     cf->attempts = 3;
@@ -347,49 +296,11 @@ td_config_load(const char *path, td_config_t *cf, char *err, size_t len)
     cf->memory_limit = 16384;
     strcpy(cf->cuda_cache_dir, "/var/cache/mam/cuda");
 
-    f = fopen(path, "r");
-    if (f == NULL) {
-        snprintf(err, len, "%s: %s", path, strerror(errno));
+    if (mam_conf_read(path, td_config_set, cf, err, len) != 0) {
         return -1;
     }
 
-    for (n = 1; fgets(line, sizeof(line), f); n++) {
-        p = strchr(line, '#');
-        if (p) {
-            *p = '\0';
-        }
-        p = td_trim(line);
-        if (*p == '\0') {
-            continue;
-        }
-        v = strchr(p, '=');
-        if (v == NULL) {
-            snprintf(err, len, "%s:%d: expected key = value", path, n);
-            fclose(f);
-            return -1;
-        }
-        *v++ = '\0';
-        k = td_trim(p);
-        v = td_trim(v);
-
-        rc = td_config_set(cf, k, v, err, len);
-        if (rc == -1) {
-            snprintf(err, len, "%s:%d: bad value for %s", path, n, k);
-        }
-        if (rc != 0) {
-            if (rc == -2) {
-                char tmp[512];
-
-                snprintf(tmp, sizeof(tmp), "%s:%d: %s", path, n, err);
-                snprintf(err, len, "%s", tmp);
-            }
-            fclose(f);
-            return -1;
-        }
-    }
-    fclose(f);
-
-    if (cf->redis[0] == '\0' || cf->callback_url[0] == '\0'
+    if (cf->redis.addr[0] == '\0' || cf->callback_url[0] == '\0'
         || cf->callback_key_len == 0
         || (cf->storage_root[0] == '\0' && !cf->s3_on))
     {

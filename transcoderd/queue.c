@@ -16,30 +16,10 @@ struct td_queue_s {
     const td_config_t  *cf;
 };
 
-static redisContext *
-td_queue_dial(const char *addr)
-{
-    char            host[256];
-    const char     *colon;
-    struct timeval  tv = { 5, 0 };
-
-    if (strncmp(addr, "unix:", 5) == 0) {
-        return redisConnectUnixWithTimeout(addr + 5, tv);
-    }
-
-    colon = strrchr(addr, ':');
-    if (colon == NULL || (size_t) (colon - addr) >= sizeof(host)) {
-        return NULL;
-    }
-    memcpy(host, addr, (size_t) (colon - addr));
-    host[colon - addr] = '\0';
-
-    return redisConnectWithTimeout(host, atoi(colon + 1), tv);
-}
-
 td_queue_t *
 td_queue_connect(const td_config_t *cf)
 {
+    char         err[512];
     td_queue_t  *q;
     redisReply  *r;
 
@@ -48,30 +28,11 @@ td_queue_connect(const td_config_t *cf)
         return NULL;
     }
     q->cf = cf;
-    q->rc = td_queue_dial(cf->redis);
-    if (q->rc == NULL || q->rc->err) {
-        td_log(NULL, "redis %s: %s", cf->redis,
-               q->rc ? q->rc->errstr : "cannot connect");
+    q->rc = mam_redis_connect(&cf->redis, err, sizeof(err));
+    if (q->rc == NULL) {
+        td_log(NULL, "%s", err);
         td_queue_free(q);
         return NULL;
-    }
-
-    if (cf->redis_password_len) {
-        /* the password travels as an argument, never in a log line */
-        r = cf->redis_user[0]
-            ? redisCommand(q->rc, "AUTH %s %b", cf->redis_user,
-                           cf->redis_password, cf->redis_password_len)
-            : redisCommand(q->rc, "AUTH %b", cf->redis_password,
-                           cf->redis_password_len);
-        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            td_log(NULL, "redis %s: AUTH failed%s%s: %s", cf->redis,
-                   cf->redis_user[0] ? " as user " : "", cf->redis_user,
-                   r ? r->str : q->rc->errstr);
-            freeReplyObject(r);
-            td_queue_free(q);
-            return NULL;
-        }
-        freeReplyObject(r);
     }
 
     /* from the stream's start: nothing added before the group is lost */

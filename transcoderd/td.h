@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "mam_contract.h"
+#include "mam_redis.h"
 #include "mam_store.h"
 #include "input.h"
 
@@ -21,10 +22,7 @@ typedef enum {
 
 typedef struct {
     char               config_path[1024];
-    char               redis[512];          /* unix:/path or host:port */
-    char               redis_user[256];     /* ACL user, or "" */
-    char               redis_password[1024];  /* AUTH unless empty */
-    size_t             redis_password_len;
+    mam_redis_conf_t   redis;               /* redis, redis_user, ... */
     int                dead_maxlen;         /* previews:dead MAXLEN ~ */
     char               callback_url[1024];
     char               callback_key[512];

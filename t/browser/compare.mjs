@@ -8,16 +8,14 @@
 // drawn on a canvas, ten blocks across the top, block i white when bit i
 // is set; minus the side's first number, both sides must agree within one
 // frame whenever they are at rest.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
+import { AXE, axeViolations } from './axe.mjs';
 import { FRAME_READER } from './frames.mjs';
 import { check, done, ok } from './tap.mjs';
 
 const { BASE, SHOTS, ASSET, OTHER } = process.env;
 const PW = 'correct horse battery';
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -61,11 +59,7 @@ const media = () => page.evaluate(() => ['a', 'b'].map((k) => {
 const params = () => Object.fromEntries(new URL(page.url()).searchParams);
 const clipOfA = () => page.evaluate(() => getComputedStyle(document.querySelector('#side-a')).clipPath);
 const divider = () => page.evaluate(() => Number(document.querySelector('#wipe-divider').getAttribute('aria-valuenow')));
-const axe = () => page.evaluate(async () => {
-  const res = await window.axe.run(document, { resultTypes: ['violations'] });
-  return res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((x) => x.target.join(' ')).join(', ')}`);
-});
+const axe = () => axeViolations(page);
 const blur = () => page.evaluate(() => document.activeElement && document.activeElement.blur());
 
 try {

@@ -4,14 +4,12 @@
 // ready 14 s video at 24 fps), TONE (a ready audio-only asset).
 import { chromium } from 'playwright-core';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { AXE, axeViolations } from './axe.mjs';
 
 const BASE = process.env.BASE;
 const CLOCK = process.env.CLOCK;
 const TONE = process.env.TONE;
 const PW = 'correct horse battery';
-// axe-core from node_modules, put into every page by the test (no network)
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 let n = 0, failed = 0;
 
 function ok(cond, what, diag) {
@@ -100,11 +98,7 @@ async function signIn(page, email, path = '/') {
 // axe-core on the page as it is: violations of serious or critical impact
 const axeSeen = [];
 async function axeCheck(page, screen) {
-  const r = await page.evaluate(async () => {
-    const res = await window.axe.run(document, { resultTypes: ['violations'] });
-    return res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((x) => x.target.join(' ')).join(', ')}`);
-  });
+  const r = await axeViolations(page);
   axeSeen.push(screen);
   return { ok: r.length === 0, diag: `${screen}: ${r.join('\n')}` };
 }
