@@ -333,7 +333,8 @@ $s->psql(qq{INSERT INTO version_approvals (version_id, user_id, status, note, cr
             SELECT '$v1->{id}', '$eve->{user}{id}', 'in_review', 'bulk ' || g,
                    now() - interval '1 day' + (g / 2) * interval '1 ms'
               FROM generate_series(1, 250) g});
-my (@seen, $pages, $cursor);
+my (@seen, $pages);
+$cursor = undef;
 do {
     my $q = 'limit=60' . (defined $cursor ? "&cursor=$cursor" : '');
     my $p = $s->api(GET => "/api/versions/$v1->{id}/approvals?$q", undef, token => $COL);
