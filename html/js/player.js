@@ -33,6 +33,9 @@ import { scrubThumbnails } from './thumbnails.js';
 
 // where typed letters are text or a choice: the editor's keys stay out
 const EDITABLE = (el) => el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName);
+// where Ctrl+Z and Escape are the field's own: text being typed
+const TEXTUAL = (el) => el.isContentEditable || el.tagName === 'TEXTAREA'
+  || (el.tagName === 'INPUT' && !/^(color|checkbox|radio|range|button|submit)$/.test(el.type));
 const PASSIVE = (el) => el === document.body || el === document.documentElement
   || el.id === 'main' || /^H[1-6]$/.test(el.tagName);
 
@@ -312,7 +315,7 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
   const keys = (e) => {
     if (e.defaultPrevented) return;
     const t = e.target;
-    if (drawing && drawing.active() && !EDITABLE(t)) {
+    if (drawing && drawing.active() && !TEXTUAL(t)) {
       if ((e.ctrlKey || e.metaKey) && (e.key === 'z' || e.key === 'Z')) { e.preventDefault(); drawing.undo(); return; }
       if (e.key === 'Escape') { e.preventDefault(); drawing.off(); return; }
     }

@@ -59,6 +59,16 @@ const picture = () => page.evaluate(() => {
   return { x: b.left + (b.width - w) / 2, y: b.top + (b.height - hh) / 2, w, h: hh, ew: b.width, eh: b.height };
 });
 const at = (p, fx, fy) => [p.x + fx * p.w, p.y + fy * p.h];
+// a drag through the picture's points, the picture scrolled into view first
+const drag = async (points) => {
+  await page.locator('#video').scrollIntoViewIfNeeded();
+  const p = await picture();
+  await page.mouse.move(...at(p, ...points[0]));
+  await page.mouse.down();
+  for (const pt of points.slice(1)) await page.mouse.move(...at(p, ...pt), { steps: 6 });
+  await page.mouse.up();
+};
+const STROKE = [[0.6, 0.6], [0.7, 0.65], [0.8, 0.62], [0.85, 0.7]];
 // the canvas's pixel over the picture's point (fx, fy): [r, g, b, a]
 const pixel = (fx, fy) => page.evaluate(([fx, fy]) => {
   const v = document.querySelector('#video'), c = document.querySelector('#drawing');
@@ -110,11 +120,7 @@ try {
 
   await check('a rectangle dragged from (0.2, 0.2) to (0.5, 0.5) of the picture', async () => {
     await page.getByRole('button', { name: 'Rectangle' }).click();
-    const p = await picture();
-    await page.mouse.move(...at(p, 0.2, 0.2));
-    await page.mouse.down();
-    await page.mouse.move(...at(p, 0.5, 0.5), { steps: 8 });
-    await page.mouse.up();
+    await drag([[0.2, 0.2], [0.5, 0.5]]);
     const draft = await page.locator('#drawing').getAttribute('data-draft');
     const edge = await pixel(0.2, 0.35);
     return { ok: draft === '1' && red(edge), diag: JSON.stringify({ draft, edge }) };
@@ -124,11 +130,7 @@ try {
     await page.keyboard.press('5');
     await page.locator('#draw-color').fill('#00ff00');
     await page.locator('#draw-width').selectOption('0.012');
-    const p = await picture();
-    await page.mouse.move(...at(p, 0.6, 0.6));
-    await page.mouse.down();
-    for (const [x, y] of [[0.7, 0.65], [0.8, 0.62], [0.85, 0.7]]) await page.mouse.move(...at(p, x, y), { steps: 6 });
-    await page.mouse.up();
+    await drag(STROKE);
     const draft = await page.locator('#drawing').getAttribute('data-draft');
     const ink = await pixel(0.8, 0.62);
     const tool = await page.locator('#draw-tools [data-tool="freehand"]').getAttribute('aria-pressed');
@@ -144,11 +146,7 @@ try {
   await check('Ctrl+Z undoes the last shape; drawn again', async () => {
     await page.keyboard.press('Control+z');
     const after = await page.locator('#drawing').getAttribute('data-draft');
-    const p = await picture();
-    await page.mouse.move(...at(p, 0.6, 0.6));
-    await page.mouse.down();
-    for (const [x, y] of [[0.7, 0.65], [0.8, 0.62], [0.85, 0.7]]) await page.mouse.move(...at(p, x, y), { steps: 6 });
-    await page.mouse.up();
+    await drag(STROKE);
     const again = await page.locator('#drawing').getAttribute('data-draft');
     return { ok: after === '1' && again === '2', diag: JSON.stringify({ after, again }) };
   });
@@ -292,12 +290,14 @@ try {
   });
 
   // the picture of it all: the drawing on its frame, the range's bar
+  await page.locator('#approval-history-toggle').click();
+  await page.setViewportSize({ width: 1280, height: 900 });
   await drawnComment().locator('.tc').click();
   await page.waitForFunction((id) => (document.querySelector('#drawing').dataset.shown || '').split(' ').includes(id),
                               drawnId);
-  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(300);
-  await page.screenshot({ path: `${SHOTS}/drawing.png`, fullPage: true });
+  await page.screenshot({ path: `${SHOTS}/drawing.png` });
   ok(errors.length === 0, 'no page error, no Content-Security-Policy refusal', errors.join('\n'));
 } catch (e) {
   ok(false, 'the run', e.stack || e.message);

@@ -211,7 +211,11 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
   const ranged = (r) => {
     at.readOnly = !!r;
     rangeNote.hidden = !r;
-    if (!r) return;
+    // a range cleared with nothing written nor drawn holds no time
+    if (!r) {
+      if (!text.value && !(player.drawing && player.drawing.annotation())) release();
+      return;
+    }
     held = true;
     at.value = timecode(r.in, clock.fps);
     rangeNote.replaceChildren(`Range ${timecode(r.in, clock.fps)} – ${timecode(r.out, clock.fps)} `,
