@@ -740,7 +740,7 @@ const ngx_mam_statement_t  ngx_mam_version_approve = {
     NGX_HTTP_OK, "version"
 };
 
-/* --- GET /api/versions/:id/approvals --------------------------------------- */
+/* --- GET /api/versions/:id/approvals ----------------------------------- */
 
 /*
  * A version's decisions, newest first, a keyset page at a time
@@ -762,10 +762,7 @@ static void
 ngx_mam_approvals_listed(ngx_http_request_t *r, PGresult *res, void *data)
 {
     int                        n;
-    ngx_str_t                  key;
     ngx_mam_approvals_page_t  *pg = data;
-
-    ngx_str_null(&key);
 
     if (!ngx_mam_pg_ok(res) || PQnfields(res) != NGX_MAM_SQL_APPROVAL_NCOLS) {
         ngx_mam_pg_fail_request(r, res);
@@ -783,22 +780,7 @@ ngx_mam_approvals_listed(ngx_http_request_t *r, PGresult *res, void *data)
         n = 0;
     }
 
-    if ((ngx_uint_t) n > pg->limit) {
-        key.data = ngx_pnalloc(r->pool, NGX_MAM_ROW_TIME_LEN);
-        if (key.data == NULL) {
-            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-            return;
-        }
-
-        key.len = ngx_mam_row_time(key.data, PQgetvalue(res, pg->limit - 1, 2),
-                                   PQgetlength(res, pg->limit - 1, 2), 6);
-        if (key.len == 0) {
-            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-            return;
-        }
-    }
-
-    ngx_mam_list_send(r, res, 0, n, pg->limit, &pg->scope, &key);
+    ngx_mam_list_send_timed(r, res, 0, n, pg->limit, &pg->scope);
 }
 
 
@@ -821,9 +803,7 @@ ngx_mam_approvals_cursor(ngx_http_request_t *r, ngx_mam_approvals_page_t *pg,
 
     /* decisions are numbered: a UUID is another list's row */
     if (rc != NGX_OK
-        || ngx_mam_cursor_parse(r, &v, &pg->scope, &id, &at) != NGX_OK
-        || ngx_strlen(id) == MAM_UUID_LEN
-        || ngx_strlen(at) != NGX_MAM_ROW_TIME_LEN - 1)
+        || ngx_mam_cursor_timed(r, &v, &pg->scope, &id, &at) != NGX_OK)
     {
         return "cursor: not a cursor this server issued for this version's "
                "approvals";
