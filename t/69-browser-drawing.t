@@ -73,6 +73,10 @@ my ($first, $last) = @{ $shapes[1]{points} }[0, -1];
 ok(abs($first->[0] - 0.6) < 0.01 && abs($first->[1] - 0.6) < 0.01 && abs($last->[0] - 0.85) < 0.01
    && abs($last->[1] - 0.7) < 0.01, '... from (0.6, 0.6) to (0.85, 0.7)') or diag("@$first / @$last");
 
+my ($dots) = grep { $_->{content} eq 'Many dots' } @$items;
+is(scalar @{ $dots->{annotation}{shapes} // [] }, 64, 'the drawing of 64 dots is stored whole');
+is($dots->{frame}, 100, '... at frame 100');
+
 my ($range) = grep { $_->{content} eq 'This whole span' } @$items;
 ok($range, 'the range comment is there');
 is_deeply([ @{$range}{qw(frame duration_frames)} ], [24, 48], '... from frame 24, 48 frames long (I at 24, O at 72)');

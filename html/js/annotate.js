@@ -149,7 +149,7 @@ export function drawingLayer(box, media, fps, { changed = () => {} } = {}) {
   canvas.addEventListener('pointerdown', (e) => {
     if (!on || e.button !== 0) return;
     if (draft.length >= SHAPES_MAX || points() + 2 > TOTAL_MAX) {
-      canvas.dataset.full = '1';
+      full.hidden = false;
       return;
     }
     e.preventDefault();
@@ -198,15 +198,18 @@ export function drawingLayer(box, media, fps, { changed = () => {} } = {}) {
   width.addEventListener('change', () => { pick.width = Number(width.value); });
   const undoB = h('button', { type: 'button', class: 'ghost', id: 'draw-undo', title: 'Undo (Ctrl+Z)' }, 'Undo');
   const clearB = h('button', { type: 'button', class: 'ghost', id: 'draw-clear' }, 'Clear');
+  // the API's bounds reached: said, not silently ignored
+  const full = h('span', { class: 'muted', id: 'draw-full', role: 'status', hidden: true },
+    `A drawing holds at most ${SHAPES_MAX} shapes and ${TOTAL_MAX} points: undo to draw more.`);
   const toolbar = h('div', { class: 'row draw-tools', id: 'draw-tools', role: 'toolbar', 'aria-label': 'Drawing tools',
                              hidden: true },
-    toolButtons, color, width, undoB, clearB);
+    toolButtons, color, width, undoB, clearB, full);
   const choose = (tool) => {
     pick.tool = tool;
     toolButtons.forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.tool === tool)));
   };
-  const undo = () => { draft.pop(); delete canvas.dataset.full; redraw(); changed(draft.length); };
-  const clearDraft = () => { draft = []; current = null; delete canvas.dataset.full; redraw(); changed(0); };
+  const undo = () => { draft.pop(); full.hidden = true; redraw(); changed(draft.length); };
+  const clearDraft = () => { draft = []; current = null; full.hidden = true; redraw(); changed(0); };
   undoB.addEventListener('click', undo);
   clearB.addEventListener('click', clearDraft);
 

@@ -309,17 +309,23 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
   if (drawing) {
     editorKey.d = drawing.toggle;
     editorKey.D = drawing.toggle;
-    // the tools' own keys while they are on
-    for (let i = 1; i <= 5; i++) editorKey[String(i)] = () => drawing.active() && drawing.choose(i - 1);
   }
+  // the drawing tools' own keys while they are on: 1-5 (a tool), Ctrl+Z,
+  // Escape; true when the key was theirs
+  const drawingKey = (e, t) => {
+    if (!drawing || !drawing.active() || TEXTUAL(t)) return false;
+    if ((e.ctrlKey || e.metaKey) && (e.key === 'z' || e.key === 'Z')) drawing.undo();
+    else if (e.key === 'Escape') drawing.off();
+    else if (/^[1-5]$/.test(e.key) && !e.ctrlKey && !e.metaKey && !e.altKey && !EDITABLE(t)) drawing.choose(e.key - 1);
+    else return false;
+    e.preventDefault();
+    return true;
+  };
   const keys = (e) => {
-    if (e.defaultPrevented) return;
     const t = e.target;
-    if (drawing && drawing.active() && !TEXTUAL(t)) {
-      if ((e.ctrlKey || e.metaKey) && (e.key === 'z' || e.key === 'Z')) { e.preventDefault(); drawing.undo(); return; }
-      if (e.key === 'Escape') { e.preventDefault(); drawing.off(); return; }
-    }
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    // a modal dialog (the shortcuts' list, a confirmation) has the keys
+    if (e.defaultPrevented || (t.closest && t.closest('dialog[open]'))) return;
+    if (drawingKey(e, t) || e.ctrlKey || e.metaKey || e.altKey) return;
     const own = editorKey[e.key];
     if (own && !EDITABLE(t)) {
       e.preventDefault();

@@ -276,6 +276,22 @@ try {
              diag: text };
   });
 
+  await check('a draft stops at the API\'s 64 shapes, saying so, and the server takes them all', async () => {
+    await seekFrame(100);
+    await page.locator('h1').click();
+    await page.keyboard.press('d');
+    await page.keyboard.press('5');
+    await page.locator('#video').scrollIntoViewIfNeeded();
+    const p = await picture();
+    for (let i = 0; i < 65; i++) await page.mouse.click(...at(p, 0.1 + (i % 13) * 0.06, 0.3 + Math.floor(i / 13) * 0.1));
+    const draft = await page.locator('#drawing').getAttribute('data-draft');
+    const said = await page.locator('#draw-full').isVisible();
+    await page.locator('#comment-text').fill('Many dots');
+    await page.getByRole('button', { name: 'Comment', exact: true }).click();
+    await page.locator('#comments > li', { hasText: 'Many dots' }).locator('.badge.drawing').waitFor();
+    return { ok: draft === '64' && said, diag: JSON.stringify({ draft, said }) };
+  });
+
   await check('the approval history: 20 decisions, "More" brings the other 3', async () => {
     await page.locator('#approval-history-toggle').click();
     await page.locator('#approval-history li').nth(19).waitFor();
