@@ -243,13 +243,16 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
   // reads player.range() and hears of each change (comments.ranged).
   let range = null;
   const snap = (t) => (fps > 0 ? frameTime(frameOf(t, fps), fps) : Math.round(t * 1000) / 1000);
-  const showRange = () => {
+  const placeRange = () => {
     const d = media.duration || 0;
     rangeBar.hidden = !range || !d;
     if (range && d) {
       rangeBar.style.left = `${(range.in / d) * 100}%`;
       rangeBar.style.width = `${((range.out - range.in) / d) * 100}%`;
     }
+  };
+  const showRange = () => {
+    placeRange();
     if (comments.ranged) comments.ranged(range);
   };
   const mark = (which) => {
@@ -261,7 +264,7 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
   const clearRange = () => { range = null; showRange(); };
   player.range = () => range;
   player.clearRange = clearRange;
-  media.addEventListener('loadedmetadata', showRange);
+  media.addEventListener('loadedmetadata', placeRange);
   // Shift+drag on the timeline marks a range
   let dragFrom = null;
   timeline.addEventListener('pointerdown', (e) => {
@@ -355,8 +358,8 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
     if (player.video === media) {
       player.video = null; player.timeline = null; player.seekFrame = null; player.finished = null;
       player.drawing = null; player.range = null; player.clearRange = null;
-      if (comments.ranged) comments.ranged(null);
-      if (comments.drawn) comments.drawn(0);
+      if (range && comments.ranged) comments.ranged(null);
+      if (drawing && drawing.annotation() && comments.drawn) comments.drawn(0);
     }
   };
   onLeave(stop);
