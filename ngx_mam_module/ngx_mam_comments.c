@@ -473,6 +473,30 @@ ngx_mam_comments_key(ngx_http_request_t *r, PGresult *res, int row,
 }
 
 
+/* the rows of a page read for a parent (an asset's threads, a version's
+ * decisions): no row is no such parent (404 missing), one row of NULLs
+ * none of its rows; -1 when the request was answered */
+static int
+ngx_mam_comments_rows(ngx_http_request_t *r, PGresult *res, int ncols,
+    const char *missing)
+{
+    int  n;
+
+    if (!ngx_mam_pg_ok(res) || PQnfields(res) != ncols) {
+        ngx_mam_pg_fail_request(r, res);
+        return -1;
+    }
+
+    n = PQntuples(res);
+    if (n == 0) {
+        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, missing);
+        return -1;
+    }
+
+    return (n == 1 && PQgetisnull(res, 0, 0)) ? 0 : n;
+}
+
+
 static void
 ngx_mam_comments_listed(ngx_http_request_t *r, PGresult *res, void *data)
 {
@@ -481,20 +505,10 @@ ngx_mam_comments_listed(ngx_http_request_t *r, PGresult *res, void *data)
     ngx_uint_t                threads;
     ngx_mam_comments_page_t  *pg = data;
 
-    if (!ngx_mam_pg_ok(res) || PQnfields(res) != NGX_MAM_SQL_COMMENT_NCOLS) {
-        ngx_mam_pg_fail_request(r, res);
+    n = ngx_mam_comments_rows(r, res, NGX_MAM_SQL_COMMENT_NCOLS,
+                              "no such asset");
+    if (n < 0) {
         return;
-    }
-
-    /* no row: no such asset; one row of NULLs: no thread */
-    n = PQntuples(res);
-    if (n == 0) {
-        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset");
-        return;
-    }
-
-    if (n == 1 && PQgetisnull(res, 0, 0)) {
-        n = 0;
     }
 
     /* the rows of the first limit threads; a thread after them means the
@@ -764,20 +778,10 @@ ngx_mam_approvals_listed(ngx_http_request_t *r, PGresult *res, void *data)
     int                        n;
     ngx_mam_approvals_page_t  *pg = data;
 
-    if (!ngx_mam_pg_ok(res) || PQnfields(res) != NGX_MAM_SQL_APPROVAL_NCOLS) {
-        ngx_mam_pg_fail_request(r, res);
+    n = ngx_mam_comments_rows(r, res, NGX_MAM_SQL_APPROVAL_NCOLS,
+                              "no such version");
+    if (n < 0) {
         return;
-    }
-
-    /* no row: no such version; one row of NULLs: no decision left */
-    n = PQntuples(res);
-    if (n == 0) {
-        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such version");
-        return;
-    }
-
-    if (n == 1 && PQgetisnull(res, 0, 0)) {
-        n = 0;
     }
 
     ngx_mam_list_send_timed(r, res, 0, n, pg->limit, &pg->scope);
