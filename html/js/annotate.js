@@ -90,7 +90,7 @@ export function spanOf(c, fps) {
 // of the version on screen (0: none known); changed(n) is told the draft's
 // number of shapes after each change.
 export function drawingLayer(box, media, fps, { changed = () => {} } = {}) {
-  const canvas = h('canvas', { id: 'drawing', class: 'drawing', 'aria-hidden': 'true' });
+  const canvas = h('canvas', { id: 'drawing', class: 'drawing', 'aria-hidden': 'true', hidden: true });
   box.append(canvas);
   let saved = [];          // the version's comments with a drawing
   let shown = [];          // those whose drawing is on screen
@@ -122,6 +122,8 @@ export function drawingLayer(box, media, fps, { changed = () => {} } = {}) {
       draft.forEach((s) => paint(g, s, r));
       if (current) paint(g, current, r);
     }
+    // nothing to show: no layer over the picture to composite each frame
+    canvas.hidden = !on && !shown.length;
     canvas.dataset.shown = shown.map((c) => c.id).join(' ');
     canvas.dataset.draft = String(draft.length);
   };
