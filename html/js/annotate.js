@@ -127,11 +127,18 @@ export function drawingLayer(box, media, fps, { changed = () => {} } = {}) {
     canvas.dataset.shown = shown.map((c) => c.id).join(' ');
     canvas.dataset.draft = String(draft.length);
   };
-  const resize = new ResizeObserver(() => { fit(); redraw(); });
-  resize.observe(media);
+  // the layer follows the element's size once it has something to show
+  // (no observer, no bitmap, no work at all for a version without drawings)
+  let resize = null;
+  const watch = () => {
+    if (resize) return;
+    resize = new ResizeObserver(() => { fit(); redraw(); });
+    resize.observe(media);
+  };
 
   // the drawings of the frame on screen (a range's through its range)
   const update = () => {
+    if (!saved.length && !shown.length) return;
     const f = frameNow();
     const next = saved.filter((c) => {
       const [a, b] = spanOf(c, fps());
@@ -220,6 +227,7 @@ export function drawingLayer(box, media, fps, { changed = () => {} } = {}) {
                                 title: 'Draw on the frame (D)' }, 'Draw');
   const set = (v) => {
     on = v;
+    if (on) watch();
     if (on) media.pause();
     toggleB.setAttribute('aria-pressed', String(on));
     toolbar.hidden = !on;
@@ -236,7 +244,11 @@ export function drawingLayer(box, media, fps, { changed = () => {} } = {}) {
     update,
     redraw,
     // the version on screen's comments: those with a drawing are replayed
-    comments: (cs) => { saved = cs.filter((c) => c.annotation && c.annotation.shapes); shown = []; update(); },
+    comments: (cs) => {
+      saved = cs.filter((c) => c.annotation && c.annotation.shapes);
+      if (saved.length) watch();
+      update();
+    },
     // the first drawing whose frame playback passed from frame a to b
     crossed: (a, b) => saved.find((c) => { const [f] = spanOf(c, fps()); return a < f && f <= b; }) || null,
     active: () => on,
@@ -248,6 +260,6 @@ export function drawingLayer(box, media, fps, { changed = () => {} } = {}) {
     // the API's form of the draft: {shapes} or undefined without one
     annotation: () => (draft.length ? { shapes: draft.map((s) => ({ ...s, points: s.points.map((p) => [...p]) })) }
                                     : undefined),
-    stop: () => resize.disconnect(),
+    stop: () => resize && resize.disconnect(),
   };
 }
