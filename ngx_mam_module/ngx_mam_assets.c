@@ -526,6 +526,55 @@ ngx_mam_list_send(ngx_http_request_t *r, PGresult *res, int col, int n,
 }
 
 
+/* a page of numbered rows, newest first by their exact time (the audit
+ * log, a version's approvals): rows 0 .. n - 1 of at most limit + 1, the
+ * item in column col, the row's number in col + 1 and its time in col + 2,
+ * which is the cursor's key */
+void
+ngx_mam_list_send_timed(ngx_http_request_t *r, PGresult *res, int col, int n,
+    ngx_uint_t limit, ngx_str_t *scope)
+{
+    ngx_str_t  key;
+
+    ngx_str_null(&key);
+
+    if ((ngx_uint_t) n > limit) {
+        key.data = ngx_pnalloc(r->pool, NGX_MAM_ROW_TIME_LEN);
+        if (key.data == NULL) {
+            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+            return;
+        }
+
+        key.len = ngx_mam_row_time(key.data,
+                                   PQgetvalue(res, limit - 1, col + 2),
+                                   PQgetlength(res, limit - 1, col + 2), 6);
+        if (key.len == 0) {
+            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+            return;
+        }
+    }
+
+    ngx_mam_list_send(r, res, col, n, limit, scope, &key);
+}
+
+
+/* a cursor of such a page: NGX_OK with its row number and time, NGX_ERROR
+ * for any other (a UUID row is another list's) */
+ngx_int_t
+ngx_mam_cursor_timed(ngx_http_request_t *r, ngx_str_t *cursor,
+    ngx_str_t *scope, char **id, char **at)
+{
+    if (ngx_mam_cursor_parse(r, cursor, scope, id, at) != NGX_OK
+        || ngx_strlen(*id) == MAM_UUID_LEN
+        || ngx_strlen(*at) != NGX_MAM_ROW_TIME_LEN - 1)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /* {items, next_cursor} of rows 0 .. n - 1, the cursor that of row next
  * (its id in col + 1, its key) or null when next is -1: a page whose
  * rows are not one item each (the comments' threads) says where it ends */

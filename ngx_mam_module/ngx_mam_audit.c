@@ -73,10 +73,7 @@ static void
 ngx_mam_audit_listed(ngx_http_request_t *r, PGresult *res, void *data)
 {
     int                    n;
-    ngx_str_t              key;
     ngx_mam_audit_page_t  *pg = data;
-
-    ngx_str_null(&key);
 
     if (!ngx_mam_pg_ok(res) || PQnfields(res) != NGX_MAM_SQL_AUDIT_NCOLS) {
         ngx_mam_pg_fail_request(r, res);
@@ -99,22 +96,7 @@ ngx_mam_audit_listed(ngx_http_request_t *r, PGresult *res, void *data)
         n = 0;
     }
 
-    if ((ngx_uint_t) n > pg->limit) {
-        key.data = ngx_pnalloc(r->pool, NGX_MAM_ROW_TIME_LEN);
-        if (key.data == NULL) {
-            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-            return;
-        }
-
-        key.len = ngx_mam_row_time(key.data, PQgetvalue(res, pg->limit - 1, 3),
-                                   PQgetlength(res, pg->limit - 1, 3), 6);
-        if (key.len == 0) {
-            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-            return;
-        }
-    }
-
-    ngx_mam_list_send(r, res, 1, n, pg->limit, &ngx_mam_audit_scope, &key);
+    ngx_mam_list_send_timed(r, res, 1, n, pg->limit, &ngx_mam_audit_scope);
 }
 
 
@@ -190,10 +172,8 @@ ngx_mam_audit_cursor(ngx_http_request_t *r, const char **values)
 
     /* the audit log's rows are numbered: a UUID is another list's */
     if (rc != NGX_OK
-        || ngx_mam_cursor_parse(r, &v, &ngx_mam_audit_scope, &id, &at)
-           != NGX_OK
-        || ngx_strlen(id) == MAM_UUID_LEN
-        || ngx_strlen(at) != NGX_MAM_ROW_TIME_LEN - 1)
+        || ngx_mam_cursor_timed(r, &v, &ngx_mam_audit_scope, &id, &at)
+           != NGX_OK)
     {
         return "cursor: not a cursor this server issued for the audit log";
     }

@@ -474,6 +474,30 @@ ngx_mam_comments_key(ngx_http_request_t *r, PGresult *res, int row,
 }
 
 
+/* the rows of a page read for a parent (an asset's threads, a version's
+ * decisions): no row is no such parent (404 missing), one row of NULLs
+ * none of its rows; -1 when the request was answered */
+static int
+ngx_mam_comments_rows(ngx_http_request_t *r, PGresult *res, int ncols,
+    const char *missing)
+{
+    int  n;
+
+    if (!ngx_mam_pg_ok(res) || PQnfields(res) != ncols) {
+        ngx_mam_pg_fail_request(r, res);
+        return -1;
+    }
+
+    n = PQntuples(res);
+    if (n == 0) {
+        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, missing);
+        return -1;
+    }
+
+    return (n == 1 && PQgetisnull(res, 0, 0)) ? 0 : n;
+}
+
+
 static void
 ngx_mam_comments_listed(ngx_http_request_t *r, PGresult *res, void *data)
 {
@@ -482,20 +506,10 @@ ngx_mam_comments_listed(ngx_http_request_t *r, PGresult *res, void *data)
     ngx_uint_t                threads;
     ngx_mam_comments_page_t  *pg = data;
 
-    if (!ngx_mam_pg_ok(res) || PQnfields(res) != NGX_MAM_SQL_COMMENT_NCOLS) {
-        ngx_mam_pg_fail_request(r, res);
+    n = ngx_mam_comments_rows(r, res, NGX_MAM_SQL_COMMENT_NCOLS,
+                              "no such asset");
+    if (n < 0) {
         return;
-    }
-
-    /* no row: no such asset; one row of NULLs: no thread */
-    n = PQntuples(res);
-    if (n == 0) {
-        ngx_mam_fail(r, NGX_HTTP_NOT_FOUND, "no such asset");
-        return;
-    }
-
-    if (n == 1 && PQgetisnull(res, 0, 0)) {
-        n = 0;
     }
 
     /* the rows of the first limit threads; a thread after them means the
@@ -724,11 +738,6 @@ static const ngx_mam_outcome_t  ngx_mam_approval_outcomes[] = {
     { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 
-static const ngx_mam_outcome_t  ngx_mam_approvals_outcomes[] = {
-    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such version", NULL },
-    { MAM_OUTCOME_NONE, 0, NULL, NULL }
-};
-
 
 /* PUT /api/versions/:id/approval {status, note?} → 200 {version} */
 static const ngx_mam_field_t  ngx_mam_approval_fields[] = {
@@ -746,11 +755,120 @@ const ngx_mam_statement_t  ngx_mam_version_approve = {
     NGX_HTTP_OK, "version"
 };
 
-/* GET /api/versions/:id/approvals → 200 {items}: the newest 100 */
-const ngx_mam_statement_t  ngx_mam_version_approvals = {
-    "SELECT mam_version_approvals($1, $2, $3)", 3,
-    { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN },
-    NULL, 0, NULL,
-    NULL, ngx_mam_approvals_outcomes,
-    NGX_HTTP_OK, "items"
-};
+/* --- GET /api/versions/:id/approvals ----------------------------------- */
+
+/*
+ * A version's decisions, newest first, a keyset page at a time
+ * (ngx_mam_sql.h): limit 1..100 (default 100, the one page there was
+ * before paging), the cursor the audit log's kind (a row number and an
+ * exact time) with the scope "approvals:" and the version's id, so it
+ * serves no other version and no other list.
+ */
+
+#define NGX_MAM_APPROVALS_DEFAULT  100
+
+typedef struct {
+    ngx_str_t     scope;
+    ngx_uint_t    limit;
+} ngx_mam_approvals_page_t;
+
+
+static void
+ngx_mam_approvals_listed(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    int                        n;
+    ngx_mam_approvals_page_t  *pg = data;
+
+    n = ngx_mam_comments_rows(r, res, NGX_MAM_SQL_APPROVAL_NCOLS,
+                              "no such version");
+    if (n < 0) {
+        return;
+    }
+
+    ngx_mam_list_send_timed(r, res, 0, n, pg->limit, &pg->scope);
+}
+
+
+/* the cursor: after its time and row number, or the first page's bounds */
+static const char *
+ngx_mam_approvals_cursor(ngx_http_request_t *r, ngx_mam_approvals_page_t *pg,
+    const char **values)
+{
+    char       *id, *at;
+    ngx_int_t   rc;
+    ngx_str_t   v;
+
+    values[2] = "infinity";
+    values[3] = "0";
+
+    rc = ngx_mam_list_arg(r, "cursor", NGX_MAM_CURSOR_MAX, &v);
+    if (rc == NGX_DECLINED) {
+        return NULL;
+    }
+
+    /* decisions are numbered: a UUID is another list's row */
+    if (rc != NGX_OK
+        || ngx_mam_cursor_timed(r, &v, &pg->scope, &id, &at) != NGX_OK)
+    {
+        return "cursor: not a cursor this server issued for this version's "
+               "approvals";
+    }
+
+    values[2] = at;
+    values[3] = id;
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_mam_approvals_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    const char                **values, *message;
+    ngx_mam_approvals_page_t   *pg;
+
+    values = ngx_pcalloc(r->pool, 6 * sizeof(char *));
+    pg = ngx_pcalloc(r->pool, sizeof(ngx_mam_approvals_page_t));
+    if (values == NULL || pg == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    values[0] = ngx_mam_param_uuid(r, ctx, "id");
+    if (values[0] == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "id: must be a UUID");
+    }
+
+    if (ngx_mam_list_limit_or(r, NGX_MAM_APPROVALS_DEFAULT, &pg->limit)
+        != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "limit: must be 1..100");
+    }
+
+    pg->scope.data = (u_char *) ngx_mam_message(r->pool, "approvals:%s",
+                                                values[0]);
+    if (pg->scope.data == NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+    pg->scope.len = ngx_strlen(pg->scope.data);
+
+    message = ngx_mam_approvals_cursor(r, pg, values);
+    if (message != NULL) {
+        return ngx_mam_send_error(r, NGX_HTTP_BAD_REQUEST, message);
+    }
+
+    values[1] = ngx_mam_message(r->pool, "%ui", pg->limit + 1);
+    values[4] = ngx_mam_has_role(ctx, MAM_ROLE_ADMIN) ? "true" : "false";
+    values[5] = ctx->user.sub;
+
+    if (values[1] == NULL
+        || ngx_mam_pg_query(r, NGX_MAM_SQL_APPROVAL_PAGE, 6, values,
+                            ngx_mam_approvals_listed, pg)
+           != NGX_OK)
+    {
+        return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    return NGX_DONE;
+}

@@ -385,6 +385,8 @@ ngx_int_t ngx_mam_sign_preview_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_comments_list_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_approvals_list_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_audit_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_notifications_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
@@ -396,7 +398,6 @@ extern const ngx_mam_statement_t  ngx_mam_comment_update;
 extern const ngx_mam_statement_t  ngx_mam_comment_resolve;
 extern const ngx_mam_statement_t  ngx_mam_comment_reopen;
 extern const ngx_mam_statement_t  ngx_mam_version_approve;
-extern const ngx_mam_statement_t  ngx_mam_version_approvals;
 extern const ngx_mam_statement_t  ngx_mam_notification_read;
 extern const ngx_mam_statement_t  ngx_mam_notifications_read_all;
 extern const ngx_mam_statement_t  ngx_mam_member_find;

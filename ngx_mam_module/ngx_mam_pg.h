@@ -75,6 +75,10 @@ void ngx_mam_answer_add_items(ngx_mam_answer_t *a, PGresult *res, int col,
  * limit - 1, whose cursor key is key (ngx_mam_assets.c) */
 void ngx_mam_list_send(ngx_http_request_t *r, PGresult *res, int col, int n,
     ngx_uint_t limit, ngx_str_t *scope, ngx_str_t *key);
+void ngx_mam_list_send_timed(ngx_http_request_t *r, PGresult *res, int col,
+    int n, ngx_uint_t limit, ngx_str_t *scope);
+ngx_int_t ngx_mam_cursor_timed(ngx_http_request_t *r, ngx_str_t *cursor,
+    ngx_str_t *scope, char **id, char **at);
 /* rows 0 .. n - 1, the next cursor from row next_row (-1: none) */
 void ngx_mam_list_answer(ngx_http_request_t *r, PGresult *res, int col,
     int n, int next_row, ngx_str_t *scope, ngx_str_t *key);

@@ -99,8 +99,9 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
       NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_comment_reopen },
     { NGX_HTTP_PUT, "/api/versions/:id/approval", ngx_mam_statement_handler,
       NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_version_approve },
-    { NGX_HTTP_GET, "/api/versions/:id/approvals", ngx_mam_statement_handler,
-      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_version_approvals },
+    { NGX_HTTP_GET, "/api/versions/:id/approvals",
+      ngx_mam_approvals_list_handler, NGX_MAM_USER,
+      NGX_MAM_WINDOW_API, 0, NULL },
     /* notifications and @mentions (issue 21, ngx_mam_notifications.c):
      * a user's own; the members' completion for members of the project */
     { NGX_HTTP_GET, "/api/notifications", ngx_mam_notifications_handler,

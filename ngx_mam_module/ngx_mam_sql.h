@@ -357,6 +357,30 @@
     " ORDER BY t.timestamp_sec, t.created_at, t.id, c.at NULLS FIRST, c.id"
 
 
+/*
+ * GET /api/versions/:id/approvals (issue 21): a keyset page of limit + 1
+ * decisions on a version, newest first by (created_at, id), read backwards
+ * from the cursor on version_approvals_version_idx (026): each row's item,
+ * its id and its exact time (the cursor's parts).  No row: no such version
+ * of a live asset, or one the caller may not see; one row of NULLs: no
+ * decision (left).  Parameters: version, limit + 1, the cursor's time and
+ * id (the first page: infinity, 0), admin, user.
+ */
+#define NGX_MAM_SQL_APPROVAL_PAGE                                             \
+    "SELECT h.item, h.id, h.created_at AT TIME ZONE 'UTC'"                    \
+    " FROM (SELECT v.id FROM versions v JOIN assets a ON a.id = v.asset_id"   \
+    " WHERE v.id = $1 AND a.deleted_at IS NULL"                               \
+    " AND ($5::boolean OR EXISTS (SELECT 1 FROM project_members m"            \
+    " WHERE m.project_id = a.project_id AND m.user_id = $6::uuid))) x"        \
+    " LEFT JOIN LATERAL (SELECT mam_approval_entry_json(va) AS item, va.id,"  \
+    " va.created_at FROM version_approvals va WHERE va.version_id = x.id"     \
+    " AND (va.created_at, va.id) < ($3::timestamptz, $4::bigint)"             \
+    " ORDER BY va.created_at DESC, va.id DESC LIMIT $2) h ON true"            \
+    " ORDER BY h.created_at DESC, h.id DESC"
+
+#define NGX_MAM_SQL_APPROVAL_NCOLS  3
+
+
 /* GET /auth/me: the user's item, and the authz_version it is of (the item
  * is cached in Redis under it) */
 #define NGX_MAM_SQL_USER_GET                                                  \

@@ -325,6 +325,54 @@ is_deeply([ map { $_->{status} } @{ $r->{json}{items} } ], [qw(approved changes_
 is_deeply([ sort keys %{ $r->{json}{items}[1] } ], [qw(created_at id note status user version_id)],
           'an entry: {id, version_id, status, note, user, created_at}');
 is($r->{json}{items}[1]{user}{display_name}, 'Eve R.', '... with the user');
+is($r->{json}{next_cursor}, undef, '... one page: next_cursor null');
+
+# the history a keyset page at a time: 250 more decisions, older than the
+# three above, two by two at the same instant (the id breaks the tie)
+$s->psql(qq{INSERT INTO version_approvals (version_id, user_id, status, note, created_at)
+            SELECT '$v1->{id}', '$eve->{user}{id}', 'in_review', 'bulk ' || g,
+                   now() - interval '1 day' + (g / 2) * interval '1 ms'
+              FROM generate_series(1, 250) g});
+my (@seen, $pages);
+$cursor = undef;
+do {
+    my $q = 'limit=60' . (defined $cursor ? "&cursor=$cursor" : '');
+    my $p = $s->api(GET => "/api/versions/$v1->{id}/approvals?$q", undef, token => $COL);
+    die "approvals page: $p->{status} $p->{content}\n" unless $p->{status} == 200;
+    push @seen, @{ $p->{json}{items} };
+    $cursor = $p->{json}{next_cursor};
+    $pages++;
+} while (defined $cursor && $pages < 10);
+is($pages, 5, 'the history of 253 decisions in pages of 60: 5 pages, the last without next_cursor');
+is(scalar @seen, 253, '... every decision once') or diag(scalar @seen);
+my %once = map { $_->{id} => 1 } @seen;
+is(scalar keys %once, 253, '... none twice');
+is_deeply([ map { $_->{status} } @seen[0 .. 2] ], [qw(approved changes_requested in_review)], '... newest first');
+is_deeply([ map { $_->{note} } @seen[3 .. 5] ], ['bulk 250', 'bulk 249', 'bulk 248'],
+          '... then the older ones, the same instant ordered by id, newest first');
+is($seen[-1]{note}, 'bulk 1', '... down to the oldest');
+$r = $s->api(GET => "/api/versions/$v1->{id}/approvals", undef, token => $COL);
+is(scalar @{ $r->{json}{items} }, 100, 'without limit: the newest 100 (the one page there was before paging)');
+ok($r->{json}{next_cursor}, '... and the cursor of the rest');
+my $next = $r->{json}{next_cursor};
+$r = $s->api(GET => "/api/versions/$v1->{id}/approvals?limit=100&cursor=$next", undef, token => $COL);
+is($r->{json}{items}[0]{note}, 'bulk 153', '... which goes on after the 100th (bulk 154)');
+for my $bad ('limit=0', 'limit=101', 'limit=x', 'cursor=nope', "cursor=${next}x", 'cursor=' . ('a' x 2000)) {
+    is($s->api(GET => "/api/versions/$v1->{id}/approvals?$bad", undef, token => $COL)->{status}, 400,
+       "approvals?$bad: 400");
+}
+my $cpage = $s->api(GET => "/api/assets/$id/comments?limit=1", undef, token => $COL)->{json}{next_cursor};
+ok($cpage, 'a comment list cursor, to misuse');
+like($s->api(GET => "/api/versions/$v1->{id}/approvals?cursor=$cpage", undef, token => $COL)->{json}{message} // '',
+     qr/^cursor: not a cursor this server issued/, 'a comment list\'s cursor is refused: 400');
+$s->api(PUT => "/api/versions/$pv->{id}/approval", { status => $_ }, token => $E) for qw(in_review approved);
+my $pnext = $s->api(GET => "/api/versions/$pv->{id}/approvals?limit=1", undef, token => $E)->{json}{next_cursor};
+ok($pnext, 'a page of a private version\'s history has a cursor');
+is($s->api(GET => "/api/versions/$pv->{id}/approvals?limit=1&cursor=$pnext", undef, token => $EVE)->{status}, 404,
+   '... which serves a non-member nothing: 404');
+is($s->api(GET => "/api/versions/$v1->{id}/approvals?cursor=$pnext", undef, token => $COL)->{status}, 400,
+   '... nor another version: 400');
+$s->psql(qq{DELETE FROM version_approvals WHERE note LIKE 'bulk %'});
 
 # the list's filter
 sub ids { my ($q) = @_; my $x = $s->api(GET => "/api/assets?$q", undef, token => $E);

@@ -13,16 +13,29 @@
 // frame steps, J/K/L shuttle) mean nothing to a button, a link or the
 // video, so they act everywhere but where letters are typed or choose
 // (inputs, text areas, selects): after a click on a comment's time, `.`
-// steps on from there.
+// steps on from there.  So do the review's (issue 21): I/O mark a range's
+// in and out points (Shift+drag on the timeline too), X clears them, D
+// turns the drawing tools on (annotate.js: a canvas over the picture), and
+// `?` lists every shortcut (shortcuts.js).
+//
+// Drawings are replayed: the drawing of a comment of the version on screen
+// is shown while the frame on screen is its frame (a range comment's:
+// through its range), and playback stops on that frame ("Stop at
+// drawings", on by default), so a drawing made on one frame is seen.
 
 import { api } from './api.js';
+import { drawingLayer, spanOf } from './annotate.js';
 import { frameOf, frameTime, h, timecode } from './dom.js';
 import { onLeave } from './router.js';
+import { showShortcuts, shortcutsButton } from './shortcuts.js';
 import { shuttle } from './shuttle.js';
 import { scrubThumbnails } from './thumbnails.js';
 
 // where typed letters are text or a choice: the editor's keys stay out
 const EDITABLE = (el) => el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName);
+// where Ctrl+Z and Escape are the field's own: text being typed
+const TEXTUAL = (el) => el.isContentEditable || el.tagName === 'TEXTAREA'
+  || (el.tagName === 'INPUT' && !/^(color|checkbox|radio|range|button|submit)$/.test(el.type));
 const PASSIVE = (el) => el === document.body || el === document.documentElement
   || el.id === 'main' || /^H[1-6]$/.test(el.tagName);
 
@@ -97,14 +110,27 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
                               'aria-label': 'Timecode', dataset: { frame: '0' } }, timecode(0, fps));
   const speed = h('span', { id: 'shuttle', class: 'muted', 'aria-live': 'polite' });
   const box = h('div', { class: audioOnly ? 'player audio-only' : 'player' }, media);
+  // the drawings over the picture (a video's only); the comment box hears
+  // of the draft (comments.drawn)
+  const drawing = audioOnly ? null
+    : drawingLayer(box, media, () => fps, { changed: (n) => comments.drawn && comments.drawn(n) });
+  const stopAt = h('input', { type: 'checkbox', id: 'stop-at-drawings', checked: true });
+  // the in and out points marked (I/O): a bar on the timeline
+  const rangeBar = h('div', { class: 'range-sel', id: 'range-sel', hidden: true });
+  timeline.append(rangeBar);
   stage.replaceChildren(box, timeline,
     h('div', { class: 'row' }, clock, speed,
       quality ? [h('label', { for: 'quality', style: 'margin:0' }, 'Quality'), quality] : null,
       h('span', { class: 'muted keys-hint', id: 'keys-hint' },
         `Space: play/pause · ←/→: 5 s · ,/.: ${fps > 0 ? 'one frame' : '40 ms'} · J/K/L: shuttle`
-        + (audioOnly ? '' : ' · F: fullscreen'))));
+        + (audioOnly ? '' : ' · F: fullscreen · I/O: range · D: draw'))),
+    h('div', { class: 'row review-tools' }, drawing ? drawing.toggleButton : null,
+      drawing ? h('label', { class: 'row check', for: 'stop-at-drawings' }, stopAt, 'Stop at drawings') : null,
+      shortcutsButton()),
+    drawing ? drawing.toolbar : null);
   player.video = media;
   player.timeline = timeline;
+  player.drawing = drawing;
 
   // scrub thumbnails (transcoderd's thumbnails.vtt, a name in the folder)
   const vttOf = (v) => (!audioOnly && /^[A-Za-z0-9_-]+\.vtt$/.test(v.metadata?.thumbnails || '')
@@ -151,17 +177,42 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
     clock.value = timecode(t, fps);
     clock.textContent = clock.value;
     clock.dataset.frame = fps > 0 ? String(frameOf(t, fps)) : '';
+    if (drawing) drawing.update();
   };
+  // playing on past a drawing's frame: back to it, paused (lastFrame is
+  // where playback came from; a seek forgets it, so a jump stops nowhere)
+  let lastFrame = null;
+  const stopAtDrawing = () => {
+    const eff = fps > 0 ? fps : 25;
+    const f = frameOf(media.currentTime, eff);
+    const c = drawing && stopAt.checked && !media.paused && lastFrame !== null && f - lastFrame <= eff
+      ? drawing.crossed(lastFrame, f) : null;
+    lastFrame = f;
+    if (!c) return;
+    shuttleTo(0);
+    seek(frameTime(spanOf(c, fps)[0], eff));
+  };
+  media.addEventListener('seeking', () => { lastFrame = null; });
   let raf = 0;
-  const follow = () => { shown(); raf = media.paused ? 0 : requestAnimationFrame(follow); };
+  const follow = () => {
+    stopAtDrawing();
+    shown();
+    raf = media.paused ? 0 : requestAnimationFrame(follow);
+  };
   media.addEventListener('play', () => { if (!raf) raf = requestAnimationFrame(follow); });
   later(() => cancelAnimationFrame(raf));
-  media.addEventListener('timeupdate', () => { slider(); shown(); });
+  media.addEventListener('timeupdate', () => { stopAtDrawing(); slider(); shown(); });
   media.addEventListener('seeked', () => { slider(); shown(); });
   media.addEventListener('loadedmetadata', () => { slider(); comments.markers(); });
-  timeline.addEventListener('click', (e) => {
+  const timeAt = (e) => {
     const r = timeline.getBoundingClientRect();
-    seek(((e.clientX - r.left) / r.width) * media.duration);
+    return Math.max(0, Math.min(1, (e.clientX - r.left) / r.width)) * (media.duration || 0);
+  };
+  // a click seeks, unless it ends a Shift+drag (a range, below)
+  let dragged = false;
+  timeline.addEventListener('click', (e) => {
+    if (dragged) { dragged = false; return; }
+    seek(timeAt(e));
   });
 
   // J/K/L (shuttle.js)
@@ -187,6 +238,56 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
   };
   player.seekFrame = (f) => { shuttleTo(0); seek(frameTime(f, fps)); };
 
+  // A range (issue 21): in and out points on frames (the middle of each
+  // frame's interval, where a step lands), in <= out; the comment box
+  // reads player.range() and hears of each change (comments.ranged).
+  let range = null;
+  const snap = (t) => (fps > 0 ? frameTime(frameOf(t, fps), fps) : Math.round(t * 1000) / 1000);
+  const placeRange = () => {
+    const d = media.duration || 0;
+    rangeBar.hidden = !range || !d;
+    if (range && d) {
+      rangeBar.style.left = `${(range.in / d) * 100}%`;
+      rangeBar.style.width = `${((range.out - range.in) / d) * 100}%`;
+    }
+  };
+  const showRange = () => {
+    placeRange();
+    if (comments.ranged) comments.ranged(range);
+  };
+  const mark = (which) => {
+    const at = snap(media.currentTime);
+    const other = range ? range[which === 'in' ? 'out' : 'in'] : at;
+    range = which === 'in' ? { in: at, out: Math.max(at, other) } : { in: Math.min(at, other), out: at };
+    showRange();
+  };
+  const clearRange = () => { range = null; showRange(); };
+  player.range = () => range;
+  player.clearRange = clearRange;
+  media.addEventListener('loadedmetadata', placeRange);
+  // Shift+drag on the timeline marks a range
+  let dragFrom = null;
+  timeline.addEventListener('pointerdown', (e) => {
+    if (!e.shiftKey || !media.duration) return;
+    e.preventDefault();
+    timeline.setPointerCapture(e.pointerId);
+    dragFrom = timeAt(e);
+    range = { in: snap(dragFrom), out: snap(dragFrom) };
+    showRange();
+  });
+  timeline.addEventListener('pointermove', (e) => {
+    if (dragFrom === null) return;
+    const t = timeAt(e);
+    range = { in: snap(Math.min(t, dragFrom)), out: snap(Math.max(t, dragFrom)) };
+    showRange();
+  });
+  timeline.addEventListener('pointerup', () => {
+    if (dragFrom === null) return;
+    dragFrom = null;
+    dragged = true;
+    if (range && range.out <= range.in) clearRange();
+  });
+
   const toggle = () => {
     if (sh.speed() < 0) return shuttleTo(0);
     return media.paused ? media.play().catch(() => {}) : media.pause();
@@ -205,10 +306,29 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
 
   // the editor's keys: frame steps and the shuttle (no browser has them)
   const editorKey = { ',': () => step(-1), '.': () => step(1), j: () => faster(-1), J: () => faster(-1),
-                      k: () => shuttleTo(0), K: () => shuttleTo(0), l: () => faster(1), L: () => faster(1) };
+                      k: () => shuttleTo(0), K: () => shuttleTo(0), l: () => faster(1), L: () => faster(1),
+                      i: () => mark('in'), I: () => mark('in'), o: () => mark('out'), O: () => mark('out'),
+                      x: clearRange, X: clearRange, '?': showShortcuts };
+  if (drawing) {
+    editorKey.d = drawing.toggle;
+    editorKey.D = drawing.toggle;
+  }
+  // the drawing tools' own keys while they are on: 1-5 (a tool), Ctrl+Z,
+  // Escape; true when the key was theirs
+  const drawingKey = (e, t) => {
+    if (!drawing || !drawing.active() || TEXTUAL(t)) return false;
+    if ((e.ctrlKey || e.metaKey) && (e.key === 'z' || e.key === 'Z')) drawing.undo();
+    else if (e.key === 'Escape') drawing.off();
+    else if (/^[1-5]$/.test(e.key) && !e.ctrlKey && !e.metaKey && !e.altKey && !EDITABLE(t)) drawing.choose(e.key - 1);
+    else return false;
+    e.preventDefault();
+    return true;
+  };
   const keys = (e) => {
-    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;
+    // a modal dialog (the shortcuts' list, a confirmation) has the keys
+    if (e.defaultPrevented || (t.closest && t.closest('dialog[open]'))) return;
+    if (drawingKey(e, t) || e.ctrlKey || e.metaKey || e.altKey) return;
     const own = editorKey[e.key];
     if (own && !EDITABLE(t)) {
       e.preventDefault();
@@ -232,10 +352,14 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
     if (stopped) return;
     stopped = true;
     stops.forEach((fn) => fn());
+    if (drawing) drawing.stop();
     media.pause();
     media.removeAttribute('src');
     if (player.video === media) {
       player.video = null; player.timeline = null; player.seekFrame = null; player.finished = null;
+      player.drawing = null; player.range = null; player.clearRange = null;
+      if (range && comments.ranged) comments.ranged(null);
+      if (drawing && drawing.annotation() && comments.drawn) comments.drawn(0);
     }
   };
   onLeave(stop);

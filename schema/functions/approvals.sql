@@ -17,7 +17,7 @@ LANGUAGE sql STABLE AS $$
         'at', mam_time(v.approval_at))
 $$;
 
--- a row of the history
+-- a row of the history (GET /api/versions/:id/approvals, NGX_MAM_SQL_APPROVAL_PAGE)
 CREATE OR REPLACE FUNCTION mam_approval_entry_json(h version_approvals)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
@@ -82,34 +82,5 @@ BEGIN
                                   'approval', jsonb_build_object(
                                       'version_id', v.id,
                                       'status', p_status)));
-END
-$$;
-
--- GET /api/versions/:id/approvals: the newest 100 decisions, newest first
--- (a version sees a handful; the bound keeps an answer's size known).
--- Outcomes: ok (items), not_found (also for a non-member).
-CREATE OR REPLACE FUNCTION mam_version_approvals(p_id uuid, p_user uuid,
-                                                 p_admin boolean)
-RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v_project  uuid;
-BEGIN
-    SELECT a.project_id INTO v_project
-      FROM versions v JOIN assets a ON a.id = v.asset_id
-     WHERE v.id = p_id AND a.deleted_at IS NULL;
-    IF v_project IS NULL
-       OR mam_project_rank(v_project, p_user, p_admin) = 0 THEN
-        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
-    END IF;
-
-    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
-               'items', coalesce((SELECT jsonb_agg(mam_approval_entry_json(h)
-                                                   ORDER BY h.created_at DESC,
-                                                            h.id DESC)
-                                    FROM (SELECT * FROM version_approvals
-                                           WHERE version_id = p_id
-                                           ORDER BY created_at DESC, id DESC
-                                           LIMIT 100) h),
-                                 '[]'::jsonb));
 END
 $$;

@@ -72,14 +72,23 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
   // it; it is once the form closes
   let open = null;
 
+  // the timeline is the version on screen's: its comments only, a range
+  // comment's as a bar over its span (issue 21); their drawings go to the
+  // player, which shows each on its frame
   const markers = () => {
     const tl = player.timeline, v = player.video, on = current();
+    const mine = items.filter((x) => !x.parent_id && (!on || x.version_id === on.id));
+    if (player.drawing) player.drawing.comments(mine);
     if (!tl || !v || !v.duration) return;
-    tl.querySelectorAll('.marker').forEach((m) => m.remove());
-    // the timeline is the version on screen's: its comments only
-    for (const c of items.filter((x) => !x.parent_id && (!on || x.version_id === on.id))) {
-      tl.append(h('div', { class: 'marker', title: `${commentTimecode(c, clock.fps)} ${c.content}`,
-                           style: `left:${Math.min(100, (c.timestamp_sec / v.duration) * 100)}%` }));
+    tl.querySelectorAll('.marker, .range-bar').forEach((m) => m.remove());
+    const pc = (t) => Math.min(100, (t / v.duration) * 100);
+    for (const c of mine) {
+      const title = `${commentTimecode(c, clock.fps)} ${c.content}`;
+      if (c.duration_sec !== null && c.duration_sec !== undefined) {
+        tl.append(h('div', { class: 'range-bar', title, dataset: { id: c.id },
+                             style: `left:${pc(c.timestamp_sec)}%;width:${pc(c.duration_sec)}%` }));
+      }
+      tl.append(h('div', { class: 'marker', title, dataset: { id: c.id }, style: `left:${pc(c.timestamp_sec)}%` }));
     }
   };
 
@@ -134,7 +143,11 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
     return h('li', { dataset: { id: c.id, frame: c.frame ?? '' }, class: cls || null },
       h('button', { class: 'tc', type: 'button', 'aria-label': `Seek to ${tc(c)}`
                       + (c.version_number ? ` of version ${c.version_number}` : ''),
-                    onclick: () => seekTo(c) },
+                    onclick: (e) => {
+                      list.querySelectorAll('li.selected').forEach((x) => x.classList.remove('selected'));
+                      e.currentTarget.closest('li').classList.add('selected');
+                      seekTo(c);
+                    } },
         tc(c)),
       // a range's end (issue 21), at the same rate as its start
       c.duration_sec !== null && c.duration_sec !== undefined
@@ -207,9 +220,35 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
     li.scrollIntoView({ block: 'nearest' });
   };
 
+  // what the player adds to the comment being written (issue 21): the
+  // range marked (I/O), which sets its time, and the drawing's draft
+  const rangeNote = h('p', { class: 'muted comment-extra', id: 'comment-range', hidden: true });
+  const drawNote = h('p', { class: 'muted comment-extra', id: 'comment-drawing', hidden: true });
+  const ranged = (r) => {
+    at.readOnly = !!r;
+    rangeNote.hidden = !r;
+    // a range cleared with nothing written nor drawn holds no time
+    if (!r) {
+      if (!text.value && !(player.drawing && player.drawing.annotation())) release();
+      return;
+    }
+    held = true;
+    at.value = timecode(r.in, clock.fps);
+    rangeNote.replaceChildren(`Range ${timecode(r.in, clock.fps)} – ${timecode(r.out, clock.fps)} `,
+      h('button', { type: 'button', class: 'ghost', onclick: () => player.clearRange && player.clearRange() },
+        'Clear range'));
+  };
+  const drawn = (n) => {
+    drawNote.hidden = !n;
+    if (!n) return;
+    hold();
+    drawNote.replaceChildren(`Drawing: ${n} ${n === 1 ? 'shape' : 'shapes'}, sent with this comment `,
+      h('button', { type: 'button', class: 'ghost', onclick: () => player.drawing && player.drawing.clearDraft() },
+        'Remove drawing'));
+  };
   const form = h('form', { id: 'comment-form' },
     h('div', { class: 'row at' }, h('label', { for: 'comment-at' }, 'At'), at, now, format),
-    text, err, h('button', { type: 'submit' }, 'Comment'));
+    rangeNote, drawNote, text, err, h('button', { type: 'submit' }, 'Comment'));
   text.addEventListener('focus', hold);
   attachMentions(text, asset.project_id);
   text.addEventListener('keydown', hold);
@@ -220,21 +259,30 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.textContent = '';
-    const t = held ? parseTimecode(at.value, clock.fps) : playhead();
+    const range = player.range ? player.range() : null;
+    const t = range ? range.in : held ? parseTimecode(at.value, clock.fps) : playhead();
     if (t === null) {
       err.textContent = `The time must read ${clock.fps > 0 ? 'hh:mm:ss:ff' : 'hh:mm:ss.mmm'}, like ${timecode(0, clock.fps)}.`;
       at.focus();
       return;
     }
     const version = current();
+    // the frame on screen, exact; the seconds to the millisecond
+    const body = { timestamp_sec: Math.round(t * 1000) / 1000, content: text.value,
+                   frame: clock.fps > 0 ? frameOf(t, clock.fps) : undefined,
+                   version_id: version ? version.id : undefined,
+                   annotation: player.drawing ? player.drawing.annotation() : undefined };
+    if (range && range.out > range.in) {
+      body.duration_sec = Math.round((range.out - range.in) * 1000) / 1000;
+      if (clock.fps > 0) body.duration_frames = frameOf(range.out, clock.fps) - frameOf(range.in, clock.fps);
+    }
     try {
-      // the frame on screen, exact; the seconds to the millisecond
-      await api('POST', `/api/assets/${asset.id}/comments`,
-                { timestamp_sec: Math.round(t * 1000) / 1000, content: text.value,
-                  frame: clock.fps > 0 ? frameOf(t, clock.fps) : undefined,
-                  version_id: version ? version.id : undefined });
+      await api('POST', `/api/assets/${asset.id}/comments`, body);
       text.value = '';
       release();
+      // the draft is gone: what shows from now on is the server's drawing
+      if (player.drawing) { player.drawing.clearDraft(); player.drawing.off(); }
+      if (player.clearRange) player.clearRange();
       await load();
     } catch (ex) { err.textContent = ex.message; }
   });
@@ -259,7 +307,7 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
   onLeave(() => clearTimeout(soon));
   // another version on screen: its comments, its frame rate's timecodes
   const switched = () => { if (!held) at.value = timecode(playhead(), clock.fps); render(); };
-  return { markers, changed, switched };
+  return { markers, changed, switched, ranged, drawn };
 }
 
 // the owner's or an admin's: edit title and description, delete

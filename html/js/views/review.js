@@ -66,16 +66,57 @@ export const approvalBadge = (a) => h('span', { class: `badge approval ${a ? a.s
                                                                     + (a.note ? `: ${a.note}` : '') : null },
   approvalLabel(a ? a.status : 'none'));
 
+// the page size of the history: a handful of decisions is the usual
+export const HISTORY_PAGE = 20;
+
+// a version's decisions (who, when, the note), newest first, a page at a
+// time: "More" follows next_cursor (GET /api/versions/:id/approvals)
+export function approvalHistory(version) {
+  const list = h('ul', { class: 'approval-history', id: 'approval-history' });
+  const more = h('button', { type: 'button', class: 'ghost', id: 'approval-more', hidden: true }, 'More');
+  let cursor = null;
+  const page = async () => {
+    more.disabled = true;
+    try {
+      const q = new URLSearchParams({ limit: String(HISTORY_PAGE) });
+      if (cursor) q.set('cursor', cursor);
+      const r = await api('GET', `/api/versions/${version.id}/approvals?${q}`);
+      list.append(...r.items.map((e) => h('li', { dataset: { id: e.id } },
+        approvalBadge({ status: e.status }), ' ',
+        h('strong', {}, e.user ? e.user.display_name : 'A former user'), ' ',
+        h('time', { datetime: e.created_at, class: 'muted' }, new Date(e.created_at).toLocaleString()),
+        e.note ? ` — “${e.note}”` : null)));
+      if (!list.children.length) list.append(h('li', { class: 'muted' }, 'No decision yet.'));
+      cursor = r.next_cursor;
+    } catch (e) { toast(e.message, true); }
+    more.hidden = !cursor;
+    more.disabled = false;
+  };
+  more.addEventListener('click', page);
+  page();
+  return h('div', { class: 'approval-history-box' }, list, more);
+}
+
 // the version on screen's approval: its badge, who decided and the note,
-// and (where the caller may decide) the buttons, with an optional note;
-// changed() after a decision (the page reads the asset again)
+// the history (on demand) and (where the caller may decide) the buttons,
+// with an optional note; changed() after a decision (the page reads the
+// asset again)
 export function approvalBox(version, asset, project, changed) {
   const box = h('div', { id: 'approval', class: 'row approval-box' });
   if (!version) return box;
   const a = version.approval || { status: 'none' };
-  box.append(h('span', { class: 'muted' }, `v${version.number}:`), approvalBadge(a),
-             a.user ? h('span', { class: 'muted', id: 'approval-by' },
-               ` ${a.user.display_name}${a.note ? ` — “${a.note}”` : ''}`) : null);
+  const history = h('button', { type: 'button', class: 'ghost', id: 'approval-history-toggle',
+                                'aria-expanded': 'false' }, 'History');
+  let shown = null;
+  history.addEventListener('click', () => {
+    if (shown) { shown.remove(); shown = null; }
+    else box.append(shown = approvalHistory(version));
+    history.setAttribute('aria-expanded', String(!!shown));
+  });
+  // (the DOM's append would write a null out as "null")
+  box.append(...[h('span', { class: 'muted' }, `v${version.number}:`), approvalBadge(a),
+                 a.user ? h('span', { class: 'muted', id: 'approval-by' },
+                   ` ${a.user.display_name}${a.note ? ` — “${a.note}”` : ''}`) : null, history].filter(Boolean));
   if (!mayDecide(asset, project)) return box;
   const note = h('input', { id: 'approval-note', maxlength: 2000, placeholder: 'Note (optional)',
                             'aria-label': 'Approval note' });
