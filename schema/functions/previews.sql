@@ -39,8 +39,9 @@ $$;
 -- a live asset the caller may see, and whether its preview can be played
 -- (mam_preview_can_play: ready, or playable while transcoding); a
 -- playback signed is audited (play_sign).
--- Outcomes: ok (asset_id, version_id), not_found (also for a non-member
--- of the asset's project), not_ready.
+-- Outcomes: ok (asset_id, version_id, epoch: the asset's play epoch to
+-- sign in, 030), not_found (also for a non-member of the asset's
+-- project), not_ready.
 CREATE OR REPLACE FUNCTION mam_preview_playable(p_asset uuid, p_version uuid,
                                                 p_user uuid, p_admin boolean,
                                                 p_ttl integer, p_ip text)
@@ -48,7 +49,7 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     r  record;
 BEGIN
-    SELECT a.id AS asset_id, v.id AS version_id,
+    SELECT a.id AS asset_id, v.id AS version_id, a.play_epoch AS epoch,
            mam_preview_can_play(v, j) AS playable
       INTO r
       FROM assets a
@@ -66,13 +67,15 @@ BEGIN
         RETURN jsonb_build_object('outcome', 'not_ready'::mam_outcome);
     END IF;
 
+    PERFORM mam_play_signed(r.asset_id);
     PERFORM mam_audit(p_user, 'play_sign', 'version', r.version_id::text,
                       p_ip, jsonb_build_object('asset_id', r.asset_id,
                                                'ttl_sec', p_ttl));
 
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                               'asset_id', r.asset_id,
-                              'version_id', r.version_id);
+                              'version_id', r.version_id,
+                              'epoch', r.epoch);
 END
 $$;
 
