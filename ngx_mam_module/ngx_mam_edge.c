@@ -164,6 +164,15 @@ ngx_mam_edge_signed(ngx_http_request_t *r, ngx_mam_main_conf_t *mcf,
 }
 
 
+static ngx_uint_t
+ngx_mam_edge_is_playlist(mam_edge_url_t *url)
+{
+    return url->rest_len > sizeof(".m3u8") - 1
+           && ngx_strncmp(url->rest + url->rest_len - (sizeof(".m3u8") - 1),
+                          ".m3u8", sizeof(".m3u8") - 1) == 0;
+}
+
+
 static ngx_int_t
 ngx_mam_edge_headers(ngx_http_request_t *r, ngx_mam_edge_loc_conf_t *lcf,
     mam_edge_url_t *url)
@@ -194,10 +203,7 @@ ngx_mam_edge_headers(ngx_http_request_t *r, ngx_mam_edge_loc_conf_t *lcf,
 
     /* a playlist grows while its ladder renders (EVENT) and becomes VOD
      * at the end: asked again each time, a 304 while it is unchanged */
-    if (url->rest_len > sizeof(".m3u8") - 1
-        && ngx_strncmp(url->rest + url->rest_len - (sizeof(".m3u8") - 1),
-                       ".m3u8", sizeof(".m3u8") - 1) == 0)
-    {
+    if (ngx_mam_edge_is_playlist(url)) {
         ngx_str_set(&cc, "private, no-cache");
     }
 
@@ -706,6 +712,62 @@ ngx_mam_edge_handler(ngx_http_request_t *r)
 }
 
 
+static void
+ngx_mam_edge_set_variable(ngx_http_request_t *r, ngx_int_t index,
+    u_char *data, size_t len)
+{
+    ngx_http_variable_value_t  *v;
+
+    v = &r->variables[index];
+    v->data = data;
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+}
+
+
+/*
+ * The edge cache's key of the file (README, S3 edge cache):
+ * "{asset}/{version}/{epoch}/{rest}", never the URL's exp, signature or
+ * client.  The epoch is the asset's current one (a URL below it was
+ * refused), which a replaced ladder also bumps: the key holds the ladder's
+ * generation.  Playlists are never cached: an EVENT playlist grows while
+ * its ladder renders.  Kept in request variables, which survive the
+ * internal redirect (module contexts do not).
+ */
+static ngx_int_t
+ngx_mam_edge_cache_variables(ngx_http_request_t *r, mam_edge_url_t *url)
+{
+    u_char               *key, *last;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    key = ngx_pnalloc(r->pool, 2 * (MAM_UUID_LEN + 1) + NGX_INT_T_LEN + 1
+                               + url->rest_len);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = ngx_sprintf(key, "%s/%s/%ui/%s", url->asset_id, url->version_id,
+                       (ngx_uint_t) url->epoch, url->rest);
+
+    ngx_mam_edge_set_variable(r, mcf->edge_cache_key_index, key, last - key);
+
+    if (ngx_mam_edge_is_playlist(url)) {
+        ngx_mam_edge_set_variable(r, mcf->edge_no_cache_index,
+                                  (u_char *) "1", 1);
+
+    } else {
+        ngx_mam_edge_set_variable(r, mcf->edge_no_cache_index,
+                                  (u_char *) "", 0);
+    }
+
+    return NGX_OK;
+}
+
+
 /* the URL is valid and not revoked: the file, from the previews location */
 static ngx_int_t
 ngx_mam_edge_serve(ngx_http_request_t *r, mam_edge_url_t *url)
@@ -715,7 +777,9 @@ ngx_mam_edge_serve(ngx_http_request_t *r, mam_edge_url_t *url)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_mam_edge_module);
 
-    if (ngx_mam_edge_headers(r, lcf, url) != NGX_OK) {
+    if (ngx_mam_edge_headers(r, lcf, url) != NGX_OK
+        || ngx_mam_edge_cache_variables(r, url) != NGX_OK)
+    {
         return ngx_mam_edge_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
@@ -914,7 +978,23 @@ ngx_mam_edge_s3_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 }
 
 
+/* $mam_edge_cache_key and $mam_edge_no_cache outside a request the edge
+ * handed over: not found */
+static ngx_int_t
+ngx_mam_edge_unset_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    v->not_found = 1;
+
+    return NGX_OK;
+}
+
+
 static ngx_http_variable_t  ngx_mam_edge_variables[] = {
+    { ngx_string("mam_edge_cache_key"), NULL, ngx_mam_edge_unset_variable,
+      0, 0, 0 },
+    { ngx_string("mam_edge_no_cache"), NULL, ngx_mam_edge_unset_variable,
+      0, 0, 0 },
     { ngx_string("mam_s3_uri"), NULL, ngx_mam_edge_s3_variable,
       offsetof(ngx_mam_s3_sig_t, uri), NGX_HTTP_VAR_NOCACHEABLE, 0 },
     { ngx_string("mam_s3_host"), NULL, ngx_mam_edge_s3_variable,
@@ -932,6 +1012,7 @@ ngx_int_t
 ngx_mam_edge_add_variables(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var, *v;
+    ngx_mam_main_conf_t  *mcf;
 
     if (ngx_mam_metrics_add_variable(cf) != NGX_OK) {
         return NGX_ERROR;
@@ -944,6 +1025,19 @@ ngx_mam_edge_add_variables(ngx_conf_t *cf)
         }
         var->get_handler = v->get_handler;
         var->data = v->data;
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
+
+    mcf->edge_cache_key_index = ngx_http_get_variable_index(cf,
+                                    &ngx_mam_edge_variables[0].name);
+    mcf->edge_no_cache_index = ngx_http_get_variable_index(cf,
+                                    &ngx_mam_edge_variables[1].name);
+
+    if (mcf->edge_cache_key_index == NGX_ERROR
+        || mcf->edge_no_cache_index == NGX_ERROR)
+    {
+        return NGX_ERROR;
     }
 
     return NGX_OK;

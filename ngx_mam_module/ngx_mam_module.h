@@ -108,6 +108,10 @@ typedef struct {
     ngx_flag_t                edge_revocation;   /* with mam_redis */
     ngx_msec_t                edge_epoch_ttl;
     ngx_int_t                 edge_epoch_slots;
+    /* $mam_edge_cache_key, $mam_edge_no_cache: set by the edge before its
+     * internal redirect, read by the previews location's proxy_cache */
+    ngx_int_t                 edge_cache_key_index;
+    ngx_int_t                 edge_no_cache_index;
 
     /* the storage (mam_store.h): local under storage_root, or S3 when
      * s3 is set (then s3 is &store->s3) */

@@ -24,19 +24,23 @@ BEGIN
 END
 $$;
 
--- Bumps the play epoch of those of p_assets that may have URLs playing;
--- [{asset_id, epoch}] of them, for the caller to publish to the edges
--- (ngx_mam_edge_revoke) once this commits.  The one entry point for every
--- revocation: asset delete and move, member removal, share revocation.
-CREATE OR REPLACE FUNCTION mam_play_revoke(p_assets uuid[]) RETURNS jsonb
-LANGUAGE plpgsql AS $$
+-- Bumps the play epoch of those of p_assets that may have URLs playing
+-- (all of them with p_always); [{asset_id, epoch}] of them, for the caller
+-- to publish to the edges (ngx_mam_edge_revoke) once this commits.  The
+-- one entry point for every revocation: asset delete and move, member
+-- removal, share revocation, a replaced ladder.
+CREATE OR REPLACE FUNCTION mam_play_revoke(p_assets uuid[],
+                                           p_always boolean DEFAULT false)
+RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v  jsonb;
 BEGIN
     WITH bumped AS (
         UPDATE assets SET play_epoch = play_epoch + 1
          WHERE id = ANY (p_assets)
-           AND play_signed_at > now() - make_interval(secs => mam_play_window())
+           AND (p_always
+                OR play_signed_at
+                   > now() - make_interval(secs => mam_play_window()))
         RETURNING id, play_epoch
     )
     SELECT coalesce(jsonb_agg(jsonb_build_object('asset_id', id,
@@ -56,5 +60,18 @@ BEGIN
          WHERE project_id = p_project
            AND play_signed_at > now()
                                 - make_interval(secs => mam_play_window())));
+END
+$$;
+
+-- The asset's ladder is replaced under the same prefix (a forced re-run
+-- finished, or a progressive attempt withdrawn for a retry): the epoch
+-- goes up whether or not a URL was signed lately, because it is also the
+-- ladder's generation in the edge cache's key (README, S3 edge cache), so
+-- no edge serves a cached file of the old ladder with the new one.  The
+-- asset's playback URLs stop; players sign again.
+CREATE OR REPLACE FUNCTION mam_play_republish(p_asset uuid) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN mam_play_revoke(ARRAY[p_asset], true);
 END
 $$;

@@ -232,6 +232,7 @@ DECLARE
     v_rank  integer;
     v_new   integer;
     v_out   mam_outcome := 'applied'::mam_outcome;
+    v_epochs jsonb := '[]';
 BEGIN
     SELECT * INTO j FROM preview_jobs
      WHERE id = p_job AND version_id = p_version FOR UPDATE;
@@ -256,6 +257,11 @@ BEGIN
                started_at = coalesce(started_at, now())
          WHERE id = j.id;
     ELSIF p_status = 'ready' THEN
+        -- a forced re-run replaced a finished ladder: a new generation
+        -- for the edge cache (030)
+        IF v.preview_prefix IS NOT NULL THEN
+            v_epochs := mam_play_republish(v.asset_id);
+        END IF;
         UPDATE preview_jobs
            SET status = 'ready', progress = 1, error = NULL, playable = true,
                renditions = coalesce(p_renditions, '[]'::jsonb),
@@ -287,8 +293,15 @@ BEGIN
                                              'version_id', v.id));
     END IF;
 
+    -- what a progressive attempt published is withdrawn (a retry renders
+    -- the same names again): a new generation too
+    IF v_out = 'applied' AND j.playable
+       AND (p_status = 'failed' OR p_playable IS FALSE) THEN
+        v_epochs := mam_play_republish(v.asset_id);
+    END IF;
+
     SELECT * INTO v FROM versions WHERE id = v.id;
-    RETURN jsonb_build_object('outcome', v_out,
+    RETURN jsonb_build_object('outcome', v_out, 'epochs', v_epochs,
                               'event', jsonb_build_object(
                                   'asset_id', v.asset_id,
                                   'project_id', (SELECT project_id FROM assets
