@@ -354,8 +354,8 @@ ngx_mam_edge_epoch_verdict(ngx_http_request_t *r, mam_edge_url_t *url,
 {
     if (url->epoch < current) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "mam: edge: epoch %ui below %ui, revoked", url->epoch,
-                       current);
+                       "mam: edge: epoch %ui below %ui, revoked",
+                       (ngx_uint_t) url->epoch, current);
         return ngx_mam_edge_error(r, NGX_HTTP_GONE,
                                   "the playback URL has been revoked");
     }
