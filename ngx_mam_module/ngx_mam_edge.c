@@ -460,31 +460,6 @@ ngx_mam_edge_epoch_check(ngx_http_request_t *r, ngx_mam_main_conf_t *mcf,
 }
 
 
-ngx_int_t
-ngx_mam_edge_init_process(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf)
-{
-    if (!mcf->edge_used || !mcf->edge_revocation
-        || mcf->redis_addr.data == NULL)
-    {
-        return NGX_OK;
-    }
-
-    /* an edge-only host: its own client, for these GETs only */
-    if (mcf->redis == NULL) {
-        mcf->redis = ngx_mam_redis_create(cycle, mcf, NULL);
-        if (mcf->redis == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    mcf->edge_epochs = ngx_pcalloc(cycle->pool,
-                                   (size_t) mcf->edge_epoch_slots
-                                   * sizeof(ngx_mam_edge_epoch_t));
-
-    return mcf->edge_epochs ? NGX_OK : NGX_ERROR;
-}
-
-
 /* sets each key to its epoch unless it holds a higher one already (two
  * revocations racing), for as long as a URL signed before can live */
 static const char  ngx_mam_edge_revoke_script[] =
@@ -533,10 +508,12 @@ ngx_mam_edge_revoked(ngx_http_request_t *r, redisReply *reply, void *data)
 }
 
 
-/* one EVAL of the script for epochs[from, to); the last one answers */
+/* one EVAL of the script for epochs[from, to) in pool's memory; with rv
+ * the request r waits for its answer, else it is only logged */
 static ngx_int_t
-ngx_mam_edge_revoke_chunk(ngx_http_request_t *r, ngx_mam_main_conf_t *mcf,
-    json_t *epochs, size_t from, size_t to, ngx_mam_edge_revoke_t *rv)
+ngx_mam_edge_revoke_chunk(ngx_http_request_t *r, ngx_pool_t *pool,
+    ngx_mam_main_conf_t *mcf, json_t *epochs, size_t from, size_t to,
+    ngx_mam_edge_revoke_t *rv)
 {
     int          argc;
     char        *key, *num;
@@ -547,17 +524,16 @@ ngx_mam_edge_revoke_chunk(ngx_http_request_t *r, ngx_mam_main_conf_t *mcf,
     n = to - from;
     argc = (int) (4 + 2 * n);
 
-    argv = ngx_palloc(r->pool, argc * sizeof(char *));
-    key = ngx_pnalloc(r->pool, n * (sizeof(MAM_EDGE_EPOCH_KEY)
-                                    + MAM_UUID_LEN));
-    num = ngx_pnalloc(r->pool, (n + 1) * (NGX_INT_T_LEN + 1));
+    argv = ngx_palloc(pool, argc * sizeof(char *));
+    key = ngx_pnalloc(pool, n * (sizeof(MAM_EDGE_EPOCH_KEY) + MAM_UUID_LEN));
+    num = ngx_pnalloc(pool, (n + 1) * (NGX_INT_T_LEN + 1));
     if (argv == NULL || key == NULL || num == NULL) {
         return NGX_ERROR;
     }
 
     argv[0] = "EVAL";
     argv[1] = ngx_mam_edge_revoke_script;
-    argv[2] = ngx_mam_message(r->pool, "%uz", n);
+    argv[2] = ngx_mam_message(pool, "%uz", n);
     argv[3 + n] = num;
     num = (char *) ngx_sprintf((u_char *) num, "%d%Z",
                                NGX_MAM_EDGE_EPOCH_WINDOW);
@@ -624,7 +600,7 @@ ngx_mam_edge_revoke(ngx_http_request_t *r, json_t *epochs,
     for (from = 0; from < n; from = to) {
         to = ngx_min(n, from + NGX_MAM_EDGE_REVOKE_CHUNK);
 
-        if (ngx_mam_edge_revoke_chunk(r, mcf, epochs, from, to,
+        if (ngx_mam_edge_revoke_chunk(r, r->pool, mcf, epochs, from, to,
                                       to == n ? rv : NULL)
             != NGX_OK)
         {
@@ -632,6 +608,108 @@ ngx_mam_edge_revoke(ngx_http_request_t *r, json_t *epochs,
             return;
         }
     }
+}
+
+
+/*
+ * Worker 0 of an API host publishes the epochs of the last hour again
+ * every mam_preview_reconcile_interval (mam_play_recent()): a Redis that
+ * restarted without its data learns back the revocations that still
+ * matter.  The script only ever raises a key, so this never undoes a
+ * newer epoch.
+ */
+static ngx_event_t  ngx_mam_edge_heal_event;
+
+
+static void
+ngx_mam_edge_heal_read(PGresult *res, void *data)
+{
+    size_t                from, to, n;
+    json_t               *epochs;
+    ngx_pool_t           *pool = data;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_mam_main_conf();
+
+    epochs = ngx_mam_pg_json(pool, res);
+    n = json_array_size(epochs);
+
+    for (from = 0; from < n; from = to) {
+        to = ngx_min(n, from + NGX_MAM_EDGE_REVOKE_CHUNK);
+
+        if (ngx_mam_edge_revoke_chunk(NULL, pool, mcf, epochs, from, to,
+                                      NULL)
+            != NGX_OK)
+        {
+            break;
+        }
+    }
+
+    /* hiredis copied the commands */
+    ngx_destroy_pool(pool);
+
+    ngx_mam_timer_again(&ngx_mam_edge_heal_event, mcf->reconcile_interval);
+}
+
+
+static void
+ngx_mam_edge_heal(ngx_event_t *ev)
+{
+    ngx_pool_t           *pool;
+    ngx_mam_main_conf_t  *mcf;
+
+    (void) ev;
+
+    if (ngx_mam_shutting_down()) {
+        return;
+    }
+
+    mcf = ngx_mam_main_conf();
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL
+        || ngx_mam_pg_task_query(mcf->pg, pool, "SELECT mam_play_recent()",
+                                 0, NULL, ngx_mam_edge_heal_read, pool)
+           != NGX_OK)
+    {
+        if (pool) {
+            ngx_destroy_pool(pool);
+        }
+        ngx_mam_timer_again(&ngx_mam_edge_heal_event,
+                            mcf->reconcile_interval);
+    }
+}
+
+
+ngx_int_t
+ngx_mam_edge_init_process(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf)
+{
+    if (mcf->api_used && mcf->redis_addr.data && mcf->pg
+        && ngx_process == NGX_PROCESS_WORKER && ngx_worker == 0)
+    {
+        ngx_mam_timer_start(&ngx_mam_edge_heal_event, ngx_mam_edge_heal,
+                            NULL, ngx_min(mcf->reconcile_interval, 1000));
+    }
+
+    if (!mcf->edge_used || !mcf->edge_revocation
+        || mcf->redis_addr.data == NULL)
+    {
+        return NGX_OK;
+    }
+
+    /* an edge-only host: its own client, for these GETs only */
+    if (mcf->redis == NULL) {
+        mcf->redis = ngx_mam_redis_create(cycle, mcf, NULL);
+        if (mcf->redis == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    mcf->edge_epochs = ngx_pcalloc(cycle->pool,
+                                   (size_t) mcf->edge_epoch_slots
+                                   * sizeof(ngx_mam_edge_epoch_t));
+
+    return mcf->edge_epochs ? NGX_OK : NGX_ERROR;
 }
 
 

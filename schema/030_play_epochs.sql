@@ -10,7 +10,13 @@ ALTER TABLE assets
     ADD COLUMN play_epoch integer NOT NULL DEFAULT 0
         CONSTRAINT assets_play_epoch_range
         CHECK (play_epoch BETWEEN 0 AND 999999999),
-    ADD COLUMN play_signed_at timestamptz;
+    ADD COLUMN play_signed_at timestamptz,
+    ADD COLUMN play_epoch_at timestamptz;
 
 CREATE INDEX assets_play_signed_idx ON assets (project_id, play_signed_at)
     WHERE play_signed_at IS NOT NULL;
+-- play_epoch_at: when the epoch last went up; worker 0 publishes the
+-- epochs of the last hour again and again (a Redis that lost its data
+-- learns them back)
+CREATE INDEX assets_play_epoch_at_idx ON assets (play_epoch_at)
+    WHERE play_epoch_at IS NOT NULL;

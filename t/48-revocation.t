@@ -177,6 +177,20 @@ like($r->{json}{message} // '', qr/revocation state unavailable/, '... saying wh
 $s->start_redis;
 ok(defined until_status($url, 200, 20), 'Redis back: it plays again');
 
+# a Redis that lost its data learns the last hour's epochs back (worker 0
+# publishes them every mam_preview_reconcile_interval)
+# (the test's Redis keeps nothing across the restart above)
+$s->restart_nginx(http_extra => "    mam_edge_epoch_ttl 1s;\n", preview_reconcile_interval => '500ms');
+sub back {
+    my $t0 = time;
+    sleep 0.2 until redis('GET', "mam:play:$aid") eq '1' || time - $t0 > 10;
+    return redis('GET', "mam:play:$aid");
+}
+is(back(), 1, 'a Redis restarted without its data has the epoch back from PostgreSQL');
+is(redis('FLUSHALL'), 'OK', 'Redis loses its data again');
+is(back(), 1, '... and again the epoch is published');
+is(status("/s/$exp/$old/$aid/$vid/index.m3u8"), 410, '... so the revoked URL stays refused');
+
 # --- without Redis the check is off, and says so -------------------------------
 $s->restart_nginx(http_extra => "    mam_edge_revocation off;\n");
 is(status($dropped), 403, 'mam_edge_revocation off: signatures are checked still');

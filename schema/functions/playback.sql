@@ -36,7 +36,7 @@ DECLARE
     v  jsonb;
 BEGIN
     WITH bumped AS (
-        UPDATE assets SET play_epoch = play_epoch + 1
+        UPDATE assets SET play_epoch = play_epoch + 1, play_epoch_at = now()
          WHERE id = ANY (p_assets)
            AND (p_always
                 OR play_signed_at
@@ -74,4 +74,20 @@ LANGUAGE plpgsql AS $$
 BEGIN
     RETURN mam_play_revoke(ARRAY[p_asset], true);
 END
+$$;
+
+-- The epochs that went up within the window (at most 10000, the newest),
+-- [{asset_id, epoch}]: worker 0 publishes them again every
+-- mam_preview_reconcile_interval, so a Redis that restarted without its
+-- data learns the revocations that still matter back.
+CREATE OR REPLACE FUNCTION mam_play_recent() RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_object('asset_id', id,
+                                                 'epoch', play_epoch)),
+                    '[]'::jsonb)
+      FROM (SELECT id, play_epoch FROM assets
+             WHERE play_epoch_at > now()
+                                   - make_interval(secs => mam_play_window())
+             ORDER BY play_epoch_at DESC
+             LIMIT 10000) a
 $$;
