@@ -105,25 +105,61 @@ mam_edge_rest(const char *s, size_t len, char *out, size_t *out_len)
     return MAM_EDGE_OK;
 }
 
-/* "{exp}/{sig}/" at *p, advancing it: OK, BAD or FORBIDDEN */
+/* the digits of [s, s + n) as a number, 1..max_digits of them; -1 when
+ * they are not */
+static long
+mam_edge_number(const char *s, size_t n, size_t max_digits)
+{
+    long    v;
+    size_t  i;
+
+    if (n == 0 || n > max_digits) {
+        return -1;
+    }
+
+    v = 0;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+
+    return v;
+}
+
+
+/* "{exp}[.{epoch}]/{sig}/" at *p, advancing it: OK, BAD or FORBIDDEN.
+ * epoch NULL: no epoch is allowed (download URLs) */
 static int
 mam_edge_head(const char **p, const char *end, long *exp, char *exp_text,
-    char *sig)
+    char *sig, unsigned long *epoch)
 {
-    size_t       n, i;
-    const char  *seg;
+    long         e;
+    size_t       n, i, digits;
+    const char  *seg, *dot;
 
-    /* exp */
-    if (mam_edge_segment(p, end, &seg, &n) != 1 || n == 0 || n >= 12) {
+    /* exp, then the epoch: one spelling each (no leading zero, no ".0") */
+    if (mam_edge_segment(p, end, &seg, &n) != 1 || n == 0 || n > 21) {
         return MAM_EDGE_BAD;
     }
-    *exp = 0;
-    for (i = 0; i < n; i++) {
-        if (seg[i] < '0' || seg[i] > '9') {
+    dot = memchr(seg, '.', n);
+    digits = dot ? (size_t) (dot - seg) : n;
+
+    *exp = mam_edge_number(seg, digits, 11);
+    if (*exp < 0) {
+        return MAM_EDGE_BAD;
+    }
+
+    if (dot) {
+        e = (epoch == NULL || dot[1] == '0') ? -1
+            : mam_edge_number(dot + 1, n - digits - 1, 9);
+        if (e <= 0) {
             return MAM_EDGE_BAD;
         }
-        *exp = *exp * 10 + (seg[i] - '0');
+        *epoch = (unsigned long) e;
     }
+
     memcpy(exp_text, seg, n);
     exp_text[n] = '\0';
 
@@ -166,7 +202,8 @@ mam_edge_parse(const char *path, size_t len, mam_edge_url_t *url)
     p = path;
     end = path + len;
 
-    rc = mam_edge_head(&p, end, &url->exp, url->exp_text, url->sig);
+    rc = mam_edge_head(&p, end, &url->exp, url->exp_text, url->sig,
+                       &url->epoch);
     if (rc != MAM_EDGE_OK) {
         return rc;
     }
@@ -222,14 +259,22 @@ mam_edge_verify(const unsigned char *key, size_t keylen,
 
 int
 mam_edge_sign(const unsigned char *key, size_t keylen, long exp,
-    const char *asset_id, const char *version_id, const char *rest,
-    const char *client_ip, char *buf, size_t size)
+    unsigned long epoch, const char *asset_id, const char *version_id,
+    const char *rest, const char *client_ip, char *buf, size_t size)
 {
     int     n;
     char    exps[24], msg[256], sig[MAM_SIG_LEN + 1];
     size_t  len;
 
-    snprintf(exps, sizeof(exps), "%ld", exp);
+    if (epoch > MAM_EDGE_EPOCH_MAX) {
+        return -1;
+    }
+
+    if (epoch) {
+        snprintf(exps, sizeof(exps), "%ld.%lu", exp, epoch);
+    } else {
+        snprintf(exps, sizeof(exps), "%ld", exp);
+    }
 
     len = mam_edge_message(msg, sizeof(msg), exps, asset_id, version_id,
                            client_ip);
@@ -345,7 +390,7 @@ mam_edge_dl_parse(const char *path, size_t len, mam_edge_dl_t *dl)
     p = path;
     end = path + len;
 
-    rc = mam_edge_head(&p, end, &dl->exp, dl->exp_text, dl->sig);
+    rc = mam_edge_head(&p, end, &dl->exp, dl->exp_text, dl->sig, NULL);
     if (rc != MAM_EDGE_OK) {
         return rc;
     }

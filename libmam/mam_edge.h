@@ -4,6 +4,12 @@
  * sig = base64url(HMAC-SHA256(key, "{exp}/{asset_id}/{version_id}"
  * ["/{client_ip}"])).  Parsing works on the raw request path, before nginx
  * decodes or merges anything, and never touches the file system.
+ *
+ * Revocation (README, Revocation): the exp segment may carry the asset's
+ * play epoch as "{exp}.{epoch}" (epoch 1..999999999; epoch 0 is written
+ * as nothing, so URLs of assets never revoked are exactly edge.md's).  The
+ * signed message holds the segment as written, so the epoch is signed; the
+ * edge refuses a URL whose epoch is below the asset's current one.
  */
 #ifndef MAM_EDGE_H
 #define MAM_EDGE_H
@@ -13,6 +19,11 @@
 #include "mam_util.h"
 
 #define MAM_EDGE_REST_MAX   512
+#define MAM_EDGE_EPOCH_MAX  999999999UL
+
+/* Redis: "{MAM_EDGE_EPOCH_KEY}{asset_id}" holds the asset's current play
+ * epoch while it matters (no key: 0), written by the API, read by edges */
+#define MAM_EDGE_EPOCH_KEY  "mam:play:"
 
 #define MAM_EDGE_OK         0
 #define MAM_EDGE_BAD        1      /* 400: malformed path or ids */
@@ -20,7 +31,8 @@
 
 typedef struct {
     long    exp;
-    char    exp_text[24];
+    unsigned long  epoch;              /* 0 when the URL carries none */
+    char    exp_text[24];              /* the segment: "{exp}[.{epoch}]" */
     char    sig[MAM_SIG_LEN + 1];
     char    asset_id[MAM_UUID_LEN + 1];
     char    version_id[MAM_UUID_LEN + 1];
@@ -39,11 +51,14 @@ size_t mam_edge_message(char *buf, size_t size, const char *exp,
 int mam_edge_verify(const unsigned char *key, size_t keylen,
     const mam_edge_url_t *url, const char *client_ip);
 
-/* the whole signed path "{exp}/{sig}/{asset}/{version}/{rest}" into buf;
- * -1 when it does not fit */
+/* the whole signed path "{exp}[.{epoch}]/{sig}/{asset}/{version}/{rest}"
+ * into buf: the one function that mints playback URLs (sign-preview, guest
+ * shares).  epoch: the asset's current play epoch (mam_preview_playable's
+ * "epoch"), 0 for none; client_ip NULL unless mam_edge_bind_ip.  -1 when
+ * it does not fit or epoch is over MAM_EDGE_EPOCH_MAX */
 int mam_edge_sign(const unsigned char *key, size_t keylen, long exp,
-    const char *asset_id, const char *version_id, const char *rest,
-    const char *client_ip, char *buf, size_t size);
+    unsigned long epoch, const char *asset_id, const char *version_id,
+    const char *rest, const char *client_ip, char *buf, size_t size);
 
 /*
  * Download URLs (README, Downloads):

@@ -14,6 +14,7 @@
 
 #include "ngx_mam_pg.h"
 #include "ngx_mam_preview.h"
+#include "ngx_mam_redis.h"
 #include "ngx_mam_storage.h"
 
 
@@ -124,6 +125,43 @@ static const ngx_mam_field_t  ngx_mam_asset_update_fields[] = {
 };
 
 
+static void
+ngx_mam_asset_update_sent(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    json_t  *v = data, *body;
+
+    (void) reply;
+
+    body = json_pack("{s:O}", "asset", json_object_get(v, "asset"));
+    if (body == NULL || ngx_mam_json_cleanup_add(r->pool, body) != NGX_OK) {
+        json_decref(body);
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_mam_send_json(r, NGX_HTTP_OK, body));
+}
+
+
+/* the asset is changed; a move revoked its playback URLs (030): the edges
+ * learn it before the answer */
+static void
+ngx_mam_asset_updated(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    json_t                     *v;
+    const ngx_mam_statement_t  *st = data;
+
+    v = ngx_mam_outcome_ok(r, res, st->outcomes);
+    if (v == NULL) {
+        return;
+    }
+
+    ngx_mam_edge_revoke(r, json_object_get(v, "epochs"),
+                        ngx_mam_asset_update_sent, v);
+}
+
+
 /* PATCH /api/assets/:id: the owner (an editor of its project), a manager
  * of its project or an admin; a new staging_key is the next version's
  * upload, a project_id a move (managers of both projects), a folder_id a
@@ -139,7 +177,7 @@ const ngx_mam_statement_t  ngx_mam_asset_update = {
     ngx_mam_asset_update_fields, NGX_MAM_STATEMENT_ANY_FIELD,
     "title, description, staging_key, project_id, folder_id, fields or "
     "tags: required",
-    NULL, ngx_mam_asset_outcomes, NGX_HTTP_OK, "asset"
+    ngx_mam_asset_updated, ngx_mam_asset_outcomes, NGX_HTTP_OK, "asset"
 };
 
 
@@ -1203,22 +1241,17 @@ ngx_mam_assets_previews_removed(ngx_http_request_t *r, void *data)
 }
 
 
-/* the asset is deleted: its previews go (the masters stay: a soft delete
- * keeps them), then 204 */
+/* the edges know its playback URLs are revoked: its previews go (the
+ * masters stay: a soft delete keeps them), then 204 */
 static void
-ngx_mam_assets_deleted(ngx_http_request_t *r, PGresult *res, void *data)
+ngx_mam_assets_revoked(ngx_http_request_t *r, redisReply *reply, void *data)
 {
-    json_t                *v;
     const char            *id;
     ngx_mam_ctx_t         *ctx;
     ngx_mam_storage_op_t  *op;
 
+    (void) reply;
     (void) data;
-
-    v = ngx_mam_outcome_ok(r, res, ngx_mam_asset_outcomes);
-    if (v == NULL) {
-        return;
-    }
 
     ctx = ngx_http_get_module_ctx(r, ngx_mam_api_module);
     id = ngx_mam_param_uuid(r, ctx, "id");
@@ -1237,6 +1270,24 @@ ngx_mam_assets_deleted(ngx_http_request_t *r, PGresult *res, void *data)
     {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
+}
+
+
+/* the asset is deleted: its playback URLs stop (030), then the previews */
+static void
+ngx_mam_assets_deleted(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    json_t  *v;
+
+    (void) data;
+
+    v = ngx_mam_outcome_ok(r, res, ngx_mam_asset_outcomes);
+    if (v == NULL) {
+        return;
+    }
+
+    ngx_mam_edge_revoke(r, json_object_get(v, "epochs"),
+                        ngx_mam_assets_revoked, NULL);
 }
 
 

@@ -17,6 +17,7 @@
  */
 
 #include "ngx_mam_pg.h"
+#include "ngx_mam_redis.h"
 #include "ngx_mam_storage.h"
 
 #include "mam_edge.h"
@@ -28,6 +29,32 @@
 
 
 #define NGX_MAM_EDGE_MAX_AGE  86400
+
+/* revocations published per EVAL; a longer list goes in several, in
+ * order on the one connection */
+#define NGX_MAM_EDGE_REVOKE_CHUNK  500
+
+/* seconds a published epoch is kept: as long as a URL signed before the
+ * revocation can live (playback.sql, mam_play_window()) */
+#define NGX_MAM_EDGE_EPOCH_WINDOW  3720
+
+
+/*
+ * The worker's play epochs (README, Revocation): a fixed table indexed by
+ * a hash of the asset id, each slot the epoch read from Redis and when.
+ * A colliding asset takes the slot over: losing an entry only costs one
+ * more GET, and the table never grows.
+ */
+struct ngx_mam_edge_epoch_s {
+    u_char                    asset_id[MAM_UUID_LEN];
+    ngx_uint_t                epoch;
+    ngx_msec_t                fetched;
+    unsigned                  used:1;
+};
+
+
+static ngx_int_t ngx_mam_edge_serve(ngx_http_request_t *r,
+    mam_edge_url_t *url);
 
 
 static ngx_int_t
@@ -137,6 +164,15 @@ ngx_mam_edge_signed(ngx_http_request_t *r, ngx_mam_main_conf_t *mcf,
 }
 
 
+static ngx_uint_t
+ngx_mam_edge_is_playlist(mam_edge_url_t *url)
+{
+    return url->rest_len > sizeof(".m3u8") - 1
+           && ngx_strncmp(url->rest + url->rest_len - (sizeof(".m3u8") - 1),
+                          ".m3u8", sizeof(".m3u8") - 1) == 0;
+}
+
+
 static ngx_int_t
 ngx_mam_edge_headers(ngx_http_request_t *r, ngx_mam_edge_loc_conf_t *lcf,
     mam_edge_url_t *url)
@@ -167,10 +203,7 @@ ngx_mam_edge_headers(ngx_http_request_t *r, ngx_mam_edge_loc_conf_t *lcf,
 
     /* a playlist grows while its ladder renders (EVENT) and becomes VOD
      * at the end: asked again each time, a 304 while it is unchanged */
-    if (url->rest_len > sizeof(".m3u8") - 1
-        && ngx_strncmp(url->rest + url->rest_len - (sizeof(".m3u8") - 1),
-                       ".m3u8", sizeof(".m3u8") - 1) == 0)
-    {
+    if (ngx_mam_edge_is_playlist(url)) {
         ngx_str_set(&cc, "private, no-cache");
     }
 
@@ -301,12 +334,391 @@ ngx_mam_edge_download(ngx_http_request_t *r, ngx_mam_main_conf_t *mcf,
 }
 
 
+/* --- revocation: the play epoch of the URL's asset ----------------------- */
+
+static ngx_mam_edge_epoch_t *
+ngx_mam_edge_epoch_slot(ngx_mam_main_conf_t *mcf, mam_edge_url_t *url)
+{
+    uint32_t  hash;
+
+    hash = ngx_crc32_short((u_char *) url->asset_id, MAM_UUID_LEN);
+
+    return &mcf->edge_epochs[hash % (ngx_uint_t) mcf->edge_epoch_slots];
+}
+
+
+/* the URL against the asset's current epoch: served, or 410 */
+static ngx_int_t
+ngx_mam_edge_epoch_verdict(ngx_http_request_t *r, mam_edge_url_t *url,
+    ngx_uint_t current)
+{
+    if (url->epoch < current) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "mam: edge: epoch %ui below %ui, revoked",
+                       (ngx_uint_t) url->epoch, current);
+        return ngx_mam_edge_error(r, NGX_HTTP_GONE,
+                                  "the playback URL has been revoked");
+    }
+
+    return ngx_mam_edge_serve(r, url);
+}
+
+
+/* GET mam:play:{asset}: a missing key is epoch 0, anything but a number
+ * (or no answer) leaves the asset's epoch unknown: 503, fail closed */
+static void
+ngx_mam_edge_epoch_read(ngx_http_request_t *r, redisReply *reply, void *data)
+{
+    mam_edge_url_t        *url = data;
+    ngx_int_t              n;
+    ngx_mam_edge_epoch_t  *slot;
+    ngx_mam_main_conf_t   *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    n = -1;
+    if (reply != NULL && reply->type == REDIS_REPLY_NIL) {
+        n = 0;
+
+    } else if (reply != NULL && reply->type == REDIS_REPLY_STRING
+               && reply->len > 0 && reply->len <= 9)
+    {
+        n = ngx_atoi((u_char *) reply->str, reply->len);
+    }
+
+    if (n < 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "mam: edge: the play epoch of %s is unknown (redis "
+                      "%s), refused", url->asset_id,
+                      reply ? "answered no number" : "unavailable");
+        ngx_http_finalize_request(r,
+            ngx_mam_edge_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "revocation state unavailable, retry"));
+        return;
+    }
+
+    slot = ngx_mam_edge_epoch_slot(mcf, url);
+    ngx_memcpy(slot->asset_id, url->asset_id, MAM_UUID_LEN);
+    slot->epoch = (ngx_uint_t) n;
+    slot->fetched = ngx_current_msec;
+    slot->used = 1;
+
+    ngx_http_finalize_request(r,
+        ngx_mam_edge_epoch_verdict(r, url, (ngx_uint_t) n));
+}
+
+
+/*
+ * The worker's entry when it is younger than mam_edge_epoch_ttl, else one
+ * GET from Redis (the request waits on nginx events).  No PostgreSQL, and
+ * no Redis per request: a busy asset costs one GET per worker per TTL.
+ */
+static ngx_int_t
+ngx_mam_edge_epoch_check(ngx_http_request_t *r, ngx_mam_main_conf_t *mcf,
+    mam_edge_url_t *url)
+{
+    char                  key[sizeof(MAM_EDGE_EPOCH_KEY) + MAM_UUID_LEN];
+    const char           *argv[2];
+    size_t                argvlen[2];
+    ngx_mam_edge_epoch_t  *slot;
+
+    if (mcf->edge_epochs == NULL) {
+        return ngx_mam_edge_serve(r, url);
+    }
+
+    slot = ngx_mam_edge_epoch_slot(mcf, url);
+
+    if (slot->used
+        && ngx_memcmp(slot->asset_id, url->asset_id, MAM_UUID_LEN) == 0
+        && ngx_current_msec - slot->fetched < mcf->edge_epoch_ttl)
+    {
+        return ngx_mam_edge_epoch_verdict(r, url, slot->epoch);
+    }
+
+    ngx_memcpy(key, MAM_EDGE_EPOCH_KEY, sizeof(MAM_EDGE_EPOCH_KEY) - 1);
+    ngx_memcpy(key + sizeof(MAM_EDGE_EPOCH_KEY) - 1, url->asset_id,
+               MAM_UUID_LEN);
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = key;
+    argvlen[1] = sizeof(key) - 1;
+
+    if (ngx_mam_redis_command(r, mcf->redis, ngx_mam_edge_epoch_read, url, 2,
+                              argv, argvlen)
+        != NGX_OK)
+    {
+        return ngx_mam_edge_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    /* held until the answer; a write event meanwhile must not run the
+     * phases again */
+    r->main->count++;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_DONE;
+}
+
+
+/* sets each key to its epoch unless it holds a higher one already (two
+ * revocations racing), for as long as a URL signed before can live */
+static const char  ngx_mam_edge_revoke_script[] =
+    "for i = 1, #KEYS do "
+    "  local e = tonumber(ARGV[i + 1]) "
+    "  local cur = tonumber(redis.call('GET', KEYS[i]) or '0') or 0 "
+    "  if e > cur then "
+    "    redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1]) "
+    "  end "
+    "end "
+    "return #KEYS";
+
+
+static void
+ngx_mam_edge_revoke_logged(redisReply *reply, void *data)
+{
+    (void) data;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "mam: play epochs not published: redis %s",
+                      reply ? reply->str : "unavailable");
+    }
+}
+
+
+typedef struct {
+    ngx_mam_redis_handler_pt  done;
+    void                     *data;
+} ngx_mam_edge_revoke_t;
+
+
+static void
+ngx_mam_edge_revoked(ngx_http_request_t *r, redisReply *reply, void *data)
+{
+    ngx_mam_edge_revoke_t  *rv = data;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "mam: play epochs not published: redis %s; revoked "
+                      "URLs play until they expire",
+                      reply ? reply->str : "unavailable");
+    }
+
+    rv->done(r, reply, rv->data);
+}
+
+
+/* one EVAL of the script for epochs[from, to) in pool's memory; with rv
+ * the request r waits for its answer, else it is only logged */
+static ngx_int_t
+ngx_mam_edge_revoke_chunk(ngx_http_request_t *r, ngx_pool_t *pool,
+    ngx_mam_main_conf_t *mcf, json_t *epochs, size_t from, size_t to,
+    ngx_mam_edge_revoke_t *rv)
+{
+    int          argc;
+    char        *key, *num;
+    size_t       i, n;
+    json_t      *e;
+    const char  *asset, **argv;
+
+    n = to - from;
+    argc = (int) (4 + 2 * n);
+
+    argv = ngx_palloc(pool, argc * sizeof(char *));
+    key = ngx_pnalloc(pool, n * (sizeof(MAM_EDGE_EPOCH_KEY) + MAM_UUID_LEN));
+    num = ngx_pnalloc(pool, (n + 1) * (NGX_INT_T_LEN + 1));
+    if (argv == NULL || key == NULL || num == NULL) {
+        return NGX_ERROR;
+    }
+
+    argv[0] = "EVAL";
+    argv[1] = ngx_mam_edge_revoke_script;
+    argv[2] = ngx_mam_message(pool, "%uz", n);
+    argv[3 + n] = num;
+    num = (char *) ngx_sprintf((u_char *) num, "%d%Z",
+                               NGX_MAM_EDGE_EPOCH_WINDOW);
+
+    for (i = 0; i < n; i++) {
+        e = json_array_get(epochs, from + i);
+        asset = json_string_value(json_object_get(e, "asset_id"));
+        if (asset == NULL || !mam_uuid_valid(asset, ngx_strlen(asset))
+            || !json_is_integer(json_object_get(e, "epoch")))
+        {
+            return NGX_ERROR;
+        }
+
+        argv[3 + i] = key;
+        key = (char *) ngx_sprintf((u_char *) key, MAM_EDGE_EPOCH_KEY "%s%Z",
+                                   asset);
+        argv[4 + n + i] = num;
+        num = (char *) ngx_sprintf((u_char *) num, "%L%Z",
+                                   (int64_t) json_integer_value(
+                                       json_object_get(e, "epoch")));
+    }
+
+    if (argv[2] == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (rv == NULL) {
+        return ngx_mam_redis_task_command(mcf->redis,
+                                          ngx_mam_edge_revoke_logged, NULL,
+                                          argc, argv, NULL);
+    }
+
+    return ngx_mam_redis_command(r, mcf->redis, ngx_mam_edge_revoked, rv,
+                                 argc, argv, NULL);
+}
+
+
+void
+ngx_mam_edge_revoke(ngx_http_request_t *r, json_t *epochs,
+    ngx_mam_redis_handler_pt done, void *data)
+{
+    size_t                  n, from, to;
+    ngx_mam_main_conf_t    *mcf;
+    ngx_mam_edge_revoke_t  *rv;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    n = json_array_size(epochs);
+    if (n == 0 || mcf->redis == NULL) {
+        done(r, NULL, data);
+        return;
+    }
+
+    rv = ngx_palloc(r->pool, sizeof(ngx_mam_edge_revoke_t));
+    if (rv == NULL) {
+        ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        return;
+    }
+    rv->done = done;
+    rv->data = data;
+
+    /* the chunks go out in order on one connection: when the last one
+     * answers, Redis has applied them all */
+    for (from = 0; from < n; from = to) {
+        to = ngx_min(n, from + NGX_MAM_EDGE_REVOKE_CHUNK);
+
+        if (ngx_mam_edge_revoke_chunk(r, r->pool, mcf, epochs, from, to,
+                                      to == n ? rv : NULL)
+            != NGX_OK)
+        {
+            ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+            return;
+        }
+    }
+}
+
+
+/*
+ * Worker 0 of an API host publishes the epochs of the last hour again
+ * every mam_preview_reconcile_interval (mam_play_recent()): a Redis that
+ * restarted without its data learns back the revocations that still
+ * matter.  The script only ever raises a key, so this never undoes a
+ * newer epoch.
+ */
+static ngx_event_t  ngx_mam_edge_heal_event;
+
+
+static void
+ngx_mam_edge_heal_read(PGresult *res, void *data)
+{
+    size_t                from, to, n;
+    json_t               *epochs;
+    ngx_pool_t           *pool = data;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_mam_main_conf();
+
+    epochs = ngx_mam_pg_json(pool, res);
+    n = json_array_size(epochs);
+
+    for (from = 0; from < n; from = to) {
+        to = ngx_min(n, from + NGX_MAM_EDGE_REVOKE_CHUNK);
+
+        if (ngx_mam_edge_revoke_chunk(NULL, pool, mcf, epochs, from, to,
+                                      NULL)
+            != NGX_OK)
+        {
+            break;
+        }
+    }
+
+    /* hiredis copied the commands */
+    ngx_destroy_pool(pool);
+
+    ngx_mam_timer_again(&ngx_mam_edge_heal_event, mcf->reconcile_interval);
+}
+
+
+static void
+ngx_mam_edge_heal(ngx_event_t *ev)
+{
+    ngx_pool_t           *pool;
+    ngx_mam_main_conf_t  *mcf;
+
+    (void) ev;
+
+    if (ngx_mam_shutting_down()) {
+        return;
+    }
+
+    mcf = ngx_mam_main_conf();
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL
+        || ngx_mam_pg_task_query(mcf->pg, pool, "SELECT mam_play_recent()",
+                                 0, NULL, ngx_mam_edge_heal_read, pool)
+           != NGX_OK)
+    {
+        if (pool) {
+            ngx_destroy_pool(pool);
+        }
+        ngx_mam_timer_again(&ngx_mam_edge_heal_event,
+                            mcf->reconcile_interval);
+    }
+}
+
+
+ngx_int_t
+ngx_mam_edge_init_process(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf)
+{
+    if (mcf->api_used && mcf->redis_addr.data && mcf->pg
+        && ngx_process == NGX_PROCESS_WORKER && ngx_worker == 0)
+    {
+        ngx_mam_timer_start(&ngx_mam_edge_heal_event, ngx_mam_edge_heal,
+                            NULL, ngx_min(mcf->reconcile_interval, 1000));
+    }
+
+    if (!mcf->edge_used || !mcf->edge_revocation
+        || mcf->redis_addr.data == NULL)
+    {
+        return NGX_OK;
+    }
+
+    /* an edge-only host: its own client, for these GETs only */
+    if (mcf->redis == NULL) {
+        mcf->redis = ngx_mam_redis_create(cycle, mcf, NULL);
+        if (mcf->redis == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    mcf->edge_epochs = ngx_pcalloc(cycle->pool,
+                                   (size_t) mcf->edge_epoch_slots
+                                   * sizeof(ngx_mam_edge_epoch_t));
+
+    return mcf->edge_epochs ? NGX_OK : NGX_ERROR;
+}
+
+
 ngx_int_t
 ngx_mam_edge_handler(ngx_http_request_t *r)
 {
     u_char                    *p, *dot;
     ngx_int_t                  rc;
-    ngx_str_t                  path, uri;
+    ngx_str_t                  path;
     ngx_str_t                  allow = ngx_string("GET, HEAD, OPTIONS");
     mam_edge_url_t            *url;
     ngx_mam_edge_loc_conf_t        *lcf;
@@ -374,7 +786,78 @@ ngx_mam_edge_handler(ngx_http_request_t *r)
         return ngx_mam_edge_error(r, NGX_HTTP_NOT_FOUND, "no such file");
     }
 
-    if (ngx_mam_edge_headers(r, lcf, url) != NGX_OK) {
+    return ngx_mam_edge_epoch_check(r, mcf, url);
+}
+
+
+static void
+ngx_mam_edge_set_variable(ngx_http_request_t *r, ngx_int_t index,
+    u_char *data, size_t len)
+{
+    ngx_http_variable_value_t  *v;
+
+    v = &r->variables[index];
+    v->data = data;
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+}
+
+
+/*
+ * The edge cache's key of the file (README, S3 edge cache):
+ * "{asset}/{version}/{epoch}/{rest}", never the URL's exp, signature or
+ * client.  The epoch is the asset's current one (a URL below it was
+ * refused), which a replaced ladder also bumps: the key holds the ladder's
+ * generation.  Playlists are never cached: an EVENT playlist grows while
+ * its ladder renders.  Kept in request variables, which survive the
+ * internal redirect (module contexts do not).
+ */
+static ngx_int_t
+ngx_mam_edge_cache_variables(ngx_http_request_t *r, mam_edge_url_t *url)
+{
+    u_char               *key, *last;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    key = ngx_pnalloc(r->pool, 2 * (MAM_UUID_LEN + 1) + NGX_INT_T_LEN + 1
+                               + url->rest_len);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = ngx_sprintf(key, "%s/%s/%ui/%s", url->asset_id, url->version_id,
+                       (ngx_uint_t) url->epoch, url->rest);
+
+    ngx_mam_edge_set_variable(r, mcf->edge_cache_key_index, key, last - key);
+
+    if (ngx_mam_edge_is_playlist(url)) {
+        ngx_mam_edge_set_variable(r, mcf->edge_no_cache_index,
+                                  (u_char *) "1", 1);
+
+    } else {
+        ngx_mam_edge_set_variable(r, mcf->edge_no_cache_index,
+                                  (u_char *) "", 0);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the URL is valid and not revoked: the file, from the previews location */
+static ngx_int_t
+ngx_mam_edge_serve(ngx_http_request_t *r, mam_edge_url_t *url)
+{
+    ngx_str_t                 uri;
+    ngx_mam_edge_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_mam_edge_module);
+
+    if (ngx_mam_edge_headers(r, lcf, url) != NGX_OK
+        || ngx_mam_edge_cache_variables(r, url) != NGX_OK)
+    {
         return ngx_mam_edge_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
@@ -573,7 +1056,23 @@ ngx_mam_edge_s3_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 }
 
 
+/* $mam_edge_cache_key and $mam_edge_no_cache outside a request the edge
+ * handed over: not found */
+static ngx_int_t
+ngx_mam_edge_unset_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    v->not_found = 1;
+
+    return NGX_OK;
+}
+
+
 static ngx_http_variable_t  ngx_mam_edge_variables[] = {
+    { ngx_string("mam_edge_cache_key"), NULL, ngx_mam_edge_unset_variable,
+      0, 0, 0 },
+    { ngx_string("mam_edge_no_cache"), NULL, ngx_mam_edge_unset_variable,
+      0, 0, 0 },
     { ngx_string("mam_s3_uri"), NULL, ngx_mam_edge_s3_variable,
       offsetof(ngx_mam_s3_sig_t, uri), NGX_HTTP_VAR_NOCACHEABLE, 0 },
     { ngx_string("mam_s3_host"), NULL, ngx_mam_edge_s3_variable,
@@ -591,6 +1090,7 @@ ngx_int_t
 ngx_mam_edge_add_variables(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var, *v;
+    ngx_mam_main_conf_t  *mcf;
 
     if (ngx_mam_metrics_add_variable(cf) != NGX_OK) {
         return NGX_ERROR;
@@ -603,6 +1103,19 @@ ngx_mam_edge_add_variables(ngx_conf_t *cf)
         }
         var->get_handler = v->get_handler;
         var->data = v->data;
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_mam_module);
+
+    mcf->edge_cache_key_index = ngx_http_get_variable_index(cf,
+                                    &ngx_mam_edge_variables[0].name);
+    mcf->edge_no_cache_index = ngx_http_get_variable_index(cf,
+                                    &ngx_mam_edge_variables[1].name);
+
+    if (mcf->edge_cache_key_index == NGX_ERROR
+        || mcf->edge_no_cache_index == NGX_ERROR)
+    {
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -633,6 +1146,7 @@ ngx_mam_sign_found(ngx_http_request_t *r, PGresult *res, void *data)
     size_t                 size;
     json_t                *v, *body;
     time_t                 exp;
+    json_int_t             epoch;
     u_char                 when[sizeof("1970-01-01T00:00:00Z")];
     const char            *asset, *version;
     ngx_tm_t               tm;
@@ -648,7 +1162,8 @@ ngx_mam_sign_found(ngx_http_request_t *r, PGresult *res, void *data)
 
     asset = json_string_value(json_object_get(v, "asset_id"));
     version = json_string_value(json_object_get(v, "version_id"));
-    if (asset == NULL || version == NULL) {
+    epoch = json_integer_value(json_object_get(v, "epoch"));
+    if (asset == NULL || version == NULL || epoch < 0) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
@@ -668,8 +1183,9 @@ ngx_mam_sign_found(ngx_http_request_t *r, PGresult *res, void *data)
 
     ngx_memcpy(url, mcf->edge_url.data, mcf->edge_url.len);
 
-    if (mam_edge_sign(mcf->edge_key.data, mcf->edge_key.len, exp, asset,
-                      version, "index.m3u8", ip, url + mcf->edge_url.len,
+    if (mam_edge_sign(mcf->edge_key.data, mcf->edge_key.len, exp,
+                      (unsigned long) epoch, asset, version, "index.m3u8",
+                      ip, url + mcf->edge_url.len,
                       size - mcf->edge_url.len)
         != 0)
     {

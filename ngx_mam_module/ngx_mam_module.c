@@ -576,6 +576,29 @@ static ngx_command_t  ngx_mam_commands[] = {
       offsetof(ngx_mam_main_conf_t, edge_url),
       NULL },
 
+    /* revocation (README, Revocation): the play epochs the edge reads
+     * from Redis and keeps per worker */
+    { ngx_string("mam_edge_revocation"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, edge_revocation),
+      NULL },
+
+    { ngx_string("mam_edge_epoch_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, edge_epoch_ttl),
+      NULL },
+
+    { ngx_string("mam_edge_epoch_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_mam_main_conf_t, edge_epoch_slots),
+      NULL },
+
       ngx_null_command
 };
 
@@ -1179,6 +1202,9 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     mcf->session_retention = NGX_CONF_UNSET;
     mcf->audit_retention = NGX_CONF_UNSET;
     mcf->edge_bind_ip = NGX_CONF_UNSET;
+    mcf->edge_revocation = NGX_CONF_UNSET;
+    mcf->edge_epoch_ttl = NGX_CONF_UNSET_MSEC;
+    mcf->edge_epoch_slots = NGX_CONF_UNSET;
     mcf->s3_path_style = NGX_CONF_UNSET;
     mcf->s3_object_lock = NGX_CONF_UNSET;
     mcf->s3_timeout = NGX_CONF_UNSET_MSEC;
@@ -1230,6 +1256,23 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mcf->session_retention, 30 * 86400);
     ngx_conf_init_value(mcf->audit_retention, 0);
     ngx_conf_init_value(mcf->edge_bind_ip, 0);
+    ngx_conf_init_value(mcf->edge_revocation, 1);
+    ngx_conf_init_msec_value(mcf->edge_epoch_ttl, 15000);
+    ngx_conf_init_value(mcf->edge_epoch_slots, 8192);
+
+    /* the bound issue 22 promises: a revocation reaches every edge within
+     * a minute; the cache is a fixed table per worker */
+    if (mcf->edge_epoch_ttl < 1000 || mcf->edge_epoch_ttl > 30000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_edge_epoch_ttl\" must be 1s..30s");
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->edge_epoch_slots < 16 || mcf->edge_epoch_slots > 1048576) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mam_edge_epoch_cache\" must be 16..1048576");
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_init_value(mcf->s3_path_style, 0);
     ngx_conf_init_value(mcf->s3_object_lock, 0);
     ngx_conf_init_msec_value(mcf->s3_timeout, MAM_S3_TIMEOUT_MS);
@@ -1577,8 +1620,12 @@ ngx_mam_init_process(ngx_cycle_t *cycle)
     ngx_mam_main_conf_t  *mcf;
 
     mcf = ngx_mam_cycle_main_conf(cycle);
-    if (mcf == NULL || !mcf->api_used) {
+    if (mcf == NULL) {
         return NGX_OK;
+    }
+
+    if (!mcf->api_used) {
+        return ngx_mam_edge_init_process(cycle, mcf);
     }
 
     for (i = 0; i < 3; i++) {
@@ -1592,7 +1639,8 @@ ngx_mam_init_process(ngx_cycle_t *cycle)
     }
 
     mcf->redis = ngx_mam_redis_create(cycle, mcf, NULL);
-    if (mcf->redis == NULL) {
+    if (mcf->redis == NULL || ngx_mam_edge_init_process(cycle, mcf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

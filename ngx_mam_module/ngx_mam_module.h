@@ -34,6 +34,7 @@ typedef struct ngx_mam_pg_pool_s     ngx_mam_pg_pool_t;
 typedef struct ngx_mam_redis_s       ngx_mam_redis_t;
 typedef struct ngx_mam_ctx_s         ngx_mam_ctx_t;
 typedef struct ngx_mam_statement_s   ngx_mam_statement_t;
+typedef struct ngx_mam_edge_epoch_s  ngx_mam_edge_epoch_t;
 
 
 typedef struct {
@@ -105,6 +106,13 @@ typedef struct {
     ngx_flag_t                edge_used;
     ngx_flag_t                edge_bind_ip;
     ngx_str_t                 edge_url;          /* signed URLs start so */
+    ngx_flag_t                edge_revocation;   /* with mam_redis */
+    ngx_msec_t                edge_epoch_ttl;
+    ngx_int_t                 edge_epoch_slots;
+    /* $mam_edge_cache_key, $mam_edge_no_cache: set by the edge before its
+     * internal redirect, read by the previews location's proxy_cache */
+    ngx_int_t                 edge_cache_key_index;
+    ngx_int_t                 edge_no_cache_index;
 
     /* the storage (mam_store.h): local under storage_root, or S3 when
      * s3 is set (then s3 is &store->s3) */
@@ -131,6 +139,7 @@ typedef struct {
     ngx_mam_pg_pool_t        *pg;
     ngx_mam_redis_t          *redis;
     mam_jwt_memo_t           *jwt_memo;     /* this worker's verified tokens */
+    ngx_mam_edge_epoch_t     *edge_epochs;  /* NULL: no revocation check */
 } ngx_mam_main_conf_t;
 
 
@@ -475,6 +484,10 @@ ngx_int_t ngx_mam_multipart_handler(ngx_http_request_t *r,
 ngx_int_t ngx_mam_edge_handler(ngx_http_request_t *r);
 ngx_int_t ngx_mam_edge_not_found_handler(ngx_http_request_t *r);
 ngx_int_t ngx_mam_edge_add_variables(ngx_conf_t *cf);
+/* the worker's play epoch cache, and on an edge-only host its Redis
+ * client, when mam_redis is set and mam_edge_revocation is on */
+ngx_int_t ngx_mam_edge_init_process(ngx_cycle_t *cycle,
+    ngx_mam_main_conf_t *mcf);
 
 /* ngx_mam_events.c, ngx_mam_reconcile.c: per-worker parts of previews */
 ngx_int_t ngx_mam_events_init(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf);

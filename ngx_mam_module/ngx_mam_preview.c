@@ -459,6 +459,19 @@ ngx_mam_preview_callback_verify(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
 
 static void
+ngx_mam_preview_callback_sent(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    (void) reply;
+
+    /* every accepted callback is published, applied or not */
+    ngx_mam_preview_publish(r, json_object_get(data, "event"));
+
+    ngx_http_finalize_request(r, ngx_mam_send_no_content(r));
+}
+
+
+static void
 ngx_mam_preview_callback_done(ngx_http_request_t *r, PGresult *res,
     void *data)
 {
@@ -476,10 +489,9 @@ ngx_mam_preview_callback_done(ngx_http_request_t *r, PGresult *res,
         return;
     }
 
-    /* every accepted callback is published, applied or not */
-    ngx_mam_preview_publish(r, json_object_get(v, "event"));
-
-    ngx_http_finalize_request(r, ngx_mam_send_no_content(r));
+    /* a replaced ladder's new generation (030) reaches the edges first */
+    ngx_mam_edge_revoke(r, json_object_get(v, "epochs"),
+                        ngx_mam_preview_callback_sent, v);
 }
 
 

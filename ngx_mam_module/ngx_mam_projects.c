@@ -151,19 +151,22 @@ ngx_mam_members_sent(ngx_http_request_t *r, redisReply *reply, void *data)
 }
 
 
-/* the member's change is made: the authorization cache learns their new
+/* the member's change is made and the edges know of the playback URLs it
+ * revoked (a removal, 030): the authorization cache learns their new
  * authz_version (their tokens and streams end), then the answer */
 static void
-ngx_mam_members_changed(ngx_http_request_t *r, PGresult *res, void *data)
+ngx_mam_members_revoked(ngx_http_request_t *r, redisReply *reply,
+    void *data)
 {
-    json_t                     *v, *body;
+    json_t                     *v = data, *body;
     const char                 *user, *status;
-    const ngx_mam_statement_t  *st = data;
+    ngx_mam_ctx_t              *ctx;
+    const ngx_mam_statement_t  *st;
 
-    v = ngx_mam_outcome_ok(r, res, ngx_mam_project_outcomes);
-    if (v == NULL) {
-        return;
-    }
+    (void) reply;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_mam_api_module);
+    st = ctx->route->statement;
 
     user = json_string_value(json_object_get(v, "user_id"));
     status = json_string_value(json_object_get(v, "status"));
@@ -188,6 +191,23 @@ ngx_mam_members_changed(ngx_http_request_t *r, PGresult *res, void *data)
     ngx_mam_authz_cache_set(r, user,
                             (long) json_integer_value(json_object_get(v, "av")),
                             status ? status : "", ngx_mam_members_sent, body);
+}
+
+
+static void
+ngx_mam_members_changed(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    json_t  *v;
+
+    (void) data;
+
+    v = ngx_mam_outcome_ok(r, res, ngx_mam_project_outcomes);
+    if (v == NULL) {
+        return;
+    }
+
+    ngx_mam_edge_revoke(r, json_object_get(v, "epochs"),
+                        ngx_mam_members_revoked, v);
 }
 
 

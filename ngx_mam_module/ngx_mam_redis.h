@@ -51,6 +51,13 @@ void ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id,
 void ngx_mam_user_item_cache_set(ngx_http_request_t *r, const char *user_id,
     const char *av, ngx_str_t *item);
 
+/* publishes the play epochs a SQL function's mam_play_revoke() answered
+ * ([{asset_id, epoch}], playback.sql) to the edges; done(r, reply or
+ * NULL, data) runs once Redis has them all (at once when there are none),
+ * so the answer is never ahead of the edges' source.  ngx_mam_edge.c */
+void ngx_mam_edge_revoke(ngx_http_request_t *r, json_t *epochs,
+    ngx_mam_redis_handler_pt done, void *data);
+
 ngx_uint_t ngx_mam_redis_up(ngx_mam_redis_t *rd);
 
 /* checks "unix:/path" or "IP:port" at configuration time */

@@ -64,7 +64,8 @@ export function signedSource(assetId, versionId, media,
   const every = Number(localStorage.getItem('mam-renew-ms')) || 600 * 1000;
   const renew = setInterval(() => sign().catch(() => {}), every);
   const rewrite = (url) => {
-    const m = url.match(/\/s\/\d+\/[A-Za-z0-9_-]{43}\/[0-9a-f-]{36}\/[0-9a-f-]{36}\/(.*)$/);
+    // {exp} or {exp}.{epoch} (a revoked asset's URLs carry its play epoch)
+    const m = url.match(/\/s\/\d+(?:\.\d+)?\/[A-Za-z0-9_-]{43}\/[0-9a-f-]{36}\/[0-9a-f-]{36}\/(.*)$/);
     return m && prefix ? prefix + m[1] : url;
   };
   sign().then((url) => {

@@ -133,6 +133,7 @@ DECLARE
     a          assets;
     v_old      assets;
     v_project  uuid;
+    v_epochs   jsonb := '[]';
 BEGIN
     c := mam_asset_for_change(p_id, p_user, p_admin);
     IF c->>'outcome' <> 'ok' THEN
@@ -165,6 +166,10 @@ BEGIN
         UPDATE assets SET project_id = v_project,
                           folder_id = (f->>'folder_id')::uuid
          WHERE id = p_id;
+        -- a move: the old project's members lose it, its URLs stop (030)
+        IF v_project <> v_old.project_id THEN
+            v_epochs := mam_play_revoke(ARRAY[p_id]);
+        END IF;
     END IF;
 
     IF p_key IS NOT NULL THEN
@@ -203,7 +208,8 @@ BEGIN
                                'tags', to_jsonb(a.tags))));
 
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
-                              'asset', mam_asset_json(a));
+                              'asset', mam_asset_json(a),
+                              'epochs', v_epochs);
 END
 $$;
 
@@ -220,7 +226,9 @@ BEGIN
     UPDATE assets SET deleted_at = now() WHERE id = p_id;
     PERFORM mam_audit(p_user, 'asset_delete', 'asset', p_id::text, p_ip,
                       NULL);
-    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome);
+    -- its playback URLs stop too (030)
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+                              'epochs', mam_play_revoke(ARRAY[p_id]));
 END
 $$;
 

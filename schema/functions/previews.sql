@@ -39,8 +39,9 @@ $$;
 -- a live asset the caller may see, and whether its preview can be played
 -- (mam_preview_can_play: ready, or playable while transcoding); a
 -- playback signed is audited (play_sign).
--- Outcomes: ok (asset_id, version_id), not_found (also for a non-member
--- of the asset's project), not_ready.
+-- Outcomes: ok (asset_id, version_id, epoch: the asset's play epoch to
+-- sign in, 030), not_found (also for a non-member of the asset's
+-- project), not_ready.
 CREATE OR REPLACE FUNCTION mam_preview_playable(p_asset uuid, p_version uuid,
                                                 p_user uuid, p_admin boolean,
                                                 p_ttl integer, p_ip text)
@@ -48,7 +49,7 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     r  record;
 BEGIN
-    SELECT a.id AS asset_id, v.id AS version_id,
+    SELECT a.id AS asset_id, v.id AS version_id, a.play_epoch AS epoch,
            mam_preview_can_play(v, j) AS playable
       INTO r
       FROM assets a
@@ -66,13 +67,15 @@ BEGIN
         RETURN jsonb_build_object('outcome', 'not_ready'::mam_outcome);
     END IF;
 
+    PERFORM mam_play_signed(r.asset_id);
     PERFORM mam_audit(p_user, 'play_sign', 'version', r.version_id::text,
                       p_ip, jsonb_build_object('asset_id', r.asset_id,
                                                'ttl_sec', p_ttl));
 
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                               'asset_id', r.asset_id,
-                              'version_id', r.version_id);
+                              'version_id', r.version_id,
+                              'epoch', r.epoch);
 END
 $$;
 
@@ -229,6 +232,7 @@ DECLARE
     v_rank  integer;
     v_new   integer;
     v_out   mam_outcome := 'applied'::mam_outcome;
+    v_epochs jsonb := '[]';
 BEGIN
     SELECT * INTO j FROM preview_jobs
      WHERE id = p_job AND version_id = p_version FOR UPDATE;
@@ -253,6 +257,11 @@ BEGIN
                started_at = coalesce(started_at, now())
          WHERE id = j.id;
     ELSIF p_status = 'ready' THEN
+        -- a forced re-run replaced a finished ladder: a new generation
+        -- for the edge cache (030)
+        IF v.preview_prefix IS NOT NULL THEN
+            v_epochs := mam_play_republish(v.asset_id);
+        END IF;
         UPDATE preview_jobs
            SET status = 'ready', progress = 1, error = NULL, playable = true,
                renditions = coalesce(p_renditions, '[]'::jsonb),
@@ -284,8 +293,15 @@ BEGIN
                                              'version_id', v.id));
     END IF;
 
+    -- what a progressive attempt published is withdrawn (a retry renders
+    -- the same names again): a new generation too
+    IF v_out = 'applied' AND j.playable
+       AND (p_status = 'failed' OR p_playable IS FALSE) THEN
+        v_epochs := mam_play_republish(v.asset_id);
+    END IF;
+
     SELECT * INTO v FROM versions WHERE id = v.id;
-    RETURN jsonb_build_object('outcome', v_out,
+    RETURN jsonb_build_object('outcome', v_out, 'epochs', v_epochs,
                               'event', jsonb_build_object(
                                   'asset_id', v.asset_id,
                                   'project_id', (SELECT project_id FROM assets

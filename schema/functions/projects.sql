@@ -325,7 +325,8 @@ END
 $$;
 
 -- DELETE /api/projects/:id/members {user_id}
--- Outcomes: ok, not_found, forbidden, unknown (not a member).
+-- Outcomes: ok (with the play epochs it bumped), not_found, forbidden,
+-- unknown (not a member).
 CREATE OR REPLACE FUNCTION mam_member_remove(p_id uuid, p_actor uuid,
                                              p_admin boolean, p_user uuid,
                                              p_ip text)
@@ -347,9 +348,12 @@ BEGIN
     PERFORM mam_audit(p_actor, 'member_remove', 'project', p_id::text, p_ip,
                       jsonb_build_object('user_id', p_user));
 
+    -- the URLs they were handed stop: a URL does not say whose it is, so
+    -- those of every asset of the project that may be playing (030)
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                               'user_id', u.id, 'av', u.authz_version,
-                              'status', u.status);
+                              'status', u.status,
+                              'epochs', mam_play_revoke_project(p_id));
 END
 $$;
 

@@ -296,7 +296,7 @@ try {
 
   await check('the signed URL is renewed and playback requests use the newest one', async () => {
     const sigs = new Set();
-    const seen = (r) => { const m = r.url().match(/\/s\/\d+\/([A-Za-z0-9_-]{43})\//); if (m) sigs.add(m[1]); };
+    const seen = (r) => { const m = r.url().match(/\/s\/\d+(?:\.\d+)?\/([A-Za-z0-9_-]{43})\//); if (m) sigs.add(m[1]); };
     await page.evaluate(() => localStorage.setItem('mam-renew-ms', '1200'));
     await page.reload();
     page.on('request', seen);

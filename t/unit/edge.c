@@ -84,7 +84,7 @@ main(void)
     memset(path + strlen(path), 'a', 513);
     ok(parse(path, &u) == MAM_EDGE_BAD, "a rest over 512 bytes is refused");
 
-    ok(mam_edge_sign(key, 32, 1700000000, A, V, "index.m3u8", NULL, buf,
+    ok(mam_edge_sign(key, 32, 1700000000, 0, A, V, "index.m3u8", NULL, buf,
                      sizeof(buf)) == 0, "sign");
     ok(parse(buf, &u) == MAM_EDGE_OK, "a signed path parses");
     ok(mam_edge_verify(key, 32, &u, NULL), "... and verifies");
@@ -95,11 +95,43 @@ main(void)
     u.exp_text[9]++;
     ok(!mam_edge_verify(key, 32, &u, NULL), "... not with another expiry");
 
-    ok(mam_edge_sign(key, 32, 1700000000, A, V, "index.m3u8", "10.0.0.1", buf,
+    ok(mam_edge_sign(key, 32, 1700000000, 0, A, V, "index.m3u8", "10.0.0.1", buf,
                      sizeof(buf)) == 0 && parse(buf, &u) == MAM_EDGE_OK
        && mam_edge_verify(key, 32, &u, "10.0.0.1")
        && !mam_edge_verify(key, 32, &u, "10.0.0.2")
        && !mam_edge_verify(key, 32, &u, NULL), "an IP-bound signature");
+
+    /* revocation epochs: "{exp}.{epoch}", signed as written */
+    ok(mam_edge_sign(key, 32, 1700000000, 7, A, V, "index.m3u8", NULL, buf,
+                     sizeof(buf)) == 0
+       && strncmp(buf, "1700000000.7/", 13) == 0, "an epoch is signed in");
+    ok(parse(buf, &u) == MAM_EDGE_OK && u.epoch == 7 && u.exp == 1700000000
+       && mam_edge_verify(key, 32, &u, NULL), "... parses and verifies");
+    buf[11] = '8';
+    ok(parse(buf, &u) == MAM_EDGE_OK && u.epoch == 8
+       && !mam_edge_verify(key, 32, &u, NULL), "a changed epoch: 403");
+    memmove(buf + 10, buf + 12, strlen(buf + 12) + 1);
+    ok(parse(buf, &u) == MAM_EDGE_OK && u.epoch == 0
+       && !mam_edge_verify(key, 32, &u, NULL), "an epoch left out: 403");
+    ok(mam_edge_sign(key, 32, 1700000000, 0, A, V, "index.m3u8", NULL, buf,
+                     sizeof(buf)) == 0 && strncmp(buf, "1700000000/", 11) == 0,
+       "epoch 0 is written as nothing (edge.md's URL)");
+    ok(mam_edge_sign(key, 32, 1700000000, MAM_EDGE_EPOCH_MAX + 1, A, V,
+                     "index.m3u8", NULL, buf, sizeof(buf)) == -1,
+       "an epoch over the maximum is not signed");
+    {
+        static const char  *bad_epochs[] = {
+            "1700000000./", "1700000000.0/", "1700000000.01/",
+            "1700000000.1234567890/", "1700000000.x/", "1700000000.1.2/",
+            ".5/"
+        };
+        for (i = 0; i < sizeof(bad_epochs) / sizeof(bad_epochs[0]); i++) {
+            snprintf(path, sizeof(path), "%s" SIG "/" A "/" V "/a.ts",
+                     bad_epochs[i]);
+            ok(parse(path, &u) == MAM_EDGE_BAD, "epoch segment %s: 400",
+               bad_epochs[i]);
+        }
+    }
 
     ok(strcmp(mam_edge_content_type("a/index.m3u8", 12),
               "application/vnd.apple.mpegurl") == 0, "m3u8 type");
@@ -139,6 +171,10 @@ main(void)
            || !mam_edge_verify(key, 32, &u, NULL),
            "... and is no playback URL");
 
+        snprintf(path, sizeof(path), "1700000000.3/%s", buf + 13);
+        ok(mam_edge_dl_parse(path, strlen(path), &d) == MAM_EDGE_BAD,
+           "a download URL carries no epoch: 400");
+
         snprintf(path, sizeof(path), "%s", buf + 2);
         path[strlen(path) - 5] = 'x';
         ok(mam_edge_dl_parse(path, strlen(path), &d) == MAM_EDGE_OK
@@ -158,7 +194,7 @@ main(void)
            "a .. segment in the key: 400");
 
         /* a playback signature does not sign a download */
-        ok(mam_edge_sign(key, 32, 1700000000, A, V, "index.m3u8", NULL, buf,
+        ok(mam_edge_sign(key, 32, 1700000000, 0, A, V, "index.m3u8", NULL, buf,
                          sizeof(buf)) == 0, "a playback URL");
         snprintf(path, sizeof(path), "1700000000/%.43s/x.mov/previews/" A "/" V
                  "/index.m3u8", buf + 11);

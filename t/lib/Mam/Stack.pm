@@ -78,6 +78,8 @@ my %DEFAULTS = (
     preview_enqueue_grace => undef,
     transcoderd      => 0,         # start transcoderd too
     s3               => 0,         # S3 storage on an s3rver instead of folders
+    edge_cache       => 0,         # with s3: the edge's proxy_cache (issue 23),
+                                   # logs/edge-cache.log its cache statuses
     td_extra         => '',        # lines added to transcoderd.conf
     webhookd         => 0,         # start webhookd too
     wh_extra         => '',        # lines added to webhookd.conf
@@ -630,7 +632,7 @@ EOT
              . "        location /auth/ { mam_api; }\n"
              . "        location /upload/ { mam_upload; client_max_body_size 0; }\n"
              . "        location /s/ { mam_edge; }\n"
-             . ($o{s3} ? $self->s3_previews_location
+             . ($o{s3} ? $self->s3_previews_location(%o)
                        : "        location /_mam_previews/ {\n"
                        . "            internal;\n"
                        . "            alias $store/previews/;\n"
@@ -689,7 +691,7 @@ http {
     scgi_temp_path $p/temp/scgi;
     sendfile on;
 
-$mam$o{http_extra}
+$mam@{[ $o{s3} && $o{edge_cache} ? $self->edge_cache_http : '' ]}$o{http_extra}
     server {
         listen 127.0.0.1:$o{port};
 $api$o{server_extra}
@@ -709,10 +711,37 @@ sub spa_csp {
          . "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 }
 
+# the edge cache of the S3 layout (README, S3 edge cache), as in
+# conf/mam-s3.conf: the http {} part, then the previews location's
+sub edge_cache_http {
+    my ($self) = @_;
+    my $p = $self->prefix;
+    return "    proxy_cache_path $p/temp/edge-cache levels=1:2 keys_zone=mam_previews:4m\n"
+         . "                     max_size=256m inactive=1h use_temp_path=off;\n"
+         . "    log_format mam_edge_cache '\$request_method \$uri \$status "
+         . "\$upstream_cache_status \$mam_edge_cache_key';\n";
+}
+sub edge_cache_location {
+    my ($self) = @_;
+    my $p = $self->prefix;
+    return <<EOT;
+            proxy_cache mam_previews;
+            proxy_cache_key "\$request_method \$mam_edge_cache_key";
+            proxy_cache_convert_head off;
+            proxy_cache_valid 200 1h;
+            proxy_cache_lock on;
+            proxy_ignore_headers Cache-Control Expires;
+            proxy_no_cache \$mam_edge_no_cache;
+            proxy_cache_bypass \$mam_edge_no_cache;
+            access_log $p/logs/edge-cache.log mam_edge_cache;
+EOT
+}
+
 # the previews location of the S3 layout: a signed proxy_pass to the bucket
 sub s3_previews_location {
-    my ($self) = @_;
+    my ($self, %o) = @_;
     my $port = $self->s3_port;
+    my $cache = $o{edge_cache} ? $self->edge_cache_location : '';
     return <<EOT;
         location /_mam_previews/ {
             internal;
@@ -729,7 +758,7 @@ sub s3_previews_location {
             proxy_hide_header x-amz-request-id;
             proxy_intercept_errors on;
             error_page 403 404 = \@mam_not_found;
-@{[ $self->previews_gzip ]}        }
+$cache@{[ $self->previews_gzip ]}        }
 EOT
 }
 
