@@ -148,6 +148,40 @@ static const ngx_mam_route_t  ngx_mam_routes[] = {
     { NGX_HTTP_DELETE, "/api/fields/:id", ngx_mam_statement_handler,
       NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_field_delete },
 
+    /* review links (issue 22, ngx_mam_shares.c): members who may share
+     * (the project role is the SQL functions'), then the links' guests,
+     * who have no account (the link's token and the guest's cookie);
+     * a guest's writes count in the stricter auth window */
+    { NGX_HTTP_POST, "/api/shares", ngx_mam_share_write_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_share_create },
+    { NGX_HTTP_GET, "/api/shares", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_share_list },
+    { NGX_HTTP_GET, "/api/shares/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_share_get },
+    { NGX_HTTP_PATCH, "/api/shares/:id", ngx_mam_share_write_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_share_update },
+    { NGX_HTTP_DELETE, "/api/shares/:id", ngx_mam_statement_handler,
+      NGX_MAM_USER, NGX_MAM_WINDOW_API, 0, &ngx_mam_share_revoke },
+    { NGX_HTTP_GET, "/api/r/:token", ngx_mam_share_guest_handler,
+      NGX_MAM_PUBLIC, NGX_MAM_WINDOW_API, 0, &ngx_mam_share_open },
+    { NGX_HTTP_POST, "/api/r/:token/session", ngx_mam_share_session_handler,
+      NGX_MAM_PUBLIC, NGX_MAM_WINDOW_AUTH, 0, NULL },
+    { NGX_HTTP_GET, "/api/r/:token/assets/:id/comments",
+      ngx_mam_share_guest_handler, NGX_MAM_PUBLIC, NGX_MAM_WINDOW_API, 0,
+      &ngx_mam_share_comments },
+    { NGX_HTTP_POST, "/api/r/:token/assets/:id/comments",
+      ngx_mam_share_guest_handler, NGX_MAM_PUBLIC, NGX_MAM_WINDOW_AUTH, 0,
+      &ngx_mam_share_comment },
+    { NGX_HTTP_PUT, "/api/r/:token/versions/:id/approval",
+      ngx_mam_share_guest_handler, NGX_MAM_PUBLIC, NGX_MAM_WINDOW_AUTH, 0,
+      &ngx_mam_share_approve },
+    { NGX_HTTP_POST, "/api/r/:token/sign-preview",
+      ngx_mam_share_guest_handler, NGX_MAM_PUBLIC, NGX_MAM_WINDOW_API, 0,
+      &ngx_mam_share_sign },
+    { NGX_HTTP_POST, "/api/r/:token/versions/:id/download",
+      ngx_mam_share_guest_handler, NGX_MAM_PUBLIC, NGX_MAM_WINDOW_API, 0,
+      &ngx_mam_share_download },
+
     { 0, NULL, NULL, NGX_MAM_PUBLIC, NGX_MAM_WINDOW_API, 0, NULL }
 };
 
