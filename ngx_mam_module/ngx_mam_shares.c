@@ -267,7 +267,7 @@ ngx_mam_share_created(ngx_http_request_t *r, PGresult *res, void *data)
 static const ngx_mam_field_t  ngx_mam_share_create_fields[] = {
     { "asset_ids", ngx_mam_share_asset_ids, 0, 0, 0 },
     { "folder_id", ngx_mam_field_uuid, 1, MAM_UUID_LEN, 0 },
-    { "version", ngx_mam_share_version, 0, 0, 0 },
+    { "version", ngx_mam_share_version, 1, MAM_UUID_LEN, 0 },
     { "expires_at", ngx_mam_share_expires, 0, 0, 0 },
     { "allow_comments", ngx_mam_field_boolean, 0, 0, 0 },
     { "allow_download", ngx_mam_field_boolean, 0, 0, 0 },

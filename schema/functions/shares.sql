@@ -362,11 +362,11 @@ BEGIN
     IF f.outcome <> 'ok' THEN
         RETURN jsonb_build_object('outcome', f.outcome::mam_outcome);
     END IF;
-    IF f.s.revoked_at IS NULL THEN
+    IF (f.s).revoked_at IS NULL THEN
         UPDATE shares SET revoked_at = now(), updated_at = now()
          WHERE id = p_id;
         PERFORM mam_audit(p_user, 'share_revoke', 'share', p_id::text, p_ip,
-                          jsonb_build_object('project_id', f.s.project_id));
+                          jsonb_build_object('project_id', (f.s).project_id));
     END IF;
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome);
 END
@@ -510,8 +510,8 @@ BEGIN
     IF f.outcome = 'no_session' THEN
         RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                    'view', jsonb_build_object(
-                       'passphrase', f.s.passphrase_hash IS NOT NULL,
-                       'expires_at', mam_time(f.s.expires_at),
+                       'passphrase', (f.s).passphrase_hash IS NOT NULL,
+                       'expires_at', mam_time((f.s).expires_at),
                        'guest', NULL));
     END IF;
     IF f.outcome <> 'ok' THEN
@@ -522,13 +522,13 @@ BEGIN
 
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
         'view', jsonb_build_object(
-            'passphrase', f.s.passphrase_hash IS NOT NULL,
-            'expires_at', mam_time(f.s.expires_at),
+            'passphrase', (f.s).passphrase_hash IS NOT NULL,
+            'expires_at', mam_time((f.s).expires_at),
             'guest', mam_share_guest_json(f.g, false),
-            'allow_comments', f.s.allow_comments,
-            'allow_download', f.s.allow_download,
-            'allow_approval', f.s.allow_approval,
-            'show_all_versions', f.s.show_all_versions,
+            'allow_comments', (f.s).allow_comments,
+            'allow_download', (f.s).allow_download,
+            'allow_approval', (f.s).allow_approval,
+            'show_all_versions', (f.s).show_all_versions,
             'assets', coalesce((SELECT jsonb_agg(jsonb_build_object(
                                     'id', a.id, 'title', a.title,
                                     'description', a.description,
@@ -606,7 +606,7 @@ BEGIN
     IF NOT mam_share_shows(f.s, p_asset, NULL) THEN
         RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
-    IF NOT f.s.allow_comments THEN
+    IF NOT (f.s).allow_comments THEN
         RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
 
@@ -629,14 +629,14 @@ BEGIN
         END IF;
     END IF;
 
-    v_answer := mam_comment_write(p_asset, f.s.project_id, NULL, f.g.id,
+    v_answer := mam_comment_write(p_asset, (f.s).project_id, NULL, (f.g).id,
                                   false, p_ts, p_content, v_version, p_ip,
                                   p_frame, p_parent, p_dur, p_frames,
                                   p_annotation);
     IF v_answer->>'outcome' = 'ok' THEN
         UPDATE share_guests SET comments = comments + 1,
                                 last_seen_at = now()
-         WHERE id = f.g.id;
+         WHERE id = (f.g).id;
     END IF;
     RETURN v_answer;
 END
@@ -651,9 +651,10 @@ CREATE OR REPLACE FUNCTION mam_share_approve(p_token text, p_session text,
                                              p_note text, p_ip text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    f  record;
-    v  versions;
-    a  assets;
+    f         record;
+    v         versions;
+    a         assets;
+    v_answer  jsonb;
 BEGIN
     SELECT * INTO f FROM mam_share_guest(p_token, p_session);
     IF f.outcome <> 'ok' THEN
@@ -665,16 +666,17 @@ BEGIN
        OR NOT mam_share_shows(f.s, a.id, v.id) THEN
         RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
-    IF NOT f.s.allow_approval THEN
+    IF NOT (f.s).allow_approval THEN
         RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
 
     UPDATE share_guests SET approvals = approvals + 1, last_seen_at = now()
-     WHERE id = f.g.id;
+     WHERE id = (f.g).id;
 
-    RETURN jsonb_set(mam_version_decide(v, a, NULL, f.g.id, p_status,
-                                        p_note, p_ip),
-                     '{version}',
+    -- the decision first: a later statement sees the version it wrote
+    v_answer := mam_version_decide(v, a, NULL, (f.g).id, p_status, p_note,
+                                   p_ip);
+    RETURN jsonb_set(v_answer, '{version}',
                      mam_share_version_json(
                          (SELECT x FROM versions x WHERE x.id = v.id)));
 END
@@ -726,7 +728,7 @@ BEGIN
     IF v.id IS NULL OR NOT mam_share_shows(f.s, v.asset_id, v.id) THEN
         RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
-    IF NOT f.s.allow_download THEN
+    IF NOT (f.s).allow_download THEN
         RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
     RETURN mam_version_download(p_version, NULL, true, p_rendition, p_ip);
