@@ -105,7 +105,7 @@ $$;
 CREATE OR REPLACE FUNCTION mam_share_for_member(p_id uuid, p_user uuid,
                                                 p_admin boolean,
                                                 OUT s shares,
-                                                OUT outcome text)
+                                                OUT outcome mam_outcome)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_rank  integer;
@@ -113,9 +113,9 @@ BEGIN
     SELECT * INTO s FROM shares WHERE id = p_id FOR UPDATE;
     v_rank := CASE WHEN s.id IS NULL THEN 0
                    ELSE mam_project_rank(s.project_id, p_user, p_admin) END;
-    outcome := CASE WHEN v_rank = 0 THEN 'not_found'
-                    WHEN v_rank < 3 THEN 'forbidden'
-                    ELSE 'ok' END;
+    outcome := CASE WHEN v_rank = 0 THEN 'not_found'::mam_outcome
+                    WHEN v_rank < 3 THEN 'forbidden'::mam_outcome
+                    ELSE 'ok'::mam_outcome END;
 END
 $$;
 
@@ -278,7 +278,7 @@ DECLARE
 BEGIN
     SELECT * INTO f FROM mam_share_for_member(p_id, p_user, p_admin);
     IF f.outcome <> 'ok' THEN
-        RETURN jsonb_build_object('outcome', f.outcome::mam_outcome);
+        RETURN mam_share_refusal(f.outcome);
     END IF;
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                               'share', mam_share_json(f.s, true));
@@ -304,7 +304,7 @@ DECLARE
 BEGIN
     SELECT * INTO f FROM mam_share_for_member(p_id, p_user, p_admin);
     IF f.outcome <> 'ok' THEN
-        RETURN jsonb_build_object('outcome', f.outcome::mam_outcome);
+        RETURN mam_share_refusal(f.outcome);
     END IF;
     s := f.s;
     IF s.revoked_at IS NOT NULL THEN
@@ -360,7 +360,7 @@ DECLARE
 BEGIN
     SELECT * INTO f FROM mam_share_for_member(p_id, p_user, p_admin);
     IF f.outcome <> 'ok' THEN
-        RETURN jsonb_build_object('outcome', f.outcome::mam_outcome);
+        RETURN mam_share_refusal(f.outcome);
     END IF;
     IF (f.s).revoked_at IS NULL THEN
         UPDATE shares SET revoked_at = now(), updated_at = now()
@@ -382,27 +382,28 @@ $$;
 CREATE OR REPLACE FUNCTION mam_share_guest(p_token text, p_session text,
                                            OUT s shares,
                                            OUT g share_guests,
-                                           OUT outcome text)
+                                           OUT outcome mam_outcome)
 LANGUAGE plpgsql AS $$
 BEGIN
     SELECT * INTO s FROM shares WHERE token_hash = p_token;
     IF s.id IS NULL THEN
-        outcome := 'not_found';
+        outcome := 'not_found'::mam_outcome;
         RETURN;
     END IF;
     IF mam_share_status(s) <> 'active' THEN
-        outcome := 'gone';
+        outcome := 'gone'::mam_outcome;
         RETURN;
     END IF;
     SELECT * INTO g FROM share_guests
      WHERE session_hash = p_session AND share_id = s.id FOR UPDATE;
-    outcome := CASE WHEN g.id IS NULL THEN 'no_session' ELSE 'ok' END;
+    outcome := CASE WHEN g.id IS NULL THEN 'no_session'::mam_outcome
+                    ELSE 'ok'::mam_outcome END;
 END
 $$;
 
--- the refusal of a guest function for mam_share_guest()'s outcome
-CREATE OR REPLACE FUNCTION mam_share_refusal(p_outcome text) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+-- the refusal for mam_share_guest()'s or mam_share_for_member()'s outcome
+CREATE OR REPLACE FUNCTION mam_share_refusal(p_outcome mam_outcome)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_build_object('outcome', p_outcome::mam_outcome)
 $$;
 

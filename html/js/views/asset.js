@@ -14,6 +14,7 @@ import { confirmDialog, exactRate, formatDuration, frameOf, frameTimecode, h, pa
          toast, view } from '../dom.js';
 import { liveEvents } from '../events.js';
 import { myProjects } from '../metadata.js';
+import { shareButton } from './shares.js';
 import { startPlayer } from '../player.js';
 import { addUploads } from '../uploads.js';
 import { go, onLeave } from '../router.js';
@@ -376,7 +377,7 @@ export async function assetView(id) {
   const heading = h('h1', {}, asset.title);
   const desc = h('p', { class: 'muted', id: 'asset-description' }, asset.description || '');
   const fieldsBox = h('div', { id: 'asset-fields-slot' });
-  view(asset.title, heading, desc, actions(asset, heading, desc), news,
+  view(asset.title, heading, desc, actions(asset, heading, desc), shareButton(asset, project, () => current), news,
        h('div', { class: 'layout' }, h('div', {}, pickerRow, approvalSlot, stage, vers, meta, fieldsBox), side));
   metaSection(asset, project).then((box) => fieldsBox.replaceChildren(box));
 
