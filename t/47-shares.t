@@ -16,7 +16,13 @@ use Digest::SHA qw(sha256_hex);
 use JSON::PP;
 use Mam::Stack;
 
-my $s = Mam::Stack->new;
+# the packaged access log format (conf/conf.d/mam.conf), which cuts the
+# tokens of review links out of the paths and the Referer
+my ($log_conf) = Mam::Stack->slurp("$Mam::Stack::ROOT/conf/conf.d/mam.conf")
+    =~ /# mam access log: begin\n(.*?)# mam access log: end/s;
+ok($log_conf, 'the access log format of conf.d/mam.conf is found');
+my $s = Mam::Stack->new(http_extra => $log_conf // '',
+                        server_extra => "        access_log logs/redacted.log mam;\n");
 $s->start;
 
 my $admin = $s->register('admin@example.com');
@@ -368,7 +374,14 @@ is($s->redis_cli('GET', $link_key), "5\n", 'the link\'s own counter counts every
 is($s->api(POST => "/api/r/$token2/session", { name => 'Other' })->{status}, 201,
    'another link is not limited by them');
 
-ok(-r $s->prefix . '/logs/access.log', 'the access log is there');
+# the access log: the requests are there, the tokens are not
+my $log = $s->slurp($s->prefix . '/logs/redacted.log') // '';
+like($log, qr{"GET /api/r/-/assets/[0-9a-f-]{36}/comments HTTP/1\.1" 200}, 'the access log has the guests\' requests');
+unlike($log, qr/\Q$token\E|\Q$lt\E|\Q$token2\E/, '... but no token of a link');
+unlike($log, qr/\Q$cookie\E/, '... nor a session');
+my $ref = $s->api(GET => "/api/r/$lt", undef, headers => { Referer => $s->url("/r/$lt") });
+like($s->slurp($s->prefix . '/logs/redacted.log'), qr{"http://127\.0\.0\.1:\d+/r/-"}, 'a Referer of the guest\'s page is cut too');
+unlike($s->slurp($s->prefix . '/logs/redacted.log'), qr/\Q$lt\E/, '... its token gone');
 $s->check_error_log;
 
 done_testing;

@@ -96,6 +96,12 @@ await check('the guest approves the version', async () => {
   await guest.locator('#approval .badge.approval.approved').waitFor();
 });
 
+await check('the manager sees the guest\'s comment, and the internal one marked', async () => {
+  await mia.goto(`${BASE}/assets/${ASSET}`);
+  await mia.locator('#comments li', { hasText: 'Gina Guest (guest)' }).waitFor();
+  await mia.locator('#comments li', { hasText: 'Budget' }).locator('.badge.internal').waitFor();
+});
+
 await check('the project page lists the link with its view and guest', async () => {
   await mia.goto(`${BASE}/projects/${PROJECT}`);
   const row = mia.locator('#shares tbody tr').first();

@@ -97,7 +97,7 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
     const slot = h('div', { class: 'comment-body' }, c.content,
       c.edited_at ? h('span', { class: 'muted edited', title: new Date(c.edited_at).toLocaleString() }, ' (edited)') : null);
     const tools = h('div', { class: 'row comment-tools' });
-    const mineC = c.user.id === auth.user.id;
+    const mineC = !!c.user && c.user.id === auth.user.id;
     if (mineC) {
       tools.append(h('button', { class: 'ghost edit', type: 'button', 'aria-label': 'Edit comment',
                                  onclick: () => inline(slot, { id: `edit-${c.id}`, label: 'Comment text', value: c.content,
@@ -143,14 +143,16 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
       ' ', c.version_number ? h('span', { class: 'badge vnum', title: `Version ${c.version_number}` }, `v${c.version_number}`) : null,
       c.annotation ? h('span', { class: 'badge drawing', title: `${c.annotation.shapes.length} shape(s) drawn on the frame` },
                        'Drawing') : null,
-      ' ', h('strong', {}, c.user.display_name),
+      ' ', h('strong', {}, authorOf(c)),
+      c.internal ? h('span', { class: 'badge internal', title: 'Members only: never shown to a review link\'s guests' },
+                     'Internal') : null,
       c.resolved_at ? h('span', { class: 'badge resolved-badge',
                                   title: c.resolved_by ? `Resolved by ${c.resolved_by.display_name}` : 'Resolved' }, 'Resolved')
         : null,
       slot, tools,
       c.replies.length ? h('ul', { class: 'replies' }, c.replies.map((r) => {
         const [rs, rt] = body(r);
-        return h('li', { dataset: { id: r.id } }, h('strong', {}, r.user.display_name), rs, rt);
+        return h('li', { dataset: { id: r.id } }, h('strong', {}, authorOf(r)), rs, rt);
       })) : null,
       replySlot);
   };
@@ -192,9 +194,12 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
     } catch (e) { if (mine === gen) err.textContent = e.message; }
   };
 
+  // members only: never shown to a review link's guests (issue 22)
+  const internal = h('input', { type: 'checkbox', id: 'comment-internal' });
   const form = h('form', { id: 'comment-form' },
     h('div', { class: 'row at' }, h('label', { for: 'comment-at' }, 'At'), at, now, format),
-    text, err, h('button', { type: 'submit' }, 'Comment'));
+    text, err, h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Comment'),
+      h('label', { for: 'comment-internal', class: 'check' }, internal, ' Internal (members only)')));
   text.addEventListener('focus', hold);
   text.addEventListener('keydown', hold);
   // passing through the box (Tab) with nothing written holds nothing
@@ -216,7 +221,7 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
       await api('POST', `/api/assets/${asset.id}/comments`,
                 { timestamp_sec: Math.round(t * 1000) / 1000, content: text.value,
                   frame: clock.fps > 0 ? frameOf(t, clock.fps) : undefined,
-                  version_id: version ? version.id : undefined });
+                  version_id: version ? version.id : undefined, internal: internal.checked });
       text.value = '';
       release();
       await load();
@@ -304,6 +309,9 @@ function actions(asset, heading, desc) {
   });
   return bar;
 }
+
+// a comment's author: a member, or a review link's guest (issue 22)
+const authorOf = (c) => (c.user ? c.user.display_name : c.guest ? `${c.guest.name} (guest)` : 'Someone');
 
 // the version ?version=N names, else the latest
 function chosenVersion(versions) {
