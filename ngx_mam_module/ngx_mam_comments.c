@@ -280,6 +280,21 @@ ngx_mam_comments_annotation(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 }
 
 
+/* what mam_comment_write() refuses, a member's comment or a guest's; the
+ * function's own messages say which (no such parent, a reply) */
+#define NGX_MAM_COMMENT_WRITE_OUTCOMES                                        \
+    { MAM_OUTCOME_BEYOND, NGX_HTTP_BAD_REQUEST,                               \
+      "timestamp_sec: must be at most the duration (%.3f s)",                 \
+      "duration_sec" },                                                       \
+    { MAM_OUTCOME_BAD_FRAME, NGX_HTTP_BAD_REQUEST,                            \
+      "frame: must be within one frame of timestamp_sec at the version's "    \
+      "frame rate (%.3f)", "frame_rate" },                                    \
+    { MAM_OUTCOME_BAD_PARENT, NGX_HTTP_BAD_REQUEST,                           \
+      "parent_id: not a thread of this asset", NULL },                        \
+    { MAM_OUTCOME_CONFLICT, NGX_HTTP_CONFLICT,                                \
+      "a thread holds at most 100 replies", NULL }
+
+
 /* what the comment functions answer besides "ok" */
 static const ngx_mam_outcome_t  ngx_mam_comment_create_outcomes[] = {
     { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset", NULL },
@@ -287,17 +302,7 @@ static const ngx_mam_outcome_t  ngx_mam_comment_create_outcomes[] = {
       "a viewer of the project may not comment", NULL },
     { MAM_OUTCOME_BAD_VERSION, NGX_HTTP_BAD_REQUEST,
       "version_id: not a version of this asset", NULL },
-    { MAM_OUTCOME_BEYOND, NGX_HTTP_BAD_REQUEST,
-      "timestamp_sec: must be at most the duration (%.3f s)",
-      "duration_sec" },
-    { MAM_OUTCOME_BAD_FRAME, NGX_HTTP_BAD_REQUEST,
-      "frame: must be within one frame of timestamp_sec at the version's "
-      "frame rate (%.3f)", "frame_rate" },
-    /* the function's own messages say which (no such parent, a reply) */
-    { MAM_OUTCOME_BAD_PARENT, NGX_HTTP_BAD_REQUEST,
-      "parent_id: not a thread of this asset", NULL },
-    { MAM_OUTCOME_CONFLICT, NGX_HTTP_CONFLICT,
-      "a thread holds at most 100 replies", NULL },
+    NGX_MAM_COMMENT_WRITE_OUTCOMES,
     { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 
@@ -386,14 +391,7 @@ const ngx_mam_statement_t  ngx_mam_comment_create = {
     NGX_HTTP_CREATED, "comment"
 };
 
-/* a review link's guest (issue 22): what a guest's request is refused
- * with, before or besides what a member's is */
-#define NGX_MAM_SHARE_GUEST_OUTCOMES                                          \
-    { MAM_OUTCOME_GONE, NGX_HTTP_GONE,                                        \
-      "this link has expired or was revoked", NULL },                         \
-    { MAM_OUTCOME_NO_SESSION, NGX_HTTP_UNAUTHORIZED,                          \
-      "open the link first (POST /api/r/{token}/session)", NULL }
-
+/* a review link's guest (issue 22) */
 static const ngx_mam_outcome_t  ngx_mam_share_comment_outcomes[] = {
     NGX_MAM_SHARE_GUEST_OUTCOMES,
     { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such link or asset",
@@ -402,16 +400,7 @@ static const ngx_mam_outcome_t  ngx_mam_share_comment_outcomes[] = {
       "this link does not allow comments", NULL },
     { MAM_OUTCOME_BAD_VERSION, NGX_HTTP_BAD_REQUEST,
       "version_id: not a version this link shows", NULL },
-    { MAM_OUTCOME_BEYOND, NGX_HTTP_BAD_REQUEST,
-      "timestamp_sec: must be at most the duration (%.3f s)",
-      "duration_sec" },
-    { MAM_OUTCOME_BAD_FRAME, NGX_HTTP_BAD_REQUEST,
-      "frame: must be within one frame of timestamp_sec at the version's "
-      "frame rate (%.3f)", "frame_rate" },
-    { MAM_OUTCOME_BAD_PARENT, NGX_HTTP_BAD_REQUEST,
-      "parent_id: not a thread of this asset", NULL },
-    { MAM_OUTCOME_CONFLICT, NGX_HTTP_CONFLICT,
-      "a thread holds at most 100 replies", NULL },
+    NGX_MAM_COMMENT_WRITE_OUTCOMES,
     { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 

@@ -188,6 +188,15 @@ void ngx_mam_download_found(ngx_http_request_t *r, PGresult *res,
     void *data);
 
 
+/* a review link's guest (issue 22): what a guest's request is refused
+ * with, before or besides what a member's is (rows of an outcome map) */
+#define NGX_MAM_SHARE_GUEST_OUTCOMES                                          \
+    { MAM_OUTCOME_GONE, NGX_HTTP_GONE,                                        \
+      "this link has expired or was revoked", NULL },                         \
+    { MAM_OUTCOME_NO_SESSION, NGX_HTTP_UNAUTHORIZED,                          \
+      "open the link first (POST /api/r/{token}/session)", NULL }
+
+
 /* a worker's pool at a glance, for the metrics */
 typedef struct {
     ngx_uint_t                idle;

@@ -568,11 +568,8 @@ ngx_mam_share_guest_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 /* what the guests' functions answer besides "ok", before what the
  * function they lead to does (sign-preview's, a download's) */
 static const ngx_mam_outcome_t  ngx_mam_share_guest_outcomes[] = {
+    NGX_MAM_SHARE_GUEST_OUTCOMES,
     { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such link", NULL },
-    { MAM_OUTCOME_GONE, NGX_HTTP_GONE,
-      "this link has expired or was revoked", NULL },
-    { MAM_OUTCOME_NO_SESSION, NGX_HTTP_UNAUTHORIZED,
-      "open the link first (POST /api/r/{token}/session)", NULL },
     { MAM_OUTCOME_FORBIDDEN, NGX_HTTP_FORBIDDEN,
       "this link does not allow that", NULL },
     { MAM_OUTCOME_NONE, 0, NULL, NULL }
@@ -684,9 +681,8 @@ const ngx_mam_statement_t  ngx_mam_share_download = {
 /* --- POST /api/r/{token}/session -------------------------------------------- */
 
 static const ngx_mam_outcome_t  ngx_mam_share_session_outcomes[] = {
+    NGX_MAM_SHARE_GUEST_OUTCOMES,
     { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such link", NULL },
-    { MAM_OUTCOME_GONE, NGX_HTTP_GONE,
-      "this link has expired or was revoked", NULL },
     { MAM_OUTCOME_CONFLICT, NGX_HTTP_CONFLICT, "this link is full", NULL },
     { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };

@@ -153,14 +153,19 @@ BEGIN
     IF p_folder IS NOT NULL THEN
         SELECT project_id INTO v_project FROM folders WHERE id = p_folder;
     ELSE
+        -- every asset live and the caller's to see, else not_found (an
+        -- asset of a project the caller is not in is not revealed)
         SELECT min(a.project_id::text)::uuid, count(DISTINCT a.project_id)
           INTO v_project, v_count
-          FROM assets a WHERE a.id = ANY (p_assets) AND a.deleted_at IS NULL;
+          FROM assets a WHERE a.id = ANY (p_assets) AND a.deleted_at IS NULL
+                          AND mam_project_rank(a.project_id, p_user,
+                                               p_admin) > 0;
         IF (SELECT count(*) FROM assets a
-             WHERE a.id = ANY (p_assets) AND a.deleted_at IS NULL)
+             WHERE a.id = ANY (p_assets) AND a.deleted_at IS NULL
+               AND mam_project_rank(a.project_id, p_user, p_admin) > 0)
            <> cardinality(ARRAY(SELECT DISTINCT unnest(p_assets)))
         THEN
-            v_project := NULL;
+            RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
         END IF;
         IF v_count > 1 THEN
             RETURN jsonb_build_object('outcome', 'invalid'::mam_outcome,
@@ -375,11 +380,14 @@ $$;
 
 -- --- guests ---------------------------------------------------------------
 
--- The link of p_token and the guest of p_session on it.  outcome:
--- not_found (no such link), gone (expired or revoked), no_session (no
--- guest of this link with that session: the passphrase and name first),
--- ok.  The guest's row is locked for the activity it records.
+-- The link of p_token and the guest of p_session on it (and, given, the
+-- asset p_asset that the link must show).  outcome: not_found (no such
+-- link, or an asset it does not show), gone (expired or revoked),
+-- no_session (no guest of this link with that session: the passphrase
+-- and name first), ok.  The guest's row is locked for the activity it
+-- records.
 CREATE OR REPLACE FUNCTION mam_share_guest(p_token text, p_session text,
+                                           p_asset uuid,
                                            OUT s shares,
                                            OUT g share_guests,
                                            OUT outcome mam_outcome)
@@ -397,6 +405,9 @@ BEGIN
     SELECT * INTO g FROM share_guests
      WHERE session_hash = p_session AND share_id = s.id FOR UPDATE;
     outcome := CASE WHEN g.id IS NULL THEN 'no_session'::mam_outcome
+                    WHEN p_asset IS NOT NULL
+                         AND NOT mam_share_shows(s, p_asset, NULL)
+                    THEN 'not_found'::mam_outcome
                     ELSE 'ok'::mam_outcome END;
 END
 $$;
@@ -507,7 +518,7 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     f  record;
 BEGIN
-    SELECT * INTO f FROM mam_share_guest(p_token, p_session);
+    SELECT * INTO f FROM mam_share_guest(p_token, p_session, NULL);
     IF f.outcome = 'no_session' THEN
         RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                    'view', jsonb_build_object(
@@ -556,12 +567,9 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     f  record;
 BEGIN
-    SELECT * INTO f FROM mam_share_guest(p_token, p_session);
+    SELECT * INTO f FROM mam_share_guest(p_token, p_session, p_asset);
     IF f.outcome <> 'ok' THEN
         RETURN mam_share_refusal(f.outcome);
-    END IF;
-    IF NOT mam_share_shows(f.s, p_asset, NULL) THEN
-        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
 
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
@@ -600,12 +608,9 @@ DECLARE
     v_version  uuid;
     v_answer   jsonb;
 BEGIN
-    SELECT * INTO f FROM mam_share_guest(p_token, p_session);
+    SELECT * INTO f FROM mam_share_guest(p_token, p_session, p_asset);
     IF f.outcome <> 'ok' THEN
         RETURN mam_share_refusal(f.outcome);
-    END IF;
-    IF NOT mam_share_shows(f.s, p_asset, NULL) THEN
-        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
     IF NOT (f.s).allow_comments THEN
         RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
@@ -657,7 +662,7 @@ DECLARE
     a         assets;
     v_answer  jsonb;
 BEGIN
-    SELECT * INTO f FROM mam_share_guest(p_token, p_session);
+    SELECT * INTO f FROM mam_share_guest(p_token, p_session, NULL);
     IF f.outcome <> 'ok' THEN
         RETURN mam_share_refusal(f.outcome);
     END IF;
@@ -695,7 +700,7 @@ DECLARE
     f          record;
     v_version  uuid;
 BEGIN
-    SELECT * INTO f FROM mam_share_guest(p_token, p_session);
+    SELECT * INTO f FROM mam_share_guest(p_token, p_session, p_asset);
     IF f.outcome <> 'ok' THEN
         RETURN mam_share_refusal(f.outcome);
     END IF;
@@ -721,7 +726,7 @@ DECLARE
     f  record;
     v  versions;
 BEGIN
-    SELECT * INTO f FROM mam_share_guest(p_token, p_session);
+    SELECT * INTO f FROM mam_share_guest(p_token, p_session, NULL);
     IF f.outcome <> 'ok' THEN
         RETURN mam_share_refusal(f.outcome);
     END IF;

@@ -11,6 +11,8 @@
 // which the guest's next load says has ended.  Prints TAP.
 // Environment: BASE, SHOTS, ASSET, PROJECT, CHROMIUM.
 import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 import { check, done, ok } from './tap.mjs';
 
@@ -19,9 +21,20 @@ const { BASE, SHOTS, ASSET, PROJECT } = process.env;
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
                                         args: ['--no-sandbox'] });
 const errors = [];
+// axe-core from node_modules in every page (no network), as t/72's
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+async function axeCheck(page, screen) {
+  const r = await page.evaluate(async () => {
+    const res = await window.axe.run(document, { resultTypes: ['violations'] });
+    return res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((x) => x.target.join(' ')).join(', ')}`);
+  });
+  return { ok: r.length === 0, diag: `${screen}: ${r.join('\n')}` };
+}
 
 async function pageOf(who) {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await ctx.addInitScript({ content: AXE });
   const page = await ctx.newPage();
   page.setDefaultTimeout(15000);
   page.on('pageerror', (e) => errors.push(`${who}: ${e.message}`));
@@ -47,6 +60,7 @@ await check('the manager shares the asset: a link to copy', async () => {
   await mia.screenshot({ path: `${SHOTS}/share-dialog.png` });
   return { ok: /\/r\/[A-Za-z0-9_-]{43}$/.test(url), diag: url };
 });
+await check('axe: the share dialog', () => axeCheck(mia, 'share dialog'));
 await mia.getByRole('button', { name: 'Close' }).click();
 
 const guest = await pageOf('guest');
@@ -55,6 +69,7 @@ await check('a guest opens the link: the passphrase and a name are asked', async
   await guest.getByLabel('Passphrase').waitFor();
   await guest.getByLabel('Your name (shown with your comments)').waitFor();
 });
+await check('axe: the guest\'s sign-in', () => axeCheck(guest, 'guest sign-in'));
 
 await check('a wrong passphrase is refused', async () => {
   await guest.getByLabel('Passphrase').fill('open says me');
@@ -91,6 +106,8 @@ await check('the guest draws an arrow on the frame and comments with it', async 
   return { ok: lines === 1, diag: `arrows drawn: ${lines}` };
 });
 
+await check('axe: the guest\'s review page', () => axeCheck(guest, 'guest review'));
+
 await check('the guest approves the version', async () => {
   await guest.locator('#approval').getByRole('button', { name: 'Approved' }).click();
   await guest.locator('#approval .badge.approval.approved').waitFor();
@@ -110,6 +127,7 @@ await check('the project page lists the link with its view and guest', async () 
   await mia.screenshot({ path: `${SHOTS}/shares-list.png`, fullPage: true });
   return { ok: guests === '1', diag: `guests: ${guests}` };
 });
+await check('axe: the project page with its links', () => axeCheck(mia, 'project links'));
 
 await check('the manager revokes it: the guest\'s next load says it has ended', async () => {
   await mia.locator('#shares tbody tr').first().getByRole('button', { name: /^Revoke/ }).click();

@@ -73,9 +73,10 @@ export function approvalBox(version, asset, project, changed) {
   const box = h('div', { id: 'approval', class: 'row approval-box' });
   if (!version) return box;
   const a = version.approval || { status: 'none' };
+  // who decided: a member, or a review link's guest (issue 22)
+  const by = a.user ? a.user.display_name : a.guest ? `${a.guest.name} (guest)` : null;
   box.append(h('span', { class: 'muted' }, `v${version.number}:`), approvalBadge(a),
-             a.user ? h('span', { class: 'muted', id: 'approval-by' },
-               ` ${a.user.display_name}${a.note ? ` — “${a.note}”` : ''}`) : null);
+             by ? h('span', { class: 'muted', id: 'approval-by' }, ` ${by}${a.note ? ` — “${a.note}”` : ''}`) : '');
   if (!mayDecide(asset, project)) return box;
   const note = h('input', { id: 'approval-note', maxlength: 2000, placeholder: 'Note (optional)',
                             'aria-label': 'Approval note' });
