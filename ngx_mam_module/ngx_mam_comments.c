@@ -280,8 +280,10 @@ ngx_mam_comments_annotation(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 }
 
 
-/* what mam_comment_write() refuses, a member's comment or a guest's; the
- * function's own messages say which (no such parent, a reply) */
+/* what mam_comment_write() refuses, a member's comment or a guest's (and
+ * bad_parent, which the guest's function refuses itself too: each map
+ * names it); the function's own messages say which (no such parent, a
+ * reply) */
 #define NGX_MAM_COMMENT_WRITE_OUTCOMES                                        \
     { MAM_OUTCOME_BEYOND, NGX_HTTP_BAD_REQUEST,                               \
       "timestamp_sec: must be at most the duration (%.3f s)",                 \
@@ -289,8 +291,6 @@ ngx_mam_comments_annotation(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     { MAM_OUTCOME_BAD_FRAME, NGX_HTTP_BAD_REQUEST,                            \
       "frame: must be within one frame of timestamp_sec at the version's "    \
       "frame rate (%.3f)", "frame_rate" },                                    \
-    { MAM_OUTCOME_BAD_PARENT, NGX_HTTP_BAD_REQUEST,                           \
-      "parent_id: not a thread of this asset", NULL },                        \
     { MAM_OUTCOME_CONFLICT, NGX_HTTP_CONFLICT,                                \
       "a thread holds at most 100 replies", NULL }
 
@@ -303,6 +303,8 @@ static const ngx_mam_outcome_t  ngx_mam_comment_create_outcomes[] = {
     { MAM_OUTCOME_BAD_VERSION, NGX_HTTP_BAD_REQUEST,
       "version_id: not a version of this asset", NULL },
     NGX_MAM_COMMENT_WRITE_OUTCOMES,
+    { MAM_OUTCOME_BAD_PARENT, NGX_HTTP_BAD_REQUEST,
+      "parent_id: not a thread of this asset", NULL },
     { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 
@@ -401,6 +403,8 @@ static const ngx_mam_outcome_t  ngx_mam_share_comment_outcomes[] = {
     { MAM_OUTCOME_BAD_VERSION, NGX_HTTP_BAD_REQUEST,
       "version_id: not a version this link shows", NULL },
     NGX_MAM_COMMENT_WRITE_OUTCOMES,
+    { MAM_OUTCOME_BAD_PARENT, NGX_HTTP_BAD_REQUEST,
+      "parent_id: not a thread of this asset", NULL },
     { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 

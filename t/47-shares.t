@@ -357,6 +357,22 @@ my $g = $st->{guests}[0];
 is_deeply([ @$g{qw(name email views comments approvals)} ], ['Gus Guest', 'gus@client.example', 2, 2, 1],
           '... the guest\'s name, e-mail, views, comments and approvals');
 
+# --- a folder's link: the folder's assets when it is opened -----------------------------------
+my $F = $s->api(POST => "/api/projects/$P/folders", { name => 'Selects' }, token => $M)->{json}{folder}{id};
+my $fl = create('editor', { folder_id => $F });
+is($fl->{status}, 201, 'a link to a folder: 201') or diag($fl->{content});
+is($fl->{json}{share}{folder_id}, $F, '... folder_id');
+is($fl->{json}{share}{asset_ids}, undef, '... asset_ids null');
+my ($ft) = $fl->{json}{share}{url} =~ m{^/r/(.+)$};
+my ($fc) = ($s->api(POST => "/api/r/$ft/session", { name => 'Fay' })->{headers}{'set-cookie'} // '') =~ /^mam_guest=([^;]+)/;
+sub folder_titles { [ map { $_->{title} } @{ $s->api(GET => "/api/r/$ft", undef, headers => { Cookie => "mam_guest=$fc" })->{json}{assets} } ] }
+is_deeply(folder_titles(), [], '... an empty folder shows nothing');
+is($s->api(PATCH => "/api/assets/$A3", { folder_id => $F }, token => $M)->{status}, 200, 'Shot 3 moves into the folder');
+is_deeply(folder_titles(), ['Shot 3'], '... and the link shows it at once');
+is($s->api(GET => "/api/r/$ft/assets/$A1/comments", undef, headers => { Cookie => "mam_guest=$fc" })->{status}, 404,
+   '... and no asset outside the folder');
+is(create('manager', { folder_id => '00000000-0000-4000-8000-000000000000' })->{status}, 404, 'a folder that is none: 404');
+
 # --- wrong passphrases: limited like logins -------------------------------------------------
 my $lock = create('manager', { asset_ids => [$A2], passphrase => 'right one' });
 my ($lt) = $lock->{json}{share}{url} =~ m{^/r/(.+)$};

@@ -206,7 +206,9 @@ BEGIN
                         allow_comments, allow_download, allow_approval,
                         show_all_versions)
     VALUES (v_project, p_user, p_token,
-            ARRAY(SELECT DISTINCT unnest(p_assets)), p_folder, p_version,
+            CASE WHEN p_assets IS NOT NULL
+                 THEN ARRAY(SELECT DISTINCT unnest(p_assets)) END,
+            p_folder, p_version,
             p_expires, p_pass, p_comments, p_download, p_approval, p_all)
     RETURNING * INTO s;
 
