@@ -100,22 +100,30 @@ $$;
 
 -- --- members --------------------------------------------------------------
 
--- the link p_id for a member of rank 3 (editor) and above, locked when
--- p_lock; outcome not_found (no such link, or not a member), forbidden
+-- who may share in a project: an editor or manager (rank 3 and above)
+-- or an admin: ok; a viewer or commenter forbidden; anyone else (or no
+-- project) not_found
+CREATE OR REPLACE FUNCTION mam_share_right(p_project uuid, p_user uuid,
+                                           p_admin boolean)
+RETURNS mam_outcome LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN r = 0 THEN 'not_found'::mam_outcome
+                WHEN r < 3 THEN 'forbidden'::mam_outcome
+                ELSE 'ok'::mam_outcome END
+      FROM (SELECT CASE WHEN p_project IS NULL THEN 0
+                        ELSE mam_project_rank(p_project, p_user, p_admin)
+                   END AS r) x
+$$;
+
+-- the link p_id, locked, for who may share in its project; outcome
+-- not_found (no such link, or not a member), forbidden, ok
 CREATE OR REPLACE FUNCTION mam_share_for_member(p_id uuid, p_user uuid,
                                                 p_admin boolean,
                                                 OUT s shares,
                                                 OUT outcome mam_outcome)
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_rank  integer;
 BEGIN
     SELECT * INTO s FROM shares WHERE id = p_id FOR UPDATE;
-    v_rank := CASE WHEN s.id IS NULL THEN 0
-                   ELSE mam_project_rank(s.project_id, p_user, p_admin) END;
-    outcome := CASE WHEN v_rank = 0 THEN 'not_found'::mam_outcome
-                    WHEN v_rank < 3 THEN 'forbidden'::mam_outcome
-                    ELSE 'ok'::mam_outcome END;
+    outcome := mam_share_right(s.project_id, p_user, p_admin);
 END
 $$;
 
@@ -142,7 +150,7 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_project  uuid;
     v_count    integer;
-    v_rank     integer;
+    v_right    mam_outcome;
     s          shares;
 BEGIN
     IF (p_assets IS NULL) = (p_folder IS NULL) THEN
@@ -173,13 +181,9 @@ BEGIN
         END IF;
     END IF;
 
-    v_rank := CASE WHEN v_project IS NULL THEN 0
-                   ELSE mam_project_rank(v_project, p_user, p_admin) END;
-    IF v_rank = 0 THEN
-        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
-    END IF;
-    IF v_rank < 3 THEN
-        RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
+    v_right := mam_share_right(v_project, p_user, p_admin);
+    IF v_right <> 'ok' THEN
+        RETURN mam_share_refusal(v_right);
     END IF;
 
     IF p_version IS NOT NULL THEN
@@ -233,17 +237,14 @@ CREATE OR REPLACE FUNCTION mam_share_list(p_project uuid, p_user uuid,
                                           p_after uuid)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    v_rank   integer;
+    v_right  mam_outcome;
     v_after  shares;
     v_items  jsonb;
     v_ids    uuid[];
 BEGIN
-    v_rank := mam_project_rank(p_project, p_user, p_admin);
-    IF v_rank = 0 THEN
-        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
-    END IF;
-    IF v_rank < 3 THEN
-        RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
+    v_right := mam_share_right(p_project, p_user, p_admin);
+    IF v_right <> 'ok' THEN
+        RETURN mam_share_refusal(v_right);
     END IF;
 
     IF p_after IS NOT NULL THEN
