@@ -367,9 +367,11 @@ export async function assetView(id) {
         downloadButton(v, project))))
         : h('p', { class: 'muted' }, 'No version yet.'),
       // two versions side by side or as a wipe (another asset chosen there)
-      versions.length ? h('p', {}, h('a', { class: 'button ghost', id: 'compare-link', 'data-link': true,
+      versions.length ? h('p', { class: 'row' }, h('a', { class: 'button ghost', id: 'compare-link', 'data-link': true,
                                             href: compareLink(asset.id, versions, current ? current.number : versions[0].number) },
-        versions.length > 1 ? 'Compare versions' : 'Compare with another asset')) : null);
+        versions.length > 1 ? 'Compare versions' : 'Compare with another asset'),
+        // a review link for people without an account (issue 22)
+        shareButton(asset, project, () => current)) : null);
   }
   picker.addEventListener('change', () => showVersion(picker.value));
 
@@ -385,7 +387,7 @@ export async function assetView(id) {
   const heading = h('h1', {}, asset.title);
   const desc = h('p', { class: 'muted', id: 'asset-description' }, asset.description || '');
   const fieldsBox = h('div', { id: 'asset-fields-slot' });
-  view(asset.title, heading, desc, actions(asset, heading, desc), shareButton(asset, project, () => current), news,
+  view(asset.title, heading, desc, actions(asset, heading, desc), news,
        h('div', { class: 'layout' }, h('div', {}, pickerRow, approvalSlot, stage, vers, meta, fieldsBox), side));
   metaSection(asset, project).then((box) => fieldsBox.replaceChildren(box));
 
