@@ -664,11 +664,12 @@ ngx_mam_attempts_check(ngx_http_request_t *r, const char **keys,
 
 
 /* the answer of ngx_mam_attempts_check(): NGX_OK when the attempt may go
- * on (also without Redis: the limit fails open, logged), NGX_DECLINED
- * when it was refused: 429 with Retry-After and message, sent */
+ * on (also without Redis: the limit, named by what, fails open, logged),
+ * NGX_DECLINED when it was refused: 429 with Retry-After and message,
+ * sent */
 ngx_int_t
 ngx_mam_attempts_refused(ngx_http_request_t *r, redisReply *reply,
-    const char *message)
+    const char *what, const char *message)
 {
     u_char     *p;
     ngx_str_t   value;
@@ -678,8 +679,7 @@ ngx_mam_attempts_refused(ngx_http_request_t *r, redisReply *reply,
         || reply->elements != 2)
     {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "mam: redis unavailable, failed-attempt limit not "
-                      "applied");
+                      "mam: redis unavailable, %s limit not applied", what);
         return NGX_OK;
     }
 
@@ -710,7 +710,7 @@ ngx_mam_login_checked(ngx_http_request_t *r, redisReply *reply, void *data)
 {
     ngx_mam_login_t  *lg = data;
 
-    if (ngx_mam_attempts_refused(r, reply,
+    if (ngx_mam_attempts_refused(r, reply, "failed-login",
                                  "too many failed logins; try again later")
         == NGX_OK)
     {

@@ -60,7 +60,7 @@ ngx_int_t ngx_mam_attempts_check(ngx_http_request_t *r, const char **keys,
     const char **limits, ngx_uint_t n, const char *window,
     ngx_mam_redis_handler_pt done, void *data);
 ngx_int_t ngx_mam_attempts_refused(ngx_http_request_t *r, redisReply *reply,
-    const char *message);
+    const char *what, const char *message);
 void ngx_mam_attempts_forgive(ngx_http_request_t *r, const char *key);
 
 /* checks "unix:/path" or "IP:port" at configuration time */

@@ -815,8 +815,8 @@ ngx_mam_share_checked(ngx_http_request_t *r, redisReply *reply, void *data)
     ngx_int_t                 rc;
     ngx_mam_share_session_t  *ss = data;
 
-    if (ngx_mam_attempts_refused(r, reply, "too many wrong passphrases; "
-                                           "try again later")
+    if (ngx_mam_attempts_refused(r, reply, "failed-passphrase",
+                                 "too many wrong passphrases; try again later")
         != NGX_OK)
     {
         return;
