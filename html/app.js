@@ -15,7 +15,9 @@
 //   js/views/*.js     accounts, grid (+ filters, bulk), upload, asset (+
 //                     assetmeta), compare (two versions, one transport),
 //                     admin, audit, fields, webhooks, projects, folders (the grid's
-//                     project switcher and folder tree)
+//                     project switcher and folder tree), shares (review
+//                     links: the Share dialog, a project's links, the
+//                     guest's page /r/{token})
 
 import { api, auth, isAdmin, isEditor, logout, onAuthChange, onSessionEnd, resume } from './js/api.js';
 import { $, h, view } from './js/dom.js';
@@ -30,6 +32,7 @@ import { compareView } from './js/views/compare.js';
 import { fieldsView } from './js/views/fields.js';
 import { gridView } from './js/views/grid.js';
 import { projectView, projectsView } from './js/views/projects.js';
+import { guestView } from './js/views/shares.js';
 import { uploadView } from './js/views/upload.js';
 import { webhooksView } from './js/views/webhooks.js';
 
@@ -45,6 +48,7 @@ addRoute(/^\/projects$/, projectsView);
 addRoute(/^\/projects\/([0-9a-f-]{36})$/, projectView);
 addRoute(/^\/projects\/([0-9a-f-]{36})\/fields$/, fieldsView);
 addRoute(/^\/projects\/([0-9a-f-]{36})\/webhooks$/, webhooksView);
+addRoute(/^\/r\/([A-Za-z0-9_-]{43})$/, guestView);
 
 // the audit log's link: for admins, and for managers of a project, which
 // GET /api/projects says (my_role); asked again at every sign-in and

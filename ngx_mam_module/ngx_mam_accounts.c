@@ -13,9 +13,9 @@
 #include "mam_util.h"
 
 
-#define NGX_MAM_LOGIN_FAILURES      5
-#define NGX_MAM_LOGIN_FAILURES_S    "5"
+#define NGX_MAM_LOGIN_FAILURES      "5"
 #define NGX_MAM_LOGIN_WINDOW        "900"
+#define NGX_MAM_ATTEMPT_MAX_KEYS    4
 #define NGX_MAM_PASSWORD_MAX_BYTES  1024
 #define NGX_MAM_REFRESH_LEN         43
 
@@ -43,18 +43,26 @@ typedef struct {
 
 
 /*
- * Every attempt is counted before its password is checked, so concurrent
- * attempts cannot slip past the limit; a correct password clears the count.
- * Returns {attempts before this one, seconds left in the window}.
+ * Every attempt is counted before its secret (a password, a link's
+ * passphrase) is checked, so concurrent attempts cannot slip past the
+ * limit; a correct one clears the count.  KEYS: the counters, ARGV[1]
+ * the window, ARGV[1 + i] the limit of KEYS[i].  Returns {0, 0} when the
+ * attempt may go on (every counter counted it), {1, seconds left} when a
+ * counter is at its limit (none counts it).
  */
-static const char  ngx_mam_login_check_script[] =
-    "local n = tonumber(redis.call('GET', KEYS[1]) or '0') "
-    "if n < tonumber(ARGV[2]) then "
-    "  if redis.call('INCR', KEYS[1]) == 1 then "
-    "    redis.call('EXPIRE', KEYS[1], ARGV[1]) "
+static const char  ngx_mam_attempt_script[] =
+    "for i = 1, #KEYS do "
+    "  if tonumber(redis.call('GET', KEYS[i]) or '0') "
+    "     >= tonumber(ARGV[i + 1]) then "
+    "    return {1, redis.call('TTL', KEYS[i])} "
     "  end "
     "end "
-    "return {n, redis.call('TTL', KEYS[1])}";
+    "for i = 1, #KEYS do "
+    "  if redis.call('INCR', KEYS[i]) == 1 then "
+    "    redis.call('EXPIRE', KEYS[i], ARGV[1]) "
+    "  end "
+    "end "
+    "return {0, 0}";
 
 
 /* --- shared pieces ------------------------------------------------------ */
@@ -415,9 +423,9 @@ ngx_mam_login_ignore(ngx_http_request_t *r, redisReply *reply, void *data)
 }
 
 
-/* the right password: earlier failures of this email and address are void */
-static void
-ngx_mam_login_forgive(ngx_http_request_t *r, ngx_mam_login_t *lg)
+/* the right secret: the earlier failures counted in key are void */
+void
+ngx_mam_attempts_forgive(ngx_http_request_t *r, const char *key)
 {
     const char           *argv[2];
     ngx_mam_main_conf_t  *mcf;
@@ -425,7 +433,7 @@ ngx_mam_login_forgive(ngx_http_request_t *r, ngx_mam_login_t *lg)
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
     argv[0] = "DEL";
-    argv[1] = lg->fail_key;
+    argv[1] = key;
 
     (void) ngx_mam_redis_command(r, mcf->redis, ngx_mam_login_ignore, NULL,
                                  2, argv, NULL);
@@ -526,7 +534,7 @@ ngx_mam_login_verified(ngx_http_request_t *r, void *data)
     ngx_mam_login_t   *lg = data;
 
     if (lg->verified) {
-        ngx_mam_login_forgive(r, lg);
+        ngx_mam_attempts_forgive(r, lg->fail_key);
     }
 
     if (!lg->verified || ngx_strcmp(lg->status, "active") != 0) {
@@ -615,27 +623,68 @@ ngx_mam_login_lookup(ngx_http_request_t *r, ngx_mam_login_t *lg)
 }
 
 
-static void
-ngx_mam_login_checked(ngx_http_request_t *r, redisReply *reply, void *data)
+/*
+ * An attempt counted in the counters keys[0 .. n - 1], each with its own
+ * limit in window seconds: done(r, reply, data) is called with the
+ * script's answer, which ngx_mam_attempts_refused() reads.  NGX_ERROR when
+ * the command could not be sent.
+ */
+ngx_int_t
+ngx_mam_attempts_check(ngx_http_request_t *r, const char **keys,
+    const char **limits, ngx_uint_t n, const char *window,
+    ngx_mam_redis_handler_pt done, void *data)
 {
-    u_char           *p;
-    ngx_str_t         value;
-    long long         ttl;
-    ngx_mam_login_t  *lg = data;
+    ngx_uint_t            i;
+    const char           *argv[4 + 2 * NGX_MAM_ATTEMPT_MAX_KEYS];
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    if (n == 0 || n > NGX_MAM_ATTEMPT_MAX_KEYS) {
+        return NGX_ERROR;
+    }
+
+    argv[0] = "EVAL";
+    argv[1] = ngx_mam_attempt_script;
+    argv[2] = ngx_mam_message(r->pool, "%ui", n);
+    argv[3 + n] = window;
+
+    for (i = 0; i < n; i++) {
+        argv[3 + i] = keys[i];
+        argv[4 + n + i] = limits[i];
+    }
+
+    if (argv[2] == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_mam_redis_command(r, mcf->redis, done, data, 4 + 2 * n, argv,
+                                 NULL);
+}
+
+
+/* the answer of ngx_mam_attempts_check(): NGX_OK when the attempt may go
+ * on (also without Redis: the limit, named by what, fails open, logged),
+ * NGX_DECLINED when it was refused: 429 with Retry-After and message,
+ * sent */
+ngx_int_t
+ngx_mam_attempts_refused(ngx_http_request_t *r, redisReply *reply,
+    const char *what, const char *message)
+{
+    u_char     *p;
+    ngx_str_t   value;
+    long long   ttl;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements != 2)
     {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "mam: redis unavailable, failed-login limit not "
-                      "applied");
-        ngx_mam_login_lookup(r, lg);
-        return;
+                      "mam: redis unavailable, %s limit not applied", what);
+        return NGX_OK;
     }
 
-    if (reply->element[0]->integer < NGX_MAM_LOGIN_FAILURES) {
-        ngx_mam_login_lookup(r, lg);
-        return;
+    if (reply->element[0]->integer == 0) {
+        return NGX_OK;
     }
 
     ttl = reply->element[1]->integer;
@@ -643,15 +692,30 @@ ngx_mam_login_checked(ngx_http_request_t *r, redisReply *reply, void *data)
     p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
     if (p == NULL) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        return;
+        return NGX_DECLINED;
     }
 
     value.data = p;
     value.len = ngx_sprintf(p, "%L", ttl > 0 ? ttl : 1) - p;
 
     (void) ngx_mam_add_header(r, "Retry-After", &value);
-    ngx_mam_fail(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                 "too many failed logins; try again later");
+    ngx_mam_fail(r, NGX_HTTP_TOO_MANY_REQUESTS, message);
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_mam_login_checked(ngx_http_request_t *r, redisReply *reply, void *data)
+{
+    ngx_mam_login_t  *lg = data;
+
+    if (ngx_mam_attempts_refused(r, reply, "failed-login",
+                                 "too many failed logins; try again later")
+        == NGX_OK)
+    {
+        ngx_mam_login_lookup(r, lg);
+    }
 }
 
 
@@ -661,11 +725,8 @@ ngx_mam_login_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     u_char               *who, *key;
     size_t                len;
     char                  digest[65];
-    const char           *message, *argv[6];
+    const char           *message, *limit;
     ngx_mam_login_t      *lg;
-    ngx_mam_main_conf_t  *mcf;
-
-    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
     lg = ngx_pcalloc(r->pool, sizeof(ngx_mam_login_t));
     if (lg == NULL) {
@@ -698,15 +759,11 @@ ngx_mam_login_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     *ngx_sprintf(key, "mam:rl:login:%s", digest) = '\0';
     lg->fail_key = (char *) key;
 
-    argv[0] = "EVAL";
-    argv[1] = ngx_mam_login_check_script;
-    argv[2] = "1";
-    argv[3] = lg->fail_key;
-    argv[4] = NGX_MAM_LOGIN_WINDOW;
-    argv[5] = NGX_MAM_LOGIN_FAILURES_S;
+    limit = NGX_MAM_LOGIN_FAILURES;
 
-    if (ngx_mam_redis_command(r, mcf->redis, ngx_mam_login_checked, lg, 6,
-                              argv, NULL)
+    if (ngx_mam_attempts_check(r, (const char **) &lg->fail_key, &limit, 1,
+                               NGX_MAM_LOGIN_WINDOW, ngx_mam_login_checked,
+                               lg)
         != NGX_OK)
     {
         return ngx_mam_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);

@@ -280,6 +280,21 @@ ngx_mam_comments_annotation(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
 }
 
 
+/* what mam_comment_write() refuses, a member's comment or a guest's (and
+ * bad_parent, which the guest's function refuses itself too: each map
+ * names it); the function's own messages say which (no such parent, a
+ * reply) */
+#define NGX_MAM_COMMENT_WRITE_OUTCOMES                                        \
+    { MAM_OUTCOME_BEYOND, NGX_HTTP_BAD_REQUEST,                               \
+      "timestamp_sec: must be at most the duration (%.3f s)",                 \
+      "duration_sec" },                                                       \
+    { MAM_OUTCOME_BAD_FRAME, NGX_HTTP_BAD_REQUEST,                            \
+      "frame: must be within one frame of timestamp_sec at the version's "    \
+      "frame rate (%.3f)", "frame_rate" },                                    \
+    { MAM_OUTCOME_CONFLICT, NGX_HTTP_CONFLICT,                                \
+      "a thread holds at most 100 replies", NULL }
+
+
 /* what the comment functions answer besides "ok" */
 static const ngx_mam_outcome_t  ngx_mam_comment_create_outcomes[] = {
     { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset", NULL },
@@ -287,17 +302,9 @@ static const ngx_mam_outcome_t  ngx_mam_comment_create_outcomes[] = {
       "a viewer of the project may not comment", NULL },
     { MAM_OUTCOME_BAD_VERSION, NGX_HTTP_BAD_REQUEST,
       "version_id: not a version of this asset", NULL },
-    { MAM_OUTCOME_BEYOND, NGX_HTTP_BAD_REQUEST,
-      "timestamp_sec: must be at most the duration (%.3f s)",
-      "duration_sec" },
-    { MAM_OUTCOME_BAD_FRAME, NGX_HTTP_BAD_REQUEST,
-      "frame: must be within one frame of timestamp_sec at the version's "
-      "frame rate (%.3f)", "frame_rate" },
-    /* the function's own messages say which (no such parent, a reply) */
+    NGX_MAM_COMMENT_WRITE_OUTCOMES,
     { MAM_OUTCOME_BAD_PARENT, NGX_HTTP_BAD_REQUEST,
       "parent_id: not a thread of this asset", NULL },
-    { MAM_OUTCOME_CONFLICT, NGX_HTTP_CONFLICT,
-      "a thread holds at most 100 replies", NULL },
     { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 
@@ -370,18 +377,49 @@ static const ngx_mam_field_t  ngx_mam_comment_fields[] = {
     { "duration_sec", ngx_mam_comments_timestamp, 0, 0, 0 },
     { "duration_frames", ngx_mam_comments_frames, 0, 0, 0 },
     { "annotation", ngx_mam_comments_annotation, 0, 0, 0 },
+    /* issue 22: members only (a guest's is never internal: ignored) */
+    { "internal", ngx_mam_field_boolean, 0, 0, 0 },
     { NULL, NULL, 0, 0, 0 }
 };
 
 const ngx_mam_statement_t  ngx_mam_comment_create = {
     "SELECT mam_comment_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-    " $12)", 12,
+    " $12, $13)", 13,
     { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN, NGX_MAM_ARG_FIELD(1),
       NGX_MAM_ARG_FIELD(2), NGX_MAM_ARG_FIELD(3), NGX_MAM_ARG_IP,
       NGX_MAM_ARG_FIELD(4), NGX_MAM_ARG_FIELD(0), NGX_MAM_ARG_FIELD(5),
-      NGX_MAM_ARG_FIELD(6), NGX_MAM_ARG_FIELD(7) },
+      NGX_MAM_ARG_FIELD(6), NGX_MAM_ARG_FIELD(7), NGX_MAM_ARG_FIELD(8) },
     ngx_mam_comment_fields, 0, NULL,
     ngx_mam_comments_changed, ngx_mam_comment_create_outcomes,
+    NGX_HTTP_CREATED, "comment"
+};
+
+/* a review link's guest (issue 22) */
+static const ngx_mam_outcome_t  ngx_mam_share_comment_outcomes[] = {
+    NGX_MAM_SHARE_GUEST_OUTCOMES,
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such link or asset",
+      NULL },
+    { MAM_OUTCOME_FORBIDDEN, NGX_HTTP_FORBIDDEN,
+      "this link does not allow comments", NULL },
+    { MAM_OUTCOME_BAD_VERSION, NGX_HTTP_BAD_REQUEST,
+      "version_id: not a version this link shows", NULL },
+    NGX_MAM_COMMENT_WRITE_OUTCOMES,
+    { MAM_OUTCOME_BAD_PARENT, NGX_HTTP_BAD_REQUEST,
+      "parent_id: not a thread of this asset", NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
+};
+
+/* POST /api/r/{token}/assets/:id/comments: a guest's comment, as a
+ * member's (the same fields but internal), where the link allows it */
+const ngx_mam_statement_t  ngx_mam_share_comment = {
+    "SELECT mam_share_comment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+    " $12)", 12,
+    { NGX_MAM_ARG_EXTRA(0), NGX_MAM_ARG_EXTRA(1), NGX_MAM_ARG_ID,
+      NGX_MAM_ARG_FIELD(1), NGX_MAM_ARG_FIELD(2), NGX_MAM_ARG_FIELD(3),
+      NGX_MAM_ARG_IP, NGX_MAM_ARG_FIELD(4), NGX_MAM_ARG_FIELD(0),
+      NGX_MAM_ARG_FIELD(5), NGX_MAM_ARG_FIELD(6), NGX_MAM_ARG_FIELD(7) },
+    ngx_mam_comment_fields, 0, NULL,
+    ngx_mam_comments_changed, ngx_mam_share_comment_outcomes,
     NGX_HTTP_CREATED, "comment"
 };
 
@@ -738,6 +776,15 @@ static const ngx_mam_outcome_t  ngx_mam_approval_outcomes[] = {
     { MAM_OUTCOME_NONE, 0, NULL, NULL }
 };
 
+static const ngx_mam_outcome_t  ngx_mam_share_approval_outcomes[] = {
+    NGX_MAM_SHARE_GUEST_OUTCOMES,
+    { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such link or version",
+      NULL },
+    { MAM_OUTCOME_FORBIDDEN, NGX_HTTP_FORBIDDEN,
+      "this link does not allow approval", NULL },
+    { MAM_OUTCOME_NONE, 0, NULL, NULL }
+};
+
 
 /* PUT /api/versions/:id/approval {status, note?} → 200 {version} */
 static const ngx_mam_field_t  ngx_mam_approval_fields[] = {
@@ -872,3 +919,16 @@ ngx_mam_approvals_list_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
     return NGX_DONE;
 }
+
+
+/* PUT /api/r/{token}/versions/:id/approval {status, note?}: a guest's
+ * decision, where the link allows it (issue 22) */
+const ngx_mam_statement_t  ngx_mam_share_approve = {
+    "SELECT mam_share_approve($1, $2, $3, $4, $5, $6)", 6,
+    { NGX_MAM_ARG_EXTRA(0), NGX_MAM_ARG_EXTRA(1), NGX_MAM_ARG_ID,
+      NGX_MAM_ARG_FIELD(0), NGX_MAM_ARG_FIELD(1), NGX_MAM_ARG_IP },
+    ngx_mam_approval_fields, 0, NULL,
+    ngx_mam_comments_changed, ngx_mam_share_approval_outcomes,
+    NGX_HTTP_OK, "version"
+};
+

@@ -1124,11 +1124,6 @@ ngx_mam_edge_add_variables(ngx_conf_t *cf)
 
 /* --- POST /api/sign-preview ---------------------------------------------- */
 
-typedef struct {
-    time_t                    ttl;
-} ngx_mam_sign_t;
-
-
 /* what mam_preview_playable() answers besides "ok" */
 static const ngx_mam_outcome_t  ngx_mam_sign_outcomes[] = {
     { MAM_OUTCOME_NOT_FOUND, NGX_HTTP_NOT_FOUND, "no such asset or version",
@@ -1139,7 +1134,7 @@ static const ngx_mam_outcome_t  ngx_mam_sign_outcomes[] = {
 };
 
 
-static void
+void
 ngx_mam_sign_found(ngx_http_request_t *r, PGresult *res, void *data)
 {
     char                  *ip, *url;
@@ -1354,7 +1349,7 @@ ngx_mam_download_url(ngx_http_request_t *r, ngx_mam_main_conf_t *mcf,
 }
 
 
-static void
+void
 ngx_mam_download_found(ngx_http_request_t *r, PGresult *res, void *data)
 {
     char                 *url;

@@ -238,6 +238,10 @@ struct ngx_mam_ctx_s {
     long                      authz_av;  /* the user's, as the gate saw it */
     ngx_str_t                 user_item; /* NGX_MAM_ROUTE_USER_ITEM: cached */
     long                      user_item_av;  /* ... as of this version */
+    /* values a handler worked out before its statement runs
+     * (NGX_MAM_ARG_EXTRA: a review link's token hash, a guest's session
+     * hash, a passphrase's Argon2id hash) */
+    const char               *extra[2];
     unsigned                  access_phase:1;  /* gated in NGX_HTTP_ACCESS_PHASE */
     unsigned                  passed:1;        /* ... and let through */
 };
@@ -399,6 +403,13 @@ ngx_int_t ngx_mam_approvals_list_handler(ngx_http_request_t *r,
 ngx_int_t ngx_mam_audit_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 ngx_int_t ngx_mam_notifications_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
+/* review links (ngx_mam_shares.c, issue 22) */
+ngx_int_t ngx_mam_share_write_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_share_guest_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
+ngx_int_t ngx_mam_share_session_handler(ngx_http_request_t *r,
+    ngx_mam_ctx_t *ctx);
 
 /* statement routes (ngx_mam_statement.c), defined beside their feature */
 extern const ngx_mam_statement_t  ngx_mam_comment_create;
@@ -444,6 +455,18 @@ extern const ngx_mam_statement_t  ngx_mam_webhook_delete;
 extern const ngx_mam_statement_t  ngx_mam_webhook_test;
 ngx_int_t ngx_mam_webhooks_log_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);
+/* review links (issue 22): members', then guests' */
+extern const ngx_mam_statement_t  ngx_mam_share_create;
+extern const ngx_mam_statement_t  ngx_mam_share_list;
+extern const ngx_mam_statement_t  ngx_mam_share_get;
+extern const ngx_mam_statement_t  ngx_mam_share_update;
+extern const ngx_mam_statement_t  ngx_mam_share_revoke;
+extern const ngx_mam_statement_t  ngx_mam_share_open;
+extern const ngx_mam_statement_t  ngx_mam_share_comments;
+extern const ngx_mam_statement_t  ngx_mam_share_comment;
+extern const ngx_mam_statement_t  ngx_mam_share_approve;
+extern const ngx_mam_statement_t  ngx_mam_share_sign;
+extern const ngx_mam_statement_t  ngx_mam_share_download;
 
 ngx_int_t ngx_mam_preview_request_handler(ngx_http_request_t *r,
     ngx_mam_ctx_t *ctx);

@@ -96,8 +96,9 @@ void ngx_mam_list_answer_with(ngx_http_request_t *r, PGresult *res, int col,
 #define NGX_MAM_ARG_IP        4       /* the client's address */
 #define NGX_MAM_ARG_SID       5       /* the token's session */
 #define NGX_MAM_ARG_FIELD(n)  (0x100 + (n))   /* body field n, or NULL */
+#define NGX_MAM_ARG_EXTRA(n)  (0x200 + (n))   /* ctx->extra[n], or NULL */
 
-#define NGX_MAM_STATEMENT_MAX_ARGS    12
+#define NGX_MAM_STATEMENT_MAX_ARGS    16
 #define NGX_MAM_STATEMENT_MAX_FIELDS  12
 
 /* refuse a body without any of the fields */
@@ -182,6 +183,27 @@ const char *ngx_mam_field_json(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     const ngx_mam_field_t *f, const char **out);
 #define NGX_MAM_FIELD_JSON_OBJECT  1
 #define NGX_MAM_FIELD_JSON_ARRAY   2
+
+
+/* ngx_mam_edge.c: the answers of sign-preview and of a download, from the outcome of
+ * mam_preview_playable() and mam_version_download() (a review link's
+ * guest is answered by the same two, ngx_mam_shares.c) */
+typedef struct {
+    time_t                    ttl;
+} ngx_mam_sign_t;
+
+void ngx_mam_sign_found(ngx_http_request_t *r, PGresult *res, void *data);
+void ngx_mam_download_found(ngx_http_request_t *r, PGresult *res,
+    void *data);
+
+
+/* a review link's guest (issue 22): what a guest's request is refused
+ * with, before or besides what a member's is (rows of an outcome map) */
+#define NGX_MAM_SHARE_GUEST_OUTCOMES                                          \
+    { MAM_OUTCOME_GONE, NGX_HTTP_GONE,                                        \
+      "this link has expired or was revoked", NULL },                         \
+    { MAM_OUTCOME_NO_SESSION, NGX_HTTP_UNAUTHORIZED,                          \
+      "open the link first (POST /api/r/{token}/session)", NULL }
 
 
 /* a worker's pool at a glance, for the metrics */

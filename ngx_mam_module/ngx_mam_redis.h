@@ -60,6 +60,16 @@ void ngx_mam_edge_revoke(ngx_http_request_t *r, json_t *epochs,
 
 ngx_uint_t ngx_mam_redis_up(ngx_mam_redis_t *rd);
 
+/* ngx_mam_accounts.c: failed attempts at a secret (a login's password, a
+ * review link's passphrase), counted before each is checked, each
+ * counter with its own limit in one window; see there */
+ngx_int_t ngx_mam_attempts_check(ngx_http_request_t *r, const char **keys,
+    const char **limits, ngx_uint_t n, const char *window,
+    ngx_mam_redis_handler_pt done, void *data);
+ngx_int_t ngx_mam_attempts_refused(ngx_http_request_t *r, redisReply *reply,
+    const char *what, const char *message);
+void ngx_mam_attempts_forgive(ngx_http_request_t *r, const char *key);
+
 /* checks "unix:/path" or "IP:port" at configuration time */
 char *ngx_mam_redis_parse_addr(ngx_str_t *addr);
 

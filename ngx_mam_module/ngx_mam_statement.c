@@ -133,8 +133,10 @@ ngx_mam_statement_handler(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
             values[i] = ngx_mam_ip(r);
             break;
 
-        default:    /* NGX_MAM_ARG_FIELD(n) */
-            values[i] = fields[arg - NGX_MAM_ARG_FIELD(0)];
+        default:    /* NGX_MAM_ARG_FIELD(n), NGX_MAM_ARG_EXTRA(n) */
+            values[i] = (arg >= NGX_MAM_ARG_EXTRA(0))
+                        ? ctx->extra[arg - NGX_MAM_ARG_EXTRA(0)]
+                        : fields[arg - NGX_MAM_ARG_FIELD(0)];
         }
     }
 

@@ -37,9 +37,10 @@ my $r = post($id, { timestamp_sec => 3.25, content => 'Nice cut' });
 is($r->{status}, 201, 'POST comment is 201');
 my $c = $r->{json}{comment};
 is_deeply([ sort keys %$c ], [qw(annotation asset_id content created_at duration_frames duration_sec edited_at
-                                  frame id parent_id reply_count resolved_at resolved_by timestamp_sec user
-                                  version_id version_number)],
-          'comment has the fields of api.md, frame and version_number, and those of the review (t/45)');
+                                  frame guest id internal parent_id reply_count resolved_at resolved_by
+                                  timestamp_sec user version_id version_number)],
+          'comment has the fields of api.md, frame and version_number, those of the review (t/45) and of '
+          . 'review links (guest, internal: t/47)');
 is($c->{frame}, undef, 'no frame sent: none stored (never derived)');
 is($c->{version_number}, 1, 'version_number is the version\'s number');
 is_deeply($c->{user}, { id => $ed->{user}{id}, display_name => 'Ed' }, 'user {id, display_name}');

@@ -93,6 +93,14 @@ sub resolved {
     return $c;
 }
 
+# a review link of P (made by the manager), fresh per call
+sub share {
+    my $a = asset();
+    my $r = $s->api(POST => '/api/shares', { asset_ids => [$a->{id}] }, token => $M);
+    die "share: $r->{status}\n" unless $r->{status} == 201;
+    return $r->{json}{share}{id};
+}
+
 # a field of P for the value rows, and a fresh one per call for the others
 my $fields = 0;
 $s->api(POST => "/api/projects/$P/fields", { name => 'note', label => 'Note', kind => 'text' }, token => $M)->{status} == 201
@@ -261,6 +269,19 @@ my @matrix = (
     ['GET /api/webhooks/:id/deliveries', sub { my $w = webhook(); (GET => "/api/webhooks/$w/deliveries") },
      $managers->(200)],
     ['POST /api/webhooks/:id/test', sub { my $w = webhook(); (POST => "/api/webhooks/$w/test") }, $managers->(202)],
+    # review links (issue 22, t/47-shares.t): editors and managers share
+    ['POST /api/shares', sub { my $a = asset(); (POST => '/api/shares', { asset_ids => [$a->{id}] }) },
+     by(viewer => 403, commenter => 403, editor => 201, owner => 201, manager => 201)],
+    ['POST /api/shares {folder_id}', sub { my $f = folder(); (POST => '/api/shares', { folder_id => $f }) },
+     by(viewer => 403, commenter => 403, editor => 201, owner => 201, manager => 201)],
+    ['GET /api/shares?project=', sub { (GET => "/api/shares?project=$P") },
+     by(viewer => 403, commenter => 403, editor => 200, owner => 200, manager => 200)],
+    ['GET /api/shares/:id', sub { my $i = share(); (GET => "/api/shares/$i") },
+     by(viewer => 403, commenter => 403, editor => 200, owner => 200, manager => 200)],
+    ['PATCH /api/shares/:id', sub { my $i = share(); (PATCH => "/api/shares/$i", { allow_comments => JSON::PP::true }) },
+     by(viewer => 403, commenter => 403, editor => 200, owner => 200, manager => 200)],
+    ['DELETE /api/shares/:id', sub { my $i = share(); (DELETE => "/api/shares/$i") },
+     by(viewer => 403, commenter => 403, editor => 204, owner => 204, manager => 204)],
 );
 
 for my $row (@matrix) {

@@ -322,8 +322,8 @@ $r = $s->api(GET => "/api/versions/$v1->{id}/approvals", undef, token => $COL);
 is($r->{status}, 200, 'the history: 200 for a commenter');
 is_deeply([ map { $_->{status} } @{ $r->{json}{items} } ], [qw(approved changes_requested in_review)],
           'newest first');
-is_deeply([ sort keys %{ $r->{json}{items}[1] } ], [qw(created_at id note status user version_id)],
-          'an entry: {id, version_id, status, note, user, created_at}');
+is_deeply([ sort keys %{ $r->{json}{items}[1] } ], [qw(created_at guest id note status user version_id)],
+          'an entry: {id, version_id, status, note, user, guest (issue 22), created_at}');
 is($r->{json}{items}[1]{user}{display_name}, 'Eve R.', '... with the user');
 is($r->{json}{next_cursor}, undef, '... one page: next_cursor null');
 

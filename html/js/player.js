@@ -52,11 +52,12 @@ const PASSIVE = (el) => el === document.body || el === document.documentElement
 // when signing fails, signed(prefix) at each signature (the folder's newest
 // signed prefix); returns the stop.  The compare view plays two.
 export function signedSource(assetId, versionId, media,
-                             { manifest = () => {}, failed = () => {}, signed = () => {} } = {}) {
+                             { manifest = () => {}, failed = () => {}, signed = () => {},
+                               path = '/api/sign-preview' } = {}) {
   let stopped = false, hls = null;
   let prefix = null;
   const sign = async () => {
-    const r = await api('POST', '/api/sign-preview', { asset_id: assetId, version_id: versionId, ttl_sec: 900 });
+    const r = await api('POST', path, { asset_id: assetId, version_id: versionId, ttl_sec: 900 });
     prefix = r.url.replace(/index\.m3u8$/, '');
     if (!stopped) signed(prefix);
     return r.url;
@@ -90,8 +91,9 @@ export function signedSource(assetId, versionId, media,
 // fps: the version's frame rate (0: none known, audio; steps are then 40 ms).
 // A player started while the ladder renders learns the rate and the scrub
 // thumbnails when it is ready (player.finished(version)), without a
-// restart: playback goes on.
-export function startPlayer(asset, version, stage, player, comments, { fps: rate, audioOnly }) {
+// restart: playback goes on.  sign: where playback is signed (a review
+// link's guest signs through the link, issue 22).
+export function startPlayer(asset, version, stage, player, comments, { fps: rate, audioOnly, sign }) {
   let fps = rate;
   const stops = [];
   const later = (fn) => stops.push(fn);
@@ -145,6 +147,7 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
   };
 
   later(signedSource(asset.id, version.id, media, {
+    path: sign,
     manifest: (hls, levels) => {
       player.hls = hls;
       if (quality && hls) {

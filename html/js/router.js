@@ -39,7 +39,8 @@ export function leave() {
 export async function route() {
   leave();
   const path = location.pathname;
-  const open = path === '/login' || path === '/register';
+  // a review link's page (/r/{token}) is for guests without an account
+  const open = path === '/login' || path === '/register' || path.startsWith('/r/');
   if (!auth.token && !open) {
     const next = path === '/' ? '' : `?next=${encodeURIComponent(path + location.search)}`;
     return go(`/login${next}`, { replace: true });

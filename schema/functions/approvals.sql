@@ -5,7 +5,8 @@
 
 -- `approval` of the version's item (and of its asset's, from the latest
 -- version): {status, user: {id, display_name} | null, note, at}; before
--- any decision {status: "none", user: null, note: null, at: null}
+-- any decision {status: "none", user: null, note: null, at: null}; a
+-- guest's decision (issue 22) has guest {id, name} and user null
 CREATE OR REPLACE FUNCTION mam_approval_json(v versions) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
@@ -13,6 +14,8 @@ LANGUAGE sql STABLE AS $$
         'user', (SELECT jsonb_build_object('id', u.id,
                                            'display_name', u.display_name)
                    FROM users u WHERE u.id = v.approval_by),
+        'guest', (SELECT jsonb_build_object('id', g.id, 'name', g.name)
+                    FROM share_guests g WHERE g.id = v.approval_guest),
         'note', v.approval_note,
         'at', mam_time(v.approval_at))
 $$;
@@ -26,6 +29,8 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'user', (SELECT jsonb_build_object('id', u.id,
                                            'display_name', u.display_name)
                    FROM users u WHERE u.id = h.user_id),
+        'guest', (SELECT jsonb_build_object('id', g.id, 'name', g.name)
+                    FROM share_guests g WHERE g.id = h.guest_id),
         'created_at', mam_time(h.created_at))
 $$;
 
@@ -45,7 +50,6 @@ DECLARE
     v        versions;
     a        assets;
     v_rank   integer;
-    before   text;
 BEGIN
     SELECT * INTO v FROM versions WHERE id = p_id FOR UPDATE;
     SELECT * INTO a FROM assets WHERE id = v.asset_id AND deleted_at IS NULL;
@@ -58,18 +62,43 @@ BEGIN
         RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
 
-    before := v.approval;
-    INSERT INTO version_approvals (version_id, user_id, status, note)
-    VALUES (v.id, p_user, p_status, p_note);
-    UPDATE versions SET approval = p_status, approval_by = p_user,
-                        approval_note = p_note, approval_at = now()
-     WHERE id = p_id RETURNING * INTO v;
+    RETURN mam_version_decide(v, a, p_user, NULL, p_status, p_note, p_ip);
+END
+$$;
 
-    PERFORM mam_audit(p_user, 'version_approval', 'version', p_id::text,
+-- The decision on v (locked by the caller) of its live asset a, by a
+-- member (p_user) or a guest of a review link (p_guest, issue 22), whose
+-- right to decide the caller has checked: recorded, audited
+-- (version_approval; a guest's with guest_id and share_id) and answered
+-- as mam_version_approve answers.
+CREATE OR REPLACE FUNCTION mam_version_decide(v versions, a assets,
+                                              p_user uuid, p_guest uuid,
+                                              p_status text, p_note text,
+                                              p_ip text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    before  text;
+BEGIN
+    before := v.approval;
+    INSERT INTO version_approvals (version_id, user_id, guest_id, status,
+                                   note)
+    VALUES (v.id, p_user, p_guest, p_status, p_note);
+    UPDATE versions SET approval = p_status, approval_by = p_user,
+                        approval_guest = p_guest,
+                        approval_note = p_note, approval_at = now()
+     WHERE id = v.id RETURNING * INTO v;
+
+    PERFORM mam_audit(p_user, 'version_approval', 'version', v.id::text,
                       p_ip, jsonb_build_object('asset_id', v.asset_id,
                                                'before', before,
                                                'status', p_status,
-                                               'note', p_note));
+                                               'note', p_note)
+                            || CASE WHEN p_guest IS NULL THEN '{}'::jsonb
+                                    ELSE jsonb_build_object('guest_id',
+                                             p_guest, 'share_id',
+                                             (SELECT g.share_id
+                                                FROM share_guests g
+                                               WHERE g.id = p_guest)) END);
 
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                               'version', mam_version_json(v),

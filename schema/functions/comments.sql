@@ -7,7 +7,9 @@
 -- (parent_id, reply_count: a first comment's replies, kept by
 -- mam_comment_reply_changed), edited_at, the resolution (resolved_by,
 -- resolved_at), the range (duration_sec, duration_frames) and the drawing
--- (annotation, as the module wrote it).
+-- (annotation, as the module wrote it).  Issue 22: internal (members
+-- only) and guest ({id, name}: the author when a guest of a review link
+-- wrote it; user is then null).
 CREATE OR REPLACE FUNCTION mam_comment_json(c comments) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
@@ -17,6 +19,9 @@ LANGUAGE sql STABLE AS $$
         'user', (SELECT jsonb_build_object('id', u.id,
                                            'display_name', u.display_name)
                    FROM users u WHERE u.id = c.user_id),
+        'guest', (SELECT jsonb_build_object('id', g.id, 'name', g.name)
+                    FROM share_guests g WHERE g.id = c.guest_id),
+        'internal', c.internal,
         'timestamp_sec', c.timestamp_sec, 'frame', c.frame,
         'duration_sec', c.duration_sec, 'duration_frames', c.duration_frames,
         'content', c.content, 'annotation', c.annotation,
@@ -59,54 +64,47 @@ LANGUAGE sql STABLE AS $$
                                       'action', p_action))
 $$;
 
--- Outcomes: ok (comment, event), not_found (also for a non-member of the
--- asset's project), forbidden (a viewer of it: commenting takes
--- commenter), bad_version (not of this asset), beyond (after the
--- version's known duration, with duration_sec; a range that ends after
--- it, with its own message), bad_frame (a frame more than one frame away
--- from timestamp_sec at the version's frame rate, with frame_rate; or
--- duration_frames from duration_sec, with its own message), bad_parent (a
--- parent that is no comment of this asset, or a reply itself: threads are
--- one level deep), conflict (a thread's 101st reply).  p_frame and
--- p_frames are the client's, never derived (023).
--- A reply (p_parent) takes only content: the module refuses the other
--- fields with it, and the reply has its thread's version, time and frame.
--- p_annotation is the module's canonical text (libmam/mam_annotation.c).
-CREATE OR REPLACE FUNCTION mam_comment_create(p_asset uuid, p_user uuid,
-                                              p_admin boolean,
-                                              p_ts numeric, p_content text,
-                                              p_version uuid, p_ip text,
-                                              p_frame integer,
-                                              p_parent uuid,
-                                              p_dur numeric,
-                                              p_frames integer,
-                                              p_annotation jsonb)
+-- The comment written, for a member (p_user) or a guest of a review link
+-- (p_guest; issue 22), whose right to comment on the asset the caller has
+-- checked; p_version, if given, is one the caller may comment on.
+-- Outcomes: ok (comment, event), bad_version (not of this asset),
+-- beyond (after the version's known duration, with duration_sec; a range
+-- that ends after it, with its own message), bad_frame (a frame more than
+-- one frame away from timestamp_sec at the version's frame rate, with
+-- frame_rate; or duration_frames from duration_sec, with its own
+-- message), bad_parent (a parent that is no comment of this asset, or a
+-- reply itself: threads are one level deep; for a guest, an internal
+-- thread), conflict (a thread's 101st reply).  p_frame and p_frames are
+-- the client's, never derived (023).  A reply (p_parent) takes only
+-- content: the module refuses the other fields with it, and the reply has
+-- its thread's version, time and frame, and is internal when its thread
+-- is.  p_annotation is the module's canonical text
+-- (libmam/mam_annotation.c).  Audited (comment_create; a guest's with
+-- guest_id and share_id).
+CREATE OR REPLACE FUNCTION mam_comment_write(p_asset uuid, p_project uuid,
+                                             p_user uuid, p_guest uuid,
+                                             p_internal boolean,
+                                             p_ts numeric, p_content text,
+                                             p_version uuid, p_ip text,
+                                             p_frame integer,
+                                             p_parent uuid,
+                                             p_dur numeric,
+                                             p_frames integer,
+                                             p_annotation jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_version   versions;
     v_duration  numeric;
-    v_project   uuid;
-    v_rank      integer;
     p           comments;
     c           comments;
 BEGIN
-    SELECT project_id INTO v_project FROM assets
-     WHERE id = p_asset AND deleted_at IS NULL;
-    v_rank := CASE WHEN FOUND THEN mam_project_rank(v_project, p_user, p_admin)
-                   ELSE 0 END;
-    IF v_rank = 0 THEN
-        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
-    END IF;
-    IF v_rank < 2 THEN
-        RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
-    END IF;
-
     IF p_parent IS NOT NULL THEN
         -- the thread is locked: its reply count holds, and it is not
         -- deleted under the reply
         SELECT * INTO p FROM comments
          WHERE id = p_parent AND asset_id = p_asset FOR UPDATE;
-        IF NOT FOUND THEN
+        -- a guest replies only to what a guest sees
+        IF NOT FOUND OR (p_guest IS NOT NULL AND p.internal) THEN
             RETURN jsonb_build_object('outcome', 'bad_parent'::mam_outcome,
                        'message', 'parent_id: no such comment on this asset');
         END IF;
@@ -121,9 +119,11 @@ BEGIN
                        'message', 'a thread holds at most 100 replies');
         END IF;
 
-        INSERT INTO comments (asset_id, version_id, user_id, timestamp_sec,
-                              content, frame, parent_id)
-        VALUES (p_asset, p.version_id, p_user, p.timestamp_sec, p_content,
+        INSERT INTO comments (asset_id, version_id, user_id, guest_id,
+                              internal, timestamp_sec, content, frame,
+                              parent_id)
+        VALUES (p_asset, p.version_id, p_user, p_guest,
+                p_internal OR p.internal, p.timestamp_sec, p_content,
                 p.frame, p.id)
         RETURNING * INTO c;
     ELSE
@@ -171,11 +171,12 @@ BEGIN
                                          v_version.metadata->>'frame_rate'));
         END IF;
 
-        INSERT INTO comments (asset_id, version_id, user_id, timestamp_sec,
-                              content, frame, duration_sec, duration_frames,
-                              annotation)
-        VALUES (p_asset, v_version.id, p_user, round(p_ts, 3), p_content,
-                p_frame, round(p_dur, 3), p_frames, p_annotation)
+        INSERT INTO comments (asset_id, version_id, user_id, guest_id,
+                              internal, timestamp_sec, content, frame,
+                              duration_sec, duration_frames, annotation)
+        VALUES (p_asset, v_version.id, p_user, p_guest, p_internal,
+                round(p_ts, 3), p_content, p_frame, round(p_dur, 3),
+                p_frames, p_annotation)
         RETURNING * INTO c;
     END IF;
 
@@ -184,15 +185,63 @@ BEGIN
                                          'version_id', c.version_id)
                       || CASE WHEN c.parent_id IS NULL THEN '{}'::jsonb
                               ELSE jsonb_build_object('parent_id',
-                                                      c.parent_id) END);
+                                                      c.parent_id) END
+                      || CASE WHEN p_guest IS NULL THEN '{}'::jsonb
+                              ELSE jsonb_build_object('guest_id', p_guest,
+                                       'share_id',
+                                       (SELECT g.share_id FROM share_guests g
+                                         WHERE g.id = p_guest)) END
+                      || CASE WHEN c.internal
+                              THEN jsonb_build_object('internal', true)
+                              ELSE '{}'::jsonb END);
 
     -- its mentions and the reply to its thread, in this transaction
     RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
                               'comment', mam_comment_json(c),
-                              'event', mam_comment_event(c, v_project,
+                              'event', mam_comment_event(c, p_project,
                                                          'created'),
-                              'notify', mam_notify_comment(c, v_project,
-                                                           NULL));
+                              -- a guest's comment notifies nobody (a guest
+                              -- is no member to name as the actor)
+                              'notify', CASE WHEN c.user_id IS NOT NULL
+                                        THEN mam_notify_comment(c, p_project,
+                                                                NULL) END);
+END
+$$;
+
+-- POST /api/assets/:id/comments: a member's comment (p_internal: for
+-- members only, issue 22).  Outcomes: those of mam_comment_write, and
+-- not_found (also for a non-member of the asset's project), forbidden (a
+-- viewer of it: commenting takes commenter).
+CREATE OR REPLACE FUNCTION mam_comment_create(p_asset uuid, p_user uuid,
+                                              p_admin boolean,
+                                              p_ts numeric, p_content text,
+                                              p_version uuid, p_ip text,
+                                              p_frame integer,
+                                              p_parent uuid,
+                                              p_dur numeric,
+                                              p_frames integer,
+                                              p_annotation jsonb,
+                                              p_internal boolean)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_project   uuid;
+    v_rank      integer;
+BEGIN
+    SELECT project_id INTO v_project FROM assets
+     WHERE id = p_asset AND deleted_at IS NULL;
+    v_rank := CASE WHEN FOUND THEN mam_project_rank(v_project, p_user, p_admin)
+                   ELSE 0 END;
+    IF v_rank = 0 THEN
+        RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
+    END IF;
+    IF v_rank < 2 THEN
+        RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
+    END IF;
+
+    RETURN mam_comment_write(p_asset, v_project, p_user, NULL,
+                             coalesce(p_internal, false), p_ts, p_content,
+                             p_version, p_ip, p_frame, p_parent, p_dur,
+                             p_frames, p_annotation);
 END
 $$;
 
@@ -233,7 +282,7 @@ BEGIN
         RETURN jsonb_build_object('outcome', 'not_found'::mam_outcome);
     END IF;
     c := f.c;
-    IF f.rank < 2 OR c.user_id <> p_user THEN
+    IF f.rank < 2 OR c.user_id IS DISTINCT FROM p_user THEN
         RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
 
@@ -281,7 +330,11 @@ BEGIN
     END IF;
     c := f.c;
     IF f.rank < 3
-       AND NOT (f.rank >= 2 AND p_user IN (c.user_id, f.owner_id)) THEN
+       AND NOT (f.rank >= 2
+                    -- a guest's comment has no user_id: IS TRUE keeps a
+                    -- NULL from passing
+                    AND (p_user = c.user_id OR p_user = f.owner_id) IS TRUE)
+    THEN
         RETURN jsonb_build_object('outcome', 'forbidden'::mam_outcome);
     END IF;
     IF c.parent_id IS NOT NULL THEN

@@ -15,6 +15,7 @@ import { confirmDialog, exactRate, formatDuration, frameOf, frameTimecode, h, pa
 import { liveEvents } from '../events.js';
 import { attachMentions } from '../mentions.js';
 import { myProjects } from '../metadata.js';
+import { shareButton } from './shares.js';
 import { startPlayer } from '../player.js';
 import { addUploads } from '../uploads.js';
 import { go, onLeave } from '../router.js';
@@ -109,7 +110,7 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
     const slot = h('div', { class: 'comment-body' }, c.content,
       c.edited_at ? h('span', { class: 'muted edited', title: new Date(c.edited_at).toLocaleString() }, ' (edited)') : null);
     const tools = h('div', { class: 'row comment-tools' });
-    const mineC = c.user.id === auth.user.id;
+    const mineC = !!c.user && c.user.id === auth.user.id;
     if (mineC) {
       tools.append(h('button', { class: 'ghost edit', type: 'button', 'aria-label': 'Edit comment',
                                  onclick: () => inline(slot, { id: `edit-${c.id}`, label: 'Comment text', value: c.content,
@@ -159,14 +160,16 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
       ' ', c.version_number ? h('span', { class: 'badge vnum', title: `Version ${c.version_number}` }, `v${c.version_number}`) : null,
       c.annotation ? h('span', { class: 'badge drawing', title: `${c.annotation.shapes.length} shape(s) drawn on the frame` },
                        'Drawing') : null,
-      ' ', h('strong', {}, c.user.display_name),
+      ' ', h('strong', {}, authorOf(c)),
+      c.internal ? h('span', { class: 'badge internal', title: 'Members only: never shown to a review link\'s guests' },
+                     'Internal') : null,
       c.resolved_at ? h('span', { class: 'badge resolved-badge',
                                   title: c.resolved_by ? `Resolved by ${c.resolved_by.display_name}` : 'Resolved' }, 'Resolved')
         : null,
       slot, tools,
       c.replies.length ? h('ul', { class: 'replies' }, c.replies.map((r) => {
         const [rs, rt] = body(r);
-        return h('li', { dataset: { id: r.id } }, h('strong', {}, r.user.display_name), rs, rt);
+        return h('li', { dataset: { id: r.id } }, h('strong', {}, authorOf(r)), rs, rt);
       })) : null,
       replySlot);
   };
@@ -246,9 +249,12 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
       h('button', { type: 'button', class: 'ghost', onclick: () => player.drawing && player.drawing.clearDraft() },
         'Remove drawing'));
   };
+  // members only: never shown to a review link's guests (issue 22)
+  const internal = h('input', { type: 'checkbox', id: 'comment-internal' });
   const form = h('form', { id: 'comment-form' },
     h('div', { class: 'row at' }, h('label', { for: 'comment-at' }, 'At'), at, now, format),
-    rangeNote, drawNote, text, err, h('button', { type: 'submit' }, 'Comment'));
+    rangeNote, drawNote, text, err, h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Comment'),
+      h('label', { for: 'comment-internal', class: 'check' }, internal, ' Internal (members only)')));
   text.addEventListener('focus', hold);
   attachMentions(text, asset.project_id);
   text.addEventListener('keydown', hold);
@@ -277,7 +283,7 @@ function setupComments(asset, current, clock, box, player, seekTo, rateOf, proje
       if (clock.fps > 0) body.duration_frames = frameOf(range.out, clock.fps) - frameOf(range.in, clock.fps);
     }
     try {
-      await api('POST', `/api/assets/${asset.id}/comments`, body);
+      await api('POST', `/api/assets/${asset.id}/comments`, { ...body, internal: internal.checked });
       text.value = '';
       release();
       // the draft is gone: what shows from now on is the server's drawing
@@ -369,6 +375,9 @@ function actions(asset, heading, desc) {
   return bar;
 }
 
+// a comment's author: a member, or a review link's guest (issue 22)
+const authorOf = (c) => (c.user ? c.user.display_name : c.guest ? `${c.guest.name} (guest)` : 'Someone');
+
 // the version ?version=N names, else the latest
 function chosenVersion(versions) {
   const n = Number(new URLSearchParams(location.search).get('version'));
@@ -423,9 +432,11 @@ export async function assetView(id) {
         downloadButton(v, project))))
         : h('p', { class: 'muted' }, 'No version yet.'),
       // two versions side by side or as a wipe (another asset chosen there)
-      versions.length ? h('p', {}, h('a', { class: 'button ghost', id: 'compare-link', 'data-link': true,
+      versions.length ? h('p', { class: 'row' }, h('a', { class: 'button ghost', id: 'compare-link', 'data-link': true,
                                             href: compareLink(asset.id, versions, current ? current.number : versions[0].number) },
-        versions.length > 1 ? 'Compare versions' : 'Compare with another asset')) : null);
+        versions.length > 1 ? 'Compare versions' : 'Compare with another asset'),
+        // a review link for people without an account (issue 22)
+        shareButton(asset, project, () => current)) : null);
   }
   picker.addEventListener('change', () => showVersion(picker.value));
 

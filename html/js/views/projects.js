@@ -10,6 +10,7 @@ import { api, auth, isAdmin, isEditor } from '../api.js';
 import { confirmDialog, h, main, toast, view } from '../dom.js';
 import { go } from '../router.js';
 import { formDialog, gridUrl, projectsOf, why } from './folders.js';
+import { sharesSection } from './shares.js';
 
 const ROLES = ['viewer', 'commenter', 'editor', 'manager'];
 const manages = (p) => isAdmin() || p.my_role === 'manager';
@@ -162,6 +163,6 @@ export async function projectView(id) {
     project.description ? h('p', { class: 'muted' }, project.description) : null,
     h('h2', {}, 'Members'),
     may ? null : h('p', { class: 'muted', id: 'members-readonly' }, 'Only a manager of the project changes its members.'),
-    table, form].filter(Boolean));
+    table, form, sharesSection(project)].filter(Boolean));
   render(data.members);
 }

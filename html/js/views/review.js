@@ -113,10 +113,12 @@ export function approvalBox(version, asset, project, changed) {
     else box.append(shown = approvalHistory(version));
     history.setAttribute('aria-expanded', String(!!shown));
   });
-  // (the DOM's append would write a null out as "null")
+  // who decided: a member, or a review link's guest (issue 22); (the DOM's
+  // append would write a null out as "null")
+  const by = a.user ? a.user.display_name : a.guest ? `${a.guest.name} (guest)` : null;
   box.append(...[h('span', { class: 'muted' }, `v${version.number}:`), approvalBadge(a),
-                 a.user ? h('span', { class: 'muted', id: 'approval-by' },
-                   ` ${a.user.display_name}${a.note ? ` — “${a.note}”` : ''}`) : null, history].filter(Boolean));
+                 by ? h('span', { class: 'muted', id: 'approval-by' },
+                   ` ${by}${a.note ? ` — “${a.note}”` : ''}`) : null, history].filter(Boolean));
   if (!mayDecide(asset, project)) return box;
   const note = h('input', { id: 'approval-note', maxlength: 2000, placeholder: 'Note (optional)',
                             'aria-label': 'Approval note' });
