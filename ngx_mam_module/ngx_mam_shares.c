@@ -351,11 +351,42 @@ const ngx_mam_statement_t  ngx_mam_share_update = {
 };
 
 /* DELETE /api/shares/:id → 204: revoked, the link answers 410 at once */
+/* the edges know the link's assets' playback URLs are revoked: 204 */
+static void
+ngx_mam_share_revoked(ngx_http_request_t *r, redisReply *reply, void *data)
+{
+    (void) reply;
+    (void) data;
+
+    ngx_http_finalize_request(r, ngx_mam_send_no_content(r));
+}
+
+
+/* the link is revoked, and the play epochs of its assets went up (README,
+ * Edge: revocation): published before the answer, so that a guest's URLs
+ * stop within mam_edge_epoch_ttl */
+static void
+ngx_mam_share_revoke_done(ngx_http_request_t *r, PGresult *res, void *data)
+{
+    json_t  *v;
+
+    (void) data;
+
+    v = ngx_mam_outcome_ok(r, res, ngx_mam_share_outcomes);
+    if (v == NULL) {
+        return;
+    }
+
+    ngx_mam_edge_revoke(r, json_object_get(v, "epochs"),
+                        ngx_mam_share_revoked, NULL);
+}
+
+
 const ngx_mam_statement_t  ngx_mam_share_revoke = {
     "SELECT mam_share_revoke($1, $2, $3, $4)", 4,
     { NGX_MAM_ARG_ID, NGX_MAM_ARG_USER, NGX_MAM_ARG_ADMIN, NGX_MAM_ARG_IP },
     NULL, 0, NULL,
-    NULL, ngx_mam_share_outcomes, NGX_HTTP_NO_CONTENT, NULL
+    ngx_mam_share_revoke_done, NULL, NGX_HTTP_NO_CONTENT, NULL
 };
 
 

@@ -13,6 +13,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Digest::SHA qw(sha256_hex);
+use Time::HiRes qw(sleep time);
 use JSON::PP;
 use Mam::Stack;
 
@@ -337,9 +338,21 @@ is($s->api(GET => "/api/shares/$ro->{json}{share}{id}", undef, token => $M)->{js
 is($s->api(DELETE => "/api/shares/$share->{id}", undef, token => $tok{commenter})->{status}, 403, 'a commenter revokes: 403');
 is($s->api(DELETE => "/api/shares/$share->{id}", undef, token => $tok{outsider})->{status}, 404, 'a non-member revokes: 404');
 is(guest(GET => '', undef, $cookie)->{status}, 200, 'before the revocation the guest is in');
+my $played = $sign->{json}{url};
+isnt($s->http(GET => $played)->{status}, 410, 'the guest\'s playback URL is good before');
 is($s->api(DELETE => "/api/shares/$share->{id}", undef, token => $M)->{status}, 204, 'a manager revokes: 204');
 is(guest(GET => '', undef, $cookie)->{status}, 410, 'the very next request: 410');
 is(guest(POST => '/sign-preview', { asset_id => $A1 }, $cookie)->{status}, 410, '... playback: 410');
+# the URLs it was handed stop too: its assets' play epochs went up, published
+# to Redis before the answer; each edge worker reads them again within
+# mam_edge_epoch_ttl (15 s; t/48-revocation.t)
+like($s->redis_cli('GET', "mam:play:$A1"), qr/^[1-9]/, '... its asset\'s play epoch is raised in Redis');
+my ($t0, $gone) = (time, 0);
+until ($gone || time - $t0 > 25) {
+    $gone = $s->http(GET => $played)->{status} == 410;
+    sleep 0.5 unless $gone;
+}
+ok($gone, 'the playback URL handed to the guest answers 410 within the bound');
 is(guest(PUT => "/versions/$A1v2/approval", { status => 'none' }, $cookie)->{status}, 410, '... approval: 410');
 is(guest(POST => "/assets/$A1/comments", { timestamp_sec => 1, content => 'x' }, $cookie)->{status}, 410, '... comments: 410');
 is($s->api(DELETE => "/api/shares/$share->{id}", undef, token => $M)->{status}, 204, 'revoking again: 204');
@@ -396,7 +409,14 @@ like($log, qr{"GET /api/r/-/assets/[0-9a-f-]{36}/comments HTTP/1\.1" 200}, 'the 
 unlike($log, qr/\Q$token\E|\Q$lt\E|\Q$token2\E/, '... but no token of a link');
 unlike($log, qr/\Q$cookie\E/, '... nor a session');
 my $ref = $s->api(GET => "/api/r/$lt", undef, headers => { Referer => $s->url("/r/$lt") });
-like($s->slurp($s->prefix . '/logs/redacted.log'), qr{"http://127\.0\.0\.1:\d+/r/-"}, 'a Referer of the guest\'s page is cut too');
+# (nginx writes the line after the answer is sent: wait for it)
+my $logged = '';
+for (1 .. 20) {
+    $logged = $s->slurp($s->prefix . '/logs/redacted.log') // '';
+    last if $logged =~ m{"http://127\.0\.0\.1:\d+/r/-"};
+    sleep 0.1;
+}
+like($logged, qr{"http://127\.0\.0\.1:\d+/r/-"}, 'a Referer of the guest\'s page is cut too');
 unlike($s->slurp($s->prefix . '/logs/redacted.log'), qr/\Q$lt\E/, '... its token gone');
 $s->check_error_log;
 

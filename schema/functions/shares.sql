@@ -370,13 +370,21 @@ BEGIN
     IF f.outcome <> 'ok' THEN
         RETURN mam_share_refusal(f.outcome);
     END IF;
-    IF (f.s).revoked_at IS NULL THEN
-        UPDATE shares SET revoked_at = now(), updated_at = now()
-         WHERE id = p_id;
-        PERFORM mam_audit(p_user, 'share_revoke', 'share', p_id::text, p_ip,
-                          jsonb_build_object('project_id', (f.s).project_id));
+    IF (f.s).revoked_at IS NOT NULL THEN
+        RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+                                  'epochs', '[]'::jsonb);
     END IF;
-    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome);
+    UPDATE shares SET revoked_at = now(), updated_at = now()
+     WHERE id = p_id;
+    PERFORM mam_audit(p_user, 'share_revoke', 'share', p_id::text, p_ip,
+                      jsonb_build_object('project_id', (f.s).project_id));
+    -- the playback URLs its guests were handed stop too (README, Edge:
+    -- revocation): the play epochs of its assets that were played lately
+    -- go up, which stops the members' URLs of those assets as well (their
+    -- players sign again)
+    RETURN jsonb_build_object('outcome', 'ok'::mam_outcome,
+               'epochs', mam_play_revoke(ARRAY(SELECT a.id
+                                                 FROM mam_share_assets(f.s) a)));
 END
 $$;
 
@@ -479,9 +487,8 @@ END
 $$;
 
 -- THE place where a guest's view of a link is recorded (views, last
--- view, the guest's activity, the audit row share_view).  Webhooks'
--- share.viewed (issue 22, webhookd) is to be connected here and only
--- here.
+-- view, the guest's activity, the audit row share_view, and the webhooks'
+-- share.viewed event, written in the same transaction).
 CREATE OR REPLACE FUNCTION mam_share_viewed(s shares, g share_guests,
                                             p_ip text)
 RETURNS void LANGUAGE plpgsql AS $$
@@ -494,6 +501,11 @@ BEGIN
                       jsonb_build_object('project_id', s.project_id,
                                          'guest_id', g.id,
                                          'name', g.name));
+    PERFORM mam_webhook_event('share.viewed', s.project_id,
+                              jsonb_build_object('share_id', s.id,
+                                                 'guest_id', g.id,
+                                                 'guest_name', g.name,
+                                                 'views', s.view_count + 1));
 END
 $$;
 
