@@ -144,6 +144,8 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
     fps = r;
     vtt = vttOf(v);
     if (!thumbs && vtt && prefix && !stopped) later(thumbs = scrubThumbnails(timeline, media, vtt, () => prefix));
+    // the rate is known now: the clock shows frames, not seconds
+    if (!stopped) { shown(); slider(); }
   };
 
   later(signedSource(asset.id, version.id, media, {

@@ -46,7 +46,10 @@ const shown = () => page.evaluate(() => {
   return { tc: tc.textContent, frame: Number(tc.dataset.frame), t: v.currentTime, paused: v.paused,
            rate: v.playbackRate };
 });
-const ready = (n) => page.locator(`#stage[data-ready="1"][data-version="${n}"]`).waitFor({ timeout: 60000 });
+// ready: playing that version's finished ladder, not one still rendering
+// (whose frame rate is not known yet: its clock shows seconds)
+const ready = (n) => page.locator(`#stage[data-ready="1"][data-version="${n}"]:not([data-live])`)
+  .waitFor({ timeout: 90000 });
 const commentTexts = () => page.$$eval('#comments li[data-id]', (lis) => lis.map((li) => li.querySelector('div').textContent));
 
 try {

@@ -524,13 +524,15 @@ export async function assetView(id) {
     if (st.status === 'ready') {
       live = false;
       liveNote.remove();
-      delete stage.dataset.live;
       const version = current;
       await reread();
       if (left || version.id !== current.id) return;
       renderMeta(current.metadata);
       clock.fps = rateOf(current);
       if (player.finished) player.finished(current, clock.fps);
+      // the mark goes last: once it is gone, the clock runs at the
+      // version's own rate (tests wait for it)
+      delete stage.dataset.live;
       return;
     }
     if (!st.playable) {
