@@ -7,7 +7,10 @@
  * without a live entry (never added because Redis was down, the stream
  * deleted, or its worker silent for mam_preview_stall_timeout) gets a new
  * entry; a stalled pending one is acknowledged so it leaves the dead
- * consumer's list.
+ * consumer's list.  Silent means both: no progress in PostgreSQL for the
+ * timeout, and the entry delivered at least that long ago (its idle time
+ * in XPENDING), since a job that waited in the queue longer than the
+ * timeout has old progress the moment a worker takes it.
  *
  * PostgreSQL is read first and the stream second, so the entry of any job
  * whose XADD finished before the stream was read is seen.  A job enqueued
@@ -31,6 +34,7 @@
 typedef struct {
     ngx_str_t                 id;             /* the entry's id */
     ngx_str_t                 job;            /* its job_id field */
+    ngx_msec_t                idle;           /* pending: since delivered */
 } ngx_mam_rc_entry_t;
 
 
@@ -131,6 +135,27 @@ ngx_mam_rc_carrying(ngx_array_t *set, ngx_str_t *job, ngx_uint_t *first)
     *first = lo;
 
     return n;
+}
+
+
+/* whether one of the job's pending entries was delivered less than the
+ * stall timeout ago: its worker may not have reported yet */
+static ngx_uint_t
+ngx_mam_rc_just_taken(ngx_array_t *pending, ngx_uint_t first, ngx_uint_t n,
+    ngx_msec_t stall)
+{
+    ngx_uint_t           i;
+    ngx_mam_rc_entry_t  *e;
+
+    e = pending->elts;
+
+    for (i = first; i < first + n; i++) {
+        if (e[i].idle < stall) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -243,7 +268,7 @@ ngx_mam_rc_next(ngx_mam_rc_run_t *run)
 {
     json_t               *jid;
     ngx_str_t             job;
-    ngx_uint_t            i, first, pending, unread;
+    ngx_uint_t            i, first, pending, unread, stalled;
     const char           *argv[4];
     ngx_mam_rc_entry_t   *e;
     ngx_mam_main_conf_t  *mcf;
@@ -265,11 +290,12 @@ ngx_mam_rc_next(ngx_mam_rc_run_t *run)
 
         unread = ngx_mam_rc_carrying(&run->unread, &job, &first);
         pending = ngx_mam_rc_carrying(&run->pending, &job, &first);
+        stalled = json_is_true(json_object_get(run->job, "stalled"))
+                  && !ngx_mam_rc_just_taken(&run->pending, first, pending,
+                                            (ngx_msec_t) mcf->preview_stall
+                                            * 1000);
 
-        if (unread
-            || (pending
-                && !json_is_true(json_object_get(run->job, "stalled"))))
-        {
+        if (unread || (pending && !stalled)) {
             continue;
         }
 
@@ -334,6 +360,7 @@ ngx_mam_rc_entry(ngx_pool_t *pool, redisReply *r, ngx_mam_rc_entry_t *e)
     redisReply  *f, *k;
 
     ngx_str_null(&e->job);
+    e->idle = 0;
 
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 2
         || r->element[0]->type != REDIS_REPLY_STRING
@@ -524,6 +551,13 @@ ngx_mam_rc_pending_read(redisReply *reply, void *data)
             return;
         }
         ngx_str_null(&e->job);
+
+        /* [id, consumer, idle ms, deliveries]; without the idle time the
+         * entry counts as long delivered, as before */
+        e->idle = r->elements >= 3
+                  && r->element[2]->type == REDIS_REPLY_INTEGER
+                  && r->element[2]->integer >= 0
+                  ? (ngx_msec_t) r->element[2]->integer : NGX_MAX_INT32_VALUE;
     }
 
     if (reply->type == REDIS_REPLY_ARRAY

@@ -138,6 +138,40 @@ like($s->redis_cli('XREADGROUP', 'GROUP', 'transcoderd', 'w4', 'COUNT', '10', 'S
                    'previews:build', '>'), qr/\Q$job3\E/, '... which another worker gets');
 callback({ job_id => $job3, version_id => $v3->{id}, status => 'ready', metadata => {}, renditions => [] });
 
+# --- a job that waited in the queue longer than the stall timeout -----------------
+# Its last progress is its enqueueing, long ago; the moment a worker takes
+# it, it must not count as stalled before the worker could report: its
+# entry's idle time (since delivery) has to pass the timeout too.
+redis('XACK', 'previews:build', 'transcoderd', stream_id($job3));
+is(pending_count(), 0, 'nothing pending');
+my $v5 = promote();
+my $job5 = $v5->{preview}{job_id};
+$s->psql("UPDATE preview_jobs SET updated_at = now() - interval '1 hour',
+                 enqueued_at = now() - interval '1 hour' WHERE id = '$job5'");
+sleep 1;
+is(attempts($job5), 1, 'a job queued for an hour, unread: left alone');
+like($s->redis_cli('XREADGROUP', 'GROUP', 'transcoderd', 'w5', 'COUNT', '10', 'STREAMS',
+                   'previews:build', '>'), qr/\Q$job5\E/, 'a worker takes it at last');
+my $taken = time;
+my $early = '';
+while (time < $taken + 1.5) {
+    my ($n, $p) = (attempts($job5), pending_count());
+    $early ||= sprintf 'attempts %d, pending %d after %.1f s', $n, $p, time - $taken
+        if $n != 1 || $p != 1;
+    sleep 0.1;
+}
+is($early, '', '... it is not re-enqueued while just delivered (~5 runs within the stall timeout)');
+is(entries_of($job5), 1, '... one entry');
+# the worker never reports: silent for the timeout since delivery
+$s->wait_until(sub { attempts($job5) == 2 }, 10, 'silent taken job re-enqueued');
+cmp_ok(time - $taken, '>=', 2 - 0.2, '... it is re-enqueued once silent for the timeout since delivery');
+$s->wait_until(sub { pending_count() == 0 }, 5, 'acked');
+pass('... and its entry acknowledged');
+like($s->redis_cli('XREADGROUP', 'GROUP', 'transcoderd', 'w6', 'COUNT', '10', 'STREAMS',
+                   'previews:build', '>'), qr/\Q$job5\E/, '... which another worker gets');
+callback({ job_id => $job5, version_id => $v5->{id}, status => 'ready', metadata => {}, renditions => [] });
+redis('XACK', 'previews:build', 'transcoderd', stream_id($job5));
+
 # --- a job whose entry is not on the stream yet ---------------------------------
 # What a run sees when it reads between a promote's commit and its XADD:
 # PostgreSQL has the job, the stream has no entry for it.  Within the grace
