@@ -30,30 +30,47 @@ const server = new S3rver({
 });
 
 // S3 replaces an object at once: a GET while a PUT of the same key runs
-// gets the old bytes or the new, never a file half written, which s3rver's
-// store (writing in place) would serve to the tests that read a ladder
-// while transcoderd publishes it (t/65-progressive.t).  Here an object is
-// stored under a temporary key first, then its files are renamed over the
-// key's, the bytes first.
+// gets the old bytes or the new, never a file half written, and a PUT is
+// answered only once its bytes are stored.  s3rver's own store writes in
+// place and answers before its write stream has even opened the file: a
+// small object (a playlist) could be answered 200 and then be missing, or
+// be renamed before it existed (seen under load in t/80-s3.t).  Here the
+// bytes go to a temporary file beside the object's, the PUT waits for the
+// stream to finish, then the file is renamed over the object's and its
+// metadata written.
+const { pipeline } = require('stream/promises');
+const { Transform } = require('stream');
+const crypto = require('crypto');
 const store = server.store;
-const putObject = store.putObject.bind(store);
 let putSeq = 0;
 store.putObject = async (object) => {
-    const key = object.key;
-    const tmpKey = `${key}.put-${process.pid}-${++putSeq}`;
-    object.key = tmpKey;
+    const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+    const tmp = `${objectPath}.put-${process.pid}-${++putSeq}`;
+    const md5 = crypto.createHash('md5');
+    let size = 0;
+    await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
     try {
-        const done = await putObject(object);
-        for (const res of ['object', 'object.md5', 'metadata.json']) {
-            const from = store.getResourcePath(object.bucket, tmpKey, res);
-            if (fs.existsSync(from)) {
-                fs.renameSync(from, store.getResourcePath(object.bucket, key, res));
-            }
+        if (Buffer.isBuffer(object.content)) {
+            await fs.promises.writeFile(tmp, object.content);
+            md5.update(object.content);
+            size = object.content.length;
+        } else {
+            await pipeline(object.content, new Transform({
+                transform(chunk, encoding, callback) {
+                    md5.update(chunk);
+                    size += chunk.length;
+                    callback(null, chunk);
+                },
+            }), fs.createWriteStream(tmp));
         }
-        return done;
-    } finally {
-        object.key = key;
+        await fs.promises.rename(tmp, objectPath);
+    } catch (err) {
+        await fs.promises.rm(tmp, { force: true });
+        throw err;
     }
+    const digest = md5.digest('hex');
+    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+    return { size, md5: digest };
 };
 
 function uploadDir(bucket, uploadId) {
