@@ -13,6 +13,10 @@ use Mam::Parallel qw(parallel_requests);
 
 my $s = Mam::Stack->new(
     workers    => 4,
+    # one listening socket per worker: the kernel hashes connections over
+    # them, so 40 concurrent requests reach several workers even when one
+    # busy worker would otherwise accept them all (seen under CI load)
+    listen_extra => 'reuseport',
     http_extra => "    log_format mam_pid '\$pid \$status \$request_uri';\n"
                 . "    access_log logs/pid.log mam_pid;\n");
 $s->start;

@@ -43,6 +43,8 @@ my %DEFAULTS = (
     port             => undef,     # default: a free port
     module           => 1,         # load ngx_mam_module and its directives
     workers          => 2,
+    listen_extra     => '',        # e.g. 'reuseport': the kernel spreads
+                                   # connections over the workers
     pg_pool_size     => 4,
     pg_queue_size    => 1024,
     pg_queue_timeout => '10s',
@@ -693,7 +695,7 @@ http {
 
 $mam@{[ $o{s3} && $o{edge_cache} ? $self->edge_cache_http : '' ]}$o{http_extra}
     server {
-        listen 127.0.0.1:$o{port};
+        listen 127.0.0.1:$o{port}@{[ $o{listen_extra} ? " $o{listen_extra}" : '' ]};
 $api$o{server_extra}
 $html    }
 }
