@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# mam-test: slow
 # Redis with AUTH: the whole flow (register, login, upload, promote,
 # transcoderd renders, the SSE event arrives, reconciliation re-enqueues,
 # a job dead-lettered) against a Redis with `requirepass`, then against one

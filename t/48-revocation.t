@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# mam-test: slow
 # Revocation reaches playback (issue 22): a playback URL carries its
 # asset's play epoch, signed in ("{exp}.{epoch}"); deleting the asset,
 # moving it to another project or removing a member of its project bumps

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# mam-test: slow
 # Event tickets and bounded event streams (issue 15): EventSource opens
 # /api/preview/events with a short-lived, single-use ?ticket= (never an
 # access token in the URL), a stream ends when its token would have expired

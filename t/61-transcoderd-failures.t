@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# mam-test: slow
 # transcoderd when things go wrong: permanent failures at once (corrupt,
 # truncated, cover art only), transient ones retried with backoff then
 # dead-lettered, entries of dead consumers reclaimed, kill -9 and SIGTERM

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# mam-test: slow
 # A master is an attacker's file (issue 14): it opens only through the
 # allow-list of single-file demuxers and reaches nothing but itself; limits
 # on frame size, duration, streams and frame rate fail it for good; it is

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# mam-test: slow
 # Playable while transcoding (issue 20): transcoderd publishes the ladder
 # as it renders.  The test polls the published folder during the
 # transcode and checks every step it sees: the master playlist names only

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# mam-test: slow
 # The SPA in a real browser: t/browser/spa.mjs (playwright-core driving
 # Debian's chromium, headless) against a real stack with transcoderd and
 # registration by approval.  Screenshots go to docs/screenshots/.

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# mam-test: slow
 # The SPA by keyboard and for every account (t/browser/keyboard.mjs,
 # playwright-core driving Debian's chromium): keyboard-only sign in,
 # upload, play, comment and admin; keys that belong to the focused

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# mam-test: slow
 # Compare (issue 20) in a real browser: t/browser/compare.mjs
 # (playwright-core driving Debian's chromium, headless) against a stack with
 # transcoderd.  Two versions of an asset side by side and as a wipe under

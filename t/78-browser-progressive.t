@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# mam-test: slow
 # Playable while transcoding (issue 20) in a real browser:
 # t/browser/progressive.mjs (playwright-core driving Debian's chromium,
 # headless) against a stack with transcoderd.  The version is promoted

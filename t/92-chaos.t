@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# mam-test: slow
 # Chaos (operations.md, Reliability), beside t/61's kill -9 of transcoderd
 # mid-job: Redis restarted with jobs queued (none lost), PostgreSQL
 # restarted under load (503 while down, 200 again without a reload), and

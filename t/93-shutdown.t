@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# mam-test: slow
 # Graceful shutdown (nginx -s reload / quit) while requests wait on the
 # module's back ends.  nginx lets a shutting-down worker exit as soon as no
 # timer that matters is left, so a request that waits on PostgreSQL, Redis
