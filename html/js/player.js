@@ -53,7 +53,7 @@ const PASSIVE = (el) => el === document.body || el === document.documentElement
 // signed prefix); returns the stop.  The compare view plays two.
 export function signedSource(assetId, versionId, media,
                              { manifest = () => {}, failed = () => {}, signed = () => {},
-                               path = '/api/sign-preview' } = {}) {
+                               resumed = () => {}, path = '/api/sign-preview' } = {}) {
   let stopped = false, hls = null;
   let prefix = null;
   const sign = async () => {
@@ -69,11 +69,46 @@ export function signedSource(assetId, versionId, media,
     const m = url.match(/\/s\/\d+(?:\.\d+)?\/[A-Za-z0-9_-]{43}\/[0-9a-f-]{36}\/[0-9a-f-]{36}\/(.*)$/);
     return m && prefix ? prefix + m[1] : url;
   };
+  // a 410 from the edge: the URL expired, or the asset's play epoch went up
+  // under a viewer still entitled (another member removed, a link revoked).
+  // Sign again and load on from where playback is (the requests take the
+  // new prefix in xhrSetup); a viewer no longer entitled gets the API's
+  // answer instead.  A request that went out under an older signature only
+  // loads again; one refused under the newest within 10 s of signing is
+  // a refusal, so an edge that keeps refusing cannot make the page loop.
+  // resumed(hls) then: hls.js may have left a rendition it could not load
+  // for another, and the caller puts back what the viewer picked.
+  let signing = false, resignedAt = 0, resumedAt = 0;
+  const resume = (data) => {
+    resumedAt = Date.now();
+    if (data.details === Hls.ErrorDetails.MANIFEST_LOAD_ERROR) hls.loadSource(`${prefix}index.m3u8`);
+    else hls.startLoad();
+    resumed(hls);
+  };
+  const resign = (data) => {
+    const asked = (data.networkDetails && data.networkDetails.responseURL) || '';
+    if (signing) return;
+    if (asked && !asked.startsWith(new URL(prefix, window.location.href).href)) {
+      if (Date.now() - resumedAt > 1000) resume(data);
+      return;
+    }
+    if (Date.now() - resignedAt < 10000) {
+      if (data.fatal) failed(new Error('Playback was refused: reload the page.'));
+      return;
+    }
+    signing = true;
+    resignedAt = Date.now();
+    sign().then(() => { signing = false; if (!stopped) resume(data); },
+                (e) => { signing = false; if (!stopped) failed(e); });
+  };
   sign().then((url) => {
     if (stopped) return;
     if (window.Hls && Hls.isSupported()) {
       hls = new Hls({ startPosition: 0, xhrSetup: (xhr, u) => xhr.open('GET', rewrite(u), true) });
       hls.on(Hls.Events.MANIFEST_PARSED, (_, d) => manifest(hls, d.levels));
+      hls.on(Hls.Events.ERROR, (_, data) => {
+        if (data.response && data.response.code === 410) resign(data);
+      });
       hls.loadSource(url);
       hls.attachMedia(media);
     } else {
@@ -160,6 +195,10 @@ export function startPlayer(asset, version, stage, player, comments, { fps: rate
       stage.dataset.ready = '1';
     },
     failed: (e) => stage.replaceChildren(h('p', { class: 'error' }, e.message)),
+    // signed again after a 410: the quality picked, if any, again
+    resumed: (hls) => {
+      if (quality && quality.value !== '-1') hls.currentLevel = Number(quality.value);
+    },
     signed: (p) => {
       prefix = p;
       if (!thumbs && vtt) later(thumbs = scrubThumbnails(timeline, media, vtt, () => prefix));

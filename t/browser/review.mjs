@@ -3,7 +3,8 @@
 // Prints TAP.  Environment: BASE, SHOTS (screenshot folder), ASSET (an
 // asset whose v1, 29.97 fps, shows its frame numbers 0..179 in binary, with
 // a comment at frame 100), V2 (a 24 fps file showing 512 + its frame
-// number), CHROMIUM (the browser).
+// number), TWO (an asset with two renditions, ready), CHROMIUM (the
+// browser).
 //
 // The frame on screen is read from the picture: the <video> drawn on a
 // canvas, ten blocks across the top, block i white when bit i is set.
@@ -12,7 +13,7 @@ import { chromium } from 'playwright-core';
 import { FRAME_READER } from './frames.mjs';
 import { check, done, ok } from './tap.mjs';
 
-const { BASE, SHOTS, ASSET, V2 } = process.env;
+const { BASE, SHOTS, ASSET, V2, TWO } = process.env;
 const PW = 'correct horse battery';
 const same = (a, b) => ({ ok: JSON.stringify(a) === JSON.stringify(b),
                           diag: `got ${JSON.stringify(a)}\nwant ${JSON.stringify(b)}` });
@@ -245,6 +246,56 @@ try {
     await frameOnScreen();
     await page.waitForTimeout(1000);           // the controls' spinner gone
     await page.screenshot({ path: `${SHOTS}/review.png` });
+  });
+
+  // the play epoch goes up under a viewer still entitled (eve shares the
+  // asset and revokes the link; the edge trusts an epoch 1 s here): the
+  // next request of the player is refused with 410, and it signs again.  A
+  // quality picked fetches that rendition (each in turn: one is new).
+  await check('a request refused with 410 (the play epoch went up): the player signs again and plays on', async () => {
+    await page.goto(`${BASE}/assets/${TWO}`);
+    await ready(1);
+    await page.evaluate(() => document.querySelector('#video').pause());
+    const share = await page.evaluate(async (asset) => {
+      const { api } = await import('/js/api.js');
+      const r = await api('POST', '/api/shares', { asset_ids: [asset], version: 'latest',
+        allow_comments: false, allow_download: false, allow_approval: false, show_all_versions: false });
+      await api('DELETE', `/api/shares/${r.share.id}`);
+      return r.share.id;
+    }, TWO);
+    await page.waitForTimeout(1500);
+    const seen = [];
+    // [status, the file asked for (the URL past its signature)]
+    page.on('response', (r) => {
+      const m = r.url().match(/\/s\/[^/]+\/[^/]+\/[^/]+\/[^/]+\/(.*)$/);
+      if (m) seen.push([r.status(), m[1]]);
+    });
+    const first410 = () => seen.findIndex(([st]) => st === 410);
+    const until = async (cond, ms) => {
+      for (const end = Date.now() + ms; Date.now() < end; await page.waitForTimeout(100)) {
+        if (await cond()) return true;
+      }
+      return false;
+    };
+    const levels = await page.$$eval('#quality option', (os) => os.map((o) => o.value));
+    let refused = false;
+    for (const level of levels.filter((l) => l !== '-1')) {
+      await page.locator('#quality').selectOption(level);
+      refused = await until(() => first410() >= 0, 5000);
+      if (refused) break;
+    }
+    // the very file refused, served afterwards (not another rendition's
+    // segments from the browser's cache)
+    const served = await until(() => refused && seen.slice(first410())
+      .some(([st, file]) => st === 200 && file === seen[first410()][1]), 15000);
+    const t0 = await page.evaluate(() => document.querySelector('#video').currentTime);
+    await page.evaluate(() => document.querySelector('#video').play());
+    const played = await until(async () =>
+      (await page.evaluate(() => document.querySelector('#video').currentTime)) > t0 + 0.5, 10000);
+    await page.evaluate(() => document.querySelector('#video').pause());
+    const error = await page.locator('#stage .error').count();
+    return { ok: refused && served && played && error === 0,
+             diag: JSON.stringify({ share, levels, seen, refused, served, played, error }) };
   });
 
   ok(csp.length === 0, 'no Content-Security-Policy violation', csp.join('\n'));
