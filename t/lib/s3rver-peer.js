@@ -1,6 +1,7 @@
 // The S3 peer of the test harness: npm's s3rver, plus the two multipart
 // calls it lacks (ListParts and AbortMultipartUpload), answered from the
-// parts s3rver itself stored.  Everything else is s3rver's own.
+// parts s3rver itself stored, and a PUT and a GET made whole as S3's are
+// (below).  Everything else is s3rver's own.
 //
 //   node t/lib/s3rver-peer.js DIRECTORY PORT BUCKET...
 'use strict';
@@ -71,6 +72,47 @@ store.putObject = async (object) => {
     const digest = md5.digest('hex');
     await store.putMetadata(object.bucket, object.key, object.metadata, digest);
     return { size, md5: digest };
+};
+
+// ... and a GET reads one version whole: s3rver takes the length from a
+// stat of the path, then opens the path, so a PUT renamed in between sent
+// the new bytes cut at the old length (a growing playlist read half, seen
+// in t/65-progressive.t).  Here the file is opened first and its length
+// taken from that open file.
+const S3Object = require('s3rver/lib/models/object');
+store.getObject = async (bucket, key, options) => {
+    let fh;
+    try {
+        fh = await fs.promises.open(store.getResourcePath(bucket, key, 'object'), 'r');
+    } catch (err) {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+    }
+    try {
+        const st = await fh.stat();
+        const metadata = await store.getMetadata(bucket, key);
+        metadata['content-length'] = st.size;
+        metadata['last-modified'] = st.mtime.toUTCString();
+        const lastByte = Math.max(0, st.size - 1);
+        const range = {
+            start: (options && options.start) || 0,
+            end: Math.min((options && options.end) || Infinity, lastByte),
+        };
+        const ranged = options && (options.start !== undefined || options.end);
+        let content = null;
+        if (!(range.start < 0 || range.end < range.start)) {
+            content = fs.createReadStream(null, { fd: fh, start: range.start, end: range.end });
+            fh = null;                          /* the stream closes it */
+        }
+        const object = new S3Object(bucket, key, content, metadata);
+        if (ranged) object.range = range;
+        return object;
+    } catch (err) {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+    } finally {
+        if (fh) await fh.close();
+    }
 };
 
 function uploadDir(bucket, uploadId) {
