@@ -65,10 +65,14 @@ $s->start_postgres;
 $r = wait_for(sub { $_[0]{status} == 200 }, 10);
 is($r->{status}, 200, 'both back: 200');
 
-# every worker recovered, not just the one that answered
-my $ok = 0;
-$ok += (health()->{status} == 200) for 1 .. 20;
-is($ok, 20, 'twenty requests in a row are 200');
+# every worker recovered, not just the one that answered: each reconnects
+# on its own (on a loaded machine one can be a few seconds behind)
+my ($ok, $deadline) = (0, time + 15);
+while ($ok < 20 && time < $deadline) {
+    $ok = health()->{status} == 200 ? $ok + 1 : 0;
+    sleep 0.05 unless $ok;
+}
+is($ok, 20, 'twenty requests in a row are 200 (within 15 s)');
 
 is($s->nginx_pid, $master, 'nginx master was neither restarted nor replaced');
 is(workers(), $workers, '... and the workers are the same processes');

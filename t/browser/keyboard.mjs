@@ -399,8 +399,13 @@ try {
     await page.waitForURL(/\/assets\//);
     await page.goBack();
     await page.waitForURL(/\?q=clock$/);
-    // the grid again shows the search's match (and only matches)
-    await page.waitForFunction(() => document.querySelectorAll('#grid .tile').length >= 1);
+    // the grid again shows the search's match (and only matches); on a
+    // timeout, what the page said instead
+    await page.waitForFunction(() => document.querySelectorAll('#grid .tile').length >= 1)
+      .catch(async (e) => {
+        throw new Error(`${e.message}; the grid's state: "${await page.locator('#grid-state').textContent()}"`
+                        + ` at ${page.url()}`);
+      });
     const value = await page.getByLabel('Search assets').inputValue();
     const titles = await page.locator('#grid .tile').allTextContents();
     return { ok: value === 'clock' && titles.every((t) => /clock/i.test(t)),
