@@ -135,7 +135,7 @@ run: deps
 # test) is left out of `make test`, which stays under 15 minutes on 2
 # cores; `make test-slow` runs those, `make test-all` everything in one
 # prove.  CI (.ci/run) runs all of them, plain and sanitized.
-SLOW_TESTS = $(shell grep -l '^\# mam-test: slow' t/*.t)
+SLOW_TESTS = $(shell grep -l '^\# mam-test: slow' t/*.t 2>/dev/null)
 FAST_TESTS = $(filter-out $(SLOW_TESTS),$(wildcard t/*.t))
 PROVE = MAM_BUILD=$(abspath $(BUILDDIR)) MAM_SANITIZE=$(SANITIZE) \
         prove -I t/lib -j $(PROVE_JOBS)
