@@ -14,6 +14,16 @@ let popped = false;
 export const addRoute = (re, fn) => routes.push([re, fn]);
 export const onLeave = (fn) => cleanup.push(fn);
 
+// Each route() is a new page.  A view that awaits before it draws asks
+// stillShown() when it starts and calls the answer after each await: false
+// once the person went elsewhere (Back while it loaded), and it must not
+// draw over the page shown now.
+let generation = 0;
+export const stillShown = () => {
+  const mine = generation;
+  return () => mine === generation;
+};
+
 // the scroll position to restore, when this page was reached by Back/Forward
 export const savedScroll = () => (popped && history.state && history.state.scroll) || 0;
 
@@ -37,6 +47,7 @@ export function leave() {
 }
 
 export async function route() {
+  generation++;
   leave();
   const path = location.pathname;
   // a review link's page (/r/{token}) is for guests without an account

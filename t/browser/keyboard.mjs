@@ -403,13 +403,41 @@ try {
     // timeout, what the page said instead
     await page.waitForFunction(() => document.querySelectorAll('#grid .tile').length >= 1)
       .catch(async (e) => {
-        throw new Error(`${e.message}; the grid's state: "${await page.locator('#grid-state').textContent()}"`
-                        + ` at ${page.url()}`);
+        const seen = await page.evaluate(() => ({
+          url: location.href, grid: !!document.querySelector('#grid'),
+          state: document.querySelector('#grid-state')?.textContent,
+          main: (document.querySelector('main') || document.body).innerText.slice(0, 300) }));
+        throw new Error(`${e.message}; the page: ${JSON.stringify(seen)}`);
       });
     const value = await page.getByLabel('Search assets').inputValue();
     const titles = await page.locator('#grid .tile').allTextContents();
     return { ok: value === 'clock' && titles.every((t) => /clock/i.test(t)),
              diag: JSON.stringify({ value, titles }) };
+  });
+
+  // Back while the asset page still waits for an answer (here the
+  // caller's projects, held back): when that answer comes, the asset page
+  // must not draw itself over the grid shown by then
+  await check('Back while an asset page loads: the grid stays, the late answer draws nothing', async () => {
+    await page.goto(BASE + '/?q=clock');
+    await page.waitForFunction(() => document.querySelectorAll('#grid .tile').length === 1);
+    let release;
+    const held = new Promise((r) => { release = r; });
+    const hold = async (r) => { await held; await r.continue(); };
+    await page.route(/\/api\/projects$/, hold);
+    const asset = page.waitForResponse(/\/api\/assets\/[0-9a-f-]{36}$/);
+    await page.locator('#grid .tile').first().click();
+    await asset;
+    await page.waitForTimeout(300);             // the page has read it
+    await page.goBack();
+    await page.waitForURL(/\?q=clock$/);
+    release();
+    await page.waitForFunction(() => document.querySelectorAll('#grid .tile').length >= 1);
+    await page.waitForTimeout(1000);
+    await page.unroute(/\/api\/projects$/, hold);
+    const seen = await page.evaluate(() => ({ tiles: document.querySelectorAll('#grid .tile').length,
+                                              stage: !!document.querySelector('#stage'), title: document.title }));
+    return { ok: seen.tiles >= 1 && !seen.stage, diag: JSON.stringify(seen) };
   });
 
   await check('Back to the grid brings its scroll position back', async () => {

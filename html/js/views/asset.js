@@ -18,7 +18,7 @@ import { myProjects } from '../metadata.js';
 import { shareButton } from './shares.js';
 import { startPlayer } from '../player.js';
 import { addUploads } from '../uploads.js';
-import { go, onLeave } from '../router.js';
+import { go, onLeave, stillShown } from '../router.js';
 import { downloadButton, metaSection } from './assetmeta.js';
 import { compareLink } from './compare.js';
 import { approvalBadge, approvalBox, inlineForm, mayResolve, threadsOf } from './review.js';
@@ -385,20 +385,22 @@ function chosenVersion(versions) {
 }
 
 export async function assetView(id) {
+  const shown = stillShown();
   view('Asset', h('p', { class: 'muted' }, 'Loading…'));
-  // the caller's projects (role, downloads), asked beside the asset
-  const projects = myProjects().catch(() => []);
-  let data;
+  // the asset, and beside it the caller's projects (role, downloads)
+  let data, projects;
   try {
-    data = await api('GET', `/api/assets/${id}`);
+    [data, projects] = await Promise.all([api('GET', `/api/assets/${id}`),
+                                          myProjects().catch(() => [])]);
   } catch (e) {
-    return view('Asset', h('p', { class: 'error' }, e.message));
+    if (shown()) view('Asset', h('p', { class: 'error' }, e.message));
+    return;
   }
   // left (Back) while it loaded: the page now shown is another's
-  if (location.pathname !== `/assets/${id}`) return;
+  if (!shown()) return;
   const { asset } = data;
   let versions = data.versions;
-  const project = (await projects).find((p) => p.id === asset.project_id) || null;
+  const project = projects.find((p) => p.id === asset.project_id) || null;
   asset.fields = asset.fields || {};
   // the version on screen
   let current = chosenVersion(versions);
