@@ -7,6 +7,7 @@
 import { api } from '../api.js';
 import { confirmDialog, h, toast, view } from '../dom.js';
 import { fieldsOf, hasChoices, isManager, KINDS, kindLabel, reason } from '../metadata.js';
+import { stillShown } from '../router.js';
 
 const choicesOf = (text) => text.split('\n').map((c) => c.trim()).filter(Boolean);
 
@@ -80,13 +81,16 @@ function editForm(f, done) {
 }
 
 export async function fieldsView(projectId) {
+  const shown = stillShown();
   view('Fields', h('p', { class: 'muted' }, 'Loading…'));
   let project;
   try {
     project = (await api('GET', `/api/projects/${projectId}`)).project;
   } catch (e) {
-    return view('Fields', h('h1', {}, 'Fields'), h('p', { class: 'error' }, e.message));
+    if (shown()) view('Fields', h('h1', {}, 'Fields'), h('p', { class: 'error' }, e.message));
+    return;
   }
+  if (!shown()) return;
   const manage = isManager(project);
   const list = h('ol', { class: 'fields', id: 'fields' });
   const state = h('p', { class: 'muted', id: 'fields-state', role: 'status' });

@@ -8,7 +8,7 @@
 
 import { api, auth, isAdmin, isEditor } from '../api.js';
 import { confirmDialog, h, main, toast, view } from '../dom.js';
-import { go } from '../router.js';
+import { go, stillShown } from '../router.js';
 import { formDialog, gridUrl, projectsOf, why } from './folders.js';
 import { sharesSection } from './shares.js';
 
@@ -80,13 +80,18 @@ export async function projectsView() {
 }
 
 export async function projectView(id) {
+  const shown = stillShown();
   let data;
   try {
     data = await api('GET', `/api/projects/${id}`);
   } catch (e) {
-    return view('Project', h('h1', {}, 'Project'), h('p', { class: 'error' }, e.message),
-                h('a', { href: '/projects', 'data-link': true }, 'Back to the projects'));
+    if (shown()) {
+      view('Project', h('h1', {}, 'Project'), h('p', { class: 'error' }, e.message),
+           h('a', { href: '/projects', 'data-link': true }, 'Back to the projects'));
+    }
+    return;
   }
+  if (!shown()) return;
   const { project } = data;
   const may = manages(project);
   const body = h('tbody');
