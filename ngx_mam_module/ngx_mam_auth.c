@@ -31,6 +31,7 @@ typedef struct {
     /* the command, kept to send the script's text after a NOSCRIPT */
     int           argc;
     const char   *argv[NGX_MAM_GATE_MAX_ARGS];
+    unsigned long memo_gen;   /* the authz memo's when the read was asked */
 } ngx_mam_gate_t;
 
 
@@ -68,6 +69,9 @@ static const char  ngx_mam_authz_set_script[] =
 static void ngx_mam_gate_check_user(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     long av, ngx_str_t *status);
 static void ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+static ngx_int_t ngx_mam_gate_memo(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
+static void ngx_mam_gate_memo_put(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
+    long av, ngx_str_t *status);
 static void ngx_mam_gate_send(ngx_http_request_t *r, ngx_mam_ctx_t *ctx);
 static void ngx_mam_gate_user_item(ngx_http_request_t *r, ngx_mam_ctx_t *ctx,
     redisReply *el);
@@ -555,6 +559,8 @@ ngx_mam_gate_redis_done(ngx_http_request_t *r, redisReply *reply, void *data)
         return;
     }
 
+    ngx_mam_gate_memo_put(r, ctx, av, &status);
+
     if (ctx->route->flags & NGX_MAM_ROUTE_USER_ITEM
         && reply->elements > g->nlimits + 1)
     {
@@ -705,12 +711,20 @@ ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
+    if (!mcf->rate_limits && ngx_mam_gate_memo(r, ctx) == NGX_OK) {
+        return;
+    }
+
     g = ngx_pcalloc(r->pool, sizeof(ngx_mam_gate_t));
     if (g == NULL) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
     ctx->data = g;
+
+    if (mcf->authz_memo) {
+        g->memo_gen = mam_authz_memo_gen(mcf->authz_memo);
+    }
 
     nkeys = 0;
 
@@ -810,6 +824,74 @@ ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
                    ctx->authenticated ? "valid" : "none");
 
     ngx_mam_gate_send(r, ctx);
+}
+
+
+/*
+ * With mam_rate_limits off the gate has nothing to count, and Redis is
+ * asked only for the user's authz_version and status, which change when
+ * an admin changes the user or a membership: each worker remembers them
+ * (libmam/mam_authz.c) and hears every change on the events' subscription
+ * to mam:authz, where the script that writes mam:authz:{id} publishes it
+ * before the change's own answer goes out.  A change published before a
+ * request arrives is read before that request on one host: the
+ * subscription's socket was ready first, and nginx handles the events of
+ * one wait in the order they became ready.  A remembered user passes
+ * without a round trip to Redis; a route that brings the user's item
+ * (/auth/me) reads Redis anyway.  NGX_DECLINED: not remembered, ask Redis.
+ */
+static ngx_int_t
+ngx_mam_gate_memo(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
+{
+    int                   active;
+    long                  av;
+    ngx_str_t             status;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    if (mcf->authz_memo == NULL || !ctx->authenticated
+        || (ctx->route->flags & NGX_MAM_ROUTE_USER_ITEM)
+        || !mam_authz_memo_get(mcf->authz_memo, ctx->user.sub,
+                               (long long) ngx_current_msec, &av, &active))
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mam: gate: authz of %s remembered, av %l",
+                   ctx->user.sub, av);
+
+    if (active) {
+        ngx_str_set(&status, "active");
+    } else {
+        ngx_str_set(&status, "inactive");
+    }
+
+    ngx_mam_gate_check_user(r, ctx, av, &status);
+
+    return NGX_OK;
+}
+
+
+/* what a plain read (MGET, limits off) of the user's authz answered */
+static void
+ngx_mam_gate_memo_put(ngx_http_request_t *r, ngx_mam_ctx_t *ctx, long av,
+    ngx_str_t *status)
+{
+    ngx_mam_gate_t       *g = ctx->data;
+    ngx_mam_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    if (mcf->authz_memo == NULL || g->nlimits > 0) {
+        return;
+    }
+
+    mam_authz_memo_put(mcf->authz_memo, ctx->user.sub, av,
+                       status->len == 6
+                       && ngx_strncmp(status->data, "active", 6) == 0,
+                       g->memo_gen, (long long) ngx_current_msec);
 }
 
 

@@ -370,6 +370,28 @@ ngx_mam_events_frame(ngx_pool_t *pool, const char *kind, json_t *obj,
 
 /* --- the per-worker subscription ----------------------------------------- */
 
+/* the gate's memo of users' authz (ngx_mam_auth.c) answers only while this
+ * subscription hears every change: on when Redis confirms mam:authz, off
+ * (and empty) when the connection is lost */
+static void
+ngx_mam_events_memo_listen(ngx_uint_t on)
+{
+    mam_authz_memo_t  *m;
+
+    m = ngx_mam_main_conf()->authz_memo;
+    if (m == NULL) {
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "mam: authz memo %s", on ? "on" : "off");
+
+    mam_authz_memo_listen(m, (int) on);
+}
+
+
+
+
 /* "mam:authz:{id} av:status" from the authz cache script: the streams of
  * that user opened with an older authz_version, or all of them when the
  * user is no longer active, end now */
@@ -388,10 +410,18 @@ ngx_mam_events_authz(redisReply *msg)
     if (msg->len < sizeof(MAM_AUTHZ_KEY) - 1 + MAM_UUID_LEN + 3
         || p[sizeof(MAM_AUTHZ_KEY) - 1 + MAM_UUID_LEN] != ' ')
     {
+        /* a change of someone: the memo cannot tell whose */
+        if (ngx_mam_main_conf()->authz_memo) {
+            mam_authz_memo_changed(ngx_mam_main_conf()->authz_memo, NULL);
+        }
         return;
     }
 
     p += sizeof(MAM_AUTHZ_KEY) - 1;
+
+    if (ngx_mam_main_conf()->authz_memo) {
+        mam_authz_memo_changed(ngx_mam_main_conf()->authz_memo, (char *) p);
+    }
 
     colon = ngx_strlchr(p + MAM_UUID_LEN + 1, last, ':');
     if (colon == NULL) {
@@ -526,10 +556,29 @@ ngx_mam_events_message(redisAsyncContext *ac, void *reply, void *privdata)
     (void) ac;
     (void) privdata;
 
-    if (rr == NULL || rr->type != REDIS_REPLY_ARRAY || rr->elements != 3
+    if (rr == NULL) {
+        /* the subscription is lost (hiredis calls every channel's callback
+         * with no reply when the connection goes): changes are no longer
+         * heard */
+        ngx_mam_events_memo_listen(0);
+        return;
+    }
+
+    if (rr->type != REDIS_REPLY_ARRAY || rr->elements != 3
         || rr->element[0]->type != REDIS_REPLY_STRING
-        || ngx_strcmp(rr->element[0]->str, "message") != 0
-        || rr->element[1]->type != REDIS_REPLY_STRING
+        || rr->element[1]->type != REDIS_REPLY_STRING)
+    {
+        return;
+    }
+
+    if (ngx_strcmp(rr->element[0]->str, "subscribe") == 0) {
+        if (ngx_strcmp(rr->element[1]->str, MAM_CHANNEL_AUTHZ) == 0) {
+            ngx_mam_events_memo_listen(1);
+        }
+        return;
+    }
+
+    if (ngx_strcmp(rr->element[0]->str, "message") != 0
         || rr->element[2]->type != REDIS_REPLY_STRING)
     {
         return;

@@ -1650,6 +1650,14 @@ ngx_mam_init_process(ngx_cycle_t *cycle)
     }
     mam_jwt_memo_init(mcf->jwt_memo, mcf->jwt_key.data, mcf->jwt_key.len);
 
+    if (!mcf->rate_limits) {
+        mcf->authz_memo = ngx_palloc(cycle->pool, sizeof(mam_authz_memo_t));
+        if (mcf->authz_memo == NULL) {
+            return NGX_ERROR;
+        }
+        mam_authz_memo_init(mcf->authz_memo);
+    }
+
     if (ngx_mam_events_init(cycle, mcf) != NGX_OK
         || ngx_mam_reconcile_init(cycle, mcf) != NGX_OK
         || ngx_mam_metrics_init_process(cycle) != NGX_OK)

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "mam_authz.h"
 #include "mam_jwt.h"
 #include "mam_outcome.h"
 #include "mam_s3.h"
@@ -139,6 +140,8 @@ typedef struct {
     ngx_mam_pg_pool_t        *pg;
     ngx_mam_redis_t          *redis;
     mam_jwt_memo_t           *jwt_memo;     /* this worker's verified tokens */
+    mam_authz_memo_t         *authz_memo;   /* users' authz, mam_rate_limits
+                                               off (ngx_mam_auth.c) */
     ngx_mam_edge_epoch_t     *edge_epochs;  /* NULL: no revocation check */
 } ngx_mam_main_conf_t;
 
