@@ -770,7 +770,7 @@ ngx_mam_pg_receive(ngx_mam_pg_conn_t *conn)
 {
     PGresult            *res;
     PGnotify            *notify;
-    ngx_uint_t           nulls;
+    ngx_uint_t           nulls, done;
     ExecStatusType       st;
 
     if (!PQconsumeInput(conn->pg) || PQstatus(conn->pg) != CONNECTION_OK) {
@@ -783,6 +783,7 @@ ngx_mam_pg_receive(ngx_mam_pg_conn_t *conn)
     }
 
     nulls = 0;
+    done = 0;
 
     while (conn->state == NGX_MAM_PG_BUSY && !PQisBusy(conn->pg)) {
         res = PQgetResult(conn->pg);
@@ -790,6 +791,7 @@ ngx_mam_pg_receive(ngx_mam_pg_conn_t *conn)
         if (res == NULL) {
             if (!conn->pipeline) {
                 ngx_mam_pg_done(conn);
+                done++;
                 continue;
             }
 
@@ -809,6 +811,7 @@ ngx_mam_pg_receive(ngx_mam_pg_conn_t *conn)
         if (st == PGRES_PIPELINE_SYNC) {
             PQclear(res);
             ngx_mam_pg_done(conn);
+            done++;
             continue;
         }
 
@@ -828,7 +831,8 @@ ngx_mam_pg_receive(ngx_mam_pg_conn_t *conn)
         }
     }
 
-    if (conn->state == NGX_MAM_PG_IDLE) {
+    /* room for the queries that wait, on this connection or another */
+    if (done) {
         ngx_mam_pg_dispatch(conn->pool);
     }
 }

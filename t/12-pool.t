@@ -149,81 +149,9 @@ for my $depth (1, 4) {
     waitpid $pid, 0;
 }
 
-# Queries blocked on a lock (PostgreSQL otherwise fine).  One whose client
-# waits: 503 after mam_pg_query_timeout.  One whose client leaves: the
-# request ends at once (499, as nginx's proxy does), the query is let go,
-# and its connection is closed after mam_pg_query_timeout so the pool slot
-# comes back while the lock is still held.
-{
-    my $s = Mam::Stack->new(pg_pool_size => 1, workers => 1, pg_query_timeout => '2s',
-                            pg_queue_timeout => '1s');
-    $s->start;
-    my $lock = sub {
-        my $pid = fork // die;
-        if ($pid == 0) {
-            open STDOUT, '>', '/dev/null';
-            open STDERR, '>&', \*STDOUT;
-            exec 'psql', '-X', '-q', '-h', $s->pg_socket_dir, '-U', 'postgres', '-d', 'mam', '-c',
-                 'BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;'
-                or POSIX::_exit(127);
-        }
-        $s->wait_until(sub { $s->psql_as('postgres', 'mam',
-            "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted "
-            . "AND relation = 'users'::regclass") =~ /1/ }, 10, 'lock not taken');
-        return $pid;
-    };
-    # end the lock's backend itself: killing psql alone would leave it
-    # holding the lock until pg_sleep ends
-    my $unlock = sub {
-        my ($pid) = @_;
-        $s->psql_as('postgres', 'postgres', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    . "WHERE query LIKE '%LOCK TABLE users%' AND pid <> pg_backend_pid()");
-        waitpid $pid, 0;
-    };
-    my $login = sub {
-        my $k = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
-        my $body = '{"email":"someone@example.com","password":"correct horse battery"}';
-        print $k "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               . "Connection: close\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
-        return $k;
-    };
-
-    my $locker = $lock->();
-    my $t0 = time;
-    my $k = $login->();
-    local $/;
-    my $answer = <$k> // '';
-    my $took = time - $t0;
-    like($answer, qr{^HTTP/1\.1 503}, 'a query blocked on a lock past mam_pg_query_timeout: 503');
-    cmp_ok($took, '>=', 1.9, sprintf('... after the timeout (%.1fs)', $took));
-    my $h = $s->http(GET => "/api/health?deep=1");
-    is($h->{status}, 200, "... and the pool answers again while the lock is still held")
-        or diag($h->{content}, "\n", join "\n", grep { /mam/ } split /\n/, $s->error_log_text);
-    $unlock->($locker);
-
-    $locker = $lock->();
-    $k = $login->();
-    sleep 0.5;
-    close $k;                                   # the client leaves
-    $s->wait_until(sub { $s->slurp($s->prefix . '/logs/access.log') =~ m{"POST /auth/login HTTP/1\.1" 499 } },
-                   5, 'no 499');
-    pass('a client that leaves while its query is blocked ends the request at once (499)');
-    sleep 2;
-    is($s->http(GET => '/api/health?deep=1')->{status}, 200,
-       'the abandoned query gives its pool slot back after mam_pg_query_timeout, lock still held');
-    like($s->error_log_text, qr/abandoned postgres query still running/, '... and says so');
-    $unlock->($locker);
-    $s->check_error_log;
-}
-
-
-# Queries that follow each other on one connection are transactions of
-# their own, answered in order: one that errors (cancelled while it waits
-# on a lock) fails alone, and the probes sent after it on the same
-# connection get their own answers.
-{
-    my $s = Mam::Stack->new(pg_pool_size => 1, workers => 1, pg_pipeline => 4);
-    $s->start;
+# a psql session holding users locked (ACCESS EXCLUSIVE) for 8 s; its pid
+sub lock_users {
+    my ($s) = @_;
     my $pid = fork // die;
     if ($pid == 0) {
         open STDOUT, '>', '/dev/null';
@@ -235,11 +163,75 @@ for my $depth (1, 4) {
     $s->wait_until(sub { $s->psql_as('postgres', 'mam',
         "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted "
         . "AND relation = 'users'::regclass") =~ /1/ }, 10, 'lock not taken');
+    return $pid;
+}
 
+# end the lock's backend itself: killing psql alone would leave it
+# holding the lock until pg_sleep ends
+sub unlock_users {
+    my ($s, $pid) = @_;
+    $s->psql_as('postgres', 'postgres', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                . "WHERE query LIKE '%LOCK TABLE users%' AND pid <> pg_backend_pid()");
+    waitpid $pid, 0;
+}
+
+# a login sent on a new connection (its users row is what the lock holds)
+sub send_login {
+    my ($s) = @_;
     my $k = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
     my $body = '{"email":"someone@example.com","password":"correct horse battery"}';
     print $k "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
            . "Connection: close\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+    return $k;
+}
+
+# Queries blocked on a lock (PostgreSQL otherwise fine).  One whose client
+# waits: 503 after mam_pg_query_timeout.  One whose client leaves: the
+# request ends at once (499, as nginx's proxy does), the query is let go,
+# and its connection is closed after mam_pg_query_timeout so the pool slot
+# comes back while the lock is still held.
+{
+    my $s = Mam::Stack->new(pg_pool_size => 1, workers => 1, pg_query_timeout => '2s',
+                            pg_queue_timeout => '1s');
+    $s->start;
+    my $locker = lock_users($s);
+    my $t0 = time;
+    my $k = send_login($s);
+    local $/;
+    my $answer = <$k> // '';
+    my $took = time - $t0;
+    like($answer, qr{^HTTP/1\.1 503}, 'a query blocked on a lock past mam_pg_query_timeout: 503');
+    cmp_ok($took, '>=', 1.9, sprintf('... after the timeout (%.1fs)', $took));
+    my $h = $s->http(GET => "/api/health?deep=1");
+    is($h->{status}, 200, "... and the pool answers again while the lock is still held")
+        or diag($h->{content}, "\n", join "\n", grep { /mam/ } split /\n/, $s->error_log_text);
+    unlock_users($s, $locker);
+
+    $locker = lock_users($s);
+    $k = send_login($s);
+    sleep 0.5;
+    close $k;                                   # the client leaves
+    $s->wait_until(sub { $s->slurp($s->prefix . '/logs/access.log') =~ m{"POST /auth/login HTTP/1\.1" 499 } },
+                   5, 'no 499');
+    pass('a client that leaves while its query is blocked ends the request at once (499)');
+    sleep 2;
+    is($s->http(GET => '/api/health?deep=1')->{status}, 200,
+       'the abandoned query gives its pool slot back after mam_pg_query_timeout, lock still held');
+    like($s->error_log_text, qr/abandoned postgres query still running/, '... and says so');
+    unlock_users($s, $locker);
+    $s->check_error_log;
+}
+
+
+# Queries that follow each other on one connection are transactions of
+# their own, answered in order: one that errors (cancelled while it waits
+# on a lock) fails alone, and the probes sent after it on the same
+# connection get their own answers.
+{
+    my $s = Mam::Stack->new(pg_pool_size => 1, workers => 1, pg_pipeline => 4);
+    $s->start;
+    my $locker = lock_users($s);
+    my $k = send_login($s);
     my $waiting = "SELECT pid FROM pg_stat_activity WHERE usename = 'mam' AND wait_event_type = 'Lock'";
     $s->wait_until(sub { $s->psql_as('postgres', 'mam', $waiting) =~ /\d/ }, 10,
                    'the login does not wait on the lock');
@@ -259,9 +251,7 @@ for my $depth (1, 4) {
        '... and the 3 probes that followed it on the connection get their own answers');
     cmp_ok((sort { $a <=> $b } map { $_->{elapsed} } @res)[0], '>=', 0.9,
            '... once the query before them ended (they were behind it)');
-    $s->psql_as('postgres', 'postgres', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                . "WHERE query LIKE '%LOCK TABLE users%' AND pid <> pg_backend_pid()");
-    waitpid $pid, 0;
+    unlock_users($s, $locker);
     is($s->http(GET => '/api/health?probe=after')->{json}{probe}, 'after', 'the connection answers on');
     $s->check_error_log;
 }
