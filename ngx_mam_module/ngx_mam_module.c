@@ -54,11 +54,6 @@ static ngx_int_t ngx_mam_init_process(ngx_cycle_t *cycle);
 static void ngx_mam_exit_process(ngx_cycle_t *cycle);
 
 
-/* queries in flight per PostgreSQL connection (ngx_mam_pg.c) */
-static ngx_mam_conf_bounds_t  ngx_mam_pipeline_bounds = {
-    ngx_mam_conf_bounds, 1, 16, ""
-};
-
 static ngx_mam_conf_bounds_t  ngx_mam_pool_size_bounds = {
     ngx_mam_conf_bounds, 1, 1024, ""
 };
@@ -167,13 +162,6 @@ static ngx_command_t  ngx_mam_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_mam_main_conf_t, pg_pool_size),
       &ngx_mam_pool_size_bounds },
-
-    { ngx_string("mam_pg_pipeline"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_mam_main_conf_t, pg_pipeline),
-      &ngx_mam_pipeline_bounds },
 
     { ngx_string("mam_pg_queue_size"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -1187,7 +1175,6 @@ ngx_mam_create_main_conf(ngx_conf_t *cf)
     }
 
     mcf->pg_pool_size = NGX_CONF_UNSET_UINT;
-    mcf->pg_pipeline = NGX_CONF_UNSET_UINT;
     mcf->hash_nice = NGX_CONF_UNSET_UINT;
     mcf->pg_queue_size = NGX_CONF_UNSET_UINT;
     mcf->pg_queue_timeout = NGX_CONF_UNSET_MSEC;
@@ -1243,7 +1230,6 @@ ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_mam_main_conf_t  *mcf = conf;
 
     ngx_conf_init_uint_value(mcf->pg_pool_size, 4);
-    ngx_conf_init_uint_value(mcf->pg_pipeline, 4);
     ngx_conf_init_uint_value(mcf->pg_queue_size, 1024);
     ngx_conf_init_msec_value(mcf->pg_queue_timeout, 10000);
     ngx_conf_init_msec_value(mcf->pg_query_timeout, 30000);

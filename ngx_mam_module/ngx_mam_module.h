@@ -41,8 +41,6 @@ typedef struct ngx_mam_edge_epoch_s  ngx_mam_edge_epoch_t;
 typedef struct {
     ngx_str_t                 pg_conninfo;
     ngx_uint_t                pg_pool_size;
-    ngx_uint_t                pg_pipeline;        /* queries in flight per
-                                                     connection */
     ngx_uint_t                pg_queue_size;
     ngx_msec_t                pg_queue_timeout;
     ngx_msec_t                pg_query_timeout;

@@ -5,15 +5,8 @@
  * timeout, and reconnection with exponential backoff.
  *
  * A connection is DOWN (waiting to retry), CONNECTING, IDLE or BUSY with
- * up to mam_pg_pipeline queries in flight: libpq's pipeline mode, each
- * query followed by its own Sync, so each is its own transaction and an
- * error ends only its own.  A query goes to an idle connection first; only
- * when none is idle does it follow others on the connection with the
- * fewest in flight, so under load a PostgreSQL backend finds the next
- * query already in its socket instead of sleeping and being woken for each
- * (bench/api-filter.pl), and a query behind a slow one waits for it, as it
- * would have waited in the queue for any connection.  Results come back in
- * order; each query's are drained to its Sync before it completes.
+ * at most one query in flight.  Results are always drained to the final
+ * NULL from PQgetResult before a connection is reused.
  *
  * Every query of a request holds a timer, waiting or in flight: it bounds
  * the wait, and nginx lets a worker that shuts down (reload) exit only
@@ -24,18 +17,16 @@
  * Every statement is a named prepared statement: the worker names each SQL
  * text it is given ("mam_N", by text, so the same text is one statement
  * wherever it comes from), and a connection prepares a statement the first
- * time it runs it (the Parse goes out just before the first execution, in
- * the same pipeline), then executes it by name: PostgreSQL parses it once
- * per connection and can keep its plan.  A new connection starts with none
- * prepared.
+ * time it runs it (one more round trip, once), then executes it by name:
+ * PostgreSQL parses it once per connection and can keep its plan.  A new
+ * connection starts with none prepared.
  *
  * mam_pg_prepare off is for a pooler that hands each transaction to any
  * server connection and cannot carry named statements across (PgBouncer
  * before 1.21 in transaction mode, Debian 12's 1.18): every statement then
  * goes unnamed, its Parse, Bind and Execute in one message that one
- * transaction serves, one query at a time per connection (no pipeline:
- * such a pooler may not follow one), and the session options (a plan
- * cache setting that only named statements use) are not sent.
+ * transaction serves, and the session options (a plan cache setting that
+ * only named statements use) are not sent.
  */
 
 #include "ngx_mam_pg.h"
@@ -43,9 +34,6 @@
 
 #define NGX_MAM_PG_BACKOFF_MIN   100
 #define NGX_MAM_PG_BACKOFF_MAX   2000
-
-/* queries one connection may have in flight (mam_pg_pipeline's bound) */
-#define NGX_MAM_PG_PIPELINE_MAX  16
 
 /* statements one worker may name; the module has about 60 */
 #define NGX_MAM_PG_STATEMENTS    512
@@ -63,31 +51,19 @@ typedef enum {
 typedef struct ngx_mam_pg_query_s  ngx_mam_pg_query_t;
 
 
-/* a query in flight on a connection */
-typedef struct {
-    ngx_mam_pg_query_t       *query;    /* NULL: its request went away, the
-                                           result is drained and dropped */
-    ngx_int_t                 prepare;  /* the statement this query's Parse
-                                           prepared, or -1 */
-} ngx_mam_pg_slot_t;
-
-
 typedef struct {
     ngx_mam_pg_pool_t        *pool;
     PGconn                   *pg;
     ngx_connection_t         *c;
     ino_t                     sock_ino;  /* which socket c->fd was */
     ngx_mam_pg_state_e        state;
-    ngx_mam_pg_slot_t         slots[NGX_MAM_PG_PIPELINE_MAX];
-    ngx_uint_t                first;    /* the oldest query in flight */
-    ngx_uint_t                inflight; /* BUSY: 1 or more */
-    PGresult                 *result;   /* the oldest one's, so far */
-    ngx_event_t               retry;    /* DOWN: reconnect; BUSY: an
+    ngx_mam_pg_query_t       *query;    /* NULL while BUSY: result discarded */
+    PGresult                 *result;
+    ngx_event_t               retry;    /* DOWN: reconnect; BUSY: the
                                            abandoned query's timeout */
     ngx_msec_t                backoff;
-    unsigned                  pipeline:1;  /* in libpq's pipeline mode */
-    unsigned                  aborted:1;   /* the oldest's Sync segment was
-                                              aborted by an earlier error */
+    unsigned                  preparing:1;  /* BUSY with a PQsendPrepare */
+    ngx_uint_t                preparing_statement;
     uint8_t                   prepared[NGX_MAM_PG_STATEMENTS / 8];
 } ngx_mam_pg_conn_t;
 
@@ -95,7 +71,6 @@ typedef struct {
 struct ngx_mam_pg_pool_s {
     ngx_mam_pg_conn_t        *conns;
     ngx_uint_t                nconns;
-    ngx_uint_t                depth;    /* queries in flight per connection */
     ngx_queue_t               waiting;
     ngx_uint_t                nwaiting;
     ngx_uint_t                max_waiting;
@@ -137,8 +112,7 @@ static void ngx_mam_pg_dispatch(ngx_mam_pg_pool_t *pool);
 static void ngx_mam_pg_send(ngx_mam_pg_conn_t *conn, ngx_mam_pg_query_t *q);
 static ngx_int_t ngx_mam_pg_send_statement(ngx_mam_pg_conn_t *conn,
     ngx_mam_pg_query_t *q);
-static ngx_mam_pg_conn_t *ngx_mam_pg_pick(ngx_mam_pg_pool_t *pool);
-static void ngx_mam_pg_done(ngx_mam_pg_conn_t *conn);
+static ngx_int_t ngx_mam_pg_prepared(ngx_mam_pg_conn_t *conn);
 static void ngx_mam_pg_flush(ngx_mam_pg_conn_t *conn);
 static void ngx_mam_pg_receive(ngx_mam_pg_conn_t *conn);
 static void ngx_mam_pg_complete(ngx_mam_pg_query_t *q, PGresult *res);
@@ -500,10 +474,7 @@ ngx_mam_pg_connect(ngx_mam_pg_conn_t *conn)
 {
     /* a new session: no statement is prepared on it yet */
     ngx_memzero(conn->prepared, sizeof(conn->prepared));
-    conn->first = 0;
-    conn->inflight = 0;
-    conn->pipeline = 0;
-    conn->aborted = 0;
+    conn->preparing = 0;
 
     conn->pg = ngx_mam_pg_connect_start(conn->pool);
 
@@ -558,15 +529,6 @@ ngx_mam_pg_connect_poll(ngx_mam_pg_conn_t *conn)
     ngx_log_error(NGX_LOG_INFO, conn->pool->log, 0,
                   "mam: postgres connection established");
 
-    /* named statements: pipelined (unnamed ones are for a pooler) */
-    if (conn->pool->prepare) {
-        if (!PQenterPipelineMode(conn->pg)) {
-            ngx_mam_pg_fail(conn, "pipeline mode");
-            return;
-        }
-        conn->pipeline = 1;
-    }
-
     conn->state = NGX_MAM_PG_IDLE;
     conn->backoff = 0;
 
@@ -589,21 +551,14 @@ ngx_mam_pg_alive(ngx_mam_pg_pool_t *pool)
 }
 
 
-/* close the connection; the queries still in flight on it fail */
-static void
+/* close the connection; its query (if any) is the caller's */
+static ngx_mam_pg_query_t *
 ngx_mam_pg_close(ngx_mam_pg_conn_t *conn)
 {
     ngx_mam_pg_query_t  *q;
 
-    while (conn->inflight) {
-        q = conn->slots[conn->first].query;
-        conn->first = (conn->first + 1) % NGX_MAM_PG_PIPELINE_MAX;
-        conn->inflight--;
-
-        if (q) {
-            ngx_mam_pg_defer_failure(q);
-        }
-    }
+    q = conn->query;
+    conn->query = NULL;
 
     if (conn->result) {
         PQclear(conn->result);
@@ -618,18 +573,20 @@ ngx_mam_pg_close(ngx_mam_pg_conn_t *conn)
     }
 
     conn->state = NGX_MAM_PG_DOWN;
+
+    return q;
 }
 
 
 /*
  * A query ran past mam_pg_query_timeout on a server that may well answer
- * the rest: a new connection at once, with no backoff; the queries that
- * followed it on this connection fail with it (503), nothing else.
+ * the rest: a new connection at once, with no backoff, and nothing else
+ * failed meanwhile.
  */
 static void
 ngx_mam_pg_reopen(ngx_mam_pg_conn_t *conn)
 {
-    ngx_mam_pg_close(conn);
+    (void) ngx_mam_pg_close(conn);
 
     if (conn->retry.timer_set) {
         ngx_del_timer(&conn->retry);
@@ -639,10 +596,11 @@ ngx_mam_pg_reopen(ngx_mam_pg_conn_t *conn)
 }
 
 
-/* the connection is lost or never came up: fail its queries, retry later */
+/* the connection is lost or never came up: fail its query, retry later */
 static void
 ngx_mam_pg_fail(ngx_mam_pg_conn_t *conn, const char *what)
 {
+    ngx_mam_pg_query_t  *q;
     ngx_mam_pg_pool_t   *pool;
 
     pool = conn->pool;
@@ -651,12 +609,16 @@ ngx_mam_pg_fail(ngx_mam_pg_conn_t *conn, const char *what)
                   "mam: postgres %s failed: %s", what,
                   conn->pg ? PQerrorMessage(conn->pg) : "no connection");
 
-    ngx_mam_pg_close(conn);
+    q = ngx_mam_pg_close(conn);
 
     conn->backoff = conn->backoff ? ngx_min(conn->backoff * 2,
                                             NGX_MAM_PG_BACKOFF_MAX)
                                   : NGX_MAM_PG_BACKOFF_MIN;
     ngx_add_timer(&conn->retry, conn->backoff);
+
+    if (q) {
+        ngx_mam_pg_defer_failure(q);
+    }
 
     if (!ngx_mam_pg_alive(pool)) {
         ngx_mam_pg_fail_waiting(pool);
@@ -664,19 +626,11 @@ ngx_mam_pg_fail(ngx_mam_pg_conn_t *conn, const char *what)
 }
 
 
-/* q goes out on conn, idle or with fewer than pool->depth in flight */
 static void
 ngx_mam_pg_send(ngx_mam_pg_conn_t *conn, ngx_mam_pg_query_t *q)
 {
-    ngx_mam_pg_slot_t  *slot;
-
-    slot = &conn->slots[(conn->first + conn->inflight)
-                        % NGX_MAM_PG_PIPELINE_MAX];
-    slot->query = q;
-    slot->prepare = -1;
-    conn->inflight++;
-
     conn->state = NGX_MAM_PG_BUSY;
+    conn->query = q;
     q->conn = conn;
 
     ngx_add_timer(&q->ev, conn->pool->query_timeout);
@@ -690,24 +644,18 @@ ngx_mam_pg_send(ngx_mam_pg_conn_t *conn, ngx_mam_pg_query_t *q)
 }
 
 
-/*
- * Sends q's statement on conn: by name, with its Parse just before when
- * the connection has not prepared it yet, then a Sync that makes it a
- * transaction of its own; unnamed with mam_pg_prepare off (not pipelined).
- */
+/* prepares q's statement on conn if it is not yet, else executes it */
 static ngx_int_t
 ngx_mam_pg_send_statement(ngx_mam_pg_conn_t *conn, ngx_mam_pg_query_t *q)
 {
-    int                 ok;
-    ngx_uint_t          i;
-    ngx_mam_pg_slot_t  *slot;
-    u_char              name[NGX_MAM_PG_NAME_LEN];
+    int         ok;
+    ngx_uint_t  i;
+    u_char      name[NGX_MAM_PG_NAME_LEN];
 
-    if (q->statement < 0 || !conn->pipeline) {
+    if (q->statement < 0 || !conn->pool->prepare) {
         ok = PQsendQueryParams(conn->pg, q->sql, q->nparams, NULL, q->values,
                                NULL, NULL, 0);
-        return ok && (!conn->pipeline || PQpipelineSync(conn->pg))
-               ? NGX_OK : NGX_ERROR;
+        return ok ? NGX_OK : NGX_ERROR;
     }
 
     i = (ngx_uint_t) q->statement;
@@ -717,28 +665,57 @@ ngx_mam_pg_send_statement(ngx_mam_pg_conn_t *conn, ngx_mam_pg_query_t *q)
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, conn->pool->log, 0,
                        "mam: postgres prepare %s", name);
 
-        if (!PQsendPrepare(conn->pg, (char *) name, q->sql, q->nparams,
-                           NULL))
-        {
-            return NGX_ERROR;
-        }
-
-        /* prepared for the queries that follow on this connection; a
-         * Parse that fails takes it back (ngx_mam_pg_done) */
-        conn->prepared[i / 8] |= (uint8_t) (1 << (i % 8));
-        slot = &conn->slots[(conn->first + conn->inflight - 1)
-                            % NGX_MAM_PG_PIPELINE_MAX];
-        slot->prepare = (ngx_int_t) i;
+        conn->preparing = 1;
+        conn->preparing_statement = i;
+        ok = PQsendPrepare(conn->pg, (char *) name, q->sql, q->nparams, NULL);
+        return ok ? NGX_OK : NGX_ERROR;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, conn->pool->log, 0,
                    "mam: postgres execute %s", name);
 
     ok = PQsendQueryPrepared(conn->pg, (char *) name, q->nparams, q->values,
-                             NULL, NULL, 0)
-         && PQpipelineSync(conn->pg);
-
+                             NULL, NULL, 0);
     return ok ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * The prepare's result is in: the statement is marked prepared and the
+ * query itself goes out on the same connection.  Returns NGX_OK when the
+ * connection stays busy with it; NGX_DECLINED when the result is to be
+ * handled as the query's own (the prepare failed, or its query went away).
+ */
+static ngx_int_t
+ngx_mam_pg_prepared(ngx_mam_pg_conn_t *conn)
+{
+    ngx_uint_t           i;
+    ngx_mam_pg_query_t  *q;
+
+    conn->preparing = 0;
+    q = conn->query;
+
+    if (!ngx_mam_pg_ok(conn->result)) {
+        return NGX_DECLINED;
+    }
+
+    i = conn->preparing_statement;
+    conn->prepared[i / 8] |= (uint8_t) (1 << (i % 8));
+
+    PQclear(conn->result);
+    conn->result = NULL;
+
+    if (q == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_mam_pg_send_statement(conn, q) != NGX_OK) {
+        ngx_mam_pg_fail(conn, "send");
+        return NGX_OK;
+    }
+
+    ngx_mam_pg_flush(conn);
+    return NGX_OK;
 }
 
 
@@ -760,18 +737,12 @@ ngx_mam_pg_flush(ngx_mam_pg_conn_t *conn)
 }
 
 
-/*
- * The results in: each query's are gathered (the first error, else the
- * last result) until its end, the Sync's PGRES_PIPELINE_SYNC in pipeline
- * mode or the final NULL without, and handed over in the order sent.
- */
 static void
 ngx_mam_pg_receive(ngx_mam_pg_conn_t *conn)
 {
     PGresult            *res;
     PGnotify            *notify;
-    ngx_uint_t           nulls, done;
-    ExecStatusType       st;
+    ngx_mam_pg_query_t  *q;
 
     if (!PQconsumeInput(conn->pg) || PQstatus(conn->pg) != CONNECTION_OK) {
         ngx_mam_pg_fail(conn, "read");
@@ -782,119 +753,54 @@ ngx_mam_pg_receive(ngx_mam_pg_conn_t *conn)
         PQfreemem(notify);
     }
 
-    nulls = 0;
-    done = 0;
+    if (conn->state != NGX_MAM_PG_BUSY) {
+        return;
+    }
 
-    while (conn->state == NGX_MAM_PG_BUSY && !PQisBusy(conn->pg)) {
+    while (!PQisBusy(conn->pg)) {
         res = PQgetResult(conn->pg);
 
-        if (res == NULL) {
-            if (!conn->pipeline) {
-                ngx_mam_pg_done(conn);
-                done++;
-                continue;
-            }
+        if (res != NULL) {
+            /* keep the first error, else the last result */
+            if (conn->result == NULL
+                || ngx_mam_pg_ok(conn->result))
+            {
+                if (conn->result) {
+                    PQclear(conn->result);
+                }
+                conn->result = res;
 
-            /* the end of one statement's results; more than a few in a
-             * row would be libpq and us disagreeing on what is in flight */
-            if (++nulls > 2) {
-                ngx_mam_pg_fail(conn, "pipeline");
-                return;
+            } else {
+                PQclear(res);
             }
 
             continue;
         }
 
-        nulls = 0;
-        st = PQresultStatus(res);
-
-        if (st == PGRES_PIPELINE_SYNC) {
-            PQclear(res);
-            ngx_mam_pg_done(conn);
-            done++;
-            continue;
+        if (conn->preparing && ngx_mam_pg_prepared(conn) == NGX_OK) {
+            return;
         }
 
-        if (st == PGRES_PIPELINE_ABORTED) {
-            conn->aborted = 1;
-        }
-
-        /* keep the first error, else the last result */
-        if (conn->result == NULL || ngx_mam_pg_ok(conn->result)) {
-            if (conn->result) {
-                PQclear(conn->result);
-            }
-            conn->result = res;
-
-        } else {
-            PQclear(res);
-        }
-    }
-
-    /* room for the queries that wait, on this connection or another */
-    if (done) {
-        ngx_mam_pg_dispatch(conn->pool);
-    }
-}
-
-
-/* whether a query in flight on conn has lost its request */
-static ngx_uint_t
-ngx_mam_pg_abandoned(ngx_mam_pg_conn_t *conn)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < conn->inflight; i++) {
-        if (conn->slots[(conn->first + i) % NGX_MAM_PG_PIPELINE_MAX].query
-            == NULL)
-        {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-/* the oldest query in flight has all its results: it completes */
-static void
-ngx_mam_pg_done(ngx_mam_pg_conn_t *conn)
-{
-    PGresult            *res;
-    ngx_mam_pg_slot_t   *slot;
-    ngx_mam_pg_query_t  *q;
-
-    slot = &conn->slots[conn->first];
-    q = slot->query;
-    res = conn->result;
-    conn->result = NULL;
-
-    /* its Parse failed (the Execute after it was aborted): the statement
-     * is not prepared on this connection after all */
-    if (slot->prepare >= 0 && conn->aborted) {
-        conn->prepared[slot->prepare / 8] &=
-                                   (uint8_t) ~(1 << (slot->prepare % 8));
-    }
-
-    conn->aborted = 0;
-    conn->first = (conn->first + 1) % NGX_MAM_PG_PIPELINE_MAX;
-    conn->inflight--;
-
-    if (conn->inflight == 0) {
+        q = conn->query;
+        res = conn->result;
+        conn->query = NULL;
+        conn->result = NULL;
         conn->state = NGX_MAM_PG_IDLE;
-    }
 
-    /* no abandoned query left to bound */
-    if (conn->retry.timer_set && !ngx_mam_pg_abandoned(conn)) {
-        ngx_del_timer(&conn->retry);
-    }
+        if (conn->retry.timer_set) {
+            ngx_del_timer(&conn->retry);
+        }
 
-    if (q) {
-        ngx_mam_pg_complete(q, res);
-    }
+        if (q) {
+            ngx_mam_pg_complete(q, res);
+        }
 
-    if (res) {
-        PQclear(res);
+        if (res) {
+            PQclear(res);
+        }
+
+        ngx_mam_pg_dispatch(conn->pool);
+        return;
     }
 }
 
@@ -938,46 +844,16 @@ ngx_mam_pg_complete(ngx_mam_pg_query_t *q, PGresult *res)
 }
 
 
-/* an idle connection, else the busy one with the fewest queries in flight
- * below the pipeline's depth; NULL when none can take a query now */
-static ngx_mam_pg_conn_t *
-ngx_mam_pg_pick(ngx_mam_pg_pool_t *pool)
-{
-    ngx_uint_t          i;
-    ngx_mam_pg_conn_t  *conn, *best;
-
-    best = NULL;
-
-    for (i = 0; i < pool->nconns; i++) {
-        conn = &pool->conns[i];
-
-        if (conn->state == NGX_MAM_PG_IDLE) {
-            return conn;
-        }
-
-        if (conn->state == NGX_MAM_PG_BUSY && conn->pipeline
-            && conn->inflight < pool->depth
-            && (best == NULL || conn->inflight < best->inflight))
-        {
-            best = conn;
-        }
-    }
-
-    return best;
-}
-
-
 static void
 ngx_mam_pg_dispatch(ngx_mam_pg_pool_t *pool)
 {
+    ngx_uint_t           i;
     ngx_queue_t         *head;
-    ngx_mam_pg_conn_t   *conn;
     ngx_mam_pg_query_t  *q;
 
-    while (!ngx_queue_empty(&pool->waiting)) {
-        conn = ngx_mam_pg_pick(pool);
-        if (conn == NULL) {
-            return;
+    for (i = 0; i < pool->nconns && !ngx_queue_empty(&pool->waiting); i++) {
+        if (pool->conns[i].state != NGX_MAM_PG_IDLE) {
+            continue;
         }
 
         head = ngx_queue_head(&pool->waiting);
@@ -992,7 +868,7 @@ ngx_mam_pg_dispatch(ngx_mam_pg_pool_t *pool)
             ngx_del_timer(&q->ev);
         }
 
-        ngx_mam_pg_send(conn, q);
+        ngx_mam_pg_send(&pool->conns[i], q);
     }
 }
 
@@ -1035,22 +911,6 @@ ngx_mam_pg_defer_failure(ngx_mam_pg_query_t *q)
 }
 
 
-/* q in flight on conn no longer takes its result */
-static void
-ngx_mam_pg_forget(ngx_mam_pg_conn_t *conn, ngx_mam_pg_query_t *q)
-{
-    ngx_uint_t          i;
-    ngx_mam_pg_slot_t  *slot;
-
-    for (i = 0; i < conn->inflight; i++) {
-        slot = &conn->slots[(conn->first + i) % NGX_MAM_PG_PIPELINE_MAX];
-        if (slot->query == q) {
-            slot->query = NULL;
-        }
-    }
-}
-
-
 /* a query timed out (queued or in flight), or could not run */
 static void
 ngx_mam_pg_query_event_handler(ngx_event_t *ev)
@@ -1075,7 +935,7 @@ ngx_mam_pg_query_event_handler(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_WARN, q->pool->log, 0,
                       "mam: postgres query timed out after %M ms, "
                       "closing its connection", q->pool->query_timeout);
-        ngx_mam_pg_forget(conn, q);
+        conn->query = NULL;
         q->conn = NULL;
         ngx_mam_pg_reopen(conn);
     }
@@ -1109,10 +969,8 @@ ngx_mam_pg_query_cleanup(void *data)
     if (q->conn) {
         /* still in flight: drain and discard its result, but not for
          * longer than the request would have waited */
-        ngx_mam_pg_forget(q->conn, q);
-        if (!q->conn->retry.timer_set) {
-            ngx_add_timer(&q->conn->retry, q->pool->query_timeout);
-        }
+        q->conn->query = NULL;
+        ngx_add_timer(&q->conn->retry, q->pool->query_timeout);
         q->conn = NULL;
     }
 }
@@ -1198,7 +1056,7 @@ ngx_mam_pg_task_query(ngx_mam_pg_pool_t *pool, ngx_pool_t *mem,
 static void
 ngx_mam_pg_submit(ngx_mam_pg_pool_t *pool, ngx_mam_pg_query_t *q)
 {
-    ngx_mam_pg_conn_t  *conn;
+    ngx_uint_t  i;
 
     if (pool == NULL) {
         ngx_mam_pg_defer_failure(q);
@@ -1207,12 +1065,11 @@ ngx_mam_pg_submit(ngx_mam_pg_pool_t *pool, ngx_mam_pg_query_t *q)
 
     q->ev.log = pool->log;
 
-    /* behind queries that wait already, never before them */
-    conn = ngx_queue_empty(&pool->waiting) ? ngx_mam_pg_pick(pool) : NULL;
-
-    if (conn != NULL) {
-        ngx_mam_pg_send(conn, q);
-        return;
+    for (i = 0; i < pool->nconns; i++) {
+        if (pool->conns[i].state == NGX_MAM_PG_IDLE) {
+            ngx_mam_pg_send(&pool->conns[i], q);
+            return;
+        }
     }
 
     if (!ngx_mam_pg_alive(pool) || pool->nwaiting >= pool->max_waiting) {
@@ -1267,7 +1124,6 @@ ngx_mam_pg_pool_create(ngx_cycle_t *cycle, ngx_mam_main_conf_t *mcf)
     }
 
     pool->nconns = mcf->pg_pool_size;
-    pool->depth = pool->prepare ? mcf->pg_pipeline : 1;
     pool->max_waiting = mcf->pg_queue_size;
     pool->wait_timeout = mcf->pg_queue_timeout;
     pool->query_timeout = mcf->pg_query_timeout;

@@ -56,10 +56,8 @@ sub freeze_pg { $_[0]->freeze_postgres($_[1]) }
     $s->check_error_log;
 }
 
-# one connection, PostgreSQL frozen: as many queries in flight on it as
-# mam_pg_pipeline lets follow each other, 5 more queued, the rest refused
-for my $depth (1, 4) {
-    my $s = Mam::Stack->new(pg_pool_size => 1, workers => 1, pg_pipeline => $depth,
+{
+    my $s = Mam::Stack->new(pg_pool_size => 1, workers => 1,
                             pg_queue_size => 5, pg_queue_timeout => '500ms');
     $s->start;
 
@@ -73,22 +71,22 @@ for my $depth (1, 4) {
 
     my @ok = grep { echoed($res[$_], 'c', $_ + 1) } 0 .. $#res;
     my @unavail = grep { $res[$_]{status} == 503 } 0 .. $#res;
-    is(scalar @ok + scalar @unavail, 20, "pipeline $depth: every request got 200 or 503");
-    is(scalar @ok, $depth, "... $depth in flight on the single connection, each with its own answer");
+    is(scalar @ok + scalar @unavail, 20, 'every request got 200 or 503');
+    is(scalar @ok, 1, 'one query was in flight on the single connection');
     ok(!grep({ $res[$_]{status} == 200 && $res[$_]{elapsed} < 2.4 } @ok),
-       '... and they finished only after PostgreSQL resumed');
-    is(scalar @unavail, 20 - $depth, '... the ' . (20 - $depth) . ' others were refused');
+       '... and it finished only after PostgreSQL resumed');
+    is(scalar @unavail, 19, 'the 19 others were refused');
     like($res[$unavail[0]]{body}, qr/"error":"unavailable"/,
          '... with error unavailable');
     my @fast = grep { $res[$_]{elapsed} < 0.4 } @unavail;
     my @timed = grep { $res[$_]{elapsed} >= 0.45 && $res[$_]{elapsed} < 2.0 }
                 @unavail;
-    is(scalar @fast, 15 - $depth, '... ' . (15 - $depth) . ' over the queue size of 5 at once');
-    is(scalar @timed, 5, '... the 5 queued ones after 500ms');
+    is(scalar @fast, 14, '14 over the queue size of 5 were refused at once');
+    is(scalar @timed, 5, 'the 5 queued ones timed out after 500ms');
 
     # and the pool is healthy afterwards
     my $r = $s->http(GET => '/api/health?probe=after');
-    is($r->{json}{probe}, 'after', '... the pool works again after the freeze');
+    is($r->{json}{probe}, 'after', 'the pool works again after the freeze');
 
     $s->check_error_log;
 }
@@ -149,42 +147,6 @@ for my $depth (1, 4) {
     waitpid $pid, 0;
 }
 
-# a psql session holding users locked (ACCESS EXCLUSIVE) for 8 s; its pid
-sub lock_users {
-    my ($s) = @_;
-    my $pid = fork // die;
-    if ($pid == 0) {
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>&', \*STDOUT;
-        exec 'psql', '-X', '-q', '-h', $s->pg_socket_dir, '-U', 'postgres', '-d', 'mam', '-c',
-             'BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;'
-            or POSIX::_exit(127);
-    }
-    $s->wait_until(sub { $s->psql_as('postgres', 'mam',
-        "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted "
-        . "AND relation = 'users'::regclass") =~ /1/ }, 10, 'lock not taken');
-    return $pid;
-}
-
-# end the lock's backend itself: killing psql alone would leave it
-# holding the lock until pg_sleep ends
-sub unlock_users {
-    my ($s, $pid) = @_;
-    $s->psql_as('postgres', 'postgres', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                . "WHERE query LIKE '%LOCK TABLE users%' AND pid <> pg_backend_pid()");
-    waitpid $pid, 0;
-}
-
-# a login sent on a new connection (its users row is what the lock holds)
-sub send_login {
-    my ($s) = @_;
-    my $k = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
-    my $body = '{"email":"someone@example.com","password":"correct horse battery"}';
-    print $k "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-           . "Connection: close\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
-    return $k;
-}
-
 # Queries blocked on a lock (PostgreSQL otherwise fine).  One whose client
 # waits: 503 after mam_pg_query_timeout.  One whose client leaves: the
 # request ends at once (499, as nginx's proxy does), the query is let go,
@@ -194,9 +156,39 @@ sub send_login {
     my $s = Mam::Stack->new(pg_pool_size => 1, workers => 1, pg_query_timeout => '2s',
                             pg_queue_timeout => '1s');
     $s->start;
-    my $locker = lock_users($s);
+    my $lock = sub {
+        my $pid = fork // die;
+        if ($pid == 0) {
+            open STDOUT, '>', '/dev/null';
+            open STDERR, '>&', \*STDOUT;
+            exec 'psql', '-X', '-q', '-h', $s->pg_socket_dir, '-U', 'postgres', '-d', 'mam', '-c',
+                 'BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;'
+                or POSIX::_exit(127);
+        }
+        $s->wait_until(sub { $s->psql_as('postgres', 'mam',
+            "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted "
+            . "AND relation = 'users'::regclass") =~ /1/ }, 10, 'lock not taken');
+        return $pid;
+    };
+    # end the lock's backend itself: killing psql alone would leave it
+    # holding the lock until pg_sleep ends
+    my $unlock = sub {
+        my ($pid) = @_;
+        $s->psql_as('postgres', 'postgres', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    . "WHERE query LIKE '%LOCK TABLE users%' AND pid <> pg_backend_pid()");
+        waitpid $pid, 0;
+    };
+    my $login = sub {
+        my $k = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->port) or die;
+        my $body = '{"email":"someone@example.com","password":"correct horse battery"}';
+        print $k "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               . "Connection: close\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+        return $k;
+    };
+
+    my $locker = $lock->();
     my $t0 = time;
-    my $k = send_login($s);
+    my $k = $login->();
     local $/;
     my $answer = <$k> // '';
     my $took = time - $t0;
@@ -205,10 +197,10 @@ sub send_login {
     my $h = $s->http(GET => "/api/health?deep=1");
     is($h->{status}, 200, "... and the pool answers again while the lock is still held")
         or diag($h->{content}, "\n", join "\n", grep { /mam/ } split /\n/, $s->error_log_text);
-    unlock_users($s, $locker);
+    $unlock->($locker);
 
-    $locker = lock_users($s);
-    $k = send_login($s);
+    $locker = $lock->();
+    $k = $login->();
     sleep 0.5;
     close $k;                                   # the client leaves
     $s->wait_until(sub { $s->slurp($s->prefix . '/logs/access.log') =~ m{"POST /auth/login HTTP/1\.1" 499 } },
@@ -218,41 +210,7 @@ sub send_login {
     is($s->http(GET => '/api/health?deep=1')->{status}, 200,
        'the abandoned query gives its pool slot back after mam_pg_query_timeout, lock still held');
     like($s->error_log_text, qr/abandoned postgres query still running/, '... and says so');
-    unlock_users($s, $locker);
-    $s->check_error_log;
-}
-
-
-# Queries that follow each other on one connection are transactions of
-# their own, answered in order: one that errors (cancelled while it waits
-# on a lock) fails alone, and the probes sent after it on the same
-# connection get their own answers.
-{
-    my $s = Mam::Stack->new(pg_pool_size => 1, workers => 1, pg_pipeline => 4);
-    $s->start;
-    my $locker = lock_users($s);
-    my $k = send_login($s);
-    my $waiting = "SELECT pid FROM pg_stat_activity WHERE usename = 'mam' AND wait_event_type = 'Lock'";
-    $s->wait_until(sub { $s->psql_as('postgres', 'mam', $waiting) =~ /\d/ }, 10,
-                   'the login does not wait on the lock');
-
-    my $canceller = fork // die;
-    if ($canceller == 0) {
-        sleep 1;
-        $s->psql_as('postgres', 'mam', "SELECT pg_cancel_backend(pid) FROM ($waiting) w");
-        POSIX::_exit(0);
-    }
-    my @res = parallel_requests($s->port, probes('p', 3), timeout => 30);
-    waitpid $canceller, 0;
-    local $/;
-    my $answer = <$k> // '';
-    like($answer, qr{^HTTP/1\.1 5\d\d}, 'the cancelled query fails its request');
-    is(scalar(grep { echoed($res[$_], 'p', $_ + 1) } 0 .. 2), 3,
-       '... and the 3 probes that followed it on the connection get their own answers');
-    cmp_ok((sort { $a <=> $b } map { $_->{elapsed} } @res)[0], '>=', 0.9,
-           '... once the query before them ended (they were behind it)');
-    unlock_users($s, $locker);
-    is($s->http(GET => '/api/health?probe=after')->{json}{probe}, 'after', 'the connection answers on');
+    $unlock->($locker);
     $s->check_error_log;
 }
 

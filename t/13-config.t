@@ -12,7 +12,7 @@ $s->prepare;    # data dir, secrets and config; no servers needed for -t
 my $good = $s->render_nginx_conf(rate_limit_auth => 300, rate_limit_api => 3000,
                                  rate_limit_user => 1200,
                                  rate_limit_callback => 6000);
-$good =~ s/^(\s*mam_rate_limits .*\n)/$1    mam_access_token_ttl 15m;\n    mam_refresh_token_ttl 30d;\n    mam_upload_max_size 20g;\n    mam_upload_url_ttl 1h;\n    mam_upload_resumable_threshold 1g;\n    mam_upload_resumable_ttl 2d;\n    mam_upload_part_size 64m;\n    mam_staging_ttl 7d;\n    mam_housekeeping_interval 1h;\n    mam_session_retention 30d;\n    mam_audit_retention off;\n    mam_pg_query_timeout 30s;\n    mam_pg_pipeline 8;\n    mam_redis_timeout 3s;\n    mam_preview_enqueue_grace 10s;\n/m
+$good =~ s/^(\s*mam_rate_limits .*\n)/$1    mam_access_token_ttl 15m;\n    mam_refresh_token_ttl 30d;\n    mam_upload_max_size 20g;\n    mam_upload_url_ttl 1h;\n    mam_upload_resumable_threshold 1g;\n    mam_upload_resumable_ttl 2d;\n    mam_upload_part_size 64m;\n    mam_staging_ttl 7d;\n    mam_housekeeping_interval 1h;\n    mam_session_retention 30d;\n    mam_audit_retention off;\n    mam_pg_query_timeout 30s;\n    mam_redis_timeout 3s;\n    mam_preview_enqueue_grace 10s;\n/m
     or die 'no mam_rate_limits';
 
 my ($rc, $out) = $s->nginx_test($good);
@@ -43,8 +43,6 @@ my @bad = (
     [ mam_pg_pool_size => '0', qr/"mam_pg_pool_size".*between 1 and 1024/ ],
     [ mam_pg_pool_size => '5000', qr/"mam_pg_pool_size".*between/ ],
     [ mam_pg_pool_size => 'many', qr/"mam_pg_pool_size".*invalid/ ],
-    [ mam_pg_pipeline => '0', qr/"mam_pg_pipeline".*between 1 and 16/ ],
-    [ mam_pg_pipeline => '17', qr/"mam_pg_pipeline".*between/ ],
     [ mam_pg_queue_size => '-1', qr/"mam_pg_queue_size"/ ],
     [ mam_pg_queue_timeout => '0', qr/"mam_pg_queue_timeout".*between/ ],
     [ mam_pg_queue_timeout => 'soon', qr/"mam_pg_queue_timeout".*invalid/ ],

@@ -53,7 +53,6 @@ my %DEFAULTS = (
     pg_conninfo      => undef,     # mam_pg's (undef: the stack's PostgreSQL;
                                    # t/95: a PgBouncer in front of it)
     pg_prepare       => undef,     # mam_pg_prepare (undef: the default, on)
-    pg_pipeline      => undef,     # mam_pg_pipeline (undef: the default, 4)
     redis_timeout    => undef,
     redis_auth       => undef,     # 'password': requirepass; 'acl': the
                                    # user of conf/redis-acl.conf
@@ -627,7 +626,7 @@ EOT
                       upload_part_size staging_ttl housekeeping_interval
                       session_retention audit_retention events_ping
                       preview_reconcile_interval preview_stall_timeout
-                      preview_enqueue_grace pg_query_timeout pg_prepare pg_pipeline redis_timeout
+                      preview_enqueue_grace pg_query_timeout pg_prepare redis_timeout
                       preview_stream_maxlen)) {
             $mam .= "    mam_$k $o{$k};\n" if defined $o{$k};
         }
