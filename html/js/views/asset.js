@@ -417,6 +417,7 @@ export async function assetView(id) {
   const pickerRow = h('div', { class: 'row version-pick' }, h('label', { for: 'version-select', style: 'margin:0' }, 'Version'), picker);
   // the version on screen's approval (issue 21)
   const approvalSlot = h('div', { id: 'approval-slot' });
+  const downloadPicks = new Map();
   function renderVersions() {
     approvalSlot.replaceChildren(approvalBox(current, asset, project, () => reread()));
     picker.replaceChildren(...versions.map((v, i) => h('option', { value: v.id, selected: current && v.id === current.id },
@@ -431,7 +432,7 @@ export async function assetView(id) {
         current && v.id === current.id ? h('span', { class: 'muted' }, '(on screen) ')
           : h('button', { type: 'button', class: 'ghost play-version', 'aria-label': `Play version ${v.number}`,
                           onclick: () => showVersion(v.id) }, 'Play'),
-        downloadButton(v, project))))
+        downloadButton(v, project, downloadPicks))))
         : h('p', { class: 'muted' }, 'No version yet.'),
       // two versions side by side or as a wipe (another asset chosen there)
       versions.length ? h('p', { class: 'row' }, h('a', { class: 'button ghost', id: 'compare-link', 'data-link': true,

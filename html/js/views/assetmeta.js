@@ -8,15 +8,19 @@ import { h, toast } from '../dom.js';
 import { fieldInput, fieldRow, fieldsOf, mayChange, mayDownload, parseTags, reason, showValue } from '../metadata.js';
 
 // the original, or a rendition transcoderd wrote a file of its own for
-// (renditions[].download), chosen beside the button
-export function downloadButton(version, project) {
+// (renditions[].download), chosen beside the button; picked (version id ->
+// choice) keeps a choice across the list's redraws (an event, the version
+// on screen changing), which would otherwise put it back to Original
+export function downloadButton(version, project, picked = new Map()) {
   if (!mayDownload(project)) return null;
   const names = ((version.preview && version.preview.renditions) || [])
     .filter((r) => r.download).map((r) => r.name);
+  const chosen = picked.get(version.id) || 'original';
   const pick = names.length
-    ? h('select', { class: 'rendition', 'aria-label': `File of v${version.number} to download` },
-        h('option', { value: 'original' }, 'Original'),
-        ...names.map((n) => h('option', { value: n }, `${n} MP4`)))
+    ? h('select', { class: 'rendition', 'aria-label': `File of v${version.number} to download`,
+                    onchange: (e) => picked.set(version.id, e.target.value) },
+        h('option', { value: 'original', selected: chosen === 'original' }, 'Original'),
+        ...names.map((n) => h('option', { value: n, selected: chosen === n }, `${n} MP4`)))
     : null;
   const button = h('button', { type: 'button', class: 'ghost download', dataset: { version: version.id },
                        'aria-label': `Download v${version.number}` + (pick ? '' : ' (original)'),
