@@ -204,9 +204,12 @@ await check('a tag filter shows its assets only (the server filters)', async () 
 await check('filters go into the URL and the request, as /api/assets takes them', async () => {
   await mia.locator('#flt-status').selectOption('queued');
   await mia.locator('#flt-field-rating').selectOption('good');
+  // listened for before the date goes in: the answer may come before the
+  // URL is seen to change
+  const answered = mia.waitForResponse((r) => /created_from=2024-01-01/.test(r.url()));
   await mia.locator('#flt-from').fill('2024-01-01');
   await mia.waitForURL(/created_from=2024-01-01/);
-  await mia.waitForResponse((r) => /created_from=2024-01-01/.test(r.url()));
+  await answered;
   const url = new URL(mia.url());
   const req = lastAsked();
   const want = { project: PROJECT, tag: 'sunset', status: 'queued', 'field.rating': 'good', created_from: '2024-01-01' };
