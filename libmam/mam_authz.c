@@ -28,8 +28,8 @@ mam_authz_memo_listen(mam_authz_memo_t *m, int on)
 }
 
 /* FNV-1a of the id: ids are random (v4), any of their bytes would do */
-static mam_authz_memo_slot_t *
-mam_authz_memo_slot(mam_authz_memo_t *m, const char *user)
+static size_t
+mam_authz_slot_index(const char *user)
 {
     size_t    i;
     uint32_t  h = 2166136261u;
@@ -37,7 +37,38 @@ mam_authz_memo_slot(mam_authz_memo_t *m, const char *user)
     for (i = 0; i < MAM_UUID_LEN; i++) {
         h = (h ^ (unsigned char) user[i]) * 16777619u;
     }
-    return &m->slot[h % MAM_AUTHZ_MEMO_SLOTS];
+    return h % MAM_AUTHZ_MEMO_SLOTS;
+}
+
+static mam_authz_memo_slot_t *
+mam_authz_memo_slot(mam_authz_memo_t *m, const char *user)
+{
+    return &m->slot[mam_authz_slot_index(user)];
+}
+
+/* user's shared counter now (0 without shared counters) */
+static unsigned long
+mam_authz_memo_seen(const mam_authz_memo_t *m, const char *user)
+{
+    if (m->changes == NULL) {
+        return 0;
+    }
+    return __atomic_load_n(&m->changes[mam_authz_slot_index(user)],
+                           __ATOMIC_ACQUIRE);
+}
+
+void
+mam_authz_memo_share(mam_authz_memo_t *m, unsigned long *changes)
+{
+    mam_authz_memo_empty(m);
+    m->changes = changes;
+}
+
+void
+mam_authz_changes_bump(unsigned long *changes, const char *user)
+{
+    (void) __atomic_add_fetch(&changes[mam_authz_slot_index(user)], 1,
+                              __ATOMIC_RELEASE);
 }
 
 void
@@ -70,7 +101,7 @@ mam_authz_memo_get(mam_authz_memo_t *m, const char *user, long long now,
         return 0;
     }
 
-    if (now >= s->until) {
+    if (now >= s->until || s->seen != mam_authz_memo_seen(m, user)) {
         s->used = 0;
         m->misses++;
         return 0;
@@ -82,10 +113,12 @@ mam_authz_memo_get(mam_authz_memo_t *m, const char *user, long long now,
     return 1;
 }
 
+/* the local generation and the shared counter only grow: their sum
+ * moves when either does */
 unsigned long
-mam_authz_memo_gen(const mam_authz_memo_t *m)
+mam_authz_memo_gen(const mam_authz_memo_t *m, const char *user)
 {
-    return m->gen;
+    return m->gen + mam_authz_memo_seen(m, user);
 }
 
 void
@@ -94,11 +127,12 @@ mam_authz_memo_put(mam_authz_memo_t *m, const char *user, long av,
 {
     mam_authz_memo_slot_t  *s;
 
-    if (!m->on || gen != m->gen) {
+    if (!m->on || gen != mam_authz_memo_gen(m, user)) {
         return;
     }
 
     s = mam_authz_memo_slot(m, user);
+    s->seen = mam_authz_memo_seen(m, user);
     memcpy(s->user, user, MAM_UUID_LEN);
     s->av = av;
     s->active = active ? 1 : 0;

@@ -18,8 +18,19 @@
  * yet.  Each entry also lapses after MAM_AUTHZ_MEMO_TTL_MS, which bounds
  * what a change made past Redis (straight in PostgreSQL) is kept by.
  *
+ * Hearing is not enough for "at once": Redis may write a change's answer
+ * to the process that made it before it writes the published copy to the
+ * others' subscriptions, so a request that follows the answer can reach
+ * another worker first.  The processes of one host therefore also share
+ * change counters (mam_authz_memo_share(), one per slot, in shared
+ * memory): the process that made a change bumps the user's counter
+ * (mam_authz_changes_bump()) before its answer goes out, and an entry
+ * read before that bump is not used after it.  Other hosts still learn of
+ * the change from their subscriptions, within a message's delay.
+ *
  * One slot per hash of the user id (a colliding user only evicts).  Not
- * thread-safe: one memo per nginx worker, in its event loop.
+ * thread-safe: one memo per nginx worker, in its event loop; the shared
+ * counters are read and bumped atomically.
  */
 
 #ifndef MAM_AUTHZ_H
@@ -38,6 +49,7 @@ typedef struct {
     unsigned char  active;          /* status is "active" */
     long           av;              /* authz_version */
     long long      until;           /* ms: the entry lapses then */
+    unsigned long  seen;            /* its slot's shared counter then */
 } mam_authz_memo_slot_t;
 
 typedef struct {
@@ -45,6 +57,7 @@ typedef struct {
     unsigned long           gen;    /* bumped by every change heard */
     unsigned long           hits;
     unsigned long           misses;
+    unsigned long          *changes;  /* shared counters, or NULL */
     mam_authz_memo_slot_t   slot[MAM_AUTHZ_MEMO_SLOTS];
 } mam_authz_memo_t;
 
@@ -63,11 +76,21 @@ void mam_authz_memo_changed(mam_authz_memo_t *m, const char *user);
 int mam_authz_memo_get(mam_authz_memo_t *m, const char *user,
     long long now, long *av, int *active);
 
-/* the generation to pass to mam_authz_memo_put() when a read is asked */
-unsigned long mam_authz_memo_gen(const mam_authz_memo_t *m);
+/* the host's change counters (MAM_AUTHZ_MEMO_SLOTS of them, zeroed, in
+ * memory every process of the host maps) for m to heed */
+void mam_authz_memo_share(mam_authz_memo_t *m, unsigned long *changes);
+
+/* a change of user's authz made here: every memo sharing changes stops
+ * using what it had read of user */
+void mam_authz_changes_bump(unsigned long *changes, const char *user);
+
+/* the generation of user's entry, to pass to mam_authz_memo_put() when a
+ * read of user is asked */
+unsigned long mam_authz_memo_gen(const mam_authz_memo_t *m,
+    const char *user);
 
 /* remembers what a read asked at generation gen answered, unless the
- * memo is off or heard anything since */
+ * memo is off, heard anything since, or user's counter moved */
 void mam_authz_memo_put(mam_authz_memo_t *m, const char *user, long av,
     int active, unsigned long gen, long long now);
 

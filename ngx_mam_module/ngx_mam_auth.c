@@ -142,27 +142,60 @@ ngx_mam_gate_ignore_reply(ngx_http_request_t *r, redisReply *reply,
 }
 
 
+/* a write of mam:authz:{id} that was asked for, and what to do then */
+typedef struct {
+    ngx_mam_redis_handler_pt  done;
+    void                     *data;
+    char                      user[MAM_UUID_LEN + 1];
+} ngx_mam_authz_write_t;
+
+
+/* the write is answered: this host's memos stop using what they read of
+ * the user before the answer goes on (libmam mam_authz.h) */
+static void
+ngx_mam_authz_cache_written(ngx_http_request_t *r, redisReply *reply,
+    void *data)
+{
+    ngx_mam_authz_write_t  *w = data;
+    ngx_mam_main_conf_t    *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
+
+    if (mcf->authz_zone && mcf->authz_zone->data) {
+        mam_authz_changes_bump(mcf->authz_zone->data, w->user);
+    }
+
+    w->done(r, reply, w->data);
+}
+
+
 void
 ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id, long av,
     const char *status, ngx_mam_redis_handler_pt done, void *data)
 {
-    u_char               *key, *value, *avs;
-    const char           *argv[7];
-    ngx_mam_main_conf_t  *mcf;
+    u_char                 *key, *value, *avs;
+    const char             *argv[7];
+    ngx_mam_main_conf_t    *mcf;
+    ngx_mam_authz_write_t  *w;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_mam_module);
 
     key = ngx_pnalloc(r->pool, sizeof(MAM_AUTHZ_KEY) + MAM_UUID_LEN);
     value = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 16);
     avs = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 1);
+    w = ngx_palloc(r->pool, sizeof(ngx_mam_authz_write_t));
     if (done == NULL) {
         done = ngx_mam_gate_ignore_reply;
     }
 
-    if (key == NULL || value == NULL || avs == NULL) {
+    if (key == NULL || value == NULL || avs == NULL || w == NULL) {
         done(r, NULL, data);
         return;
     }
+
+    w->done = done;
+    w->data = data;
+    *ngx_cpymem(w->user, user_id, MAM_UUID_LEN) = '\0';
 
     *ngx_sprintf(key, MAM_AUTHZ_KEY "%s", user_id) = '\0';
     *ngx_sprintf(value, "%l:%s", av, status) = '\0';
@@ -176,10 +209,11 @@ ngx_mam_authz_cache_set(ngx_http_request_t *r, const char *user_id, long av,
     argv[5] = (char *) value;
     argv[6] = NGX_MAM_AUTHZ_CACHE_TTL;
 
-    if (ngx_mam_redis_command(r, mcf->redis, done, data, 7, argv, NULL)
+    if (ngx_mam_redis_command(r, mcf->redis, ngx_mam_authz_cache_written, w,
+                              7, argv, NULL)
         != NGX_OK)
     {
-        done(r, NULL, data);
+        ngx_mam_authz_cache_written(r, NULL, w);
     }
 }
 
@@ -723,7 +757,7 @@ ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
     ctx->data = g;
 
     if (mcf->authz_memo) {
-        g->memo_gen = mam_authz_memo_gen(mcf->authz_memo);
+        g->memo_gen = mam_authz_memo_gen(mcf->authz_memo, ctx->user.sub);
     }
 
     nkeys = 0;
@@ -832,11 +866,12 @@ ngx_mam_gate_limits(ngx_http_request_t *r, ngx_mam_ctx_t *ctx)
  * asked only for the user's authz_version and status, which change when
  * an admin changes the user or a membership: each worker remembers them
  * (libmam/mam_authz.c) and hears every change on the events' subscription
- * to mam:authz, where the script that writes mam:authz:{id} publishes it
- * before the change's own answer goes out.  A change published before a
- * request arrives is read before that request on one host: the
- * subscription's socket was ready first, and nginx handles the events of
- * one wait in the order they became ready.  A remembered user passes
+ * to mam:authz, where the script that writes mam:authz:{id} publishes it.
+ * Hearing may come late on this host (Redis can write the change's own
+ * answer before the published copies, and the client's next request can
+ * be read first): the worker that made the change bumps the user's shared
+ * counter before its answer goes out, and a remembered read from before
+ * that is not used (ngx_mam_authz_cache_set).  A remembered user passes
  * without a round trip to Redis; a route that brings the user's item
  * (/auth/me) reads Redis anyway.  NGX_DECLINED: not remembered, ask Redis.
  */

@@ -78,35 +78,10 @@ ngx_mam_metrics_shm(void)
 }
 
 
-/* nginx makes every shared zone a slab pool (its master unlocks the
- * pool's mutex for a worker that died): the counters are allocated from
- * it, never written over its header */
 static ngx_int_t
 ngx_mam_metrics_zone_init(ngx_shm_zone_t *zone, void *data)
 {
-    ngx_slab_pool_t  *shpool;
-
-    /* a reload keeps the old zone and its counters */
-    if (data) {
-        zone->data = data;
-        return NGX_OK;
-    }
-
-    shpool = (ngx_slab_pool_t *) zone->shm.addr;
-
-    if (zone->shm.exists) {
-        zone->data = shpool->data;
-        return NGX_OK;
-    }
-
-    zone->data = ngx_slab_calloc(shpool, sizeof(ngx_mam_metrics_shm_t));
-    if (zone->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    shpool->data = zone->data;
-
-    return NGX_OK;
+    return ngx_mam_shm_block_init(zone, data, sizeof(ngx_mam_metrics_shm_t));
 }
 
 

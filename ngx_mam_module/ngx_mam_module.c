@@ -50,6 +50,8 @@ static void *ngx_mam_create_main_conf(ngx_conf_t *cf);
 static char *ngx_mam_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_mam_conf_keys(ngx_conf_t *cf, ngx_mam_main_conf_t *mcf);
 static ngx_int_t ngx_mam_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_mam_authz_zone_add(ngx_conf_t *cf,
+    ngx_mam_main_conf_t *mcf);
 static ngx_int_t ngx_mam_init_process(ngx_cycle_t *cycle);
 static void ngx_mam_exit_process(ngx_cycle_t *cycle);
 
@@ -1568,6 +1570,70 @@ ngx_mam_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    return mcf->rate_limits ? NGX_OK : ngx_mam_authz_zone_add(cf, mcf);
+}
+
+
+/*
+ * The init of a shared zone holding one zeroed block of size bytes.  nginx
+ * makes every shared zone a slab pool (its master unlocks the pool's mutex
+ * for a worker that died): the block is allocated from it, never written
+ * over its header.  A reload keeps the old zone and what it holds.
+ */
+ngx_int_t
+ngx_mam_shm_block_init(ngx_shm_zone_t *zone, void *data, size_t size)
+{
+    ngx_slab_pool_t  *shpool;
+
+    if (data) {
+        zone->data = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    if (zone->shm.exists) {
+        zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    zone->data = ngx_slab_calloc(shpool, size);
+    if (zone->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = zone->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_mam_authz_zone_init(ngx_shm_zone_t *zone, void *data)
+{
+    return ngx_mam_shm_block_init(zone, data,
+                                  MAM_AUTHZ_MEMO_SLOTS * sizeof(unsigned long));
+}
+
+
+/* the workers' shared change counters of the authz memo (libmam
+ * mam_authz.h): a change made by one worker is not used stale by another
+ * that has not heard it on its subscription yet */
+static ngx_int_t
+ngx_mam_authz_zone_add(ngx_conf_t *cf, ngx_mam_main_conf_t *mcf)
+{
+    ngx_str_t  name = ngx_string("mam_authz");
+
+    mcf->authz_zone = ngx_shared_memory_add(cf, &name,
+                          ngx_align(MAM_AUTHZ_MEMO_SLOTS * sizeof(unsigned long)
+                                    + 8 * ngx_pagesize, ngx_pagesize),
+                          &ngx_mam_module);
+    if (mcf->authz_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    mcf->authz_zone->init = ngx_mam_authz_zone_init;
+
     return NGX_OK;
 }
 
@@ -1656,6 +1722,10 @@ ngx_mam_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
         mam_authz_memo_init(mcf->authz_memo);
+
+        if (mcf->authz_zone && mcf->authz_zone->data) {
+            mam_authz_memo_share(mcf->authz_memo, mcf->authz_zone->data);
+        }
     }
 
     if (ngx_mam_events_init(cycle, mcf) != NGX_OK

@@ -143,6 +143,9 @@ typedef struct {
     mam_authz_memo_t         *authz_memo;   /* users' authz, mam_rate_limits
                                                off (ngx_mam_auth.c) */
     ngx_mam_edge_epoch_t     *edge_epochs;  /* NULL: no revocation check */
+
+    ngx_shm_zone_t           *authz_zone;   /* the authz memo's shared change
+                                               counters (limits off) */
 } ngx_mam_main_conf_t;
 
 
@@ -527,6 +530,10 @@ ngx_int_t ngx_mam_housekeeping_init(ngx_cycle_t *cycle,
 
 /* ngx_mam_module.c */
 char *ngx_mam_cstr(ngx_pool_t *pool, ngx_str_t *s);
+
+/* a shared zone's init, for a zone that holds one zeroed block */
+ngx_int_t ngx_mam_shm_block_init(ngx_shm_zone_t *zone, void *data,
+    size_t size);
 
 /*
  * The timers of the module's own periodic work (housekeeping, reconcile,

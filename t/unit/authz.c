@@ -1,6 +1,7 @@
 /* The gate's memo of users' authz (libmam/mam_authz.c): answers only while
  * its subscription is confirmed, forgets what it hears of, keeps no read
- * asked before a change, and lapses. */
+ * asked before a change, and lapses; workers of one host sharing change
+ * counters stop using a user's entry as soon as one of them bumps it. */
 #include <string.h>
 
 #include "mam_authz.h"
@@ -11,6 +12,8 @@
 #define NOW  1700000000000LL
 
 static mam_authz_memo_t  memo;
+static mam_authz_memo_t  worker_a, worker_b;
+static unsigned long     changes[MAM_AUTHZ_MEMO_SLOTS];
 
 /* a user whose id hashes to U1's slot, found by trying */
 static void
@@ -26,9 +29,9 @@ colliding(char *out)
                  i);
         mam_authz_memo_init(&probe);
         mam_authz_memo_listen(&probe, 1);
-        mam_authz_memo_put(&probe, U1, 1, 1, mam_authz_memo_gen(&probe),
+        mam_authz_memo_put(&probe, U1, 1, 1, mam_authz_memo_gen(&probe, U1),
                            NOW);
-        mam_authz_memo_put(&probe, out, 2, 1, mam_authz_memo_gen(&probe),
+        mam_authz_memo_put(&probe, out, 2, 1, mam_authz_memo_gen(&probe, out),
                            NOW);
         if (!mam_authz_memo_get(&probe, U1, NOW, &av, &active)) {
             return;
@@ -47,18 +50,18 @@ main(void)
 
     mam_authz_memo_init(&memo);
 
-    mam_authz_memo_put(&memo, U1, 3, 1, mam_authz_memo_gen(&memo), NOW);
+    mam_authz_memo_put(&memo, U1, 3, 1, mam_authz_memo_gen(&memo, U1), NOW);
     ok(!mam_authz_memo_get(&memo, U1, NOW, &av, &active),
        "off until the subscription is confirmed: nothing kept");
 
     mam_authz_memo_listen(&memo, 1);
-    mam_authz_memo_put(&memo, U1, 3, 1, mam_authz_memo_gen(&memo), NOW);
+    mam_authz_memo_put(&memo, U1, 3, 1, mam_authz_memo_gen(&memo, U1), NOW);
     ok(mam_authz_memo_get(&memo, U1, NOW + 1, &av, &active)
        && av == 3 && active == 1, "a read kept is answered");
     ok(!mam_authz_memo_get(&memo, U2, NOW + 1, &av, &active),
        "another user is not");
 
-    mam_authz_memo_put(&memo, U2, 7, 0, mam_authz_memo_gen(&memo), NOW);
+    mam_authz_memo_put(&memo, U2, 7, 0, mam_authz_memo_gen(&memo, U2), NOW);
     ok(mam_authz_memo_get(&memo, U2, NOW, &av, &active)
        && av == 7 && active == 0, "an inactive user is kept as inactive");
 
@@ -68,24 +71,24 @@ main(void)
     ok(mam_authz_memo_get(&memo, U2, NOW, &av, &active) && av == 7,
        "and no one else");
 
-    gen = mam_authz_memo_gen(&memo);
+    gen = mam_authz_memo_gen(&memo, U1);
     mam_authz_memo_changed(&memo, U2);
     mam_authz_memo_put(&memo, U1, 3, 1, gen, NOW);
     ok(!mam_authz_memo_get(&memo, U1, NOW, &av, &active),
        "a read asked before any change heard is not kept");
 
-    mam_authz_memo_put(&memo, U1, 4, 1, mam_authz_memo_gen(&memo), NOW);
+    mam_authz_memo_put(&memo, U1, 4, 1, mam_authz_memo_gen(&memo, U1), NOW);
     ok(!mam_authz_memo_get(&memo, U1, NOW + MAM_AUTHZ_MEMO_TTL_MS, &av,
                            &active), "an entry lapses after its time");
     ok(!mam_authz_memo_get(&memo, U1, NOW, &av, &active),
        "and stays gone");
 
-    mam_authz_memo_put(&memo, U1, 4, 1, mam_authz_memo_gen(&memo), NOW);
-    gen = mam_authz_memo_gen(&memo);
+    mam_authz_memo_put(&memo, U1, 4, 1, mam_authz_memo_gen(&memo, U1), NOW);
+    gen = mam_authz_memo_gen(&memo, U1);
     mam_authz_memo_listen(&memo, 0);
     ok(!mam_authz_memo_get(&memo, U1, NOW, &av, &active),
        "losing the subscription empties the memo");
-    mam_authz_memo_put(&memo, U1, 4, 1, mam_authz_memo_gen(&memo), NOW);
+    mam_authz_memo_put(&memo, U1, 4, 1, mam_authz_memo_gen(&memo, U1), NOW);
     ok(!mam_authz_memo_get(&memo, U1, NOW, &av, &active),
        "and keeps nothing while it is lost");
 
@@ -93,13 +96,14 @@ main(void)
     mam_authz_memo_put(&memo, U1, 4, 1, gen, NOW);
     ok(!mam_authz_memo_get(&memo, U1, NOW, &av, &active),
        "a read asked before the subscription came back is not kept");
-    mam_authz_memo_put(&memo, U1, 5, 1, mam_authz_memo_gen(&memo), NOW);
+    mam_authz_memo_put(&memo, U1, 5, 1, mam_authz_memo_gen(&memo, U1), NOW);
     ok(mam_authz_memo_get(&memo, U1, NOW, &av, &active) && av == 5,
        "one asked after it is");
 
     colliding(other);
     ok(other[0] != '\0', "a user sharing U1's slot exists");
-    mam_authz_memo_put(&memo, other, 9, 1, mam_authz_memo_gen(&memo), NOW);
+    mam_authz_memo_put(&memo, other, 9, 1, mam_authz_memo_gen(&memo, other),
+                       NOW);
     ok(!mam_authz_memo_get(&memo, U1, NOW, &av, &active),
        "a colliding user evicts");
     ok(mam_authz_memo_get(&memo, other, NOW, &av, &active) && av == 9,
@@ -113,6 +117,39 @@ main(void)
        "a change of someone unknown forgets everyone");
 
     ok(memo.hits > 0 && memo.misses > 0, "hits and misses are counted");
+
+    /* two workers of a host: a makes a change, b has not heard it yet */
+    mam_authz_memo_init(&worker_a);
+    mam_authz_memo_init(&worker_b);
+    mam_authz_memo_share(&worker_a, changes);
+    mam_authz_memo_share(&worker_b, changes);
+    mam_authz_memo_listen(&worker_a, 1);
+    mam_authz_memo_listen(&worker_b, 1);
+    mam_authz_memo_put(&worker_b, U1, 6, 1,
+                       mam_authz_memo_gen(&worker_b, U1), NOW);
+    mam_authz_memo_put(&worker_b, U2, 2, 1,
+                       mam_authz_memo_gen(&worker_b, U2), NOW);
+    ok(mam_authz_memo_get(&worker_b, U1, NOW, &av, &active) && av == 6,
+       "a worker sharing the counters answers what it read");
+    mam_authz_changes_bump(changes, U1);
+    ok(!mam_authz_memo_get(&worker_b, U1, NOW, &av, &active),
+       "another worker's change is not used stale, heard or not");
+    ok(mam_authz_memo_get(&worker_b, U2, NOW, &av, &active) && av == 2,
+       "... and other users' entries stay");
+    mam_authz_memo_put(&worker_b, U1, 7, 1,
+                       mam_authz_memo_gen(&worker_b, U1), NOW);
+    ok(mam_authz_memo_get(&worker_b, U1, NOW, &av, &active) && av == 7,
+       "a read asked after the change is kept");
+    gen = mam_authz_memo_gen(&worker_b, U1);
+    mam_authz_changes_bump(changes, U1);
+    mam_authz_memo_put(&worker_b, U1, 7, 1, gen, NOW);
+    ok(!mam_authz_memo_get(&worker_b, U1, NOW, &av, &active),
+       "a read asked before a change and answered after is not kept");
+    mam_authz_memo_put(&worker_a, U2, 3, 1,
+                       mam_authz_memo_gen(&worker_a, U2), NOW);
+    mam_authz_changes_bump(changes, U2);
+    ok(!mam_authz_memo_get(&worker_a, U2, NOW, &av, &active),
+       "the worker that made the change stops using its own entry too");
 
     return done_testing();
 }
