@@ -613,6 +613,10 @@ ngx_mam_cursor_timed(ngx_http_request_t *r, ngx_str_t *cursor,
 }
 
 
+static void ngx_mam_list_answer_next(ngx_http_request_t *r, PGresult *res,
+    int col, int n, json_t *next, ngx_str_t *extra);
+
+
 /* {items, next_cursor} of rows 0 .. n - 1, the cursor that of row next
  * (its id in col + 1, its key) or null when next is -1: a page whose
  * rows are not one item each (the comments' threads) says where it ends */
@@ -630,8 +634,7 @@ void
 ngx_mam_list_answer_with(ngx_http_request_t *r, PGresult *res, int col,
     int n, int next_row, ngx_str_t *scope, ngx_str_t *key, ngx_str_t *extra)
 {
-    json_t            *next;
-    ngx_mam_answer_t   a;
+    json_t  *next;
 
     next = NULL;
     if (next_row >= 0) {
@@ -644,6 +647,18 @@ ngx_mam_list_answer_with(ngx_http_request_t *r, PGresult *res, int col,
             return;
         }
     }
+
+    ngx_mam_list_answer_next(r, res, col, n, next, extra);
+}
+
+
+/* {items, next_cursor} of rows 0 .. n - 1 and the cursor next (NULL: the
+ * list's end) */
+static void
+ngx_mam_list_answer_next(ngx_http_request_t *r, PGresult *res, int col,
+    int n, json_t *next, ngx_str_t *extra)
+{
+    ngx_mam_answer_t  a;
 
     ngx_mam_answer_init(r, &a);
     ngx_mam_answer_text(&a, "{\"items\":[");
@@ -848,27 +863,51 @@ static const char  *ngx_mam_item_project_pages[2][3][2] = {
     NGX_MAM_ITEM_CALLER(NGX_MAM_SQL_IN_PROJECT("f"), NGX_MAM_SQL_OTHERS_OK,
                         NGX_MAM_SQL_IN_PROJECT_SCOPE)
 };
-/* the cursor key of a page's row: what the sort compares, the title or the
- * exact creation time; 0 when the row is not what it should be */
-static ngx_int_t
-ngx_mam_assets_key(ngx_http_request_t *r, PGresult *res, int row,
-    ngx_uint_t by_title, ngx_str_t *key)
+
+
+/*
+ * The cursor after a page's row (the last of a full page): the id and the
+ * sort key, the title (column 3) or the exact creation time, both from
+ * page_key (column 2, ngx_mam_sql.h: ASSET_COLS), the id, a space and the
+ * time in seconds since 1970.  NULL when the row is not what it should be.
+ */
+static json_t *
+ngx_mam_assets_cursor(ngx_http_request_t *r, ngx_mam_list_t *ls,
+    PGresult *res, int row)
 {
-    if (by_title) {
-        key->data = (u_char *) PQgetvalue(res, row, 3);
-        key->len = PQgetlength(res, row, 3);
-        return NGX_OK;
+    char       *id;
+    size_t      len;
+    u_char     *pk;
+    ngx_str_t   key;
+
+    pk = (u_char *) PQgetvalue(res, row, 2);
+    len = PQgetlength(res, row, 2);
+
+    id = ngx_pnalloc(r->pool, MAM_UUID_LEN + 1);
+    key.data = ngx_pnalloc(r->pool, NGX_MAM_ROW_TIME_LEN);
+    if (id == NULL || key.data == NULL) {
+        return NULL;
     }
 
-    key->data = ngx_pnalloc(r->pool, NGX_MAM_ROW_TIME_LEN);
-    if (key->data == NULL) {
-        return NGX_ERROR;
+    key.len = (len > MAM_UUID_LEN + 1 && pk[MAM_UUID_LEN] == ' ')
+              ? ngx_mam_epoch_time(key.data, pk + MAM_UUID_LEN + 1,
+                                   len - MAM_UUID_LEN - 1)
+              : 0;
+
+    if (key.len == 0) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mam: row %d of an asset page has no page key", row);
+        return NULL;
     }
 
-    key->len = ngx_mam_row_time(key->data, PQgetvalue(res, row, 4),
-                                PQgetlength(res, row, 4), 6);
+    *ngx_cpymem(id, pk, MAM_UUID_LEN) = '\0';
 
-    return key->len ? NGX_OK : NGX_ERROR;
+    if (ls->sort.len == 5) {
+        key.data = (u_char *) PQgetvalue(res, row, 3);
+        key.len = PQgetlength(res, row, 3);
+    }
+
+    return ngx_mam_cursor_make(r, &ls->sort, id, &key);
 }
 
 
@@ -1005,7 +1044,7 @@ static void
 ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res, void *data)
 {
     int              n;
-    ngx_str_t        key;
+    json_t          *next;
     ngx_int_t        words;
     ngx_mam_list_t  *ls = data;
 
@@ -1056,15 +1095,18 @@ ngx_mam_assets_listed(ngx_http_request_t *r, PGresult *res, void *data)
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mam: asset page of %i rows, sort \"%V\"", n, &ls->sort);
 
-    if ((ngx_uint_t) n > ls->limit
-        && ngx_mam_assets_key(r, res, ls->limit - 1, ls->sort.len == 5, &key)
-           != NGX_OK)
-    {
+    if ((ngx_uint_t) n <= ls->limit) {
+        ngx_mam_list_answer_next(r, res, 1, n, NULL, NULL);
+        return;
+    }
+
+    next = ngx_mam_assets_cursor(r, ls, res, ls->limit - 1);
+    if (next == NULL || ngx_mam_json_cleanup_add(r->pool, next) != NGX_OK) {
         ngx_mam_fail(r, NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return;
     }
 
-    ngx_mam_list_send(r, res, 1, n, ls->limit, &ls->sort, &key);
+    ngx_mam_list_answer_next(r, res, 1, ls->limit, next, NULL);
 }
 
 

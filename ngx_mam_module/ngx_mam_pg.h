@@ -68,6 +68,7 @@ json_t *ngx_mam_pg_request_json(ngx_http_request_t *r, PGresult *res);
 
 size_t ngx_mam_row_time(u_char *out, const char *t, size_t len,
     ngx_uint_t digits);
+size_t ngx_mam_epoch_time(u_char *out, const u_char *t, size_t len);
 void ngx_mam_answer_add_items(ngx_mam_answer_t *a, PGresult *res, int col,
     int from, int to);
 /* {items, next_cursor} of a page's n rows, each an item in column col and

@@ -44,6 +44,47 @@ ngx_mam_row_time(u_char *out, const char *t, size_t len, ngx_uint_t digits)
 }
 
 
+/*
+ * "SECONDS.uuuuuu" (a time in seconds since 1970 at UTC, as extract(epoch)
+ * of a timestamp prints it: the assets' page_key, schema 032) as
+ * "YYYY-MM-DDTHH:MM:SS.uuuuuuZ".  out holds NGX_MAM_ROW_TIME_LEN.  Returns
+ * the length, 0 for another form (a time before 1970 among them).
+ */
+size_t
+ngx_mam_epoch_time(u_char *out, const u_char *t, size_t len)
+{
+    u_char     *p;
+    time_t      sec;
+    ngx_tm_t    tm;
+    ngx_uint_t  i;
+
+    if (len < 8 || len > 18 || t[len - 7] != '.') {
+        return 0;
+    }
+
+    for (i = len - 6; i < len; i++) {
+        if (t[i] < '0' || t[i] > '9') {
+            return 0;
+        }
+    }
+
+    sec = ngx_atotm((u_char *) t, len - 7);
+    if (sec == NGX_ERROR) {
+        return 0;
+    }
+
+    ngx_gmtime(sec, &tm);
+
+    p = ngx_sprintf(out, "%4d-%02d-%02dT%02d:%02d:%02d.", tm.ngx_tm_year,
+                    tm.ngx_tm_mon, tm.ngx_tm_mday, tm.ngx_tm_hour,
+                    tm.ngx_tm_min, tm.ngx_tm_sec);
+    p = ngx_cpymem(p, t + len - 6, 6);
+    *p++ = 'Z';
+
+    return (p - out == NGX_MAM_ROW_TIME_LEN - 1) ? (size_t) (p - out) : 0;
+}
+
+
 /* the items of rows from .. to - 1 in column col, comma separated; an item
  * that is NULL or empty (a row the triggers never wrote) fails the answer */
 void
