@@ -11,7 +11,7 @@ use lib "$FindBin::Bin/lib";
 use lib "$FindBin::Bin/../bench/lib";
 use Test::More;
 use Mam::Stack;
-use Mam::Sql qw(sql_text);
+use Mam::Sql qw(sql_text session_sql);
 
 # the cursors and times in a query string (base64url and digits need none
 # but '+' and ':')
@@ -183,11 +183,27 @@ is(names('unknown=1&tag=red', $A), 'b1 a1', 'an argument that is no filter is ig
 # the generic plans over many assets: a project's page reads the project's
 # own index of assets in order (no row of asset_facets, no sort), a tag's
 # page the tag's rows of asset_facets in order (no asset: they hold its item)
-$s->psql(qq{INSERT INTO assets (user_id, project_id, title, tags, created_at, updated_at)
-            SELECT '$m->{user}{id}', '$P2', 'Bulk ' || g, CASE WHEN g % 10 = 0 THEN '{red}' ELSE '{}' END::text[],
-                   now() - g * interval '1 second', now()
-              FROM generate_series(1, 20000) g;
-            ANALYZE assets; ANALYZE asset_facets});
+sub bulk {
+    my ($from, $to) = @_;
+    $s->psql(qq{INSERT INTO assets (user_id, project_id, title, tags, created_at, updated_at)
+                SELECT '$m->{user}{id}', '$P2', 'Bulk ' || g, CASE WHEN g % 10 = 0 THEN '{red}' ELSE '{}' END::text[],
+                       now() - g * interval '1 second', now()
+                  FROM generate_series($from, $to) g;
+                ANALYZE assets; ANALYZE asset_facets});
+}
+# with some thousands of assets too the member's list reads the live index
+# in order: allowed an incremental sort, PostgreSQL would read the seed's
+# index on created_at alone and sort each page's rows (the module's
+# sessions turn it off: ngx_mam_pg.c, NGX_MAM_PG_SESSION_OPTIONS)
+bulk(1, 3000);
+{
+    my $explain = $s->psql(session_sql() . 'PREPARE q AS ' . sql_text('NGX_MAM_SQL_ASSET_LIST')
+                           . "; EXPLAIN (COSTS OFF) EXECUTE q(25, '$m->{user}{id}')");
+    like($explain, qr/Index Scan Backward using assets_live_created_idx on assets/,
+         'NGX_MAM_SQL_ASSET_LIST over 3,000 assets: reads the live index in order') or diag($explain);
+    unlike($explain, qr/Sort/, '... with no sort') or diag($explain);
+}
+bulk(3001, 20000);
 for my $c (['NGX_MAM_SQL_ASSET_LIST_PROJECT', "'$P2', 25, '', '$m->{user}{id}'",
             qr/Index Scan Backward using assets_project_created_idx on assets/, 'asset_facets'],
            ['NGX_MAM_SQL_ASSET_LIST_FILTERED', "'t:red', 25, 'p:$P2', '$m->{user}{id}'",
@@ -196,7 +212,7 @@ for my $c (['NGX_MAM_SQL_ASSET_LIST_PROJECT', "'$P2', 25, '', '$m->{user}{id}'",
             qr/One-Time Filter(?s:.*)Index Scan Backward using asset_facets_created_idx on asset_facets/,
             'on assets']) {
     my ($name, $args, $want, $not) = @$c;
-    my $explain = $s->psql('SET plan_cache_mode = force_generic_plan; PREPARE q AS ' . sql_text($name)
+    my $explain = $s->psql(session_sql() . 'PREPARE q AS ' . sql_text($name)
                            . "; EXPLAIN (COSTS OFF) EXECUTE q($args)");
     like($explain, $want, "$name: its generic plan reads in order");
     unlike($explain, qr/Sort|\Q$not\E/, '... with no sort, nor ' . $not) or diag($explain);
@@ -242,7 +258,7 @@ for my $sort ('-created_at', 'created_at', 'title') {
 # ... reading at most the scan's prefix, then each project's page
 for my $c (['NGX_MAM_SQL_ASSET_LIST', 256], ['NGX_MAM_SQL_ASSET_LIST_MERGE', 3]) {
     my ($name, $bound) = @$c;
-    my $explain = $s->psql('SET plan_cache_mode = force_generic_plan; PREPARE q AS ' . sql_text($name)
+    my $explain = $s->psql(session_sql() . 'PREPARE q AS ' . sql_text($name)
                            . "; EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE q(3, '$x->{user}{id}')");
     my @scans = $explain =~ /Index Scan[^\n]* on assets [^\n]*actual rows=(\d+)/g;
     ok(@scans, "$name: its generic plan reads an index of assets") or diag($explain);
@@ -251,7 +267,7 @@ for my $c (['NGX_MAM_SQL_ASSET_LIST', 256], ['NGX_MAM_SQL_ASSET_LIST_MERGE', 3])
     unlike($explain, qr/Rows Removed by Filter: \d{3}/, '... and drops none of them on the way')
         or diag($explain);
 }
-like($s->psql('SET plan_cache_mode = force_generic_plan; PREPARE q AS '
+like($s->psql(session_sql() . 'PREPARE q AS '
               . sql_text('NGX_MAM_SQL_ASSET_LIST_MERGE') . "; EXPLAIN (COSTS OFF) EXECUTE q(3, '$x->{user}{id}')"),
      qr/Index Scan Backward using assets_project_created_idx/, '... the merge each project\'s own index');
 

@@ -17,7 +17,7 @@ use lib "$FindBin::Bin/../bench/lib";
 use Test::More;
 use JSON::PP;
 use Mam::Stack;
-use Mam::Sql qw(sql_text);
+use Mam::Sql qw(sql_text session_sql);
 
 sub uri_escape { my ($v) = @_; $v =~ s/([^A-Za-z0-9._~-])/sprintf('%%%02X', ord $1)/ge; $v }
 
@@ -317,7 +317,7 @@ my @args = ('51', "'-infinity'", "'infinity'", "'infinity'", '0', "'$u{mgr}{user
 for my $name (sort keys %plan) {
     my ($index, $n) = @{ $plan{$name} };
     my $sql = sql_text($name);
-    my $explain = $s->psql("SET plan_cache_mode = force_generic_plan; PREPARE q AS $sql;
+    my $explain = $s->psql(session_sql() . "PREPARE q AS $sql;
                             EXPLAIN (COSTS OFF) EXECUTE q(" . join(', ', @args[0 .. $n - 1]) . ')');
     like($explain, qr/Index Scan Backward using $index on audit_log/, "$name: reads $index backwards");
     unlike($explain, qr/(?:Bitmap Heap|Seq) Scan on audit_log/, '... no bitmap, no scan of the table');

@@ -15,7 +15,7 @@ use lib "$FindBin::Bin/../bench/lib";
 use Test::More;
 use JSON::PP;
 use Mam::Stack;
-use Mam::Sql qw(sql_text);
+use Mam::Sql qw(sql_text session_sql);
 use Mam::Sse qw(sse_open sse_wait);
 
 my $s = Mam::Stack->new;
@@ -234,7 +234,7 @@ $s->psql(qq{INSERT INTO notifications (user_id, kind, asset_id, actor_id, create
 for (['NGX_MAM_SQL_NOTIFICATION_ALL', 'notifications_user_idx'],
      ['NGX_MAM_SQL_NOTIFICATION_UNREAD', 'notifications_unread_idx']) {
     my ($name, $index) = @$_;
-    my $explain = $s->psql("SET plan_cache_mode = force_generic_plan; PREPARE q AS " . sql_text($name) . ";
+    my $explain = $s->psql(session_sql() . "PREPARE q AS " . sql_text($name) . ";
                             EXPLAIN (COSTS OFF) EXECUTE q('$id{bob}', false, 25, 'infinity',
                                                           'ffffffff-ffff-ffff-ffff-ffffffffffff')");
     like($explain, qr/Index Scan using $index on notifications/, "$name: reads $index in order");

@@ -40,8 +40,9 @@ my $asset = $s->create_asset($T, content => 'bytes', filename => 'a.mov');
 $s->psql_as('postgres', 'mam', q{ALTER SYSTEM SET log_statement = 'all'});
 $s->psql_as('postgres', 'mam', q{ALTER SYSTEM SET log_min_messages = 'log'});
 $s->psql_as('postgres', 'mam', q{SELECT pg_reload_conf()});
-# the session setting the module asks for in `options`, on the role
+# the session settings the module asks for in `options`, on the role
 $s->psql_as('postgres', 'mam', q{ALTER ROLE mam SET plan_cache_mode = force_generic_plan});
+$s->psql_as('postgres', 'mam', q{ALTER ROLE mam SET enable_incremental_sort = off});
 
 my $dir = $s->data_dir . '/pgbouncer';
 make_path($dir);
@@ -137,6 +138,8 @@ sub server_conns {
 start_bouncer('session', 8, "ignore_startup_parameters = options\n");
 my ($rc, $out) = bouncer_psql('mam', 'mam', 'SHOW plan_cache_mode');
 is($out, "force_generic_plan\n", 'through PgBouncer a session gets the role\'s plan_cache_mode');
+($rc, $out) = bouncer_psql('mam', 'mam', 'SHOW enable_incremental_sort');
+is($out, "off\n", '... and its enable_incremental_sort');
 $s->restart_nginx(pg_conninfo => $conninfo);
 my $from = log_from();
 is_deeply(round('session'), [201, 201, 200, 200, 200], "session pooling (PgBouncer $version): writes and reads");
@@ -179,7 +182,7 @@ SKIP: {
     skip "PgBouncer $version carries no prepared statements in transaction mode (1.21 does): "
        . 'mam_pg_prepare off above', 4 unless $carries_prepared;
     # from 1.20 PgBouncer passes `options` on for the parameters it tracks
-    start_bouncer('transaction', 2, "max_prepared_statements = 200\ntrack_extra_parameters = plan_cache_mode\n");
+    start_bouncer('transaction', 2, "max_prepared_statements = 200\ntrack_extra_parameters = plan_cache_mode, enable_incremental_sort\n");
     $s->restart_nginx(pg_conninfo => $conninfo);
     $from = log_from();
     is_deeply(round('prepared'), [201, 201, 200, 200, 200],
@@ -206,6 +209,7 @@ unless ($carries_prepared) {
 $s->restart_nginx;
 stop_bouncer();
 $s->psql_as('postgres', 'mam', q{ALTER ROLE mam RESET plan_cache_mode});
+$s->psql_as('postgres', 'mam', q{ALTER ROLE mam RESET enable_incremental_sort});
 $s->psql_as('postgres', 'mam', q{ALTER SYSTEM RESET ALL});
 $s->psql_as('postgres', 'mam', q{SELECT pg_reload_conf()});
 $s->check_error_log;

@@ -54,9 +54,6 @@ function worker () {
     Buffer.alloc(0), 'mam cursor v1', 32))
   const listSql = env('MAM_SQL_ASSET_LIST')
 
-  // timestamps stay the text PostgreSQL sends (`timestamp` at UTC, DateStyle
-  // ISO) and are cut to the cursor's format below, as the module does in C
-  pg.types.setTypeParser(pg.types.builtins.TIMESTAMP, (s) => s)
   const pool = new pg.Pool({
     host: env('MAM_PG_SOCKET_DIR'),
     database: 'mam',
@@ -95,15 +92,20 @@ function worker () {
     }
   }
 
-  // "2026-12-01 10:20:30.123456" -> "2026-12-01T10:20:30.123456Z" (µs,
-  // a cursor's key); PostgreSQL leaves out trailing zeros of the fraction
-  const time = (t, digits) => t === null ? null
-    : `${t.slice(0, 10)}T${t.slice(11, 19)}.${(t.slice(20) + '000000').slice(0, digits)}Z`
+  // the page key's time, seconds since 1970 with 6 digits of fraction, as
+  // the cursor's key "2026-12-01T10:20:30.123456Z" (µs), as the module
+  // makes it in C (ngx_mam_epoch_time)
+  const time = (t) => {
+    const [sec, frac] = t.split('.')
+    return new Date(Number(sec) * 1000).toISOString().slice(0, 19) + `.${frac}Z`
+  }
 
   // the module's cursor: base64url(scope "\n" id "\n" key) "." base64url of
-  // HMAC-SHA256("mam-cursor\n" payload); scope is the sort
+  // HMAC-SHA256("mam-cursor\n" payload); scope is the sort.  The row's
+  // page_key is its id, a space and its creation time (schema 032).
   function cursor (r, i) {
-    const payload = `-created_at\n${r[i + 1]}\n${time(r[i + 3], 6)}`
+    const [id, at] = r[i + 1].split(' ')
+    const payload = `-created_at\n${id}\n${time(at)}`
     const sig = crypto.createHmac('sha256', cursorKey).update('mam-cursor\n' + payload).digest('base64url')
     return Buffer.from(payload).toString('base64url') + '.' + sig
   }
@@ -118,7 +120,7 @@ function worker () {
       return fail(reply, 400, 'invalid_request', 'bench/fastify serves only ?limit=')
     }
     // column 0 is the word count of q (none here), then an asset's item
-    // (its JSON text), id, title and creation time; the rows are limit + 1,
+    // (its JSON text), page key and title; the rows are limit + 1,
     // one more telling that the list goes on.  Each item is parsed, as
     // node-postgres does with a json column, and Fastify serializes the
     // page.

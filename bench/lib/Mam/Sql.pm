@@ -6,6 +6,7 @@ package Mam::Sql;
 #
 #   my $sql = sql_text('NGX_MAM_SQL_ASSET_LIST');
 #   my $pg  = pgbench_text($sql);   # $1..$n as pgbench's :p1..:pn
+#   my $set = session_sql();        # "SET plan_cache_mode = ...; ..."
 use strict;
 use warnings;
 use Cwd qw(abs_path);
@@ -13,7 +14,7 @@ use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
 use Exporter 'import';
 
-our @EXPORT_OK = qw(sql_text pgbench_text);
+our @EXPORT_OK = qw(sql_text pgbench_text session_sql);
 
 my $HEADER_DIR = abs_path(dirname(__FILE__) . '/../../..') . '/ngx_mam_module';
 my %cache;
@@ -34,6 +35,21 @@ sub sql_text {
         die "Mam::Sql: $name printed nothing\n" if $? || !length $text;
         $text;
     };
+}
+
+# the settings the module's sessions run with (NGX_MAM_PG_SESSION_OPTIONS
+# of ngx_mam_pg.c, "-c name=value" each) as SET statements, so that a
+# plan checked by hand is the plan the module gets
+sub session_sql {
+    my $file = "$HEADER_DIR/ngx_mam_pg.c";
+    open my $fh, '<', $file or die "Mam::Sql: $file: $!";
+    my $c = do { local $/; <$fh> };
+    my ($opts) = $c =~ /#define NGX_MAM_PG_SESSION_OPTIONS\s*\\?\s*"([^"]+)"/
+        or die "Mam::Sql: no NGX_MAM_PG_SESSION_OPTIONS in $file\n";
+    my @set = $opts =~ /-c (\w+)=(\S+)/g or die "Mam::Sql: no -c in \"$opts\"\n";
+    my $sql = '';
+    $sql .= "SET $set[$_ * 2] = $set[$_ * 2 + 1]; " for 0 .. $#set / 2;
+    return $sql;
 }
 
 # pgbench -M prepared sends :name variables (set with -D name=value) as the
